@@ -1,0 +1,136 @@
+"""The `syncd` command line (DESIGN.md §5). Exit codes: 0 success, 1 runtime failure, 2 usage/config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from syncd.config import Settings, load_config
+from syncd.exceptions import ConfigError, SyncdError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def _print_config_error(err: ConfigError) -> None:
+    if err.issues:
+        for issue in err.issues:
+            print(f"error: {issue}", file=sys.stderr)
+        print(f"{len(err.issues)} error(s); nothing was started.", file=sys.stderr)
+    else:
+        print(f"error: {err}", file=sys.stderr)
+
+
+def _load(path: str) -> Settings:
+    return load_config(path)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = _load(args.config)
+    names = ", ".join(f"{c.name} ({c.type})" for c in settings.channels)
+    print(
+        f"{args.config}: valid; ledger {settings.ledger.backend}; channels: {names}",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from syncd.ledger import open_store
+
+    settings = _load(args.config)
+
+    async def go() -> list[int]:
+        store = await open_store(settings.ledger, migrate=False)
+        try:
+            return await store.migrate()
+        finally:
+            await store.close()
+
+    applied = asyncio.run(go())
+    where = settings.ledger.path if settings.ledger.backend == "sqlite" else "PostgreSQL"
+    if applied:
+        print(
+            f"ledger at {where}: applied migration(s) {', '.join(map(str, applied))}",
+            file=sys.stderr,
+        )
+    else:
+        print(f"ledger at {where}: schema already up to date", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_till_parse(args: argparse.Namespace) -> int:
+    from syncd.connectors.csv_till.cli import parse_command
+
+    return parse_command(args.file, preset=args.preset, as_json=args.json)
+
+
+def cmd_emulator(args: argparse.Namespace) -> int:
+    if args.shop == "prestashop":
+        from syncd.connectors.prestashop.emulator import run_standalone
+    else:
+        from syncd.connectors.magento.emulator import run_standalone  # type: ignore[no-redef]
+    run_standalone(host=args.host, port=args.port, products=args.products)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="syncd", description="One authoritative stock ledger for a shop's till and webshops."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(
+        name: str, func: Callable[[argparse.Namespace], int], help_: str
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("check-config", cmd_check_config, "validate a config file; every error at once")
+    p.add_argument("--config", required=True, metavar="FILE")
+    p = add("migrate", cmd_migrate, "create or upgrade the ledger schema")
+    p.add_argument("--config", required=True, metavar="FILE")
+
+    till = sub.add_parser("till", help="till (CSV) tools", description="till (CSV) tools")
+    till_sub = till.add_subparsers(dest="till_command", required=True, metavar="COMMAND")
+    p = till_sub.add_parser("parse", help="show the documents a till file would apply")
+    p.set_defaults(func=cmd_till_parse)
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--preset", default=None, metavar="P")
+    p.add_argument("--json", action="store_true")
+
+    p = add("emulator", cmd_emulator, "run one shop emulator, standalone, for trying a connector")
+    p.add_argument("shop", choices=("prestashop", "magento"))
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, metavar="P")
+    p.add_argument("--products", type=int, default=20, metavar="N")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except ConfigError as err:
+        _print_config_error(err)
+        return EXIT_USAGE
+    except SyncdError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+def print_json(obj: object) -> None:
+    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""The Connector contract: pull documents with a cursor, push levels, read levels, health.
+
+A connector knows its channel's API and nothing of the ledger's tables; the engine moves values
+between the two. A new shop is one new module that subclasses :class:`Connector`, plus an entry
+point in the ``syncd.connectors`` group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+import aiohttp
+
+from syncd.domain import Document, Rejection
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigIssue:
+    """One thing wrong in the configuration: where, what, and what to write instead."""
+
+    file: str
+    key: str  # dotted path, e.g. channels.webshop.api_key_file
+    message: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.file}: {self.key}: {self.message}"
+        return f"{text} (fix: {self.fix})" if self.fix else text
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What one step of a pull produced; applied to the ledger in one transaction.
+
+    ``cursors`` are the channel's named positions to store with the documents (e.g.
+    ``{"orders.date_upd": "2024-05-01 10:02:00"}`` or ``{"file:<sha256>": "done"}``); they are
+    written only if the documents are.
+    """
+
+    documents: Sequence[Document] = ()
+    cursors: Mapping[str, str] = field(default_factory=dict)
+    rejections: Sequence[Rejection] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PushItem:
+    """One SKU to write: what the channel should show, and what we believe it shows now."""
+
+    sku: str
+    available: int
+    last_known: int | None  # None: we never wrote or read this SKU on this channel
+    force: bool = False  # write even if the channel drifted lower (the engine already pulled)
+
+
+class PushStatus(StrEnum):
+    WRITTEN = "written"  # the channel now shows `shown`
+    UNCHANGED = "unchanged"  # it already showed that figure; nothing written
+    DEFERRED = "deferred"  # the channel went lower than last_known: pull its orders first
+    SKIPPED = "skipped"  # cannot be written here (SKU not in the shop, depends_on_stock…)
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    sku: str
+    status: PushStatus
+    shown: int | None = None  # figure the channel shows after the push (WRITTEN/UNCHANGED)
+    observed: int | None = None  # figure read before writing, when the connector read one
+    reason: str = ""  # for SKIPPED / DEFERRED, in plain words
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelLevel:
+    """One SKU's figure as read from a channel, comparable with the ledger's `available`."""
+
+    sku: str
+    quantity: int
+    name: str = ""
+    barcode: str = ""
+    detail: Mapping[str, Any] = field(default_factory=dict)  # e.g. source qty and salable qty
+
+
+class Connector:
+    """Base class of every channel connector.
+
+    Lifecycle: ``async with connector:`` opens it (sessions, caches), ``check()`` makes one cheap
+    authenticated call at start-up and raises :class:`~syncd.exceptions.NotReadyError` (retry),
+    :class:`~syncd.exceptions.AuthError` (park and show) or
+    :class:`~syncd.exceptions.ChannelConfigError` (refuse the channel).
+    """
+
+    type: ClassVar[str] = ""  # the `type` in config, e.g. "prestashop"
+    # True when a push must carry every SKU (a complete stock file), not only the changed ones.
+    full_snapshot: ClassVar[bool] = False
+    # Keys of the channel's config table this connector reads (besides the common ones).
+    settings_keys: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(
+        self,
+        name: str,
+        settings: Any,
+        *,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.session = session
+        self._wake = asyncio.Event()
+
+    # -- configuration -------------------------------------------------------------------------
+
+    @classmethod
+    def parse_settings(
+        cls, table: Mapping[str, Any], *, file: str, prefix: str
+    ) -> tuple[Any, list[ConfigIssue]]:
+        """Turn the channel's config table into this connector's frozen settings.
+
+        Report every problem at once as :class:`ConfigIssue` (``prefix`` is the dotted key of the
+        table, e.g. ``channels.webshop``); return ``(None, issues)`` when the settings are unusable.
+        """
+        return dict(table), []
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Connector:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Acquire what the connector needs (an HTTP session if none was injected…)."""
+
+    async def close(self) -> None:
+        """Release it."""
+
+    async def check(self) -> None:
+        """One cheap authenticated call; raise the classified error when it fails."""
+
+    # -- ingest --------------------------------------------------------------------------------
+
+    def pull(self, cursors: Mapping[str, str]) -> AsyncIterator[Batch]:
+        """Yield batches of documents newer than ``cursors`` (this channel's stored positions).
+
+        Re-reading documents already applied is harmless (the ledger applies differences), so
+        pulls may overlap; a batch's cursors are stored in the same transaction as its documents.
+        The engine resumes the iterator only after the yielded batch has committed, so code after
+        a ``yield`` may act on it (move a file to ``done/``, advance an in-memory position).
+        """
+        return _no_batches()
+
+    async def wait_for_change(self, max_wait: float) -> None:
+        """Return when there may be something new to pull, or after ``max_wait`` seconds.
+
+        The default waits for :meth:`nudge` (a webhook, a drift found by a push) or the timeout;
+        a folder watcher returns as soon as a file lands.
+        """
+        try:
+            await asyncio.wait_for(self._wake.wait(), max_wait)
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+    def nudge(self) -> None:
+        """Ask for a pull now (webhook received, push found drift)."""
+        self._wake.set()
+
+    # -- push ----------------------------------------------------------------------------------
+
+    async def push(self, items: Sequence[PushItem]) -> list[PushResult]:
+        """Write the figures; one result per item. Raise RetriableError for a temporary failure
+        of the whole batch (nothing is acknowledged and it is retried) and AuthError/FatalError
+        when retrying cannot help."""
+        raise NotImplementedError
+
+    # -- reconciliation ------------------------------------------------------------------------
+
+    def read_levels(self, skus: Sequence[str] | None = None) -> AsyncIterator[list[ChannelLevel]]:
+        """Yield pages of every SKU's figure (or only ``skus``), comparable with `available`."""
+        return _no_levels()
+
+
+async def _no_batches() -> AsyncIterator[Batch]:
+    return
+    yield  # pragma: no cover
+
+
+async def _no_levels() -> AsyncIterator[list[ChannelLevel]]:
+    return
+    yield  # pragma: no cover

@@ -1,0 +1,193 @@
+"""Value types of the stock domain: documents, lines, movements, conflicts. No I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+class DocumentKind(StrEnum):
+    """What a document is; it decides the sign of its lines and the movement reasons."""
+
+    TILL_RECEIPT = "till_receipt"  # lines: units sold (negative: refunded)
+    WEB_ORDER = "web_order"  # lines: units in effect (ordered − cancelled − restocked refunds)
+    GOODS_RECEIPT = "goods_receipt"  # lines: units received
+    STOCK_COUNT = "stock_count"  # lines: units counted on the shelf
+    MANUAL = "manual"  # lines: units added (negative: removed)
+
+
+class Reason(StrEnum):
+    """Why a movement happened."""
+
+    TILL_SALE = "till_sale"
+    TILL_REFUND = "till_refund"
+    WEB_ORDER = "web_order"
+    WEB_CANCEL = "web_cancel"
+    WEB_REFUND = "web_refund"
+    RECEIPT = "receipt"
+    COUNT_ADJUSTMENT = "count_adjustment"
+    MANUAL = "manual"
+
+
+class ConflictKind(StrEnum):
+    OVERSELL = "oversell"  # on_hand went below zero
+    UNKNOWN_SKU = "unknown_sku"  # a document names a SKU no mapping knows
+    UNREADABLE = "unreadable"  # a file or document could not be parsed
+    DRIFT_AGAIN = "drift_again"  # a channel figure found wrong again after a fix
+    CHANNEL_DOWN = "channel_down"  # a channel unreachable longer than its threshold
+
+
+class ConflictStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+# Units a document line takes out of stock per unit of its quantity.
+_OUTFLOW_SIGN: Mapping[DocumentKind, int] = {
+    DocumentKind.TILL_RECEIPT: -1,
+    DocumentKind.WEB_ORDER: -1,
+    DocumentKind.GOODS_RECEIPT: +1,
+    DocumentKind.MANUAL: +1,
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One version of a stock-affecting document from a channel.
+
+    ``lines`` maps SKU → quantity in effect, in the document's own terms (units sold for a
+    receipt or an order, units received, units counted). Applying a newer version applies only
+    the difference with what the ledger already applied for that document.
+    """
+
+    channel: str
+    doc_id: str
+    kind: DocumentKind
+    lines: Mapping[str, int]
+    occurred_at: datetime
+    # Newer versions replace older ones; an older version than the one applied is ignored.
+    # The channel's update time in microseconds, or a sequence; 0 for immutable documents.
+    version: int = 0
+    reference: str = ""  # what a merchant recognises: ticket 4-10378, order XKBKNABJK
+    cancelled: bool = False
+    names: Mapping[str, str] = field(default_factory=dict)  # SKU → product name, when known
+    url: str = ""  # back-office link, when the channel has one
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.channel, self.doc_id)
+
+    def content_hash(self) -> str:
+        """Identifies the content of this version, to tell a replay from a same-time edit."""
+        payload = json.dumps(
+            [self.kind.value, sorted(self.lines.items()), self.cancelled], separators=(",", ":")
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+    def validate(self) -> list[str]:
+        """Problems that make this document unusable; empty when it is fine."""
+        problems = []
+        if not self.channel:
+            problems.append("empty channel")
+        if not self.doc_id:
+            problems.append("empty document id")
+        if self.occurred_at.tzinfo is None:
+            problems.append("occurred_at has no time zone")
+        for sku, qty in self.lines.items():
+            if not sku or not sku.strip():
+                problems.append("empty SKU in a line")
+            if isinstance(qty, bool) or not isinstance(qty, int):
+                problems.append(f"quantity {qty!r} of {sku!r} is not a whole number")
+            elif abs(qty) > 1_000_000_000:
+                problems.append(f"quantity {qty} of {sku!r} is out of range")
+        if self.version < 0:
+            problems.append("negative version")
+        return problems
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """An append-only change of on_hand for one SKU."""
+
+    sku: str
+    delta: int
+    reason: Reason
+    channel: str
+    doc_id: str
+    doc_version: int
+    occurred_at: datetime
+    recorded_at: datetime
+    id: int | None = None
+
+
+def stock_delta(kind: DocumentKind, applied: int, wanted: int) -> int:
+    """Change of on_hand when a line goes from ``applied`` to ``wanted`` (not for stock counts)."""
+    return _OUTFLOW_SIGN[kind] * (wanted - applied)
+
+
+def movement_reason(kind: DocumentKind, delta: int, *, cancelled: bool) -> Reason:
+    """The reason recorded for a movement of ``delta`` units caused by a document."""
+    if kind is DocumentKind.TILL_RECEIPT:
+        return Reason.TILL_SALE if delta < 0 else Reason.TILL_REFUND
+    if kind is DocumentKind.WEB_ORDER:
+        if delta < 0:
+            return Reason.WEB_ORDER
+        return Reason.WEB_CANCEL if cancelled else Reason.WEB_REFUND
+    if kind is DocumentKind.GOODS_RECEIPT:
+        return Reason.RECEIPT
+    if kind is DocumentKind.STOCK_COUNT:
+        return Reason.COUNT_ADJUSTMENT
+    return Reason.MANUAL
+
+
+def available(on_hand: int, buffer: int) -> int:
+    """What a channel is told it can sell: never below zero, the buffer kept for the shop floor."""
+    return max(0, on_hand - buffer)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An input row that could not be used, kept with everything needed to fix it."""
+
+    channel: str
+    source: str  # file name or order id
+    row: int | None
+    column: str
+    value: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRef:
+    """A document named in a conflict, as a merchant would look it up."""
+
+    channel: str
+    doc_id: str
+    reference: str
+    kind: str
+    quantity: int  # units it took (positive) of the SKU in conflict
+    occurred_at: datetime
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    id: int
+    kind: ConflictKind
+    status: ConflictStatus
+    sku: str
+    channel: str
+    shortfall: int
+    detail: Mapping[str, object]
+    documents: tuple[DocumentRef, ...]
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,70 @@
+"""structlog set-up: JSON lines when not on a TTY (journald-friendly), readable console on a TTY."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+from syncd.config import Secret
+
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+# Values of these keys never reach a log line, whatever a caller passes.
+_SECRET_KEYS = re.compile(r"(pass(word)?|secret|token|api_?key|ws_key|authorization|dsn)$", re.I)
+_registered_secrets: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    """Scrub this exact string from every log line (API keys, passwords, DSNs read from config)."""
+    if len(value) >= 4:
+        _registered_secrets.add(value)
+
+
+def scrub(text: str) -> str:
+    for secret in _registered_secrets:
+        if secret in text:
+            text = text.replace(secret, "<redacted>")
+    return text
+
+
+def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key, value in list(event.items()):
+        if isinstance(value, Secret) or (_SECRET_KEYS.search(key) and value not in (None, "")):
+            event[key] = "<redacted>"
+        elif isinstance(value, str) and _registered_secrets:
+            event[key] = scrub(value)
+    return event
+
+
+def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
+    """Configure structlog once for the process."""
+    stream = stream or sys.stderr
+    use_console = fmt == "console" or (
+        fmt == "auto" and hasattr(stream, "isatty") and stream.isatty()
+    )
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _redact,
+    ]
+    if use_console:
+        processors.append(structlog.dev.ConsoleRenderer(colors=False))
+    else:
+        processors += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.INFO)),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        cache_logger_on_first_use=False,
+    )
