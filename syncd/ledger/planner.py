@@ -1,0 +1,307 @@
+"""Pure ledger decisions: from the rows a batch touches, compute what to write. No I/O.
+
+The stores load a :class:`Snapshot` of the rows a batch of document versions touches (locked),
+call :func:`plan_batch`, and write the :class:`Plan` back in the same transaction. Keeping the
+decisions here means both stores (SQLite, PostgreSQL) share one implementation of the domain rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from syncd.domain import (
+    Document,
+    DocumentKind,
+    DocumentRef,
+    Movement,
+    available,
+    movement_reason,
+    stock_delta,
+)
+
+DocKey = tuple[str, str]
+ChannelSku = tuple[str, str]
+WILDCARD = "*"
+
+
+class ApplyStatus(StrEnum):
+    APPLIED = "applied"  # movements written (or lines recorded)
+    UNCHANGED = "unchanged"  # same version and content as already applied
+    STALE = "stale"  # older than the version already applied; ignored
+    REJECTED = "rejected"  # invalid; nothing written
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    channel: str
+    doc_id: str
+    status: ApplyStatus
+    movements: int = 0
+    pending: tuple[str, ...] = ()  # identifiers no SKU mapping knows yet (kept, applied later)
+    error: str = ""
+
+
+@dataclass(slots=True)
+class DocState:
+    kind: str
+    version: int
+    content_hash: str
+    cancelled: bool
+
+
+@dataclass(slots=True)
+class LineState:
+    sku: str | None  # None while the identifier is unknown (pending)
+    wanted: int
+    applied: int
+
+
+@dataclass(frozen=True, slots=True)
+class PushChannel:
+    name: str
+    type: str
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """The locked rows one batch touches."""
+
+    docs: dict[DocKey, DocState]
+    lines: dict[DocKey, dict[str, LineState]]
+    on_hand: dict[str, int]  # every resolved SKU involved; missing means 0
+    resolve: Mapping[str, str]  # identifier → SKU, for every identifier in the batch that is known
+    channels: Sequence[PushChannel]  # channels that are pushed to
+    buffers: Mapping[ChannelSku, int]  # (channel or '*', sku or '*') → units kept back
+    shown: dict[ChannelSku, int | None]  # what each channel is known to show
+    outbox: Mapping[ChannelSku, int]  # wanted figure currently queued
+
+
+@dataclass(frozen=True, slots=True)
+class LineWrite:
+    channel: str
+    doc_id: str
+    line_key: str
+    sku: str | None
+    wanted: int
+    applied: int
+
+
+@dataclass(frozen=True, slots=True)
+class OversellEvent:
+    """A movement that took on_hand below zero, or further below."""
+
+    sku: str
+    before: int
+    after: int
+    document: DocumentRef
+
+
+@dataclass(slots=True)
+class Plan:
+    results: list[ApplyResult] = field(default_factory=list)
+    documents: dict[DocKey, Document] = field(default_factory=dict)  # versions to store
+    lines: list[LineWrite] = field(default_factory=list)
+    movements: list[Movement] = field(default_factory=list)
+    levels: dict[str, int] = field(default_factory=dict)  # new on_hand of changed SKUs
+    shown: dict[ChannelSku, int | None] = field(default_factory=dict)
+    outbox_set: dict[ChannelSku, int] = field(default_factory=dict)
+    outbox_delete: set[ChannelSku] = field(default_factory=set)
+    oversells: list[OversellEvent] = field(default_factory=list)
+    unknown: list[tuple[str, str, str]] = field(default_factory=list)  # channel, doc_id, identifier
+
+    @property
+    def changed_channels(self) -> set[str]:
+        return {c for c, _ in self.outbox_set} | {c for c, _ in self.outbox_delete}
+
+
+def buffer_for(buffers: Mapping[ChannelSku, int], channel: str, sku: str) -> int:
+    """Units kept back: per channel and SKU, else per SKU, else per channel, else 0."""
+    for key in ((channel, sku), (WILDCARD, sku), (channel, WILDCARD), (WILDCARD, WILDCARD)):
+        if key in buffers:
+            return buffers[key]
+    return 0
+
+
+def _moves_own_figure(kind: DocumentKind) -> bool:
+    """Documents whose channel already changed its own figure by the same lines (its own sales)."""
+    return kind in (DocumentKind.TILL_RECEIPT, DocumentKind.WEB_ORDER)
+
+
+def plan_batch(
+    documents: Sequence[Document],
+    snap: Snapshot,
+    *,
+    now: datetime,
+    replay: frozenset[DocKey] = frozenset(),
+) -> Plan:
+    """Decide the writes for a batch of document versions, applied in order.
+
+    Each document is judged on its own: invalid or stale ones are reported and skipped, the rest
+    change ``snap`` in place so later documents of the batch see earlier ones. Documents in
+    ``replay`` are re-applied at their stored version, to apply lines whose SKU became known.
+    """
+    plan = Plan()
+    touched: set[str] = set()
+    for doc in documents:
+        problems = doc.validate()
+        if problems:
+            plan.results.append(
+                ApplyResult(
+                    doc.channel, doc.doc_id, ApplyStatus.REJECTED, error="; ".join(problems)
+                )
+            )
+            continue
+        plan.results.append(_apply_one(doc, snap, plan, touched, now, doc.key in replay))
+    refresh_outbox(plan, snap, touched)
+    return plan
+
+
+def _apply_one(
+    doc: Document, snap: Snapshot, plan: Plan, touched: set[str], now: datetime, replay: bool
+) -> ApplyResult:
+    key = doc.key
+    content_hash = doc.content_hash()
+    state = snap.docs.get(key)
+    if state is not None and not replay:
+        if doc.version < state.version:
+            return ApplyResult(doc.channel, doc.doc_id, ApplyStatus.STALE)
+        if doc.version == state.version and content_hash == state.content_hash:
+            return ApplyResult(doc.channel, doc.doc_id, ApplyStatus.UNCHANGED)
+    lines = snap.lines.setdefault(key, {})
+    # Every line this version names, plus lines of earlier versions it no longer names (→ 0).
+    wanted = {k: int(v) for k, v in doc.lines.items()}
+    if doc.kind is not DocumentKind.STOCK_COUNT:
+        for line_key in lines:
+            wanted.setdefault(line_key, 0)
+    moved = 0
+    pending: list[str] = []
+    for line_key, qty in wanted.items():
+        line = lines.get(line_key)
+        if line is None:
+            line = LineState(sku=snap.resolve.get(line_key), wanted=0, applied=0)
+            lines[line_key] = line
+        elif line.sku is None:
+            line.sku = snap.resolve.get(line_key)
+        line.wanted = qty
+        if line.sku is None:
+            pending.append(line_key)
+            plan.unknown.append((doc.channel, doc.doc_id, line_key))
+        else:
+            delta = _line_delta(doc, line, snap)
+            if delta != 0 or (doc.kind is DocumentKind.STOCK_COUNT and line.applied != qty):
+                moved += _move(doc, line.sku, delta, snap, plan, touched, now)
+            line.applied = qty
+        plan.lines.append(
+            LineWrite(doc.channel, doc.doc_id, line_key, line.sku, line.wanted, line.applied)
+        )
+    snap.docs[key] = DocState(doc.kind.value, doc.version, content_hash, doc.cancelled)
+    plan.documents[key] = doc
+    return ApplyResult(
+        doc.channel, doc.doc_id, ApplyStatus.APPLIED, movements=moved, pending=tuple(pending)
+    )
+
+
+def _line_delta(doc: Document, line: LineState, snap: Snapshot) -> int:
+    assert line.sku is not None
+    if doc.kind is DocumentKind.STOCK_COUNT:
+        # A count says what is on the shelf now: move on_hand to it (once per new version).
+        return line.wanted - snap.on_hand.get(line.sku, 0)
+    return stock_delta(doc.kind, line.applied, line.wanted)
+
+
+def _move(
+    doc: Document,
+    sku: str,
+    delta: int,
+    snap: Snapshot,
+    plan: Plan,
+    touched: set[str],
+    now: datetime,
+) -> int:
+    if delta == 0:
+        return 0
+    before = snap.on_hand.get(sku, 0)
+    after = before + delta
+    snap.on_hand[sku] = after
+    plan.levels[sku] = after
+    touched.add(sku)
+    plan.movements.append(
+        Movement(
+            sku=sku,
+            delta=delta,
+            reason=movement_reason(doc.kind, delta, cancelled=doc.cancelled),
+            channel=doc.channel,
+            doc_id=doc.doc_id,
+            doc_version=doc.version,
+            occurred_at=doc.occurred_at,
+            recorded_at=now,
+        )
+    )
+    if _moves_own_figure(doc.kind):
+        key = (doc.channel, sku)
+        if any(c.name == doc.channel for c in snap.channels):
+            shown = snap.shown.get(key)
+            if shown is not None:
+                snap.shown[key] = shown + delta
+                plan.shown[key] = shown + delta
+    if delta < 0 and after < 0:
+        plan.oversells.append(
+            OversellEvent(
+                sku=sku,
+                before=before,
+                after=after,
+                document=DocumentRef(
+                    channel=doc.channel,
+                    doc_id=doc.doc_id,
+                    reference=doc.reference or doc.doc_id,
+                    kind=doc.kind.value,
+                    quantity=-delta,
+                    occurred_at=doc.occurred_at,
+                    url=doc.url,
+                ),
+            )
+        )
+    return 1
+
+
+def refresh_outbox(plan: Plan, snap: Snapshot, skus: Iterable[str]) -> None:
+    """Queue, per pushed channel, the figure each SKU should show where it differs from what the
+    channel is known to show; drop queued rows that became unnecessary."""
+    for sku in skus:
+        on_hand = snap.on_hand.get(sku, 0)
+        for channel in snap.channels:
+            key = (channel.name, sku)
+            want = available(on_hand, buffer_for(snap.buffers, channel.name, sku))
+            shown = snap.shown.get(key)
+            if shown is None or shown != want:
+                if snap.outbox.get(key) != want:
+                    plan.outbox_set[key] = want
+                plan.outbox_delete.discard(key)
+            elif key in snap.outbox:
+                plan.outbox_delete.add(key)
+                plan.outbox_set.pop(key, None)
+
+
+def oversell_documents(
+    event: OversellEvent, earlier: Sequence[DocumentRef], *, limit: int = 10
+) -> list[DocumentRef]:
+    """The documents that took the last units, oldest first.
+
+    ``earlier`` are the SKU's previous outflows, newest first. The document that crossed below
+    zero comes with the earlier ones that together took at least as many units as it wanted.
+    """
+    chosen = [event.document]
+    covered = 0
+    need = event.document.quantity
+    for ref in earlier:
+        if covered >= need or len(chosen) >= limit:
+            break
+        if (ref.channel, ref.doc_id) == (event.document.channel, event.document.doc_id):
+            continue
+        chosen.append(ref)
+        covered += ref.quantity
+    chosen.reverse()
+    return chosen

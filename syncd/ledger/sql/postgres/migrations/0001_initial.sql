@@ -1,0 +1,128 @@
+-- syncd ledger, PostgreSQL: the initial schema. Times are microseconds since the Unix epoch (UTC),
+-- the same representation as the SQLite ledger, so both stores share one implementation.
+
+CREATE TABLE channels (
+    name          text PRIMARY KEY,
+    type          text NOT NULL,
+    push          boolean NOT NULL DEFAULT true,
+    registered_us bigint NOT NULL
+);
+
+CREATE TABLE products (
+    sku        text PRIMARY KEY,
+    name       text NOT NULL DEFAULT '',
+    barcode    text,
+    updated_us bigint NOT NULL
+);
+CREATE INDEX products_barcode ON products (barcode) WHERE barcode IS NOT NULL;
+
+CREATE TABLE sku_aliases (
+    alias text PRIMARY KEY,
+    sku   text NOT NULL
+);
+
+CREATE TABLE documents (
+    channel      text NOT NULL,
+    doc_id       text NOT NULL,
+    kind         text NOT NULL,
+    version      bigint NOT NULL,
+    content_hash text NOT NULL,
+    reference    text NOT NULL DEFAULT '',
+    cancelled    boolean NOT NULL DEFAULT false,
+    url          text NOT NULL DEFAULT '',
+    occurred_us  bigint NOT NULL,
+    first_us     bigint NOT NULL,
+    updated_us   bigint NOT NULL,
+    PRIMARY KEY (channel, doc_id)
+);
+
+CREATE TABLE document_lines (
+    channel  text NOT NULL,
+    doc_id   text NOT NULL,
+    line_key text NOT NULL,
+    sku      text,
+    wanted   bigint NOT NULL,
+    applied  bigint NOT NULL,
+    PRIMARY KEY (channel, doc_id, line_key)
+);
+CREATE INDEX document_lines_pending ON document_lines (line_key) WHERE sku IS NULL;
+
+CREATE TABLE movements (
+    id          bigserial PRIMARY KEY,
+    sku         text NOT NULL,
+    delta       bigint NOT NULL,
+    reason      text NOT NULL,
+    channel     text NOT NULL,
+    doc_id      text NOT NULL,
+    doc_version bigint NOT NULL,
+    occurred_us bigint NOT NULL,
+    recorded_us bigint NOT NULL
+);
+CREATE INDEX movements_sku ON movements (sku, id);
+CREATE INDEX movements_doc ON movements (channel, doc_id);
+CREATE INDEX movements_recorded ON movements (recorded_us);
+
+CREATE TABLE levels (
+    sku        text PRIMARY KEY,
+    on_hand    bigint NOT NULL,
+    updated_us bigint NOT NULL
+);
+
+CREATE TABLE buffers (
+    channel  text NOT NULL,
+    sku      text NOT NULL,
+    quantity bigint NOT NULL CHECK (quantity >= 0),
+    PRIMARY KEY (channel, sku)
+);
+
+CREATE TABLE channel_levels (
+    channel    text NOT NULL,
+    sku        text NOT NULL,
+    shown      bigint,
+    source     text NOT NULL,
+    updated_us bigint NOT NULL,
+    PRIMARY KEY (channel, sku)
+);
+
+CREATE TABLE outbox (
+    channel     text NOT NULL,
+    sku         text NOT NULL,
+    wanted      bigint NOT NULL,
+    revision    bigint NOT NULL,
+    enqueued_us bigint NOT NULL,
+    updated_us  bigint NOT NULL,
+    PRIMARY KEY (channel, sku)
+);
+CREATE INDEX outbox_age ON outbox (channel, enqueued_us);
+
+CREATE TABLE cursors (
+    channel    text NOT NULL,
+    key        text NOT NULL,
+    value      text NOT NULL,
+    updated_us bigint NOT NULL,
+    PRIMARY KEY (channel, key)
+);
+
+CREATE TABLE conflicts (
+    id         bigserial PRIMARY KEY,
+    kind       text NOT NULL,
+    status     text NOT NULL,
+    sku        text NOT NULL DEFAULT '',
+    channel    text NOT NULL DEFAULT '',
+    shortfall  bigint NOT NULL DEFAULT 0,
+    detail     text NOT NULL DEFAULT '{}',
+    created_us bigint NOT NULL,
+    updated_us bigint NOT NULL
+);
+CREATE INDEX conflicts_status ON conflicts (status, kind, sku);
+
+CREATE TABLE rejections (
+    id          bigserial PRIMARY KEY,
+    channel     text NOT NULL,
+    source      text NOT NULL,
+    row_number  bigint,
+    column_name text NOT NULL,
+    value       text NOT NULL,
+    reason      text NOT NULL,
+    recorded_us bigint NOT NULL
+);

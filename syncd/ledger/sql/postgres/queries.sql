@@ -1,0 +1,227 @@
+-- syncd ledger queries, PostgreSQL. Each query starts with "-- name: <name>"; parameters only ($n).
+
+-- name: resolve_products
+SELECT sku FROM products WHERE sku = ANY($1::text[]);
+
+-- name: resolve_aliases
+SELECT alias, sku FROM sku_aliases WHERE alias = ANY($1::text[]);
+
+-- name: resolve_barcodes
+SELECT barcode, sku FROM products WHERE barcode = ANY($1::text[]);
+
+-- name: insert_product_min
+INSERT INTO products (sku, updated_us) VALUES ($1, $2) ON CONFLICT (sku) DO NOTHING;
+
+-- name: lock_documents
+SELECT d.channel, d.doc_id, d.kind, d.version, d.content_hash, d.cancelled
+FROM documents d
+JOIN unnest($1::text[], $2::text[]) AS k (channel, doc_id)
+  ON d.channel = k.channel AND d.doc_id = k.doc_id
+ORDER BY d.channel, d.doc_id
+FOR UPDATE OF d;
+
+-- name: lock_lines
+SELECT l.channel, l.doc_id, l.line_key, l.sku, l.wanted, l.applied
+FROM document_lines l
+JOIN unnest($1::text[], $2::text[]) AS k (channel, doc_id)
+  ON l.channel = k.channel AND l.doc_id = k.doc_id;
+
+-- name: ensure_levels
+INSERT INTO levels (sku, on_hand, updated_us)
+SELECT s, 0, $2 FROM unnest($1::text[]) AS s
+ON CONFLICT (sku) DO NOTHING;
+
+-- name: lock_levels
+SELECT sku, on_hand FROM levels WHERE sku = ANY($1::text[]) ORDER BY sku FOR UPDATE;
+
+-- name: channels
+SELECT name, type, push FROM channels ORDER BY name;
+
+-- name: buffers_for
+SELECT channel, sku, quantity FROM buffers WHERE sku = ANY($1::text[]) OR sku = '*';
+
+-- name: shown_for
+SELECT channel, sku, shown FROM channel_levels WHERE sku = ANY($1::text[]);
+
+-- name: outbox_for
+SELECT channel, sku, wanted FROM outbox WHERE sku = ANY($1::text[]);
+
+-- name: upsert_document
+INSERT INTO documents (channel, doc_id, kind, version, content_hash, reference, cancelled, url,
+                       occurred_us, first_us, updated_us)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+ON CONFLICT (channel, doc_id) DO UPDATE SET
+    kind = EXCLUDED.kind, version = EXCLUDED.version, content_hash = EXCLUDED.content_hash,
+    reference = EXCLUDED.reference, cancelled = EXCLUDED.cancelled, url = EXCLUDED.url,
+    occurred_us = EXCLUDED.occurred_us, updated_us = EXCLUDED.updated_us;
+
+-- name: upsert_line
+INSERT INTO document_lines (channel, doc_id, line_key, sku, wanted, applied)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (channel, doc_id, line_key) DO UPDATE SET
+    sku = EXCLUDED.sku, wanted = EXCLUDED.wanted, applied = EXCLUDED.applied;
+
+-- name: insert_movement
+INSERT INTO movements (sku, delta, reason, channel, doc_id, doc_version, occurred_us, recorded_us)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
+
+-- name: update_level
+UPDATE levels SET on_hand = $2, updated_us = $3 WHERE sku = $1;
+
+-- name: upsert_shown
+INSERT INTO channel_levels (channel, sku, shown, source, updated_us) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (channel, sku) DO UPDATE SET
+    shown = EXCLUDED.shown, source = EXCLUDED.source, updated_us = EXCLUDED.updated_us;
+
+-- name: upsert_outbox
+INSERT INTO outbox (channel, sku, wanted, revision, enqueued_us, updated_us)
+VALUES ($1, $2, $3, 1, $4, $4)
+ON CONFLICT (channel, sku) DO UPDATE SET
+    wanted = EXCLUDED.wanted, revision = outbox.revision + 1, updated_us = EXCLUDED.updated_us;
+
+-- name: delete_outbox
+DELETE FROM outbox WHERE channel = $1 AND sku = $2;
+
+-- name: upsert_cursor
+INSERT INTO cursors (channel, key, value, updated_us) VALUES ($1, $2, $3, $4)
+ON CONFLICT (channel, key) DO UPDATE SET value = EXCLUDED.value, updated_us = EXCLUDED.updated_us;
+
+-- name: insert_rejection
+INSERT INTO rejections (channel, source, row_number, column_name, value, reason, recorded_us)
+VALUES ($1, $2, $3, $4, $5, $6, $7);
+
+-- name: recent_outflows
+SELECT m.channel, m.doc_id, COALESCE(NULLIF(d.reference, ''), m.doc_id) AS reference,
+       COALESCE(d.kind, '') AS kind, -m.delta AS quantity, m.occurred_us, COALESCE(d.url, '') AS url
+FROM movements m
+LEFT JOIN documents d ON d.channel = m.channel AND d.doc_id = m.doc_id
+WHERE m.sku = $1 AND m.delta < 0
+ORDER BY m.id DESC
+LIMIT $2;
+
+-- name: open_oversells
+SELECT id, sku, status, shortfall, detail FROM conflicts
+WHERE kind = 'oversell' AND status <> 'resolved' AND sku = ANY($1::text[]);
+
+-- name: insert_conflict
+INSERT INTO conflicts (kind, status, sku, channel, shortfall, detail, created_us, updated_us)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+RETURNING id;
+
+-- name: update_conflict
+UPDATE conflicts SET status = $2, shortfall = $3, detail = $4, updated_us = $5 WHERE id = $1;
+
+-- name: open_conflict_like
+SELECT id FROM conflicts
+WHERE kind = $1 AND sku = $2 AND channel = $3 AND status <> 'resolved'
+LIMIT 1;
+
+-- name: touch_conflict
+UPDATE conflicts SET detail = $2, updated_us = $3 WHERE id = $1;
+
+-- name: take_outbox
+SELECT o.sku, o.wanted, o.revision, o.enqueued_us, cl.shown
+FROM outbox o
+LEFT JOIN channel_levels cl ON cl.channel = o.channel AND cl.sku = o.sku
+WHERE o.channel = $1
+ORDER BY o.enqueued_us, o.sku
+LIMIT $2;
+
+-- name: ack_outbox
+DELETE FROM outbox WHERE channel = $1 AND sku = $2 AND wanted = $3;
+
+-- name: outbox_stats
+SELECT channel, count(*) AS depth, min(enqueued_us) AS oldest_us FROM outbox GROUP BY channel;
+
+-- name: get_cursors
+SELECT key, value FROM cursors WHERE channel = $1;
+
+-- name: upsert_channel
+INSERT INTO channels (name, type, push, registered_us) VALUES ($1, $2, $3, $4)
+ON CONFLICT (name) DO UPDATE SET type = EXCLUDED.type, push = EXCLUDED.push;
+
+-- name: upsert_product
+INSERT INTO products (sku, name, barcode, updated_us) VALUES ($1, $2, $3, $4)
+ON CONFLICT (sku) DO UPDATE SET
+    name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE products.name END,
+    barcode = COALESCE(EXCLUDED.barcode, products.barcode),
+    updated_us = EXCLUDED.updated_us;
+
+-- name: upsert_alias
+INSERT INTO sku_aliases (alias, sku) VALUES ($1, $2)
+ON CONFLICT (alias) DO UPDATE SET sku = EXCLUDED.sku;
+
+-- name: upsert_buffer
+INSERT INTO buffers (channel, sku, quantity) VALUES ($1, $2, $3)
+ON CONFLICT (channel, sku) DO UPDATE SET quantity = EXCLUDED.quantity;
+
+-- name: pending_documents
+SELECT DISTINCT l.channel, l.doc_id
+FROM document_lines l
+WHERE l.sku IS NULL AND l.line_key = ANY($1::text[]);
+
+-- name: replay_documents
+SELECT d.channel, d.doc_id, d.kind, d.version, d.reference, d.cancelled, d.url, d.occurred_us
+FROM documents d
+JOIN unnest($1::text[], $2::text[]) AS k (channel, doc_id)
+  ON d.channel = k.channel AND d.doc_id = k.doc_id;
+
+-- name: all_skus
+SELECT sku FROM levels ORDER BY sku;
+
+-- name: levels_all
+SELECT sku, on_hand FROM levels ORDER BY sku;
+
+-- name: levels_for
+SELECT sku, on_hand FROM levels WHERE sku = ANY($1::text[]);
+
+-- name: wanted_levels
+SELECT l.sku, l.on_hand, cl.shown
+FROM levels l
+LEFT JOIN channel_levels cl ON cl.channel = $1 AND cl.sku = l.sku
+ORDER BY l.sku;
+
+-- name: movements
+SELECT id, sku, delta, reason, channel, doc_id, doc_version, occurred_us, recorded_us
+FROM movements
+WHERE ($1::text IS NULL OR sku = $1) AND ($2::text IS NULL OR channel = $2) AND id > $3
+ORDER BY id DESC
+LIMIT $4;
+
+-- name: movement_totals
+SELECT count(*) AS movements, COALESCE(sum(delta), 0) AS total FROM movements;
+
+-- name: conflicts
+SELECT id, kind, status, sku, channel, shortfall, detail, created_us, updated_us
+FROM conflicts
+WHERE ($1::text IS NULL OR status = $1)
+ORDER BY (status = 'open') DESC, id DESC
+LIMIT $2;
+
+-- name: set_conflict_status
+UPDATE conflicts SET status = $2, updated_us = $3 WHERE id = $1 RETURNING id;
+
+-- name: rejections
+SELECT id, channel, source, row_number, column_name, value, reason, recorded_us
+FROM rejections ORDER BY id DESC LIMIT $1;
+
+-- name: pending_lines
+SELECT line_key, channel, count(*) AS documents, sum(wanted) AS quantity
+FROM document_lines WHERE sku IS NULL
+GROUP BY line_key, channel ORDER BY line_key, channel;
+
+-- name: channel_levels_for
+SELECT channel, shown, source, updated_us FROM channel_levels WHERE sku = $1 ORDER BY channel;
+
+-- name: document_lines
+SELECT line_key, sku, wanted, applied FROM document_lines WHERE channel = $1 AND doc_id = $2;
+
+-- name: document
+SELECT kind, version, content_hash, reference, cancelled, url, occurred_us
+FROM documents WHERE channel = $1 AND doc_id = $2;
+
+-- name: product_names
+SELECT sku, name FROM products WHERE sku = ANY($1::text[]);
+
+-- name: notify_outbox
+SELECT pg_notify('syncd_outbox', $1);

@@ -1,0 +1,128 @@
+-- syncd ledger, SQLite: the initial schema. Times are microseconds since the Unix epoch (UTC),
+-- the same representation as the PostgreSQL ledger, so both stores share one implementation.
+
+CREATE TABLE channels (
+    name          TEXT PRIMARY KEY,
+    type          TEXT NOT NULL,
+    push          INTEGER NOT NULL DEFAULT 1,
+    registered_us INTEGER NOT NULL
+);
+
+CREATE TABLE products (
+    sku        TEXT PRIMARY KEY,
+    name       TEXT NOT NULL DEFAULT '',
+    barcode    TEXT,
+    updated_us INTEGER NOT NULL
+);
+CREATE INDEX products_barcode ON products (barcode) WHERE barcode IS NOT NULL;
+
+CREATE TABLE sku_aliases (
+    alias TEXT PRIMARY KEY,
+    sku   TEXT NOT NULL
+);
+
+CREATE TABLE documents (
+    channel      TEXT NOT NULL,
+    doc_id       TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    version      INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    reference    TEXT NOT NULL DEFAULT '',
+    cancelled    INTEGER NOT NULL DEFAULT 0,
+    url          TEXT NOT NULL DEFAULT '',
+    occurred_us  INTEGER NOT NULL,
+    first_us     INTEGER NOT NULL,
+    updated_us   INTEGER NOT NULL,
+    PRIMARY KEY (channel, doc_id)
+);
+
+CREATE TABLE document_lines (
+    channel  TEXT NOT NULL,
+    doc_id   TEXT NOT NULL,
+    line_key TEXT NOT NULL,
+    sku      TEXT,
+    wanted   INTEGER NOT NULL,
+    applied  INTEGER NOT NULL,
+    PRIMARY KEY (channel, doc_id, line_key)
+);
+CREATE INDEX document_lines_pending ON document_lines (line_key) WHERE sku IS NULL;
+
+CREATE TABLE movements (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    sku         TEXT NOT NULL,
+    delta       INTEGER NOT NULL,
+    reason      TEXT NOT NULL,
+    channel     TEXT NOT NULL,
+    doc_id      TEXT NOT NULL,
+    doc_version INTEGER NOT NULL,
+    occurred_us INTEGER NOT NULL,
+    recorded_us INTEGER NOT NULL
+);
+CREATE INDEX movements_sku ON movements (sku, id);
+CREATE INDEX movements_doc ON movements (channel, doc_id);
+CREATE INDEX movements_recorded ON movements (recorded_us);
+
+CREATE TABLE levels (
+    sku        TEXT PRIMARY KEY,
+    on_hand    INTEGER NOT NULL,
+    updated_us INTEGER NOT NULL
+);
+
+CREATE TABLE buffers (
+    channel  TEXT NOT NULL,
+    sku      TEXT NOT NULL,
+    quantity INTEGER NOT NULL CHECK (quantity >= 0),
+    PRIMARY KEY (channel, sku)
+);
+
+CREATE TABLE channel_levels (
+    channel    TEXT NOT NULL,
+    sku        TEXT NOT NULL,
+    shown      INTEGER,
+    source     TEXT NOT NULL,
+    updated_us INTEGER NOT NULL,
+    PRIMARY KEY (channel, sku)
+);
+
+CREATE TABLE outbox (
+    channel     TEXT NOT NULL,
+    sku         TEXT NOT NULL,
+    wanted      INTEGER NOT NULL,
+    revision    INTEGER NOT NULL,
+    enqueued_us INTEGER NOT NULL,
+    updated_us  INTEGER NOT NULL,
+    PRIMARY KEY (channel, sku)
+);
+CREATE INDEX outbox_age ON outbox (channel, enqueued_us);
+
+CREATE TABLE cursors (
+    channel    TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    updated_us INTEGER NOT NULL,
+    PRIMARY KEY (channel, key)
+);
+
+CREATE TABLE conflicts (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind       TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    sku        TEXT NOT NULL DEFAULT '',
+    channel    TEXT NOT NULL DEFAULT '',
+    shortfall  INTEGER NOT NULL DEFAULT 0,
+    detail     TEXT NOT NULL DEFAULT '{}',
+    created_us INTEGER NOT NULL,
+    updated_us INTEGER NOT NULL
+);
+CREATE INDEX conflicts_status ON conflicts (status, kind, sku);
+
+CREATE TABLE rejections (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel     TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    row_number  INTEGER,
+    column_name TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    recorded_us INTEGER NOT NULL
+);

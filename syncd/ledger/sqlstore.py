@@ -1,0 +1,838 @@
+"""The ledger over SQL, shared by the SQLite and PostgreSQL stores.
+
+Both stores run the same statements (each dialect's `queries.sql` names them alike) through a
+small :class:`Tx` interface; the domain decisions come from :mod:`syncd.ledger.planner`. Document
+versions are applied through one writer task that groups whatever is queued into one transaction
+(group commit); a batch that fails is retried job by job so one bad job never sinks the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import structlog
+
+from syncd.domain import (
+    Conflict,
+    ConflictKind,
+    ConflictStatus,
+    Document,
+    DocumentKind,
+    DocumentRef,
+    Movement,
+    Reason,
+    Rejection,
+    available,
+    utcnow,
+)
+from syncd.exceptions import LedgerError
+from syncd.ledger.planner import (
+    ApplyResult,
+    DocKey,
+    DocState,
+    LineState,
+    Plan,
+    PushChannel,
+    Snapshot,
+    buffer_for,
+    oversell_documents,
+    plan_batch,
+    refresh_outbox,
+)
+from syncd.ledger.store import (
+    Ack,
+    ChannelFigure,
+    ChannelInfo,
+    OutboxItem,
+    OutboxStats,
+    PendingLine,
+    Product,
+    StoredRejection,
+    WantedLevel,
+    from_us,
+    to_us,
+)
+
+log = structlog.get_logger("syncd.ledger")
+
+
+class Tx(Protocol):
+    """One connection inside one transaction (or a read-only connection)."""
+
+    async def fetch(self, name: str, *args: Any) -> list[Any]: ...
+    async def execute(self, name: str, *args: Any) -> None: ...
+    async def executemany(self, name: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+
+@dataclass(slots=True)
+class _Job:
+    documents: Sequence[Document]
+    channel: str
+    cursors: Mapping[str, str]
+    rejections: Sequence[Rejection]
+    future: asyncio.Future[list[ApplyResult]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+def _ref_json(ref: DocumentRef) -> dict[str, object]:
+    return {
+        "channel": ref.channel,
+        "doc_id": ref.doc_id,
+        "reference": ref.reference,
+        "kind": ref.kind,
+        "quantity": ref.quantity,
+        "occurred_at": ref.occurred_at.isoformat(),
+        "url": ref.url,
+    }
+
+
+def _ref_from_json(data: Mapping[str, Any]) -> DocumentRef:
+    return DocumentRef(
+        channel=str(data.get("channel", "")),
+        doc_id=str(data.get("doc_id", "")),
+        reference=str(data.get("reference", "")),
+        kind=str(data.get("kind", "")),
+        quantity=int(data.get("quantity", 0)),
+        occurred_at=datetime.fromisoformat(str(data["occurred_at"])),
+        url=str(data.get("url", "")),
+    )
+
+
+class SqlStore:
+    """Everything of the Store protocol that is the same on both databases."""
+
+    backend = "sql"
+    max_batch_documents = 500
+
+    def __init__(self, *, strict_skus: bool = True) -> None:
+        # strict_skus: a line whose identifier is not a known SKU, alias or barcode is kept
+        # pending (and reported) until mapped. Off: any identifier becomes a SKU on first sight.
+        self.strict_skus = strict_skus
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._events: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self._closing = False
+
+    # -- what each database supplies ------------------------------------------------------------
+
+    def _transaction(self) -> AbstractAsyncContextManager[Tx]:
+        raise NotImplementedError
+
+    def _read(self) -> AbstractAsyncContextManager[Tx]:
+        raise NotImplementedError
+
+    async def _notify(self, tx: Tx, channels: set[str]) -> None:
+        """Tell other processes (PostgreSQL NOTIFY); the local wake-up happens after commit."""
+
+    async def _close_connections(self) -> None:
+        raise NotImplementedError
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Finish what is queued, then close."""
+        self._closing = True
+        if self._writer is not None:
+            await self._queue.join()
+            self._writer.cancel()
+            try:
+                await self._writer
+            except asyncio.CancelledError:
+                pass
+            self._writer = None
+        await self._close_connections()
+
+    def _wake(self, channels: set[str]) -> None:
+        for channel in channels:
+            self._events[channel].set()
+
+    def wake_all(self) -> None:
+        """Wake every pusher (after a reconnect: notifications may have been missed)."""
+        for event in self._events.values():
+            event.set()
+
+    async def wait_for_outbox(self, channel: str, max_wait: float) -> None:
+        event = self._events[channel]
+        try:
+            await asyncio.wait_for(event.wait(), max_wait)
+        except TimeoutError:
+            pass
+        event.clear()
+
+    # -- applying documents (group commit) ------------------------------------------------------
+
+    async def apply_document(self, document: Document) -> ApplyResult:
+        return (await self.apply_batch([document]))[0]
+
+    async def apply_batch(
+        self,
+        documents: Sequence[Document],
+        *,
+        channel: str = "",
+        cursors: Mapping[str, str] | None = None,
+        rejections: Sequence[Rejection] = (),
+    ) -> list[ApplyResult]:
+        """Apply document versions, and store the channel's cursors, in one transaction."""
+        if cursors and not channel:
+            raise ValueError("cursors need the channel they belong to")
+        if self._closing:
+            raise LedgerError("the ledger is closing; nothing was applied")
+        job = _Job(list(documents), channel, dict(cursors or {}), list(rejections))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_loop(), name="ledger-writer")
+        self._queue.put_nowait(job)
+        # The writer finishes the job even if this caller is cancelled (shutdown mid-batch).
+        return await asyncio.shield(job.future)
+
+    async def _write_loop(self) -> None:
+        while True:
+            jobs = [await self._queue.get()]
+            size = len(jobs[0].documents)
+            while size < self.max_batch_documents and not self._queue.empty():
+                job = self._queue.get_nowait()
+                jobs.append(job)
+                size += len(job.documents)
+            try:
+                results = await self._commit_jobs(jobs)
+                for job, result in zip(jobs, results, strict=True):
+                    if not job.future.done():
+                        job.future.set_result(result)
+            except Exception as err:  # noqa: BLE001 - handed to each caller below
+                if len(jobs) == 1:
+                    if not jobs[0].future.done():
+                        jobs[0].future.set_exception(err)
+                else:
+                    log.warning("ledger_group_commit_failed", jobs=len(jobs), error=str(err))
+                    for job in jobs:
+                        try:
+                            result = (await self._commit_jobs([job]))[0]
+                        except Exception as one_err:  # noqa: BLE001 - handed to the caller
+                            if not job.future.done():
+                                job.future.set_exception(one_err)
+                        else:
+                            if not job.future.done():
+                                job.future.set_result(result)
+            finally:
+                for _ in jobs:
+                    self._queue.task_done()
+
+    async def _commit_jobs(self, jobs: Sequence[_Job]) -> list[list[ApplyResult]]:
+        documents = [doc for job in jobs for doc in job.documents]
+        now = utcnow()
+        async with self._transaction() as tx:
+            plan = await self._apply_in(tx, documents, now)
+            now_us = to_us(now)
+            cursor_rows = [
+                (job.channel, key, value, now_us)
+                for job in jobs
+                for key, value in job.cursors.items()
+            ]
+            if cursor_rows:
+                await tx.executemany("upsert_cursor", cursor_rows)
+            rejections = [r for job in jobs for r in job.rejections]
+            if rejections:
+                await self._write_rejections(tx, rejections, now_us)
+        self._wake(plan.changed_channels)
+        out: list[list[ApplyResult]] = []
+        position = 0
+        for job in jobs:
+            out.append(plan.results[position : position + len(job.documents)])
+            position += len(job.documents)
+        return out
+
+    async def _apply_in(
+        self,
+        tx: Tx,
+        documents: Sequence[Document],
+        now: datetime,
+        replay: frozenset[DocKey] = frozenset(),
+    ) -> Plan:
+        now_us = to_us(now)
+        snap = await self._load_snapshot(tx, documents, now_us)
+        plan = plan_batch(documents, snap, now=now, replay=replay)
+        await self._write_plan(tx, plan, snap, now_us)
+        if plan.changed_channels:
+            await self._notify(tx, plan.changed_channels)
+        return plan
+
+    async def _resolve(self, tx: Tx, identifiers: set[str], now_us: int) -> dict[str, str]:
+        if not identifiers:
+            return {}
+        ids = sorted(identifiers)
+        resolve = {row[0]: row[0] for row in await tx.fetch("resolve_products", ids)}
+        rest = [i for i in ids if i not in resolve]
+        if rest:
+            for alias, sku in await tx.fetch("resolve_aliases", rest):
+                resolve[alias] = sku
+            rest = [i for i in rest if i not in resolve]
+        if rest:
+            for barcode, sku in await tx.fetch("resolve_barcodes", rest):
+                resolve.setdefault(barcode, sku)
+            rest = [i for i in rest if i not in resolve]
+        if rest and not self.strict_skus:
+            await tx.executemany("insert_product_min", [(i, now_us) for i in rest])
+            resolve.update({i: i for i in rest})
+        return resolve
+
+    async def _load_snapshot(self, tx: Tx, documents: Sequence[Document], now_us: int) -> Snapshot:
+        keys = sorted({doc.key for doc in documents})
+        channels_arg = [k[0] for k in keys]
+        ids_arg = [k[1] for k in keys]
+        docs: dict[DocKey, DocState] = {}
+        lines: dict[DocKey, dict[str, LineState]] = {}
+        identifiers = {line for doc in documents for line in doc.lines}
+        if keys:
+            for ch, doc_id, kind, version, content_hash, cancelled in await tx.fetch(
+                "lock_documents", channels_arg, ids_arg
+            ):
+                docs[(ch, doc_id)] = DocState(kind, int(version), content_hash, bool(cancelled))
+            for ch, doc_id, line_key, sku, wanted, applied in await tx.fetch(
+                "lock_lines", channels_arg, ids_arg
+            ):
+                lines.setdefault((ch, doc_id), {})[line_key] = LineState(
+                    sku, int(wanted), int(applied)
+                )
+                if sku is None:
+                    identifiers.add(line_key)
+        resolve = await self._resolve(tx, identifiers, now_us)
+        skus = set(resolve.values())
+        skus.update(ln.sku for doc_lines in lines.values() for ln in doc_lines.values() if ln.sku)
+        return await self._load_levels(
+            tx, sorted(skus), now_us, docs=docs, lines=lines, resolve=resolve
+        )
+
+    async def _load_levels(
+        self,
+        tx: Tx,
+        skus: list[str],
+        now_us: int,
+        *,
+        docs: dict[DocKey, DocState] | None = None,
+        lines: dict[DocKey, dict[str, LineState]] | None = None,
+        resolve: Mapping[str, str] | None = None,
+    ) -> Snapshot:
+        on_hand: dict[str, int] = {}
+        shown: dict[tuple[str, str], int | None] = {}
+        outbox: dict[tuple[str, str], int] = {}
+        buffers: dict[tuple[str, str], int] = {}
+        if skus:
+            await tx.execute("ensure_levels", skus, now_us)
+            on_hand = {sku: int(q) for sku, q in await tx.fetch("lock_levels", skus)}
+            for ch, sku, qty in await tx.fetch("buffers_for", skus):
+                buffers[(ch, sku)] = int(qty)
+            for ch, sku, value in await tx.fetch("shown_for", skus):
+                shown[(ch, sku)] = None if value is None else int(value)
+            for ch, sku, wanted in await tx.fetch("outbox_for", skus):
+                outbox[(ch, sku)] = int(wanted)
+        channels = [
+            PushChannel(name, type_) for name, type_, push in await tx.fetch("channels") if push
+        ]
+        return Snapshot(
+            docs=docs or {},
+            lines=lines or {},
+            on_hand=on_hand,
+            resolve=resolve or {},
+            channels=channels,
+            buffers=buffers,
+            shown=shown,
+            outbox=outbox,
+        )
+
+    async def _write_plan(self, tx: Tx, plan: Plan, snap: Snapshot, now_us: int) -> None:
+        if plan.documents:
+            await tx.executemany(
+                "upsert_document",
+                [
+                    (
+                        d.channel,
+                        d.doc_id,
+                        d.kind.value,
+                        d.version,
+                        d.content_hash(),
+                        d.reference,
+                        d.cancelled,
+                        d.url,
+                        to_us(d.occurred_at),
+                        now_us,
+                    )
+                    for d in plan.documents.values()
+                ],
+            )
+        if plan.lines:
+            latest = {(ln.channel, ln.doc_id, ln.line_key): ln for ln in plan.lines}
+            await tx.executemany(
+                "upsert_line",
+                [
+                    (ln.channel, ln.doc_id, ln.line_key, ln.sku, ln.wanted, ln.applied)
+                    for ln in latest.values()
+                ],
+            )
+        if plan.movements:
+            await tx.executemany(
+                "insert_movement",
+                [
+                    (
+                        m.sku,
+                        m.delta,
+                        m.reason.value,
+                        m.channel,
+                        m.doc_id,
+                        m.doc_version,
+                        to_us(m.occurred_at),
+                        now_us,
+                    )
+                    for m in plan.movements
+                ],
+            )
+        if plan.levels:
+            await tx.executemany(
+                "update_level", [(sku, qty, now_us) for sku, qty in sorted(plan.levels.items())]
+            )
+        if plan.shown:
+            await tx.executemany(
+                "upsert_shown",
+                [(ch, sku, value, "document", now_us) for (ch, sku), value in plan.shown.items()],
+            )
+        await self._write_outbox(tx, plan, now_us)
+        if plan.oversells or plan.levels:
+            await self._record_oversells(tx, plan, now_us)
+        if plan.unknown:
+            await self._record_unknown(tx, plan, now_us)
+
+    async def _write_outbox(self, tx: Tx, plan: Plan, now_us: int) -> None:
+        if plan.outbox_set:
+            await tx.executemany(
+                "upsert_outbox",
+                [
+                    (ch, sku, wanted, now_us)
+                    for (ch, sku), wanted in sorted(plan.outbox_set.items())
+                ],
+            )
+        if plan.outbox_delete:
+            await tx.executemany("delete_outbox", sorted(plan.outbox_delete))
+
+    async def _record_oversells(self, tx: Tx, plan: Plan, now_us: int) -> None:
+        crossing = {e.sku for e in plan.oversells}
+        # SKUs whose stock came back: their open oversell conflicts are resolved.
+        recovered = {sku for sku, qty in plan.levels.items() if qty >= 0 and sku not in crossing}
+        involved = sorted(crossing | recovered)
+        open_rows = {row[1]: row for row in await tx.fetch("open_oversells", involved)}
+        for sku in sorted(recovered):
+            row = open_rows.get(sku)
+            if row is None:
+                continue
+            detail = json.loads(row[4])
+            detail["resolved_by"] = "stock_back"
+            detail["on_hand"] = plan.levels[sku]
+            await tx.execute("update_conflict", row[0], "resolved", 0, json.dumps(detail), now_us)
+        if not crossing:
+            return
+        names = dict(await tx.fetch("product_names", sorted(crossing)))
+        for event in plan.oversells:
+            row = open_rows.get(event.sku)
+            if row is not None:
+                detail = json.loads(row[4])
+                docs = detail.setdefault("documents", [])
+                key = [event.document.channel, event.document.doc_id]
+                if not any([d.get("channel"), d.get("doc_id")] == key for d in docs):
+                    docs.append(_ref_json(event.document))
+                detail["on_hand"] = event.after
+                shortfall = max(int(row[3]), -event.after)
+                await tx.execute(
+                    "update_conflict", row[0], row[2], shortfall, json.dumps(detail), now_us
+                )
+                continue
+            earlier = [
+                DocumentRef(
+                    channel=ch,
+                    doc_id=doc_id,
+                    reference=reference,
+                    kind=kind,
+                    quantity=int(qty),
+                    occurred_at=from_us(occurred_us),
+                    url=url,
+                )
+                for ch, doc_id, reference, kind, qty, occurred_us, url in await tx.fetch(
+                    "recent_outflows", event.sku, 20
+                )
+            ]
+            refs = oversell_documents(event, earlier)
+            detail = {
+                "name": names.get(event.sku, ""),
+                "on_hand": event.after,
+                "documents": [_ref_json(r) for r in refs],
+            }
+            rows = await tx.fetch(
+                "insert_conflict",
+                ConflictKind.OVERSELL.value,
+                ConflictStatus.OPEN.value,
+                event.sku,
+                event.document.channel,
+                -event.after,
+                json.dumps(detail),
+                now_us,
+            )
+            open_rows[event.sku] = (rows[0][0], event.sku, "open", -event.after, json.dumps(detail))
+            log.warning(
+                "oversell_recorded",
+                sku=event.sku,
+                shortfall=-event.after,
+                documents=[f"{r.channel}:{r.reference}" for r in refs],
+            )
+
+    async def _record_unknown(self, tx: Tx, plan: Plan, now_us: int) -> None:
+        seen: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for channel, doc_id, identifier in plan.unknown:
+            seen[(channel, identifier)].append(doc_id)
+        for (channel, identifier), doc_ids in sorted(seen.items()):
+            await self._upsert_conflict(
+                tx,
+                ConflictKind.UNKNOWN_SKU,
+                sku=identifier,
+                channel=channel,
+                detail={"identifier": identifier, "documents": sorted(set(doc_ids))[:20]},
+                now_us=now_us,
+            )
+        log.warning("unknown_sku_kept", identifiers=sorted({i for _, _, i in plan.unknown})[:20])
+
+    async def _upsert_conflict(
+        self,
+        tx: Tx,
+        kind: ConflictKind,
+        *,
+        sku: str,
+        channel: str,
+        detail: Mapping[str, object],
+        now_us: int,
+    ) -> int:
+        rows = await tx.fetch("open_conflict_like", kind.value, sku, channel)
+        if rows:
+            await tx.execute("touch_conflict", rows[0][0], json.dumps(detail), now_us)
+            return int(rows[0][0])
+        rows = await tx.fetch(
+            "insert_conflict", kind.value, "open", sku, channel, 0, json.dumps(detail), now_us
+        )
+        return int(rows[0][0])
+
+    async def _write_rejections(self, tx: Tx, rejections: Sequence[Rejection], now_us: int) -> None:
+        await tx.executemany(
+            "insert_rejection",
+            [(r.channel, r.source, r.row, r.column, r.value, r.reason, now_us) for r in rejections],
+        )
+        for r in rejections:
+            if r.row is None:  # a whole file or document could not be read
+                await self._upsert_conflict(
+                    tx,
+                    ConflictKind.UNREADABLE,
+                    sku="",
+                    channel=r.channel,
+                    detail={"source": r.source, "reason": r.reason},
+                    now_us=now_us,
+                )
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    async def register_channels(self, channels: Sequence[ChannelInfo]) -> None:
+        """Declare the channels; a new pushed channel gets every SKU queued."""
+        now_us = to_us(utcnow())
+        async with self._transaction() as tx:
+            known = {name for name, _, push in await tx.fetch("channels") if push}
+            await tx.executemany(
+                "upsert_channel", [(c.name, c.type, c.push, now_us) for c in channels]
+            )
+            new = {c.name for c in channels if c.push and c.name not in known}
+            if new:
+                skus = [row[0] for row in await tx.fetch("all_skus")]
+                await self._refresh_in(tx, skus, now_us, only=new)
+
+    async def _refresh_in(
+        self, tx: Tx, skus: list[str], now_us: int, only: set[str] | None = None
+    ) -> Plan:
+        snap = await self._load_levels(tx, skus, now_us)
+        if only is not None:
+            snap.channels = [c for c in snap.channels if c.name in only]
+        plan = Plan()
+        refresh_outbox(plan, snap, skus)
+        await self._write_outbox(tx, plan, now_us)
+        if plan.changed_channels:
+            await self._notify(tx, plan.changed_channels)
+        return plan
+
+    async def _refresh(self, skus: list[str] | None, only: set[str] | None = None) -> int:
+        now_us = to_us(utcnow())
+        async with self._transaction() as tx:
+            if skus is None:
+                skus = [row[0] for row in await tx.fetch("all_skus")]
+            plan = await self._refresh_in(tx, skus, now_us, only)
+        self._wake(plan.changed_channels)
+        return len(plan.outbox_set)
+
+    async def upsert_products(self, products: Sequence[Product]) -> list[ApplyResult]:
+        """Add or update catalogue entries; lines kept pending for them are applied now."""
+        now_us = to_us(utcnow())
+        async with self._transaction() as tx:
+            await tx.executemany(
+                "upsert_product", [(p.sku, p.name, p.barcode or None, now_us) for p in products]
+            )
+        identifiers = {p.sku for p in products} | {p.barcode for p in products if p.barcode}
+        return await self._replay_pending(identifiers)
+
+    async def set_aliases(self, aliases: Mapping[str, str]) -> list[ApplyResult]:
+        """Map other identifiers (a till code, a barcode) to SKUs; pending lines are applied."""
+        if not aliases:
+            return []
+        async with self._transaction() as tx:
+            await tx.executemany("upsert_alias", sorted(aliases.items()))
+        return await self._replay_pending(set(aliases))
+
+    async def _replay_pending(self, identifiers: set[str]) -> list[ApplyResult]:
+        if not identifiers:
+            return []
+        now = utcnow()
+        async with self._transaction() as tx:
+            keys = sorted(
+                (ch, doc_id)
+                for ch, doc_id in await tx.fetch("pending_documents", sorted(identifiers))
+            )
+            if not keys:
+                return []
+            chans, ids = [k[0] for k in keys], [k[1] for k in keys]
+            stored_lines: dict[DocKey, dict[str, int]] = defaultdict(dict)
+            for ch, doc_id, line_key, _sku, wanted, _applied in await tx.fetch(
+                "lock_lines", chans, ids
+            ):
+                stored_lines[(ch, doc_id)][line_key] = int(wanted)
+            documents = [
+                Document(
+                    channel=ch,
+                    doc_id=doc_id,
+                    kind=DocumentKind(kind),
+                    lines=stored_lines[(ch, doc_id)],
+                    occurred_at=from_us(occurred_us),
+                    version=int(version),
+                    reference=reference,
+                    cancelled=bool(cancelled),
+                    url=url,
+                )
+                for ch, doc_id, kind, version, reference, cancelled, url, occurred_us in await tx.fetch(
+                    "replay_documents", chans, ids
+                )
+            ]
+            plan = await self._apply_in(tx, documents, now, replay=frozenset(keys))
+        self._wake(plan.changed_channels)
+        log.info("pending_lines_replayed", documents=len(documents))
+        return plan.results
+
+    async def set_buffer(self, quantity: int, *, channel: str = "*", sku: str = "*") -> None:
+        """Units kept back from a channel (safety stock); '*' means every channel / SKU."""
+        if quantity < 0:
+            raise ValueError("a buffer cannot be negative")
+        async with self._transaction() as tx:
+            await tx.execute("upsert_buffer", channel, sku, quantity)
+        await self._refresh(None if sku == "*" else [sku])
+
+    # -- outbox ---------------------------------------------------------------------------------
+
+    async def take_outbox(self, channel: str, limit: int) -> list[OutboxItem]:
+        async with self._read() as tx:
+            rows = await tx.fetch("take_outbox", channel, limit)
+        return [
+            OutboxItem(
+                channel=channel,
+                sku=sku,
+                wanted=int(wanted),
+                last_known=None if shown is None else int(shown),
+                enqueued_at=from_us(enqueued_us),
+                revision=int(revision),
+            )
+            for sku, wanted, revision, enqueued_us, shown in rows
+        ]
+
+    async def ack_outbox(self, channel: str, acks: Sequence[Ack]) -> int:
+        """Clear rows whose wanted figure is still the one pushed; remember what the channel
+        shows. A row whose figure changed meanwhile stays queued."""
+        if not acks:
+            return 0
+        now_us = to_us(utcnow())
+        async with self._transaction() as tx:
+            await tx.executemany("ack_outbox", [(channel, a.sku, a.wanted) for a in acks])
+            shown = [
+                (channel, a.sku, a.shown, "pushed", now_us) for a in acks if a.shown is not None
+            ]
+            if shown:
+                await tx.executemany("upsert_shown", shown)
+            # A channel that shows something else than what we asked for gets queued again.
+            differing = sorted({a.sku for a in acks if a.shown is not None and a.shown != a.wanted})
+            if differing:
+                plan = await self._refresh_in(tx, differing, now_us, only={channel})
+            else:
+                plan = Plan()
+        self._wake(plan.changed_channels)
+        return len(acks)
+
+    async def wanted_levels(self, channel: str) -> list[WantedLevel]:
+        """Every SKU's figure for a channel (for channels that take a complete stock file)."""
+        async with self._read() as tx:
+            rows = await tx.fetch("wanted_levels", channel)
+            skus = [r[0] for r in rows]
+            buffers: dict[tuple[str, str], int] = {}
+            if skus:
+                for ch, sku, qty in await tx.fetch("buffers_for", skus):
+                    buffers[(ch, sku)] = int(qty)
+        return [
+            WantedLevel(
+                sku, available(int(on_hand), buffer_for(buffers, channel, sku)), _int(shown)
+            )
+            for sku, on_hand, shown in rows
+        ]
+
+    async def record_shown(self, channel: str, figures: Mapping[str, int]) -> None:
+        """Figures read back from a channel (drift check, reconciliation); queue corrections."""
+        if not figures:
+            return
+        now_us = to_us(utcnow())
+        async with self._transaction() as tx:
+            await tx.executemany(
+                "upsert_shown",
+                [(channel, sku, int(q), "read", now_us) for sku, q in sorted(figures.items())],
+            )
+            plan = await self._refresh_in(tx, sorted(figures), now_us, only={channel})
+        self._wake(plan.changed_channels)
+
+    async def enqueue_all(self, channel: str | None = None) -> int:
+        """Queue every SKU whose figure differs from what the channel is known to show."""
+        return await self._refresh(None, None if channel is None else {channel})
+
+    async def outbox_stats(self) -> dict[str, OutboxStats]:
+        async with self._read() as tx:
+            rows = await tx.fetch("outbox_stats")
+        return {
+            ch: OutboxStats(ch, int(depth), None if oldest is None else from_us(oldest))
+            for ch, depth, oldest in rows
+        }
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def cursors(self, channel: str) -> dict[str, str]:
+        async with self._read() as tx:
+            return dict(await tx.fetch("get_cursors", channel))
+
+    async def levels(self, skus: Sequence[str] | None = None) -> dict[str, int]:
+        async with self._read() as tx:
+            if skus is None:
+                rows = await tx.fetch("levels_all")
+            else:
+                rows = await tx.fetch("levels_for", list(skus))
+        return {sku: int(q) for sku, q in rows}
+
+    async def movements(
+        self,
+        *,
+        sku: str | None = None,
+        channel: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[Movement]:
+        """Movements, newest first."""
+        async with self._read() as tx:
+            rows = await tx.fetch("movements", sku, channel, after_id, limit)
+        return [
+            Movement(
+                id=int(mid),
+                sku=m_sku,
+                delta=int(delta),
+                reason=Reason(reason),
+                channel=ch,
+                doc_id=doc_id,
+                doc_version=int(version),
+                occurred_at=from_us(occ),
+                recorded_at=from_us(rec),
+            )
+            for mid, m_sku, delta, reason, ch, doc_id, version, occ, rec in rows
+        ]
+
+    async def movement_totals(self) -> tuple[int, int]:
+        """(number of movements, sum of their deltas): a cheap invariant check."""
+        async with self._read() as tx:
+            rows = await tx.fetch("movement_totals")
+        return int(rows[0][0]), int(rows[0][1])
+
+    async def document_lines(self, channel: str, doc_id: str) -> dict[str, tuple[int, int]]:
+        """line identifier → (wanted, applied) of a stored document."""
+        async with self._read() as tx:
+            rows = await tx.fetch("document_lines", channel, doc_id)
+        return {key: (int(wanted), int(applied)) for key, _sku, wanted, applied in rows}
+
+    async def channel_figures(self, sku: str) -> list[ChannelFigure]:
+        async with self._read() as tx:
+            rows = await tx.fetch("channel_levels_for", sku)
+        return [ChannelFigure(ch, _int(shown), src, from_us(us)) for ch, shown, src, us in rows]
+
+    async def pending_lines(self) -> list[PendingLine]:
+        async with self._read() as tx:
+            rows = await tx.fetch("pending_lines")
+        return [PendingLine(key, ch, int(n), int(q)) for key, ch, n, q in rows]
+
+    async def rejections(self, limit: int = 100) -> list[StoredRejection]:
+        async with self._read() as tx:
+            rows = await tx.fetch("rejections", limit)
+        return [
+            StoredRejection(int(i), ch, src, _int(row), col, val, reason, from_us(us))
+            for i, ch, src, row, col, val, reason, us in rows
+        ]
+
+    # -- conflicts ------------------------------------------------------------------------------
+
+    async def conflicts(
+        self, *, status: ConflictStatus | None = None, limit: int = 100
+    ) -> list[Conflict]:
+        """Conflicts, open ones first, newest first."""
+        async with self._read() as tx:
+            rows = await tx.fetch("conflicts", None if status is None else status.value, limit)
+        out = []
+        for cid, kind, st, sku, ch, shortfall, detail, created, updated in rows:
+            data = json.loads(detail)
+            docs = tuple(
+                _ref_from_json(d) for d in data.get("documents", []) if isinstance(d, dict)
+            )
+            out.append(
+                Conflict(
+                    id=int(cid),
+                    kind=ConflictKind(kind),
+                    status=ConflictStatus(st),
+                    sku=sku,
+                    channel=ch,
+                    shortfall=int(shortfall),
+                    detail=data,
+                    documents=docs,
+                    created_at=from_us(created),
+                    updated_at=from_us(updated),
+                )
+            )
+        return out
+
+    async def record_conflict(
+        self, kind: ConflictKind, *, sku: str = "", channel: str = "", detail: Mapping[str, object]
+    ) -> int:
+        """Record (or refresh, if one is open) a conflict found outside document application."""
+        async with self._transaction() as tx:
+            return await self._upsert_conflict(
+                tx, kind, sku=sku, channel=channel, detail=detail, now_us=to_us(utcnow())
+            )
+
+    async def set_conflict_status(self, conflict_id: int, status: ConflictStatus) -> bool:
+        async with self._transaction() as tx:
+            rows = await tx.fetch("set_conflict_status", conflict_id, status.value, to_us(utcnow()))
+        return bool(rows)
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)

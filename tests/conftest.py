@@ -1,0 +1,117 @@
+"""Shared fixtures: a real PostgreSQL (one fresh database per test, cloned from a migrated
+template built once per session) and both ledger stores behind one fixture."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from syncd.ledger.postgres import PostgresStore
+from syncd.ledger.sqlite import SqliteStore
+from syncd.ledger.sqlstore import SqlStore
+from tests import pg
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_admin_dsn() -> Iterator[str]:
+    dsn = pg.admin_dsn()
+    yield dsn
+    pg.stop_throwaway()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin_dsn: str) -> str:
+    """A database with the current schema, to clone per test."""
+    name = f"syncd_tpl_{os.getpid()}"
+
+    async def build() -> None:
+        conn = await asyncpg.connect(pg_admin_dsn)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        store = await PostgresStore(pg.with_database(pg_admin_dsn, name)).open(listen=False)
+        await store.close()
+
+    asyncio.run(build())
+    return name
+
+
+def _admin(dsn: str, *statements: str) -> None:
+    async def run() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            for statement in statements:
+                await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+@pytest.fixture
+def pg_dsn(pg_admin_dsn: str, pg_template: str) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    name = f"syncd_t_{os.getpid()}_{next(_counter)}"
+    _admin(pg_admin_dsn, f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    yield pg.with_database(pg_admin_dsn, name)
+    _admin(pg_admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_empty_dsn(pg_admin_dsn: str) -> Iterator[str]:
+    """An empty database (no schema) for migration tests."""
+    name = f"syncd_e_{os.getpid()}_{next(_counter)}"
+    _admin(pg_admin_dsn, f'CREATE DATABASE "{name}"')
+    yield pg.with_database(pg_admin_dsn, name)
+    _admin(pg_admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+StoreFactory = Callable[..., Awaitable[SqlStore]]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger_backend(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """(backend, dsn): every store test runs on both ledgers."""
+    if request.param == "postgres":
+        return ("postgres", request.getfixturevalue("pg_dsn"))
+    return ("sqlite", "")
+
+
+@pytest.fixture
+async def make_store(
+    ledger_backend: tuple[str, str], tmp_path: Path
+) -> AsyncIterator[StoreFactory]:
+    """Opens stores of the parametrized backend on one ledger (call it again = a restart)."""
+    opened: list[SqlStore] = []
+    backend, dsn = ledger_backend
+
+    async def factory(*, strict_skus: bool = False) -> SqlStore:
+        store: SqlStore
+        if backend == "sqlite":
+            store = await SqliteStore(tmp_path / "ledger.sqlite3", strict_skus=strict_skus).open()
+        else:
+            store = await PostgresStore(dsn, strict_skus=strict_skus).open()
+        opened.append(store)
+        return store
+
+    yield factory
+    for store in opened:
+        try:
+            await store.close()
+        except Exception:  # noqa: BLE001 - a test may have closed or broken it on purpose
+            pass
+
+
+@pytest.fixture
+async def store(make_store: StoreFactory) -> SqlStore:
+    return await make_store()
