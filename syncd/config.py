@@ -185,7 +185,10 @@ class TableReader:
         text = self.string(key, default, required=required)
         if not text:
             return None
-        return Path(text).expanduser()
+        path = Path(text).expanduser()
+        if not path.is_absolute():  # relative to the config file, not to where syncd was started
+            path = Path(self.file).resolve().parent / path
+        return path
 
     def secret(self, key: str, *, required: bool = False) -> Secret | None:
         """A secret given as ``key_file`` (a credential file; preferred) or inline ``key``."""
@@ -408,11 +411,11 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
             except ImportError as err:
                 cr.problem("type", f"connector {type_name!r} cannot be loaded: {err}", "")
                 cls = None
+            own = {k: v for k, v in table.items() if k not in _COMMON_CHANNEL_KEYS}
+            cr.seen.update(own)  # the connector judges its own keys
             if cls is not None:
-                own = {k: v for k, v in table.items() if k not in _COMMON_CHANNEL_KEYS}
                 options, own_issues = cls.parse_settings(own, file=file, prefix=prefix)
                 issues.extend(own_issues)
-                cr.seen.update(own)
         channels.append(
             ChannelSettings(
                 name=name,

@@ -106,6 +106,7 @@ class Plan:
     lines: list[LineWrite] = field(default_factory=list)
     movements: list[Movement] = field(default_factory=list)
     levels: dict[str, int] = field(default_factory=dict)  # new on_hand of changed SKUs
+    levels_before: dict[str, int] = field(default_factory=dict)  # their on_hand before the batch
     shown: dict[ChannelSku, int | None] = field(default_factory=dict)
     outbox_set: dict[ChannelSku, int] = field(default_factory=dict)
     outbox_delete: set[ChannelSku] = field(default_factory=set)
@@ -226,6 +227,7 @@ def _move(
     before = snap.on_hand.get(sku, 0)
     after = before + delta
     snap.on_hand[sku] = after
+    plan.levels_before.setdefault(sku, before)
     plan.levels[sku] = after
     touched.add(sku)
     plan.movements.append(

@@ -59,20 +59,30 @@ class PostgresStore(SqlStore):
         super().__init__(strict_skus=strict_skus)
         self._dsn = dsn
         self.pool_size = pool_size
+        # Row locks let transactions on different SKUs commit side by side; keep one connection
+        # free for reads and acknowledgements.
+        self.writers = max(1, pool_size - 1)
         self._pool: asyncpg.Pool | None = None
         self._listener: asyncio.Task[None] | None = None
 
-    async def open(self, *, migrate: bool = True, listen: bool = True) -> PostgresStore:
+    async def open(
+        self, *, migrate: bool = True, check: bool = True, listen: bool = True
+    ) -> PostgresStore:
+        """Connect; then migrate, or only check the schema is current (``check=False``: neither)."""
         try:
             self._pool = await asyncpg.create_pool(
                 self._dsn, min_size=1, max_size=self.pool_size, command_timeout=60
             )
         except (*_UNAVAILABLE, asyncpg.PostgresError) as err:
             raise LedgerUnavailable(f"cannot connect to the PostgreSQL ledger: {err}") from err
-        if migrate:
-            await self.migrate()
-        else:
-            await self.check_schema()
+        try:
+            if migrate:
+                await self.migrate()
+            elif check:
+                await self.check_schema()
+        except BaseException:
+            await self._close_connections()
+            raise
         if listen:
             self._listener = asyncio.create_task(self._listen_loop(), name="ledger-listener")
         return self

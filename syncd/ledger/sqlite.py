@@ -1,14 +1,22 @@
-"""The embedded ledger: one SQLite file in WAL mode, through aiosqlite."""
+"""The embedded ledger: one SQLite file in WAL mode.
+
+Reads go through aiosqlite. Writes run as whole transactions in one dedicated writer thread:
+aiosqlite hops to its thread once per statement (~0.1 ms each, ~20 statements a transaction),
+whereas a whole transaction run in the writer thread costs one hop. The shared transaction code
+is async; its awaits on :class:`_SyncTx` never suspend, so the writer thread drives it to the end
+in a single step (and refuses one that tries to wait).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -19,6 +27,7 @@ from syncd.ledger.sqlstore import SqlStore, Tx
 from syncd.ledger.store import to_us
 
 DIALECT = "sqlite"
+T = TypeVar("T")
 
 
 def _arg(value: Any) -> Any:
@@ -28,7 +37,9 @@ def _arg(value: Any) -> Any:
     return value
 
 
-class _SqliteTx:
+class _AsyncTx:
+    """Statements on the aiosqlite reader connection."""
+
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
         self.sql = queries(DIALECT)
@@ -46,90 +57,136 @@ class _SqliteTx:
         await self.conn.executemany(self.sql[name], [[_arg(a) for a in row] for row in rows])
 
 
+class _SyncTx:
+    """Statements on the writer connection, inside the writer thread; awaiting never suspends."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.sql = queries(DIALECT)
+
+    async def fetch(self, name: str, *args: Any) -> list[Any]:
+        return self.conn.execute(self.sql[name], [_arg(a) for a in args]).fetchall()
+
+    async def execute(self, name: str, *args: Any) -> None:
+        self.conn.execute(self.sql[name], [_arg(a) for a in args])
+
+    async def executemany(self, name: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.conn.executemany(self.sql[name], [[_arg(a) for a in row] for row in rows])
+
+
 class SqliteStore(SqlStore):
-    """The ledger in one SQLite file: one writer connection, one reader (WAL lets both run)."""
+    """The ledger in one SQLite file: one writer thread, one aiosqlite reader (WAL lets both run)."""
 
     backend = "sqlite"
 
-    def __init__(self, path: str | Path, *, strict_skus: bool = True, synchronous: str = "FULL"):
+    def __init__(
+        self, path: str | Path, *, strict_skus: bool = True, synchronous: str = "FULL"
+    ) -> None:
         super().__init__(strict_skus=strict_skus)
         self.path = Path(path)
         # FULL: a committed movement survives a power cut, not only a crash of the process.
         self.synchronous = synchronous
-        self._writer_conn: aiosqlite.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._writer_conn: sqlite3.Connection | None = None
         self._reader_conn: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
 
-    async def open(self, *, migrate: bool = True) -> SqliteStore:
+    async def _in_writer(self, func: Callable[..., T], *args: Any) -> T:
+        if self._executor is None:
+            raise LedgerUnavailable("the SQLite ledger is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
+
+    def _connect_writer(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    async def open(self, *, migrate: bool = True, check: bool = True) -> SqliteStore:
+        """Connect; then migrate, or only check the schema is current (``check=False``: neither)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer_conn = await aiosqlite.connect(self.path, isolation_level=None)
-            await self._writer_conn.execute("PRAGMA journal_mode=WAL")
-            await self._writer_conn.execute(f"PRAGMA synchronous={self.synchronous}")
-            await self._writer_conn.execute("PRAGMA busy_timeout=10000")
-            await self._writer_conn.execute("PRAGMA foreign_keys=ON")
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="syncd-ledger-writer")
+            self._writer_conn = await self._in_writer(self._connect_writer)
             self._reader_conn = await aiosqlite.connect(self.path, isolation_level=None)
             await self._reader_conn.execute("PRAGMA busy_timeout=10000")
             await self._reader_conn.execute("PRAGMA query_only=ON")
         except (OSError, sqlite3.Error) as err:
             await self._close_connections()
             raise LedgerUnavailable(f"cannot open the SQLite ledger {self.path}: {err}") from err
-        if migrate:
-            await self.migrate()
-        else:
-            await self.check_schema()
+        try:
+            if migrate:
+                await self.migrate()
+            elif check:
+                await self.check_schema()
+        except BaseException:
+            await self._close_connections()
+            raise
         return self
 
     async def _close_connections(self) -> None:
-        for conn in (self._writer_conn, self._reader_conn):
-            if conn is not None:
-                await conn.close()
-        self._writer_conn = self._reader_conn = None
+        if self._reader_conn is not None:
+            await self._reader_conn.close()
+            self._reader_conn = None
+        if self._writer_conn is not None:
+            await self._in_writer(self._writer_conn.close)
+            self._writer_conn = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
 
     @property
-    def _conn(self) -> aiosqlite.Connection:
+    def _conn(self) -> sqlite3.Connection:
         if self._writer_conn is None:
             raise LedgerUnavailable("the SQLite ledger is not open")
         return self._writer_conn
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[Tx]:
-        async with self._lock:
-            conn = self._conn
+    async def _run(self, body: Callable[[Tx], Awaitable[T]]) -> T:
+        # Once started, the transaction finishes in the writer thread even if the caller is
+        # cancelled: shutdown never leaves half a document behind.
+        return await self._in_writer(self._run_sync, body)
+
+    def _run_sync(self, body: Callable[[Tx], Awaitable[T]]) -> T:
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            coro = body(_SyncTx(conn))
             try:
-                await conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as err:
-                raise LedgerUnavailable(f"SQLite ledger {self.path}: {err}") from err
-            try:
-                yield _SqliteTx(conn)
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
+                coro.send(None)  # type: ignore[attr-defined]
+            except StopIteration as done:
+                result: T = done.value
             else:
-                try:
-                    await conn.execute("COMMIT")
-                except sqlite3.Error as err:
-                    await conn.execute("ROLLBACK")
-                    raise LedgerUnavailable(f"SQLite ledger {self.path}: {err}") from err
+                coro.close()  # type: ignore[attr-defined]
+                raise RuntimeError("a ledger transaction tried to wait for something")
+            conn.execute("COMMIT")
+            return result
+        except BaseException as err:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(err, sqlite3.OperationalError):
+                raise LedgerUnavailable(f"SQLite ledger {self.path}: {err}") from err
+            raise
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[Tx]:
         if self._reader_conn is None:
             raise LedgerUnavailable("the SQLite ledger is not open")
-        yield _SqliteTx(self._reader_conn)
+        yield _AsyncTx(self._reader_conn)
 
     # -- schema ---------------------------------------------------------------------------------
 
-    async def schema_version(self) -> int:
+    def _schema_version(self) -> int:
         conn = self._conn
-        cursor = await conn.execute(
+        exists = conn.execute(
             "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
-        )
-        if await cursor.fetchone() is None:
+        ).fetchone()
+        if exists is None:
             return 0
-        cursor = await conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-        row = await cursor.fetchone()
+        row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
         return int(row[0]) if row else 0
+
+    async def schema_version(self) -> int:
+        return await self._in_writer(self._schema_version)
 
     async def check_schema(self) -> None:
         current, latest = await self.schema_version(), len(migrations(DIALECT))
@@ -144,45 +201,44 @@ class SqliteStore(SqlStore):
                 f"({latest}): upgrade syncd"
             )
 
-    async def _run_script(self, script: str, done: Sequence[Migration]) -> None:
+    def _run_script(self, script: str, done: Sequence[Migration]) -> None:
         """Run a schema script and record the migrations it stands for, in one transaction."""
         conn = self._conn
         try:
-            await conn.executescript("BEGIN IMMEDIATE;\n" + script)
-            await conn.executemany(
+            conn.executescript("BEGIN IMMEDIATE;\n" + script)
+            conn.executemany(
                 "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                 [(m.version, m.name, to_us(utcnow())) for m in done],
             )
-            await conn.execute("COMMIT")
+            conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
-                await conn.execute("ROLLBACK")
+                conn.execute("ROLLBACK")
             raise
+
+    def _migrate(self, target: int | None, fresh: bool) -> list[int]:
+        all_migrations = migrations(DIALECT)
+        target = len(all_migrations) if target is None else target
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_us INTEGER NOT NULL)"
+        )
+        current = self._schema_version()
+        if current > len(all_migrations):
+            raise SchemaError(f"the ledger {self.path} is newer than this program: upgrade syncd")
+        if current == 0 and fresh and target == len(all_migrations):
+            self._run_script(fresh_schema(DIALECT), all_migrations)
+            return [m.version for m in all_migrations]
+        applied = []
+        for m in all_migrations:
+            if current < m.version <= target:
+                self._run_script(m.sql, [m])
+                applied.append(m.version)
+        return applied
 
     async def migrate(self, *, target: int | None = None, fresh: bool = True) -> list[int]:
         """Bring the schema up to date; a new ledger gets the fresh schema in one step.
 
         ``fresh=False`` replays every migration from zero instead (the tests compare both).
         """
-        all_migrations = migrations(DIALECT)
-        target = len(all_migrations) if target is None else target
-        async with self._lock:
-            conn = self._conn
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_us INTEGER NOT NULL)"
-            )
-            current = await self.schema_version()
-            if current > len(all_migrations):
-                raise SchemaError(
-                    f"the ledger {self.path} is newer than this program: upgrade syncd"
-                )
-            applied: list[int] = []
-            if current == 0 and fresh and target == len(all_migrations):
-                await self._run_script(fresh_schema(DIALECT), all_migrations)
-                return [m.version for m in all_migrations]
-            for m in all_migrations:
-                if current < m.version <= target:
-                    await self._run_script(m.sql, [m])
-                    applied.append(m.version)
-            return applied
+        return await self._in_writer(self._migrate, target, fresh)

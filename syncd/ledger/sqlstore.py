@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import structlog
 
@@ -61,6 +61,7 @@ from syncd.ledger.store import (
 )
 
 log = structlog.get_logger("syncd.ledger")
+T = TypeVar("T")
 
 
 class Tx(Protocol):
@@ -111,6 +112,7 @@ class SqlStore:
 
     backend = "sql"
     max_batch_documents = 500
+    writers = 1  # transactions applying documents at once
 
     def __init__(self, *, strict_skus: bool = True) -> None:
         # strict_skus: a line whose identifier is not a known SKU, alias or barcode is kept
@@ -125,6 +127,11 @@ class SqlStore:
 
     def _transaction(self) -> AbstractAsyncContextManager[Tx]:
         raise NotImplementedError
+
+    async def _run(self, body: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run ``body`` in one write transaction: all of it commits or none of it does."""
+        async with self._transaction() as tx:
+            return await body(tx)
 
     def _read(self) -> AbstractAsyncContextManager[Tx]:
         raise NotImplementedError
@@ -193,13 +200,24 @@ class SqlStore:
         return await asyncio.shield(job.future)
 
     async def _write_loop(self) -> None:
+        """Group whatever is queued into one transaction; up to ``writers`` run at once."""
+        free = asyncio.Semaphore(self.writers)
+        running: set[asyncio.Task[None]] = set()
         while True:
-            jobs = [await self._queue.get()]
-            size = len(jobs[0].documents)
+            first = await self._queue.get()
+            await free.acquire()  # while every writer is busy, the next batch keeps growing
+            jobs = [first]
+            size = len(first.documents)
             while size < self.max_batch_documents and not self._queue.empty():
                 job = self._queue.get_nowait()
                 jobs.append(job)
                 size += len(job.documents)
+            task = asyncio.create_task(self._run_jobs(jobs, free), name="ledger-commit")
+            running.add(task)
+            task.add_done_callback(running.discard)
+
+    async def _run_jobs(self, jobs: list[_Job], free: asyncio.Semaphore) -> None:
+        try:
             try:
                 results = await self._commit_jobs(jobs)
                 for job, result in zip(jobs, results, strict=True):
@@ -209,25 +227,27 @@ class SqlStore:
                 if len(jobs) == 1:
                     if not jobs[0].future.done():
                         jobs[0].future.set_exception(err)
-                else:
-                    log.warning("ledger_group_commit_failed", jobs=len(jobs), error=str(err))
-                    for job in jobs:
-                        try:
-                            result = (await self._commit_jobs([job]))[0]
-                        except Exception as one_err:  # noqa: BLE001 - handed to the caller
-                            if not job.future.done():
-                                job.future.set_exception(one_err)
-                        else:
-                            if not job.future.done():
-                                job.future.set_result(result)
-            finally:
-                for _ in jobs:
-                    self._queue.task_done()
+                    return
+                log.warning("ledger_group_commit_failed", jobs=len(jobs), error=str(err))
+                for job in jobs:
+                    try:
+                        result = (await self._commit_jobs([job]))[0]
+                    except Exception as one_err:  # noqa: BLE001 - handed to the caller
+                        if not job.future.done():
+                            job.future.set_exception(one_err)
+                    else:
+                        if not job.future.done():
+                            job.future.set_result(result)
+        finally:
+            free.release()
+            for _ in jobs:
+                self._queue.task_done()
 
     async def _commit_jobs(self, jobs: Sequence[_Job]) -> list[list[ApplyResult]]:
         documents = [doc for job in jobs for doc in job.documents]
         now = utcnow()
-        async with self._transaction() as tx:
+
+        async def body(tx: Tx) -> Plan:
             plan = await self._apply_in(tx, documents, now)
             now_us = to_us(now)
             cursor_rows = [
@@ -240,6 +260,9 @@ class SqlStore:
             rejections = [r for job in jobs for r in job.rejections]
             if rejections:
                 await self._write_rejections(tx, rejections, now_us)
+            return plan
+
+        plan = await self._run(body)
         self._wake(plan.changed_channels)
         out: list[list[ApplyResult]] = []
         position = 0
@@ -402,7 +425,9 @@ class SqlStore:
                 [(ch, sku, value, "document", now_us) for (ch, sku), value in plan.shown.items()],
             )
         await self._write_outbox(tx, plan, now_us)
-        if plan.oversells or plan.levels:
+        if plan.oversells or any(
+            plan.levels_before[sku] < 0 <= qty for sku, qty in plan.levels.items()
+        ):
             await self._record_oversells(tx, plan, now_us)
         if plan.unknown:
             await self._record_unknown(tx, plan, now_us)
@@ -422,7 +447,11 @@ class SqlStore:
     async def _record_oversells(self, tx: Tx, plan: Plan, now_us: int) -> None:
         crossing = {e.sku for e in plan.oversells}
         # SKUs whose stock came back: their open oversell conflicts are resolved.
-        recovered = {sku for sku, qty in plan.levels.items() if qty >= 0 and sku not in crossing}
+        recovered = {
+            sku
+            for sku, qty in plan.levels.items()
+            if plan.levels_before[sku] < 0 <= qty and sku not in crossing
+        }
         involved = sorted(crossing | recovered)
         open_rows = {row[1]: row for row in await tx.fetch("open_oversells", involved)}
         for sku in sorted(recovered):
@@ -543,15 +572,19 @@ class SqlStore:
     async def register_channels(self, channels: Sequence[ChannelInfo]) -> None:
         """Declare the channels; a new pushed channel gets every SKU queued."""
         now_us = to_us(utcnow())
-        async with self._transaction() as tx:
+
+        async def body(tx: Tx) -> Plan:
             known = {name for name, _, push in await tx.fetch("channels") if push}
             await tx.executemany(
                 "upsert_channel", [(c.name, c.type, c.push, now_us) for c in channels]
             )
             new = {c.name for c in channels if c.push and c.name not in known}
-            if new:
-                skus = [row[0] for row in await tx.fetch("all_skus")]
-                await self._refresh_in(tx, skus, now_us, only=new)
+            if not new:
+                return Plan()
+            skus = [row[0] for row in await tx.fetch("all_skus")]
+            return await self._refresh_in(tx, skus, now_us, only=new)
+
+        self._wake((await self._run(body)).changed_channels)
 
     async def _refresh_in(
         self, tx: Tx, skus: list[str], now_us: int, only: set[str] | None = None
@@ -568,20 +601,25 @@ class SqlStore:
 
     async def _refresh(self, skus: list[str] | None, only: set[str] | None = None) -> int:
         now_us = to_us(utcnow())
-        async with self._transaction() as tx:
-            if skus is None:
-                skus = [row[0] for row in await tx.fetch("all_skus")]
-            plan = await self._refresh_in(tx, skus, now_us, only)
+
+        async def body(tx: Tx) -> Plan:
+            chosen = [row[0] for row in await tx.fetch("all_skus")] if skus is None else skus
+            return await self._refresh_in(tx, chosen, now_us, only)
+
+        plan = await self._run(body)
         self._wake(plan.changed_channels)
         return len(plan.outbox_set)
 
     async def upsert_products(self, products: Sequence[Product]) -> list[ApplyResult]:
         """Add or update catalogue entries; lines kept pending for them are applied now."""
         now_us = to_us(utcnow())
-        async with self._transaction() as tx:
+
+        async def body(tx: Tx) -> None:
             await tx.executemany(
                 "upsert_product", [(p.sku, p.name, p.barcode or None, now_us) for p in products]
             )
+
+        await self._run(body)
         identifiers = {p.sku for p in products} | {p.barcode for p in products if p.barcode}
         return await self._replay_pending(identifiers)
 
@@ -589,21 +627,25 @@ class SqlStore:
         """Map other identifiers (a till code, a barcode) to SKUs; pending lines are applied."""
         if not aliases:
             return []
-        async with self._transaction() as tx:
+
+        async def body(tx: Tx) -> None:
             await tx.executemany("upsert_alias", sorted(aliases.items()))
+
+        await self._run(body)
         return await self._replay_pending(set(aliases))
 
     async def _replay_pending(self, identifiers: set[str]) -> list[ApplyResult]:
         if not identifiers:
             return []
         now = utcnow()
-        async with self._transaction() as tx:
+
+        async def body(tx: Tx) -> Plan | None:
             keys = sorted(
                 (ch, doc_id)
                 for ch, doc_id in await tx.fetch("pending_documents", sorted(identifiers))
             )
             if not keys:
-                return []
+                return None
             chans, ids = [k[0] for k in keys], [k[1] for k in keys]
             stored_lines: dict[DocKey, dict[str, int]] = defaultdict(dict)
             for ch, doc_id, line_key, _sku, wanted, _applied in await tx.fetch(
@@ -626,17 +668,24 @@ class SqlStore:
                     "replay_documents", chans, ids
                 )
             ]
-            plan = await self._apply_in(tx, documents, now, replay=frozenset(keys))
+            return await self._apply_in(tx, documents, now, replay=frozenset(keys))
+
+        plan = await self._run(body)
+        if plan is None:
+            return []
         self._wake(plan.changed_channels)
-        log.info("pending_lines_replayed", documents=len(documents))
+        log.info("pending_lines_replayed", documents=len(plan.results))
         return plan.results
 
     async def set_buffer(self, quantity: int, *, channel: str = "*", sku: str = "*") -> None:
         """Units kept back from a channel (safety stock); '*' means every channel / SKU."""
         if quantity < 0:
             raise ValueError("a buffer cannot be negative")
-        async with self._transaction() as tx:
+
+        async def body(tx: Tx) -> None:
             await tx.execute("upsert_buffer", channel, sku, quantity)
+
+        await self._run(body)
         await self._refresh(None if sku == "*" else [sku])
 
     # -- outbox ---------------------------------------------------------------------------------
@@ -662,7 +711,8 @@ class SqlStore:
         if not acks:
             return 0
         now_us = to_us(utcnow())
-        async with self._transaction() as tx:
+
+        async def body(tx: Tx) -> Plan:
             await tx.executemany("ack_outbox", [(channel, a.sku, a.wanted) for a in acks])
             shown = [
                 (channel, a.sku, a.shown, "pushed", now_us) for a in acks if a.shown is not None
@@ -672,10 +722,10 @@ class SqlStore:
             # A channel that shows something else than what we asked for gets queued again.
             differing = sorted({a.sku for a in acks if a.shown is not None and a.shown != a.wanted})
             if differing:
-                plan = await self._refresh_in(tx, differing, now_us, only={channel})
-            else:
-                plan = Plan()
-        self._wake(plan.changed_channels)
+                return await self._refresh_in(tx, differing, now_us, only={channel})
+            return Plan()
+
+        self._wake((await self._run(body)).changed_channels)
         return len(acks)
 
     async def wanted_levels(self, channel: str) -> list[WantedLevel]:
@@ -699,13 +749,15 @@ class SqlStore:
         if not figures:
             return
         now_us = to_us(utcnow())
-        async with self._transaction() as tx:
+
+        async def body(tx: Tx) -> Plan:
             await tx.executemany(
                 "upsert_shown",
                 [(channel, sku, int(q), "read", now_us) for sku, q in sorted(figures.items())],
             )
-            plan = await self._refresh_in(tx, sorted(figures), now_us, only={channel})
-        self._wake(plan.changed_channels)
+            return await self._refresh_in(tx, sorted(figures), now_us, only={channel})
+
+        self._wake((await self._run(body)).changed_channels)
 
     async def enqueue_all(self, channel: str | None = None) -> int:
         """Queue every SKU whose figure differs from what the channel is known to show."""
@@ -823,15 +875,21 @@ class SqlStore:
         self, kind: ConflictKind, *, sku: str = "", channel: str = "", detail: Mapping[str, object]
     ) -> int:
         """Record (or refresh, if one is open) a conflict found outside document application."""
-        async with self._transaction() as tx:
+
+        async def body(tx: Tx) -> int:
             return await self._upsert_conflict(
                 tx, kind, sku=sku, channel=channel, detail=detail, now_us=to_us(utcnow())
             )
 
+        return await self._run(body)
+
     async def set_conflict_status(self, conflict_id: int, status: ConflictStatus) -> bool:
-        async with self._transaction() as tx:
+
+        async def body(tx: Tx) -> bool:
             rows = await tx.fetch("set_conflict_status", conflict_id, status.value, to_us(utcnow()))
-        return bool(rows)
+            return bool(rows)
+
+        return await self._run(body)
 
 
 def _int(value: Any) -> int | None:

@@ -25,7 +25,11 @@ def till(doc_id: str, lines: dict[str, int], minute: int = 0, reference: str = "
 
 
 def order(
-    doc_id: str, lines: dict[str, int], version: int = 1, cancelled: bool = False, channel: str = "web"
+    doc_id: str,
+    lines: dict[str, int],
+    version: int = 1,
+    cancelled: bool = False,
+    channel: str = "web",
 ) -> Document:
     return Document(
         channel=channel,
@@ -41,7 +45,11 @@ def order(
 
 def receipt(doc_id: str, lines: dict[str, int]) -> Document:
     return Document(
-        channel="office", doc_id=doc_id, kind=DocumentKind.GOODS_RECEIPT, lines=lines, occurred_at=T0
+        channel="office",
+        doc_id=doc_id,
+        kind=DocumentKind.GOODS_RECEIPT,
+        lines=lines,
+        occurred_at=T0,
     )
 
 

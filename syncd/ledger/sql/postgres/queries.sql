@@ -15,16 +15,14 @@ INSERT INTO products (sku, updated_us) VALUES ($1, $2) ON CONFLICT (sku) DO NOTH
 -- name: lock_documents
 SELECT d.channel, d.doc_id, d.kind, d.version, d.content_hash, d.cancelled
 FROM documents d
-JOIN unnest($1::text[], $2::text[]) AS k (channel, doc_id)
-  ON d.channel = k.channel AND d.doc_id = k.doc_id
+WHERE (d.channel, d.doc_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 ORDER BY d.channel, d.doc_id
 FOR UPDATE OF d;
 
 -- name: lock_lines
 SELECT l.channel, l.doc_id, l.line_key, l.sku, l.wanted, l.applied
 FROM document_lines l
-JOIN unnest($1::text[], $2::text[]) AS k (channel, doc_id)
-  ON l.channel = k.channel AND l.doc_id = k.doc_id;
+WHERE (l.channel, l.doc_id) IN (SELECT * FROM unnest($1::text[], $2::text[]));
 
 -- name: ensure_levels
 INSERT INTO levels (sku, on_hand, updated_us)
@@ -163,8 +161,7 @@ WHERE l.sku IS NULL AND l.line_key = ANY($1::text[]);
 -- name: replay_documents
 SELECT d.channel, d.doc_id, d.kind, d.version, d.reference, d.cancelled, d.url, d.occurred_us
 FROM documents d
-JOIN unnest($1::text[], $2::text[]) AS k (channel, doc_id)
-  ON d.channel = k.channel AND d.doc_id = k.doc_id;
+WHERE (d.channel, d.doc_id) IN (SELECT * FROM unnest($1::text[], $2::text[]));
 
 -- name: all_skus
 SELECT sku FROM levels ORDER BY sku;

@@ -16,17 +16,15 @@ INSERT INTO products (sku, updated_us) VALUES (?1, ?2) ON CONFLICT (sku) DO NOTH
 -- name: lock_documents
 SELECT d.channel, d.doc_id, d.kind, d.version, d.content_hash, d.cancelled
 FROM documents d
-JOIN (SELECT a.value AS channel, b.value AS doc_id
-      FROM json_each(?1) a JOIN json_each(?2) b ON a.key = b.key) AS k
-  ON d.channel = k.channel AND d.doc_id = k.doc_id
+WHERE (d.channel, d.doc_id) IN (
+    SELECT a.value, b.value FROM json_each(?1) a JOIN json_each(?2) b ON a.key = b.key)
 ORDER BY d.channel, d.doc_id;
 
 -- name: lock_lines
 SELECT l.channel, l.doc_id, l.line_key, l.sku, l.wanted, l.applied
 FROM document_lines l
-JOIN (SELECT a.value AS channel, b.value AS doc_id
-      FROM json_each(?1) a JOIN json_each(?2) b ON a.key = b.key) AS k
-  ON l.channel = k.channel AND l.doc_id = k.doc_id;
+WHERE (l.channel, l.doc_id) IN (
+    SELECT a.value, b.value FROM json_each(?1) a JOIN json_each(?2) b ON a.key = b.key);
 
 -- name: ensure_levels
 INSERT INTO levels (sku, on_hand, updated_us)
@@ -165,9 +163,8 @@ WHERE l.sku IS NULL AND l.line_key IN (SELECT value FROM json_each(?1));
 -- name: replay_documents
 SELECT d.channel, d.doc_id, d.kind, d.version, d.reference, d.cancelled, d.url, d.occurred_us
 FROM documents d
-JOIN (SELECT a.value AS channel, b.value AS doc_id
-      FROM json_each(?1) a JOIN json_each(?2) b ON a.key = b.key) AS k
-  ON d.channel = k.channel AND d.doc_id = k.doc_id;
+WHERE (d.channel, d.doc_id) IN (
+    SELECT a.value, b.value FROM json_each(?1) a JOIN json_each(?2) b ON a.key = b.key);
 
 -- name: all_skus
 SELECT sku FROM levels ORDER BY sku;

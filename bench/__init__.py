@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench <name> [--json]` (not timed tests; figures for the issue notes)."""

@@ -1,0 +1,186 @@
+"""Ledger throughput: single-line documents from 8 concurrent producers, on both stores.
+
+Reports documents/s and p50/p99 apply latency per store, pgbench's built-in simple-update tps on
+the same PostgreSQL for comparison, and the time to read the levels of 100,000 SKUs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from syncd.domain import Document, DocumentKind
+from syncd.ledger import ChannelInfo
+from syncd.ledger.postgres import PostgresStore
+from syncd.ledger.sqlite import SqliteStore
+from syncd.ledger.sqlstore import SqlStore
+from syncd.logs import configure_logging
+
+T0 = datetime(2026, 11, 23, tzinfo=UTC)
+BENCH_DB = "syncd_bench"
+
+
+def _log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _producers(store: SqlStore, producers: int, per: int, skus: int) -> dict[str, float]:
+    await store.register_channels(
+        [ChannelInfo("till", "csv_till"), ChannelInfo("web", "prestashop")]
+    )
+    # Stock first, so the run measures sales, not a storm of oversell conflicts.
+    stock = {f"SKU-{i:06d}": producers * per for i in range(skus)}
+    await store.apply_document(Document("office", "opening", DocumentKind.GOODS_RECEIPT, stock, T0))
+    latencies: list[float] = []
+
+    async def produce(n: int) -> None:
+        for i in range(per):
+            doc = Document(
+                "till",
+                f"bench-{n}-{i}",
+                DocumentKind.TILL_RECEIPT,
+                {f"SKU-{(n * per + i) % skus:06d}": 1},
+                T0,
+            )
+            started = time.perf_counter()
+            await store.apply_document(doc)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(produce(n) for n in range(producers)))
+    elapsed = time.perf_counter() - started
+    total = producers * per
+    return {
+        "documents": total,
+        "seconds": round(elapsed, 3),
+        "documents_per_second": round(total / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 3),
+        "p99_ms": round(_pct(latencies, 0.99) * 1000, 3),
+    }
+
+
+async def _levels_read(store: SqlStore, count: int) -> dict[str, float]:
+    batch = 1000
+    for start in range(0, count, batch):
+        lines = {f"L-{i:06d}": 5 for i in range(start, min(count, start + batch))}
+        await store.apply_document(
+            Document("office", f"receipt-{start}", DocumentKind.GOODS_RECEIPT, lines, T0)
+        )
+    started = time.perf_counter()
+    levels = await store.levels()
+    elapsed = time.perf_counter() - started
+    assert len(levels) >= count
+    return {"skus": len(levels), "read_seconds": round(elapsed, 3)}
+
+
+async def _fresh_pg(admin_dsn: str) -> str:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    finally:
+        await conn.close()
+    base, _, _ = admin_dsn.rpartition("/")
+    return f"{base}/{BENCH_DB}"
+
+
+def _pgbench(dsn: str, clients: int, seconds: int) -> dict[str, Any]:
+    binary = shutil.which("pgbench")
+    if binary is None:
+        return {"skipped": "pgbench is not installed (Debian: postgresql-client / postgresql)"}
+    env = dict(os.environ)
+    init = subprocess.run(
+        [binary, "-i", "-s", "1", "-q", dsn], capture_output=True, text=True, env=env
+    )
+    if init.returncode != 0:
+        return {"skipped": f"pgbench -i failed: {init.stderr.strip()[-300:]}"}
+    run = subprocess.run(
+        [binary, "-N", "-c", str(clients), "-j", "2", "-T", str(seconds), dsn],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    match = re.search(r"tps = ([\d.]+)", run.stdout)
+    if run.returncode != 0 or not match:
+        return {"skipped": f"pgbench failed: {run.stderr.strip()[-300:]}"}
+    return {
+        "tps": float(match[1]),
+        "clients": clients,
+        "seconds": seconds,
+        "script": "simple-update",
+    }
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {"producers": args.producers, "per_producer": args.per_producer}
+    with tempfile.TemporaryDirectory() as tmp:
+        _log("sqlite: 8 producers …")
+        store = await SqliteStore(Path(tmp) / "bench.sqlite3", strict_skus=False).open()
+        try:
+            out["sqlite"] = await _producers(store, args.producers, args.per_producer, args.skus)
+            _log(f"sqlite: {out['sqlite']}")
+            out["sqlite"]["levels"] = await _levels_read(store, args.levels)
+            _log(f"sqlite levels: {out['sqlite']['levels']}")
+        finally:
+            await store.close()
+    admin = os.environ.get("SYNCD_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        dsn = await _fresh_pg(admin)
+    except (OSError, asyncpg.PostgresError) as err:
+        out["postgres"] = {"skipped": f"no PostgreSQL at {admin}: {err}"}
+        return out
+    _log("postgres: 8 producers …")
+    pg_store = await PostgresStore(dsn, strict_skus=False, pool_size=4).open()
+    try:
+        out["postgres"] = await _producers(pg_store, args.producers, args.per_producer, args.skus)
+        _log(f"postgres: {out['postgres']}")
+        out["postgres"]["levels"] = await _levels_read(pg_store, args.levels)
+        _log(f"postgres levels: {out['postgres']['levels']}")
+    finally:
+        await pg_store.close()
+    _log("pgbench simple-update …")
+    out["pgbench"] = await asyncio.to_thread(_pgbench, dsn, args.producers, args.pgbench_seconds)
+    if "tps" in out["pgbench"]:
+        out["postgres"]["ratio_to_pgbench"] = round(
+            out["postgres"]["documents_per_second"] / out["pgbench"]["tps"], 2
+        )
+    _log(f"pgbench: {out['pgbench']}")
+    return out
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench ledger", description=__doc__)
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument("--producers", type=int, default=8)
+    parser.add_argument("--per-producer", type=int, default=2500)
+    parser.add_argument("--skus", type=int, default=1000)
+    parser.add_argument("--levels", type=int, default=100_000)
+    parser.add_argument("--pgbench-seconds", type=int, default=15)
+    args = parser.parse_args(argv)
+    configure_logging("warning")
+    result = asyncio.run(run(args))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    return 0

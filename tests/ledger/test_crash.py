@@ -1,0 +1,136 @@
+"""A connection killed in the middle of a transaction leaves nothing partial."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from syncd.domain import Document, DocumentKind
+from syncd.exceptions import LedgerUnavailable
+from syncd.ledger import ApplyStatus
+from syncd.ledger.postgres import PostgresStore
+from syncd.ledger.sqlite import SqliteStore
+from syncd.ledger.sqlstore import Tx
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+DOC = Document("till", "r-1", DocumentKind.TILL_RECEIPT, {"A": 2, "B": 1}, T0)
+
+
+class _KillingTx:
+    """Terminates its own PostgreSQL backend just before the levels are written."""
+
+    def __init__(self, inner: Any, admin_dsn: str) -> None:
+        self.inner = inner
+        self.admin_dsn = admin_dsn
+
+    async def fetch(self, name: str, *args: Any) -> list[Any]:
+        result: list[Any] = await self.inner.fetch(name, *args)
+        return result
+
+    async def execute(self, name: str, *args: Any) -> None:
+        await self.inner.execute(name, *args)
+
+    async def executemany(self, name: str, rows: Sequence[Sequence[Any]]) -> None:
+        if name == "update_level":
+            pid = await self.inner.conn.fetchval("SELECT pg_backend_pid()")
+            admin = await asyncpg.connect(self.admin_dsn)
+            try:
+                await admin.execute("SELECT pg_terminate_backend($1)", pid)
+            finally:
+                await admin.close()
+        await self.inner.executemany(name, rows)
+
+
+class _KillingStore(PostgresStore):
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Tx]:
+        async with super()._transaction() as tx:
+            yield _KillingTx(tx, self._dsn)
+
+
+async def test_postgres_backend_killed_mid_transaction(pg_dsn: str) -> None:
+    killer = await _KillingStore(pg_dsn, strict_skus=False).open(listen=False)
+    with pytest.raises((LedgerUnavailable, asyncpg.PostgresError)):
+        await killer.apply_document(DOC)
+    await killer.close()
+
+    store = await PostgresStore(pg_dsn, strict_skus=False).open(listen=False)
+    try:
+        assert await store.movement_totals() == (0, 0)
+        assert await store.document_lines("till", "r-1") == {}
+        result = await store.apply_document(DOC)
+        assert result.status is ApplyStatus.APPLIED
+        assert await store.levels(["A", "B"]) == {"A": -2, "B": -1}
+        assert await store.movement_totals() == (2, -3)
+    finally:
+        await store.close()
+
+
+_SQLITE_CHILD = textwrap.dedent(
+    """
+    import asyncio, sys, time
+    from pathlib import Path
+    from syncd.ledger.sqlite import SqliteStore, _SyncTx
+    from tests.ledger.test_crash import DOC
+
+    marker = Path(sys.argv[2])
+    original = _SyncTx.executemany
+
+    async def slow(self, name, rows):
+        await original(self, name, rows)
+        if name == "insert_movement":
+            marker.write_text("in transaction")
+            time.sleep(60)  # blocks the writer thread with the transaction open: kill -9 here
+
+    _SyncTx.executemany = slow
+
+    async def main():
+        store = await SqliteStore(sys.argv[1], strict_skus=False).open()
+        await store.apply_document(DOC)
+
+    asyncio.run(main())
+    """
+)
+
+
+async def test_sqlite_process_killed_mid_transaction(tmp_path: Path) -> None:
+    db, marker = tmp_path / "ledger.sqlite3", tmp_path / "marker"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _SQLITE_CHILD, str(db), str(marker)],
+        cwd=Path(__file__).resolve().parents[2],
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists():
+            assert child.poll() is None, child.stderr.read() if child.stderr else ""
+            assert time.monotonic() < deadline, "the child never reached the transaction"
+            time.sleep(0.05)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        if child.stderr:
+            child.stderr.close()
+
+    store = await SqliteStore(db, strict_skus=False).open()
+    try:
+        assert await store.movement_totals() == (0, 0)
+        assert await store.document_lines("till", "r-1") == {}
+        assert (await store.apply_document(DOC)).status is ApplyStatus.APPLIED
+        assert await store.levels(["A", "B"]) == {"A": -2, "B": -1}
+    finally:
+        await store.close()

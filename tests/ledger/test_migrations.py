@@ -1,0 +1,100 @@
+"""Migrating from zero gives exactly the fresh schema; `syncd migrate` works from the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiosqlite
+import asyncpg
+import pytest
+
+from syncd.cli import main
+from syncd.exceptions import SchemaError
+from syncd.ledger.postgres import PostgresStore
+from syncd.ledger.queries import migrations
+from syncd.ledger.sqlite import SqliteStore
+
+
+async def _pg_schema(dsn: str) -> list[tuple[object, ...]]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        columns = await conn.fetch(
+            "SELECT table_name, column_name, data_type, is_nullable, column_default "
+            "FROM information_schema.columns WHERE table_schema = 'public' "
+            "AND table_name <> 'schema_migrations' ORDER BY 1, 2"
+        )
+        indexes = await conn.fetch(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
+            "AND tablename <> 'schema_migrations' ORDER BY 1"
+        )
+        versions = await conn.fetch("SELECT version, name FROM schema_migrations ORDER BY 1")
+    finally:
+        await conn.close()
+    return [tuple(r) for r in columns] + [tuple(r) for r in indexes] + [tuple(r) for r in versions]
+
+
+async def test_postgres_migrations_from_zero_equal_the_fresh_schema(
+    pg_empty_dsn: str, pg_dsn: str
+) -> None:
+    # pg_dsn was created from the fresh schema; pg_empty_dsn gets every migration one by one.
+    with pytest.raises(SchemaError, match="syncd migrate"):
+        await PostgresStore(pg_empty_dsn).open(migrate=False, listen=False)
+    stepwise = await PostgresStore(pg_empty_dsn).open(migrate=False, check=False, listen=False)
+    try:
+        applied = await stepwise.migrate(fresh=False)
+        assert applied == [m.version for m in migrations("postgres")]
+        assert await stepwise.migrate() == []
+    finally:
+        await stepwise.close()
+    assert await _pg_schema(pg_empty_dsn) == await _pg_schema(pg_dsn)
+
+
+async def _sqlite_schema(path: Path) -> list[tuple[object, ...]]:
+    async with aiosqlite.connect(path) as conn:
+        rows = await conn.execute_fetchall(
+            "SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
+            "AND name <> 'schema_migrations' ORDER BY 1, 2"
+        )
+        out = [tuple(r) for r in rows]
+        for _, name, _ in [r for r in out if r[0] == "table"]:
+            info = await conn.execute_fetchall(f"PRAGMA table_info('{name}')")
+            out += [(name, *tuple(i)) for i in info]
+        out += [
+            tuple(r)
+            for r in await conn.execute_fetchall(
+                "SELECT version, name FROM schema_migrations ORDER BY 1"
+            )
+        ]
+    return out
+
+
+async def test_sqlite_migrations_from_zero_equal_the_fresh_schema(tmp_path: Path) -> None:
+    fresh = await SqliteStore(tmp_path / "fresh.sqlite3").open()
+    await fresh.close()
+    with pytest.raises(SchemaError, match="syncd migrate"):
+        await SqliteStore(tmp_path / "steps.sqlite3").open(migrate=False)
+    stepwise = await SqliteStore(tmp_path / "steps.sqlite3").open(migrate=False, check=False)
+    try:
+        applied = await stepwise.migrate(fresh=False)
+        assert applied == [m.version for m in migrations("sqlite")]
+        assert await stepwise.migrate() == []
+    finally:
+        await stepwise.close()
+    assert await _sqlite_schema(tmp_path / "steps.sqlite3") == await _sqlite_schema(
+        tmp_path / "fresh.sqlite3"
+    )
+
+
+def test_cli_migrate_creates_then_finds_the_schema_up_to_date(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "syncd.toml"
+    config.write_text(
+        f'[ledger]\nbackend = "sqlite"\npath = "{tmp_path / "ledger.sqlite3"}"\n'
+        f'[channels.till]\ntype = "csv_till"\ndrop_folder = "{tmp_path}"\n',
+        encoding="utf-8",
+    )
+    assert main(["migrate", "--config", str(config)]) == 0
+    assert "applied migration(s) 1" in capsys.readouterr().err
+    assert main(["migrate", "--config", str(config)]) == 0
+    assert "already up to date" in capsys.readouterr().err
