@@ -63,6 +63,27 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from syncd.engine.daemon import run_daemon
+    from syncd.logs import configure_logging
+
+    settings = _load(args.config)
+    configure_logging(settings.log.level, settings.log.format)
+    return asyncio.run(run_daemon(settings))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from syncd.engine.status import gather_status, render_status
+
+    settings = _load(args.config)
+    report = asyncio.run(gather_status(settings))
+    if args.json:
+        print_json(report)
+    else:
+        render_status(report)
+    return EXIT_OK
+
+
 def cmd_till_parse(args: argparse.Namespace) -> int:
     from syncd.connectors.csv_till.cli import parse_command
 
@@ -95,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, metavar="FILE")
     p = add("migrate", cmd_migrate, "create or upgrade the ledger schema")
     p.add_argument("--config", required=True, metavar="FILE")
+    p = add("run", cmd_run, "the daemon (foreground; systemd runs this)")
+    p.add_argument("--config", required=True, metavar="FILE")
+    p = add("status", cmd_status, "per-channel health, lag, outbox, open conflicts")
+    p.add_argument("--config", required=True, metavar="FILE")
+    p.add_argument("--json", action="store_true")
 
     till = sub.add_parser("till", help="till (CSV) tools", description="till (CSV) tools")
     till_sub = till.add_subparsers(dest="till_command", required=True, metavar="COMMAND")

@@ -14,15 +14,25 @@ _BUILTIN = {
 }
 
 
+_REGISTERED: dict[str, type[Connector]] = {}
+
+
+def register_connector(cls: type[Connector]) -> None:
+    """Make a connector class available by its `type` at run time (tests, embedding programs)."""
+    _REGISTERED[cls.type] = cls
+
+
 def connector_types() -> list[str]:
     """Every connector type this installation knows, sorted."""
-    names = set(_BUILTIN)
+    names = set(_BUILTIN) | set(_REGISTERED)
     names.update(ep.name for ep in entry_points(group="syncd.connectors"))
     return sorted(names)
 
 
 def connector_class(type_name: str) -> type[Connector]:
     """The connector class for a config `type`; KeyError names the valid types."""
+    if type_name in _REGISTERED:
+        return _REGISTERED[type_name]
     target = _BUILTIN.get(type_name)
     if target is None:
         for ep in entry_points(group="syncd.connectors"):

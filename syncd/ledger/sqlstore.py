@@ -49,6 +49,7 @@ from syncd.ledger.planner import (
 from syncd.ledger.store import (
     Ack,
     ChannelFigure,
+    ChannelHealth,
     ChannelInfo,
     OutboxItem,
     OutboxStats,
@@ -839,6 +840,45 @@ class SqlStore:
         return [
             StoredRejection(int(i), ch, src, _int(row), col, val, reason, from_us(us))
             for i, ch, src, row, col, val, reason, us in rows
+        ]
+
+    # -- health ---------------------------------------------------------------------------------
+
+    async def record_health(
+        self,
+        channel: str,
+        state: str,
+        *,
+        last_pull: datetime | None = None,
+        last_push: datetime | None = None,
+        last_error: str = "",
+    ) -> None:
+        """Remember a channel's state for `syncd status` and the status page."""
+        pull_us = None if last_pull is None else to_us(last_pull)
+        push_us = None if last_push is None else to_us(last_push)
+
+        async def body(tx: Tx) -> None:
+            await tx.execute(
+                "record_health", channel, state, pull_us, push_us, last_error, to_us(utcnow())
+            )
+
+        await self._run(body)
+
+    async def channel_health(self) -> list[ChannelHealth]:
+        async with self._read() as tx:
+            rows = await tx.fetch("channel_health")
+        return [
+            ChannelHealth(
+                name=name,
+                type=type_,
+                push=bool(push),
+                state=state,
+                last_pull=None if pull is None else from_us(pull),
+                last_push=None if push_us is None else from_us(push_us),
+                last_error=error,
+                updated_at=None if updated is None else from_us(updated),
+            )
+            for name, type_, push, state, pull, push_us, error, updated in rows
         ]
 
     # -- conflicts ------------------------------------------------------------------------------

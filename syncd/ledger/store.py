@@ -104,6 +104,20 @@ class ChannelFigure:
     updated_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelHealth:
+    """What the daemon last recorded of a channel."""
+
+    name: str
+    type: str
+    push: bool
+    state: str
+    last_pull: datetime | None
+    last_push: datetime | None
+    last_error: str
+    updated_at: datetime | None
+
+
 class Store(Protocol):
     """What the engine, the CLI and the status page may ask of the ledger."""
 
@@ -153,6 +167,18 @@ class Store(Protocol):
     async def enqueue_all(self, channel: str | None = None) -> int: ...
     async def outbox_stats(self) -> dict[str, OutboxStats]: ...
     async def wait_for_outbox(self, channel: str, max_wait: float) -> None: ...
+
+    # health
+    async def record_health(
+        self,
+        channel: str,
+        state: str,
+        *,
+        last_pull: datetime | None = None,
+        last_push: datetime | None = None,
+        last_error: str = "",
+    ) -> None: ...
+    async def channel_health(self) -> list[ChannelHealth]: ...
 
     # conflicts
     async def conflicts(

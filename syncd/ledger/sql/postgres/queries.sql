@@ -222,3 +222,12 @@ SELECT sku, name FROM products WHERE sku = ANY($1::text[]);
 
 -- name: notify_outbox
 SELECT pg_notify('syncd_outbox', $1);
+
+-- name: record_health
+UPDATE channels SET state = $2, last_pull_us = COALESCE($3, last_pull_us),
+    last_push_us = COALESCE($4, last_push_us), last_error = $5, health_us = $6
+WHERE name = $1;
+
+-- name: channel_health
+SELECT name, type, push, state, last_pull_us, last_push_us, last_error, health_us
+FROM channels ORDER BY name;

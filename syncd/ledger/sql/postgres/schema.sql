@@ -1,11 +1,16 @@
--- syncd ledger, PostgreSQL: the initial schema. Times are microseconds since the Unix epoch (UTC),
+-- syncd ledger, PostgreSQL: the current schema, used for a new ledger (upgrades: migrations/).
 -- the same representation as the SQLite ledger, so both stores share one implementation.
 
 CREATE TABLE channels (
     name          text PRIMARY KEY,
     type          text NOT NULL,
     push          boolean NOT NULL DEFAULT true,
-    registered_us bigint NOT NULL
+    registered_us bigint NOT NULL,
+    state         text NOT NULL DEFAULT 'unknown',
+    last_pull_us  bigint,
+    last_push_us  bigint,
+    last_error    text NOT NULL DEFAULT '',
+    health_us     bigint
 );
 
 CREATE TABLE products (

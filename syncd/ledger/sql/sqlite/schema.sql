@@ -1,11 +1,16 @@
--- syncd ledger, SQLite: the initial schema. Times are microseconds since the Unix epoch (UTC),
+-- syncd ledger, SQLite: the current schema, used for a new ledger (upgrades: migrations/).
 -- the same representation as the PostgreSQL ledger, so both stores share one implementation.
 
 CREATE TABLE channels (
     name          TEXT PRIMARY KEY,
     type          TEXT NOT NULL,
     push          INTEGER NOT NULL DEFAULT 1,
-    registered_us INTEGER NOT NULL
+    registered_us INTEGER NOT NULL,
+    state         TEXT NOT NULL DEFAULT 'unknown',
+    last_pull_us  INTEGER,
+    last_push_us  INTEGER,
+    last_error    TEXT NOT NULL DEFAULT '',
+    health_us     INTEGER
 );
 
 CREATE TABLE products (

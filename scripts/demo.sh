@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs syncd into .venv and runs the main job on the embedded default (SQLite ledger).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+"$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "syncd needs Python 3.11 or newer")'
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e .
+.venv/bin/syncd check-config --config config.example.toml
+.venv/bin/syncd migrate --config config.example.toml

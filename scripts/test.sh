@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs syncd and its test tools into .venv, then runs lint, types and every test.
+# Needs Python >= 3.11; PostgreSQL is used at $SYNCD_TEST_DSN, else 127.0.0.1:5432, else a
+# throwaway cluster is started from the installed PostgreSQL binaries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+"$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "syncd needs Python 3.11 or newer")'
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+.venv/bin/ruff check syncd tests bench
+.venv/bin/ruff format --check syncd tests bench
+.venv/bin/mypy syncd
+.venv/bin/pytest -q "$@"

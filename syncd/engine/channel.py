@@ -1,0 +1,392 @@
+"""One channel's loops: ingest (channel → ledger) and push (ledger outbox → channel).
+
+A channel that is down, slow or misconfigured only ever delays its own loops: every wait is
+bounded, every failure is retried with backoff and jitter, and its outbox simply waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+import structlog
+
+from syncd.config import ChannelSettings, SyncSettings
+from syncd.connectors.base import Connector, PushItem, PushResult, PushStatus
+from syncd.domain import utcnow
+from syncd.engine.events import EventFeed
+from syncd.exceptions import (
+    AuthError,
+    ChannelConfigError,
+    ConnectorError,
+    FatalError,
+    LedgerError,
+    RetriableError,
+)
+from syncd.ledger.sqlstore import SqlStore
+from syncd.ledger.store import Ack, OutboxItem
+
+log = structlog.get_logger("syncd.engine")
+
+
+class ChannelState(StrEnum):
+    STARTING = "starting"
+    IN_SYNC = "in_sync"
+    CATCHING_UP = "catching_up"
+    DEGRADED = "degraded"  # failing, retrying; its outbox waits for it
+    DOWN = "down"  # not reachable at start-up; retried in the background
+    REFUSED = "refused"  # bad credentials or settings: a person must act
+    STOPPED = "stopped"
+
+
+@dataclass
+class ChannelStatus:
+    """What the daemon knows of a channel right now (shown by `status` and the page)."""
+
+    name: str
+    type: str
+    state: ChannelState = ChannelState.STARTING
+    last_pull: datetime | None = None
+    last_push: datetime | None = None
+    last_error: str = ""
+    push_failures: int = 0
+    pull_failures: int = 0
+    pull_generation: int = 0  # completed pulls, to know a deferred push has seen a pull since
+    documents: int = 0
+    pushed: int = 0
+    loops_alive: dict[str, bool] = field(default_factory=dict)
+
+
+def backoff_seconds(failures: int, *, base: float = 0.5, cap: float = 300.0) -> float:
+    """Exponential backoff with full jitter (STYLE.md §9)."""
+    ceiling = min(cap, base * 2 ** max(0, failures - 1))
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not crypto
+
+
+class ChannelRunner:
+    """Runs one channel's ingest and push loops against the ledger."""
+
+    def __init__(
+        self,
+        settings: ChannelSettings,
+        connector: Connector,
+        store: SqlStore,
+        sync: SyncSettings,
+        events: EventFeed,
+    ) -> None:
+        self.settings = settings
+        self.connector = connector
+        self.store = store
+        self.sync = sync
+        self.events = events
+        self.status = ChannelStatus(settings.name, settings.type)
+        self.stopping = asyncio.Event()
+        self._deferred: dict[str, int] = {}  # SKU → pull generation when its push was deferred
+        self._recorded_state: ChannelState | None = None
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    # -- state ----------------------------------------------------------------------------------
+
+    def _set_state(self, state: ChannelState, error: str = "") -> None:
+        previous = self.status.state
+        self.status.state = state
+        if error:
+            self.status.last_error = error
+        if state is previous:
+            return
+        # An outage is logged once when it starts and once when it ends (STYLE.md §12).
+        if state in (ChannelState.DEGRADED, ChannelState.DOWN, ChannelState.REFUSED):
+            log.error("channel_unavailable", channel=self.name, state=state.value, error=error)
+        elif previous in (ChannelState.DEGRADED, ChannelState.DOWN):
+            log.info("channel_recovered", channel=self.name, state=state.value)
+        self.events.publish("channel_state", channel=self.name, state=state.value, error=error)
+
+    async def record_health(self) -> None:
+        try:
+            await self.store.record_health(
+                self.name,
+                self.status.state.value,
+                last_pull=self.status.last_pull,
+                last_push=self.status.last_push,
+                last_error=self.status.last_error,
+            )
+        except LedgerError as err:
+            log.warning("health_not_recorded", channel=self.name, error=str(err))
+
+    def _failed(self, kind: str, err: Exception) -> float:
+        """Count a failure of the pull or push side; return how long to wait before retrying."""
+        if kind == "push":
+            self.status.push_failures += 1
+            failures = self.status.push_failures
+        else:
+            self.status.pull_failures += 1
+            failures = self.status.pull_failures
+        message = f"{kind}: {err}"
+        if isinstance(err, AuthError | ChannelConfigError):
+            self._set_state(ChannelState.DEGRADED, message)
+            # A person has to fix credentials or settings: retry slowly, no storm.
+            return max(60.0, backoff_seconds(failures, cap=self.sync.retry_max_seconds))
+        if failures >= self.sync.degraded_after_failures:
+            self._set_state(ChannelState.DEGRADED, message)
+        else:
+            log.warning(f"{kind}_failed", channel=self.name, attempt=failures, error=str(err))
+            self.status.last_error = message
+        wait = backoff_seconds(failures, cap=self.sync.retry_max_seconds)
+        if isinstance(err, RetriableError) and err.retry_after is not None:
+            wait = max(wait, err.retry_after)
+        return wait
+
+    def _succeeded(self, kind: str) -> None:
+        if kind == "push":
+            self.status.push_failures = 0
+            self.status.last_push = utcnow()
+        else:
+            self.status.pull_failures = 0
+            self.status.last_pull = utcnow()
+        recovering = (ChannelState.DEGRADED, ChannelState.DOWN, ChannelState.STARTING)
+        if (
+            self.status.push_failures == 0
+            and self.status.pull_failures == 0
+            and self.status.state in recovering
+        ):
+            self._set_state(ChannelState.IN_SYNC)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but wake at once when the daemon stops."""
+        try:
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    # -- start-up -------------------------------------------------------------------------------
+
+    async def start_up(self) -> bool:
+        """Check the channel until it answers; False when it must be refused (auth/config)."""
+        failures = 0
+        while not self.stopping.is_set():
+            try:
+                await self.connector.check()
+            except (AuthError, ChannelConfigError) as err:
+                self._set_state(ChannelState.REFUSED, str(err))
+                return False
+            except FatalError as err:
+                self._set_state(ChannelState.REFUSED, str(err))
+                return False
+            except ConnectorError as err:
+                failures += 1
+                self._set_state(ChannelState.DOWN, str(err))
+                await self._sleep(backoff_seconds(failures, cap=self.sync.retry_max_seconds))
+                continue
+            self._set_state(ChannelState.IN_SYNC)
+            return True
+        return False
+
+    # -- ingest ---------------------------------------------------------------------------------
+
+    async def ingest_loop(self) -> None:
+        wait = self.settings.poll_seconds
+        while not self.stopping.is_set():
+            try:
+                await self.pull_once()
+                wait = self.settings.poll_seconds
+            except ConnectorError as err:
+                wait = self._failed("pull", err)
+            except LedgerError as err:
+                log.error("ledger_unavailable", channel=self.name, error=str(err))
+                wait = backoff_seconds(self.status.pull_failures + 1, cap=30)
+            if self.stopping.is_set():
+                break
+            if wait == self.settings.poll_seconds:
+                await self._wait_for_change(wait)
+            else:
+                await self._sleep(wait)
+
+    async def _wait_for_change(self, max_wait: float) -> None:
+        waiter = asyncio.create_task(self.connector.wait_for_change(max_wait))
+        stopper = asyncio.create_task(self.stopping.wait())
+        try:
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waiter, stopper):
+                task.cancel()
+            await asyncio.gather(waiter, stopper, return_exceptions=True)
+
+    async def pull_once(self) -> int:
+        """Pull what is new and apply it; batch by batch, each with its cursors."""
+        cursors = await self.store.cursors(self.name)
+        applied = 0
+        pull = self.connector.pull(cursors)
+        try:
+            async for batch in pull:
+                if not batch.documents and not batch.cursors and not batch.rejections:
+                    continue
+                results = await self.store.apply_batch(
+                    batch.documents,
+                    channel=self.name,
+                    cursors=batch.cursors,
+                    rejections=batch.rejections,
+                )
+                changed = [r for r in results if r.movements or r.pending]
+                applied += len(changed)
+                for result in changed:
+                    self.events.publish(
+                        "document_applied",
+                        channel=self.name,
+                        doc_id=result.doc_id,
+                        movements=result.movements,
+                        pending=list(result.pending),
+                    )
+                for rejected in batch.rejections:
+                    self.events.publish(
+                        "row_rejected",
+                        channel=self.name,
+                        source=rejected.source,
+                        row=rejected.row,
+                        reason=rejected.reason,
+                    )
+                if self.stopping.is_set():
+                    break  # what committed stays; the rest is pulled again after a restart
+        finally:
+            close = getattr(pull, "aclose", None)
+            if close is not None:
+                await close()
+        self.status.documents += applied
+        self.status.pull_generation += 1
+        self._succeeded("pull")
+        if applied:
+            log.info("documents_applied", channel=self.name, documents=applied)
+        return applied
+
+    # -- push -----------------------------------------------------------------------------------
+
+    async def push_loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                pushed = await self.push_once()
+            except ConnectorError as err:
+                await self._sleep(self._failed("push", err))
+                continue
+            except LedgerError as err:
+                log.error("ledger_unavailable", channel=self.name, error=str(err))
+                await self._sleep(backoff_seconds(2, cap=30))
+                continue
+            if pushed == 0:
+                if self._deferred:
+                    await self._sleep(0.2)  # let the pull the deferral asked for happen
+                else:
+                    await self._wait_for_outbox()
+
+    async def _wait_for_outbox(self) -> None:
+        waiter = asyncio.create_task(
+            self.store.wait_for_outbox(self.name, self.sync.outbox_poll_seconds)
+        )
+        stopper = asyncio.create_task(self.stopping.wait())
+        try:
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waiter, stopper):
+                task.cancel()
+            await asyncio.gather(waiter, stopper, return_exceptions=True)
+
+    async def push_once(self) -> int:
+        """Push one batch of the outbox; returns how many rows were acknowledged."""
+        items = await self.store.take_outbox(self.name, self.sync.push_batch)
+        if not items:
+            self._update_lag_state(0)
+            return 0
+        self._update_lag_state(len(items))
+        if self.connector.full_snapshot:
+            results = await self._push_snapshot(items)
+        else:
+            force_after = self.status.pull_generation
+            can_pull = self.settings.pull
+            push_items = [
+                PushItem(
+                    sku=i.sku,
+                    available=i.wanted,
+                    last_known=i.last_known,
+                    force=i.sku in self._deferred
+                    and (not can_pull or force_after > self._deferred[i.sku]),
+                )
+                for i in items
+            ]
+            results = await self.connector.push(push_items)
+        return await self._acknowledge(items, results)
+
+    async def _push_snapshot(self, items: list[OutboxItem]) -> list[PushResult]:
+        """Channels that import a complete stock file get every SKU's figure."""
+        everything = await self.store.wanted_levels(self.name)
+        wanted = {i.sku: i.wanted for i in items}
+        push_items = [PushItem(w.sku, wanted.get(w.sku, w.wanted), w.shown) for w in everything]
+        results = await self.connector.push(push_items)
+        return [r for r in results if r.sku in wanted]
+
+    async def _acknowledge(self, items: list[OutboxItem], results: list[PushResult]) -> int:
+        by_sku = {r.sku: r for r in results}
+        acks: list[Ack] = []
+        deferred = 0
+        for item in items:
+            result = by_sku.get(item.sku)
+            if result is None:
+                continue  # not answered: stays queued
+            if result.status in (PushStatus.WRITTEN, PushStatus.UNCHANGED):
+                shown = item.wanted if result.shown is None else result.shown
+                acks.append(Ack(item.sku, item.wanted, shown))
+                self._deferred.pop(item.sku, None)
+                latency = (utcnow() - item.enqueued_at).total_seconds()
+                self.events.publish(
+                    "stock_pushed",
+                    channel=self.name,
+                    sku=item.sku,
+                    quantity=shown,
+                    queued_seconds=round(latency, 4),
+                )
+            elif result.status is PushStatus.SKIPPED:
+                acks.append(Ack(item.sku, item.wanted, None))
+                self._deferred.pop(item.sku, None)
+                log.warning("push_skipped", channel=self.name, sku=item.sku, reason=result.reason)
+            else:  # DEFERRED: the channel sold units we have not pulled yet
+                deferred += 1
+                self._deferred.setdefault(item.sku, self.status.pull_generation)
+                log.info(
+                    "push_deferred",
+                    channel=self.name,
+                    sku=item.sku,
+                    observed=result.observed,
+                    last_known=item.last_known,
+                )
+        if deferred and self.settings.pull:
+            self.connector.nudge()
+        acknowledged = await self.store.ack_outbox(self.name, acks) if acks else 0
+        self.status.pushed += acknowledged
+        if acknowledged or not deferred:
+            self._succeeded("push")
+        return acknowledged
+
+    def _update_lag_state(self, depth: int) -> None:
+        if self.status.state in (ChannelState.IN_SYNC, ChannelState.CATCHING_UP):
+            self._set_state(ChannelState.CATCHING_UP if depth else ChannelState.IN_SYNC)
+
+    # -- shutdown -------------------------------------------------------------------------------
+
+    async def flush(self, deadline: float) -> None:
+        """Push what is queued until the outbox is empty or the deadline (loop time) passes."""
+        loop = asyncio.get_running_loop()
+        while loop.time() < deadline:
+            try:
+                remaining = deadline - loop.time()
+                pushed = await asyncio.wait_for(self.push_once(), max(0.01, remaining))
+            except (ConnectorError, LedgerError, TimeoutError):
+                return
+            if pushed == 0:
+                return
+
+
+Loop = Callable[[], Awaitable[None]]

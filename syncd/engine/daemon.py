@@ -1,0 +1,346 @@
+"""The daemon: opens the ledger, starts each channel, supervises its loops, stops cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hmac
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from syncd.config import Secret, Settings, load_config
+from syncd.connectors import connector_class
+from syncd.connectors.base import Connector
+from syncd.domain import utcnow
+from syncd.engine.channel import ChannelRunner, ChannelState, backoff_seconds
+from syncd.engine.events import EventFeed
+from syncd.engine.notify import SystemdNotifier
+from syncd.exceptions import ConfigError
+from syncd.ledger import ChannelInfo, open_store
+from syncd.ledger.sqlstore import SqlStore
+from syncd.logs import configure_logging, register_secret
+
+log = structlog.get_logger("syncd.daemon")
+
+DAEMON_KEY = web.AppKey("daemon", object)
+WEBHOOK_HEADER = "X-Syncd-Secret"
+WEBHOOK_MAX_BYTES = 64 * 1024
+
+
+@dataclass
+class Supervised:
+    """A named loop that is restarted with backoff when it crashes, and never silently gone."""
+
+    name: str
+    factory: Callable[[], Awaitable[None]]
+    task: asyncio.Task[None] | None = None
+    crashes: int = 0
+    alive: bool = False
+
+
+@dataclass
+class Daemon:
+    settings: Settings
+    store: SqlStore | None = None
+    events: EventFeed = field(default_factory=EventFeed)
+    runners: dict[str, ChannelRunner] = field(default_factory=dict)
+    notifier: SystemdNotifier = field(default_factory=SystemdNotifier)
+    loops: list[Supervised] = field(default_factory=list)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    web_port: int | None = None
+    extra_routes: list[Callable[[web.Application], None]] = field(default_factory=list)
+    _session: aiohttp.ClientSession | None = None
+    _connectors: list[Connector] = field(default_factory=list)
+    _web_runner: web.AppRunner | None = None
+
+    # -- start ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the ledger, declare channels, start every channel and the web endpoints."""
+        settings = self.settings
+        for secret in _secrets(settings):
+            register_secret(secret)
+        self.store = await open_store(settings.ledger)
+        store = self.store
+        await store.register_channels(
+            [ChannelInfo(c.name, c.type, c.push) for c in settings.channels if c.enabled]
+        )
+        await self._apply_stock_settings(settings)
+        self._session = aiohttp.ClientSession()
+        for channel in settings.channels:
+            if not channel.enabled:
+                continue
+            cls = connector_class(channel.type)
+            connector = cls(channel.name, channel.options, session=self._session)
+            await connector.open()
+            self._connectors.append(connector)
+            runner = ChannelRunner(channel, connector, store, settings.sync, self.events)
+            self.runners[channel.name] = runner
+            self._supervise(f"{channel.name}:start", functools.partial(self._run_channel, runner))
+        self._supervise("health", self._health_loop)
+        interval = self.notifier.watchdog_interval()
+        if interval is not None:
+            self._supervise("watchdog", lambda: self._watchdog_loop(interval))
+        if settings.web.enabled:
+            await self._start_web()
+        log.info(
+            "daemon_started",
+            ledger=settings.ledger.backend,
+            channels=[c.name for c in settings.channels if c.enabled],
+            web_port=self.web_port,
+        )
+        self.notifier.ready(self.status_line())
+
+    async def _apply_stock_settings(self, settings: Settings) -> None:
+        assert self.store is not None
+        if settings.aliases:
+            await self.store.set_aliases(settings.aliases)
+        for sku, qty in settings.buffers.items():
+            await self.store.set_buffer(qty, sku=sku)
+        for channel in settings.channels:
+            await self.store.set_buffer(channel.buffer, channel=channel.name)
+            for sku, qty in channel.buffers.items():
+                await self.store.set_buffer(qty, channel=channel.name, sku=sku)
+
+    async def _run_channel(self, runner: ChannelRunner) -> None:
+        """Start-up check (retried while the channel is not ready), then its loops."""
+        if not await runner.start_up():
+            return
+        assert self.store is not None
+        if runner.settings.push:
+            self._supervise(f"{runner.name}:push", runner.push_loop)
+        if runner.settings.pull:
+            self._supervise(f"{runner.name}:ingest", runner.ingest_loop)
+
+    def _supervise(self, name: str, factory: Callable[[], Awaitable[None]]) -> Supervised:
+        loop = Supervised(name, factory)
+        loop.task = asyncio.create_task(self._keep_running(loop), name=name)
+        self.loops.append(loop)
+        return loop
+
+    async def _keep_running(self, loop: Supervised) -> None:
+        while not self.stopping.is_set():
+            loop.alive = True
+            try:
+                await loop.factory()
+                loop.alive = False
+                return
+            except asyncio.CancelledError:
+                loop.alive = False
+                raise
+            except Exception as err:  # noqa: BLE001 - a crashed loop is reported and restarted
+                loop.alive = False
+                loop.crashes += 1
+                wait = backoff_seconds(loop.crashes, base=1, cap=60)
+                log.exception("loop_crashed", loop=loop.name, crashes=loop.crashes, error=str(err))
+                self.events.publish("loop_crashed", loop=loop.name, error=str(err))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), wait)
+
+    async def _health_loop(self) -> None:
+        last = ""
+        while not self.stopping.is_set():
+            for runner in self.runners.values():
+                await runner.record_health()
+            line = self.status_line()
+            if line != last:
+                self.notifier.status(line)
+                last = line
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), 5)
+
+    async def _watchdog_loop(self, interval: float) -> None:
+        # Pinged from the event loop itself: a blocked loop stops the pings and systemd acts.
+        while not self.stopping.is_set():
+            self.notifier.watchdog()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), interval)
+
+    def status_line(self) -> str:
+        parts = [f"{r.name}: {r.status.state.value}" for r in self.runners.values()]
+        return "; ".join(parts) or "no channel"
+
+    # -- web: webhooks (nudges) and health ------------------------------------------------------
+
+    def web_app(self) -> web.Application:
+        app = web.Application(client_max_size=WEBHOOK_MAX_BYTES)
+        app[DAEMON_KEY] = self
+        app.router.add_post("/hooks/{type}/{channel}", self._hook)
+        app.router.add_get("/healthz", self._healthz)
+        for add in self.extra_routes:
+            add(app)
+        return app
+
+    async def _start_web(self) -> None:
+        web_settings = self.settings.web
+        self._web_runner = web.AppRunner(self.web_app(), access_log=None)
+        await self._web_runner.setup()
+        site = web.TCPSite(self._web_runner, web_settings.host, web_settings.port)
+        await site.start()
+        sockets: Any = getattr(site._server, "sockets", None)
+        self.web_port = int(sockets[0].getsockname()[1]) if sockets else web_settings.port
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        """A shop module says "something changed": pull now. The body is not trusted."""
+        name = request.match_info["channel"]
+        runner = self.runners.get(name)
+        if runner is None or runner.settings.type != request.match_info["type"]:
+            return web.json_response({"error": "unknown channel"}, status=404)
+        secret = runner.settings.webhook_secret
+        given = request.headers.get(WEBHOOK_HEADER, "")
+        if secret is None or not hmac.compare_digest(given.encode(), secret.reveal().encode()):
+            log.warning("webhook_refused", channel=name, remote=request.remote)
+            return web.json_response({"error": "missing or wrong secret"}, status=401)
+        try:
+            await request.read()  # bounded by client_max_size: larger bodies get 413
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response({"error": "body too large"}, status=413)
+        runner.connector.nudge()
+        self.events.publish("webhook_received", channel=name)
+        return web.json_response({"status": "pull requested"}, status=202)
+
+    def health(self) -> tuple[bool, list[str]]:
+        """(healthy, reasons): every loop alive and every channel's lag under its threshold."""
+        reasons = []
+        for loop in self.loops:
+            if not loop.alive and loop.task is not None and not loop.task.done():
+                reasons.append(f"loop {loop.name} is restarting after a crash")
+        for runner in self.runners.values():
+            if runner.status.state in (
+                ChannelState.DEGRADED,
+                ChannelState.DOWN,
+                ChannelState.REFUSED,
+            ):
+                reasons.append(
+                    f"channel {runner.name} is {runner.status.state.value}: {runner.status.last_error}"
+                )
+        return (not reasons, reasons)
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        healthy, reasons = self.health()
+        assert self.store is not None
+        stats = await self.store.outbox_stats()
+        now = utcnow()
+        for name, runner in self.runners.items():
+            lag = stats[name].lag_seconds(now) if name in stats else 0.0
+            if lag > runner.settings.max_lag_seconds:
+                healthy = False
+                reasons.append(
+                    f"channel {name} lags {lag:.0f} s (threshold {runner.settings.max_lag_seconds:.0f} s)"
+                )
+        body: dict[str, Any] = {"healthy": healthy, "reasons": reasons}
+        return web.json_response(body, status=200 if healthy else 503)
+
+    # -- stop -----------------------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        """Stop taking work, finish the open ledger transaction, flush pushes for the grace
+        period, then cancel what is left and close everything."""
+        if self.stopping.is_set():
+            return
+        self.notifier.stopping()
+        log.info("daemon_stopping", grace_seconds=self.settings.sync.grace_seconds)
+        self.stopping.set()
+        for runner in self.runners.values():
+            runner.stopping.set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.sync.grace_seconds
+        tasks = [s.task for s in self.loops if s.task is not None]
+        # Loops see `stopping` and return; a push in flight finishes within the grace period.
+        done, pending = (
+            await asyncio.wait(tasks, timeout=max(0.1, deadline - loop.time()))
+            if tasks
+            else (set(), set())
+        )
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for runner in self.runners.values():
+            if (
+                runner.status.state not in (ChannelState.REFUSED, ChannelState.DOWN)
+                and runner.settings.push
+            ):
+                await runner.flush(deadline)
+        for runner in self.runners.values():
+            runner.status.state = ChannelState.STOPPED
+            await runner.record_health()
+        if self._web_runner is not None:
+            await self._web_runner.cleanup()
+        for connector in self._connectors:
+            with contextlib.suppress(Exception):
+                await connector.close()
+        if self._session is not None:
+            await self._session.close()
+        if self.store is not None:
+            await self.store.close()  # waits for the ledger writer to finish what it holds
+        self.notifier.close()
+        log.info("daemon_stopped")
+
+    async def reload(self) -> None:
+        """SIGHUP: re-read the config; apply what is safe (log level, buffers, aliases)."""
+        try:
+            fresh = load_config(self.settings.file)
+        except ConfigError as err:
+            log.error("reload_refused", error=str(err), issues=[str(i) for i in err.issues])
+            return
+        configure_logging(fresh.log.level, fresh.log.format)
+        await self._apply_stock_settings(fresh)
+        old = {c.name: c.type for c in self.settings.channels}
+        new = {c.name: c.type for c in fresh.channels}
+        if old != new:
+            log.warning("reload_needs_restart", reason="channels were added, removed or retyped")
+        log.info("config_reloaded", file=fresh.file)
+
+
+def _secrets(settings: Settings) -> list[str]:
+    found = []
+    if settings.ledger.dsn is not None:
+        found.append(settings.ledger.dsn.reveal())
+    if settings.web.password is not None:
+        found.append(settings.web.password.reveal())
+    for channel in settings.channels:
+        if channel.webhook_secret is not None:
+            found.append(channel.webhook_secret.reveal())
+        found.extend(_secret_values(channel.options))
+    return found
+
+
+def _secret_values(options: object) -> list[str]:
+    values = []
+    for name in dir(options):
+        if name.startswith("_"):
+            continue
+        with contextlib.suppress(Exception):
+            value = getattr(options, name)
+            if isinstance(value, Secret):
+                values.append(value.reveal())
+    return values
+
+
+async def run_daemon(
+    settings: Settings, *, ready: Callable[[Daemon], Awaitable[None]] | None = None
+) -> int:
+    """`syncd run`: start, wait for SIGTERM/SIGINT (SIGHUP reloads), stop; exit code."""
+    daemon = Daemon(settings)
+    loop = asyncio.get_running_loop()
+    stop_requested = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop_requested.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(daemon.reload()))
+    try:
+        await daemon.start()
+        if ready is not None:
+            await ready(daemon)
+        await stop_requested.wait()
+    finally:
+        await daemon.stop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+    return 0

@@ -1,0 +1,105 @@
+"""`syncd status`: per-channel state, lag, outbox depth, last pull/push and open conflicts, read
+from the ledger (it works while the daemon runs, and after it stopped)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from syncd.config import Settings
+from syncd.domain import ConflictStatus, utcnow
+from syncd.ledger import open_store
+
+
+async def gather_status(settings: Settings) -> dict[str, Any]:
+    store = await open_store(settings.ledger, migrate=False)
+    try:
+        health = {h.name: h for h in await store.channel_health()}
+        stats = await store.outbox_stats()
+        conflicts = await store.conflicts(status=ConflictStatus.OPEN, limit=50)
+        pending = await store.pending_lines()
+    finally:
+        await store.close()
+    now = utcnow()
+    channels = []
+    for channel in settings.channels:
+        h = health.get(channel.name)
+        s = stats.get(channel.name)
+        channels.append(
+            {
+                "name": channel.name,
+                "type": channel.type,
+                "enabled": channel.enabled,
+                "state": h.state if h else "unknown",
+                "lag_seconds": round(s.lag_seconds(now), 1) if s else 0.0,
+                "outbox": s.depth if s else 0,
+                "last_pull": h.last_pull.isoformat() if h and h.last_pull else None,
+                "last_push": h.last_push.isoformat() if h and h.last_push else None,
+                "last_error": h.last_error if h else "",
+                "recorded_at": h.updated_at.isoformat() if h and h.updated_at else None,
+            }
+        )
+    return {
+        "channels": channels,
+        "open_conflicts": [
+            {
+                "id": c.id,
+                "kind": c.kind.value,
+                "sku": c.sku,
+                "channel": c.channel,
+                "shortfall": c.shortfall,
+                "documents": [f"{d.channel}:{d.reference}" for d in c.documents],
+                "created_at": c.created_at.isoformat(),
+            }
+            for c in conflicts
+        ],
+        "unknown_skus": [
+            {"identifier": p.identifier, "channel": p.channel, "quantity": p.quantity}
+            for p in pending
+        ],
+    }
+
+
+def render_status(report: dict[str, Any]) -> None:
+    console = Console(file=sys.stdout)
+    table = Table(title="Channels")
+    for column in (
+        "channel",
+        "type",
+        "state",
+        "lag (s)",
+        "outbox",
+        "last pull",
+        "last push",
+        "last error",
+    ):
+        table.add_column(column)
+    for c in report["channels"]:
+        table.add_row(
+            c["name"],
+            c["type"],
+            c["state"],
+            f"{c['lag_seconds']:.0f}",
+            str(c["outbox"]),
+            (c["last_pull"] or "-")[:19],
+            (c["last_push"] or "-")[:19],
+            c["last_error"][:60],
+        )
+    console.print(table)
+    conflicts = report["open_conflicts"]
+    if conflicts:
+        ct = Table(title=f"Open conflicts ({len(conflicts)})")
+        for column in ("id", "kind", "SKU", "short", "documents"):
+            ct.add_column(column)
+        for c in conflicts:
+            ct.add_row(
+                str(c["id"]), c["kind"], c["sku"], str(c["shortfall"]), ", ".join(c["documents"])
+            )
+        console.print(ct)
+    else:
+        console.print("No open conflict.")
+    if report["unknown_skus"]:
+        console.print(f"{len(report['unknown_skus'])} unknown SKU(s) waiting for a mapping.")

@@ -1,0 +1,111 @@
+"""Fakes that implement the real interfaces, for unit tests of the engine; they record calls.
+
+:class:`FakeConnector` is a channel held in memory: tests add documents to it as the channel's
+own sales, read back what was pushed, and switch failures on and off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from syncd.connectors.base import (
+    Batch,
+    ChannelLevel,
+    ConfigIssue,
+    Connector,
+    PushItem,
+    PushResult,
+    PushStatus,
+)
+from syncd.domain import Document
+from syncd.exceptions import AuthError, ConnectorError, RetriableError
+
+
+@dataclass
+class FakeChannel:
+    """The state of a fake channel: its figures, its documents, what happened to it."""
+
+    figures: dict[str, int] = field(default_factory=dict)
+    documents: list[Document] = field(default_factory=list)
+    pushes: list[list[PushItem]] = field(default_factory=list)
+    pulls: int = 0
+    fail_push: ConnectorError | None = None  # raised by every push while set
+    fail_pull: ConnectorError | None = None
+    fail_check: ConnectorError | None = None
+    push_delay: float = 0.0
+
+
+class FakeConnector(Connector):
+    """A channel in memory. Its documents are its own sales: they lower its figures at once,
+    like a shop does; ``pull`` returns documents after the cursor ``"seq"``."""
+
+    type: ClassVar[str] = "fake"
+    channels: ClassVar[dict[str, FakeChannel]] = {}
+
+    @classmethod
+    def parse_settings(
+        cls, table: Mapping[str, Any], *, file: str, prefix: str
+    ) -> tuple[Any, list[ConfigIssue]]:
+        return dict(table), []
+
+    @property
+    def state(self) -> FakeChannel:
+        return self.channels.setdefault(self.name, FakeChannel())
+
+    def sell(self, document: Document) -> None:
+        """The channel's own sale: recorded for the next pull, its figures lowered now."""
+        self.state.documents.append(document)
+        for sku, qty in document.lines.items():
+            self.state.figures[sku] = self.state.figures.get(sku, 0) - qty
+        self.nudge()
+
+    async def check(self) -> None:
+        if self.state.fail_check is not None:
+            raise self.state.fail_check
+
+    async def pull(self, cursors: Mapping[str, str]) -> AsyncIterator[Batch]:
+        state = self.state
+        state.pulls += 1
+        if state.fail_pull is not None:
+            raise state.fail_pull
+        start = int(cursors.get("seq", "0"))
+        docs = state.documents[start:]
+        if docs:
+            yield Batch(documents=docs, cursors={"seq": str(start + len(docs))})
+
+    async def push(self, items: Sequence[PushItem]) -> list[PushResult]:
+        state = self.state
+        if state.push_delay:
+            await asyncio.sleep(state.push_delay)
+        if state.fail_push is not None:
+            raise state.fail_push
+        state.pushes.append(list(items))
+        results = []
+        for item in items:
+            current = state.figures.get(item.sku)
+            if (
+                item.last_known is not None
+                and current is not None
+                and current < item.last_known
+                and not item.force
+            ):
+                self.nudge()
+                results.append(PushResult(item.sku, PushStatus.DEFERRED, observed=current))
+                continue
+            state.figures[item.sku] = item.available
+            results.append(PushResult(item.sku, PushStatus.WRITTEN, shown=item.available))
+        return results
+
+    async def read_levels(
+        self, skus: Sequence[str] | None = None
+    ) -> AsyncIterator[list[ChannelLevel]]:
+        wanted = (
+            self.state.figures if skus is None else {s: self.state.figures.get(s, 0) for s in skus}
+        )
+        yield [ChannelLevel(sku, qty) for sku, qty in sorted(wanted.items())]
+
+
+__all__ = ["AuthError", "FakeChannel", "FakeConnector", "RetriableError"]
