@@ -37,14 +37,16 @@ class Secret:
         return hash(self._value)
 
 
-def credential_path(name: str) -> Path:
-    """A credential file: absolute, or relative to systemd's $CREDENTIALS_DIRECTORY when set."""
-    path = Path(name)
-    if not path.is_absolute():
-        creds = os.environ.get("CREDENTIALS_DIRECTORY")
-        if creds:
-            return Path(creds) / path
-    return path
+def credential_path(name: str, base: Path | None = None) -> Path:
+    """A credential file: absolute; or a name in systemd's $CREDENTIALS_DIRECTORY when it is
+    there; or else relative to ``base`` (the config file's folder)."""
+    path = Path(name).expanduser()
+    if path.is_absolute():
+        return path
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    if creds and (Path(creds) / path).exists():
+        return Path(creds) / path
+    return (base or Path.cwd()) / path
 
 
 class TableReader:
@@ -201,7 +203,7 @@ class TableReader:
             if not isinstance(file_name, str):
                 self.problem(file_key, "must be a file path", f'{file_key} = "/etc/credstore/…"')
                 return None
-            path = credential_path(file_name)
+            path = credential_path(file_name, Path(self.file).resolve().parent)
             try:
                 text = path.read_text(encoding="utf-8").strip()
             except OSError as err:

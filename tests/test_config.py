@@ -1,0 +1,108 @@
+"""Config: every error at once with file, key and fix; secrets never shown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from syncd.cli import main
+from syncd.config import Secret, load_config
+from syncd.connectors import register_connector
+from syncd.exceptions import ConfigError
+from syncd.logs import configure_logging, register_secret
+from syncd.testing import FakeConnector
+
+register_connector(FakeConnector)
+
+BAD = """
+[ledger]
+backend = "oracle"
+pool_size = "many"
+
+[sync]
+push_batch = 0
+grace_secnds = 3
+
+[web]
+host = "0.0.0.0"
+
+[channels.shop]
+type = "woocommerce"
+
+[channels.till]
+type = "fake"
+poll_seconds = -1
+"""
+
+
+def test_check_config_reports_every_error_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(BAD, encoding="utf-8")
+    assert main(["check-config", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    for key in (
+        "ledger.backend",
+        "ledger.pool_size",
+        "sync.push_batch",
+        "sync.grace_secnds",
+        "web.password",
+        "channels.shop.type",
+        "channels.till.poll_seconds",
+    ):
+        assert f"{path}: {key}:" in err, key
+    assert "did you mean grace_seconds?" in err
+    assert "one of:" in err and "prestashop" in err
+    assert "7 error(s)" in err
+
+
+def test_syntax_error_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text("[ledger\nbackend = 1\n", encoding="utf-8")
+    assert main(["check-config", "--config", str(path)]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+    assert main(["check-config", "--config", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_secrets_come_from_files_and_never_show(tmp_path: Path) -> None:
+    (tmp_path / "dsn").write_text(
+        "postgresql://syncd:hunter2-very-secret@db/syncd\n", encoding="utf-8"
+    )
+    path = tmp_path / "ok.toml"
+    path.write_text(
+        '[ledger]\nbackend = "postgres"\ndsn_file = "dsn"\n[channels.till]\ntype = "fake"\n',
+        encoding="utf-8",
+    )
+    settings = load_config(path)
+    assert isinstance(settings.ledger.dsn, Secret)
+    assert settings.ledger.dsn.reveal().endswith("@db/syncd")
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(settings.ledger)
+
+
+def test_missing_credential_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "ok.toml"
+    path.write_text(
+        '[ledger]\nbackend = "postgres"\ndsn_file = "nope"\n[channels.till]\ntype = "fake"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    [issue] = info.value.issues
+    assert "ledger.dsn_file" in str(issue) and "cannot read" in str(issue)
+
+
+def test_log_lines_are_json_and_scrub_secrets(capsys: pytest.CaptureFixture[str]) -> None:
+    import structlog
+
+    register_secret("k3y-0123456789abcdef")
+    configure_logging("info", "json")
+    structlog.get_logger("t").info(
+        "stock_pushed", channel="shop", api_key="anything", note="key k3y-0123456789abcdef used"
+    )
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    event = json.loads(line)
+    assert event["event"] == "stock_pushed" and event["api_key"] == "<redacted>"
+    assert "k3y-0123456789abcdef" not in line
