@@ -1,5 +1,8 @@
 """Ledger throughput: single-line documents from 8 concurrent producers, on both stores.
 
+Two runs per store: each producer applies one document per call and waits for it (closed loop,
+the strictest), then each applies --batch documents per call (a till file's receipts).
+
 Reports documents/s and p50/p99 apply latency per store, pgbench's built-in simple-update tps on
 the same PostgreSQL for comparison, and the time to read the levels of 100,000 SKUs.
 """
@@ -43,7 +46,9 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def _producers(store: SqlStore, producers: int, per: int, skus: int) -> dict[str, float]:
+async def _producers(
+    store: SqlStore, producers: int, per: int, skus: int, batch: int = 1
+) -> dict[str, float]:
     await store.register_channels(
         [ChannelInfo("till", "csv_till"), ChannelInfo("web", "prestashop")]
     )
@@ -53,16 +58,19 @@ async def _producers(store: SqlStore, producers: int, per: int, skus: int) -> di
     latencies: list[float] = []
 
     async def produce(n: int) -> None:
-        for i in range(per):
-            doc = Document(
-                "till",
-                f"bench-{n}-{i}",
-                DocumentKind.TILL_RECEIPT,
-                {f"SKU-{(n * per + i) % skus:06d}": 1},
-                T0,
-            )
+        for first in range(0, per, batch):
+            docs = [
+                Document(
+                    "till",
+                    f"bench-{n}-{i}",
+                    DocumentKind.TILL_RECEIPT,
+                    {f"SKU-{(n * per + i) % skus:06d}": 1},
+                    T0,
+                )
+                for i in range(first, min(per, first + batch))
+            ]
             started = time.perf_counter()
-            await store.apply_document(doc)
+            await store.apply_batch(docs)
             latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()
@@ -73,6 +81,7 @@ async def _producers(store: SqlStore, producers: int, per: int, skus: int) -> di
         "documents": total,
         "seconds": round(elapsed, 3),
         "documents_per_second": round(total / elapsed, 1),
+        "documents_per_call": batch,
         "p50_ms": round(statistics.median(latencies) * 1000, 3),
         "p99_ms": round(_pct(latencies, 0.99) * 1000, 3),
     }
@@ -137,6 +146,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         store = await SqliteStore(Path(tmp) / "bench.sqlite3", strict_skus=False).open()
         try:
             out["sqlite"] = await _producers(store, args.producers, args.per_producer, args.skus)
+            out["sqlite_batched"] = await _producers(
+                store, args.producers, args.per_producer, args.skus, args.batch
+            )
             _log(f"sqlite: {out['sqlite']}")
             out["sqlite"]["levels"] = await _levels_read(store, args.levels)
             _log(f"sqlite levels: {out['sqlite']['levels']}")
@@ -152,6 +164,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     pg_store = await PostgresStore(dsn, strict_skus=False, pool_size=4).open()
     try:
         out["postgres"] = await _producers(pg_store, args.producers, args.per_producer, args.skus)
+        out["postgres_batched"] = await _producers(
+            pg_store, args.producers, args.per_producer, args.skus, args.batch
+        )
         _log(f"postgres: {out['postgres']}")
         out["postgres"]["levels"] = await _levels_read(pg_store, args.levels)
         _log(f"postgres levels: {out['postgres']['levels']}")
@@ -160,9 +175,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     _log("pgbench simple-update …")
     out["pgbench"] = await asyncio.to_thread(_pgbench, dsn, args.producers, args.pgbench_seconds)
     if "tps" in out["pgbench"]:
-        out["postgres"]["ratio_to_pgbench"] = round(
-            out["postgres"]["documents_per_second"] / out["pgbench"]["tps"], 2
-        )
+        for key in ("postgres", "postgres_batched"):
+            out[key]["ratio_to_pgbench"] = round(
+                out[key]["documents_per_second"] / out["pgbench"]["tps"], 2
+            )
     _log(f"pgbench: {out['pgbench']}")
     return out
 
@@ -173,6 +189,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--producers", type=int, default=8)
     parser.add_argument("--per-producer", type=int, default=2500)
     parser.add_argument("--skus", type=int, default=1000)
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=20,
+        help="documents per call in the batched run (a file's receipts)",
+    )
     parser.add_argument("--levels", type=int, default=100_000)
     parser.add_argument("--pgbench-seconds", type=int, default=15)
     args = parser.parse_args(argv)

@@ -103,6 +103,7 @@ class OversellEvent:
 class Plan:
     results: list[ApplyResult] = field(default_factory=list)
     documents: dict[DocKey, Document] = field(default_factory=dict)  # versions to store
+    hashes: dict[DocKey, str] = field(default_factory=dict)  # their content hashes
     lines: list[LineWrite] = field(default_factory=list)
     movements: list[Movement] = field(default_factory=list)
     levels: dict[str, int] = field(default_factory=dict)  # new on_hand of changed SKUs
@@ -200,6 +201,7 @@ def _apply_one(
         )
     snap.docs[key] = DocState(doc.kind.value, doc.version, content_hash, doc.cancelled)
     plan.documents[key] = doc
+    plan.hashes[key] = content_hash
     return ApplyResult(
         doc.channel, doc.doc_id, ApplyStatus.APPLIED, movements=moved, pending=tuple(pending)
     )

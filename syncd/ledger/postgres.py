@@ -61,7 +61,7 @@ class PostgresStore(SqlStore):
         self.pool_size = pool_size
         # Row locks let transactions on different SKUs commit side by side; keep one connection
         # free for reads and acknowledgements.
-        self.writers = max(1, pool_size - 1)
+        self.writers = max(1, min(2, pool_size - 1))
         self._pool: asyncpg.Pool | None = None
         self._listener: asyncio.Task[None] | None = None
 

@@ -380,14 +380,14 @@ class SqlStore:
                         d.doc_id,
                         d.kind.value,
                         d.version,
-                        d.content_hash(),
+                        plan.hashes[key],
                         d.reference,
                         d.cancelled,
                         d.url,
                         to_us(d.occurred_at),
                         now_us,
                     )
-                    for d in plan.documents.values()
+                    for key, d in plan.documents.items()
                 ],
             )
         if plan.lines:

@@ -88,6 +88,7 @@ CREATE TABLE channel_levels (
     updated_us bigint NOT NULL,
     PRIMARY KEY (channel, sku)
 );
+CREATE INDEX channel_levels_sku ON channel_levels (sku);
 
 CREATE TABLE outbox (
     channel     text NOT NULL,
@@ -99,6 +100,7 @@ CREATE TABLE outbox (
     PRIMARY KEY (channel, sku)
 );
 CREATE INDEX outbox_age ON outbox (channel, enqueued_us);
+CREATE INDEX outbox_sku ON outbox (sku);
 
 CREATE TABLE cursors (
     channel    text NOT NULL,
