@@ -91,11 +91,14 @@ def cmd_till_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
-    if args.shop == "prestashop":
-        from syncd.connectors.prestashop.emulator import run_standalone
-    else:
-        from syncd.connectors.magento.emulator import run_standalone  # type: ignore[no-redef]
-    run_standalone(host=args.host, port=args.port, products=args.products)
+    import importlib
+
+    try:
+        module = importlib.import_module(f"syncd.connectors.{args.shop}.emulator")
+    except ModuleNotFoundError:
+        print(f"error: the {args.shop} emulator is not part of this build yet", file=sys.stderr)
+        return EXIT_USAGE
+    module.run_standalone(host=args.host, port=args.port, products=args.products)
     return EXIT_OK
 
 

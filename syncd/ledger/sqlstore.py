@@ -143,6 +143,10 @@ class SqlStore:
     async def _close_connections(self) -> None:
         raise NotImplementedError
 
+    async def migrate(self, *, target: int | None = None, fresh: bool = True) -> list[int]:
+        """Bring the schema up to date; returns the migration versions applied."""
+        raise NotImplementedError
+
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def close(self) -> None:

@@ -1,0 +1,298 @@
+"""Till CSV exports → receipts (documents) and rejected rows. Pure: bytes in, values out.
+
+Columns are found by header name, never by position; encoding, delimiter and decimal comma are
+sniffed unless set. A bad row never stops the others and is never dropped: it becomes a
+:class:`~syncd.domain.Rejection` naming the file, the row, the column, the value and the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from syncd.connectors.csv_till.presets import PRESETS, Preset, detect_preset
+from syncd.domain import Document, DocumentKind, Rejection
+
+
+@dataclass(frozen=True, slots=True)
+class ParseOptions:
+    preset: str = "auto"
+    delimiter: str | None = None
+    encoding: str | None = None
+    decimal_comma: bool | None = None
+    date_format: str | None = None
+    timezone: str = "Europe/Paris"
+    columns: Mapping[str, str] = field(default_factory=dict)  # for the generic preset
+
+
+@dataclass(slots=True)
+class ParseResult:
+    source: str
+    sha256: str
+    preset: str = ""
+    encoding: str = ""
+    delimiter: str = ""
+    documents: list[Document] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    rows: int = 0  # data rows read
+    skipped: int = 0  # cancelled / voided rows, counted, not applied
+    unreadable: str = ""  # the whole file could not be read: why
+
+    @property
+    def ok(self) -> bool:
+        return not self.unreadable
+
+
+def decode(data: bytes, encoding: str | None) -> tuple[str, str]:
+    """Text and the encoding used: explicit, else UTF-8 (BOM stripped), else cp1252."""
+    if encoding:
+        return data.decode(encoding), encoding
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8"), "utf-8-sig"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        # cp1252 leaves five bytes undefined; they become U+FFFD and fail that row, not the file.
+        return data.decode("cp1252", errors="replace"), "cp1252"
+
+
+def sniff_delimiter(header_line: str) -> str:
+    counts = {d: header_line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+_NUMBER = re.compile(r"^[+-]?\d+([.,]\d+)?$")
+
+
+def parse_quantity(text: str, decimal_comma: bool | None) -> Decimal:
+    """'1', '1.0', '-2', '(2)', '1,000' (comma decimal), '€3' …; raises ValueError."""
+    value = text.strip().replace("\u00a0", "").replace(" ", "")
+    negative = False
+    if value.startswith("(") and value.endswith(")"):
+        negative, value = True, value[1:-1]
+    value = re.sub(r"[^\d,.\-+]", "", value)  # currency symbols, units
+    if value.startswith("-"):
+        negative, value = not negative, value[1:]
+    elif value.startswith("+"):
+        value = value[1:]
+    if decimal_comma is None:
+        decimal_comma = "," in value and "." not in value and not re.search(r",\d{3}$", value)
+    if decimal_comma:
+        value = value.replace(".", "").replace(",", ".")
+    else:
+        value = value.replace(",", "")
+    if not value or not _NUMBER.match(value):
+        raise ValueError("not a number")
+    try:
+        number = Decimal(value)
+    except InvalidOperation as err:
+        raise ValueError("not a number") from err
+    return -number if negative else number
+
+
+_DATE_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%d.%m.%Y, %H:%M",
+    "%d.%m.%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y",
+    "%m/%d/%y %I:%M %p",
+    "%m/%d/%Y %I:%M %p",
+    "%Y-%m-%d",
+)
+
+
+def parse_when(text: str, date_format: str | None, zone: ZoneInfo) -> datetime | None:
+    text = text.strip()
+    if not text:
+        return None
+    formats = (date_format,) if date_format else _DATE_FORMATS
+    for fmt in formats:
+        try:
+            naive = datetime.strptime(text, fmt)  # noqa: DTZ007 - zone applied below
+        except ValueError:
+            continue
+        return naive.replace(tzinfo=zone).astimezone(UTC)
+    return None
+
+
+def file_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(slots=True)
+class _Receipt:
+    doc_id: str
+    reference: str
+    occurred_at: datetime
+    lines: dict[str, int] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+
+
+def parse_bytes(
+    data: bytes,
+    source: str,
+    options: ParseOptions,
+    *,
+    channel: str = "till",
+    fallback_time: datetime | None = None,
+) -> ParseResult:
+    """Parse one export file. Never raises for bad content: problems become rejections."""
+    result = ParseResult(source=source, sha256=file_digest(data))
+    fallback = fallback_time or datetime.now(UTC)
+    try:
+        zone = ZoneInfo(options.timezone)
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    try:
+        text, result.encoding = decode(data, options.encoding)
+    except (UnicodeDecodeError, LookupError) as err:
+        result.unreadable = f"cannot decode the file: {err}"
+        return result
+    text = text.lstrip("\ufeff")
+    first_line = text.split("\n", 1)[0]
+    if "\x00" in first_line or text.count("\x00") > len(text) // 10:
+        result.unreadable = "the file holds binary data (NUL bytes), not a CSV export"
+        return result
+    # A stray NUL (a till crashed mid-write) spoils its row, not the file.
+    text = text.replace("\x00", "\ufffd")
+    if not first_line.strip():
+        result.unreadable = "the file is empty or has no header line"
+        return result
+    result.delimiter = options.delimiter or sniff_delimiter(first_line)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=result.delimiter)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except (StopIteration, csv.Error) as err:
+        result.unreadable = f"no readable header line: {err}"
+        return result
+    preset = _choose_preset(header, options)
+    if preset is None:
+        known = ", ".join(sorted(PRESETS))
+        result.unreadable = (
+            f"no known till export layout matches the header {header[:8]!r}; set preset "
+            f"(one of: {known}) and, for 'generic', its columns"
+        )
+        return result
+    result.preset = preset.name
+    columns = preset.resolve(header, options.columns)
+    missing = [role for role in preset.required if role not in columns]
+    if missing:
+        result.unreadable = (
+            f"preset {preset.name}: the header has no column for {', '.join(missing)}"
+        )
+        return result
+    decimal_comma = (
+        options.decimal_comma if options.decimal_comma is not None else preset.decimal_comma
+    )
+    date_format = options.date_format or preset.date_format
+    receipts: dict[str, _Receipt] = {}
+    index = {name: i for i, name in enumerate(header)}
+    row_number = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:
+            row_number += 1
+            result.rejections.append(
+                Rejection(channel, source, row_number, "", "", f"broken CSV row: {err}")
+            )
+            continue
+        row_number += 1
+        if not any(cell.strip() for cell in row):
+            continue
+        result.rows += 1
+
+        def cell(role: str, row: Sequence[str] = row) -> str:
+            name = columns.get(role)
+            if name is None:
+                return ""
+            i = index[name]
+            return row[i].strip() if i < len(row) else ""
+
+        def reject(role: str, value: str, reason: str, row_number: int = row_number) -> None:
+            result.rejections.append(
+                Rejection(channel, source, row_number, columns.get(role, role), value, reason)
+            )
+
+        status = cell("status").lower()
+        if status and status in preset.cancelled_values:
+            result.skipped += 1
+            continue
+        if len(row) < len(header) and not cell("quantity"):
+            reject("quantity", "", f"row has {len(row)} fields, the header {len(header)}")
+            continue
+        sku = ""
+        for role in ("sku", *preset.sku_fallbacks):
+            sku = cell(role)
+            if sku:
+                break
+        if not sku:
+            reject("sku", "", "no SKU, barcode or catalogue token on this row")
+            continue
+        raw_qty = cell("quantity")
+        try:
+            qty = parse_quantity(raw_qty, decimal_comma)
+        except ValueError:
+            reject("quantity", raw_qty, "quantity is not a number")
+            continue
+        if qty != qty.to_integral_value():
+            reject("quantity", raw_qty, "fractional quantity; stock is counted in whole units")
+            continue
+        units = int(qty)
+        if abs(units) > 1_000_000:
+            reject("quantity", raw_qty, "quantity out of range (more than a million units)")
+            continue
+        kind_value = cell("type").lower()
+        refund = kind_value in preset.refund_values
+        if refund and units > 0:
+            units = -units
+        when = parse_when(
+            cell("date") + (" " + cell("time") if cell("time") else ""), date_format, zone
+        )
+        receipt_id = cell("receipt")
+        if receipt_id:
+            doc_id = f"{receipt_id}:refund" if refund and preset.refund_separate else receipt_id
+            reference = receipt_id
+        else:
+            doc_id = f"{result.sha256[:16]}:{row_number}"
+            reference = f"{source} row {row_number}"
+        receipt = receipts.get(doc_id)
+        if receipt is None:
+            receipt = receipts[doc_id] = _Receipt(doc_id, reference, when or fallback)
+        receipt.lines[sku] = receipt.lines.get(sku, 0) + units
+        name = cell("name")
+        if name:
+            receipt.names.setdefault(sku, name[:200])
+    for receipt in receipts.values():
+        result.documents.append(
+            Document(
+                channel=channel,
+                doc_id=receipt.doc_id,
+                kind=DocumentKind.TILL_RECEIPT,
+                lines=receipt.lines,
+                occurred_at=receipt.occurred_at,
+                reference=receipt.reference,
+                names=receipt.names,
+            )
+        )
+    return result
+
+
+def _choose_preset(header: list[str], options: ParseOptions) -> Preset | None:
+    if options.preset and options.preset != "auto":
+        return PRESETS.get(options.preset)
+    return detect_preset(header)

@@ -1,0 +1,168 @@
+"""The till connector against a real SQLite ledger: exactly once, complete files only, stock out."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syncd.config import SyncSettings, parse_config
+from syncd.connectors.base import PushItem, PushStatus
+from syncd.connectors.csv_till.connector import CsvTillConnector
+from syncd.engine.channel import ChannelRunner
+from syncd.engine.events import EventFeed
+from syncd.ledger.sqlite import SqliteStore
+from tests.csv_till import samples
+
+
+def make(tmp_path: Path, **extra: Any) -> tuple[CsvTillConnector, Any]:
+    table = {
+        "type": "csv_till",
+        "drop_folder": str(tmp_path / "inbox"),
+        "settle_seconds": 0.3,
+        "stock_file": str(tmp_path / "out" / "stock.csv"),
+        "stock_min_interval_seconds": 0.5,
+        **extra,
+    }
+    settings = parse_config(
+        {"ledger": {"path": str(tmp_path / "l.sqlite3")}, "channels": {"till": table}},
+        file=str(tmp_path / "c.toml"),
+    )
+    channel = settings.channel("till")
+    return CsvTillConnector("till", channel.options), channel
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    s = await SqliteStore(tmp_path / "l.sqlite3", strict_skus=False).open()
+    yield s
+    await s.close()
+
+
+def drop(folder: Path, name: str, data: bytes, age: float = 10) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    temp = folder.parent / f"{name}.partial"
+    temp.write_bytes(data)
+    old = time.time() - age
+    os.utime(temp, (old, old))
+    target = folder / name
+    os.replace(temp, target)  # an atomic rename into the folder, as tills should do
+    return target
+
+
+async def test_same_export_twice_renamed_and_after_a_crash_is_applied_once(
+    tmp_path: Path, store: SqliteStore
+) -> None:
+    connector, channel = make(tmp_path)
+    await connector.open()
+    runner = ChannelRunner(channel, connector, store, SyncSettings(), EventFeed())
+    inbox = tmp_path / "inbox"
+    data = samples.LOYVERSE.encode()
+
+    # A crash after reading but before the commit: the iterator is abandoned mid-file.
+    drop(inbox, "receipts.csv", data)
+    pull = connector.pull(await store.cursors("till"))
+    batch = await pull.__anext__()
+    assert len(batch.documents) == 2
+    await pull.aclose()
+    assert await store.movement_totals() == (0, 0)
+    assert (inbox / "receipts.csv").exists()  # still there to be read again
+
+    assert await runner.pull_once() == 2
+    assert not (inbox / "receipts.csv").exists() and (inbox / "done" / "receipts.csv").exists()
+    levels = await store.levels()
+    assert levels == {"SHIRT-0000-44": -1, "SHIRT-0001-40": -1}
+
+    drop(inbox, "receipts.csv", data)  # the same export again
+    drop(inbox, "receipts-copy.csv", data)  # and under another name
+    assert await runner.pull_once() == 0
+    assert await store.levels() == levels
+    assert await store.movement_totals() == (3, -2)
+    rejected = (inbox / "rejected" / "receipts.csv.rejected.csv").read_text(encoding="utf-8")
+    assert "receipts.csv,6,Quantity,two,quantity is not a number" in rejected
+    [stored] = await store.rejections()
+    assert stored.row == 6 and connector.counters.skipped_rows == 1
+
+
+async def test_a_file_still_being_written_is_not_read(tmp_path: Path, store: SqliteStore) -> None:
+    connector, channel = make(tmp_path, settle_seconds=0.5)
+    await connector.open()
+    runner = ChannelRunner(channel, connector, store, SyncSettings(), EventFeed())
+    inbox = tmp_path / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    lines = samples.LOYVERSE.encode().splitlines(keepends=True)
+    path = inbox / "slow.csv"
+
+    async def write_slowly() -> None:
+        with open(path, "wb") as handle:
+            for line in lines:
+                handle.write(line)
+                handle.flush()
+                await asyncio.sleep(0.15)
+
+    writer = asyncio.create_task(write_slowly())
+    for _ in range(8):
+        assert await runner.pull_once() == 0  # never a partial file
+        await asyncio.sleep(0.1)
+    await writer
+    deadline = time.monotonic() + 5
+    applied = 0
+    while applied == 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        applied = await runner.pull_once()
+    assert applied == 2
+    assert await store.levels() == {"SHIRT-0000-44": -1, "SHIRT-0001-40": -1}
+
+
+async def test_an_unreadable_file_is_quarantined_with_its_reason(
+    tmp_path: Path, store: SqliteStore
+) -> None:
+    connector, channel = make(tmp_path)
+    await connector.open()
+    runner = ChannelRunner(channel, connector, store, SyncSettings(), EventFeed())
+    drop(tmp_path / "inbox", "photo.csv", b"\x89PNG\x00\x00\x00binary")
+    await runner.pull_once()
+    assert (tmp_path / "inbox" / "rejected" / "photo.csv").exists()
+    assert "binary" in (tmp_path / "inbox" / "rejected" / "photo.csv.reason.txt").read_text(
+        encoding="utf-8"
+    )
+    [conflict] = await store.conflicts()
+    assert conflict.kind.value == "unreadable"
+
+
+async def test_watcher_wakes_on_a_dropped_file(tmp_path: Path) -> None:
+    connector, _ = make(tmp_path)
+    await connector.open()
+    try:
+        waiter = asyncio.create_task(connector.wait_for_change(30))
+        await asyncio.sleep(0.5)
+        started = time.monotonic()
+        drop(tmp_path / "inbox", "new.csv", samples.LOYVERSE.encode())
+        await asyncio.wait_for(waiter, 10)
+        assert time.monotonic() - started < 5
+    finally:
+        await connector.close()
+
+
+async def test_stock_file_is_complete_atomic_and_written_only_on_change(tmp_path: Path) -> None:
+    connector, _ = make(tmp_path)
+    items = [PushItem("B", 3, None), PushItem("A", 0, None)]
+    results = await connector.push(items)
+    assert {r.status for r in results} == {PushStatus.WRITTEN}
+    target = tmp_path / "out" / "stock.csv"
+    assert target.read_bytes() == b"sku;quantity\r\nA;0\r\nB;3\r\n"
+    mtime = target.stat().st_mtime_ns
+    await connector.push(items)  # unchanged: not rewritten
+    assert target.stat().st_mtime_ns == mtime
+    started = time.monotonic()
+    await connector.push([PushItem("B", 2, 3), PushItem("A", 0, 0)])  # within the interval: waits
+    assert time.monotonic() - started >= 0.3
+    assert target.read_bytes() == b"sku;quantity\r\nA;0\r\nB;2\r\n"
+    assert not list(target.parent.glob(".*tmp"))
+    levels = [lvl async for page in connector.read_levels() for lvl in page]
+    assert [(lvl.sku, lvl.quantity) for lvl in levels] == [("A", 0), ("B", 2)]
