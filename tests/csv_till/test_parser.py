@@ -144,7 +144,7 @@ def test_fuzz_never_raises_and_never_loses_a_good_row(rows: list[object], noise:
     result = parse_bytes(data, "fuzz.csv", ParseOptions(preset="generic", delimiter=","))
     got = lines_by_ref(result)
     for receipt, lines in expected.items():
-        for sku, qty in lines.items():
+        for sku in lines:
             # a junk line may add to a receipt (then it is a valid row too) but never removes one
             assert receipt in got and sku in got[receipt], (receipt, sku)
     assert result.rows >= sum(1 for r in rows if isinstance(r, tuple))
