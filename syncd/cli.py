@@ -45,7 +45,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     settings = _load(args.config)
 
     async def go() -> list[int]:
-        store = await open_store(settings.ledger, migrate=False)
+        store = await open_store(settings.ledger, migrate=False, check=False)
         try:
             return await store.migrate()
         finally:

@@ -95,7 +95,9 @@ def stop_throwaway() -> None:
     pg_ctl = _find_binary("pg_ctl")
     prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if pg_ctl:
-        subprocess.run([*prefix, pg_ctl, "-D", _cluster_dir, "-m", "fast", "stop"], capture_output=True)
+        subprocess.run(
+            [*prefix, pg_ctl, "-D", _cluster_dir, "-m", "fast", "stop"], capture_output=True
+        )
     shutil.rmtree(_cluster_dir, ignore_errors=True)
 
 

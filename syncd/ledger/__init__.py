@@ -31,7 +31,7 @@ __all__ = [
 
 
 async def open_store(
-    settings: LedgerSettings, *, migrate: bool = True, strict_skus: bool = True
+    settings: LedgerSettings, *, migrate: bool = True, check: bool = True, strict_skus: bool = True
 ) -> SqlStore:
     """Open the configured ledger (and bring its schema up to date unless ``migrate=False``)."""
     if settings.backend == "postgres":
@@ -41,7 +41,9 @@ async def open_store(
             raise ValueError("ledger.dsn is required for the postgres backend")
         return await PostgresStore(
             settings.dsn.reveal(), pool_size=settings.pool_size, strict_skus=strict_skus
-        ).open(migrate=migrate)
+        ).open(migrate=migrate, check=check)
     from syncd.ledger.sqlite import SqliteStore
 
-    return await SqliteStore(settings.path, strict_skus=strict_skus).open(migrate=migrate)
+    return await SqliteStore(settings.path, strict_skus=strict_skus).open(
+        migrate=migrate, check=check
+    )

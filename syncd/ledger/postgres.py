@@ -13,7 +13,7 @@ import structlog
 from syncd.exceptions import LedgerUnavailable, SchemaError
 from syncd.ledger.planner import ApplyResult
 from syncd.ledger.queries import fresh_schema, migrations, queries
-from syncd.ledger.sqlstore import SqlStore, Tx, _Job
+from syncd.ledger.sqlstore import Pairs, SqlStore, Tx, _Job
 
 log = structlog.get_logger("syncd.ledger")
 DIALECT = "postgres"
@@ -35,16 +35,26 @@ _UNAVAILABLE = (
 )
 
 
+def _args(args: tuple[Any, ...]) -> list[Any]:
+    out: list[Any] = []
+    for a in args:
+        if isinstance(a, Pairs):
+            out += [list(a.first), list(a.second)]
+        else:
+            out.append(a)
+    return out
+
+
 class _PgTx:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
         self.sql = queries(DIALECT)
 
     async def fetch(self, name: str, *args: Any) -> list[Any]:
-        return list(await self.conn.fetch(self.sql[name], *args))
+        return list(await self.conn.fetch(self.sql[name], *_args(args)))
 
     async def execute(self, name: str, *args: Any) -> None:
-        await self.conn.execute(self.sql[name], *args)
+        await self.conn.execute(self.sql[name], *_args(args))
 
     async def executemany(self, name: str, rows: Sequence[Sequence[Any]]) -> None:
         await self.conn.executemany(self.sql[name], rows)

@@ -23,7 +23,7 @@ import aiosqlite
 from syncd.domain import utcnow
 from syncd.exceptions import LedgerUnavailable, SchemaError
 from syncd.ledger.queries import Migration, fresh_schema, migrations, queries
-from syncd.ledger.sqlstore import SqlStore, Tx
+from syncd.ledger.sqlstore import Pairs, SqlStore, Tx
 from syncd.ledger.store import to_us
 
 DIALECT = "sqlite"
@@ -32,6 +32,8 @@ T = TypeVar("T")
 
 def _arg(value: Any) -> Any:
     # Lists travel as JSON arrays and are expanded in SQL with json_each().
+    if isinstance(value, Pairs):
+        return json.dumps(list(zip(value.first, value.second, strict=True)))
     if isinstance(value, list | tuple):
         return json.dumps(list(value))
     return value

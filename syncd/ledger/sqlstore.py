@@ -38,6 +38,7 @@ from syncd.ledger.planner import (
     DocKey,
     DocState,
     LineState,
+    OversellEvent,
     Plan,
     PushChannel,
     Snapshot,
@@ -62,7 +63,17 @@ from syncd.ledger.store import (
 )
 
 log = structlog.get_logger("syncd.ledger")
+MAX_CONFLICT_DOCUMENTS = 20  # documents kept in one conflict's detail
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Pairs:
+    """A list of (channel, doc_id) keys as one query parameter: two arrays on PostgreSQL, one
+    JSON array of pairs on SQLite (joining two json_each() on their index is quadratic)."""
+
+    first: Sequence[str]
+    second: Sequence[str]
 
 
 class Tx(Protocol):
@@ -319,11 +330,11 @@ class SqlStore:
         identifiers = {line for doc in documents for line in doc.lines}
         if keys:
             for ch, doc_id, kind, version, content_hash, cancelled in await tx.fetch(
-                "lock_documents", channels_arg, ids_arg
+                "lock_documents", Pairs(channels_arg, ids_arg)
             ):
                 docs[(ch, doc_id)] = DocState(kind, int(version), content_hash, bool(cancelled))
             for ch, doc_id, line_key, sku, wanted, applied in await tx.fetch(
-                "lock_lines", channels_arg, ids_arg
+                "lock_lines", Pairs(channels_arg, ids_arg)
             ):
                 lines.setdefault((ch, doc_id), {})[line_key] = LineState(
                     sku, int(wanted), int(applied)
@@ -470,20 +481,32 @@ class SqlStore:
         if not crossing:
             return
         names = dict(await tx.fetch("product_names", sorted(crossing)))
+        by_sku: dict[str, list[OversellEvent]] = defaultdict(list)
         for event in plan.oversells:
-            row = open_rows.get(event.sku)
+            by_sku[event.sku].append(event)
+        # One write per SKU and batch, whatever the number of units: a burst of sales on an
+        # empty SKU must not cost one conflict update (and a longer JSON) per unit.
+        for sku, events in sorted(by_sku.items()):
+            deepest = min(e.after for e in events)
+            row = open_rows.get(sku)
             if row is not None:
                 detail = json.loads(row[4])
-                docs = detail.setdefault("documents", [])
-                key = [event.document.channel, event.document.doc_id]
-                if not any([d.get("channel"), d.get("doc_id")] == key for d in docs):
-                    docs.append(_ref_json(event.document))
-                detail["on_hand"] = event.after
-                shortfall = max(int(row[3]), -event.after)
+                docs: list[dict[str, object]] = detail.setdefault("documents", [])
+                known = {(d.get("channel"), d.get("doc_id")) for d in docs}
+                for event in events:
+                    ref = event.document
+                    if (ref.channel, ref.doc_id) not in known and len(
+                        docs
+                    ) < MAX_CONFLICT_DOCUMENTS:
+                        docs.append(_ref_json(ref))
+                        known.add((ref.channel, ref.doc_id))
+                detail["on_hand"] = events[-1].after
+                shortfall = max(int(row[3]), -deepest)
                 await tx.execute(
                     "update_conflict", row[0], row[2], shortfall, json.dumps(detail), now_us
                 )
                 continue
+            first = events[0]
             earlier = [
                 DocumentRef(
                     channel=ch,
@@ -495,30 +518,34 @@ class SqlStore:
                     url=url,
                 )
                 for ch, doc_id, reference, kind, qty, occurred_us, url in await tx.fetch(
-                    "recent_outflows", event.sku, 20
+                    "recent_outflows", sku, 20
                 )
+                if (ch, doc_id) not in {(e.document.channel, e.document.doc_id) for e in events}
             ]
-            refs = oversell_documents(event, earlier)
+            refs = oversell_documents(first, earlier)
+            for event in events[1:]:
+                if len(refs) >= MAX_CONFLICT_DOCUMENTS:
+                    break
+                refs.append(event.document)
             detail = {
-                "name": names.get(event.sku, ""),
-                "on_hand": event.after,
+                "name": names.get(sku, ""),
+                "on_hand": events[-1].after,
                 "documents": [_ref_json(r) for r in refs],
             }
-            rows = await tx.fetch(
+            await tx.fetch(
                 "insert_conflict",
                 ConflictKind.OVERSELL.value,
                 ConflictStatus.OPEN.value,
-                event.sku,
-                event.document.channel,
-                -event.after,
+                sku,
+                first.document.channel,
+                -deepest,
                 json.dumps(detail),
                 now_us,
             )
-            open_rows[event.sku] = (rows[0][0], event.sku, "open", -event.after, json.dumps(detail))
             log.warning(
                 "oversell_recorded",
-                sku=event.sku,
-                shortfall=-event.after,
+                sku=sku,
+                shortfall=-deepest,
                 documents=[f"{r.channel}:{r.reference}" for r in refs],
             )
 
@@ -654,7 +681,7 @@ class SqlStore:
             chans, ids = [k[0] for k in keys], [k[1] for k in keys]
             stored_lines: dict[DocKey, dict[str, int]] = defaultdict(dict)
             for ch, doc_id, line_key, _sku, wanted, _applied in await tx.fetch(
-                "lock_lines", chans, ids
+                "lock_lines", Pairs(chans, ids)
             ):
                 stored_lines[(ch, doc_id)][line_key] = int(wanted)
             documents = [
@@ -670,7 +697,7 @@ class SqlStore:
                     url=url,
                 )
                 for ch, doc_id, kind, version, reference, cancelled, url, occurred_us in await tx.fetch(
-                    "replay_documents", chans, ids
+                    "replay_documents", Pairs(chans, ids)
                 )
             ]
             return await self._apply_in(tx, documents, now, replay=frozenset(keys))

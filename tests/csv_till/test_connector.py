@@ -166,3 +166,24 @@ async def test_stock_file_is_complete_atomic_and_written_only_on_change(tmp_path
     assert not list(target.parent.glob(".*tmp"))
     levels = [lvl async for page in connector.read_levels() for lvl in page]
     assert [(lvl.sku, lvl.quantity) for lvl in levels] == [("A", 0), ("B", 2)]
+
+
+async def test_journal_file_is_read_incrementally_from_the_committed_offset(
+    tmp_path: Path, store: SqliteStore
+) -> None:
+    connector, channel = make(tmp_path, journal_files=["journal.csv"])
+    await connector.open()
+    runner = ChannelRunner(channel, connector, store, SyncSettings(), EventFeed())
+    journal = tmp_path / "inbox" / "journal.csv"
+    journal.write_text("sku,quantity\nA,1\nB,2\n", encoding="utf-8")
+    assert await runner.pull_once() == 2
+    with open(journal, "a", encoding="utf-8") as handle:
+        handle.write("A,3\nB,")  # the last line is still being written
+    assert await runner.pull_once() == 1
+    assert await store.levels() == {"A": -4, "B": -2}
+    with open(journal, "a", encoding="utf-8") as handle:
+        handle.write("1\n")
+    assert await runner.pull_once() == 1
+    assert await runner.pull_once() == 0  # nothing new, nothing twice
+    assert await store.levels() == {"A": -4, "B": -3}
+    assert journal.exists()  # a journal stays where the till writes it

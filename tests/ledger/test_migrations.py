@@ -95,6 +95,6 @@ def test_cli_migrate_creates_then_finds_the_schema_up_to_date(
         encoding="utf-8",
     )
     assert main(["migrate", "--config", str(config)]) == 0
-    assert "applied migration(s) 1" in capsys.readouterr().err
+    assert "applied migration(s) 1, 2, 3" in capsys.readouterr().err
     assert main(["migrate", "--config", str(config)]) == 0
     assert "already up to date" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import hashlib
 import io
 import os
 import time
@@ -59,6 +60,7 @@ class TillSettings:
     stock_encoding: str = "utf-8"
     stock_min_interval_seconds: float = 5.0
     delta_folder: Path | None = None
+    journal_files: tuple[str, ...] = ()  # append-only files, read from the last committed offset
 
 
 @dataclass
@@ -144,6 +146,7 @@ class CsvTillConnector(Connector):
         stock_encoding = r.string("stock_encoding", "utf-8")
         interval = r.number("stock_min_interval_seconds", 5.0, minimum=0, maximum=86_400)
         delta_folder = r.path("delta_folder")
+        journal_files = r.string_list("journal_files", ())
         done = r.path("done_folder") or (drop / "done" if drop else None)
         rejected = r.path("rejected_folder") or (drop / "rejected" if drop else None)
         r.reject_unknown()
@@ -164,6 +167,7 @@ class CsvTillConnector(Connector):
                 stock_encoding=stock_encoding,
                 stock_min_interval_seconds=interval,
                 delta_folder=delta_folder,
+                journal_files=journal_files,
             ),
             issues,
         )
@@ -212,11 +216,76 @@ class CsvTillConnector(Connector):
         for path in entries:
             if not path.is_file() or path.name.startswith(_IGNORED_PREFIXES):
                 continue
-            if path.name.endswith(_IGNORED_SUFFIXES):
+            if path.name.endswith(_IGNORED_SUFFIXES) or self._is_journal(path):
                 continue
             if any(path.match(p) for p in self.settings.patterns):
                 files.append(path)
         return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+
+    def _is_journal(self, path: Path) -> bool:
+        return any(path.match(p) for p in self.settings.journal_files)
+
+    def _journals(self) -> list[Path]:
+        found: set[Path] = set()
+        for pattern in self.settings.journal_files:
+            base = Path(pattern)
+            if base.is_absolute():
+                found.update(p for p in base.parent.glob(base.name) if p.is_file())
+            else:
+                found.update(p for p in self.settings.drop_folder.glob(pattern) if p.is_file())
+        return sorted(found)
+
+    def _journal_batch(self, path: Path, cursors: Mapping[str, str]) -> Batch | None:
+        """New complete lines of an append-only file since the committed offset.
+
+        The cursor is ``offset:hash`` of the bytes before the offset (up to 4 KiB), so a
+        truncated or rotated file is noticed and read again from the start (receipts and
+        positions make that harmless). Rows without a receipt id are named by their byte offset.
+        """
+        data = path.read_bytes()
+        key = f"journal:{path.name}"
+        offset = 0
+        text_offset, _, stored_hash = cursors.get(key, "").partition(":")
+        if text_offset.isdigit() and int(text_offset) <= len(data):
+            n = min(int(text_offset), 4096)
+            if hashlib.sha256(data[:n]).hexdigest()[:16] == stored_hash:
+                offset = int(text_offset)
+        header_end = data.find(b"\n") + 1
+        if header_end <= 0:
+            return None
+        start = max(offset, header_end)
+        end = data.rfind(b"\n") + 1  # only complete lines
+        if end <= start:
+            return None
+        # Rows are named by the file's first data line (a rotated file starts anew) and offset.
+        first_line_end = data.find(b"\n", header_end) + 1
+        identity = hashlib.sha256(data[:first_line_end]).hexdigest()[:16]
+        cursor = f"{end}:{hashlib.sha256(data[: min(end, 4096)]).hexdigest()[:16]}"
+        chunk = data[start:end]
+        ids = []
+        position = start
+        for line in chunk.splitlines(keepends=True):
+            if line.strip():
+                ids.append(f"{identity}:{position}")
+            position += len(line)
+        result = parse_bytes(
+            data[:header_end] + chunk,
+            path.name,
+            self.settings.parse,
+            channel=self.name,
+            fallback_time=datetime.fromtimestamp(path.stat().st_mtime, UTC),
+            row_ids=ids,
+        )
+        if not result.ok:
+            return Batch(
+                cursors={key: cursor},
+                rejections=[Rejection(self.name, path.name, None, "", "", result.unreadable)],
+            )
+        return Batch(
+            documents=result.documents,
+            cursors={key: cursor},
+            rejections=result.rejections,
+        )
 
     def _complete(self, path: Path) -> bool:
         """A file is complete when its size has not changed for settle_seconds."""
@@ -234,6 +303,15 @@ class CsvTillConnector(Connector):
         return now - seen[1] >= self.settings.settle_seconds
 
     async def pull(self, cursors: Mapping[str, str]) -> AsyncIterator[Batch]:
+        for journal in self._journals():
+            try:
+                batch = await asyncio.to_thread(self._journal_batch, journal, cursors)
+            except OSError as err:
+                raise RetriableError(
+                    f"cannot read {journal}: {err.strerror or err}", channel=self.name
+                ) from err
+            if batch is not None:
+                yield batch
         for path in self._candidates():
             if not self._complete(path):
                 continue

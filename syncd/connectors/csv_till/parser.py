@@ -113,18 +113,36 @@ _DATE_FORMATS = (
 )
 
 
-def parse_when(text: str, date_format: str | None, zone: ZoneInfo) -> datetime | None:
+def parse_when(
+    text: str,
+    date_format: str | None,
+    zone: ZoneInfo,
+    memo: dict[str, datetime | None] | None = None,
+) -> datetime | None:
+    """A till's local date and time, as UTC. ``memo`` (per file) remembers the format that
+    worked and every string already seen: exports repeat both on every row."""
     text = text.strip()
     if not text:
         return None
-    formats = (date_format,) if date_format else _DATE_FORMATS
+    if memo is not None and text in memo:
+        return memo[text]
+    formats: tuple[str, ...] = (date_format,) if date_format else _DATE_FORMATS
+    preferred: object = memo.get("\0format") if memo is not None and not date_format else None
+    if isinstance(preferred, str):
+        formats = (preferred, *formats)
+    found: datetime | None = None
     for fmt in formats:
         try:
             naive = datetime.strptime(text, fmt)  # noqa: DTZ007 - zone applied below
         except ValueError:
             continue
-        return naive.replace(tzinfo=zone).astimezone(UTC)
-    return None
+        found = naive.replace(tzinfo=zone).astimezone(UTC)
+        if memo is not None:
+            memo["\0format"] = fmt  # type: ignore[assignment]
+        break
+    if memo is not None:
+        memo[text] = found
+    return found
 
 
 def file_digest(data: bytes) -> str:
@@ -147,8 +165,13 @@ def parse_bytes(
     *,
     channel: str = "till",
     fallback_time: datetime | None = None,
+    row_ids: Sequence[str] | None = None,
 ) -> ParseResult:
-    """Parse one export file. Never raises for bad content: problems become rejections."""
+    """Parse one export file. Never raises for bad content: problems become rejections.
+
+    ``row_ids`` names data rows that carry no receipt id (row i of the data → row_ids[i]); by
+    default they are named by the file's hash and their row number.
+    """
     result = ParseResult(source=source, sha256=file_digest(data))
     fallback = fallback_time or datetime.now(UTC)
     try:
@@ -198,6 +221,7 @@ def parse_bytes(
     )
     date_format = options.date_format or preset.date_format
     receipts: dict[str, _Receipt] = {}
+    dates: dict[str, datetime | None] = {}
     index = {name: i for i, name in enumerate(header)}
     row_number = 1
     while True:
@@ -261,14 +285,18 @@ def parse_bytes(
         if refund and units > 0:
             units = -units
         when = parse_when(
-            cell("date") + (" " + cell("time") if cell("time") else ""), date_format, zone
+            cell("date") + (" " + cell("time") if cell("time") else ""), date_format, zone, dates
         )
         receipt_id = cell("receipt")
         if receipt_id:
             doc_id = f"{receipt_id}:refund" if refund and preset.refund_separate else receipt_id
             reference = receipt_id
         else:
-            doc_id = f"{result.sha256[:16]}:{row_number}"
+            data_index = row_number - 2
+            if row_ids is not None and 0 <= data_index < len(row_ids):
+                doc_id = row_ids[data_index]
+            else:
+                doc_id = f"{result.sha256[:16]}:{row_number}"
             reference = f"{source} row {row_number}"
         receipt = receipts.get(doc_id)
         if receipt is None:

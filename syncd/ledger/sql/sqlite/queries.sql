@@ -17,14 +17,14 @@ INSERT INTO products (sku, updated_us) VALUES (?1, ?2) ON CONFLICT (sku) DO NOTH
 SELECT d.channel, d.doc_id, d.kind, d.version, d.content_hash, d.cancelled
 FROM documents d
 WHERE (d.channel, d.doc_id) IN (
-    SELECT a.value, b.value FROM json_each(?1) a JOIN json_each(?2) b ON a.key = b.key)
+    SELECT value ->> 0, value ->> 1 FROM json_each(?1))
 ORDER BY d.channel, d.doc_id;
 
 -- name: lock_lines
 SELECT l.channel, l.doc_id, l.line_key, l.sku, l.wanted, l.applied
 FROM document_lines l
 WHERE (l.channel, l.doc_id) IN (
-    SELECT a.value, b.value FROM json_each(?1) a JOIN json_each(?2) b ON a.key = b.key);
+    SELECT value ->> 0, value ->> 1 FROM json_each(?1));
 
 -- name: ensure_levels
 INSERT INTO levels (sku, on_hand, updated_us)
@@ -164,7 +164,7 @@ WHERE l.sku IS NULL AND l.line_key IN (SELECT value FROM json_each(?1));
 SELECT d.channel, d.doc_id, d.kind, d.version, d.reference, d.cancelled, d.url, d.occurred_us
 FROM documents d
 WHERE (d.channel, d.doc_id) IN (
-    SELECT a.value, b.value FROM json_each(?1) a JOIN json_each(?2) b ON a.key = b.key);
+    SELECT value ->> 0, value ->> 1 FROM json_each(?1));
 
 -- name: all_skus
 SELECT sku FROM levels ORDER BY sku;
