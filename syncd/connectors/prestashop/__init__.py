@@ -1,0 +1,1 @@
+"""PrestaShop webservice connector and emulator."""
