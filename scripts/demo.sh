@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs syncd into .venv and runs the main job on the embedded default (SQLite ledger).
+# Installs syncd into .venv and runs the main job on the embedded default: a SQLite ledger, an
+# emulated PrestaShop shop and a CSV till, with generated sales, for 30 seconds (then a summary).
+# Run `.venv/bin/syncd demo` afterwards to keep it running until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
@@ -7,4 +9,4 @@ PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e .
 .venv/bin/syncd check-config --config config.example.toml
-.venv/bin/syncd migrate --config config.example.toml
+.venv/bin/syncd demo --seconds "${SECONDS_TO_RUN:-30}"

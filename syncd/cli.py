@@ -84,6 +84,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from syncd.engine.demo import run_demo
+
+    return asyncio.run(run_demo(args.seconds, args.json, products=args.products))
+
+
 def cmd_till_parse(args: argparse.Namespace) -> int:
     from syncd.connectors.csv_till.cli import parse_command
 
@@ -121,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, metavar="FILE")
     p = add("run", cmd_run, "the daemon (foreground; systemd runs this)")
     p.add_argument("--config", required=True, metavar="FILE")
+    p = add(
+        "demo", cmd_demo, "the embedded default end to end: SQLite ledger, emulated shop, CSV till"
+    )
+    p.add_argument("--seconds", type=float, default=None, metavar="N")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--products", type=int, default=40, metavar="N")
     p = add("status", cmd_status, "per-channel health, lag, outbox, open conflicts")
     p.add_argument("--config", required=True, metavar="FILE")
     p.add_argument("--json", action="store_true")

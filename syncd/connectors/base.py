@@ -95,6 +95,9 @@ class Connector:
     type: ClassVar[str] = ""  # the `type` in config, e.g. "prestashop"
     # True when a push must carry every SKU (a complete stock file), not only the changed ones.
     full_snapshot: ClassVar[bool] = False
+    # True when the channel lowers its own figure on its own sales (a webshop). False when its
+    # figure is what we last wrote (a stock file the till imports): then every change is pushed.
+    follows_own_sales: ClassVar[bool] = True
     # Keys of the channel's config table this connector reads (besides the common ones).
     settings_keys: ClassVar[frozenset[str]] = frozenset()
 

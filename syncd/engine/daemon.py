@@ -70,7 +70,11 @@ class Daemon:
         self.store = await open_store(settings.ledger)
         store = self.store
         await store.register_channels(
-            [ChannelInfo(c.name, c.type, c.push) for c in settings.channels if c.enabled]
+            [
+                ChannelInfo(c.name, c.type, c.push, connector_class(c.type).follows_own_sales)
+                for c in settings.channels
+                if c.enabled
+            ]
         )
         await self._apply_stock_settings(settings)
         self._session = aiohttp.ClientSession()

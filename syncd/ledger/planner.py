@@ -63,6 +63,7 @@ class LineState:
 class PushChannel:
     name: str
     type: str
+    follows_own_sales: bool = True  # its own sales lower its figure (a shop); not a stock file
 
 
 @dataclass(slots=True)
@@ -246,7 +247,7 @@ def _move(
     )
     if _moves_own_figure(doc.kind):
         key = (doc.channel, sku)
-        if any(c.name == doc.channel for c in snap.channels):
+        if any(c.name == doc.channel and c.follows_own_sales for c in snap.channels):
             shown = snap.shown.get(key)
             if shown is not None:
                 snap.shown[key] = shown + delta

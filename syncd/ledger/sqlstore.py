@@ -372,7 +372,9 @@ class SqlStore:
             for ch, sku, wanted in await tx.fetch("outbox_for", skus):
                 outbox[(ch, sku)] = int(wanted)
         channels = [
-            PushChannel(name, type_) for name, type_, push in await tx.fetch("channels") if push
+            PushChannel(name, type_, bool(follows))
+            for name, type_, push, follows in await tx.fetch("channels")
+            if push
         ]
         return Snapshot(
             docs=docs or {},
@@ -606,9 +608,10 @@ class SqlStore:
         now_us = to_us(utcnow())
 
         async def body(tx: Tx) -> Plan:
-            known = {name for name, _, push in await tx.fetch("channels") if push}
+            known = {row[0] for row in await tx.fetch("channels") if row[2]}
             await tx.executemany(
-                "upsert_channel", [(c.name, c.type, c.push, now_us) for c in channels]
+                "upsert_channel",
+                [(c.name, c.type, c.push, now_us, c.follows_own_sales) for c in channels],
             )
             new = {c.name for c in channels if c.push and c.name not in known}
             if not new:

@@ -27,6 +27,7 @@ class ChannelInfo:
     name: str
     type: str
     push: bool = True  # False: the ledger never queues figures for it (pull-only)
+    follows_own_sales: bool = True  # its own sales lower its figure (False: a stock file)
 
 
 @dataclass(frozen=True, slots=True)

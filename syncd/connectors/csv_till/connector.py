@@ -78,6 +78,7 @@ class TillCounters:
 class CsvTillConnector(Connector):
     type: ClassVar[str] = "csv_till"
     full_snapshot: ClassVar[bool] = True
+    follows_own_sales: ClassVar[bool] = False  # the stock file is the till's figure
 
     def __init__(self, name: str, settings: Any, *, session: Any = None) -> None:
         super().__init__(name, settings, session=session)

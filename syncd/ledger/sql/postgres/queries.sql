@@ -33,7 +33,7 @@ ON CONFLICT (sku) DO NOTHING;
 SELECT sku, on_hand FROM levels WHERE sku = ANY($1::text[]) ORDER BY sku FOR UPDATE;
 
 -- name: channels
-SELECT name, type, push FROM channels ORDER BY name;
+SELECT name, type, push, follows_own_sales FROM channels ORDER BY name;
 
 -- name: buffers_for
 SELECT channel, sku, quantity FROM buffers WHERE sku = ANY($1::text[]) OR sku = '*';
@@ -135,8 +135,9 @@ SELECT channel, count(*) AS depth, min(enqueued_us) AS oldest_us FROM outbox GRO
 SELECT key, value FROM cursors WHERE channel = $1;
 
 -- name: upsert_channel
-INSERT INTO channels (name, type, push, registered_us) VALUES ($1, $2, $3, $4)
-ON CONFLICT (name) DO UPDATE SET type = EXCLUDED.type, push = EXCLUDED.push;
+INSERT INTO channels (name, type, push, registered_us, follows_own_sales) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (name) DO UPDATE SET type = EXCLUDED.type, push = EXCLUDED.push,
+    follows_own_sales = EXCLUDED.follows_own_sales;
 
 -- name: upsert_product
 INSERT INTO products (sku, name, barcode, updated_us) VALUES ($1, $2, $3, $4)

@@ -10,7 +10,8 @@ CREATE TABLE channels (
     last_pull_us  bigint,
     last_push_us  bigint,
     last_error    text NOT NULL DEFAULT '',
-    health_us     bigint
+    health_us     bigint,
+    follows_own_sales boolean NOT NULL DEFAULT true
 );
 
 CREATE TABLE products (

@@ -35,7 +35,7 @@ ON CONFLICT (sku) DO NOTHING;
 SELECT sku, on_hand FROM levels WHERE sku IN (SELECT value FROM json_each(?1)) ORDER BY sku;
 
 -- name: channels
-SELECT name, type, push FROM channels ORDER BY name;
+SELECT name, type, push, follows_own_sales FROM channels ORDER BY name;
 
 -- name: buffers_for
 SELECT channel, sku, quantity FROM buffers WHERE sku IN (SELECT value FROM json_each(?1)) OR sku = '*';
@@ -137,8 +137,9 @@ SELECT channel, count(*) AS depth, min(enqueued_us) AS oldest_us FROM outbox GRO
 SELECT key, value FROM cursors WHERE channel = ?1;
 
 -- name: upsert_channel
-INSERT INTO channels (name, type, push, registered_us) VALUES (?1, ?2, ?3, ?4)
-ON CONFLICT (name) DO UPDATE SET type = excluded.type, push = excluded.push;
+INSERT INTO channels (name, type, push, registered_us, follows_own_sales) VALUES (?1, ?2, ?3, ?4, ?5)
+ON CONFLICT (name) DO UPDATE SET type = excluded.type, push = excluded.push,
+    follows_own_sales = excluded.follows_own_sales;
 
 -- name: upsert_product
 INSERT INTO products (sku, name, barcode, updated_us) VALUES (?1, ?2, ?3, ?4)

@@ -10,7 +10,8 @@ CREATE TABLE channels (
     last_pull_us  INTEGER,
     last_push_us  INTEGER,
     last_error    TEXT NOT NULL DEFAULT '',
-    health_us     INTEGER
+    health_us     INTEGER,
+    follows_own_sales INTEGER NOT NULL DEFAULT 1
 );
 
 CREATE TABLE products (

@@ -1,0 +1,374 @@
+"""`syncd demo`: the embedded default end to end, with nothing to install.
+
+A SQLite ledger in a temporary folder, an emulated PrestaShop shop, a CSV till drop folder, the
+daemon, and generated traffic: till sales (export files dropped by atomic rename), web orders,
+cancellations, and now and then the last unit of a SKU sold at the till and online at once.
+With ``--seconds N`` it stops, lets things settle, and checks every generated document against
+the ledger and every channel against the ledger: ``lost`` and ``duplicated`` must both be 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from syncd.config import load_config
+from syncd.connectors.emulation import CatalogItem, demo_catalog
+from syncd.connectors.prestashop.emulator import PrestaShopEmulator, create_app
+from syncd.domain import Document, DocumentKind
+from syncd.engine.daemon import Daemon
+from syncd.ledger import Product, open_store
+from syncd.logs import configure_logging
+
+DEMO_KEY = "DEMO0DEMO0DEMO0DEMO0DEMO0DEMO012"  # the emulator's key; not a secret
+LOYVERSE_HEADER = (
+    "Date,Receipt number,Receipt type,Category,SKU,Item,Variant,Modifiers applied,Quantity,"
+    "Gross sales,Discounts,Net sales,Cost of goods,Gross profit,Taxes,POS,Store,Cashier name,"
+    "Customer name,Customer contacts,Comment,Status\n"
+)
+
+
+@dataclass
+class Traffic:
+    """What the generator did: the truth the ledger is checked against."""
+
+    till_receipts: dict[str, dict[str, int]] = field(default_factory=dict)
+    web_orders: dict[int, dict[str, int]] = field(default_factory=dict)
+    cancelled: set[int] = field(default_factory=set)
+    double_sells: int = 0
+    pending: list[tuple[str, str, float]] = field(default_factory=list)  # (target, sku, t0)
+    latencies: list[float] = field(default_factory=list)
+
+
+def demo_config(folder: Path, shop_url: str, web_port: int) -> str:
+    return f"""# Written by `syncd demo`: the embedded default with an emulated PrestaShop.
+[ledger]
+backend = "sqlite"
+path = "ledger.sqlite3"
+
+[log]
+level = "warning"
+
+[sync]
+grace_seconds = 5
+outbox_poll_seconds = 1
+
+[web]
+host = "127.0.0.1"
+port = {web_port}
+
+[channels.till]
+type = "csv_till"
+drop_folder = "till/inbox"
+stock_file = "till/stock.csv"
+settle_seconds = 0.2
+poll_seconds = 1
+stock_min_interval_seconds = 0.2
+date_format = "%d/%m/%Y %H:%M"
+
+[channels.webshop]
+type = "prestashop"
+url = "{shop_url}"
+api_key = "{DEMO_KEY}"
+poll_seconds = 0.3
+overlap_seconds = 2
+"""
+
+
+def _till_file(receipt: str, lines: dict[str, int]) -> bytes:
+    now = datetime.now().strftime("%d/%m/%Y %H:%M")  # noqa: DTZ005 - the till's wall clock
+    rows = [
+        f"{now},{receipt},Sale,Shirts,{sku},Shirt,,,{qty},20.00,0.00,20.00,8.00,12.00,0.00,POS 1,Shop,Ann,,,,Closed\n"
+        for sku, qty in lines.items()
+    ]
+    return (LOYVERSE_HEADER + "".join(rows)).encode()
+
+
+class Demo:
+    def __init__(self, folder: Path, products: int, seed: int) -> None:
+        self.folder = folder
+        self.rng = random.Random(seed)
+        self.catalog: list[CatalogItem] = demo_catalog(products, seed=seed)
+        self.shop = PrestaShopEmulator(version="8.1.0")
+        self.shop.load_catalog(self.catalog)
+        self.traffic = Traffic()
+        self.daemon: Daemon | None = None
+        self._runner: web.AppRunner | None = None
+        self.shop_url = ""
+        self.receipt_no = 0
+        self.model: dict[str, int] = {i.sku: i.quantity for i in self.catalog}  # what should be
+        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(create_app(self.shop, api_key=DEMO_KEY), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        sockets: Any = getattr(site._server, "sockets", None)
+        self.shop_url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+        config = self.folder / "syncd.toml"
+        config.write_text(demo_config(self.folder, self.shop_url, 0), encoding="utf-8")
+        (self.folder / "till" / "inbox").mkdir(parents=True, exist_ok=True)
+        settings = load_config(config)
+        await self._onboard(settings)
+        self.daemon = Daemon(settings)
+        await self.daemon.start()
+        self.events = self.daemon.events.subscribe()
+
+    async def _onboard(self, settings: Any) -> None:
+        """What `syncd init --from webshop` does: the shop's figures become the ledger's."""
+        store = await open_store(settings.ledger)
+        try:
+            await store.upsert_products([Product(i.sku, i.name, i.ean13) for i in self.catalog])
+            counted = {i.sku: i.quantity for i in self.catalog}
+            await store.apply_document(
+                Document(
+                    "init", "opening-count", DocumentKind.STOCK_COUNT, counted, datetime.now(UTC)
+                )
+            )
+        finally:
+            await store.close()
+
+    async def stop(self) -> None:
+        if self.daemon is not None:
+            await self.daemon.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- traffic -------------------------------------------------------------------------------
+
+    def _in_stock(self) -> list[str]:
+        return [sku for sku, qty in self.model.items() if qty > 0]
+
+    def till_sale(self, lines: dict[str, int] | None = None) -> None:
+        if lines is None:
+            choices = self._in_stock()
+            if not choices:
+                return
+            lines = {self.rng.choice(choices): 1}
+        self.receipt_no += 1
+        receipt = f"4-{10000 + self.receipt_no}"
+        inbox = self.folder / "till" / "inbox"
+        staging = self.folder / "till" / f".{receipt}.partial"
+        staging.write_bytes(_till_file(receipt, lines))
+        os.replace(staging, inbox / f"receipts-{receipt}.csv")  # atomic: the file is complete
+        now = time.monotonic()
+        self.traffic.till_receipts[receipt] = dict(lines)
+        for sku, qty in lines.items():
+            self.model[sku] -= qty
+            self.traffic.pending.append(("webshop", sku, now))
+
+    def web_order(self, lines: dict[str, int] | None = None) -> None:
+        if lines is None:
+            choices = [s for s in self._in_stock() if self.shop.quantity(s) > 0]
+            if not choices:
+                return
+            lines = {self.rng.choice(choices): 1}
+        order = self.shop.create_order(lines)
+        self.traffic.web_orders[order] = dict(lines)
+        now = time.monotonic()
+        for sku, qty in lines.items():
+            self.model[sku] -= qty
+            self.traffic.pending.append(("till", sku, now))
+
+    def cancel(self) -> None:
+        open_orders = [o for o in self.traffic.web_orders if o not in self.traffic.cancelled]
+        if not open_orders:
+            return
+        order = self.rng.choice(open_orders)
+        self.shop.set_order_state(order, "PS_OS_CANCELED")
+        self.traffic.cancelled.add(order)
+        now = time.monotonic()
+        for sku, qty in self.traffic.web_orders[order].items():
+            self.model[sku] += qty
+            self.traffic.pending.append(("till", sku, now))
+
+    def double_sell(self) -> None:
+        """The blue shirt in size 44 leaves the shop at 10:02 while a web customer pays for it."""
+        candidates = self._in_stock()
+        if not candidates:
+            return
+        sku = self.rng.choice(candidates)
+        if self.model[sku] > 1:  # the till sells down to the last unit first
+            self.till_sale({sku: self.model[sku] - 1})
+        self.till_sale({sku: 1})
+        self.web_order({sku: 1})
+        self.traffic.double_sells += 1
+
+    def observe(self) -> None:
+        """Match push events to the sales that caused them (propagation latency)."""
+        assert self.daemon is not None
+        while not self.events.empty():
+            event = self.events.get_nowait()
+            if event["event"] == "stock_pushed":
+                done = time.monotonic()
+                keep = []
+                for target, sku, t0 in self.traffic.pending:
+                    if target == event["channel"] and sku == event["sku"]:
+                        self.traffic.latencies.append(done - t0)
+                    else:
+                        keep.append((target, sku, t0))
+                self.traffic.pending = keep
+
+    async def run_traffic(self, seconds: float | None) -> None:
+        started = time.monotonic()
+        tick = 0
+        while seconds is None or time.monotonic() - started < seconds:
+            tick += 1
+            self.till_sale()
+            if tick % 3 == 0:
+                self.web_order()
+            if tick % 11 == 0:
+                self.cancel()
+            if tick % 20 == 0:
+                self.double_sell()
+            for _ in range(5):
+                self.observe()
+                await asyncio.sleep(0.1)
+
+    async def settle(self, limit: float = 20.0) -> bool:
+        assert self.daemon is not None and self.daemon.store is not None
+        deadline = time.monotonic() + limit
+        quiet_since: float | None = None
+        while time.monotonic() < deadline:
+            self.observe()
+            stats = await self.daemon.store.outbox_stats()
+            inbox_busy = any((self.folder / "till" / "inbox").glob("*.csv"))
+            if not stats and not inbox_busy:
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since > 1.5:
+                    return True
+            else:
+                quiet_since = None
+            await asyncio.sleep(0.1)
+        return False
+
+    # -- verification --------------------------------------------------------------------------
+
+    async def verify(self) -> dict[str, Any]:
+        assert self.daemon is not None and self.daemon.store is not None
+        store = self.daemon.store
+        lost = duplicated = 0
+        for receipt, lines in self.traffic.till_receipts.items():
+            stored = await store.document_lines("till", receipt)
+            for sku, qty in lines.items():
+                applied = stored.get(sku, (0, 0))[1]
+                lost += max(0, qty - applied)
+                duplicated += max(0, applied - qty)
+        for order, lines in self.traffic.web_orders.items():
+            stored = await store.document_lines("webshop", str(order))
+            effective = 0 if order in self.traffic.cancelled else 1
+            for sku, qty in lines.items():
+                applied = stored.get(sku, (0, 0))[1]
+                lost += max(0, qty * effective - applied) if effective else max(0, applied)
+                duplicated += max(0, applied - qty * effective) if effective else 0
+        # The ledger equals the model: opening stock minus what the generator sold for good.
+        expected = self.model
+        levels = await store.levels()
+        ledger_mismatches = sorted(s for s in expected if levels.get(s, 0) != expected[s])
+        movements, _ = await store.movement_totals()
+        shop_mismatches = sorted(
+            s for s in expected if self.shop.quantity(s) != max(0, levels.get(s, 0))
+        )
+        till_file = (
+            (self.folder / "till" / "stock.csv").read_text(encoding="utf-8").splitlines()[1:]
+        )
+        till_figures = {
+            line.split(";")[0]: int(line.split(";")[1]) for line in till_file if ";" in line
+        }
+        till_mismatches = sorted(
+            s for s in expected if till_figures.get(s) != max(0, levels.get(s, 0))
+        )
+        conflicts = await store.conflicts()
+        latencies = sorted(self.traffic.latencies)
+
+        def pct(q: float) -> float | None:
+            if not latencies:
+                return None
+            return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 1)
+
+        return {
+            "till_sales": len(self.traffic.till_receipts),
+            "web_orders": len(self.traffic.web_orders),
+            "cancellations": len(self.traffic.cancelled),
+            "last_unit_sold_twice": self.traffic.double_sells,
+            "movements": movements,
+            "propagated": len(latencies),
+            "latency_ms_p50": round(statistics.median(latencies) * 1000, 1) if latencies else None,
+            "latency_ms_p99": pct(0.99),
+            "conflicts": sum(1 for c in conflicts if c.kind.value == "oversell"),
+            "lost": lost,
+            "duplicated": duplicated,
+            "ledger_matches_model": not ledger_mismatches,
+            "shop_matches_ledger": not shop_mismatches,
+            "till_matches_ledger": not till_mismatches,
+            "mismatched_skus": (ledger_mismatches + shop_mismatches + till_mismatches)[:10],
+        }
+
+
+async def run_demo(seconds: float | None, as_json: bool, products: int = 40, seed: int = 7) -> int:
+    configure_logging("warning", "json" if as_json else "auto")
+    folder = Path(tempfile.mkdtemp(prefix="syncd-demo-"))
+    demo = Demo(folder, products, seed)
+    out = sys.stderr
+    try:
+        await demo.start()
+        assert demo.daemon is not None
+        print(
+            f"syncd demo running in {folder}\n"
+            f"  config:        {folder / 'syncd.toml'}\n"
+            f"  ledger:        {folder / 'ledger.sqlite3'} (SQLite)\n"
+            f"  till drop:     {folder / 'till' / 'inbox'}  (drop a receipts CSV here)\n"
+            f"  till stock:    {folder / 'till' / 'stock.csv'}\n"
+            f"  PrestaShop:    {demo.shop_url}/api  (key {DEMO_KEY})\n"
+            f"  health:        http://127.0.0.1:{demo.daemon.web_port}/healthz\n"
+            f"  status:        syncd status --config {folder / 'syncd.toml'}\n"
+            + ("  Ctrl-C stops it.\n" if seconds is None else f"  stopping after {seconds:g} s.\n"),
+            file=out,
+            flush=True,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(2, stop.set)
+            loop.add_signal_handler(15, stop.set)
+        traffic = asyncio.create_task(demo.run_traffic(seconds))
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({traffic, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        traffic.cancel()
+        stopper.cancel()
+        await asyncio.gather(traffic, stopper, return_exceptions=True)
+        settled = await demo.settle()
+        summary = await demo.verify()
+        summary["settled"] = settled
+        summary["folder"] = str(folder)
+    finally:
+        await demo.stop()
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    else:
+        print("\nsummary:", file=out)
+        for key, value in summary.items():
+            print(f"  {key:22s} {value}", file=out)
+    ok = (
+        summary["lost"] == 0
+        and summary["duplicated"] == 0
+        and summary["settled"]
+        and summary["ledger_matches_model"]
+        and summary["shop_matches_ledger"]
+        and summary["till_matches_ledger"]
+    )
+    return 0 if ok else 1

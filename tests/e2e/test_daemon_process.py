@@ -1,0 +1,242 @@
+"""End to end, as a merchant runs it: `syncd run` as a subprocess, a PrestaShop emulator as
+another process (`syncd emulator prestashop`), a CSV till folder; on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from syncd.config import load_config
+from syncd.domain import Document, DocumentKind
+from syncd.ledger import Product, open_store
+
+HEADER = (
+    "Date,Receipt number,Receipt type,Category,SKU,Item,Variant,Modifiers applied,Quantity,"
+    "Gross sales,Discounts,Net sales,Cost of goods,Gross profit,Taxes,POS,Store,Cashier name,"
+    "Customer name,Customer contacts,Comment,Status\n"
+)
+SYNCD = [sys.executable, "-m", "syncd.cli"]
+
+
+@pytest.fixture
+def shop() -> Iterator[dict[str, Any]]:
+    proc = subprocess.Popen(
+        [*SYNCD, "emulator", "prestashop", "--port", "0", "--products", "8"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    info = json.loads(line)
+    yield info
+    proc.terminate()
+    proc.wait(10)
+    proc.stdout.close()
+
+
+def write_config(tmp: Path, shop: dict[str, Any], backend: str, dsn: str) -> Path:
+    ledger = (
+        f'backend = "postgres"\ndsn = "{dsn}"'
+        if backend == "postgres"
+        else 'backend = "sqlite"\npath = "ledger.sqlite3"'
+    )
+    config = tmp / "syncd.toml"
+    config.write_text(
+        f"""[ledger]
+{ledger}
+[log]
+level = "info"
+format = "json"
+[sync]
+grace_seconds = 5
+outbox_poll_seconds = 1
+[web]
+enabled = false
+[channels.till]
+type = "csv_till"
+drop_folder = "till/inbox"
+stock_file = "till/stock.csv"
+settle_seconds = 0.2
+poll_seconds = 1
+stock_min_interval_seconds = 0.1
+[channels.webshop]
+type = "prestashop"
+url = "{shop["url"]}"
+api_key = "{shop["api_key"]}"
+poll_seconds = 0.3
+overlap_seconds = 2
+""",
+        encoding="utf-8",
+    )
+    (tmp / "till" / "inbox").mkdir(parents=True)
+    return config
+
+
+async def onboard(config: Path, quantities: dict[str, int]) -> None:
+    """The shop's figures become the ledger's (what `syncd init --from webshop` will do)."""
+    settings = load_config(config)
+    store = await open_store(settings.ledger)
+    try:
+        await store.upsert_products([Product(sku) for sku in quantities])
+        await store.apply_document(
+            Document("init", "opening", DocumentKind.STOCK_COUNT, quantities, datetime.now(UTC))
+        )
+    finally:
+        await store.close()
+
+
+class Env:
+    def __init__(self, tmp: Path, shop: dict[str, Any], config: Path) -> None:
+        self.tmp, self.shop, self.config = tmp, shop, config
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.receipts = 0
+
+    def start(self) -> None:
+        self.log = open(self.tmp / "daemon.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [*SYNCD, "run", "--config", str(self.config)], stderr=self.log, cwd=self.tmp
+        )
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        code = self.proc.wait(30)
+        self.log.close()
+        return code
+
+    def sell_at_till(self, lines: dict[str, int]) -> str:
+        self.receipts += 1
+        receipt = f"4-{10000 + self.receipts}"
+        rows = "".join(
+            f"7/28/26 1:33 PM,{receipt},Sale,Shirts,{sku},Shirt,,,{qty},20.00,0.00,20.00,8.00,12.00,0.00,POS 1,Shop,Ann,,,,Closed\n"
+            for sku, qty in lines.items()
+        )
+        staging = self.tmp / "till" / f".{receipt}"
+        staging.write_text(HEADER + rows, encoding="utf-8")
+        os.replace(staging, self.tmp / "till" / "inbox" / f"{receipt}.csv")
+        return receipt
+
+    async def admin(self, method: str, path: str, body: Any = None) -> Any:
+        async with aiohttp.ClientSession() as http:
+            async with http.request(
+                method, f"{self.shop['url']}/__emulator/{path}", json=body
+            ) as resp:
+                assert resp.status == 200, await resp.text()
+                return await resp.json()
+
+    def till_stock(self) -> dict[str, int]:
+        path = self.tmp / "till" / "stock.csv"
+        if not path.exists():
+            return {}
+        lines = path.read_text(encoding="utf-8").splitlines()[1:]
+        return {line.split(";")[0]: int(line.split(";")[1]) for line in lines}
+
+    def status(self) -> dict[str, Any]:
+        out = subprocess.run(
+            [*SYNCD, "status", "--config", str(self.config), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert out.returncode == 0, out.stderr
+        return dict(json.loads(out.stdout))
+
+
+async def until(check: Any, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        assert time.monotonic() < deadline, "not reached in time"
+        await asyncio.sleep(0.1)
+
+
+async def test_sales_flow_both_ways_and_survive_sigterm(
+    ledger_backend: tuple[str, str], tmp_path: Path, shop: dict[str, Any]
+) -> None:
+    backend, dsn = ledger_backend
+    config = write_config(tmp_path, shop, backend, dsn)
+    env = Env(tmp_path, shop, config)
+    initial = await env.admin("GET", "quantities")
+    await onboard(config, initial)
+    env.start()
+    try:
+        skus = sorted(initial)
+        a, b = (
+            next(s for s in skus if initial[s] >= 3),
+            next(s for s in reversed(skus) if initial[s] >= 3),
+        )
+        # the till's stock file appears with every SKU
+        await until(lambda: env.till_stock() == initial)
+
+        # a till sale reaches the webshop
+        env.sell_at_till({a: 2})
+
+        async def shop_shows(sku: str, qty: int) -> bool:
+            return bool((await env.admin("GET", "quantities"))[sku] == qty)
+
+        await until(lambda: shop_shows(a, initial[a] - 2))
+
+        # a web order reaches the till
+        order = (await env.admin("POST", "orders", {"lines": {b: 1}}))["id"]
+        await until(lambda: env.till_stock().get(b) == initial[b] - 1)
+
+        # a cancellation is restored everywhere, once
+        await env.admin("POST", f"orders/{order}/state", {"state": "PS_OS_CANCELED"})
+        await until(lambda: env.till_stock().get(b) == initial[b])
+        assert (await env.admin("GET", "quantities"))[b] == initial[b]
+
+        # the last unit sold at the till and online at the same moment
+        last = a
+        remaining = initial[a] - 2
+        env.sell_at_till({last: remaining - 1})
+        await until(lambda: shop_shows(last, 1))
+        env.sell_at_till({last: 1})
+        await env.admin("POST", "orders", {"lines": {last: 1}})
+        await until(lambda: env.till_stock().get(last) == 0)
+        await until(lambda: shop_shows(last, 0))
+        await until(lambda: any(c["sku"] == last for c in env.status()["open_conflicts"]))
+
+        # SIGTERM in the middle of a burst: exit 0, and nothing lost after a restart
+        burst = [env.sell_at_till({b: 1}) for _ in range(5)]
+        orders = [(await env.admin("POST", "orders", {"lines": {b: 1}}))["id"] for _ in range(3)]
+        await asyncio.sleep(0.3)
+        assert env.stop() == 0
+        env.start()
+        expected_b = initial[b] - len(burst) - len(orders)
+        await until(lambda: env.till_stock().get(b) == max(0, expected_b), timeout=20)
+        await until(lambda: shop_shows(b, max(0, expected_b)), timeout=20)
+    finally:
+        if env.proc is not None and env.proc.poll() is None:
+            env.stop()
+    settings = load_config(config)
+    store = await open_store(settings.ledger, migrate=False)
+    try:
+        levels = await store.levels([a, b])
+        assert levels[b] == expected_b and levels[a] == -1
+        for receipt in [f"4-{10000 + i}" for i in range(1, env.receipts + 1)]:
+            lines = await store.document_lines("till", receipt)
+            assert lines and all(wanted == applied for wanted, applied in lines.values()), receipt
+        count, _ = await store.movement_totals()
+        # opening count (SKUs not at 0) + one per till receipt + web: order, cancel, last unit, 3
+        opening = sum(1 for q in initial.values() if q)
+        assert count == opening + env.receipts + 1 + 1 + 1 + len(orders)
+    finally:
+        await store.close()
+    log = (tmp_path / "daemon.log").read_text(encoding="utf-8")
+    assert shop["api_key"] not in log
