@@ -129,12 +129,12 @@ class Env:
         return receipt
 
     async def admin(self, method: str, path: str, body: Any = None) -> Any:
-        async with aiohttp.ClientSession() as http:
-            async with http.request(
-                method, f"{self.shop['url']}/__emulator/{path}", json=body
-            ) as resp:
-                assert resp.status == 200, await resp.text()
-                return await resp.json()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(method, f"{self.shop['url']}/__emulator/{path}", json=body) as resp,
+        ):
+            assert resp.status == 200, await resp.text()
+            return await resp.json()
 
     def till_stock(self) -> dict[str, int]:
         path = self.tmp / "till" / "stock.csv"
