@@ -116,6 +116,8 @@ class PrestaShopEmulator:
         self.stock: dict[int, StockAvailable] = {}
         self.orders: dict[int, Order] = {}
         self.histories: list[dict[str, Any]] = []
+        self.stock_by_product: dict[int, list[StockAvailable]] = {}
+        self.by_reference: dict[str, dict[str, list[Any]]] = {"products": {}, "combinations": {}}
         self.requests: list[tuple[str, str]] = []  # (method, path) of every API call
         self._ids = {
             k: itertools.count(1) for k in ("product", "combination", "stock", "order", "row")
@@ -141,19 +143,23 @@ class PrestaShopEmulator:
         pid = next(self._ids["product"])
         product = Product(pid, reference, name or reference, ean13)
         self.products[pid] = product
+        self.by_reference["products"].setdefault(reference, []).append(product)
         combos = list(combinations or [])
         for ref, qty, ean in combos:
             cid = next(self._ids["combination"])
             self.combinations[cid] = Combination(cid, pid, ref, ean)
+            self.by_reference["combinations"].setdefault(ref, []).append(self.combinations[cid])
             product.combinations.append(cid)
             sid = next(self._ids["stock"])
             self.stock[sid] = StockAvailable(
                 sid, pid, cid, qty, depends_on_stock=int(depends_on_stock)
             )
+            self.stock_by_product.setdefault(pid, []).append(self.stock[sid])
         sid = next(self._ids["stock"])
         self.stock[sid] = StockAvailable(
             sid, pid, 0, quantity if not combos else 0, depends_on_stock=int(depends_on_stock)
         )
+        self.stock_by_product.setdefault(pid, []).append(self.stock[sid])
         if combos:
             self._recompute_sum(pid)
         return pid
@@ -197,7 +203,7 @@ class PrestaShopEmulator:
         self._recompute_sum(row.id_product)
 
     def _recompute_sum(self, id_product: int) -> None:
-        rows = [s for s in self.stock.values() if s.id_product == id_product]
+        rows = self.stock_by_product.get(id_product, [])
         combos = [s for s in rows if s.id_product_attribute != 0]
         if combos:
             zero = next(s for s in rows if s.id_product_attribute == 0)
@@ -294,8 +300,7 @@ def _resource_fields(emulator: PrestaShopEmulator, resource: str, obj: Any) -> d
                 "combinations": [{"id": c} for c in p.combinations],
                 "stock_availables": [
                     {"id": s.id, "id_product_attribute": s.id_product_attribute}
-                    for s in emulator.stock.values()
-                    if s.id_product == p.id
+                    for s in emulator.stock_by_product.get(p.id, [])
                 ],
             },
         }
@@ -550,10 +555,41 @@ def _compare(a: str, b: str) -> int:
         return (a > b) - (a < b)
 
 
+def _indexed(emulator: PrestaShopEmulator, resource: str, query: dict[str, str]) -> dict[int, Any]:
+    """The objects a list can come from, using the emulator's indexes for the common lookups."""
+    raw_ref = query.get("filter[reference]", "")
+    if resource in emulator.by_reference and re.fullmatch(r"\[[^\[\],%|]*\]", raw_ref):
+        return {o.id: o for o in emulator.by_reference[resource].get(raw_ref[1:-1], [])}
+    raw_pid = query.get("filter[id_product]", "")
+    if resource == "stock_availables" and re.fullmatch(r"\[\d+\]", raw_pid):
+        return {s.id: s for s in emulator.stock_by_product.get(int(raw_pid[1:-1]), [])}
+    return _objects(emulator, resource)
+
+
 def _filtered_list(
     emulator: PrestaShopEmulator, resource: str, query: dict[str, str]
 ) -> list[dict[str, Any]]:
-    objects = _objects(emulator, resource)
+    objects = _indexed(emulator, resource, query)
+    # Exact filters on plain attributes narrow the objects before rendering (a big catalogue).
+    handled: set[str] = set()
+    for key, raw in query.items():
+        match = re.fullmatch(r"filter\[(\w+)\]", key)
+        if not match or not re.fullmatch(r"\[[^\[\],%]*\]", raw):
+            continue
+        wanted = set(raw[1:-1].split("|"))
+        sample = next(iter(objects.values()), None)
+        if sample is not None and hasattr(sample, match[1]) and match[1] not in DATE_FIELDS:
+            name = match[1]
+            objects = {k: o for k, o in objects.items() if str(getattr(o, name)) in wanted}
+            handled.add(key)
+    rest = [k for k in query if k.startswith("filter[") and k not in handled]
+    limit_early = query.get("limit", "")
+    if not rest and "sort" not in query and re.fullmatch(r"\d+,\d+", limit_early):
+        # Pages of an unfiltered list: render only the page (objects are kept in id order).
+        first, count = (int(x) for x in limit_early.split(","))
+        ids = sorted(objects)[first : first + count]
+        objects = {i: objects[i] for i in ids}
+        query = {k: v for k, v in query.items() if k != "limit"}
     rows = [_resource_fields(emulator, resource, obj) for _, obj in sorted(objects.items())]
     allowed = {k for k in (rows[0] if rows else _blank(emulator, resource)) if k != "associations"}
     date_ok = query.get("date") == "1"
