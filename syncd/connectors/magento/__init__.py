@@ -1,0 +1,1 @@
+"""Magento 2 REST connector (MSI and legacy stock) and emulator."""

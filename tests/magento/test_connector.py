@@ -1,0 +1,146 @@
+"""The Magento connector against the emulator, with MSI and with legacy stock."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from syncd.connectors.base import PushItem, PushStatus
+from syncd.connectors.magento.connector import render_message
+from syncd.connectors.magento.emulator import expire_tokens
+from syncd.exceptions import AuthError, ChannelConfigError, RetriableError
+from tests.magento.conftest import Shop, connector_for
+
+
+async def pull_all(connector: object, cursors: dict[str, str]) -> list[object]:
+    docs = []
+    async for batch in connector.pull(cursors):  # type: ignore[attr-defined]
+        docs.extend(batch.documents)
+        cursors.update(batch.cursors)
+    return docs
+
+
+async def test_orders_configurables_cancel_and_credit_memo(shop: Shop) -> None:
+    connector = connector_for(shop, page_size=1)
+    await connector.open()
+    try:
+        await connector.check()
+        first = shop.emulator.place_order({"SHIRT-BLUE-42": 2}, configurable=True)
+        second = shop.emulator.place_order({"CAP": 3})
+        cursors: dict[str, str] = {}
+        docs = {d.doc_id: d for d in await pull_all(connector, cursors)}
+        assert dict(docs[str(first)].lines) == {"SHIRT-BLUE-42": 2}  # parent + child counted once
+        assert (
+            dict(docs[str(second)].lines) == {"CAP": 3}
+            and docs[str(second)].reference == "100000002"
+        )
+        await asyncio.sleep(1.05)  # updated_at has one-second resolution
+        shop.emulator.ship(first)
+        shop.emulator.cancel(second)
+        docs = {d.doc_id: d for d in await pull_all(connector, cursors)}
+        assert dict(docs[str(first)].lines) == {"SHIRT-BLUE-42": 2}  # shipping changes nothing
+        assert docs[str(second)].cancelled and dict(docs[str(second)].lines) == {"CAP": 0}
+        await asyncio.sleep(1.05)
+        shop.emulator.credit_memo(first, {"SHIRT-BLUE-42": 1}, return_to_stock=True)
+        [doc] = [d for d in await pull_all(connector, cursors) if d.doc_id == str(first)]
+        assert dict(doc.lines) == {"SHIRT-BLUE-42": 1}
+    finally:
+        await connector.close()
+
+
+async def test_msi_push_never_counts_an_unshipped_order_twice(msi_shop: Shop) -> None:
+    emu = msi_shop.emulator
+    connector = connector_for(msi_shop, batch_size=20)
+    await connector.open()
+    try:
+        emu.place_order({"CAP": 2})  # unshipped: a reservation of 2; salable 3
+        # the ledger pulled that order (5 - 2 = 3) and the till sold one more: available 2
+        [result] = await connector.push([PushItem("CAP", 2, 3)])
+        assert result.status is PushStatus.WRITTEN
+        assert emu.salable("CAP") == 2  # what customers may buy = our available
+        assert emu.source_quantity("CAP") == 4  # available + the 2 still to ship
+        emu.ship(1)
+        assert emu.salable("CAP") == 2 and emu.source_quantity("CAP") == 2
+        # more than 20 items go in several requests (the 2.4.3 input limit is switched on here)
+        for i in range(25):
+            emu.add_product(f"X-{i}", 1)
+        results = await connector.push([PushItem(f"X-{i}", 3, None) for i in range(25)])
+        assert {r.status for r in results} == {PushStatus.WRITTEN}
+        posts = [p for m, p in emu.requests if m == "POST" and p.endswith("source-items")]
+        assert len(posts) == 3 and all(emu.salable(f"X-{i}") == 3 for i in range(25))
+    finally:
+        await connector.close()
+
+
+async def test_drift_aware_push_defers_an_order_not_pulled_yet(shop: Shop) -> None:
+    connector = connector_for(shop)
+    await connector.open()
+    try:
+        shop.emulator.place_order({"CAP": 1})  # shows 4; we last knew 5
+        [result] = await connector.push([PushItem("CAP", 3, 5)])
+        assert result.status is PushStatus.DEFERRED and result.observed == 4
+        assert shop.emulator.salable("CAP") == 4
+        [result] = await connector.push([PushItem("CAP", 3, 4)])
+        assert result.status is PushStatus.WRITTEN and shop.emulator.salable("CAP") == 3
+        [result] = await connector.push([PushItem("NOPE", 3, None)])
+        assert result.status is PushStatus.SKIPPED
+    finally:
+        await connector.close()
+
+
+async def test_token_expiry_is_refreshed_and_errors_are_classified(msi_shop: Shop) -> None:
+    connector = connector_for(msi_shop)
+    await connector.open()
+    try:
+        await connector.check()
+        expire_tokens(msi_shop.app)
+        await connector.check()  # one 401, a new token, the call again
+        bad = connector_for(msi_shop, password="wrong")
+        await bad.open()
+        with pytest.raises(AuthError, match="sign-in was incorrect"):
+            await bad.check()
+        await bad.close()
+        wrong_source = connector_for(msi_shop, source_code="warehouse")
+        await wrong_source.open()
+        with pytest.raises(ChannelConfigError, match="no inventory source 'warehouse'"):
+            await wrong_source.check()
+        await wrong_source.close()
+        msi_shop.faults.update({"error_rate": 0.5, "error_status": 503})
+        msi_shop.emulator.place_order({"CAP": 1})
+        assert len(await pull_all(connector, {})) == 1  # retried through the 503s
+        msi_shop.faults.update({"error_rate": 0.0, "down": True})
+        with pytest.raises(RetriableError):
+            await connector.push([PushItem("CAP", 1, None)])
+    finally:
+        await connector.close()
+
+
+def test_messages_get_their_parameters() -> None:
+    assert (
+        render_message(
+            {
+                "message": "The consumer isn't authorized to access %resources.",
+                "parameters": {"resources": "Magento_Sales::sales"},
+            }
+        )
+        == "The consumer isn't authorized to access Magento_Sales::sales."
+    )
+    assert (
+        render_message({"message": 'Product with SKU "%1" does not exist', "parameters": ["CAP"]})
+        == 'Product with SKU "CAP" does not exist'
+    )
+
+
+async def test_read_levels_shows_salable(msi_shop: Shop) -> None:
+    msi_shop.emulator.place_order({"CAP": 2})
+    connector = connector_for(msi_shop, page_size=2)
+    await connector.open()
+    try:
+        levels = {
+            lvl.sku: lvl for page in [p async for p in connector.read_levels()] for lvl in page
+        }
+        assert levels["CAP"].quantity == 3 and levels["CAP"].detail["source_quantity"] == 5
+        assert set(levels) == {"SHIRT-BLUE-42", "SHIRT-BLUE-44", "CAP"}
+    finally:
+        await connector.close()
