@@ -1,6 +1,6 @@
 """`syncd demo`: the embedded default end to end, with nothing to install.
 
-A SQLite ledger in a temporary folder, an emulated PrestaShop shop, a CSV till drop folder, the
+A SQLite ledger in a temporary folder, emulated PrestaShop and Magento shops, a CSV till drop folder, the
 daemon, and generated traffic: till sales (export files dropped by atomic rename), web orders,
 cancellations, and now and then the last unit of a SKU sold at the till and online at once.
 With ``--seconds N`` it stops, lets things settle, and checks every generated document against
@@ -27,6 +27,8 @@ from aiohttp import web
 
 from syncd.config import load_config
 from syncd.connectors.emulation import CatalogItem, demo_catalog
+from syncd.connectors.magento.emulator import MagentoEmulator
+from syncd.connectors.magento.emulator import create_app as create_magento_app
 from syncd.connectors.prestashop.emulator import PrestaShopEmulator, create_app
 from syncd.domain import Document, DocumentKind
 from syncd.engine.daemon import Daemon
@@ -34,6 +36,7 @@ from syncd.ledger import Product, open_store
 from syncd.logs import configure_logging
 
 DEMO_KEY = "DEMO0DEMO0DEMO0DEMO0DEMO0DEMO012"  # the emulator's key; not a secret
+DEMO_MAGENTO_TOKEN = "demo-integration-token"  # likewise
 LOYVERSE_HEADER = (
     "Date,Receipt number,Receipt type,Category,SKU,Item,Variant,Modifiers applied,Quantity,"
     "Gross sales,Discounts,Net sales,Cost of goods,Gross profit,Taxes,POS,Store,Cashier name,"
@@ -47,13 +50,15 @@ class Traffic:
 
     till_receipts: dict[str, dict[str, int]] = field(default_factory=dict)
     web_orders: dict[int, dict[str, int]] = field(default_factory=dict)
+    magento_orders: dict[int, dict[str, int]] = field(default_factory=dict)
+    magento_shipped: set[int] = field(default_factory=set)
     cancelled: set[int] = field(default_factory=set)
     double_sells: int = 0
     pending: list[tuple[str, str, float]] = field(default_factory=list)  # (target, sku, t0)
     latencies: list[float] = field(default_factory=list)
 
 
-def demo_config(folder: Path, shop_url: str, web_port: int) -> str:
+def demo_config(folder: Path, shop_url: str, magento_url: str, web_port: int) -> str:
     return f"""# Written by `syncd demo`: the embedded default with an emulated PrestaShop.
 [ledger]
 backend = "sqlite"
@@ -85,6 +90,14 @@ url = "{shop_url}"
 api_key = "{DEMO_KEY}"
 poll_seconds = 0.3
 overlap_seconds = 2
+
+[channels.magento]
+type = "magento"
+url = "{magento_url}"
+access_token = "{DEMO_MAGENTO_TOKEN}"
+mode = "msi"
+poll_seconds = 0.3
+overlap_seconds = 2
 """
 
 
@@ -104,10 +117,14 @@ class Demo:
         self.catalog: list[CatalogItem] = demo_catalog(products, seed=seed)
         self.shop = PrestaShopEmulator(version="8.1.0")
         self.shop.load_catalog(self.catalog)
+        self.magento = MagentoEmulator(msi=True)
+        self.magento.load_catalog(self.catalog)
         self.traffic = Traffic()
         self.daemon: Daemon | None = None
         self._runner: web.AppRunner | None = None
+        self._magento_runner: web.AppRunner | None = None
         self.shop_url = ""
+        self.magento_url = ""
         self.receipt_no = 0
         self.model: dict[str, int] = {i.sku: i.quantity for i in self.catalog}  # what should be
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -119,8 +136,18 @@ class Demo:
         await site.start()
         sockets: Any = getattr(site._server, "sockets", None)
         self.shop_url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+        self._magento_runner = web.AppRunner(
+            create_magento_app(self.magento, integration_token=DEMO_MAGENTO_TOKEN), access_log=None
+        )
+        await self._magento_runner.setup()
+        site = web.TCPSite(self._magento_runner, "127.0.0.1", 0)
+        await site.start()
+        sockets = getattr(site._server, "sockets", None)
+        self.magento_url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
         config = self.folder / "syncd.toml"
-        config.write_text(demo_config(self.folder, self.shop_url, 0), encoding="utf-8")
+        config.write_text(
+            demo_config(self.folder, self.shop_url, self.magento_url, 0), encoding="utf-8"
+        )
         (self.folder / "till" / "inbox").mkdir(parents=True, exist_ok=True)
         settings = load_config(config)
         await self._onboard(settings)
@@ -145,8 +172,9 @@ class Demo:
     async def stop(self) -> None:
         if self.daemon is not None:
             await self.daemon.stop()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        for runner in (self._runner, self._magento_runner):
+            if runner is not None:
+                await runner.cleanup()
 
     # -- traffic -------------------------------------------------------------------------------
 
@@ -170,6 +198,7 @@ class Demo:
         for sku, qty in lines.items():
             self.model[sku] -= qty
             self.traffic.pending.append(("webshop", sku, now))
+            self.traffic.pending.append(("magento", sku, now))
 
     def web_order(self, lines: dict[str, int] | None = None) -> None:
         if lines is None:
@@ -183,6 +212,26 @@ class Demo:
         for sku, qty in lines.items():
             self.model[sku] -= qty
             self.traffic.pending.append(("till", sku, now))
+
+    def magento_order(self) -> None:
+        choices = [s for s in self._in_stock() if self.magento.salable(s) > 0]
+        if not choices:
+            return
+        lines = {self.rng.choice(choices): 1}
+        order = self.magento.place_order(lines, configurable=self.rng.random() < 0.5)
+        self.traffic.magento_orders[order] = lines
+        now = time.monotonic()
+        for sku, qty in lines.items():
+            self.model[sku] -= qty
+            self.traffic.pending.append(("till", sku, now))
+            self.traffic.pending.append(("webshop", sku, now))
+
+    def magento_ship(self) -> None:
+        waiting = [o for o in self.traffic.magento_orders if o not in self.traffic.magento_shipped]
+        if waiting:
+            order = self.rng.choice(waiting)
+            self.magento.ship(order)
+            self.traffic.magento_shipped.add(order)
 
     def cancel(self) -> None:
         open_orders = [o for o in self.traffic.web_orders if o not in self.traffic.cancelled]
@@ -231,6 +280,10 @@ class Demo:
             self.till_sale()
             if tick % 3 == 0:
                 self.web_order()
+            if tick % 4 == 0:
+                self.magento_order()
+            if tick % 9 == 0:
+                self.magento_ship()
             if tick % 11 == 0:
                 self.cancel()
             if tick % 20 == 0:
@@ -275,6 +328,12 @@ class Demo:
                 applied = stored.get(sku, (0, 0))[1]
                 lost += max(0, qty * effective - applied) if effective else max(0, applied)
                 duplicated += max(0, applied - qty * effective) if effective else 0
+        for order, lines in self.traffic.magento_orders.items():
+            stored = await store.document_lines("magento", str(order))
+            for sku, qty in lines.items():
+                applied = stored.get(sku, (0, 0))[1]
+                lost += max(0, qty - applied)
+                duplicated += max(0, applied - qty)
         # The ledger equals the model: opening stock minus what the generator sold for good.
         expected = self.model
         levels = await store.levels()
@@ -282,6 +341,9 @@ class Demo:
         movements, _ = await store.movement_totals()
         shop_mismatches = sorted(
             s for s in expected if self.shop.quantity(s) != max(0, levels.get(s, 0))
+        )
+        magento_mismatches = sorted(
+            s for s in expected if self.magento.salable(s) != max(0, levels.get(s, 0))
         )
         till_file = (
             (self.folder / "till" / "stock.csv").read_text(encoding="utf-8").splitlines()[1:]
@@ -303,6 +365,8 @@ class Demo:
         return {
             "till_sales": len(self.traffic.till_receipts),
             "web_orders": len(self.traffic.web_orders),
+            "magento_orders": len(self.traffic.magento_orders),
+            "magento_shipped": len(self.traffic.magento_shipped),
             "cancellations": len(self.traffic.cancelled),
             "last_unit_sold_twice": self.traffic.double_sells,
             "movements": movements,
@@ -314,8 +378,11 @@ class Demo:
             "duplicated": duplicated,
             "ledger_matches_model": not ledger_mismatches,
             "shop_matches_ledger": not shop_mismatches,
+            "magento_matches_ledger": not magento_mismatches,
             "till_matches_ledger": not till_mismatches,
-            "mismatched_skus": (ledger_mismatches + shop_mismatches + till_mismatches)[:10],
+            "mismatched_skus": (
+                ledger_mismatches + shop_mismatches + magento_mismatches + till_mismatches
+            )[:10],
         }
 
 
@@ -334,6 +401,7 @@ async def run_demo(seconds: float | None, as_json: bool, products: int = 40, see
             f"  till drop:     {folder / 'till' / 'inbox'}  (drop a receipts CSV here)\n"
             f"  till stock:    {folder / 'till' / 'stock.csv'}\n"
             f"  PrestaShop:    {demo.shop_url}/api  (key {DEMO_KEY})\n"
+            f"  Magento:       {demo.magento_url}/rest/V1  (token {DEMO_MAGENTO_TOKEN})\n"
             f"  health:        http://127.0.0.1:{demo.daemon.web_port}/healthz\n"
             f"  status:        syncd status --config {folder / 'syncd.toml'}\n"
             + ("  Ctrl-C stops it.\n" if seconds is None else f"  stopping after {seconds:g} s.\n"),
@@ -369,6 +437,7 @@ async def run_demo(seconds: float | None, as_json: bool, products: int = 40, see
         and summary["settled"]
         and summary["ledger_matches_model"]
         and summary["shop_matches_ledger"]
+        and summary["magento_matches_ledger"]
         and summary["till_matches_ledger"]
     )
     return 0 if ok else 1

@@ -46,7 +46,24 @@ def shop() -> Iterator[dict[str, Any]]:
     proc.stdout.close()
 
 
-def write_config(tmp: Path, shop: dict[str, Any], backend: str, dsn: str) -> Path:
+@pytest.fixture
+def magento() -> Iterator[dict[str, Any]]:
+    proc = subprocess.Popen(
+        [*SYNCD, "emulator", "magento", "--port", "0", "--products", "8"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    info = json.loads(proc.stdout.readline())
+    yield info
+    proc.terminate()
+    proc.wait(10)
+    proc.stdout.close()
+
+
+def write_config(
+    tmp: Path, shop: dict[str, Any], magento: dict[str, Any], backend: str, dsn: str
+) -> Path:
     ledger = (
         f'backend = "postgres"\ndsn = "{dsn}"'
         if backend == "postgres"
@@ -77,6 +94,13 @@ url = "{shop["url"]}"
 api_key = "{shop["api_key"]}"
 poll_seconds = 0.3
 overlap_seconds = 2
+[channels.magento]
+type = "magento"
+url = "{magento["url"]}"
+username = "admin"
+password = "{magento["password"]}"
+poll_seconds = 0.3
+overlap_seconds = 2
 """,
         encoding="utf-8",
     )
@@ -98,8 +122,10 @@ async def onboard(config: Path, quantities: dict[str, int]) -> None:
 
 
 class Env:
-    def __init__(self, tmp: Path, shop: dict[str, Any], config: Path) -> None:
-        self.tmp, self.shop, self.config = tmp, shop, config
+    def __init__(
+        self, tmp: Path, shop: dict[str, Any], magento: dict[str, Any], config: Path
+    ) -> None:
+        self.tmp, self.shop, self.magento, self.config = tmp, shop, magento, config
         self.proc: subprocess.Popen[bytes] | None = None
         self.receipts = 0
 
@@ -128,10 +154,13 @@ class Env:
         os.replace(staging, self.tmp / "till" / "inbox" / f"{receipt}.csv")
         return receipt
 
-    async def admin(self, method: str, path: str, body: Any = None) -> Any:
+    async def admin(
+        self, method: str, path: str, body: Any = None, shop: str = "prestashop"
+    ) -> Any:
+        base = self.shop["url"] if shop == "prestashop" else self.magento["url"]
         async with (
             aiohttp.ClientSession() as http,
-            http.request(method, f"{self.shop['url']}/__emulator/{path}", json=body) as resp,
+            http.request(method, f"{base}/__emulator/{path}", json=body) as resp,
         ):
             assert resp.status == 200, await resp.text()
             return await resp.json()
@@ -167,11 +196,11 @@ async def until(check: Any, timeout: float = 15.0) -> None:
 
 
 async def test_sales_flow_both_ways_and_survive_sigterm(
-    ledger_backend: tuple[str, str], tmp_path: Path, shop: dict[str, Any]
+    ledger_backend: tuple[str, str], tmp_path: Path, shop: dict[str, Any], magento: dict[str, Any]
 ) -> None:
     backend, dsn = ledger_backend
-    config = write_config(tmp_path, shop, backend, dsn)
-    env = Env(tmp_path, shop, config)
+    config = write_config(tmp_path, shop, magento, backend, dsn)
+    env = Env(tmp_path, shop, magento, config)
     initial = await env.admin("GET", "quantities")
     await onboard(config, initial)
     env.start()
@@ -192,14 +221,35 @@ async def test_sales_flow_both_ways_and_survive_sigterm(
 
         await until(lambda: shop_shows(a, initial[a] - 2))
 
+        async def magento_shows(sku: str, qty: int) -> bool:
+            figures = (await env.admin("GET", "quantities", shop="magento"))[sku]
+            return bool(figures["salable"] == qty)
+
+        await until(lambda: magento_shows(a, initial[a] - 2))
+
         # a web order reaches the till
         order = (await env.admin("POST", "orders", {"lines": {b: 1}}))["id"]
         await until(lambda: env.till_stock().get(b) == initial[b] - 1)
+        await until(lambda: magento_shows(b, initial[b] - 1))
+        # a Magento order reaches the till and PrestaShop, and shipping it changes nothing
+        m_order = (
+            await env.admin(
+                "POST", "orders", {"lines": {b: 1}, "configurable": True}, shop="magento"
+            )
+        )["id"]
+        await until(lambda: env.till_stock().get(b) == initial[b] - 2)
+        await until(lambda: shop_shows(b, initial[b] - 2))
+        await env.admin("POST", f"orders/{m_order}/ship", {}, shop="magento")
+        await asyncio.sleep(1)
+        assert await magento_shows(b, initial[b] - 2) and env.till_stock().get(b) == initial[b] - 2
+        m_figures = (await env.admin("GET", "quantities", shop="magento"))[b]
+        assert m_figures["source"] == initial[b] - 2  # shipped: source and salable agree again
 
         # a cancellation is restored everywhere, once
         await env.admin("POST", f"orders/{order}/state", {"state": "PS_OS_CANCELED"})
-        await until(lambda: env.till_stock().get(b) == initial[b])
-        assert (await env.admin("GET", "quantities"))[b] == initial[b]
+        await until(lambda: env.till_stock().get(b) == initial[b] - 1)
+        await until(lambda: magento_shows(b, initial[b] - 1))
+        assert (await env.admin("GET", "quantities"))[b] == initial[b] - 1
 
         # the last unit sold at the till and online at the same moment
         last = a
@@ -210,6 +260,7 @@ async def test_sales_flow_both_ways_and_survive_sigterm(
         await env.admin("POST", "orders", {"lines": {last: 1}})
         await until(lambda: env.till_stock().get(last) == 0)
         await until(lambda: shop_shows(last, 0))
+        await until(lambda: magento_shows(last, 0))
         await until(lambda: any(c["sku"] == last for c in env.status()["open_conflicts"]))
 
         # SIGTERM in the middle of a burst: exit 0, and nothing lost after a restart
@@ -218,9 +269,10 @@ async def test_sales_flow_both_ways_and_survive_sigterm(
         await asyncio.sleep(0.3)
         assert env.stop() == 0
         env.start()
-        expected_b = initial[b] - len(burst) - len(orders)
+        expected_b = initial[b] - 1 - len(burst) - len(orders)
         await until(lambda: env.till_stock().get(b) == max(0, expected_b), timeout=20)
         await until(lambda: shop_shows(b, max(0, expected_b)), timeout=20)
+        await until(lambda: magento_shows(b, max(0, expected_b)), timeout=20)
     finally:
         if env.proc is not None and env.proc.poll() is None:
             env.stop()
@@ -233,10 +285,11 @@ async def test_sales_flow_both_ways_and_survive_sigterm(
             lines = await store.document_lines("till", receipt)
             assert lines and all(wanted == applied for wanted, applied in lines.values()), receipt
         count, _ = await store.movement_totals()
-        # opening count (SKUs not at 0) + one per till receipt + web: order, cancel, last unit, 3
+        # opening count (SKUs not at 0) + one per till receipt + web: order, cancel, last unit,
+        # 3 more + the Magento order
         opening = sum(1 for q in initial.values() if q)
-        assert count == opening + env.receipts + 1 + 1 + 1 + len(orders)
+        assert count == opening + env.receipts + 1 + 1 + 1 + len(orders) + 1
     finally:
         await store.close()
     log = (tmp_path / "daemon.log").read_text(encoding="utf-8")
-    assert shop["api_key"] not in log
+    assert shop["api_key"] not in log and magento["password"] not in log
