@@ -383,6 +383,15 @@ EMULATOR_KEY = web.AppKey("magento_emulator", MagentoEmulator)
 CONFIG_KEY = web.AppKey("magento_config", dict)
 
 
+def _sku_filter(query: dict[str, str]) -> list[str] | None:
+    """SKUs of a `sku` eq/in filter alone in its group, if the search has one."""
+    groups, _, _, _ = parse_search(query)
+    for group in groups:
+        if len(group) == 1 and group[0][0] == "sku" and group[0][2] in ("eq", "in"):
+            return group[0][1].split(",") if group[0][2] == "in" else [group[0][1]]
+    return None
+
+
 def _error(status: int, message: str, parameters: Any = None) -> web.Response:
     body: dict[str, Any] = {"message": message}
     if parameters is not None:
