@@ -54,15 +54,24 @@ class Traffic:
     magento_shipped: set[int] = field(default_factory=set)
     cancelled: set[int] = field(default_factory=set)
     double_sells: int = 0
-    pending: list[tuple[str, str, float]] = field(default_factory=list)  # (target, sku, t0)
+    pending: list[tuple[str, str, float, str]] = field(
+        default_factory=list
+    )  # target, sku, t0, source
     latencies: list[float] = field(default_factory=list)
+    by_path: dict[str, list[float]] = field(default_factory=dict)  # "till->webshop" → seconds
 
 
-def demo_config(folder: Path, shop_url: str, magento_url: str, web_port: int) -> str:
-    return f"""# Written by `syncd demo`: the embedded default with an emulated PrestaShop.
+def demo_config(
+    folder: Path, shop_url: str, magento_url: str, web_port: int, ledger_dsn: str = ""
+) -> str:
+    ledger = (
+        f'backend = "postgres"\ndsn = "{ledger_dsn}"'
+        if ledger_dsn
+        else 'backend = "sqlite"\npath = "ledger.sqlite3"'
+    )
+    return f"""# Written by `syncd demo`: the embedded default with emulated shops.
 [ledger]
-backend = "sqlite"
-path = "ledger.sqlite3"
+{ledger}
 
 [log]
 level = "warning"
@@ -111,8 +120,9 @@ def _till_file(receipt: str, lines: dict[str, int]) -> bytes:
 
 
 class Demo:
-    def __init__(self, folder: Path, products: int, seed: int) -> None:
+    def __init__(self, folder: Path, products: int, seed: int, ledger_dsn: str = "") -> None:
         self.folder = folder
+        self.ledger_dsn = ledger_dsn
         self.rng = random.Random(seed)
         self.catalog: list[CatalogItem] = demo_catalog(products, seed=seed)
         self.shop = PrestaShopEmulator(version="8.1.0")
@@ -146,7 +156,8 @@ class Demo:
         self.magento_url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
         config = self.folder / "syncd.toml"
         config.write_text(
-            demo_config(self.folder, self.shop_url, self.magento_url, 0), encoding="utf-8"
+            demo_config(self.folder, self.shop_url, self.magento_url, 0, self.ledger_dsn),
+            encoding="utf-8",
         )
         (self.folder / "till" / "inbox").mkdir(parents=True, exist_ok=True)
         settings = load_config(config)
@@ -197,8 +208,8 @@ class Demo:
         self.traffic.till_receipts[receipt] = dict(lines)
         for sku, qty in lines.items():
             self.model[sku] -= qty
-            self.traffic.pending.append(("webshop", sku, now))
-            self.traffic.pending.append(("magento", sku, now))
+            self.traffic.pending.append(("webshop", sku, now, "till"))
+            self.traffic.pending.append(("magento", sku, now, "till"))
 
     def web_order(self, lines: dict[str, int] | None = None) -> None:
         if lines is None:
@@ -211,7 +222,8 @@ class Demo:
         now = time.monotonic()
         for sku, qty in lines.items():
             self.model[sku] -= qty
-            self.traffic.pending.append(("till", sku, now))
+            self.traffic.pending.append(("till", sku, now, "webshop"))
+            self.traffic.pending.append(("magento", sku, now, "webshop"))
 
     def magento_order(self) -> None:
         choices = [s for s in self._in_stock() if self.magento.salable(s) > 0]
@@ -223,8 +235,8 @@ class Demo:
         now = time.monotonic()
         for sku, qty in lines.items():
             self.model[sku] -= qty
-            self.traffic.pending.append(("till", sku, now))
-            self.traffic.pending.append(("webshop", sku, now))
+            self.traffic.pending.append(("till", sku, now, "magento"))
+            self.traffic.pending.append(("webshop", sku, now, "magento"))
 
     def magento_ship(self) -> None:
         waiting = [o for o in self.traffic.magento_orders if o not in self.traffic.magento_shipped]
@@ -243,7 +255,7 @@ class Demo:
         now = time.monotonic()
         for sku, qty in self.traffic.web_orders[order].items():
             self.model[sku] += qty
-            self.traffic.pending.append(("till", sku, now))
+            self.traffic.pending.append(("till", sku, now, "webshop"))
 
     def double_sell(self) -> None:
         """The blue shirt in size 44 leaves the shop at 10:02 while a web customer pays for it."""
@@ -265,11 +277,13 @@ class Demo:
             if event["event"] == "stock_pushed":
                 done = time.monotonic()
                 keep = []
-                for target, sku, t0 in self.traffic.pending:
+                for pending in self.traffic.pending:
+                    target, sku, t0, source = pending
                     if target == event["channel"] and sku == event["sku"]:
                         self.traffic.latencies.append(done - t0)
+                        self.traffic.by_path.setdefault(f"{source}->{target}", []).append(done - t0)
                     else:
-                        keep.append((target, sku, t0))
+                        keep.append(pending)
                 self.traffic.pending = keep
 
     async def run_traffic(self, seconds: float | None) -> None:
@@ -291,6 +305,25 @@ class Demo:
             for _ in range(5):
                 self.observe()
                 await asyncio.sleep(0.1)
+
+    async def run_load(self, seconds: float, till_per_second: float, web_per_second: float) -> None:
+        """Steady load for the latency benchmark: till files and web orders at fixed rates."""
+        started = time.monotonic()
+        till_due = web_due = 0.0
+        magento_turn = False
+        while (elapsed := time.monotonic() - started) < seconds:
+            while till_due <= elapsed * till_per_second:
+                self.till_sale()
+                till_due += 1
+            while web_due <= elapsed * web_per_second:
+                if magento_turn:
+                    self.magento_order()
+                else:
+                    self.web_order()
+                magento_turn = not magento_turn
+                web_due += 1
+            self.observe()
+            await asyncio.sleep(0.005)
 
     async def settle(self, limit: float = 20.0) -> bool:
         assert self.daemon is not None and self.daemon.store is not None
