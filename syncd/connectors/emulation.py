@@ -7,9 +7,11 @@ construction; the middleware applies them to every request except the admin API.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -126,3 +128,33 @@ def demo_catalog(count: int, seed: int = 7) -> list[CatalogItem]:
             )
         )
     return items
+
+
+async def start_server(
+    app: web.Application, host: str = "127.0.0.1", port: int = 0
+) -> tuple[web.AppRunner, int]:
+    """Serve an app; return its runner and the port it is bound to (port 0: any free one)."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    sockets: Any = getattr(site._server, "sockets", None)
+    return runner, int(sockets[0].getsockname()[1]) if sockets else port
+
+
+def serve_forever(app: web.Application, host: str, port: int, info: dict[str, Any]) -> None:
+    """`syncd emulator …`: serve until Ctrl-C; first print one JSON line with the URL and `info`
+    (credentials of the emulated shop) for scripts and tests to read."""
+
+    async def serve() -> None:
+        runner, bound = await start_server(app, host, port)
+        print(json.dumps({"url": f"http://{host}:{bound}", **info}), flush=True)  # noqa: T201
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass

@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from syncd.config import load_config
-from syncd.connectors.emulation import CatalogItem, demo_catalog
+from syncd.connectors.emulation import CatalogItem, demo_catalog, start_server
 from syncd.connectors.magento.emulator import MagentoEmulator
 from syncd.connectors.magento.emulator import create_app as create_magento_app
 from syncd.connectors.prestashop.emulator import PrestaShopEmulator, create_app
@@ -140,20 +140,11 @@ class Demo:
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(create_app(self.shop, api_key=DEMO_KEY), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        sockets: Any = getattr(site._server, "sockets", None)
-        self.shop_url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
-        self._magento_runner = web.AppRunner(
-            create_magento_app(self.magento, integration_token=DEMO_MAGENTO_TOKEN), access_log=None
-        )
-        await self._magento_runner.setup()
-        site = web.TCPSite(self._magento_runner, "127.0.0.1", 0)
-        await site.start()
-        sockets = getattr(site._server, "sockets", None)
-        self.magento_url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+        self._runner, port = await start_server(create_app(self.shop, api_key=DEMO_KEY))
+        self.shop_url = f"http://127.0.0.1:{port}"
+        magento_app = create_magento_app(self.magento, integration_token=DEMO_MAGENTO_TOKEN)
+        self._magento_runner, port = await start_server(magento_app)
+        self.magento_url = f"http://127.0.0.1:{port}"
         config = self.folder / "syncd.toml"
         config.write_text(
             demo_config(self.folder, self.shop_url, self.magento_url, 0, self.ledger_dsn),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,9 +10,10 @@ import pytest
 from aiohttp import web
 
 from syncd.config import parse_config
-from syncd.connectors.emulation import Faults
+from syncd.connectors.emulation import Faults, start_server
 from syncd.connectors.magento.connector import MagentoConnector
 from syncd.connectors.magento.emulator import MagentoEmulator, create_app
+from tests.servers import threaded_app
 
 TOKEN = "integration-token-0123456789abcdef"
 
@@ -38,12 +37,8 @@ async def start(msi: bool, **app_options: Any) -> tuple[Shop, web.AppRunner]:
     seed(emulator)
     faults = Faults()
     app = create_app(emulator, password="s3cret-pass", faults=faults, seed=1, **app_options)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    sockets: Any = getattr(site._server, "sockets", None)
-    return Shop(emulator, app, faults, f"http://127.0.0.1:{sockets[0].getsockname()[1]}"), runner
+    runner, port = await start_server(app)
+    return Shop(emulator, app, faults, f"http://127.0.0.1:{port}"), runner
 
 
 @pytest.fixture(params=["msi", "legacy"])
@@ -80,31 +75,5 @@ def threaded_shop() -> Iterator[Shop]:
     emulator = MagentoEmulator()
     seed(emulator)
     app = create_app(emulator, password="s3cret-pass", integration_token=TOKEN)
-    ready = threading.Event()
-    holder: dict[str, Any] = {}
-
-    def serve() -> None:
-        loop = asyncio.new_event_loop()
-        holder["loop"] = loop
-
-        async def main() -> None:
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            sockets: Any = getattr(site._server, "sockets", None)
-            holder["port"] = sockets[0].getsockname()[1]
-            holder["stop"] = asyncio.Event()
-            ready.set()
-            await holder["stop"].wait()
-            await runner.cleanup()
-
-        loop.run_until_complete(main())
-        loop.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    yield Shop(emulator, app, Faults(), f"http://127.0.0.1:{holder['port']}")
-    holder["loop"].call_soon_threadsafe(holder["stop"].set)
-    thread.join(10)
+    with threaded_app(app) as url:
+        yield Shop(emulator, app, Faults(), url)

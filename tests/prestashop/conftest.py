@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +13,7 @@ from syncd.config import parse_config
 from syncd.connectors.emulation import Faults
 from syncd.connectors.prestashop.connector import PrestaShopConnector
 from syncd.connectors.prestashop.emulator import PrestaShopEmulator, create_app
+from tests.servers import threaded_app
 
 KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ123456"
 
@@ -83,31 +82,5 @@ def threaded_shop() -> Iterator[Shop]:
     """The emulator served from its own thread and loop, for synchronous clients."""
     emulator = PrestaShopEmulator(version="1.7.8.11")
     seed(emulator)
-    ready = threading.Event()
-    holder: dict[str, Any] = {}
-
-    def serve() -> None:
-        loop = asyncio.new_event_loop()
-        holder["loop"] = loop
-
-        async def main() -> None:
-            runner = web.AppRunner(create_app(emulator, api_key=KEY), access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            sockets: Any = getattr(site._server, "sockets", None)
-            holder["port"] = sockets[0].getsockname()[1]
-            holder["stop"] = asyncio.Event()
-            ready.set()
-            await holder["stop"].wait()
-            await runner.cleanup()
-
-        loop.run_until_complete(main())
-        loop.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    yield Shop(emulator, Faults(), f"http://127.0.0.1:{holder['port']}")
-    holder["loop"].call_soon_threadsafe(holder["stop"].set)
-    thread.join(10)
+    with threaded_app(create_app(emulator, api_key=KEY)) as url:
+        yield Shop(emulator, Faults(), url)

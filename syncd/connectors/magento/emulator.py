@@ -8,7 +8,6 @@ stock item's qty directly. The real `pymagento` client drives it in the tests.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import re
@@ -22,7 +21,13 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from syncd.connectors.emulation import CatalogItem, Faults, demo_catalog, install_faults
+from syncd.connectors.emulation import (
+    CatalogItem,
+    Faults,
+    demo_catalog,
+    install_faults,
+    serve_forever,
+)
 
 DEFAULT_SOURCE = "default"
 
@@ -646,34 +651,6 @@ def run_standalone(host: str, port: int, products: int) -> None:
     emulator.load_catalog(demo_catalog(products))
     password = secrets.token_urlsafe(12)
     token = secrets.token_hex(16)
-
-    async def serve() -> None:
-        runner = web.AppRunner(
-            create_app(emulator, password=password, integration_token=token), access_log=None
-        )
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        sockets: Any = getattr(site._server, "sockets", None)
-        bound = sockets[0].getsockname()[1] if sockets else port
-        print(
-            json.dumps(
-                {
-                    "url": f"http://{host}:{bound}",
-                    "username": "admin",
-                    "password": password,
-                    "access_token": token,
-                    "products": products,
-                }
-            ),
-            flush=True,
-        )
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await runner.cleanup()
-
-    try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
-        pass
+    app = create_app(emulator, password=password, integration_token=token)
+    info = {"username": "admin", "password": password, "access_token": token, "products": products}
+    serve_forever(app, host, port, info)

@@ -8,10 +8,8 @@ State lives in :class:`PrestaShopEmulator` (Python methods for tests); :func:`cr
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
-import json
 import re
 import secrets
 import time
@@ -24,7 +22,13 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from syncd.connectors.emulation import CatalogItem, Faults, demo_catalog, install_faults
+from syncd.connectors.emulation import (
+    CatalogItem,
+    Faults,
+    demo_catalog,
+    install_faults,
+    serve_forever,
+)
 
 XLINK = "http://www.w3.org/1999/xlink"
 HREF = f"{{{XLINK}}}href"
@@ -1024,24 +1028,6 @@ def run_standalone(host: str, port: int, products: int) -> None:
     emulator = PrestaShopEmulator()
     emulator.load_catalog(demo_catalog(products))
     key = "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(32))
-
-    async def serve() -> None:
-        runner = web.AppRunner(create_app(emulator, api_key=key), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        sockets: Any = getattr(site._server, "sockets", None)
-        bound = sockets[0].getsockname()[1] if sockets else port
-        print(
-            json.dumps({"url": f"http://{host}:{bound}", "api_key": key, "products": products}),
-            flush=True,
-        )
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await runner.cleanup()
-
-    try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
-        pass
+    serve_forever(
+        create_app(emulator, api_key=key), host, port, {"api_key": key, "products": products}
+    )
