@@ -77,15 +77,18 @@ class FakeConnector(Connector):
             yield Batch(documents=docs, cursors={"seq": str(start + len(docs))})
 
     async def push(self, items: Sequence[PushItem]) -> list[PushResult]:
+        """Read each figure, wait ``push_delay``, then write: like a shop without
+        compare-and-set, a sale landing in between is overwritten."""
         state = self.state
-        if state.push_delay:
-            await asyncio.sleep(state.push_delay)
         if state.fail_push is not None:
             raise state.fail_push
+        read = {item.sku: state.figures.get(item.sku) for item in items}
+        if state.push_delay:
+            await asyncio.sleep(state.push_delay)
         state.pushes.append(list(items))
         results = []
         for item in items:
-            current = state.figures.get(item.sku)
+            current = read[item.sku]
             if (
                 item.last_known is not None
                 and current is not None

@@ -182,6 +182,16 @@ class Connector:
 
     # -- reconciliation ------------------------------------------------------------------------
 
+    async def read_figures(self, skus: Sequence[str]) -> dict[str, int]:
+        """What the channel shows now for a few SKUs (read back after its own orders are pulled,
+        to catch a sale that landed between a push's read and its write). Override with a
+        cheaper per-SKU read where the channel has one."""
+        wanted = set(skus)
+        figures: dict[str, int] = {}
+        async for page in self.read_levels(sorted(wanted)):
+            figures.update({level.sku: level.quantity for level in page if level.sku in wanted})
+        return figures
+
     def read_levels(self, skus: Sequence[str] | None = None) -> AsyncIterator[list[ChannelLevel]]:
         """Yield pages of every SKU's figure (or only ``skus``), comparable with `available`."""
         return _no_levels()

@@ -222,6 +222,7 @@ class ChannelRunner:
         """Pull what is new and apply it; batch by batch, each with its cursors."""
         cursors = await self.store.cursors(self.name)
         applied = 0
+        touched: set[str] = set()
         pull = self.connector.pull(cursors)
         try:
             async for batch in pull:
@@ -235,6 +236,8 @@ class ChannelRunner:
                 )
                 changed = [r for r in results if r.movements or r.pending]
                 applied += len(changed)
+                moved = {r.doc_id for r in results if r.movements}
+                touched.update(s for d in batch.documents if d.doc_id in moved for s in d.lines)
                 for result in changed:
                     self.events.publish(
                         "document_applied",
@@ -258,11 +261,32 @@ class ChannelRunner:
             if close is not None:
                 await close()
         self.status.documents += applied
+        if touched and self.settings.push and self.connector.follows_own_sales:
+            await self._read_back(sorted(touched))
         self.status.pull_generation += 1
         self._succeeded("pull")
         if applied:
             log.info("documents_applied", channel=self.name, documents=applied)
         return applied
+
+    async def _read_back(self, skus: list[str]) -> None:
+        """After the channel's own orders are applied, read what it shows for their SKUs.
+
+        A shop has no compare-and-set: a sale that lands between a push's read and its write is
+        overwritten, and the order, pulled later, makes the ledger believe the shop lowered a
+        figure it no longer shows. Reading those SKUs back finds the shop showing more than we
+        believe and queues a correction, so such a lost update lasts one poll, not until the
+        next reconciliation. Lower figures are left alone: they may hold unpulled orders.
+        """
+        try:
+            figures = await self.connector.read_figures(skus)
+        except ConnectorError as err:
+            log.warning("read_back_failed", channel=self.name, skus=len(skus), error=str(err))
+            return
+        if figures:
+            fixed = await self.store.record_shown(self.name, figures, only_higher=True)
+            if fixed:
+                log.warning("channel_figure_corrected", channel=self.name, skus=fixed)
 
     # -- push -----------------------------------------------------------------------------------
 

@@ -779,20 +779,46 @@ class SqlStore:
             for sku, on_hand, shown in rows
         ]
 
-    async def record_shown(self, channel: str, figures: Mapping[str, int]) -> None:
-        """Figures read back from a channel (drift check, reconciliation); queue corrections."""
+    async def record_shown(
+        self, channel: str, figures: Mapping[str, int], *, only_higher: bool = False
+    ) -> int:
+        """Figures read back from a channel (drift check, reconciliation); queue corrections.
+
+        ``only_higher``: keep only figures above what the channel is believed to show. A lower
+        figure may hold orders not pulled yet, which the drift-aware push must still see; a
+        higher one means a write erased a sale (or a cancellation is not pulled yet). Returns
+        how many figures were recorded.
+        """
         if not figures:
-            return
+            return 0
         now_us = to_us(utcnow())
+        recorded = 0
 
         async def body(tx: Tx) -> Plan:
+            nonlocal recorded
+            chosen = dict(figures)
+            if only_higher:
+                believed = {
+                    sku: shown
+                    for ch, sku, shown in await tx.fetch("shown_for", sorted(figures))
+                    if ch == channel
+                }
+                chosen = {
+                    sku: q
+                    for sku, q in figures.items()
+                    if believed.get(sku) is not None and q > int(believed[sku])
+                }
+            recorded = len(chosen)
+            if not chosen:
+                return Plan()
             await tx.executemany(
                 "upsert_shown",
-                [(channel, sku, int(q), "read", now_us) for sku, q in sorted(figures.items())],
+                [(channel, sku, int(q), "read", now_us) for sku, q in sorted(chosen.items())],
             )
-            return await self._refresh_in(tx, sorted(figures), now_us, only={channel})
+            return await self._refresh_in(tx, sorted(chosen), now_us, only={channel})
 
         self._wake((await self._run(body)).changed_channels)
+        return recorded
 
     async def enqueue_all(self, channel: str | None = None) -> int:
         """Queue every SKU whose figure differs from what the channel is known to show."""

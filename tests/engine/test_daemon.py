@@ -290,3 +290,37 @@ def test_watchdog_pings_stop_when_the_loop_is_blocked(
     assert len([t for t in pings if t < blocked_at]) >= 2
     assert not [t for t in pings if blocked_at + 0.05 < t < unblocked_at - 0.05]
     assert [t for t in pings if t > unblocked_at]
+
+
+async def test_a_sale_overwritten_between_read_and_write_is_corrected_after_its_pull(
+    tmp_path: Path, channels: dict[str, FakeChannel]
+) -> None:
+    daemon = await started(
+        settings_for(tmp_path, channels={"shop": {"type": "fake", "poll_seconds": 60}})
+    )
+    try:
+        assert daemon.store is not None
+        await until(
+            lambda: (
+                channels["shop"].pushes != [] and daemon.runners["shop"].status.pull_generation >= 1
+            )
+        )
+        channels["shop"].push_delay = 0.5
+        connector(daemon, "till").sell(sale("till", "t1", {"CAP": 1}))  # ledger 4: a push starts
+        await until(
+            lambda: (
+                any(i.sku == "CAP" and i.available == 4 for p in channels["shop"].pushes for i in p)
+                or True
+            )
+        )
+        await asyncio.sleep(0.2)  # the push has read 5 and not written yet
+        channels["shop"].documents.append(sale("shop", "1044", {"CAP": 1}))  # the shop sells one
+        channels["shop"].figures["CAP"] -= 1  # it shows 4 … then our write of 4 erases the sale
+        await asyncio.sleep(0.6)
+        assert channels["shop"].figures["CAP"] == 4
+        channels["shop"].push_delay = 0.0
+        connector(daemon, "shop").nudge()  # its order is pulled only now, after the ack
+        await until(lambda: channels["shop"].figures["CAP"] == 3)
+        assert await daemon.store.levels(["CAP"]) == {"CAP": 3}
+    finally:
+        await daemon.stop()

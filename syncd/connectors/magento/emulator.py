@@ -13,7 +13,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -67,6 +67,8 @@ class MagentoEmulator:
         self.reservations: list[tuple[str, int, str]] = []  # (sku, quantity, event)
         self.orders: dict[int, Order] = {}
         self.sources = {DEFAULT_SOURCE}
+        # Called as on_write(sku, quantity) when a client writes stock (benchmarks).
+        self.on_write: Callable[[str, int], None] | None = None
         self.requests: list[tuple[str, str]] = []
         self._ids = {k: itertools.count(1) for k in ("product", "order", "item", "stock")}
 
@@ -537,6 +539,8 @@ async def _api(request: web.Request) -> web.Response:
                     emulator.source_items[(sku, DEFAULT_SOURCE)]["quantity"] = item["qty"]
             if "is_in_stock" in body:
                 item["is_in_stock"] = bool(body["is_in_stock"])
+            if emulator.on_write is not None:
+                emulator.on_write(sku, int(item["qty"]))
             return web.json_response(item["item_id"])
         if method == "GET" and path == "inventory/sources":
             return web.json_response(
@@ -576,6 +580,8 @@ async def _api(request: web.Request) -> web.Response:
                     "quantity": entry.get("quantity", 0),
                     "status": int(entry.get("status", 0)),
                 }
+                if emulator.on_write is not None:
+                    emulator.on_write(sku, int(entry.get("quantity", 0)))
             return web.json_response([])
         if method == "GET" and (
             m := re.fullmatch(r"inventory/get-product-salable-quantity/([^/]+)/(\d+)", path)

@@ -399,6 +399,21 @@ class PrestaShopConnector(Connector):
             )
             return PushResult(item.sku, PushStatus.WRITTEN, shown=item.available, observed=quantity)
 
+    async def read_figures(self, skus: Sequence[str]) -> dict[str, int]:
+        async def one(sku: str) -> tuple[str, int | None]:
+            async with self._limit:
+                row = await self._resolve(sku)
+                if isinstance(row, str):
+                    return sku, None
+                data = await self.client.get_json(
+                    f"stock_availables/{row.id}", {"display": "[id,quantity]"}
+                )
+            current = data.get("stock_available", {}) if isinstance(data, dict) else {}
+            return sku, _int(current.get("quantity", 0), "quantity")
+
+        pairs = await asyncio.gather(*(one(s) for s in skus))
+        return {sku: qty for sku, qty in pairs if qty is not None}
+
     # -- reconciliation ------------------------------------------------------------------------
 
     async def _all(self, resource: str, display: str) -> list[dict[str, Any]]:

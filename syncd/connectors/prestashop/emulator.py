@@ -121,6 +121,8 @@ class PrestaShopEmulator:
         self.orders: dict[int, Order] = {}
         self.histories: list[dict[str, Any]] = []
         self.stock_by_product: dict[int, list[StockAvailable]] = {}
+        # Called as on_write(sku, quantity) when a client writes a stock row (benchmarks).
+        self.on_write: Callable[[str, int], None] | None = None
         self.by_reference: dict[str, dict[str, list[Any]]] = {"products": {}, "combinations": {}}
         self.requests: list[tuple[str, str]] = []  # (method, path) of every API call
         self._ids = {
@@ -937,6 +939,10 @@ def _write_stock(
     if not partial and "out_of_stock" in values:
         stock.out_of_stock = int(values["out_of_stock"] or 2)
     emulator._recompute_sum(stock.id_product)
+    if emulator.on_write is not None:
+        combo = emulator.combinations.get(stock.id_product_attribute)
+        sku = combo.reference if combo else emulator.products[stock.id_product].reference
+        emulator.on_write(sku, stock.quantity)
     fields = _resource_fields(emulator, "stock_availables", stock)
     headers = _base_headers(request, True)
     if _wants_json(request):
