@@ -5,7 +5,9 @@ The daemon runs as its own process (`syncd run`), as in production. This process
 shop emulators (on loopback) and the load: till exports dropped by atomic rename, web orders
 placed in the emulators. Latency runs from the rename (or the order's creation) to the moment
 each other channel receives the write: the emulator's handler for a stock write, or the till's
-stock file changing on disk. The shops are polled every 0.3 s; files settle 0.2 s.
+stock file changing on disk. The shops are polled every 0.3 s; files settle 0.2 s (with
+``--settle-seconds 0`` the till → shop path measures our own overhead: watcher, parse, commit,
+push, with emulators that answer at once).
 """
 
 from __future__ import annotations
@@ -160,7 +162,7 @@ enabled = false
 type = "csv_till"
 drop_folder = "till/inbox"
 stock_file = "till/stock.csv"
-settle_seconds = 0.2
+settle_seconds = {self.args.settle_seconds}
 stock_min_interval_seconds = 0.2
 date_format = "%d/%m/%Y %H:%M"
 [channels.webshop]
@@ -279,6 +281,12 @@ def main(argv: list[str]) -> int:
         "--settle", type=float, default=10, help="seconds to let the last writes land"
     )
     parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=0.2,
+        help="the till's settle time; 0 measures our own overhead on the till → shop path",
+    )
     args = parser.parse_args(argv)
     configure_logging("error")
     result = asyncio.run(run(args))
