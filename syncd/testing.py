@@ -21,7 +21,7 @@ from syncd.connectors.base import (
     PushStatus,
 )
 from syncd.domain import Document
-from syncd.exceptions import AuthError, ConnectorError, RetriableError
+from syncd.exceptions import ConnectorError
 
 
 @dataclass
@@ -109,6 +109,3 @@ class FakeConnector(Connector):
             self.state.figures if skus is None else {s: self.state.figures.get(s, 0) for s in skus}
         )
         yield [ChannelLevel(sku, qty) for sku, qty in sorted(wanted.items())]
-
-
-__all__ = ["AuthError", "FakeChannel", "FakeConnector", "RetriableError"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -411,6 +410,3 @@ class ChannelRunner:
                 return
             if pushed == 0:
                 return
-
-
-Loop = Callable[[], Awaitable[None]]
