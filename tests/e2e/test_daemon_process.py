@@ -293,3 +293,47 @@ async def test_sales_flow_both_ways_and_survive_sigterm(
         await store.close()
     log = (tmp_path / "daemon.log").read_text(encoding="utf-8")
     assert shop["api_key"] not in log and magento["password"] not in log
+
+
+async def test_a_shop_down_never_blocks_the_others_and_sighup_reloads_buffers(
+    tmp_path: Path, shop: dict[str, Any], magento: dict[str, Any]
+) -> None:
+    config = write_config(tmp_path, shop, magento, "sqlite", "")
+    env = Env(tmp_path, shop, magento, config)
+    initial = await env.admin("GET", "quantities")
+    await onboard(config, initial)
+    env.start()
+    try:
+        sku = next(s for s in sorted(initial) if initial[s] >= 4)
+        await until(lambda: env.till_stock() == initial)
+
+        async def magento_shows(qty: int) -> bool:
+            return bool(
+                (await env.admin("GET", "quantities", shop="magento"))[sku]["salable"] == qty
+            )
+
+        async def prestashop_shows(qty: int) -> bool:
+            return bool((await env.admin("GET", "quantities"))[sku] == qty)
+
+        await env.admin("POST", "faults", {"down": True})  # PrestaShop answers 503 to everything
+        env.sell_at_till({sku: 1})
+        await until(lambda: magento_shows(initial[sku] - 1))  # the others keep syncing
+        await asyncio.sleep(1)
+        assert await prestashop_shows(initial[sku])
+        await env.admin("POST", "faults", {"down": False})
+        await until(lambda: prestashop_shows(initial[sku] - 1), timeout=30)  # and it converges
+
+        # SIGHUP: keep 2 units back from every channel for this SKU, without a restart
+        text = config.read_text(encoding="utf-8").replace(
+            "[sync]", f'[stock]\nbuffers = {{ "{sku}" = 2 }}\n[sync]'
+        )
+        config.write_text(text, encoding="utf-8")
+        assert env.proc is not None
+        env.proc.send_signal(signal.SIGHUP)
+        await until(lambda: prestashop_shows(initial[sku] - 3))
+        await until(lambda: magento_shows(initial[sku] - 3))
+        await until(lambda: env.till_stock().get(sku) == initial[sku] - 3)
+        assert env.proc.poll() is None
+    finally:
+        if env.proc is not None and env.proc.poll() is None:
+            assert env.stop() == 0
