@@ -86,6 +86,7 @@ class ChannelRunner:
         self.stopping = asyncio.Event()
         self._deferred: dict[str, int] = {}  # SKU → pull generation when its push was deferred
         self._recorded_state: ChannelState | None = None
+        self._cursors: dict[str, str] | None = None
 
     @property
     def name(self) -> str:
@@ -219,7 +220,11 @@ class ChannelRunner:
 
     async def pull_once(self) -> int:
         """Pull what is new and apply it; batch by batch, each with its cursors."""
-        cursors = await self.store.cursors(self.name)
+        # Read once, then kept in step with what this runner commits (a till keeps one cursor per
+        # file: reading them all before every pull grows with the shop's history).
+        if self._cursors is None:
+            self._cursors = await self.store.cursors(self.name)
+        cursors = dict(self._cursors)
         applied = 0
         touched: set[str] = set()
         pull = self.connector.pull(cursors)
@@ -233,6 +238,7 @@ class ChannelRunner:
                     cursors=batch.cursors,
                     rejections=batch.rejections,
                 )
+                self._cursors.update(batch.cursors)
                 changed = [r for r in results if r.movements or r.pending]
                 applied += len(changed)
                 moved = {r.doc_id for r in results if r.movements}
