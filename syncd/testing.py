@@ -109,3 +109,12 @@ class FakeConnector(Connector):
             self.state.figures if skus is None else {s: self.state.figures.get(s, 0) for s in skus}
         )
         yield [ChannelLevel(sku, qty) for sku, qty in sorted(wanted.items())]
+
+
+async def collect_documents(connector: Connector, cursors: dict[str, str]) -> list[Document]:
+    """Every document a pull yields, advancing ``cursors`` as the engine would after commits."""
+    documents: list[Document] = []
+    async for batch in connector.pull(cursors):
+        documents.extend(batch.documents)
+        cursors.update(batch.cursors)
+    return documents

@@ -10,15 +10,8 @@ from syncd.connectors.base import PushItem, PushStatus
 from syncd.connectors.magento.connector import render_message
 from syncd.connectors.magento.emulator import expire_tokens
 from syncd.exceptions import AuthError, ChannelConfigError, RetriableError
+from syncd.testing import collect_documents
 from tests.magento.conftest import Shop, connector_for
-
-
-async def pull_all(connector: object, cursors: dict[str, str]) -> list[object]:
-    docs = []
-    async for batch in connector.pull(cursors):  # type: ignore[attr-defined]
-        docs.extend(batch.documents)
-        cursors.update(batch.cursors)
-    return docs
 
 
 async def test_orders_configurables_cancel_and_credit_memo(shop: Shop) -> None:
@@ -29,7 +22,7 @@ async def test_orders_configurables_cancel_and_credit_memo(shop: Shop) -> None:
         first = shop.emulator.place_order({"SHIRT-BLUE-42": 2}, configurable=True)
         second = shop.emulator.place_order({"CAP": 3})
         cursors: dict[str, str] = {}
-        docs = {d.doc_id: d for d in await pull_all(connector, cursors)}
+        docs = {d.doc_id: d for d in await collect_documents(connector, cursors)}
         assert dict(docs[str(first)].lines) == {"SHIRT-BLUE-42": 2}  # parent + child counted once
         assert (
             dict(docs[str(second)].lines) == {"CAP": 3}
@@ -38,12 +31,12 @@ async def test_orders_configurables_cancel_and_credit_memo(shop: Shop) -> None:
         await asyncio.sleep(1.05)  # updated_at has one-second resolution
         shop.emulator.ship(first)
         shop.emulator.cancel(second)
-        docs = {d.doc_id: d for d in await pull_all(connector, cursors)}
+        docs = {d.doc_id: d for d in await collect_documents(connector, cursors)}
         assert dict(docs[str(first)].lines) == {"SHIRT-BLUE-42": 2}  # shipping changes nothing
         assert docs[str(second)].cancelled and dict(docs[str(second)].lines) == {"CAP": 0}
         await asyncio.sleep(1.05)
         shop.emulator.credit_memo(first, {"SHIRT-BLUE-42": 1}, return_to_stock=True)
-        [doc] = [d for d in await pull_all(connector, cursors) if d.doc_id == str(first)]
+        [doc] = [d for d in await collect_documents(connector, cursors) if d.doc_id == str(first)]
         assert dict(doc.lines) == {"SHIRT-BLUE-42": 1}
     finally:
         await connector.close()
@@ -108,7 +101,7 @@ async def test_token_expiry_is_refreshed_and_errors_are_classified(msi_shop: Sho
         await wrong_source.close()
         msi_shop.faults.update({"error_rate": 0.5, "error_status": 503})
         msi_shop.emulator.place_order({"CAP": 1})
-        assert len(await pull_all(connector, {})) == 1  # retried through the 503s
+        assert len(await collect_documents(connector, {})) == 1  # retried through the 503s
         msi_shop.faults.update({"error_rate": 0.0, "down": True})
         with pytest.raises(RetriableError):
             await connector.push([PushItem("CAP", 1, None)])

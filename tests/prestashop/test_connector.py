@@ -9,15 +9,8 @@ import pytest
 
 from syncd.connectors.base import PushItem, PushStatus
 from syncd.exceptions import AuthError, RetriableError
+from syncd.testing import collect_documents
 from tests.prestashop.conftest import Shop, connector_for
-
-
-async def pull_all(connector: object, cursors: dict[str, str]) -> list[object]:
-    docs = []
-    async for batch in connector.pull(cursors):  # type: ignore[attr-defined]
-        docs.extend(batch.documents)
-        cursors.update(batch.cursors)
-    return docs
 
 
 async def test_orders_become_documents_that_follow_the_order_state(shop: Shop) -> None:
@@ -28,19 +21,21 @@ async def test_orders_become_documents_that_follow_the_order_state(shop: Shop) -
         assert connector.dead_states == {16, 18}  # resolved from configurations, not assumed 6/8
         order = shop.emulator.create_order({"SHIRT-BLUE-44": 1, "CAP": 2})
         cursors: dict[str, str] = {}
-        [doc] = await pull_all(connector, cursors)
+        [doc] = await collect_documents(connector, cursors)
         assert doc.doc_id == str(order) and dict(doc.lines) == {"SHIRT-BLUE-44": 1, "CAP": 2}
         assert not doc.cancelled and doc.url == f"https://shop/admin/orders/{order}"
         assert doc.names["CAP"] == "Cap"
         await asyncio.sleep(1.05)  # date_upd has one-second resolution
         shop.emulator.refund(order, "CAP", 1, restock=True)
-        [doc2] = await pull_all(connector, cursors)
+        [doc2] = await collect_documents(connector, cursors)
         assert dict(doc2.lines) == {"SHIRT-BLUE-44": 1, "CAP": 1} and doc2.version > doc.version
         await asyncio.sleep(1.05)
         shop.emulator.set_order_state(order, "PS_OS_CANCELED")
-        [doc3] = await pull_all(connector, cursors)
+        [doc3] = await collect_documents(connector, cursors)
         assert doc3.cancelled and dict(doc3.lines) == {"SHIRT-BLUE-44": 0, "CAP": 0}
-        assert await pull_all(connector, cursors) == [doc3]  # a re-read (overlap) is harmless
+        assert await collect_documents(connector, cursors) == [
+            doc3
+        ]  # a re-read (overlap) is harmless
     finally:
         await connector.close()
 
@@ -117,7 +112,7 @@ async def test_5xx_and_429_are_retried_and_nothing_is_lost(shop8: Shop) -> None:
         await connector.check()
         order = shop8.emulator.create_order({"CAP": 1})
         shop8.faults.update({"error_rate": 0.5, "error_status": 503})
-        docs = await pull_all(connector, {})
+        docs = await collect_documents(connector, {})
         assert [d.doc_id for d in docs] == [str(order)]
         shop8.faults.update({"error_rate": 0.0, "rate_limit_rate": 0.5, "retry_after": 0})
         results = await connector.push([PushItem("SHIRT-BLUE-42", 1, None)])
