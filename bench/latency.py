@@ -1,11 +1,11 @@
 """Propagation latency under load: 50 till sales/s + 10 web orders/s (PrestaShop and Magento by
 turns) for 60 s, on SQLite and on PostgreSQL.
 
-The daemon runs as its own process (`syncd run`), as in production. This process hosts the two
-shop emulators (on loopback) and the load: till exports dropped by atomic rename, web orders
-placed in the emulators. Latency runs from the rename (or the order's creation) to the moment
-each other channel receives the write: the emulator's handler for a stock write, or the till's
-stock file changing on disk. The shops are polled every 0.3 s; files settle 0.2 s (with
+The daemon runs as its own process (`syncd run`), as in production, and so does each shop
+emulator (`syncd emulator …`, on loopback). This process drives the load: till exports dropped by
+atomic rename, web orders placed through the emulators' admin API. Latency runs from the rename
+(or the order's creation) to the moment each other channel receives the write: the time the
+emulator's stock-write handler ran (its write log), or the till's stock file changing on disk. The shops are polled every 0.3 s; files settle 0.2 s (with
 ``--settle-seconds 0`` the till → shop path measures our own overhead: watcher, parse, commit,
 push, with emulators that answer at once).
 """
@@ -27,20 +27,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 
 from syncd.config import load_config
-from syncd.connectors.emulation import demo_catalog, start_server
-from syncd.connectors.magento.emulator import MagentoEmulator
-from syncd.connectors.magento.emulator import create_app as magento_app
-from syncd.connectors.prestashop.emulator import PrestaShopEmulator
-from syncd.connectors.prestashop.emulator import create_app as prestashop_app
+from syncd.connectors.emulation import demo_catalog
 from syncd.domain import Document, DocumentKind
 from syncd.ledger import Product, open_store
 from syncd.logs import configure_logging
 
-KEY = "BENCH0BENCH0BENCH0BENCH0BENCH012"
-TOKEN = "bench-token"
 HEADER = (
     "Date,Receipt number,Receipt type,Category,SKU,Item,Variant,Modifiers applied,Quantity,"
     "Gross sales,Discounts,Net sales,Cost of goods,Gross profit,Taxes,POS,Store,Cashier name,"
@@ -75,21 +70,14 @@ class Run:
     def __init__(self, store: str, args: argparse.Namespace) -> None:
         self.store, self.args = store, args
         self.folder = Path(tempfile.mkdtemp(prefix=f"syncd-latency-{store}-"))
-        self.catalog = demo_catalog(args.products, seed=3)
+        self.catalog = demo_catalog(args.products)  # the emulators' own catalogue (same seed)
         self.model = {i.sku: (i.quantity + 1) * 20 for i in self.catalog}  # plenty, never 0
-        self.shop = PrestaShopEmulator()
-        self.magento = MagentoEmulator()
-        for item in self.catalog:
-            self.shop.add_product(item.sku, self.model[item.sku], name=item.name)
-            self.magento.add_product(item.sku, self.model[item.sku], name=item.name)
         self.writes: dict[tuple[str, str], list[float]] = defaultdict(list)
-        self.shop.on_write = lambda sku, qty: self.writes[("webshop", sku)].append(time.monotonic())
-        self.magento.on_write = lambda sku, qty: self.writes[("magento", sku)].append(
-            time.monotonic()
-        )
-        self.events: list[tuple[str, str, float]] = []  # source, sku, t0
+        self.events: list[tuple[str, str, float]] = []  # source, sku, t0 (wall clock)
         self.receipts = 0
         self.rng = random.Random(5)
+        self.urls: dict[str, str] = {}
+        self.http: aiohttp.ClientSession | None = None
 
     async def watch_till_file(self, stop: asyncio.Event) -> None:
         path = self.folder / "till" / "stock.csv"
@@ -100,12 +88,9 @@ class Run:
                 stat = path.stat()
                 if stat.st_mtime_ns != mtime:
                     mtime = stat.st_mtime_ns
-                    now = time.monotonic()
-                    rows = dict(
-                        line.split(";", 1)
-                        for line in path.read_text(encoding="utf-8").splitlines()[1:]
-                        if ";" in line
-                    )
+                    now = time.time()
+                    lines = path.read_text(encoding="utf-8").splitlines()[1:]
+                    rows = dict(line.split(";", 1) for line in lines if ";" in line)
                     for sku, qty in rows.items():
                         if last.get(sku) != qty:
                             self.writes[("till", sku)].append(now)
@@ -113,6 +98,14 @@ class Run:
             except (OSError, ValueError):
                 pass
             await asyncio.sleep(0.005)
+
+    async def admin(self, shop: str, method: str, path: str, body: Any = None) -> Any:
+        assert self.http is not None
+        async with self.http.request(
+            method, f"{self.urls[shop]}/__emulator/{path}", json=body
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+            return await resp.json()
 
     def till_sale(self) -> None:
         sku = self.rng.choice(self.catalog).sku
@@ -126,23 +119,24 @@ class Run:
         )
         os.replace(staging, self.folder / "till" / "inbox" / f"{receipt}.csv")
         self.model[sku] -= 1
-        self.events.append(("till", sku, time.monotonic()))
+        self.events.append(("till", sku, time.time()))
 
-    def web_order(self, magento: bool) -> None:
+    async def web_order(self, magento: bool) -> None:
         sku = self.rng.choice(self.catalog).sku
-        if magento:
-            self.magento.place_order({sku: 1})
-        else:
-            self.shop.create_order({sku: 1})
+        t0 = time.time()
+        shop = "magento" if magento else "webshop"
+        await self.admin(shop, "POST", "orders", {"lines": {sku: 1}})
         self.model[sku] -= 1
-        self.events.append(("magento" if magento else "webshop", sku, time.monotonic()))
+        self.events.append((shop, sku, t0))
 
     async def execute(self) -> dict[str, Any]:
         dsn = await _fresh_pg() if self.store == "postgres" else ""
-        shop_runner, shop_port = await start_server(prestashop_app(self.shop, api_key=KEY))
-        magento_runner, magento_port = await start_server(
-            magento_app(self.magento, integration_token=TOKEN)
-        )
+        shop, shop_info = _emulator("prestashop", self.args.products)
+        magento, magento_info = _emulator("magento", self.args.products)
+        self.urls = {"webshop": shop_info["url"], "magento": magento_info["url"]}
+        self.http = aiohttp.ClientSession()
+        await self.admin("webshop", "POST", "quantities", self.model)
+        await self.admin("magento", "POST", "quantities", self.model)
         (self.folder / "till" / "inbox").mkdir(parents=True)
         ledger = (
             f'backend = "postgres"\ndsn = "{dsn}"'
@@ -167,14 +161,14 @@ stock_min_interval_seconds = 0.2
 date_format = "%d/%m/%Y %H:%M"
 [channels.webshop]
 type = "prestashop"
-url = "http://127.0.0.1:{shop_port}"
-api_key = "{KEY}"
+url = "{shop_info["url"]}"
+api_key = "{shop_info["api_key"]}"
 poll_seconds = 0.3
 overlap_seconds = 2
 [channels.magento]
 type = "magento"
-url = "http://127.0.0.1:{magento_port}"
-access_token = "{TOKEN}"
+url = "{magento_info["url"]}"
+access_token = "{magento_info["access_token"]}"
 poll_seconds = 0.3
 overlap_seconds = 2
 """,
@@ -196,15 +190,13 @@ overlap_seconds = 2
         stop = asyncio.Event()
         watcher = asyncio.create_task(self.watch_till_file(stop))
         try:
-            # the first full pushes: every SKU to every channel
             deadline = time.monotonic() + 120
-            while (
-                len({sku for (_, sku) in self.writes}) < len(self.catalog)
-                or not (self.folder / "till" / "stock.csv").exists()
-            ):
+            while not (self.folder / "till" / "stock.csv").exists():
                 assert time.monotonic() < deadline, "the first full sync did not finish"
                 await asyncio.sleep(0.2)
-            await asyncio.sleep(3)
+            await asyncio.sleep(5)  # the shops already show the opening figures: little to push
+            await self.admin("webshop", "POST", "writes")
+            await self.admin("magento", "POST", "writes")
             self.writes.clear()
             started = time.monotonic()
             till_due = web_due = 0
@@ -213,17 +205,24 @@ overlap_seconds = 2
                     self.till_sale()
                     till_due += 1
                 while web_due <= elapsed * self.args.web_rate:
-                    self.web_order(magento=web_due % 2 == 1)
+                    await self.web_order(magento=web_due % 2 == 1)
                     web_due += 1
                 await asyncio.sleep(0.005)
             await asyncio.sleep(self.args.settle)
+            for target in ("webshop", "magento"):
+                for when, sku, _qty in await self.admin(target, "GET", "writes"):
+                    self.writes[(target, sku)].append(when)
+            shop_figures = await self.admin("webshop", "GET", "quantities")
+            magento_figures = await self.admin("magento", "GET", "quantities")
         finally:
             daemon.terminate()
             code = daemon.wait(60)
             stop.set()
             await watcher
-            await shop_runner.cleanup()
-            await magento_runner.cleanup()
+            await self.http.close()
+            for proc in (shop, magento):
+                proc.terminate()
+                proc.wait(10)
         store = await open_store(load_config(config).ledger, migrate=False)
         levels = await store.levels()
         await store.close()
@@ -235,7 +234,7 @@ overlap_seconds = 2
                     continue
                 after = [t for t in self.writes.get((target, sku), []) if t >= t0]
                 if after:
-                    paths[f"{source}->{target}"].append(after[0] - t0)
+                    paths[f"{source}->{target}"].append(min(after) - t0)
                 else:
                     missing[f"{source}->{target}"] += 1
         out: dict[str, Any] = {
@@ -243,11 +242,9 @@ overlap_seconds = 2
             "till_sales": self.receipts,
             "web_orders": len(self.events) - self.receipts,
             "ledger_matches_model": all(levels.get(s) == q for s, q in self.model.items()),
-            "shop_matches_ledger": all(
-                self.shop.quantity(s) == max(0, q) for s, q in levels.items() if s in self.model
-            ),
+            "shop_matches_ledger": all(shop_figures[s] == max(0, levels[s]) for s in self.model),
             "magento_matches_ledger": all(
-                self.magento.salable(s) == max(0, q) for s, q in levels.items() if s in self.model
+                magento_figures[s]["salable"] == max(0, levels[s]) for s in self.model
             ),
             "events_without_a_write": dict(missing),
         }
@@ -257,13 +254,33 @@ overlap_seconds = 2
         return out
 
 
+def _emulator(kind: str, products: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "syncd.cli",
+            "emulator",
+            kind,
+            "--port",
+            "0",
+            "--products",
+            str(products),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, json.loads(proc.stdout.readline())
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {
         "seconds": args.seconds,
         "till_per_second": args.till_rate,
         "web_per_second": args.web_rate,
         "shop_poll_seconds": 0.3,
-        "settle_seconds": 0.2,
+        "settle_seconds": args.settle_seconds,
     }
     for store in args.stores.split(","):
         result[store] = await Run(store, args).execute()

@@ -69,6 +69,7 @@ class MagentoEmulator:
         self.sources = {DEFAULT_SOURCE}
         # Called as on_write(sku, quantity) when a client writes stock (benchmarks).
         self.on_write: Callable[[str, int], None] | None = None
+        self.write_log: list[tuple[float, str, int]] = []  # (time, sku, quantity), when recorded
         self.requests: list[tuple[str, str]] = []
         self._ids = {k: itertools.count(1) for k in ("product", "order", "item", "stock")}
 
@@ -649,6 +650,17 @@ def _admin_routes(app: web.Application) -> None:
     app.router.add_post("/__emulator/orders", orders)
     app.router.add_post("/__emulator/orders/{id}/{action}", action)
     app.router.add_route("*", "/__emulator/quantities", quantities)
+
+    async def writes(request: web.Request) -> web.Response:
+        """Stock writes clients made, with the wall-clock time they arrived (benchmarks)."""
+        emulator = request.app[EMULATOR_KEY]
+        if request.method == "POST":  # start recording (and forget what was recorded)
+            emulator.write_log.clear()
+            log = emulator.write_log
+            emulator.on_write = lambda sku, qty: log.append((time.time(), sku, qty))
+        return web.json_response(emulator.write_log)
+
+    app.router.add_route("*", "/__emulator/writes", writes)
 
 
 def run_standalone(host: str, port: int, products: int) -> None:
