@@ -5,7 +5,17 @@ from __future__ import annotations
 import importlib
 import sys
 
-NAMES = ("ledger", "till", "prestashop", "magento", "latency", "reconcile", "footprint", "soak")
+NAMES = (
+    "ledger",
+    "till",
+    "prestashop",
+    "magento",
+    "latency",
+    "reconcile",
+    "footprint",
+    "soak",
+    "fuzz",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -8,6 +8,16 @@ PY="${PYTHON:-python3}"
 "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "syncd needs Python 3.11 or newer")'
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# The status page is tested in a real headless Chromium (Debian's package).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's chromium for the status page browser test" >&2
+    (apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; })
+  else
+    echo "missing: chromium (the status page test needs it): run 'sudo apt-get install -y chromium'" >&2
+    exit 1
+  fi
+fi
 .venv/bin/ruff check syncd tests bench
 .venv/bin/ruff format --check syncd tests bench
 .venv/bin/mypy syncd

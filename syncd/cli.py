@@ -108,6 +108,27 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_tail(args: argparse.Namespace) -> int:
+    from syncd.config import credential_path
+    from syncd.web.tail import DEFAULT_URL, run_tail, url_from_settings
+
+    url, password = args.url, None
+    if args.config:
+        settings = _load(args.config)
+        url = url or url_from_settings(settings)
+        if settings.web.password is not None:
+            password = settings.web.password.reveal()
+    if args.password_file:
+        try:
+            password = credential_path(args.password_file).read_text(encoding="utf-8").strip()
+        except OSError as err:
+            print(
+                f"error: cannot read --password-file {args.password_file}: {err}", file=sys.stderr
+            )
+            return EXIT_USAGE
+    return run_tail(url or DEFAULT_URL, as_json=args.json, password=password)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="syncd", description="One authoritative stock ledger for a shop's till and webshops."
@@ -145,11 +166,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default=None, metavar="P")
     p.add_argument("--json", action="store_true")
 
+    p = add("tail", cmd_tail, "the live event feed of a running daemon (its status page's /ws)")
+    p.add_argument("--url", default=None, help="the status page (default http://127.0.0.1:8080)")
+    p.add_argument("--config", default=None, metavar="FILE", help="take the address from [web]")
+    p.add_argument("--password-file", default=None, metavar="FILE")
+    p.add_argument("--json", action="store_true", help="one JSON object per event on stdout")
     p = add("emulator", cmd_emulator, "run one shop emulator, standalone, for trying a connector")
     p.add_argument("shop", choices=("prestashop", "magento"))
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, metavar="P")
     p.add_argument("--products", type=int, default=20, metavar="N")
+
+    from syncd.alerts.cli import add_commands as add_alert_commands
+
+    add_alert_commands(sub)
+
+    from syncd.engine.reconcile_cli import add_commands as add_reconcile_commands
+
+    add_reconcile_commands(sub)
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -9,8 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from syncd.alerts.settings import AlertSettings, parse_alerts
 from syncd.connectors.base import ConfigIssue
 from syncd.exceptions import ConfigError
+from syncd.reconcile.settings import ReconcileSettings, parse_reconcile
 
 
 class Secret:
@@ -62,6 +65,7 @@ class TableReader:
         self.seen: set[str] = set()
 
     def _key(self, key: str) -> str:
+        key = key or '""'  # TOML allows an empty key; an issue must still name one
         return f"{self.prefix}.{key}" if self.prefix else key
 
     def problem(self, key: str, message: str, fix: str = "") -> None:
@@ -127,6 +131,9 @@ class TableReader:
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.problem(key, f"must be a number, not {value!r}", f"{key} = {default}")
             return default
+        if not math.isfinite(value):  # TOML has nan and inf; no setting means either
+            self.problem(key, f"must be a finite number, not {value!r}", f"{key} = {default}")
+            return default
         if minimum is not None and value < minimum:
             self.problem(key, f"{value} is below the minimum {minimum}", f"{key} = {minimum}")
             return default
@@ -187,7 +194,11 @@ class TableReader:
         text = self.string(key, default, required=required)
         if not text:
             return None
-        path = Path(text).expanduser()
+        try:
+            path = Path(text).expanduser()
+        except RuntimeError as err:  # "~someone" who has no home directory here
+            self.problem(key, f"cannot expand {text!r}: {err}", f'{key} = "/absolute/path"')
+            return None
         if not path.is_absolute():  # relative to the config file, not to where syncd was started
             path = Path(self.file).resolve().parent / path
         return path
@@ -203,13 +214,21 @@ class TableReader:
             if not isinstance(file_name, str):
                 self.problem(file_key, "must be a file path", f'{file_key} = "/etc/credstore/…"')
                 return None
-            path = credential_path(file_name, Path(self.file).resolve().parent)
+            folder = Path(self.file).resolve().parent
+            # The file's name is not shown: a secret pasted into the *_file key by mistake
+            # would otherwise appear in the error.
             try:
+                path = credential_path(file_name, folder)
                 text = path.read_text(encoding="utf-8").strip()
-            except OSError as err:
+            except (OSError, RuntimeError, ValueError) as err:
+                # ValueError: not UTF-8, or a NUL in the name; RuntimeError: "~user" unknown.
+                reason = err.strerror if isinstance(err, OSError) and err.strerror else err
+                if isinstance(err, UnicodeDecodeError):
+                    reason = "the file is not UTF-8 text"
                 self.problem(
                     file_key,
-                    f"cannot read {path}: {err.strerror or err}",
+                    f"cannot read the file it names (relative names are looked up in "
+                    f"$CREDENTIALS_DIRECTORY, then {folder}): {reason}",
                     "create the file (mode 0600) holding only the secret, or fix the path",
                 )
                 return None
@@ -256,6 +275,7 @@ class LedgerSettings:
     path: Path = Path("/var/lib/syncd/ledger.sqlite3")
     dsn: Secret | None = None
     pool_size: int = 4
+    retention_days: int = 90  # rejected rows, resolved conflicts, sent mails, file cursors
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,7 +330,8 @@ class Settings:
     channels: tuple[ChannelSettings, ...]
     aliases: Mapping[str, str]  # another identifier (barcode, till code) → SKU
     buffers: Mapping[str, int]  # per SKU, every channel
-    alerts: Mapping[str, Any]
+    alerts: AlertSettings
+    reconcile: ReconcileSettings = ReconcileSettings()
 
     def channel(self, name: str) -> ChannelSettings:
         for ch in self.channels:
@@ -335,6 +356,16 @@ _COMMON_CHANNEL_KEYS = frozenset(
 )
 
 
+def _known_zone(name: str) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
     """Validate a parsed TOML document; raise ConfigError listing every issue."""
     from syncd.connectors import connector_class, connector_types
@@ -349,6 +380,7 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
         path=lr.path("path", "/var/lib/syncd/ledger.sqlite3") or Path("ledger.sqlite3"),
         dsn=lr.secret("dsn", required=backend == "postgres"),
         pool_size=lr.integer("pool_size", 4, minimum=2, maximum=64),
+        retention_days=lr.integer("retention_days", 90, minimum=7, maximum=36500),
     )
     lr.reject_unknown()
 
@@ -384,6 +416,10 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
             "password",
             f"the status page listens on {web.host}, beyond this machine, without a password",
             'set password_file = "/etc/credstore/syncd-web" or host = "127.0.0.1"',
+        )
+    if not _known_zone(web.timezone):
+        wr.problem(
+            "timezone", f"{web.timezone!r} is not a known time zone", 'timezone = "Europe/Paris"'
         )
 
     channels: list[ChannelSettings] = []
@@ -441,7 +477,15 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
     br = TableReader(root.table_of("stock"), file=file, prefix="stock", issues=issues)
     buffers = br.int_map("buffers")
     br.reject_unknown()
-    alerts = root.table_of("alerts")
+    alerts = parse_alerts(
+        root.table_of("alerts"), file=file, issues=issues, default_timezone=web.timezone
+    )
+    reconcile = parse_reconcile(
+        root.table_of("reconcile"),
+        file=file,
+        issues=issues,
+        channel_names=[c.name for c in channels],
+    )
     root.reject_unknown()
 
     if issues:
@@ -456,6 +500,7 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
         aliases=aliases,
         buffers=buffers,
         alerts=alerts,
+        reconcile=reconcile,
     )
 
 
@@ -467,6 +512,14 @@ def load_config(path: str | Path) -> Settings:
     except OSError as err:
         issue = ConfigIssue(
             file, "-", f"cannot read the file: {err.strerror or err}", "check the path"
+        )
+        raise ConfigError(str(issue), [issue]) from err
+    except UnicodeDecodeError as err:  # the bytes are not shown: they may hold a secret
+        issue = ConfigIssue(
+            file,
+            "-",
+            f"not UTF-8 text (byte {err.start} cannot be decoded)",
+            "save the file as UTF-8",
         )
         raise ConfigError(str(issue), [issue]) from err
     try:

@@ -111,7 +111,19 @@ class Document:
                 problems.append(f"quantity {qty} of {sku!r} is out of range")
         if self.version < 0:
             problems.append("negative version")
+        texts = (self.channel, self.doc_id, self.reference, *self.lines, *self.names.values())
+        if not all(_is_unicode(t) for t in texts):
+            # JSON may carry lone surrogates ("\ud800"); no database can store them.
+            problems.append("text with a lone surrogate (not valid Unicode)")
         return problems
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,9 +46,23 @@ def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[
     return event
 
 
+class _CurrentStderr:
+    """Whatever sys.stderr is when a line is written (a stream swapped or closed after the
+    logging was configured, as test runners do, must not take the logs with it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
     """Configure structlog once for the process."""
-    stream = stream or sys.stderr
+    stream = stream or _CurrentStderr()
     use_console = fmt == "console" or (
         fmt == "auto" and hasattr(stream, "isatty") and stream.isatty()
     )

@@ -85,6 +85,7 @@ class ChannelRunner:
         self.status = ChannelStatus(settings.name, settings.type)
         self.stopping = asyncio.Event()
         self._deferred: dict[str, int] = {}  # SKU → pull generation when its push was deferred
+        self._low: dict[str, int] = {}  # SKU → pull generation when it read lower than believed
         self._recorded_state: ChannelState | None = None
         self._cursors: dict[str, str] | None = None
 
@@ -218,6 +219,10 @@ class ChannelRunner:
                 task.cancel()
             await asyncio.gather(waiter, stopper, return_exceptions=True)
 
+    def forget_cursors(self) -> None:
+        """Read the cursors from the ledger again at the next pull (after pruning)."""
+        self._cursors = None
+
     async def pull_once(self) -> int:
         """Pull what is new and apply it; batch by batch, each with its cursors."""
         # Read once, then kept in step with what this runner commits (a till keeps one cursor per
@@ -266,8 +271,8 @@ class ChannelRunner:
             if close is not None:
                 await close()
         self.status.documents += applied
-        if touched and self.settings.push and self.connector.follows_own_sales:
-            await self._read_back(sorted(touched))
+        if (touched or self._low) and self.settings.push and self.connector.follows_own_sales:
+            await self._read_back(sorted(touched | set(self._low)))
         self.status.pull_generation += 1
         self._succeeded("pull")
         if applied:
@@ -281,17 +286,30 @@ class ChannelRunner:
         overwritten, and the order, pulled later, makes the ledger believe the shop lowered a
         figure it no longer shows. Reading those SKUs back finds the shop showing more than we
         believe and queues a correction, so such a lost update lasts one poll, not until the
-        next reconciliation. Lower figures are left alone: they may hold unpulled orders.
+        next reconciliation.
+
+        A lower figure may hold orders not pulled yet, so it is only remembered. Found lower
+        again after a complete pull since, no unpulled order explains it: a write erased a
+        cancellation's restock (the mirror race). The belief is lowered and the correction
+        queued, so that too lasts two polls, not until the next reconciliation.
         """
         try:
             figures = await self.connector.read_figures(skus)
         except ConnectorError as err:
             log.warning("read_back_failed", channel=self.name, skus=len(skus), error=str(err))
             return
-        if figures:
-            fixed = await self.store.record_shown(self.name, figures, only_higher=True)
-            if fixed:
-                log.warning("channel_figure_corrected", channel=self.name, skus=fixed)
+        if not figures:
+            return
+        fixed = await self.store.record_shown(self.name, figures, only_higher=True)
+        believed = await self.store.believed_figures(self.name, sorted(figures))
+        generation = self.status.pull_generation
+        lower = {s: q for s, q in figures.items() if s in believed and q < believed[s]}
+        again = {s: q for s, q in lower.items() if self._low.get(s, generation) < generation}
+        self._low = {s: self._low.get(s, generation) for s in lower if s not in again}
+        if again:
+            fixed += await self.store.record_shown(self.name, again, only_lower=True)
+        if fixed:
+            log.warning("channel_figure_corrected", channel=self.name, skus=fixed)
 
     # -- push -----------------------------------------------------------------------------------
 
@@ -307,14 +325,13 @@ class ChannelRunner:
                 await self._sleep(backoff_seconds(2, cap=30))
                 continue
             if pushed == 0:
-                if self._deferred:
-                    await self._sleep(0.2)  # let the pull the deferral asked for happen
-                else:
-                    await self._wait_for_outbox()
+                # A deferred push waits for the pull it asked for, but never sleeps through a
+                # new sale: a commit wakes the pusher at once either way.
+                await self._wait_for_outbox(0.2 if self._deferred else None)
 
-    async def _wait_for_outbox(self) -> None:
+    async def _wait_for_outbox(self, max_wait: float | None = None) -> None:
         waiter = asyncio.create_task(
-            self.store.wait_for_outbox(self.name, self.sync.outbox_poll_seconds)
+            self.store.wait_for_outbox(self.name, max_wait or self.sync.outbox_poll_seconds)
         )
         stopper = asyncio.create_task(self.stopping.wait())
         try:
@@ -327,6 +344,10 @@ class ChannelRunner:
     async def push_once(self) -> int:
         """Push one batch of the outbox; returns how many rows were acknowledged."""
         items = await self.store.take_outbox(self.name, self.sync.push_batch)
+        if len(items) < self.sync.push_batch:
+            # Whole outbox seen: a deferral whose row is gone (the pull settled it) is over.
+            queued = {i.sku for i in items}
+            self._deferred = {s: g for s, g in self._deferred.items() if s in queued}
         if not items:
             self._update_lag_state(0)
             return 0

@@ -9,12 +9,14 @@ import hmac
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
 import structlog
 from aiohttp import web
 
+from syncd.alerts.service import AlertService
 from syncd.config import Secret, Settings, load_config
 from syncd.connectors import connector_class
 from syncd.connectors.base import Connector
@@ -22,7 +24,8 @@ from syncd.domain import utcnow
 from syncd.engine.channel import ChannelRunner, ChannelState, backoff_seconds
 from syncd.engine.events import EventFeed
 from syncd.engine.notify import SystemdNotifier
-from syncd.exceptions import ConfigError
+from syncd.engine.reconciler import ScheduledReconciler
+from syncd.exceptions import ConfigError, LedgerError
 from syncd.ledger import ChannelInfo, open_store
 from syncd.ledger.sqlstore import SqlStore
 from syncd.logs import configure_logging, register_secret
@@ -55,6 +58,8 @@ class Daemon:
     loops: list[Supervised] = field(default_factory=list)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     web_port: int | None = None
+    reconciler: ScheduledReconciler | None = None  # scheduled and after-outage reconciliation
+    alerts: AlertService | None = None  # the alert mail loop; .status for the page
     extra_routes: list[Callable[[web.Application], None]] = field(default_factory=list)
     _session: aiohttp.ClientSession | None = None
     _connectors: list[Connector] = field(default_factory=list)
@@ -89,6 +94,23 @@ class Daemon:
             self.runners[channel.name] = runner
             self._supervise(f"{channel.name}:start", functools.partial(self._run_channel, runner))
         self._supervise("health", self._health_loop)
+        self._supervise("prune", self._prune_loop)
+        if settings.reconcile.enabled:
+            self.reconciler = ScheduledReconciler(self)
+            self._supervise("reconcile", self.reconciler.loop)
+        self.alerts = AlertService(
+            settings.alerts,
+            store,
+            channels=lambda: [r.status for r in self.runners.values()],
+            admin_order_urls={
+                c.name: str(getattr(c.options, "admin_order_url", "") or "")
+                for c in settings.channels
+            },
+            config_file=settings.file,
+            events=self.events,
+        )
+        alerts = self.alerts
+        self._supervise("alerts", lambda: alerts.run(self.stopping))
         interval = self.notifier.watchdog_interval()
         if interval is not None:
             self._supervise("watchdog", lambda: self._watchdog_loop(interval))
@@ -160,6 +182,28 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), 5)
 
+    async def _prune_loop(self) -> None:
+        """Daily, forget what the retention period no longer needs, so nothing but the
+        movement history grows while the daemon runs for months."""
+        assert self.store is not None
+        wait = 60.0  # not during start-up
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), wait)
+            if self.stopping.is_set():
+                return
+            before = utcnow() - timedelta(days=self.settings.ledger.retention_days)
+            try:
+                removed = await self.store.prune(before)
+            except LedgerError as err:
+                log.warning("prune_failed", error=str(err))
+                wait = 600.0
+                continue
+            if removed.get("file_cursors"):
+                for runner in self.runners.values():
+                    runner.forget_cursors()
+            wait = 24 * 3600.0
+
     async def _watchdog_loop(self, interval: float) -> None:
         # Pinged from the event loop itself: a blocked loop stops the pings and systemd acts.
         while not self.stopping.is_set():
@@ -174,10 +218,12 @@ class Daemon:
     # -- web: webhooks (nudges) and health ------------------------------------------------------
 
     def web_app(self) -> web.Application:
-        app = web.Application(client_max_size=WEBHOOK_MAX_BYTES)
+        """The status page (syncd/web: pages, API, /ws, /healthz, /metrics) plus the webhooks."""
+        from syncd.web import create_app  # the web package imports this module
+
+        app = create_app(self, client_max_size=WEBHOOK_MAX_BYTES)
         app[DAEMON_KEY] = self
         app.router.add_post("/hooks/{type}/{channel}", self._hook)
-        app.router.add_get("/healthz", self._healthz)
         for add in self.extra_routes:
             add(app)
         return app
@@ -198,8 +244,9 @@ class Daemon:
         if runner is None or runner.settings.type != request.match_info["type"]:
             return web.json_response({"error": "unknown channel"}, status=404)
         secret = runner.settings.webhook_secret
-        given = request.headers.get(WEBHOOK_HEADER, "")
-        if secret is None or not hmac.compare_digest(given.encode(), secret.reveal().encode()):
+        # Header bytes that are not UTF-8 arrive as surrogate escapes: compare the raw bytes.
+        given = request.headers.get(WEBHOOK_HEADER, "").encode("utf-8", "surrogateescape")
+        if secret is None or not hmac.compare_digest(given, secret.reveal().encode()):
             log.warning("webhook_refused", channel=name, remote=request.remote)
             return web.json_response({"error": "missing or wrong secret"}, status=401)
         try:
@@ -226,21 +273,6 @@ class Daemon:
                     f"channel {runner.name} is {runner.status.state.value}: {runner.status.last_error}"
                 )
         return (not reasons, reasons)
-
-    async def _healthz(self, request: web.Request) -> web.Response:
-        healthy, reasons = self.health()
-        assert self.store is not None
-        stats = await self.store.outbox_stats()
-        now = utcnow()
-        for name, runner in self.runners.items():
-            lag = stats[name].lag_seconds(now) if name in stats else 0.0
-            if lag > runner.settings.max_lag_seconds:
-                healthy = False
-                reasons.append(
-                    f"channel {name} lags {lag:.0f} s (threshold {runner.settings.max_lag_seconds:.0f} s)"
-                )
-        body: dict[str, Any] = {"healthy": healthy, "reasons": reasons}
-        return web.json_response(body, status=200 if healthy else 503)
 
     # -- stop -----------------------------------------------------------------------------------
 
@@ -309,6 +341,8 @@ def _secrets(settings: Settings) -> list[str]:
         found.append(settings.ledger.dsn.reveal())
     if settings.web.password is not None:
         found.append(settings.web.password.reveal())
+    if settings.alerts.smtp_password is not None:
+        found.append(settings.alerts.smtp_password.reveal())
     for channel in settings.channels:
         if channel.webhook_secret is not None:
             found.append(channel.webhook_secret.reveal())

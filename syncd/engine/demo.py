@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -111,7 +112,8 @@ overlap_seconds = 2
 
 
 def _till_file(receipt: str, lines: dict[str, int]) -> bytes:
-    now = datetime.now().strftime("%d/%m/%Y %H:%M")  # noqa: DTZ005 - the till's wall clock
+    # The till's wall clock, in the zone its channel is configured with (Europe/Paris).
+    now = datetime.now(ZoneInfo("Europe/Paris")).strftime("%d/%m/%Y %H:%M")
     rows = [
         f"{now},{receipt},Sale,Shirts,{sku},Shirt,,,{qty},20.00,0.00,20.00,8.00,12.00,0.00,POS 1,Shop,Ann,,,,Closed\n"
         for sku, qty in lines.items()
@@ -426,6 +428,7 @@ async def run_demo(seconds: float | None, as_json: bool, products: int = 40, see
             f"  till stock:    {folder / 'till' / 'stock.csv'}\n"
             f"  PrestaShop:    {demo.shop_url}/api  (key {DEMO_KEY})\n"
             f"  Magento:       {demo.magento_url}/rest/V1  (token {DEMO_MAGENTO_TOKEN})\n"
+            f"  status page:   http://127.0.0.1:{demo.daemon.web_port}/\n"
             f"  health:        http://127.0.0.1:{demo.daemon.web_port}/healthz\n"
             f"  status:        syncd status --config {folder / 'syncd.toml'}\n"
             + ("  Ctrl-C stops it.\n" if seconds is None else f"  stopping after {seconds:g} s.\n"),

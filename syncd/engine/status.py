@@ -21,6 +21,8 @@ async def gather_status(settings: Settings) -> dict[str, Any]:
         stats = await store.outbox_stats()
         conflicts = await store.conflicts(status=ConflictStatus.OPEN, limit=50)
         pending = await store.pending_lines()
+        alert_counts = await store.alert_counts()
+        unsent = await store.unsent_alert_mails(1)
     finally:
         await store.close()
     now = utcnow()
@@ -60,6 +62,14 @@ async def gather_status(settings: Settings) -> dict[str, Any]:
             {"identifier": p.identifier, "channel": p.channel, "quantity": p.quantity}
             for p in pending
         ],
+        "alerts": {
+            "enabled": settings.alerts.active,
+            "unsent_mails": alert_counts.unsent_mails,
+            "last_sent_at": (
+                alert_counts.last_sent_at.isoformat() if alert_counts.last_sent_at else None
+            ),
+            "last_error": unsent[0].last_error if unsent else "",
+        },
     }
 
 
@@ -103,3 +113,11 @@ def render_status(report: dict[str, Any]) -> None:
         console.print("No open conflict.")
     if report["unknown_skus"]:
         console.print(f"{len(report['unknown_skus'])} unknown SKU(s) waiting for a mapping.")
+    alerts = report["alerts"]
+    if alerts["unsent_mails"]:
+        console.print(
+            f"{alerts['unsent_mails']} alert mail(s) not sent yet"
+            + (f": {alerts['last_error']}" if alerts["last_error"] else "")
+        )
+    elif not alerts["enabled"]:
+        console.print("Alert mails are off (no [alerts] recipients).")

@@ -30,9 +30,18 @@ _UNAVAILABLE = (
     OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # a pooled connection whose backend was terminated under it
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
 )
+
+
+async def _reset_connection(conn: asyncpg.Connection) -> None:
+    """On release to the pool. The ledger keeps no session state on pooled connections (no
+    LISTEN, no SET, session locks released explicitly), so asyncpg's default reset, a round
+    trip on every release, is only needed to undo a transaction a cancelled task left open."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
 
 
 def _args(args: tuple[Any, ...]) -> list[Any]:
@@ -81,7 +90,11 @@ class PostgresStore(SqlStore):
         """Connect; then migrate, or only check the schema is current (``check=False``: neither)."""
         try:
             self._pool = await asyncpg.create_pool(
-                self._dsn, min_size=1, max_size=self.pool_size, command_timeout=60
+                self._dsn,
+                min_size=1,
+                max_size=self.pool_size,
+                command_timeout=60,
+                reset=_reset_connection,
             )
         except (*_UNAVAILABLE, asyncpg.PostgresError) as err:
             raise LedgerUnavailable(f"cannot connect to the PostgreSQL ledger: {err}") from err

@@ -35,6 +35,7 @@ from syncd.domain import (
 from syncd.exceptions import LedgerError
 from syncd.ledger.planner import (
     ApplyResult,
+    ApplyStatus,
     DocKey,
     DocState,
     LineState,
@@ -49,13 +50,25 @@ from syncd.ledger.planner import (
 )
 from syncd.ledger.store import (
     Ack,
+    AlertCounts,
+    AlertItem,
+    AlertMail,
     ChannelFigure,
     ChannelHealth,
     ChannelInfo,
+    HourlySales,
+    NewAlertItem,
+    NewAlertMail,
     OutboxItem,
     OutboxStats,
     PendingLine,
     Product,
+    ReconcileRun,
+    SkuChannel,
+    SkuDetail,
+    SkuMatch,
+    StoredFinding,
+    StoredFix,
     StoredRejection,
     WantedLevel,
     from_us,
@@ -274,6 +287,12 @@ class SqlStore:
             if cursor_rows:
                 await tx.executemany("upsert_cursor", cursor_rows)
             rejections = [r for job in jobs for r in job.rejections]
+            # A document the ledger refuses is quarantined like a bad row, never dropped.
+            rejections += [
+                Rejection(r.channel, f"document {_storable(r.doc_id)}", None, "", "", r.error)
+                for r in plan.results
+                if r.status is ApplyStatus.REJECTED
+            ]
             if rejections:
                 await self._write_rejections(tx, rejections, now_us)
             return plan
@@ -322,6 +341,9 @@ class SqlStore:
         return resolve
 
     async def _load_snapshot(self, tx: Tx, documents: Sequence[Document], now_us: int) -> Snapshot:
+        # Invalid documents are refused by the planner; they never reach a query (a lone
+        # surrogate in an id would fail the whole transaction on PostgreSQL).
+        documents = [doc for doc in documents if not doc.validate()]
         keys = sorted({doc.key for doc in documents})
         channels_arg = [k[0] for k in keys]
         ids_arg = [k[1] for k in keys]
@@ -780,14 +802,20 @@ class SqlStore:
         ]
 
     async def record_shown(
-        self, channel: str, figures: Mapping[str, int], *, only_higher: bool = False
+        self,
+        channel: str,
+        figures: Mapping[str, int],
+        *,
+        only_higher: bool = False,
+        only_lower: bool = False,
     ) -> int:
         """Figures read back from a channel (drift check, reconciliation); queue corrections.
 
         ``only_higher``: keep only figures above what the channel is believed to show. A lower
         figure may hold orders not pulled yet, which the drift-aware push must still see; a
         higher one means a write erased a sale (or a cancellation is not pulled yet). Returns
-        how many figures were recorded.
+        how many figures were recorded. ``only_lower``: the opposite, for a lower figure found
+        again after a complete pull (a write that erased a cancellation's restock).
         """
         if not figures:
             return 0
@@ -797,16 +825,17 @@ class SqlStore:
         async def body(tx: Tx) -> Plan:
             nonlocal recorded
             chosen = dict(figures)
-            if only_higher:
+            if only_higher or only_lower:
                 believed = {
-                    sku: shown
+                    sku: int(shown)
                     for ch, sku, shown in await tx.fetch("shown_for", sorted(figures))
-                    if ch == channel
+                    if ch == channel and shown is not None
                 }
                 chosen = {
                     sku: q
                     for sku, q in figures.items()
-                    if believed.get(sku) is not None and q > int(believed[sku])
+                    if sku in believed
+                    and ((only_higher and q > believed[sku]) or (only_lower and q < believed[sku]))
                 }
             recorded = len(chosen)
             if not chosen:
@@ -819,6 +848,14 @@ class SqlStore:
 
         self._wake((await self._run(body)).changed_channels)
         return recorded
+
+    async def believed_figures(self, channel: str, skus: Sequence[str]) -> dict[str, int]:
+        """What the ledger believes ``channel`` shows for these SKUs (where it knows)."""
+        if not skus:
+            return {}
+        async with self._read() as tx:
+            rows = await tx.fetch("shown_for", sorted(skus))
+        return {sku: int(shown) for ch, sku, shown in rows if ch == channel and shown is not None}
 
     async def enqueue_all(self, channel: str | None = None) -> int:
         """Queue every SKU whose figure differs from what the channel is known to show."""
@@ -924,6 +961,32 @@ class SqlStore:
 
         await self._run(body)
 
+    # -- retention -------------------------------------------------------------------------------
+
+    async def prune(self, before: datetime) -> dict[str, int]:
+        """Forget what has served its purpose before ``before``: cursors of till files long
+        applied (their receipts stay idempotent by receipt id), rejected rows, resolved
+        conflicts, sent alert mails and their items. Movements and documents are the history
+        and are kept. Returns the rows removed per kind."""
+        cutoff = to_us(before)
+        names = (
+            "prune_file_cursors",
+            "prune_rejections",
+            "prune_conflicts",
+            "prune_alert_mails",
+            "prune_alert_items",
+        )
+
+        async def body(tx: Tx) -> dict[str, int]:
+            return {
+                name.removeprefix("prune_"): len(await tx.fetch(name, cutoff)) for name in names
+            }
+
+        removed = await self._run(body)
+        if any(removed.values()):
+            log.info("ledger_pruned", before=before.isoformat(), **removed)
+        return removed
+
     async def channel_health(self) -> list[ChannelHealth]:
         async with self._read() as tx:
             rows = await tx.fetch("channel_health")
@@ -949,27 +1012,7 @@ class SqlStore:
         """Conflicts, open ones first, newest first."""
         async with self._read() as tx:
             rows = await tx.fetch("conflicts", None if status is None else status.value, limit)
-        out = []
-        for cid, kind, st, sku, ch, shortfall, detail, created, updated in rows:
-            data = json.loads(detail)
-            docs = tuple(
-                _ref_from_json(d) for d in data.get("documents", []) if isinstance(d, dict)
-            )
-            out.append(
-                Conflict(
-                    id=int(cid),
-                    kind=ConflictKind(kind),
-                    status=ConflictStatus(st),
-                    sku=sku,
-                    channel=ch,
-                    shortfall=int(shortfall),
-                    detail=data,
-                    documents=docs,
-                    created_at=from_us(created),
-                    updated_at=from_us(updated),
-                )
-            )
-        return out
+        return [_conflict_from_row(row) for row in rows]
 
     async def record_conflict(
         self, kind: ConflictKind, *, sku: str = "", channel: str = "", detail: Mapping[str, object]
@@ -991,6 +1034,363 @@ class SqlStore:
 
         return await self._run(body)
 
+    # -- status page (syncd/web) ----------------------------------------------------------------
+
+    async def oversell_exposure(self) -> dict[str, int]:
+        """Per channel: units it shows above what it should, not yet corrected (queued pushes)."""
+        async with self._read() as tx:
+            rows = await tx.fetch("oversell_exposure")
+        return {ch: int(units) for ch, units in rows}
+
+    async def sales_per_hour(self, since: datetime) -> list[HourlySales]:
+        """Units sold per channel per hour (by when the ledger recorded them) since ``since``."""
+        async with self._read() as tx:
+            rows = await tx.fetch("sales_per_hour", to_us(since))
+        return [
+            HourlySales(ch, from_us(int(hour) * 3_600_000_000), int(units))
+            for ch, hour, units in rows
+        ]
+
+    async def find_skus(self, text: str, limit: int = 20) -> list[SkuMatch]:
+        """SKUs whose code or product name contains ``text`` (case-insensitive)."""
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        async with self._read() as tx:
+            rows = await tx.fetch("find_skus", f"%{escaped}%", limit)
+        return [SkuMatch(sku, name or "", int(on_hand)) for sku, name, on_hand in rows]
+
+    async def sku_detail(self, sku: str) -> SkuDetail | None:
+        """On hand, and per channel its buffer, wanted figure, shown figure and queued push."""
+        async with self._read() as tx:
+            level = await tx.fetch("levels_for", [sku])
+            names = dict(await tx.fetch("product_names", [sku]))
+            if not level and not names:
+                return None
+            buffers = {(ch, s): int(q) for ch, s, q in await tx.fetch("buffers_for", [sku])}
+            figures = {
+                ch: (shown, src, us)
+                for ch, shown, src, us in await tx.fetch("channel_levels_for", sku)
+            }
+            queued = {ch: int(w) for ch, _s, w in await tx.fetch("outbox_for", [sku])}
+            channels = [(name, bool(push)) for name, _t, push, _f in await tx.fetch("channels")]
+        on_hand = int(level[0][1]) if level else 0
+        views = []
+        for channel, _push in channels:
+            buffer = buffer_for(buffers, channel, sku)
+            shown, source, updated = figures.get(channel, (None, "", None))
+            views.append(
+                SkuChannel(
+                    channel=channel,
+                    buffer=buffer,
+                    wanted=available(on_hand, buffer),
+                    shown=_int(shown),
+                    source=source,
+                    updated_at=None if updated is None else from_us(updated),
+                    queued=queued.get(channel),
+                )
+            )
+        return SkuDetail(sku, str(names.get(sku, "")), on_hand, tuple(views))
+
+    # -- alerts (syncd/alerts) ------------------------------------------------------------------
+
+    async def alert_candidates(self, limit: int = 200) -> list[Conflict]:
+        """Open conflicts not yet queued for a mail at their current shortfall, oldest first."""
+        async with self._read() as tx:
+            rows = await tx.fetch("alert_conflict_candidates", limit)
+        return [_conflict_from_row(row) for row in rows]
+
+    async def rejections_after(self, after_id: int, limit: int = 500) -> list[StoredRejection]:
+        async with self._read() as tx:
+            rows = await tx.fetch("alert_rejections_after", after_id, limit)
+        return [
+            StoredRejection(int(i), ch, src, _int(row), col, val, reason, from_us(us))
+            for i, ch, src, row, col, val, reason, us in rows
+        ]
+
+    async def last_rejection_id(self) -> int:
+        async with self._read() as tx:
+            rows = await tx.fetch("alert_last_rejection")
+        return int(rows[0][0])
+
+    async def add_alert_items(
+        self, items: Sequence[NewAlertItem], *, state: Mapping[str, str] | None = None
+    ) -> None:
+        """Queue items to mail (an item already queued under its key is left alone) and store
+        bookkeeping values, in one transaction."""
+        now_us = to_us(utcnow())
+
+        async def body(tx: Tx) -> None:
+            if items:
+                await tx.executemany(
+                    "insert_alert_item",
+                    [
+                        (i.key, i.kind, i.conflict_id, i.shortfall, json.dumps(i.payload), now_us)
+                        for i in items
+                    ],
+                )
+            for name, value in sorted((state or {}).items()):
+                await tx.execute("set_alert_state", name, value)
+
+        await self._run(body)
+
+    async def alert_state(self, name: str) -> str | None:
+        async with self._read() as tx:
+            rows = await tx.fetch("get_alert_state", name)
+        return str(rows[0][0]) if rows else None
+
+    async def pending_alert_items(self, limit: int = 1000) -> list[AlertItem]:
+        async with self._read() as tx:
+            rows = await tx.fetch("pending_alert_items", limit)
+        return [
+            AlertItem(
+                id=int(iid),
+                key=key,
+                kind=kind,
+                conflict_id=_int(cid),
+                shortfall=int(shortfall),
+                payload=json.loads(payload),
+                created_at=from_us(created),
+                conflict_status=status,
+            )
+            for iid, key, kind, cid, shortfall, payload, created, status in rows
+        ]
+
+    async def create_alert_mail(
+        self,
+        mail: NewAlertMail | None,
+        *,
+        items: Sequence[int] = (),
+        dropped: Sequence[int] = (),
+        state: Mapping[str, str] | None = None,
+    ) -> int | None:
+        """Put a mail in the alert outbox and mark the items it carries (and those dropped, e.g.
+        acknowledged before they were mailed), in one transaction. Returns the mail's id."""
+        now_us = to_us(utcnow())
+
+        async def body(tx: Tx) -> int | None:
+            mail_id = None
+            if mail is not None:
+                rows = await tx.fetch(
+                    "insert_alert_mail",
+                    mail.kind,
+                    mail.subject,
+                    mail.body_text,
+                    mail.body_html,
+                    mail.items,
+                    now_us if mail.created_at is None else to_us(mail.created_at),
+                )
+                mail_id = int(rows[0][0])
+                if items:
+                    await tx.execute("settle_alert_items", mail_id, "mailed", list(items))
+            if dropped:
+                await tx.execute("settle_alert_items", None, "dropped", list(dropped))
+            for name, value in sorted((state or {}).items()):
+                await tx.execute("set_alert_state", name, value)
+            return mail_id
+
+        return await self._run(body)
+
+    async def unsent_alert_mails(self, limit: int = 20) -> list[AlertMail]:
+        async with self._read() as tx:
+            rows = await tx.fetch("unsent_alert_mails", limit)
+        return [_alert_mail(row) for row in rows]
+
+    async def alert_mails(self, limit: int = 20) -> list[AlertMail]:
+        """The latest mails of the alert outbox, newest first."""
+        async with self._read() as tx:
+            rows = await tx.fetch("recent_alert_mails", limit)
+        return [_alert_mail(row) for row in rows]
+
+    async def mark_alert_mail_sent(self, mail_id: int, sent_at: datetime) -> bool:
+        """The SMTP server accepted the mail; False if it was already marked sent."""
+
+        async def body(tx: Tx) -> bool:
+            return bool(await tx.fetch("alert_mail_sent", mail_id, to_us(sent_at)))
+
+        return await self._run(body)
+
+    async def mark_alert_mail_failed(self, mail_id: int, error: str) -> None:
+        async def body(tx: Tx) -> None:
+            await tx.execute("alert_mail_failed", mail_id, error)
+
+        await self._run(body)
+
+    async def alert_mail_times(self, kind: str, since: datetime) -> list[datetime]:
+        """When the mails of this kind created since ``since`` were created, oldest first."""
+        async with self._read() as tx:
+            rows = await tx.fetch("alert_mails_since", kind, to_us(since))
+        return [from_us(row[0]) for row in rows]
+
+    async def alert_counts(self) -> AlertCounts:
+        async with self._read() as tx:
+            rows = await tx.fetch("alert_counts")
+        items, mails, last_sent = rows[0]
+        return AlertCounts(
+            int(items), int(mails), None if last_sent is None else from_us(last_sent)
+        )
+
+    # -- reconciliation (syncd/engine/reconciler.py) ------------------------------------------
+
+    async def start_reconcile_run(self, mode: str, channels: Sequence[str]) -> ReconcileRun:
+        """A new run over ``channels`` (in order), in ``mode`` (dry_run | fix)."""
+        now_us = to_us(utcnow())
+
+        async def body(tx: Tx) -> list[Any]:
+            return await tx.fetch("reconcile_run_insert", mode, json.dumps(list(channels)), now_us)
+
+        return _reconcile_run((await self._run(body))[0])
+
+    async def resumable_reconcile_run(
+        self, mode: str, channels: Sequence[str], *, idle_since: datetime
+    ) -> ReconcileRun | None:
+        """The latest unfinished run of the same mode and channels that nobody advanced since
+        ``idle_since`` (its process died): a new run resumes it."""
+        async with self._read() as tx:
+            rows = await tx.fetch(
+                "reconcile_run_open", mode, json.dumps(list(channels)), to_us(idle_since)
+            )
+        return _reconcile_run(rows[0]) if rows else None
+
+    async def save_reconcile_progress(
+        self,
+        run_id: int,
+        channel: str,
+        *,
+        pages: int,
+        done: bool,
+        findings: Sequence[StoredFinding] = (),
+        stats: Mapping[str, int] | None = None,
+    ) -> None:
+        """Store findings and the channel's progress in one transaction (a crash keeps both or
+        neither, so a resumed run neither loses nor repeats a page)."""
+        now_us = to_us(utcnow())
+
+        async def body(tx: Tx) -> None:
+            if findings:
+                await tx.executemany(
+                    "reconcile_finding_upsert",
+                    [
+                        (
+                            run_id,
+                            channel,
+                            f.sku,
+                            f.kind,
+                            f.wanted,
+                            f.figure,
+                            f.shown,
+                            f.state,
+                            json.dumps(dict(f.detail), default=str),
+                        )
+                        for f in findings
+                    ],
+                )
+            rows = await tx.fetch("reconcile_run_progress_get", run_id)
+            progress = json.loads(rows[0][0]) if rows else {}
+            progress[channel] = {**(stats or {}), "pages": pages, "done": done}
+            await tx.execute("reconcile_run_progress_set", run_id, json.dumps(progress), now_us)
+
+        await self._run(body)
+
+    async def reconcile_findings(self, run_id: int, channel: str) -> list[StoredFinding]:
+        async with self._read() as tx:
+            rows = await tx.fetch("reconcile_findings_for", run_id, channel)
+        return [
+            StoredFinding(sku, kind, _int(wanted), _int(figure), _int(shown), state, json.loads(d))
+            for sku, kind, wanted, figure, shown, state, d in rows
+        ]
+
+    async def finish_reconcile_run(self, run_id: int, *, keep: int = 20) -> None:
+        """Mark the run finished; forget runs (and their findings) older than the last ``keep``."""
+        now_us = to_us(utcnow())
+
+        async def body(tx: Tx) -> None:
+            await tx.execute("reconcile_run_finish", run_id, now_us)
+            await tx.execute("reconcile_findings_prune", run_id - keep + 1)
+            await tx.execute("reconcile_runs_prune", run_id - keep + 1)
+
+        await self._run(body)
+
+    async def reconcile_fixes(self, channel: str) -> list[StoredFix]:
+        async with self._read() as tx:
+            rows = await tx.fetch("reconcile_fixes_for", channel)
+        return [
+            StoredFix(sku, int(figure), int(wanted), from_us(us))
+            for sku, figure, wanted, us in rows
+        ]
+
+    async def update_reconcile_fixes(
+        self, channel: str, *, remember: Sequence[StoredFix] = (), forget: Sequence[str] = ()
+    ) -> None:
+        if not remember and not forget:
+            return
+
+        async def body(tx: Tx) -> None:
+            if forget:
+                await tx.executemany("reconcile_fix_delete", [(channel, s) for s in forget])
+            if remember:
+                await tx.executemany(
+                    "reconcile_fix_upsert",
+                    [(channel, f.sku, f.figure, f.wanted, to_us(f.fixed_at)) for f in remember],
+                )
+
+        await self._run(body)
+
+    async def document_ids(self, channel: str) -> list[str]:
+        """Every document id the ledger holds for a channel (to find orders it never applied)."""
+        async with self._read() as tx:
+            return [row[0] for row in await tx.fetch("document_ids", channel)]
+
+
+def _conflict_from_row(row: Sequence[Any]) -> Conflict:
+    cid, kind, status, sku, channel, shortfall, detail, created, updated = row
+    data = json.loads(detail)
+    docs = tuple(_ref_from_json(d) for d in data.get("documents", []) if isinstance(d, dict))
+    return Conflict(
+        id=int(cid),
+        kind=ConflictKind(kind),
+        status=ConflictStatus(status),
+        sku=sku,
+        channel=channel,
+        shortfall=int(shortfall),
+        detail=data,
+        documents=docs,
+        created_at=from_us(created),
+        updated_at=from_us(updated),
+    )
+
+
+def _alert_mail(row: Sequence[Any]) -> AlertMail:
+    mid, kind, subject, text, html, items, created, attempts, error, sent = row
+    return AlertMail(
+        id=int(mid),
+        kind=kind,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        items=int(items),
+        created_at=from_us(created),
+        attempts=int(attempts),
+        last_error=error,
+        sent_at=None if sent is None else from_us(sent),
+    )
+
 
 def _int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def _reconcile_run(row: Sequence[Any]) -> ReconcileRun:
+    run_id, mode, channels, progress, started, updated, finished = row
+    return ReconcileRun(
+        id=int(run_id),
+        mode=mode,
+        channels=tuple(json.loads(channels)),
+        progress=json.loads(progress),
+        started_at=from_us(started),
+        updated_at=from_us(updated),
+        finished_at=None if finished is None else from_us(finished),
+    )
+
+
+def _storable(text: str) -> str:
+    """Text any database stores: lone surrogates (JSON can carry them) become "?"."""
+    return text.encode("utf-8", "replace").decode("utf-8")

@@ -119,6 +119,144 @@ class ChannelHealth:
     updated_at: datetime | None
 
 
+# -- status page (syncd/web) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HourlySales:
+    """Units sold on a channel during one hour (our clock), for the status page's chart."""
+
+    channel: str
+    hour: datetime  # start of the hour, UTC
+    units: int
+
+
+@dataclass(frozen=True, slots=True)
+class SkuMatch:
+    sku: str
+    name: str
+    on_hand: int
+
+
+@dataclass(frozen=True, slots=True)
+class SkuChannel:
+    """One channel's view of a SKU: what it should show, what it shows, what is queued."""
+
+    channel: str
+    buffer: int
+    wanted: int
+    shown: int | None
+    source: str  # pushed | read | document | "" (never known)
+    updated_at: datetime | None
+    queued: int | None  # the figure waiting in the outbox, if any
+
+
+@dataclass(frozen=True, slots=True)
+class SkuDetail:
+    sku: str
+    name: str
+    on_hand: int
+    channels: tuple[SkuChannel, ...]
+
+
+# -- alerts (syncd/alerts) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlertItem:
+    """Something to mail, keyed so that it is queued once (``conflict:12:3``, ``rejection:55``)."""
+
+    key: str
+    kind: str  # a ConflictKind value, rejected_row, channel_back
+    payload: Mapping[str, object]  # what the mail shows, as it was when queued
+    conflict_id: int | None = None
+    shortfall: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AlertItem:
+    id: int
+    key: str
+    kind: str
+    conflict_id: int | None
+    shortfall: int
+    payload: Mapping[str, object]
+    created_at: datetime
+    conflict_status: str  # the conflict's status now; "" when the item is not about a conflict
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlertMail:
+    kind: str  # alert | digest
+    subject: str
+    body_text: str
+    body_html: str
+    items: int = 0
+    created_at: datetime | None = None  # None: now
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMail:
+    """A mail in the alert outbox; ``sent_at`` is set once the SMTP server accepted it."""
+
+    id: int
+    kind: str
+    subject: str
+    body_text: str
+    body_html: str
+    items: int
+    created_at: datetime
+    attempts: int
+    last_error: str
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertCounts:
+    pending_items: int  # queued, not in a mail yet
+    unsent_mails: int
+    last_sent_at: datetime | None
+
+
+# -- reconciliation (syncd/reconcile, syncd/engine/reconciler.py) -----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileRun:
+    """One reconciliation run; ``progress`` is channel → {"pages": n, "done": bool}."""
+
+    id: int
+    mode: str  # dry_run | fix
+    channels: tuple[str, ...]
+    progress: Mapping[str, Mapping[str, object]]
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFinding:
+    """A difference a run found on a channel (kind and state are the reconciler's words)."""
+
+    sku: str
+    kind: str
+    wanted: int | None
+    figure: int | None
+    shown: int | None
+    state: str  # candidate | confirmed | fixed | moved
+    detail: Mapping[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFix:
+    """A correction queued by a run: what the channel showed, what it was set back to."""
+
+    sku: str
+    figure: int
+    wanted: int
+    fixed_at: datetime
+
+
 class Store(Protocol):
     """What the engine, the CLI and the status page may ask of the ledger."""
 
@@ -165,8 +303,14 @@ class Store(Protocol):
     async def ack_outbox(self, channel: str, acks: Sequence[Ack]) -> int: ...
     async def wanted_levels(self, channel: str) -> list[WantedLevel]: ...
     async def record_shown(
-        self, channel: str, figures: Mapping[str, int], *, only_higher: bool = False
+        self,
+        channel: str,
+        figures: Mapping[str, int],
+        *,
+        only_higher: bool = False,
+        only_lower: bool = False,
     ) -> int: ...
+    async def believed_figures(self, channel: str, skus: Sequence[str]) -> dict[str, int]: ...
     async def enqueue_all(self, channel: str | None = None) -> int: ...
     async def outbox_stats(self) -> dict[str, OutboxStats]: ...
     async def wait_for_outbox(self, channel: str, max_wait: float) -> None: ...
@@ -183,6 +327,9 @@ class Store(Protocol):
     ) -> None: ...
     async def channel_health(self) -> list[ChannelHealth]: ...
 
+    # retention
+    async def prune(self, before: datetime) -> dict[str, int]: ...
+
     # conflicts
     async def conflicts(
         self, *, status: ConflictStatus | None = None, limit: int = 100
@@ -191,3 +338,56 @@ class Store(Protocol):
         self, kind: ConflictKind, *, sku: str = "", channel: str = "", detail: Mapping[str, object]
     ) -> int: ...
     async def set_conflict_status(self, conflict_id: int, status: ConflictStatus) -> bool: ...
+
+    # status page (syncd/web)
+    async def oversell_exposure(self) -> dict[str, int]: ...
+    async def sales_per_hour(self, since: datetime) -> list[HourlySales]: ...
+    async def find_skus(self, text: str, limit: int = 20) -> list[SkuMatch]: ...
+    async def sku_detail(self, sku: str) -> SkuDetail | None: ...
+
+    # alerts (syncd/alerts)
+    async def alert_candidates(self, limit: int = 200) -> list[Conflict]: ...
+    async def rejections_after(self, after_id: int, limit: int = 500) -> list[StoredRejection]: ...
+    async def last_rejection_id(self) -> int: ...
+    async def add_alert_items(
+        self, items: Sequence[NewAlertItem], *, state: Mapping[str, str] | None = None
+    ) -> None: ...
+    async def alert_state(self, name: str) -> str | None: ...
+    async def pending_alert_items(self, limit: int = 1000) -> list[AlertItem]: ...
+    async def create_alert_mail(
+        self,
+        mail: NewAlertMail | None,
+        *,
+        items: Sequence[int] = (),
+        dropped: Sequence[int] = (),
+        state: Mapping[str, str] | None = None,
+    ) -> int | None: ...
+    async def unsent_alert_mails(self, limit: int = 20) -> list[AlertMail]: ...
+    async def alert_mails(self, limit: int = 20) -> list[AlertMail]: ...
+    async def mark_alert_mail_sent(self, mail_id: int, sent_at: datetime) -> bool: ...
+    async def mark_alert_mail_failed(self, mail_id: int, error: str) -> None: ...
+    async def alert_mail_times(self, kind: str, since: datetime) -> list[datetime]: ...
+    async def alert_counts(self) -> AlertCounts: ...
+
+    # reconciliation (syncd/engine/reconciler.py)
+    async def start_reconcile_run(self, mode: str, channels: Sequence[str]) -> ReconcileRun: ...
+    async def resumable_reconcile_run(
+        self, mode: str, channels: Sequence[str], *, idle_since: datetime
+    ) -> ReconcileRun | None: ...
+    async def save_reconcile_progress(
+        self,
+        run_id: int,
+        channel: str,
+        *,
+        pages: int,
+        done: bool,
+        findings: Sequence[StoredFinding] = (),
+        stats: Mapping[str, int] | None = None,
+    ) -> None: ...
+    async def reconcile_findings(self, run_id: int, channel: str) -> list[StoredFinding]: ...
+    async def finish_reconcile_run(self, run_id: int, *, keep: int = 20) -> None: ...
+    async def reconcile_fixes(self, channel: str) -> list[StoredFix]: ...
+    async def update_reconcile_fixes(
+        self, channel: str, *, remember: Sequence[StoredFix] = (), forget: Sequence[str] = ()
+    ) -> None: ...
+    async def document_ids(self, channel: str) -> list[str]: ...

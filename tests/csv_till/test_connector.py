@@ -34,6 +34,9 @@ def make(tmp_path: Path, **extra: Any) -> tuple[CsvTillConnector, Any]:
         file=str(tmp_path / "c.toml"),
     )
     channel = settings.channel("till")
+    (tmp_path / "inbox").mkdir(
+        parents=True, exist_ok=True
+    )  # the till's folder (never ours to make)
     return CsvTillConnector("till", channel.options), channel
 
 
@@ -119,6 +122,34 @@ async def test_a_file_still_being_written_is_not_read(tmp_path: Path, store: Sql
     assert await store.levels() == {"SHIRT-0000-44": -1, "SHIRT-0001-40": -1}
 
 
+async def test_a_file_held_open_is_waited_for_and_a_closed_one_is_read_at_once(
+    tmp_path: Path, store: SqliteStore
+) -> None:
+    # The writer pauses far longer than settle_seconds mid-file: the size rule alone would read
+    # half a file. The kernel says the file is still open for writing, so it is not read; once
+    # closed it is read at once, long before a 30 s settle time.
+    connector, channel = make(tmp_path, settle_seconds=0.2)
+    await connector.open()
+    runner = ChannelRunner(channel, connector, store, SyncSettings(), EventFeed())
+    inbox = tmp_path / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    lines = samples.LOYVERSE.encode().splitlines(keepends=True)
+    with open(inbox / "paused.csv", "wb") as handle:
+        handle.write(b"".join(lines[:3]))
+        handle.flush()
+        for _ in range(4):
+            await asyncio.sleep(0.3)
+            assert await runner.pull_once() == 0
+        handle.write(b"".join(lines[3:]))
+    assert await runner.pull_once() == 2
+
+    connector, channel = make(tmp_path, settle_seconds=30)
+    await connector.open()
+    runner = ChannelRunner(channel, connector, store, SyncSettings(), EventFeed())
+    (inbox / "fresh.csv").write_bytes(samples.LOYVERSE.encode().replace(b"4-103", b"5-103"))
+    assert await runner.pull_once() >= 1
+
+
 async def test_an_unreadable_file_is_quarantined_with_its_reason(
     tmp_path: Path, store: SqliteStore
 ) -> None:
@@ -187,3 +218,28 @@ async def test_journal_file_is_read_incrementally_from_the_committed_offset(
     assert await runner.pull_once() == 0  # nothing new, nothing twice
     assert await store.levels() == {"A": -4, "B": -3}
     assert journal.exists()  # a journal stays where the till writes it
+
+
+async def test_a_missing_drop_folder_is_waited_for_never_created(tmp_path: Path) -> None:
+    # An unmounted share: creating the folder would hide the till's files under the mount point.
+    from syncd.exceptions import NotReadyError
+
+    connector, _ = make(tmp_path)
+    (tmp_path / "inbox").rmdir()
+    await connector.open()
+    with pytest.raises(NotReadyError, match="does not exist"):
+        await connector.check()
+    assert not (tmp_path / "inbox").exists()
+
+
+async def test_the_same_export_twice_in_one_pull_is_read_once(
+    tmp_path: Path, store: SqliteStore
+) -> None:
+    connector, channel = make(tmp_path)
+    await connector.open()
+    runner = ChannelRunner(channel, connector, store, SyncSettings(), EventFeed())
+    drop(tmp_path / "inbox", "a.csv", samples.LOYVERSE.encode())
+    drop(tmp_path / "inbox", "b.csv", samples.LOYVERSE.encode())
+    assert await runner.pull_once() == 2
+    assert len(await store.rejections()) == 1  # its bad row is recorded once, not per copy
+    assert connector.counters.duplicate_files == 1

@@ -66,6 +66,24 @@ async def test_msi_push_never_counts_an_unshipped_order_twice(msi_shop: Shop) ->
         await connector.close()
 
 
+async def test_an_oversold_item_below_zero_salable_is_left_alone(msi_shop: Shop) -> None:
+    # Found by the reliability campaign (bench soak --seed 12): the last unit sold at the till,
+    # then online. Source 0 out of stock with one unshipped order: Magento's salable is -1,
+    # which sells nothing, like the 0 we want. Writing again would change nothing, forever.
+    emu = msi_shop.emulator
+    connector = connector_for(msi_shop)
+    await connector.open()
+    try:
+        emu.set_source_quantity("CAP", 0)
+        emu.place_order({"CAP": 1})
+        assert emu.salable("CAP") == -1
+        [result] = await connector.push([PushItem("CAP", 0, 0)])
+        assert result.status is PushStatus.UNCHANGED and result.shown == 0
+        assert await connector.read_figures(["CAP"]) == {"CAP": 0}
+    finally:
+        await connector.close()
+
+
 async def test_drift_aware_push_defers_an_order_not_pulled_yet(shop: Shop) -> None:
     connector = connector_for(shop)
     await connector.open()

@@ -142,3 +142,23 @@ async def test_read_levels_pages_every_sku(shop8: Shop) -> None:
         assert levels["SHIRT-BLUE-44"].barcode == "2000000000022" and levels["CAP"].name == "Cap"
     finally:
         await connector.close()
+
+
+async def test_a_quantity_below_zero_sells_nothing_like_zero_and_is_left_alone(
+    shop8: Shop,
+) -> None:
+    # Found by the reliability campaign (bench soak --seed 12): an order taken out of stock
+    # leaves PrestaShop at -1; the ledger wants 0. Both sell nothing: no rewrite loop.
+    connector = connector_for(shop8)
+    await connector.open()
+    try:
+        shop8.emulator.set_quantity("CAP", 0)
+        shop8.emulator.create_order({"CAP": 1})
+        assert shop8.emulator.quantity("CAP") == -1
+        [result] = await connector.push([PushItem("CAP", 0, 0)])
+        assert result.status is PushStatus.UNCHANGED and result.shown == 0
+        assert await connector.read_figures(["CAP"]) == {"CAP": 0}
+        [result] = await connector.push([PushItem("CAP", 2, 0)])  # goods came in
+        assert result.status is PushStatus.WRITTEN and shop8.emulator.quantity("CAP") == 2
+    finally:
+        await connector.close()

@@ -1,7 +1,7 @@
 """The CSV till as a channel: export files dropped in a folder in, complete stock files out.
 
-A file is read once it is complete: renamed into the folder (atomic), or its size unchanged for
-``settle_seconds``. Rows are identified by content (receipt id, else file hash + row), and a
+A file is read once it is complete: at once when no process holds it open for writing (the
+kernel's answer to a read lease), else once its size is unchanged for ``settle_seconds``. Rows are identified by content (receipt id, else file hash + row), and a
 cursor per file hash is committed with its documents, so the same export dropped twice, renamed,
 or read again after a crash is applied once. After the commit the file moves to ``done/``.
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import errno
+import fcntl
 import hashlib
 import io
 import os
@@ -43,6 +45,26 @@ log = structlog.get_logger("syncd.till")
 
 _IGNORED_PREFIXES = (".", "~")
 _IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp")
+
+
+def _open_for_writing(path: Path) -> bool | None:
+    """Whether some process has the file open for writing: a read lease (Linux) is granted
+    only when none has. None when the kernel will not say (not the owner, no lease support)."""
+    setlease = getattr(fcntl, "F_SETLEASE", None)
+    if setlease is None:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        fcntl.fcntl(fd, setlease, fcntl.F_RDLCK)
+        fcntl.fcntl(fd, setlease, fcntl.F_UNLCK)
+        return False
+    except OSError as err:
+        return True if err.errno in (errno.EAGAIN, errno.EBUSY) else None
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,13 +198,19 @@ class CsvTillConnector(Connector):
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def open(self) -> None:
-        for folder in (
-            self.settings.drop_folder,
-            self.settings.done_folder,
-            self.settings.rejected_folder,
-        ):
+        # The drop folder itself is never created: it may be a share that is not mounted yet,
+        # and files written into a stand-in folder under the mount point would be hidden.
+        if not self.settings.drop_folder.is_dir():
+            return
+        for folder in (self.settings.done_folder, self.settings.rejected_folder):
             with contextlib.suppress(OSError):
-                folder.mkdir(parents=True, exist_ok=True)
+                self._ensure_folder(folder)
+
+    def _ensure_folder(self, folder: Path) -> None:
+        """Create done/ or rejected/; inside the drop folder never its parents, so a drop
+        folder that vanished (an unmounted share) is not recreated under the mount point."""
+        inside = folder.is_relative_to(self.settings.drop_folder)
+        folder.mkdir(parents=not inside, exist_ok=True)
 
     async def close(self) -> None:
         self._stop_watch.set()
@@ -195,7 +223,9 @@ class CsvTillConnector(Connector):
         folder = self.settings.drop_folder
         if not folder.is_dir():
             raise NotReadyError(
-                f"till drop folder {folder} does not exist (yet)", channel=self.name
+                f"till drop folder {folder} does not exist (yet): create it or mount the share;"
+                " syncd looks again in the background",
+                channel=self.name,
             )
         if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
             raise ChannelConfigError(
@@ -289,18 +319,27 @@ class CsvTillConnector(Connector):
         )
 
     def _complete(self, path: Path) -> bool:
-        """A file is complete when its size has not changed for settle_seconds."""
+        """A file is complete at once when no process holds it open for writing (asked of the
+        kernel with a read lease); where the kernel cannot tell (a network share, a file of
+        another owner), when its size has not changed for settle_seconds."""
         try:
             stat = path.stat()
         except OSError:
             return False
         now = time.time()
-        if now - stat.st_mtime >= self.settings.settle_seconds:
+        writing = _open_for_writing(path)
+        if writing is False and stat.st_size > 0:
             return True
         seen = self.counters.seen_sizes.get(path.name)
         if seen is None or seen[0] != stat.st_size:
             self.counters.seen_sizes[path.name] = (stat.st_size, now)
-            return False
+            seen = (stat.st_size, now)
+        if writing:
+            # Still open for writing: wait for the writer, unless it keeps the file open
+            # without writing for a long time (then its size is taken as final).
+            return now - seen[1] >= max(60.0, self.settings.settle_seconds)
+        if now - stat.st_mtime >= self.settings.settle_seconds:
+            return True
         return now - seen[1] >= self.settings.settle_seconds
 
     async def pull(self, cursors: Mapping[str, str]) -> AsyncIterator[Batch]:
@@ -313,6 +352,7 @@ class CsvTillConnector(Connector):
                 ) from err
             if batch is not None:
                 yield batch
+        applied_now: set[str] = set()
         for path in self._candidates():
             if not self._complete(path):
                 continue
@@ -334,7 +374,7 @@ class CsvTillConnector(Connector):
                 fallback_time=mtime,
             )
             cursor_key = f"file:{result.sha256}"
-            if cursors.get(cursor_key) == "done":
+            if cursors.get(cursor_key) == "done" or cursor_key in applied_now:
                 self.counters.duplicate_files += 1
                 log.info("till_file_already_applied", channel=self.name, file=path.name)
                 self._move(path, self.settings.done_folder)
@@ -348,6 +388,7 @@ class CsvTillConnector(Connector):
                 self._quarantine(path, result.unreadable)
                 continue
             self._write_rejected(path, result)
+            applied_now.add(cursor_key)  # the same export twice in one pull: once
             yield Batch(
                 documents=result.documents,
                 cursors={cursor_key: "done"},
@@ -372,7 +413,7 @@ class CsvTillConnector(Connector):
 
     def _move(self, path: Path, folder: Path) -> None:
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            self._ensure_folder(folder)
             target = folder / path.name
             if target.exists():
                 target = folder / f"{path.stem}.{int(time.time() * 1000)}{path.suffix}"
@@ -397,7 +438,7 @@ class CsvTillConnector(Connector):
         for r in result.rejections:
             writer.writerow([r.source, r.row, r.column, r.value, r.reason])
         try:
-            self.settings.rejected_folder.mkdir(parents=True, exist_ok=True)
+            self._ensure_folder(self.settings.rejected_folder)
             target = self.settings.rejected_folder / f"{path.name}.rejected.csv"
             target.write_text(out.getvalue(), encoding="utf-8")
         except OSError as err:
@@ -417,8 +458,10 @@ class CsvTillConnector(Connector):
                 self.settings.drop_folder,
                 stop_event=self._stop_watch,
                 recursive=False,
-                debounce=50,
-                step=20,
+                # Yield a change within ~20 ms even while the till writes a file every
+                # 20 ms (a larger debounce groups changes but adds its full length to latency).
+                debounce=20,
+                step=10,
                 force_polling=None,
             ):
                 self.nudge()

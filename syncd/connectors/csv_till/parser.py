@@ -41,7 +41,8 @@ class ParseResult:
     delimiter: str = ""
     documents: list[Document] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
-    rows: int = 0  # data rows read
+    rows: int = 0  # data rows read: rows == applied + len(rejections) + skipped
+    applied: int = 0  # rows that became a document line
     skipped: int = 0  # cancelled / voided rows, counted, not applied
     unreadable: str = ""  # the whole file could not be read: why
 
@@ -69,22 +70,28 @@ def sniff_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-_NUMBER = re.compile(r"^[+-]?\d+([.,]\d+)?$")
+_NUMBER = re.compile(r"^\d+([.,]\d+)?$")  # the sign is taken off first: "+-1" is refused
+# Currency symbols and units before or after the number ("€3", "3 pcs"), never inside it:
+# "1e400" or "2x3" must be refused, not read as 1400 or 23.
+_UNITS = re.compile(r"^[^\d,.+\-(]+|[^\d,.)]+$")
 
 
 def parse_quantity(text: str, decimal_comma: bool | None) -> Decimal:
     """'1', '1.0', '-2', '(2)', '1,000' (comma decimal), '€3' …; raises ValueError."""
-    value = text.strip().replace("\u00a0", "").replace(" ", "")
+    value = _UNITS.sub("", text.strip().replace("\u00a0", "").replace(" ", ""))
     negative = False
     if value.startswith("(") and value.endswith(")"):
-        negative, value = True, value[1:-1]
-    value = re.sub(r"[^\d,.\-+]", "", value)  # currency symbols, units
+        negative, value = True, _UNITS.sub("", value[1:-1])
     if value.startswith("-"):
         negative, value = not negative, value[1:]
     elif value.startswith("+"):
         value = value[1:]
+    value = _UNITS.sub("", value)
     if decimal_comma is None:
-        decimal_comma = "," in value and "." not in value and not re.search(r",\d{3}$", value)
+        if "," in value and "." in value:  # "1.000,00" or "1,000.00": the last one is decimal
+            decimal_comma = value.rfind(",") > value.rfind(".")
+        else:
+            decimal_comma = "," in value and not re.search(r",\d{3}$", value)
     if decimal_comma:
         value = value.replace(".", "").replace(",", ".")
     else:
@@ -136,7 +143,10 @@ def parse_when(
             naive = datetime.strptime(text, fmt)  # noqa: DTZ007 - zone applied below
         except ValueError:
             continue
-        found = naive.replace(tzinfo=zone).astimezone(UTC)
+        try:
+            found = naive.replace(tzinfo=zone).astimezone(UTC)
+        except OverflowError:  # 0001-01-01 east of UTC: before the first representable instant
+            break
         if memo is not None:
             memo["\0format"] = fmt  # type: ignore[assignment]
         break
@@ -180,7 +190,7 @@ def parse_bytes(
         zone = ZoneInfo("UTC")
     try:
         text, result.encoding = decode(data, options.encoding)
-    except (UnicodeDecodeError, LookupError) as err:
+    except (UnicodeError, LookupError) as err:  # punycode/idna raise a bare UnicodeError
         result.unreadable = f"cannot decode the file: {err}"
         return result
     text = text.lstrip("\ufeff")
@@ -231,6 +241,7 @@ def parse_bytes(
             break
         except csv.Error as err:
             row_number += 1
+            result.rows += 1
             result.rejections.append(
                 Rejection(channel, source, row_number, "", "", f"broken CSV row: {err}")
             )
@@ -302,6 +313,7 @@ def parse_bytes(
         if receipt is None:
             receipt = receipts[doc_id] = _Receipt(doc_id, reference, when or fallback)
         receipt.lines[sku] = receipt.lines.get(sku, 0) + units
+        result.applied += 1
         name = cell("name")
         if name:
             receipt.names.setdefault(sku, name[:200])

@@ -33,7 +33,7 @@ from syncd.connectors.base import (
     PushStatus,
 )
 from syncd.connectors.http import HttpClient, HttpResponse, RetryPolicy, retry_after_seconds
-from syncd.domain import Document, DocumentKind
+from syncd.domain import Document, DocumentKind, Rejection
 from syncd.exceptions import (
     AuthError,
     ChannelConfigError,
@@ -169,7 +169,7 @@ class MagentoClient(HttpClient):
             )
             try:
                 token = json.loads(response.body)
-            except ValueError as err:
+            except (ValueError, RecursionError) as err:
                 raise ParseError(
                     "Magento's admin token is not a JSON string", channel=self.channel
                 ) from err
@@ -202,7 +202,7 @@ class MagentoClient(HttpClient):
                 raise
             try:
                 return json.loads(response.body) if response.body else None
-            except ValueError as err:
+            except (ValueError, RecursionError) as err:  # RecursionError: absurd nesting
                 raise ParseError(
                     f"Magento {method} {url}: the answer is not JSON", channel=self.channel
                 ) from err
@@ -229,7 +229,11 @@ class MagentoClient(HttpClient):
                     f"Magento GET {path}: expected a search result", channel=self.channel
                 )
             items = data.get("items") or []
-            total = int(data.get("total_count") or 0)
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise ParseError(
+                    f"Magento GET {path}: items are not a list of objects", channel=self.channel
+                )
+            total = _qty(data.get("total_count"))
             if not items:
                 return
             yield list(items)
@@ -242,8 +246,31 @@ class MagentoClient(HttpClient):
 def _qty(value: Any) -> int:
     try:
         return int(float(value or 0))
-    except (TypeError, ValueError) as err:
-        raise ParseError(f"Magento sent a quantity {value!r} that is not a number") from err
+    except (TypeError, ValueError, OverflowError) as err:  # OverflowError: "1e400", inf
+        raise ParseError(f"Magento sent a quantity {value!r:.80} that is not a number") from err
+
+
+def _path(sku: str) -> str:
+    """A SKU as one URL path segment (a lone surrogate from a JSON answer is kept as bytes)."""
+    return quote(sku.encode("utf-8", "surrogatepass"), safe="")
+
+
+def _time(value: Any, what: str) -> datetime:
+    """A Magento time (UTC wall time); ParseError if it is not one the ledger can hold."""
+    try:
+        when = datetime.strptime(str(value), MAGENTO_TIME).replace(tzinfo=UTC)
+        to_us(when)
+    except (ValueError, OverflowError) as err:
+        raise ParseError(f"Magento sent {what} = {value!r:.80}, not YYYY-MM-DD HH:MM:SS") from err
+    return when
+
+
+def _is_time(value: Any) -> bool:
+    try:
+        _time(value, "")
+    except ParseError:
+        return False
+    return True
 
 
 class MagentoConnector(Connector):
@@ -319,9 +346,10 @@ class MagentoConnector(Connector):
             data = await self.client.call(
                 "GET", "inventory/sources", params=search_params(page_size=300)
             )
+            items = data.get("items") if isinstance(data, dict) else None
             codes = (
-                {s.get("source_code") for s in (data or {}).get("items", [])}
-                if isinstance(data, dict)
+                {str(s.get("source_code")) for s in items if isinstance(s, dict)}
+                if isinstance(items, list)
                 else set()
             )
             if self.settings.source_code not in codes:
@@ -346,20 +374,35 @@ class MagentoConnector(Connector):
             sort=[("updated_at", "ASC"), ("entity_id", "ASC")],
             page_size=self.settings.page_size,
         ):
-            documents = [self._document(order) for order in page]
-            newest = max([newest, *(str(o.get("updated_at", "")) for o in page)])
-            yield Batch(documents=documents, cursors={CURSOR: newest})
+            documents: list[Document] = []
+            rejections: list[Rejection] = []
+            for order in page:
+                # A broken order is quarantined (a rejection, shown as a conflict), never
+                # dropped, and never stops the orders after it.
+                try:
+                    documents.append(self._document(order))
+                except ParseError as err:
+                    source = f"order {str(order.get('entity_id', '?'))[:40]}"
+                    rejections.append(Rejection(self.name, source, None, "", "", str(err)))
+            times = [str(o.get("updated_at")) for o in page]
+            newest = max([newest, *(t for t in times if _is_time(t))])
+            yield Batch(documents=documents, cursors={CURSOR: newest}, rejections=rejections)
 
     def _document(self, order: Mapping[str, Any]) -> Document:
-        order_id = str(order.get("entity_id", ""))
+        order_id = str(order.get("entity_id") or "").strip()
+        if not order_id:
+            raise ParseError("Magento sent an order without an entity_id", channel=self.name)
         state = str(order.get("state", ""))
         items = order.get("items") or []
-        parents = {i.get("parent_item_id") for i in items if i.get("parent_item_id")}
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise ParseError(f"Magento order {order_id}: items are not a list of objects")
+        # Compared as text: ids are numbers or strings, and a broken one is never unhashable.
+        parents = {str(i.get("parent_item_id")) for i in items if i.get("parent_item_id")}
         lines: dict[str, int] = {}
         names: dict[str, str] = {}
         for item in items:
             kind = str(item.get("product_type", "simple"))
-            is_parent = item.get("item_id") in parents or kind in ("configurable", "bundle")
+            is_parent = str(item.get("item_id")) in parents or kind in ("configurable", "bundle")
             if is_parent and not self.settings.count_parents:
                 continue
             if (
@@ -369,8 +412,10 @@ class MagentoConnector(Connector):
             ):
                 continue
             sku = str(item.get("sku") or "").strip()
-            if not sku:
-                continue
+            if not sku:  # never skipped: the units would vanish from the ledger unseen
+                raise ParseError(
+                    f"Magento order {order_id}: item {str(item.get('item_id'))[:40]} has no SKU"
+                )
             qty = _qty(item.get("qty_ordered")) - _qty(item.get("qty_canceled"))
             if self.settings.refund_returns_stock:
                 qty -= _qty(item.get("qty_refunded"))
@@ -383,18 +428,22 @@ class MagentoConnector(Connector):
             if self.settings.admin_order_url
             else ""
         )
-        return Document(
+        document = Document(
             channel=self.name,
             doc_id=order_id,
             kind=DocumentKind.WEB_ORDER,
             lines=lines,
-            occurred_at=datetime.strptime(created, MAGENTO_TIME).replace(tzinfo=UTC),
-            version=to_us(datetime.strptime(updated, MAGENTO_TIME).replace(tzinfo=UTC)),
+            occurred_at=_time(created, "created_at"),
+            version=to_us(_time(updated, "updated_at")),
             reference=str(order.get("increment_id") or order_id),
             cancelled=state == "canceled",
             names=names,
             url=url,
         )
+        problems = document.validate()  # the ledger would refuse it: say why, here
+        if problems:
+            raise ParseError(f"Magento order {order_id}: {'; '.join(problems)}")
+        return document
 
     # -- push ----------------------------------------------------------------------------------
 
@@ -403,7 +452,7 @@ class MagentoConnector(Connector):
             try:
                 value = await self.client.call(
                     "GET",
-                    f"inventory/get-product-salable-quantity/{quote(sku, safe='')}/{self.settings.stock_id}",
+                    f"inventory/get-product-salable-quantity/{_path(sku)}/{self.settings.stock_id}",
                 )
             except FatalError as err:
                 if err.code == "404":
@@ -448,7 +497,10 @@ class MagentoConnector(Connector):
                 continue
             source = sources[item.sku]
             reserved = max(0, source - salable)  # unshipped quantity of open orders
-            if item.last_known is not None and salable < item.last_known and not item.force:
+            # Salable goes below 0 when unshipped orders outnumber the source (an oversold
+            # item): Magento sells nothing then, just as at 0, and it is what we asked for.
+            shows = max(0, salable)
+            if item.last_known is not None and shows < item.last_known and not item.force:
                 results[item.sku] = PushResult(
                     item.sku,
                     PushStatus.DEFERRED,
@@ -456,9 +508,9 @@ class MagentoConnector(Connector):
                     reason="Magento sold units we have not pulled yet",
                 )
                 continue
-            if salable == item.available:
+            if shows == item.available:
                 results[item.sku] = PushResult(
-                    item.sku, PushStatus.UNCHANGED, shown=salable, observed=salable
+                    item.sku, PushStatus.UNCHANGED, shown=shows, observed=salable
                 )
                 continue
             quantity = item.available + reserved
@@ -495,22 +547,27 @@ class MagentoConnector(Connector):
     async def _push_legacy(self, item: PushItem) -> PushResult:
         async with self._limit:
             try:
-                stock = await self.client.call("GET", f"stockItems/{quote(item.sku, safe='')}")
+                stock = await self.client.call("GET", f"stockItems/{_path(item.sku)}")
             except FatalError as err:
                 if err.code == "404":
                     return PushResult(
                         item.sku, PushStatus.SKIPPED, reason=f"no product {item.sku!r} in Magento"
                     )
                 raise
-            current = _qty((stock or {}).get("qty"))
+            if not isinstance(stock, dict):
+                raise ParseError(
+                    f"Magento stockItems/{item.sku}: the answer is not an object",
+                    channel=self.name,
+                )
+            current = _qty(stock.get("qty"))
             if item.last_known is not None and current < item.last_known and not item.force:
                 return PushResult(item.sku, PushStatus.DEFERRED, observed=current)
             if current == item.available:
                 return PushResult(item.sku, PushStatus.UNCHANGED, shown=current, observed=current)
-            item_id = int((stock or {}).get("item_id") or 0)
+            item_id = _qty(stock.get("item_id"))
             await self.client.call(
                 "PUT",
-                f"products/{quote(item.sku, safe='')}/stockItems/{item_id}",
+                f"products/{_path(item.sku)}/stockItems/{item_id}",
                 body={"stockItem": {"qty": item.available, "is_in_stock": item.available > 0}},
             )
             log.info("stock_pushed", channel=self.name, sku=item.sku, quantity=item.available)
@@ -526,13 +583,15 @@ class MagentoConnector(Connector):
             async for page in self.client.paged(
                 "products", [[("type_id", "simple", "eq")]], page_size=self.settings.page_size
             ):
-                names.update({str(p["sku"]): str(p.get("name", "")) for p in page})
+                names.update({str(p.get("sku") or ""): str(p.get("name", "")) for p in page})
             wanted = [s for s in names if skus is None or s in skus]
             for start in range(0, len(wanted), 50):
                 chunk = wanted[start : start + 50]
                 stocks = await asyncio.gather(
-                    *(self.client.call("GET", f"stockItems/{quote(s, safe='')}") for s in chunk)
+                    *(self.client.call("GET", f"stockItems/{_path(s)}") for s in chunk)
                 )
+                if not all(isinstance(st, dict) for st in stocks):
+                    raise ParseError("Magento stockItems: an answer is not an object")
                 yield [
                     ChannelLevel(s, _qty(st.get("qty")), name=names[s])
                     for s, st in zip(chunk, stocks, strict=True)
@@ -543,15 +602,22 @@ class MagentoConnector(Connector):
         ]
         if skus is not None:
             filters.append([("sku", ",".join(skus), "in")])
+        # A read of every SKU pages at Magento's default maximum (300, the 2.4.7 input limit):
+        # a third of the round trips of the default page size.
         async for page in self.client.paged(
-            "inventory/source-items", filters, page_size=self.settings.page_size
+            "inventory/source-items", filters, page_size=max(self.settings.page_size, 300)
         ):
-            salables = await asyncio.gather(*(self._salable(str(r["sku"])) for r in page))
+            # A row without a SKU is yielded with sku "" (never silently dropped):
+            # reconciliation and onboarding report it.
+            skus_of = [str(row.get("sku") or "").strip() for row in page]
+            salables = await asyncio.gather(*(self._salable(s) for s in skus_of if s))
+            by_sku = dict(zip([s for s in skus_of if s], salables, strict=True))
             yield [
                 ChannelLevel(
-                    sku=str(row["sku"]),
-                    quantity=salable if salable is not None else _qty(row.get("quantity")),
+                    sku=sku,
+                    quantity=max(0, salable) if salable is not None else _qty(row.get("quantity")),
                     detail={"source_quantity": _qty(row.get("quantity")), "salable": salable},
                 )
-                for row, salable in zip(page, salables, strict=True)
+                for row, sku in zip(page, skus_of, strict=True)
+                for salable in [by_sku.get(sku)]
             ]

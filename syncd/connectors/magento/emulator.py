@@ -651,6 +651,13 @@ def _admin_routes(app: web.Application) -> None:
     app.router.add_post("/__emulator/orders/{id}/{action}", action)
     app.router.add_route("*", "/__emulator/quantities", quantities)
 
+    async def expire(request: web.Request) -> web.Response:
+        """Every admin token expires now: the next call gets 401 and must log in again."""
+        expire_tokens(request.app)
+        return web.json_response({"ok": True})
+
+    app.router.add_post("/__emulator/expire-tokens", expire)
+
     async def writes(request: web.Request) -> web.Response:
         """Stock writes clients made, with the wall-clock time they arrived (benchmarks)."""
         emulator = request.app[EMULATOR_KEY]

@@ -31,9 +31,11 @@ def parse_errors(body: bytes) -> list[tuple[str, str]]:
     if text.startswith("{"):
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             return []
-        errors = data.get("errors", []) if isinstance(data, dict) else []
+        errors = data.get("errors") if isinstance(data, dict) else None
+        if not isinstance(errors, list):
+            return []
         return [
             (str(e.get("code", "")), str(e.get("message", "")))
             for e in errors
@@ -117,7 +119,7 @@ class PrestaShopClient(HttpClient):
         self.version = response.headers.get("PSWS-Version", self.version)
         try:
             return json.loads(response.body or b"[]")
-        except ValueError as err:
+        except (ValueError, RecursionError) as err:  # RecursionError: absurdly deep nesting
             raise ParseError(
                 f"PrestaShop GET {path}: the answer is not JSON ({response.body[:80]!r})",
                 channel=self.channel,
@@ -135,7 +137,7 @@ class PrestaShopClient(HttpClient):
         self.version = response.headers.get("PSWS-Version", self.version)
         try:
             return json.loads(response.body) if response.body else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             return {}
 
 

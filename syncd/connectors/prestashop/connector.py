@@ -29,7 +29,7 @@ from syncd.connectors.base import (
 )
 from syncd.connectors.http import RetryPolicy
 from syncd.connectors.prestashop.client import PrestaShopClient, stock_xml
-from syncd.domain import Document, DocumentKind
+from syncd.domain import Document, DocumentKind, Rejection
 from syncd.exceptions import ChannelConfigError, ConnectorError, FatalError, ParseError
 from syncd.ledger.store import to_us
 
@@ -65,7 +65,52 @@ def _int(value: Any, what: str) -> int:
     try:
         return int(str(value).strip() or "0")
     except ValueError as err:
-        raise ParseError(f"PrestaShop sent {what} = {value!r}, not a whole number") from err
+        raise ParseError(f"PrestaShop sent {what} = {value!r:.80}, not a whole number") from err
+
+
+def _is_time(text: str) -> bool:
+    try:
+        datetime.strptime(text, PS_TIME)  # noqa: DTZ007 - only the shape is checked
+    except ValueError:
+        return False
+    return True
+
+
+def _rows(data: Any, key: str) -> list[dict[str, Any]]:
+    """The objects listed under ``key`` in a JSON answer. PrestaShop answers ``[]`` (or leaves
+    the key out) when nothing matches; any other shape is a ParseError, never "no rows"."""
+    if not data:
+        return []
+    rows = data.get(key) if isinstance(data, dict) else data
+    if not rows:
+        return []
+    if (
+        not isinstance(data, dict)
+        or not isinstance(rows, list)
+        or not all(isinstance(r, dict) for r in rows)
+    ):
+        raise ParseError(f"PrestaShop sent {key} that are not a list of objects: {rows!r:.80}")
+    return rows
+
+
+def _object(data: Any, key: str) -> dict[str, Any]:
+    """The object under ``key`` in a JSON answer ({} when the answer is empty)."""
+    if not data:
+        return {}
+    value = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(value, dict):
+        raise ParseError(f"PrestaShop sent a {key} that is not an object: {value!r:.80}")
+    return value
+
+
+def _time(text: str, zone: ZoneInfo, what: str) -> datetime:
+    """A PrestaShop wall time (shop-local) as an aware datetime; ParseError if it is not one."""
+    try:
+        local = datetime.strptime(text, PS_TIME).replace(tzinfo=zone)  # noqa: DTZ007
+        to_us(local)  # in range for the ledger, in UTC too
+    except (ValueError, OverflowError) as err:
+        raise ParseError(f"PrestaShop sent {what} = {text!r:.80}, not YYYY-MM-DD HH:MM:SS") from err
+    return local
 
 
 class PrestaShopConnector(Connector):
@@ -162,15 +207,16 @@ class PrestaShopConnector(Connector):
             "configurations",
             {"display": "[name,value]", "filter[name]": "[PS_OS_CANCELED|PS_OS_ERROR]"},
         )
-        rows = data.get("configurations", []) if isinstance(data, dict) else []
+        rows = _rows(data, "configurations")
         states = {str(r.get("name")): str(r.get("value", "")) for r in rows}
-        missing = [n for n in ("PS_OS_CANCELED", "PS_OS_ERROR") if not states.get(n, "").isdigit()]
+        wanted = ("PS_OS_CANCELED", "PS_OS_ERROR")
+        missing = [n for n in wanted if not states.get(n, "").isdecimal()]
         if missing:
             raise ChannelConfigError(
                 f"PrestaShop did not give the order state ids {', '.join(missing)} (configurations)",
                 channel=self.name,
             )
-        self.dead_states = {int(v) for v in states.values()}
+        self.dead_states = {_int(states[n], n) for n in wanted}
         log.info(
             "prestashop_ready",
             channel=self.name,
@@ -187,8 +233,7 @@ class PrestaShopConnector(Connector):
     # -- ingest --------------------------------------------------------------------------------
 
     def _version_of(self, date_upd: str) -> int:
-        local = datetime.strptime(date_upd, PS_TIME).replace(tzinfo=self.zone)  # noqa: DTZ007
-        return to_us(local)
+        return to_us(_time(date_upd, self.zone, "date_upd"))
 
     async def pull(self, cursors: Mapping[str, str]) -> AsyncIterator[Batch]:
         if not self.dead_states:
@@ -209,13 +254,23 @@ class PrestaShopConnector(Connector):
                     "limit": f"{offset},{self.settings.page_size}",
                 },
             )
-            orders = data.get("orders", []) if isinstance(data, dict) else []
+            orders = _rows(data, "orders")
             if not orders:
                 return
             restocked = await self._restocked([str(o.get("id")) for o in orders])
-            documents = [self._document(o, restocked) for o in orders]
-            newest = max([newest, *(str(o.get("date_upd", "")) for o in orders)])
-            yield Batch(documents=documents, cursors={CURSOR: newest})
+            documents: list[Document] = []
+            rejections: list[Rejection] = []
+            for order in orders:
+                # A broken order is quarantined (a rejection, shown as a conflict), never
+                # dropped, and never stops the orders after it.
+                try:
+                    documents.append(self._document(order, restocked))
+                except ParseError as err:
+                    source = f"order {str(order.get('id', '?'))[:40]}"
+                    rejections.append(Rejection(self.name, source, None, "", "", str(err)))
+            times = [str(o.get("date_upd")) for o in orders]
+            newest = max([newest, *(t for t in times if _is_time(t))])  # never a garbage cursor
+            yield Batch(documents=documents, cursors={CURSOR: newest}, rejections=rejections)
             if len(orders) < self.settings.page_size:
                 return
             offset += len(orders)
@@ -232,7 +287,7 @@ class PrestaShopConnector(Connector):
                     "filter[id_order]": f"[{'|'.join(chunk)}]",
                 },
             )
-            for row in data.get("order_details", []) if isinstance(data, dict) else []:
+            for row in _rows(data, "order_details"):
                 units = _int(
                     row.get("product_quantity_reinjected", 0), "product_quantity_reinjected"
                 )
@@ -247,10 +302,12 @@ class PrestaShopConnector(Connector):
     def _document(
         self, order: Mapping[str, Any], restocked: Mapping[tuple[str, str], int]
     ) -> Document:
-        order_id = str(order.get("id", ""))
+        order_id = str(order.get("id") or "").strip()
+        if not order_id:
+            raise ParseError("PrestaShop sent an order without an id", channel=self.name)
         state = _int(order.get("current_state", 0), "current_state")
         cancelled = state in self.dead_states
-        rows = (order.get("associations") or {}).get("order_rows") or []
+        rows = _rows(order.get("associations"), "order_rows")
         lines: dict[str, int] = {}
         names: dict[str, str] = {}
         for row in rows:
@@ -275,18 +332,22 @@ class PrestaShopConnector(Connector):
             if self.settings.admin_order_url
             else ""
         )
-        return Document(
+        document = Document(
             channel=self.name,
             doc_id=order_id,
             kind=DocumentKind.WEB_ORDER,
             lines=lines,
-            occurred_at=datetime.strptime(date_add, PS_TIME).replace(tzinfo=self.zone),  # noqa: DTZ007
+            occurred_at=_time(date_add, self.zone, "date_add"),
             version=self._version_of(date_upd),
             reference=str(order.get("reference") or order_id),
             cancelled=cancelled,
             names=names,
             url=url,
         )
+        problems = document.validate()  # the ledger would refuse it: say why, here
+        if problems:
+            raise ParseError(f"PrestaShop order {order_id}: {'; '.join(problems)}")
+        return document
 
     # -- push ----------------------------------------------------------------------------------
 
@@ -298,26 +359,27 @@ class PrestaShopConnector(Connector):
         data = await self.client.get_json(
             "combinations", {f"filter[{field}]": f"[{sku}]", "display": "[id,id_product]"}
         )
-        combos = data.get("combinations", []) if isinstance(data, dict) else []
+        combos = _rows(data, "combinations")
         if len(combos) > 1:
             return f"{len(combos)} combinations share the {field} {sku!r}"
         if combos:
-            pid, attr = _int(combos[0]["id_product"], "id_product"), _int(combos[0]["id"], "id")
+            pid = _int(combos[0].get("id_product"), "id_product")
+            attr = _int(combos[0].get("id"), "id")
         else:
             data = await self.client.get_json(
                 "products", {f"filter[{field}]": f"[{sku}]", "display": "[id]"}
             )
-            products = data.get("products", []) if isinstance(data, dict) else []
+            products = _rows(data, "products")
             if not products:
                 return f"no product or combination has the {field} {sku!r} in PrestaShop"
             if len(products) > 1:
                 return f"{len(products)} products share the {field} {sku!r}"
-            pid, attr = _int(products[0]["id"], "id"), 0
+            pid, attr = _int(products[0].get("id"), "id"), 0
         data = await self.client.get_json(
             "stock_availables",
             {"filter[id_product]": f"[{pid}]", "display": "[id,id_product_attribute]"},
         )
-        rows = data.get("stock_availables", []) if isinstance(data, dict) else []
+        rows = _rows(data, "stock_availables")
         if attr == 0 and any(
             _int(r.get("id_product_attribute"), "id_product_attribute") for r in rows
         ):
@@ -327,7 +389,7 @@ class PrestaShopConnector(Connector):
         ]
         if not match:
             return f"no stock_available row for {sku!r}"
-        row = _StockRow(_int(match[0]["id"], "id"), pid, attr)
+        row = _StockRow(_int(match[0].get("id"), "id"), pid, attr)
         self._rows[sku] = row
         return row
 
@@ -365,7 +427,7 @@ class PrestaShopConnector(Connector):
                     self._rows.pop(item.sku, None)
                     return await self._push_one(item, retry=False)
                 raise
-            current = data.get("stock_available", {}) if isinstance(data, dict) else {}
+            current = _object(data, "stock_available")
             quantity = _int(current.get("quantity", 0), "quantity")
             if str(current.get("depends_on_stock", "0")) == "1":
                 return PushResult(
@@ -374,15 +436,17 @@ class PrestaShopConnector(Connector):
                     observed=quantity,
                     reason="depends_on_stock=1: PrestaShop computes this stock from warehouses",
                 )
-            if item.last_known is not None and quantity < item.last_known and not item.force:
+            # Below 0 (orders taken out of stock) the shop sells nothing, just as at 0.
+            shows = max(0, quantity)
+            if item.last_known is not None and shows < item.last_known and not item.force:
                 return PushResult(
                     item.sku,
                     PushStatus.DEFERRED,
                     observed=quantity,
                     reason="the shop sold units we have not pulled yet",
                 )
-            if quantity == item.available:
-                return PushResult(item.sku, PushStatus.UNCHANGED, shown=quantity, observed=quantity)
+            if shows == item.available:
+                return PushResult(item.sku, PushStatus.UNCHANGED, shown=shows, observed=quantity)
             if self.uses_patch:
                 body = stock_xml({"id": row.id, "quantity": item.available})
                 await self.client.write_xml("PATCH", f"stock_availables/{row.id}", body)
@@ -408,8 +472,8 @@ class PrestaShopConnector(Connector):
                 data = await self.client.get_json(
                     f"stock_availables/{row.id}", {"display": "[id,quantity]"}
                 )
-            current = data.get("stock_available", {}) if isinstance(data, dict) else {}
-            return sku, _int(current.get("quantity", 0), "quantity")
+            current = _object(data, "stock_available")
+            return sku, max(0, _int(current.get("quantity", 0), "quantity"))
 
         pairs = await asyncio.gather(*(one(s) for s in skus))
         return {sku: qty for sku, qty in pairs if qty is not None}
@@ -424,7 +488,7 @@ class PrestaShopConnector(Connector):
             data = await self.client.get_json(
                 resource, {"display": display, "limit": f"{offset},{page}"}
             )
-            rows = data.get(resource, []) if isinstance(data, dict) else []
+            rows = _rows(data, resource)
             out.extend(rows)
             if len(rows) < page:
                 return out
@@ -435,10 +499,11 @@ class PrestaShopConnector(Connector):
     ) -> AsyncIterator[list[ChannelLevel]]:
         field = self.settings.sku_field
         products = {
-            _int(p["id"], "id"): p for p in await self._all("products", "[id,reference,ean13,name]")
+            _int(p.get("id"), "id"): p
+            for p in await self._all("products", "[id,reference,ean13,name]")
         }
         combos = {
-            (_int(c["id_product"], "id_product"), _int(c["id"], "id")): c
+            (_int(c.get("id_product"), "id_product"), _int(c.get("id"), "id")): c
             for c in await self._all("combinations", "[id,id_product,reference,ean13]")
         }
         with_combos = {pid for pid, _ in combos}
@@ -453,7 +518,7 @@ class PrestaShopConnector(Connector):
                     "limit": f"{offset},{page}",
                 },
             )
-            rows = data.get("stock_availables", []) if isinstance(data, dict) else []
+            rows = _rows(data, "stock_availables")
             levels = []
             for row in rows:
                 pid = _int(row.get("id_product"), "id_product")
@@ -466,8 +531,10 @@ class PrestaShopConnector(Connector):
                 else:
                     source = product
                 sku = str(source.get(field) or "").strip()
-                if not sku or (wanted is not None and sku not in wanted):
+                if wanted is not None and sku not in wanted:
                     continue
+                # A row without a reference is yielded with sku "" (never silently dropped):
+                # reconciliation and onboarding report it.
                 levels.append(
                     ChannelLevel(
                         sku=sku,
@@ -477,6 +544,8 @@ class PrestaShopConnector(Connector):
                         detail={
                             "stock_available": _int(row.get("id"), "id"),
                             "depends_on_stock": str(row.get("depends_on_stock", "0")) == "1",
+                            "id_product": pid,
+                            "id_product_attribute": attr,
                         },
                     )
                 )

@@ -134,3 +134,72 @@ CREATE TABLE rejections (
     reason      text NOT NULL,
     recorded_us bigint NOT NULL
 );
+CREATE INDEX rejections_source ON rejections (channel, source);
+
+-- Alert emails: items to mail, the mails (an outbox the alert loop sends from), bookkeeping.
+CREATE TABLE alert_items (
+    id          bigserial PRIMARY KEY,
+    item_key    text NOT NULL UNIQUE,
+    kind        text NOT NULL,
+    conflict_id bigint,
+    shortfall   bigint NOT NULL DEFAULT 0,
+    payload     text NOT NULL DEFAULT '{}',
+    state       text NOT NULL DEFAULT 'pending',
+    mail_id     bigint,
+    created_us  bigint NOT NULL
+);
+CREATE INDEX alert_items_state ON alert_items (state, id);
+CREATE INDEX alert_items_conflict ON alert_items (conflict_id, shortfall);
+
+CREATE TABLE alert_mails (
+    id         bigserial PRIMARY KEY,
+    kind       text NOT NULL,
+    subject    text NOT NULL,
+    body_text  text NOT NULL,
+    body_html  text NOT NULL,
+    items      bigint NOT NULL DEFAULT 0,
+    created_us bigint NOT NULL,
+    attempts   bigint NOT NULL DEFAULT 0,
+    last_error text NOT NULL DEFAULT '',
+    sent_us    bigint
+);
+CREATE INDEX alert_mails_unsent ON alert_mails (id) WHERE sent_us IS NULL;
+CREATE INDEX alert_mails_created ON alert_mails (kind, created_us);
+
+CREATE TABLE alert_state (
+    name  text PRIMARY KEY,
+    value text NOT NULL
+);
+
+-- Reconciliation (issue 9): runs (resumable), their findings, fixes remembered for drift-again.
+CREATE TABLE reconcile_runs (
+    id          bigserial PRIMARY KEY,
+    mode        text NOT NULL,
+    channels    text NOT NULL,
+    progress    text NOT NULL DEFAULT '{}',
+    started_us  bigint NOT NULL,
+    updated_us  bigint NOT NULL,
+    finished_us bigint
+);
+
+CREATE TABLE reconcile_findings (
+    run_id  bigint NOT NULL,
+    channel text NOT NULL,
+    sku     text NOT NULL,
+    kind    text NOT NULL,
+    wanted  bigint,
+    figure  bigint,
+    shown   bigint,
+    state   text NOT NULL,
+    detail  text NOT NULL DEFAULT '{}',
+    PRIMARY KEY (run_id, channel, sku, kind)
+);
+
+CREATE TABLE reconcile_fixes (
+    channel  text NOT NULL,
+    sku      text NOT NULL,
+    figure   bigint NOT NULL,
+    wanted   bigint NOT NULL,
+    fixed_us bigint NOT NULL,
+    PRIMARY KEY (channel, sku)
+);

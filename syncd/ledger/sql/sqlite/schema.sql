@@ -134,3 +134,72 @@ CREATE TABLE rejections (
     reason      TEXT NOT NULL,
     recorded_us INTEGER NOT NULL
 );
+CREATE INDEX rejections_source ON rejections (channel, source);
+
+-- Alert emails: items to mail, the mails (an outbox the alert loop sends from), bookkeeping.
+CREATE TABLE alert_items (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    item_key    TEXT NOT NULL UNIQUE,
+    kind        TEXT NOT NULL,
+    conflict_id INTEGER,
+    shortfall   INTEGER NOT NULL DEFAULT 0,
+    payload     TEXT NOT NULL DEFAULT '{}',
+    state       TEXT NOT NULL DEFAULT 'pending',
+    mail_id     INTEGER,
+    created_us  INTEGER NOT NULL
+);
+CREATE INDEX alert_items_state ON alert_items (state, id);
+CREATE INDEX alert_items_conflict ON alert_items (conflict_id, shortfall);
+
+CREATE TABLE alert_mails (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind       TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    body_text  TEXT NOT NULL,
+    body_html  TEXT NOT NULL,
+    items      INTEGER NOT NULL DEFAULT 0,
+    created_us INTEGER NOT NULL,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    sent_us    INTEGER
+);
+CREATE INDEX alert_mails_unsent ON alert_mails (id) WHERE sent_us IS NULL;
+CREATE INDEX alert_mails_created ON alert_mails (kind, created_us);
+
+CREATE TABLE alert_state (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- Reconciliation (issue 9): runs (resumable), their findings, fixes remembered for drift-again.
+CREATE TABLE reconcile_runs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    mode        TEXT NOT NULL,
+    channels    TEXT NOT NULL,
+    progress    TEXT NOT NULL DEFAULT '{}',
+    started_us  INTEGER NOT NULL,
+    updated_us  INTEGER NOT NULL,
+    finished_us INTEGER
+);
+
+CREATE TABLE reconcile_findings (
+    run_id  INTEGER NOT NULL,
+    channel TEXT NOT NULL,
+    sku     TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    wanted  INTEGER,
+    figure  INTEGER,
+    shown   INTEGER,
+    state   TEXT NOT NULL,
+    detail  TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (run_id, channel, sku, kind)
+);
+
+CREATE TABLE reconcile_fixes (
+    channel  TEXT NOT NULL,
+    sku      TEXT NOT NULL,
+    figure   INTEGER NOT NULL,
+    wanted   INTEGER NOT NULL,
+    fixed_us INTEGER NOT NULL,
+    PRIMARY KEY (channel, sku)
+);

@@ -1,0 +1,121 @@
+"""Long reliability campaigns: `python -m bench soak --seed S --minutes M [--json]`.
+
+Runs the seeded campaign of tests/reliability/campaign.py for M minutes on each store (SIGKILLs,
+network faults through the proxy, shop error modes, PostgreSQL restarts and terminated backends,
+the till folder taken away), then the seeded fuzzer over every input door, and prints one summary
+line: kills, faults injected, bad inputs tried, documents, lost, duplicated and the longest
+convergence after the last fault. Any failure replays from the printed seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+from syncd.logs import configure_logging
+from tests.reliability.campaign import Options, run_campaign
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench soak", description=__doc__)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--minutes", type=float, default=10, help="per store")
+    parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--store", dest="stores", help="one store (same as --stores S)")
+    parser.add_argument("--proxy-rate", type=float, default=0.08)
+    parser.add_argument("--fuzz", type=int, default=100_000, help="fuzzed inputs (0: none)")
+    parser.add_argument(
+        "--month",
+        action="store_true",
+        help="instead: a month of a busy shop's traffic (9,600 receipts, 2,880 web orders) at speed, "
+        "no faults; reports the daemon's memory growth and what retention prunes",
+    )
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    configure_logging("error")
+    if args.month:
+        return _month(args)
+    runs: list[dict[str, Any]] = []
+    for store in args.stores.split(","):
+        options = Options(
+            seed=args.seed,
+            seconds=args.minutes * 60,
+            store=store,
+            proxy_rate=args.proxy_rate,
+            converge_timeout=120,
+        )
+        result = asyncio.run(run_campaign(options))
+        print(f"{store}: {json.dumps(result)}", file=sys.stderr, flush=True)
+        runs.append(result)
+    fuzz: dict[str, Any] = {"inputs": 0, "crashes": 0, "silent_drops": 0}
+    if args.fuzz:
+        from bench.fuzz import run_fuzz
+
+        fuzz = run_fuzz(args.seed, args.fuzz)
+    summary = {
+        "seed": args.seed,
+        "minutes_per_store": args.minutes,
+        "stores": [r["store"] for r in runs],
+        "kills": sum(r["kills"] for r in runs),
+        "faults_injected": sum(r["faults_injected"] for r in runs),
+        "bad_inputs_tried": fuzz["inputs"] + sum(r["bad_rows"] for r in runs),
+        "fuzz_crashes": fuzz["crashes"],
+        "fuzz_silent_drops": fuzz["silent_drops"],
+        "documents": sum(r["documents"] for r in runs),
+        "lost": sum(r["lost"] for r in runs),
+        "duplicated": sum(r["duplicated"] for r in runs),
+        "ledger_matches_model": all(r["ledger_matches_model"] for r in runs),
+        "max_convergence_seconds": max((r["convergence_seconds"] for r in runs), default=0.0),
+        "unconverged_runs": sum(1 for r in runs if r["convergence_seconds"] < 0),
+        "loop_crashes": sum(r["loop_crashes"] for r in runs),
+        "secret_leaks": sum(len(r["secret_leaks"]) for r in runs),
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(" ".join(f"{k}={v}" for k, v in summary.items()))
+    ok = (
+        summary["lost"] == 0
+        and summary["duplicated"] == 0
+        and summary["ledger_matches_model"]
+        and summary["unconverged_runs"] == 0
+        and summary["fuzz_crashes"] == 0
+        and summary["fuzz_silent_drops"] == 0
+        and summary["secret_leaks"] == 0
+    )
+    return 0 if ok else 1
+
+
+def _month(args: argparse.Namespace) -> int:
+    """30 days of 320 receipts and 96 web orders a day, replayed in 4 minutes per store."""
+    out: dict[str, Any] = {"seed": args.seed}
+    for store in args.stores.split(","):
+        options = Options(
+            seed=args.seed,
+            seconds=240,
+            store=store,
+            till_rate=40,
+            web_rate=12,
+            faults=False,
+            converge_timeout=120,
+        )
+        result = asyncio.run(run_campaign(options))
+        out[store] = {
+            k: result[k]
+            for k in (
+                "till_receipts",
+                "web_orders",
+                "lost",
+                "duplicated",
+                "ledger_matches_model",
+                "convergence_seconds",
+                "memory",
+                "outbox_rows_left",
+                "pruned_after_retention",
+            )
+        }
+    print(json.dumps(out) if args.json else out)
+    return 0

@@ -1,0 +1,1 @@
+"""Conflict alert emails: outbox, grouping, throttling, SMTP sending, FR/EN templates."""

@@ -1,0 +1,141 @@
+"""Onboarding (`syncd init`), the I/O side: read every channel, plan the ledger from the chosen
+source of truth, and, once confirmed, write it as one stock-count document.
+
+Order of the writes, once confirmed: each channel's history is pulled first (so the daemon's
+first pull does not take old orders off the counted stock again), then the source is read
+again and counted (so orders taken meanwhile are in the count, not subtracted after it), then
+what every channel shows is recorded and the differences are queued (and pushed, when asked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from syncd.config import Settings
+from syncd.domain import Document, DocumentKind, utcnow
+from syncd.engine.catchup import pull_into
+from syncd.engine.reconciler import ChannelTarget, NoProgress, Progress, figure_of
+from syncd.ledger.planner import WILDCARD, buffer_for
+from syncd.ledger.sqlstore import SqlStore
+from syncd.ledger.store import Product
+from syncd.reconcile.compare import Figure
+from syncd.reconcile.onboard import OnboardPlan, plan_onboarding
+
+log = structlog.get_logger("syncd.reconcile")
+INIT_CHANNEL = "init"  # the channel name of onboarding stock counts
+
+
+@dataclass
+class OnboardOutcome:
+    plan: OnboardPlan  # what was shown and confirmed
+    applied: bool = False
+    counted: int = 0  # SKUs in the stock count (from the source read again just before)
+    history_documents: int = 0  # order/receipt versions pulled before the count
+    queued: int = 0  # figures queued for the channels
+    pushed: int = 0  # of which written by this run
+
+
+def buffers_from(settings: Settings) -> Callable[[str, str], int]:
+    """buffer(channel, sku) as the daemon sets it from the config (per SKU, per channel)."""
+    table: dict[tuple[str, str], int] = {}
+    for sku, qty in settings.buffers.items():
+        table[(WILDCARD, sku)] = qty
+    for channel in settings.channels:
+        table[(channel.name, WILDCARD)] = channel.buffer
+        for sku, qty in channel.buffers.items():
+            table[(channel.name, sku)] = qty
+    return lambda channel, sku: buffer_for(table, channel, sku)
+
+
+async def read_figures(target: ChannelTarget, progress: Progress) -> list[Figure]:
+    figures: list[Figure] = []
+    progress.start(target.name, None)
+    try:
+        async for page in target.connector.read_levels():
+            figures.extend(figure_of(level) for level in page)
+            progress.advance(len(page))
+    finally:
+        progress.finish()
+    return figures
+
+
+async def plan(
+    settings: Settings,
+    source: ChannelTarget,
+    others: Sequence[ChannelTarget],
+    on_hand: Mapping[str, int],
+    *,
+    progress: Progress | None = None,
+) -> tuple[OnboardPlan, dict[str, list[Figure]]]:
+    """Read every channel and plan the ledger from ``source`` (``on_hand``: the ledger's
+    levels now); nothing is written."""
+    bar = progress or NoProgress()
+    reads = {source.name: await read_figures(source, bar)}
+    for target in others:
+        reads[target.name] = await read_figures(target, bar)
+    return (
+        plan_onboarding(source.name, reads, on_hand, buffer=buffers_from(settings)),
+        reads,
+    )
+
+
+async def apply(
+    store: SqlStore,
+    confirmed: OnboardPlan,
+    source: ChannelTarget,
+    others: Sequence[ChannelTarget],
+    reads: Mapping[str, Sequence[Figure]],
+    *,
+    push: Callable[[ChannelTarget], Awaitable[int]] | None = None,
+    progress: Progress | None = None,
+) -> OnboardOutcome:
+    """Write the onboarding: history, the count (from a fresh read of the source), figures."""
+    bar = progress or NoProgress()
+    history = 0
+    for target in (source, *others):
+        if target.settings.pull:
+            cursors = await store.cursors(target.name)
+            history += await pull_into(
+                store, target.connector, target.name, cursors, store_cursors=True
+            )
+    fresh = await read_figures(source, bar)
+    fresh_reads = {**reads, source.name: fresh}
+    final = plan_onboarding(source.name, fresh_reads, await store.levels(), buffer=lambda c, s: 0)
+    names = {f.sku: f.name for f in fresh if f.sku}
+    barcodes = {f.sku: f.barcode for f in fresh if f.sku and f.barcode}
+    await store.upsert_products(
+        [Product(sku, names.get(sku, ""), barcodes.get(sku) or None) for sku in final.counts]
+    )
+    now = utcnow()
+    count = Document(
+        channel=INIT_CHANNEL,
+        doc_id=f"{source.name}:{now:%Y%m%dT%H%M%S%f}",
+        kind=DocumentKind.STOCK_COUNT,
+        lines=final.counts,
+        occurred_at=now,
+        reference=f"onboarding from {source.name}",
+    )
+    result = await store.apply_document(count)
+    log.info(
+        "onboarding_counted",
+        source=source.name,
+        skus=len(final.counts),
+        movements=result.movements,
+        history_documents=history,
+    )
+    await store.record_shown(source.name, final.counts)
+    for target in others:
+        shown = {f.sku: f.quantity for f in reads[target.name] if f.sku and not f.managed}
+        known = {sku: q for sku, q in shown.items() if sku in final.counts}
+        if known:
+            await store.record_shown(target.name, known)
+    queued = await store.enqueue_all()
+    outcome = OnboardOutcome(confirmed, True, len(final.counts), history, queued)
+    if push is not None:
+        for target in (source, *others):
+            if target.settings.push:
+                outcome.pushed += await push(target)
+    return outcome

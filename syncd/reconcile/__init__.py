@@ -1,0 +1,1 @@
+"""Reconciliation: compare what each channel shows with the ledger, classify, decide fixes (pure)."""

@@ -1,0 +1,453 @@
+"""What the status page shows, gathered from the daemon and the ledger as plain values.
+
+The same dictionaries feed the HTML templates and the JSON API, so both always agree. Texts are
+already in the merchant's language; every error string is scrubbed of secrets and URL credentials.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from syncd.domain import Conflict, ConflictKind, ConflictStatus, Movement
+from syncd.logs import scrub
+from syncd.web.charts import Series, bar_chart, colors_for, line_chart
+from syncd.web.history import History, Point
+from syncd.web.i18n import Translator
+
+if TYPE_CHECKING:
+    from syncd.engine.daemon import Daemon
+
+FAILING = ("degraded", "down", "refused")
+CATCHING_UP_SECONDS = 5.0
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+(?::[^/\s@]*)?@")
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&](?:ws_key|key|api_key|apikey|token|access_token|password|secret)=)[^&\s#]+"
+)
+_ERROR_KINDS = (
+    (
+        "error_auth",
+        re.compile(
+            r"\b(401|403)\b|unauthori[sz]ed|forbidden|wrong key|invalid key|"
+            r"authenticat|api key|access token|credential",
+            re.I,
+        ),
+    ),
+    ("error_rate", re.compile(r"\b429\b|too many requests|rate limit", re.I)),
+    ("error_timeout", re.compile(r"time(d)? ?out", re.I)),
+    (
+        "error_unreachable",
+        re.compile(
+            r"connect|unreachable|refused|name resolution|no route|"
+            r"cannot reach|not reachable|dns",
+            re.I,
+        ),
+    ),
+    ("error_server", re.compile(r"\b5\d\d\b|server error|bad gateway|unavailable", re.I)),
+    ("error_not_found", re.compile(r"\b404\b|not found", re.I)),
+    ("error_config", re.compile(r"config|setting|invalid|missing", re.I)),
+)
+
+
+def clean(text: str) -> str:
+    """An error or URL fit for a page: no registered secret, no user:password@, no key=…."""
+    text = scrub(text)
+    text = _USERINFO.sub(r"\1", text)
+    return _QUERY_SECRET.sub(r"\1<redacted>", text)
+
+
+def explain_error(raw: str, t: Translator) -> str:
+    """An error in plain words; the technical text stays available beside it."""
+    if not raw:
+        return ""
+    for key, pattern in _ERROR_KINDS:
+        if pattern.search(raw):
+            return t(key)
+    detail = raw.split(": ", 1)[1] if raw.startswith(("push: ", "pull: ")) else raw
+    return t("error_other", detail=clean(detail))
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The ledger figures one page needs, read once."""
+
+    lags: dict[str, float]
+    depths: dict[str, int]
+    exposure: dict[str, int]
+    open_conflicts: list[Conflict]
+    unknown: int
+
+
+async def snapshot(daemon: Daemon, now: datetime) -> Snapshot:
+    store = daemon.store
+    assert store is not None
+    stats = await store.outbox_stats()
+    exposure = await store.oversell_exposure()
+    open_conflicts = await store.conflicts(status=ConflictStatus.OPEN, limit=200)
+    unknown = len(await store.pending_lines())
+    return Snapshot(
+        lags={name: s.lag_seconds(now) for name, s in stats.items()},
+        depths={name: s.depth for name, s in stats.items()},
+        exposure=exposure,
+        open_conflicts=open_conflicts,
+        unknown=unknown,
+    )
+
+
+# -- overview -------------------------------------------------------------------------------------
+
+
+def channel_cards(daemon: Daemon, snap: Snapshot, t: Translator) -> list[dict[str, Any]]:
+    cards = []
+    for name, runner in daemon.runners.items():
+        status = runner.status
+        state = status.state.value
+        lag = snap.lags.get(name, 0.0)
+        threshold = runner.settings.max_lag_seconds
+        stale = lag > threshold
+        level = "bad" if state in FAILING or stale else "warn" if state != "in_sync" else "ok"
+        raw_error = clean(status.last_error)
+        cards.append(
+            {
+                "name": name,
+                "type": runner.settings.type,
+                "state": state,
+                "state_label": t(f"state_{state}"),
+                "level": level,
+                "lag_seconds": round(lag, 1),
+                "lag_text": t.duration(lag) if lag > 0 else t("card_lag_none"),
+                "max_lag_seconds": threshold,
+                "threshold_text": t("card_threshold", duration=t.duration(threshold)),
+                "stale": stale,
+                "outbox": snap.depths.get(name, 0),
+                "exposure": snap.exposure.get(name, 0),
+                "pull": runner.settings.pull,
+                "push": runner.settings.push,
+                "last_pull": status.last_pull,
+                "last_push": status.last_push,
+                "last_error": raw_error,
+                "error_plain": explain_error(raw_error, t),
+                "documents": status.documents,
+                "pushed": status.pushed,
+            }
+        )
+    return cards
+
+
+def headline(
+    daemon: Daemon, cards: list[dict[str, Any]], snap: Snapshot, t: Translator
+) -> dict[str, Any]:
+    """The one sentence at the top: what a merchant needs to know, worst first."""
+    problems: list[tuple[str, str]] = []
+    for loop in daemon.loops:
+        if not loop.alive and loop.task is not None and not loop.task.done():
+            problems.append(("loop", t("headline_loop", loop=loop.name)))
+    for card in sorted(cards, key=lambda c: -c["lag_seconds"]):
+        reason = card["error_plain"]
+        if card["state"] == "refused":
+            problems.append(("refused", t("headline_refused", channel=card["name"], reason=reason)))
+        elif card["stale"] or (card["state"] in FAILING and card["lag_seconds"] > 0):
+            key = "headline_stale" if reason else "headline_stale_no_reason"
+            duration = t.duration(card["lag_seconds"])
+            problems.append(
+                ("stale", t(key, channel=card["name"], duration=duration, reason=reason))
+            )
+        elif card["state"] in FAILING:
+            problems.append(("down", t("headline_down", channel=card["name"], reason=reason)))
+    oversells = sum(1 for c in snap.open_conflicts if c.kind is ConflictKind.OVERSELL)
+    note = t("headline_oversell", count=oversells) if oversells else ""
+    if problems:
+        code, text = problems[0]
+        if len(problems) > 1:
+            text = f"{text} {t('headline_more', count=len(problems) - 1)}"
+        return {"level": "bad", "code": code, "text": text, "note": note}
+    # Figures in flight for a few seconds are normal traffic, not worth a different sentence.
+    waiting = [c for c in cards if c["outbox"] > 0 and c["lag_seconds"] >= CATCHING_UP_SECONDS]
+    if waiting:
+        count = sum(c["outbox"] for c in waiting)
+        names = ", ".join(c["name"] for c in waiting)
+        text = t("headline_catching_up", count=count, channels=names)
+        return {"level": "warn", "code": "catching_up", "text": text, "note": note}
+    if cards and all(c["state"] == "starting" for c in cards):
+        return {"level": "warn", "code": "starting", "text": t("headline_starting"), "note": note}
+    return {"level": "warn" if note else "ok", "code": "ok", "text": t("headline_ok"), "note": note}
+
+
+def alerts_status(daemon: Daemon, t: Translator) -> dict[str, Any] | None:
+    """The alert mailer's state, when the daemon has one (bad SMTP credentials show here)."""
+    alerts = getattr(daemon, "alerts", None)
+    status = getattr(alerts, "status", None)
+    if status is None:
+        return None
+    state = getattr(status, "state", "")
+    last_error = clean(str(getattr(status, "last_error", "") or ""))
+    code = str(getattr(state, "value", state))
+    label = t(f"alerts_state_{code}")
+    return {
+        "state": code,
+        "state_label": code if label == f"alerts_state_{code}" else label,
+        "last_error": last_error,
+        "error_plain": explain_error(last_error, t),
+        "last_sent_at": getattr(status, "last_sent_at", None),
+        "pending": getattr(status, "pending", 0),
+    }
+
+
+async def overview(
+    daemon: Daemon, history: History, t: Translator, now: datetime
+) -> dict[str, Any]:
+    snap = await snapshot(daemon, now)
+    cards = channel_cards(daemon, snap, t)
+    latency = history.latency_summary(now)
+    return {
+        "generated_at": now,
+        "headline": headline(daemon, cards, snap, t),
+        "channels": cards,
+        "latency": {
+            "window_seconds": 3600,
+            "samples": latency.samples,
+            "p50_seconds": latency.p50,
+            "p99_seconds": latency.p99,
+        },
+        "oversell_exposure": {
+            "units": sum(snap.exposure.values()),
+            "by_channel": snap.exposure,
+        },
+        "open_conflicts": len(snap.open_conflicts),
+        "unknown_skus": snap.unknown,
+        "alerts": alerts_status(daemon, t),
+    }
+
+
+# -- charts ---------------------------------------------------------------------------------------
+
+
+def _window(history: History, now: datetime) -> tuple[datetime, datetime | None]:
+    """The charts' span (the last 24 hours, at least 5 minutes) and, when the history is younger
+    than a day (it lives in memory), since when it exists."""
+    day = now - timedelta(hours=24)
+    first = max(day, history.started or now)
+    start = min(first, now - timedelta(minutes=5))
+    return start, (first if first > day else None)
+
+
+def _series(points: dict[str, list[Point]], colors: dict[str, tuple[str, str]]) -> list[Series]:
+    out = []
+    for channel, values in points.items():
+        color, dash = colors.get(channel, ("#1f5fa8", ""))
+        out.append(Series(channel, [(p.at, p.value) for p in values], color, dash))
+    return out
+
+
+async def charts(daemon: Daemon, history: History, t: Translator, now: datetime) -> dict[str, Any]:
+    """The three pictures of the overview, as inline SVG, with their data for the API."""
+    assert daemon.store is not None
+    names = list(daemon.runners)
+    colors = colors_for(names)
+    start, since = _window(history, now)
+    end = now
+    span = t("chart_since", time=t.time(since)) if since else t("chart_last_day")
+    latency = history.latency_series(now)
+    lag = history.lag_series(now)
+
+    def line_summary(s: Series) -> str:
+        values = [v for _at, v in s.points]
+        return t(
+            "chart_summary_line",
+            label=s.label,
+            last=t.seconds(values[-1]),
+            high=t.seconds(max(values)),
+        )
+
+    first_hour = (now - timedelta(hours=23)).replace(minute=0, second=0, microsecond=0)
+    hours = [first_hour + timedelta(hours=i) for i in range(24)]
+    sales = await daemon.store.sales_per_hour(first_hour)
+    index = {h: i for i, h in enumerate(hours)}
+    stacks: dict[str, list[int]] = {name: [0] * len(hours) for name in names}
+    for row in sales:
+        if row.hour in index:
+            stacks.setdefault(row.channel, [0] * len(hours))[index[row.hour]] += row.units
+    return {
+        "span": span,
+        "legend": [{"channel": n, "color": colors[n][0], "dash": colors[n][1]} for n in names],
+        "latency_svg": line_chart(
+            _series(latency, colors),
+            start=start,
+            end=end,
+            zone=t.zone,
+            title=t("chart_latency"),
+            empty_text=t("chart_empty"),
+            y_label=t.seconds,
+            summarize=line_summary,
+        ),
+        "lag_svg": line_chart(
+            _series(lag, colors),
+            start=start,
+            end=end,
+            zone=t.zone,
+            title=t("chart_lag"),
+            empty_text=t("chart_empty"),
+            y_label=t.seconds,
+            summarize=line_summary,
+        ),
+        "sales_svg": bar_chart(
+            hours,
+            stacks,
+            colors,
+            zone=t.zone,
+            title=t("chart_sales"),
+            empty_text=t("chart_empty"),
+            summarize=lambda ch, total: t("chart_summary_bars", label=ch, total=total),
+        ),
+        "latency": {ch: [[p.at, round(p.value, 4)] for p in pts] for ch, pts in latency.items()},
+        "lag": {ch: [[p.at, round(p.value, 1)] for p in pts] for ch, pts in lag.items()},
+        "sales_per_hour": {
+            ch: [[h, units] for h, units in zip(hours, values, strict=True) if units]
+            for ch, values in stacks.items()
+        },
+    }
+
+
+# -- conflicts, activity, SKUs, unknown ----------------------------------------------------------
+
+_TODO = {
+    ConflictKind.OVERSELL: "todo_oversell",
+    ConflictKind.UNKNOWN_SKU: "todo_unknown_sku",
+    ConflictKind.UNREADABLE: "todo_unreadable",
+    ConflictKind.DRIFT_AGAIN: "todo_drift_again",
+    ConflictKind.CHANNEL_DOWN: "todo_channel_down",
+}
+
+
+def conflict_view(conflict: Conflict, t: Translator) -> dict[str, Any]:
+    others = conflict.detail.get("documents")
+    named = [str(d) for d in others if not isinstance(d, dict)] if isinstance(others, list) else []
+    return {
+        "id": conflict.id,
+        "kind": conflict.kind.value,
+        "kind_label": t(f"conflict_kind_{conflict.kind.value}"),
+        "status": conflict.status.value,
+        "status_label": t(f"conflict_status_{conflict.status.value}"),
+        "sku": conflict.sku,
+        "name": str(conflict.detail.get("name", "") or ""),
+        "channel": conflict.channel,
+        "shortfall": conflict.shortfall,
+        "on_hand": conflict.detail.get("on_hand"),
+        "documents": [
+            {
+                "channel": d.channel,
+                "doc_id": d.doc_id,
+                "reference": d.reference or d.doc_id,
+                "kind": d.kind,
+                "quantity": d.quantity,
+                "occurred_at": d.occurred_at,
+                "url": clean(d.url),
+            }
+            for d in conflict.documents
+        ],
+        "document_ids": named,
+        "todo": t(_TODO.get(conflict.kind, "todo_unreadable"), sku=conflict.sku),
+        "created_at": conflict.created_at,
+        "updated_at": conflict.updated_at,
+    }
+
+
+async def conflicts(
+    daemon: Daemon, t: Translator, status: ConflictStatus | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    assert daemon.store is not None
+    found = await daemon.store.conflicts(status=status, limit=limit)
+    return [conflict_view(c, t) for c in found]
+
+
+def movement_view(m: Movement, t: Translator) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "sku": m.sku,
+        "delta": m.delta,
+        "reason": m.reason.value,
+        "reason_label": t(f"reason_{m.reason.value}"),
+        "channel": m.channel,
+        "doc_id": m.doc_id,
+        "occurred_at": m.occurred_at,
+        "recorded_at": m.recorded_at,
+    }
+
+
+async def activity(
+    daemon: Daemon,
+    t: Translator,
+    *,
+    channel: str | None = None,
+    sku: str | None = None,
+    after_id: int = 0,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    assert daemon.store is not None
+    found = await daemon.store.movements(sku=sku, channel=channel, after_id=after_id, limit=limit)
+    return [movement_view(m, t) for m in found]
+
+
+async def sku_search(daemon: Daemon, query: str, limit: int = 30) -> list[dict[str, Any]]:
+    assert daemon.store is not None
+    found = await daemon.store.find_skus(query, limit) if query else []
+    return [{"sku": m.sku, "name": m.name, "on_hand": m.on_hand} for m in found]
+
+
+async def sku_view(daemon: Daemon, t: Translator, sku: str) -> dict[str, Any] | None:
+    assert daemon.store is not None
+    detail = await daemon.store.sku_detail(sku)
+    if detail is None:
+        return None
+    recent = await activity(daemon, t, sku=sku, limit=20)
+    return {
+        "sku": detail.sku,
+        "name": detail.name,
+        "on_hand": detail.on_hand,
+        "channels": [
+            {
+                "channel": c.channel,
+                "buffer": c.buffer,
+                "wanted": c.wanted,
+                "shown": c.shown,
+                "source": c.source,
+                "source_label": t(f"sku_source_{c.source}") if c.source else "",
+                "updated_at": c.updated_at,
+                "queued": c.queued,
+            }
+            for c in detail.channels
+        ],
+        "movements": recent,
+    }
+
+
+async def unknown(daemon: Daemon, limit: int = 200) -> dict[str, Any]:
+    assert daemon.store is not None
+    pending = await daemon.store.pending_lines()
+    rejected = await daemon.store.rejections(limit)
+    return {
+        "unknown_skus": [
+            {
+                "identifier": p.identifier,
+                "channel": p.channel,
+                "documents": p.documents,
+                "quantity": p.quantity,
+            }
+            for p in pending
+        ],
+        "rejected_rows": [
+            {
+                "id": r.id,
+                "channel": r.channel,
+                "source": r.source,
+                "row": r.row,
+                "column": r.column,
+                "value": r.value,
+                "reason": r.reason,
+                "recorded_at": r.recorded_at,
+            }
+            for r in rejected
+        ],
+    }

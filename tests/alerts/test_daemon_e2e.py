@@ -1,0 +1,171 @@
+"""End to end: `syncd run` as a subprocess, a PrestaShop emulator process, a CSV till, a real
+SMTP server. The last unit sells at the till and online; the merchant gets the mail."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from syncd.config import load_config
+from syncd.domain import Document, DocumentKind
+from syncd.ledger import Product, open_store
+from tests.alerts.conftest import SmtpServer
+
+SYNCD = [sys.executable, "-m", "syncd.cli"]
+HEADER = (
+    "Date,Receipt number,Receipt type,Category,SKU,Item,Variant,Modifiers applied,Quantity,"
+    "Gross sales,Discounts,Net sales,Cost of goods,Gross profit,Taxes,POS,Store,Cashier name,"
+    "Customer name,Customer contacts,Comment,Status\n"
+)
+
+
+@pytest.fixture
+def shop() -> Iterator[dict[str, Any]]:
+    proc = subprocess.Popen(
+        [*SYNCD, "emulator", "prestashop", "--port", "0", "--products", "4"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    info = json.loads(proc.stdout.readline())
+    yield info
+    proc.terminate()
+    proc.wait(10)
+    proc.stdout.close()
+
+
+def write_config(tmp: Path, shop: dict[str, Any], smtp_port: int) -> Path:
+    config = tmp / "syncd.toml"
+    config.write_text(
+        f"""[ledger]
+backend = "sqlite"
+path = "ledger.sqlite3"
+[log]
+format = "json"
+[sync]
+grace_seconds = 3
+outbox_poll_seconds = 1
+[web]
+enabled = false
+[channels.till]
+type = "csv_till"
+drop_folder = "till/inbox"
+stock_file = "till/stock.csv"
+settle_seconds = 0.2
+poll_seconds = 0.5
+stock_min_interval_seconds = 0.1
+[channels.webshop]
+type = "prestashop"
+url = "{shop["url"]}"
+api_key = "{shop["api_key"]}"
+poll_seconds = 0.3
+overlap_seconds = 2
+admin_order_url = "https://shop.example.com/admin123/index.php?controller=AdminOrders&id_order={{id}}&vieworder"
+[alerts]
+to = ["shop@example.com"]
+from = "syncd@example.com"
+smtp_host = "127.0.0.1"
+smtp_port = {smtp_port}
+smtp_security = "none"
+language = "fr"
+group_window_seconds = 2
+poll_seconds = 0.2
+digest_time = ""
+""",
+        encoding="utf-8",
+    )
+    (tmp / "till" / "inbox").mkdir(parents=True)
+    return config
+
+
+async def admin(shop: dict[str, Any], method: str, path: str, body: Any = None) -> Any:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.request(method, f"{shop['url']}/__emulator/{path}", json=body) as resp,
+    ):
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
+
+
+async def until(check: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        assert time.monotonic() < deadline, "not reached in time"
+        await asyncio.sleep(0.1)
+
+
+def sell_at_till(tmp: Path, receipt: str, sku: str, qty: int) -> None:
+    row = (
+        f"7/28/26 1:33 PM,{receipt},Sale,Shirts,{sku},Shirt,,,{qty},20.00,0.00,20.00,8.00,"
+        "12.00,0.00,POS 1,Shop,Ann,,,,Closed\n"
+    )
+    staging = tmp / "till" / f".{receipt}"
+    staging.write_text(HEADER + row, encoding="utf-8")
+    os.replace(staging, tmp / "till" / "inbox" / f"{receipt}.csv")
+
+
+async def test_the_daemon_mails_an_oversell_between_the_till_and_the_webshop(
+    tmp_path: Path, shop: dict[str, Any], smtp: SmtpServer
+) -> None:
+    config = write_config(tmp_path, shop, smtp.port)
+    initial: dict[str, int] = await admin(shop, "GET", "quantities")
+    sku = next(s for s in sorted(initial) if initial[s] >= 2)
+    store = await open_store(load_config(config).ledger)
+    try:
+        await store.upsert_products([Product(s, f"Chemise {s}") for s in initial])
+        await store.apply_document(
+            Document("init", "opening", DocumentKind.STOCK_COUNT, initial, datetime.now(UTC))
+        )
+    finally:
+        await store.close()
+    log = open(tmp_path / "daemon.log", "ab")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([*SYNCD, "run", "--config", str(config)], stderr=log, cwd=tmp_path)
+    try:
+        sell_at_till(tmp_path, "4-10001", sku, initial[sku] - 1)
+
+        async def shop_shows(qty: int) -> bool:
+            return bool((await admin(shop, "GET", "quantities"))[sku] == qty)
+
+        await until(lambda: shop_shows(1))
+        # the last unit leaves the shop while a web customer pays for it
+        sell_at_till(tmp_path, "4-10002", sku, 1)
+        order = (await admin(shop, "POST", "orders", {"lines": {sku: 1}}))["id"]
+        started = time.monotonic()
+        await until(lambda: len(smtp.inbox.messages) >= 1)
+        elapsed = time.monotonic() - started
+        print(f"oversell to mail: {elapsed:.2f} s")
+        assert elapsed < 60  # the merchant knows within a minute
+        await asyncio.sleep(3)  # a second mail would have gone by now (window: 2 s)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(30)
+        log.close()
+    assert code == 0
+    [message] = smtp.inbox.messages
+    assert message["Subject"] == (
+        f"[syncd] Rupture : le dernier article a été vendu deux fois — {sku} Chemise {sku}"
+    )
+    [text] = smtp.inbox.texts()
+    assert "Manque : 1 unité (stock du registre : -1)" in text
+    assert "till — ticket de caisse 4-10002 — 1 unité" in text
+    assert f"id_order={order}&vieworder" in text and "← commande à traiter" in text
+    daemon_log = (tmp_path / "daemon.log").read_text(encoding="utf-8")
+    assert '"event": "alert_mail_sent"' in daemon_log
+    assert shop["api_key"] not in daemon_log
