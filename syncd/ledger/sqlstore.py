@@ -770,14 +770,22 @@ class SqlStore:
         now_us = to_us(utcnow())
 
         async def body(tx: Tx) -> Plan:
+            skus = sorted({a.sku for a in acks})
+            queued = {s: int(w) for ch, s, w in await tx.fetch("outbox_for", skus) if ch == channel}
             await tx.executemany("ack_outbox", [(channel, a.sku, a.wanted) for a in acks])
             shown = [
                 (channel, a.sku, a.shown, "pushed", now_us) for a in acks if a.shown is not None
             ]
             if shown:
                 await tx.executemany("upsert_shown", shown)
-            # A channel that shows something else than what we asked for gets queued again.
-            differing = sorted({a.sku for a in acks if a.shown is not None and a.shown != a.wanted})
+            # Queued again: a channel that shows something else than what we asked for, and a
+            # SKU whose row changed or went away while the push was in flight (a read-back
+            # settled it on the figure from before our write): what it shows now is what we
+            # wrote, which may no longer be what it should show.
+            differing = sorted(
+                {a.sku for a in acks if a.shown is not None and a.shown != a.wanted}
+                | {a.sku for a in acks if queued.get(a.sku) != a.wanted}
+            )
             if differing:
                 return await self._refresh_in(tx, differing, now_us, only={channel})
             return Plan()

@@ -173,6 +173,29 @@ async def test_outbox_coalesces_and_acknowledges_only_the_pushed_figure(store: S
     assert "web" not in stats and stats["till"].depth == 1
 
 
+async def test_a_row_settled_while_its_push_was_in_flight_is_queued_again(
+    store: SqlStore,
+) -> None:
+    """Found by campaign seed 20261123: the push takes 10, the shop's own order is pulled
+    (belief 9 - 1 = 8, row 9) and a read-back of the shop, made before our write landed,
+    finds 9 and settles the row; then the write of 10 lands. The shop shows 10 and must be
+    corrected to 9, not left until the next reconcile."""
+    await store.register_channels(
+        [ChannelInfo("till", "csv_till"), ChannelInfo("web", "prestashop", follows_own_sales=True)]
+    )
+    await store.apply_document(receipt("r1", {"A": 9}))
+    await store.record_shown("web", {"A": 9})
+    await store.apply_document(receipt("r2", {"A": 1}))
+    [item] = await store.take_outbox("web", 100)
+    assert item.wanted == 10 and item.last_known == 9
+    await store.apply_document(order("1", {"A": 1}))  # the shop's own sale, pulled meanwhile
+    await store.record_shown("web", {"A": 9}, only_higher=True)  # read back before our write
+    assert await store.take_outbox("web", 100) == []  # settled on the old figure
+    await store.ack_outbox("web", [Ack("A", 10, 10)])  # then our write of 10 lands
+    [item] = await store.take_outbox("web", 100)
+    assert item.wanted == 9 and item.last_known == 10
+
+
 async def test_buffers_and_negative_stock_correct_the_source_channel(store: SqlStore) -> None:
     await store.register_channels([ChannelInfo("web", "prestashop")])
     await store.apply_document(receipt("r1", {"A": 5}))
