@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import structlog
 
 from syncd.exceptions import LedgerUnavailable, SchemaError
-from syncd.ledger.planner import ApplyResult
 from syncd.ledger.queries import fresh_schema, migrations, queries
-from syncd.ledger.sqlstore import Pairs, SqlStore, Tx, _Job
+from syncd.ledger.sqlstore import Pairs, SqlStore, Tx
 
 log = structlog.get_logger("syncd.ledger")
 DIALECT = "postgres"
+T = TypeVar("T")
 NOTIFY_CHANNEL = "syncd_outbox"
 _MIGRATE_LOCK = 0x5379_6E63  # pg_advisory_lock key: only one process migrates at a time
 
@@ -148,10 +148,12 @@ class PostgresStore(SqlStore):
         for channel in sorted(channels):
             await tx.execute("notify_outbox", channel)
 
-    async def _commit_jobs(self, jobs: Sequence[_Job]) -> list[list[ApplyResult]]:
+    async def _run(self, body: Callable[[Tx], Awaitable[T]]) -> T:
+        """Every write transaction, tried again after a deadlock, a serialization failure or
+        two processes inserting the same row: each rolled back whole, so retrying is safe."""
         for attempt in range(1, 6):
             try:
-                return await super()._commit_jobs(jobs)
+                return await super()._run(body)
             except _TRANSIENT as err:
                 if attempt == 5:
                     raise

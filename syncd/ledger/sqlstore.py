@@ -462,7 +462,10 @@ class SqlStore:
         if plan.shown:
             await tx.executemany(
                 "upsert_shown",
-                [(ch, sku, value, "document", now_us) for (ch, sku), value in plan.shown.items()],
+                [
+                    (ch, sku, value, "document", now_us)
+                    for (ch, sku), value in sorted(plan.shown.items())
+                ],
             )
         await self._write_outbox(tx, plan, now_us)
         if plan.oversells or any(
@@ -772,12 +775,15 @@ class SqlStore:
         async def body(tx: Tx) -> Plan:
             skus = sorted({a.sku for a in acks})
             queued = {s: int(w) for ch, s, w in await tx.fetch("outbox_for", skus) if ch == channel}
-            await tx.executemany("ack_outbox", [(channel, a.sku, a.wanted) for a in acks])
+            # Rows locked in the order a document's transaction locks them (figures shown,
+            # then the outbox; by SKU), so an ack and an apply never deadlock each other.
+            ordered = sorted(acks, key=lambda a: a.sku)
             shown = [
-                (channel, a.sku, a.shown, "pushed", now_us) for a in acks if a.shown is not None
+                (channel, a.sku, a.shown, "pushed", now_us) for a in ordered if a.shown is not None
             ]
             if shown:
                 await tx.executemany("upsert_shown", shown)
+            await tx.executemany("ack_outbox", [(channel, a.sku, a.wanted) for a in ordered])
             # Queued again: a channel that shows something else than what we asked for, and a
             # SKU whose row changed or went away while the push was in flight (a read-back
             # settled it on the figure from before our write): what it shows now is what we

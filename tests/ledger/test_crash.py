@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,5 +133,37 @@ async def test_sqlite_process_killed_mid_transaction(tmp_path: Path) -> None:
         assert await store.document_lines("till", "r-1") == {}
         assert (await store.apply_document(DOC)).status is ApplyStatus.APPLIED
         assert await store.levels(["A", "B"]) == {"A": -2, "B": -1}
+    finally:
+        await store.close()
+
+
+async def test_postgres_deadlocked_transactions_are_tried_again(pg_dsn: str) -> None:
+    """Found by campaign seed 101: an ack and an apply locked rows in opposite orders and
+    PostgreSQL killed one of them, which crashed the push loop. Every write transaction is
+    now tried again after a deadlock; here two really deadlock and both end committed."""
+    store = await PostgresStore(pg_dsn, strict_skus=False).open(listen=False)
+    try:
+        await store.apply_document(
+            Document("o", "r0", DocumentKind.GOODS_RECEIPT, {"A": 5, "B": 5}, T0)
+        )
+        both_hold_one = asyncio.Barrier(2)
+        attempts: list[str] = []
+
+        def crossing(first: str, second: str) -> Callable[[Tx], Awaitable[None]]:
+            async def body(tx: Tx) -> None:
+                conn = tx.conn  # type: ignore[attr-defined]
+                attempts.append(first)
+                await conn.execute("UPDATE levels SET on_hand = on_hand + 1 WHERE sku = $1", first)
+                if len(attempts) <= 2:  # the first round: wait until both hold their first row
+                    await both_hold_one.wait()
+                await conn.execute("UPDATE levels SET on_hand = on_hand + 1 WHERE sku = $1", second)
+
+            return body
+
+        await asyncio.wait_for(
+            asyncio.gather(store._run(crossing("A", "B")), store._run(crossing("B", "A"))), 30
+        )
+        assert len(attempts) == 3  # one of the two was chosen as the victim and ran again
+        assert await store.levels(["A", "B"]) == {"A": 7, "B": 7}  # both committed, once
     finally:
         await store.close()
