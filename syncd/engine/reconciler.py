@@ -521,6 +521,10 @@ class ScheduledReconciler:
         reconciler = Reconciler(
             store, self.settings.sync, self._options(), events=self.daemon.events
         )
-        self.last = await reconciler.run(targets)
+        try:
+            self.last = await reconciler.run(targets)
+        except LedgerError as err:  # the ledger is down: the run resumes at the next one
+            log.warning("reconcile_failed", error=str(err))
+            return None
         self.runs += 1
         return self.last

@@ -155,3 +155,41 @@ async def test_read_levels_shows_salable(msi_shop: Shop) -> None:
         assert set(levels) == {"SHIRT-BLUE-42", "SHIRT-BLUE-44", "CAP"}
     finally:
         await connector.close()
+
+
+async def test_a_whole_catalogue_read_agrees_with_magentos_own_salable_figures(
+    msi_shop: Shop,
+) -> None:
+    """A read of every SKU takes salable from the open orders (no call per SKU); it must give
+    what Magento's salable endpoint gives, order by order: placed, shipped, partly refunded,
+    cancelled, configurable lines, more orders than one page."""
+    emu = msi_shop.emulator
+    for i in range(40):
+        emu.add_product(f"X-{i:02}", 50, parent="X" if i % 2 else None)
+    placed = [
+        emu.place_order({f"X-{i % 40:02}": 1 + i % 3}, configurable=bool(i % 2)) for i in range(90)
+    ]
+    placed.append(emu.place_order({"CAP": 2, "SHIRT-BLUE-42": 1}, configurable=True))
+    for oid in placed[:20]:
+        emu.ship(oid)
+    for oid in placed[20:30]:
+        emu.cancel(oid)
+    emu.ship(placed[30])
+    emu.credit_memo(placed[30], {"X-30": 1}, return_to_stock=True)
+    emu.credit_memo(placed[31], {"X-31": 1}, return_to_stock=True)  # refunded before shipping
+    connector = connector_for(msi_shop, page_size=7)
+    await connector.open()
+    try:
+        bulk = {lvl.sku: lvl for p in [p async for p in connector.read_levels()] for lvl in p}
+        few = sorted(bulk)[:25]  # few SKUs: one salable call each
+        one_by_one = {
+            lvl.sku: lvl for p in [p async for p in connector.read_levels(few)] for lvl in p
+        }
+    finally:
+        await connector.close()
+    assert len(bulk) == 43
+    for sku in bulk:
+        assert bulk[sku].detail["salable"] == emu.salable(sku), sku
+    for sku in few:
+        assert bulk[sku].quantity == one_by_one[sku].quantity, sku
+    assert bulk["CAP"].quantity == 3 and bulk["X-01"].quantity < 50

@@ -65,6 +65,7 @@ class MagentoEmulator:
             str, dict[str, Any]
         ] = {}  # legacy: sku → {item_id, qty, is_in_stock}
         self.reservations: list[tuple[str, int, str]] = []  # (sku, quantity, event)
+        self._reserved: dict[str, int] = {}  # sku → Σ its reservations (what salable reads)
         self.orders: dict[int, Order] = {}
         self.sources = {DEFAULT_SOURCE}
         # Called as on_write(sku, quantity) when a client writes stock (benchmarks).
@@ -131,7 +132,12 @@ class MagentoEmulator:
             self.stock_items[sku]["qty"] = quantity
 
     def reserved(self, sku: str) -> int:
-        return sum(q for s, q, _ in self.reservations if s == sku)
+        return self._reserved.get(sku, 0)
+
+    def _reserve(self, sku: str, quantity: int, event: str) -> None:
+        """Append a reservation (MSI's inventory_reservation row) and keep its SKU's sum."""
+        self.reservations.append((sku, quantity, event))
+        self._reserved[sku] = self._reserved.get(sku, 0) + quantity
 
     def salable(self, sku: str) -> int:
         if not self.msi:
@@ -166,7 +172,7 @@ class MagentoEmulator:
                     Item(next(self._ids["item"]), sku, self.products[sku]["name"], "simple", qty)
                 )
             if self.msi:
-                self.reservations.append((sku, -qty, "order_placed"))
+                self._reserve(sku, -qty, "order_placed")
             else:
                 self.stock_items[sku]["qty"] -= qty
         self.orders[oid] = order
@@ -184,7 +190,7 @@ class MagentoEmulator:
             item.qty_shipped += open_qty
             if self.msi:
                 self.source_items[(item.sku, DEFAULT_SOURCE)]["quantity"] -= open_qty
-                self.reservations.append((item.sku, open_qty, "shipment_created"))
+                self._reserve(item.sku, open_qty, "shipment_created")
         for item in order.items:
             item.qty_shipped = max(item.qty_shipped, item.qty_ordered - item.qty_canceled)
         order.state, order.status = "complete", "complete"
@@ -200,7 +206,7 @@ class MagentoEmulator:
             if item.product_type == "configurable":
                 continue
             if self.msi:
-                self.reservations.append((item.sku, open_qty, "order_canceled"))
+                self._reserve(item.sku, open_qty, "order_canceled")
             else:
                 self.stock_items[item.sku]["qty"] += open_qty
         order.state, order.status = "canceled", "canceled"
@@ -223,7 +229,7 @@ class MagentoEmulator:
                     if shipped_back:
                         self.source_items[(sku, DEFAULT_SOURCE)]["quantity"] += shipped_back
                     if unshipped:
-                        self.reservations.append((sku, unshipped, "creditmemo_created"))
+                        self._reserve(sku, unshipped, "creditmemo_created")
                 else:
                     self.stock_items[sku]["qty"] += qty
         order.state = (
@@ -312,7 +318,15 @@ def matches(item: dict[str, Any], field_name: str, value: str, condition: str) -
     raise ValueError(condition)
 
 
-def search(items: list[dict[str, Any]], query: dict[str, str]) -> dict[str, Any]:
+def search(
+    items: list[Any],
+    query: dict[str, str],
+    render: Callable[[Any], dict[str, Any]] = dict,
+) -> dict[str, Any]:
+    """Magento's searchCriteria over ``items`` (rows, or objects ``render`` turns into rows).
+
+    Filters and sorts read the rows as they are; only the page returned is copied or rendered,
+    so a page costs the scan of the filters, not a copy of the whole table (100,000 SKUs)."""
     groups, sorts, page_size, current = parse_search(query)
     for group in groups:  # groups AND, filters in a group OR
         items = [i for i in items if any(matches(i, f, v, c) for f, v, c in group)]
@@ -330,6 +344,7 @@ def search(items: list[dict[str, Any]], query: dict[str, str]) -> dict[str, Any]
         last_page = max(1, -(-total // page_size))
         page = min(current, last_page)  # the quirk: a page past the end returns the last page
         items = items[(page - 1) * page_size : page * page_size]
+    items = [render(i) for i in items]
     criteria: dict[str, Any] = {
         "filter_groups": [
             {"filters": [{"field": f, "value": v, "condition_type": c} for f, v, c in g]}
@@ -343,6 +358,17 @@ def search(items: list[dict[str, Any]], query: dict[str, str]) -> dict[str, Any]
 
 
 # -- rendering ----------------------------------------------------------------------------------
+
+
+_ORDER_FIELDS = ("entity_id", "increment_id", "state", "status", "created_at", "updated_at")
+
+
+class _OrderHead(dict[str, Any]):
+    """An order's top-level fields, for filters and sorts, and the order to render."""
+
+    def __init__(self, order: Order, fields: dict[str, Any]) -> None:
+        super().__init__(fields)
+        self.order = order
 
 
 def order_json(order: Order) -> dict[str, Any]:
@@ -485,9 +511,12 @@ async def _api(request: web.Request) -> web.Response:
     method = request.method
     try:
         if method == "GET" and path == "orders":
-            return web.json_response(
-                search([order_json(o) for _, o in sorted(emulator.orders.items())], query)
-            )
+            # Filters and sorts read an order's own fields; only the page is rendered whole.
+            heads = [
+                _OrderHead(o, {f: getattr(o, f) for f in _ORDER_FIELDS})
+                for o in emulator.orders.values()  # ids only grow: already in id order
+            ]
+            return web.json_response(search(heads, query, lambda h: order_json(h.order)))
         if method == "GET" and (m := re.fullmatch(r"orders/(\d+)", path)):
             order = emulator.orders.get(int(m[1]))
             if order is None:
@@ -556,9 +585,7 @@ async def _api(request: web.Request) -> web.Response:
         if method == "GET" and path == "inventory/source-items":
             if not emulator.msi:
                 return _error(404, "Request does not match any route.")
-            return web.json_response(
-                search([dict(v) for _, v in sorted(emulator.source_items.items())], query)
-            )
+            return web.json_response(search(list(emulator.source_items.values()), query))
         if method == "POST" and path == "inventory/source-items":
             if not emulator.msi:
                 return _error(404, "Request does not match any route.")
