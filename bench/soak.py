@@ -70,9 +70,18 @@ def main(argv: list[str]) -> int:
         "ledger_matches_model": all(r["ledger_matches_model"] for r in runs),
         "max_convergence_seconds": max((r["convergence_seconds"] for r in runs), default=0.0),
         "unconverged_runs": sum(1 for r in runs if r["convergence_seconds"] < 0),
+        "reconcile_needed_runs": sum(1 for r in runs if r["reconcile_needed"]),
         "loop_crashes": sum(r["loop_crashes"] for r in runs),
+        "alerts_lost": sum(r["alerts_lost"] for r in runs),
+        "alerts_sent_twice": sum(r["alerts_sent_twice"] for r in runs),
         "secret_leaks": sum(len(r["secret_leaks"]) for r in runs),
     }
+    for failure, group in (fuzz.get("distinct_failures") or {}).items():
+        replay = f"python -m bench fuzz --seed {args.seed} --count {args.fuzz} --replay"
+        print(
+            f"fuzz FAIL x{group['count']}: {failure} ({replay} {group['first_index']} --target …)",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps(summary))
     else:
@@ -82,6 +91,9 @@ def main(argv: list[str]) -> int:
         and summary["duplicated"] == 0
         and summary["ledger_matches_model"]
         and summary["unconverged_runs"] == 0
+        and summary["reconcile_needed_runs"] == 0
+        and summary["loop_crashes"] == 0
+        and summary["alerts_lost"] == 0
         and summary["fuzz_crashes"] == 0
         and summary["fuzz_silent_drops"] == 0
         and summary["secret_leaks"] == 0

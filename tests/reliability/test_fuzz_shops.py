@@ -186,3 +186,27 @@ def test_an_order_listed_twice_is_judged_by_its_last_listing() -> None:
     ]
     assert order_problems(orders, documents, 0, ps_expected_lines) == []
     assert order_problems(orders, documents[:1] * 2, 0, ps_expected_lines) != []
+
+
+async def test_a_magento_order_whose_items_are_not_a_list_is_quarantined(shops: Shops) -> None:
+    # bench fuzz --seed 13 --target magento.orders --replay 2078 (found by `bench soak --seed
+    # 13`): order 1000 listed with "items": "" was read as an order without lines, and its
+    # second listing, with a broken quantity, was rejected: the oracle saw CAP vanish.
+    def order(entity_id: int, items: object) -> dict[str, object]:
+        return {
+            "entity_id": entity_id,
+            "state": "processing",
+            "created_at": "2026-07-18 08:02:00",
+            "updated_at": "2026-07-18 08:52:00",
+            "items": items,
+        }
+
+    cap = {"item_id": 1, "sku": "CAP", "product_type": "simple", "qty_ordered": 2}
+    orders = [order(1000, ""), order(1001, {}), order(1002, None), order(1003, [cap])]
+    body = json.dumps({"items": orders, "total_count": len(orders)}).encode()
+    shops.magento.server.answer("/rest/default/V1/orders", Answer(200, body))
+    batches = await collect(shops.magento.connector())
+    documents = {d.doc_id: dict(d.lines) for b in batches for d in b.documents}
+    rejected = [r.source for b in batches for r in b.rejections]
+    assert documents == {"1002": {}, "1003": {"CAP": 2}}
+    assert rejected == ["order 1000", "order 1001"]

@@ -400,7 +400,8 @@ class MagentoConnector(Connector):
         if not order_id:
             raise ParseError("Magento sent an order without an entity_id", channel=self.name)
         state = str(order.get("state", ""))
-        items = order.get("items") or []
+        items = order.get("items")
+        items = [] if items is None else items  # "" or {} are not "no items": quarantined
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise ParseError(f"Magento order {order_id}: items are not a list of objects")
         # Compared as text: ids are numbers or strings, and a broken one is never unhashable.
