@@ -173,10 +173,13 @@ def _list_files(settings: Any, since: float) -> list[tuple[Path, str]]:
                 continue
             if any(path.match(p) for p in settings.journal_files):
                 continue
-            if label == "done" and path.stat().st_mtime < since:
+            try:  # the ingest loop moves files from the inbox to done/ meanwhile
+                if label == "done" and path.stat().st_mtime < since:
+                    continue
+                found.append((path, f"{label}:{hashlib.sha256(path.read_bytes()).hexdigest()}"))
+            except FileNotFoundError:
                 continue
-            found.append((path, label))
-    return [(p, label + ":" + hashlib.sha256(p.read_bytes()).hexdigest()) for p, label in found]
+    return found
 
 
 async def _till_files(
@@ -199,12 +202,15 @@ async def _till_files(
     for missed in missing_files(files, cursors):
         path, folder = by_sha[missed.sha256]
         applied = False
-        age = datetime.now(UTC).timestamp() - path.stat().st_mtime
+        try:
+            mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            data = await asyncio.to_thread(path.read_bytes) if folder == "done" else b""
+        except FileNotFoundError:
+            continue  # moved since the listing (the ingest loop took it): not missed
+        age = datetime.now(UTC).timestamp() - mtime.timestamp()
         if folder == "inbox" and age < INBOX_GRACE_SECONDS:
             continue  # just dropped: the ingest loop is on it
         if folder == "done":
-            data = await asyncio.to_thread(path.read_bytes)
-            mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
             result = await asyncio.to_thread(
                 parse_bytes, data, path.name, settings.parse, channel=channel, fallback_time=mtime
             )

@@ -150,3 +150,43 @@ async def test_till_stock_file_edited_is_rewritten_and_a_missed_file_is_applied_
         shutil.rmtree(done)
     finally:
         await connector.close()
+
+
+async def test_till_files_moved_while_the_catch_up_looks_at_them_are_not_an_error(
+    store: SqlStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by `bench soak --month`: the ingest loop moved a file from the inbox to done/
+    between the catch-up's listing and its stat, and FileNotFoundError crashed the reconcile
+    loop. A file listed and gone is the ingest loop's, not a missed one."""
+    import syncd.engine.catchup as catchup
+
+    inbox = tmp_path / "inbox"
+    (inbox / "done").mkdir(parents=True)
+    settings = parse_config(
+        {
+            "channels": {
+                "till": {"type": "csv_till", "drop_folder": str(inbox), "settle_seconds": 0}
+            }
+        },
+        file="test.toml",
+    )
+    channel = settings.channel("till")
+    connector = CsvTillConnector("till", channel.options)
+    await connector.open()
+    await store.register_channels([ChannelInfo("till", "csv_till", follows_own_sales=False)])
+    real = catchup._list_files
+
+    def listing_then_moved(settings: Any, since: float) -> list[tuple[Path, str]]:
+        (inbox / "r1.csv").write_text(LOYVERSE, encoding="utf-8")
+        (inbox / "done" / "r2.csv").write_text(LOYVERSE, encoding="utf-8")
+        found = real(settings, since)
+        (inbox / "r1.csv").unlink()  # the ingest loop took them meanwhile
+        (inbox / "done" / "r2.csv").unlink()
+        return found
+
+    monkeypatch.setattr(catchup, "_list_files", listing_then_moved)
+    try:
+        report = await _reconciler(store, settings).run([ChannelTarget(channel, connector)])
+        assert report.channels[0].error == ""
+    finally:
+        await connector.close()
