@@ -46,6 +46,7 @@ import asyncpg
 from syncd.config import load_config
 from syncd.connectors.emulation import demo_catalog
 from syncd.domain import Document, DocumentKind
+from syncd.exceptions import LedgerError
 from syncd.ledger import Product, open_store
 
 SYNCD = [sys.executable, "-m", "syncd.cli"]
@@ -651,14 +652,29 @@ timeout_seconds = 3
         }
 
     async def converge(self) -> tuple[float, dict[str, int]]:
+        """Seconds until every channel shows what it should and the ledger equals the model.
+
+        The ledger is compared too: once a busy month has sold SKUs below zero, every channel
+        shows 0 whatever the ledger holds, and "the channels agree" alone would pass while the
+        daemon is still catching up."""
         started = time.monotonic()
         last: dict[str, int] = {}
-        while time.monotonic() - started < self.o.converge_timeout:
-            shown = await self.shown()
-            last = self.mismatches(shown)
-            if not any(last.values()):
-                return time.monotonic() - started, last
-            await asyncio.sleep(0.25)
+        store = await open_store(load_config(self.config).ledger, migrate=False)
+        try:
+            while time.monotonic() - started < self.o.converge_timeout:
+                shown = await self.shown()
+                last = self.mismatches(shown)
+                last["ledger"] = 1  # not known: not converged
+                with contextlib.suppress(LedgerError):
+                    levels = await store.levels()
+                    last["ledger"] = sum(
+                        1 for sku, q in self.record.model.items() if levels.get(sku) != q
+                    )
+                if not any(last.values()):
+                    return time.monotonic() - started, last
+                await asyncio.sleep(0.25)
+        finally:
+            await store.close()
         self._note_unconverged(shown)
         # What the daemon's scheduled reconcile would do within the hour, done now: the
         # campaign then proves the channels are repaired, and reports that it was needed.
