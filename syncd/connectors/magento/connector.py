@@ -404,21 +404,9 @@ class MagentoConnector(Connector):
         items = [] if items is None else items  # "" or {} are not "no items": quarantined
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise ParseError(f"Magento order {order_id}: items are not a list of objects")
-        # Compared as text: ids are numbers or strings, and a broken one is never unhashable.
-        parents = {str(i.get("parent_item_id")) for i in items if i.get("parent_item_id")}
         lines: dict[str, int] = {}
         names: dict[str, str] = {}
-        for item in items:
-            kind = str(item.get("product_type", "simple"))
-            is_parent = str(item.get("item_id")) in parents or kind in ("configurable", "bundle")
-            if is_parent and not self.settings.count_parents:
-                continue
-            if (
-                not is_parent
-                and kind not in ("simple", "virtual", "downloadable")
-                and not self.settings.count_parents
-            ):
-                continue
+        for item in self._stock_items(items):
             sku = str(item.get("sku") or "").strip()
             if not sku:  # never skipped: the units would vanish from the ledger unseen
                 raise ParseError(
@@ -453,6 +441,21 @@ class MagentoConnector(Connector):
             raise ParseError(f"Magento order {order_id}: {'; '.join(problems)}")
         return document
 
+    def _stock_items(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The lines of an order that move stock: simple, virtual and downloadable lines that
+        are not parents (a configurable or bundle parent's child holds the stock), or every
+        line with ``count_parents``."""
+        if self.settings.count_parents:
+            return items
+        # Compared as text: ids are numbers or strings, and a broken one is never unhashable.
+        parents = {str(i.get("parent_item_id")) for i in items if i.get("parent_item_id")}
+        return [
+            i
+            for i in items
+            if str(i.get("item_id")) not in parents
+            and str(i.get("product_type", "simple")) in ("simple", "virtual", "downloadable")
+        ]
+
     async def _held_by_open_orders(self) -> dict[str, int]:
         """Per SKU, the units open orders still hold (MSI's reservations not yet compensated):
         ordered − shipped − cancelled − refunded on each stock line of every order that is not
@@ -468,12 +471,7 @@ class MagentoConnector(Connector):
                 items = order.get("items") or []
                 if not isinstance(items, list):
                     continue
-                items = [i for i in items if isinstance(i, dict)]
-                parents = {str(i.get("parent_item_id")) for i in items if i.get("parent_item_id")}
-                for item in items:
-                    kind = str(item.get("product_type", "simple"))
-                    if str(item.get("item_id")) in parents or kind in ("configurable", "bundle"):
-                        continue  # the child line holds the stock
+                for item in self._stock_items([i for i in items if isinstance(i, dict)]):
                     sku = str(item.get("sku") or "").strip()
                     open_qty = (
                         _qty(item.get("qty_ordered"))
