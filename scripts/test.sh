@@ -21,4 +21,4 @@ fi
 .venv/bin/ruff check syncd tests bench
 .venv/bin/ruff format --check syncd tests bench
 .venv/bin/mypy syncd
-.venv/bin/pytest -q "$@"
+.venv/bin/pytest -q -rs "$@"

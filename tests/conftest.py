@@ -15,7 +15,7 @@ import pytest
 from syncd.ledger.postgres import PostgresStore
 from syncd.ledger.sqlite import SqliteStore
 from syncd.ledger.sqlstore import SqlStore
-from tests import pg
+from tests import pg, realshops
 
 _counter = itertools.count()
 
@@ -115,3 +115,50 @@ async def make_store(
 @pytest.fixture
 async def store(make_store: StoreFactory) -> SqlStore:
     return await make_store()
+
+
+# -- the real shops (tests/realshops.py) ------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "realshop(name, ...): needs the real shop(s) of ../shared/real-shops (installed once per run)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start installing every real shop a collected test needs, in the background, at once."""
+    wanted: list[str] = []
+    for item in items:
+        for marker in item.iter_markers("realshop"):
+            wanted.extend(name for name in marker.args if name not in wanted)
+    if wanted:
+        realshops.STARTER.want(*wanted)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for name, future in realshops.STARTER.futures():
+        if future.done() and future.exception() is None:
+            shop = future.result()
+            terminalreporter.write_line(
+                f"real {name}: installed and started in {shop.seconds:.0f} s (log {shop.log})"
+            )
+    for name in realshops.SHOPS:
+        if not realshops.available(name):
+            terminalreporter.write_line(realshops.why_skipped(name))
+
+
+@pytest.fixture(scope="session")
+def real_prestashop() -> realshops.RealShop:
+    return realshops.real_shop("prestashop")
+
+
+@pytest.fixture(scope="session")
+def real_magento() -> realshops.RealShop:
+    return realshops.real_shop("magento")
+
+
+@pytest.fixture(scope="session")
+def real_woocommerce() -> realshops.RealShop:
+    return realshops.real_shop("woocommerce")
