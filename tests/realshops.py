@@ -149,8 +149,15 @@ class _Starter:
         reuse = os.environ.get("SYNCD_REAL_SHOPS_REUSE") == "1" and env_file.is_file()
         args = ["bash", str(path), *(["start"] if reuse else [])]
         started = time.monotonic()
-        with log.open("wb") as out:
-            proc = subprocess.run(args, stdout=out, stderr=subprocess.STDOUT, timeout=1200)
+        # Tried twice: Debian's MariaDB 10.11 was seen here to crash once (signal 11 in
+        # create_tmp_table_for_schema) during PrestaShop's install, and a second run passed.
+        for attempt in (1, 2):
+            with log.open("ab") as out:
+                out.write(f"== {' '.join(args)} (attempt {attempt})\n".encode())
+                out.flush()
+                proc = subprocess.run(args, stdout=out, stderr=subprocess.STDOUT, timeout=1200)
+            if proc.returncode == 0:
+                break
         seconds = time.monotonic() - started
         if proc.returncode != 0 or not env_file.is_file():
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
