@@ -127,8 +127,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+@pytest.hookimpl(trylast=True)  # after `-m` and `-k` deselected what will not run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Start installing every real shop a collected test needs, in the background, at once."""
+    """Start installing every real shop a selected test needs, in the background, at once."""
     wanted: list[str] = []
     for item in items:
         for marker in item.iter_markers("realshop"):

@@ -17,6 +17,7 @@ installed shop instead of reinstalling it (quick local iterations; CI always rei
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shlex
 import subprocess
@@ -146,6 +147,16 @@ class _Starter:
                 ["bash", str(path), "env"], capture_output=True, text=True, check=True
             ).stdout.strip()
         )
+        # One install at a time on this machine: two test runs at once would reinstall the same
+        # shop under each other (the second waits, then installs afresh for itself).
+        lock = (self.log_dir.parent / f"syncd-realshop-{name}.lock").open("w")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return self._install_locked(name, path, env_file, log)
+        finally:
+            lock.close()
+
+    def _install_locked(self, name: str, path: Path, env_file: Path, log: Path) -> RealShop:
         reuse = os.environ.get("SYNCD_REAL_SHOPS_REUSE") == "1" and env_file.is_file()
         args = ["bash", str(path), *(["start"] if reuse else [])]
         started = time.monotonic()
