@@ -188,6 +188,15 @@ class PrestaShopEmulator:
             if s.id_product_attribute == id_product_attribute
         )
 
+    def recreate_stock_row(self, id_product: int, id_product_attribute: int = 0) -> int:
+        """The row deleted and created again under a new id (a product re-imported, a
+        combination regenerated): a cached id then answers 404."""
+        row = self.stock_row(id_product, id_product_attribute)
+        del self.stock[row.id]
+        row.id = next(self._ids["stock"])
+        self.stock[row.id] = row
+        return row.id
+
     def translations(self, name: str) -> dict[int, str]:
         """A name in every installed language (the default one first)."""
         return {
