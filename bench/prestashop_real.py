@@ -178,6 +178,7 @@ enabled = false
 [channels.till]
 type = "csv_till"
 drop_folder = "till/inbox"
+push = false
 settle_seconds = 0.2
 poll_seconds = 1
 [channels.webshop]
