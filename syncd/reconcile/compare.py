@@ -269,7 +269,10 @@ def explain(f: Finding) -> str:
         return f"several stock rows in {ch} share this reference: syncd cannot write any of them"
     if f.kind is FindingKind.NO_REFERENCE:
         name = f.detail.get("name") or ""
-        return f"a stock row in {ch} ({f.sku}{', ' + str(name) if name else ''}) has no reference"
+        return (
+            f"a stock row in {ch} ({f.sku}{', ' + str(name) if name else ''}) has no SKU of its "
+            "own (no reference, or only its product's): give it one, or map it"
+        )
     if f.kind is FindingKind.MANAGED_BY_CHANNEL:
         return (
             f"{ch} computes this figure itself ({f.figure}, the ledger says {f.wanted}); "

@@ -50,7 +50,7 @@ async def start(version: str = "8.1.0") -> tuple[Shop, web.AppRunner]:
     return Shop(emulator, faults, f"http://127.0.0.1:{port}"), runner
 
 
-@pytest.fixture(params=["8.1.0", "1.7.8.11"])
+@pytest.fixture(params=["8.1.0", "8.2.0", "1.7.8.11"])
 async def shop(request: pytest.FixtureRequest) -> AsyncIterator[Shop]:
     s, runner = await start(request.param)
     yield s

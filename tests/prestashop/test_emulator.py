@@ -66,9 +66,8 @@ async def test_json_shapes_auth_and_list_errors(shop8: Shop) -> None:
             f"{shop8.url}/api/orders?filter[date_upd]=[2020-01-01,2030-01-01]&output_format=JSON",
             headers=auth_header,
         ) as resp:
-            assert (
-                resp.status == 400 and (await resp.json())["errors"][0]["code"] == 32
-            )  # needs date=1
+            # needs date=1; PHP 8 turns a refused list parameter into a 500 (real 8.2.0)
+            assert resp.status == 500 and (await resp.json())["errors"][0]["code"] == 32
         async with http.get(
             f"{shop8.url}/api/products?limit=a&output_format=JSON", headers=auth_header
         ) as resp:

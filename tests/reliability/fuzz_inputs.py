@@ -970,10 +970,20 @@ def check_ps_error_body(body: bytes) -> list[Problem]:
 
 
 def ps_expected_lines(order: Mapping[str, Any]) -> list[str]:
-    """The SKUs an order's rows must show up under (reference-keyed connector)."""
+    """The SKUs an order's rows must show up under (reference-keyed connector). The fuzz shop
+    has no catalogue: a combination's row is kept under its ids (its product_reference may be
+    its product's), a product's under its reference."""
     out = []
     rows = (order.get("associations") or {}).get("order_rows") or []
     for row in rows:
+        try:
+            pid = int(str(row.get("product_id") or "0").strip() or "0")
+            attr = int(str(row.get("product_attribute_id") or "0").strip() or "0")
+        except ValueError:
+            continue  # the connector rejects the order: counted by the caller
+        if attr:
+            out.append(f"prestashop:{pid}:{attr}")
+            continue
         sku = str(row.get("product_reference") or "").strip()
         if sku:
             out.append(sku)

@@ -51,6 +51,10 @@ def parse_errors(body: bytes) -> list[tuple[str, str]]:
     ]
 
 
+# 133: depends_on_stock; 32..39: a filter, display, sort or limit the shop refuses.
+NOT_RETRIABLE = frozenset({"133", "32", "33", "34", "35", "36", "37", "38", "39"})
+
+
 class PrestaShopClient(HttpClient):
     def __init__(
         self,
@@ -82,7 +86,9 @@ class PrestaShopClient(HttpClient):
         )
         where = f"PrestaShop {method} {url}"
         code = errors[0][0] if errors else str(response.status)
-        if response.status == 429 or response.status >= 500 and code != "133":
+        # A bad list parameter answers 500 on PHP 8 (error 32..39 followed by PHP warnings,
+        # observed on 8.2.0): asking again cannot help.
+        if response.status == 429 or response.status >= 500 and code not in NOT_RETRIABLE:
             return RetriableError(
                 f"{where}: HTTP {response.status}: {detail}",
                 channel=self.channel,

@@ -3,13 +3,31 @@
 PrestaShop lowers ``stock_availables.quantity`` itself when an order is validated and raises it on
 cancellation (reference §1.6), so what we write is simply ``quantity = available``; its own orders
 reach the ledger as documents and are never subtracted twice.
+
+SKUs. A stock row, an order row and a catalogue entry are all identified by (product,
+combination) ids, and one rule (:class:`~syncd.connectors.prestashop.skus.SkuRule`) gives each
+its SKU, in this order:
+
+1. ``skus = { "12:34" = "SKU" }``: an explicit mapping (product 12, combination 34) wins;
+2. a product without combinations: its ``sku_field`` (reference, or ean13);
+3. a combination: its own reference when it has one that differs from its product's (with
+   ``sku_field = "ean13"``: its own EAN13), else its own EAN13, else the ``combination_sku``
+   pattern (e.g. ``"{reference}-{id_product_attribute}"``; placeholders reference, ean13,
+   id_product, id_product_attribute: the product's reference and EAN13, the ids);
+4. else none: the combination is never booked or written under its product's SKU (that would
+   merge its variants). Its orders' lines are kept aside under ``prestashop:12:34`` (the Unknown
+   products page) and ``syncd init`` / ``reconcile`` list its stock row as having no reference.
+
+Real shops (and PrestaShop's demo data) often give combinations their product's reference: set
+``combination_sku`` or ``skus`` for them. A product's total row (combination 0 of a product with
+combinations) is never written: PrestaShop stores a write there until a combination changes.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -29,13 +47,43 @@ from syncd.connectors.base import (
 )
 from syncd.connectors.http import RetryPolicy
 from syncd.connectors.prestashop.client import PrestaShopClient, stock_xml
+from syncd.connectors.prestashop.skus import SkuRule, parse_mapping, pattern_problem, unmapped
+from syncd.connectors.prestashop.wire import (
+    PS_TIME,
+    chunks,
+    ids_filter,
+    is_time,
+    listed,
+    shop_time,
+    text,
+    whole,
+)
 from syncd.domain import Document, DocumentKind, Rejection
 from syncd.exceptions import ChannelConfigError, ConnectorError, FatalError, ParseError
 from syncd.ledger.store import to_us
 
 log = structlog.get_logger("syncd.prestashop")
 CURSOR = "orders.date_upd"
-PS_TIME = "%Y-%m-%d %H:%M:%S"
+# Every field a PUT of a stock_available needs (StockAvailable::$definition): a PUT is a full
+# replace, and a field left out is written as empty (id_shop 0 hides the row from the shop:
+# observed on 8.2.0, 404 [131] afterwards). The values PrestaShop leaves out of a single object
+# (0 and "") are the defaults.
+STOCK_FIELDS: dict[str, str] = {
+    "id": "",
+    "id_product": "0",
+    "id_product_attribute": "0",
+    "id_shop": "0",
+    "id_shop_group": "0",
+    "quantity": "0",
+    "depends_on_stock": "0",
+    "out_of_stock": "2",
+    "location": "",
+}
+# 1.7 has no `location`: the push reads display=full and sends back only the fields there.
+STOCK_DISPLAY = "full"
+# A missing object: 404 with an empty body on 8.x (error 87 on older answers), 131 when it
+# belongs to another shop.
+GONE = frozenset({"87", "404", "131"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +100,8 @@ class PrestaShopSettings:
     timezone: str = "Europe/Paris"
     timeout_seconds: float = 15.0
     start_from: str = ""  # first pull: orders updated since (PrestaShop local time)
+    combination_sku: str = ""  # pattern for combinations without a SKU of their own
+    skus: Mapping[tuple[int, int], str] = field(default_factory=dict)  # (product, combination)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,56 +111,15 @@ class _StockRow:
     id_product_attribute: int
 
 
-def _int(value: Any, what: str) -> int:
-    try:
-        return int(str(value).strip() or "0")
-    except ValueError as err:
-        raise ParseError(f"PrestaShop sent {what} = {value!r:.80}, not a whole number") from err
+@dataclass
+class _Catalogue:
+    """Products and combinations by id, as far as they were read."""
+
+    products: dict[int, dict[str, Any]] = field(default_factory=dict)
+    combinations: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
-def _is_time(text: str) -> bool:
-    try:
-        datetime.strptime(text, PS_TIME)  # noqa: DTZ007 - only the shape is checked
-    except ValueError:
-        return False
-    return True
-
-
-def _rows(data: Any, key: str) -> list[dict[str, Any]]:
-    """The objects listed under ``key`` in a JSON answer. PrestaShop answers ``[]`` (or leaves
-    the key out) when nothing matches; any other shape is a ParseError, never "no rows"."""
-    if not data:
-        return []
-    rows = data.get(key) if isinstance(data, dict) else data
-    if not rows:
-        return []
-    if (
-        not isinstance(data, dict)
-        or not isinstance(rows, list)
-        or not all(isinstance(r, dict) for r in rows)
-    ):
-        raise ParseError(f"PrestaShop sent {key} that are not a list of objects: {rows!r:.80}")
-    return rows
-
-
-def _object(data: Any, key: str) -> dict[str, Any]:
-    """The object under ``key`` in a JSON answer ({} when the answer is empty)."""
-    if not data:
-        return {}
-    value = data.get(key) if isinstance(data, dict) else None
-    if not isinstance(value, dict):
-        raise ParseError(f"PrestaShop sent a {key} that is not an object: {value!r:.80}")
-    return value
-
-
-def _time(text: str, zone: ZoneInfo, what: str) -> datetime:
-    """A PrestaShop wall time (shop-local) as an aware datetime; ParseError if it is not one."""
-    try:
-        local = datetime.strptime(text, PS_TIME).replace(tzinfo=zone)  # noqa: DTZ007
-        to_us(local)  # in range for the ledger, in UTC too
-    except (ValueError, OverflowError) as err:
-        raise ParseError(f"PrestaShop sent {what} = {text!r:.80}, not YYYY-MM-DD HH:MM:SS") from err
-    return local
+_int = whole
 
 
 class PrestaShopConnector(Connector):
@@ -130,7 +139,11 @@ class PrestaShopConnector(Connector):
             policy=RetryPolicy(timeout=self.settings.timeout_seconds),
             id_shop=self.settings.id_shop,
         )
+        self.rule = SkuRule(
+            self.settings.sku_field, self.settings.combination_sku, dict(self.settings.skus)
+        )
         self.dead_states: set[int] = set()  # PS_OS_CANCELED, PS_OS_ERROR: resolved, not hard-coded
+        self.language: int | None = None  # PS_LANG_DEFAULT: which translation of a name to keep
         self._rows: dict[str, _StockRow] = {}  # SKU → stock_available row (cache)
         self._limit = asyncio.Semaphore(self.settings.concurrency)
 
@@ -176,6 +189,18 @@ class PrestaShopConnector(Connector):
                     f"{start_from!r} is not YYYY-MM-DD HH:MM:SS",
                     'start_from = "2026-01-01 00:00:00"',
                 )
+        pattern = r.string("combination_sku", "")
+        if pattern and (why := pattern_problem(pattern)):
+            r.problem(
+                "combination_sku", why, 'combination_sku = "{reference}-{id_product_attribute}"'
+            )
+        mapping, bad = parse_mapping(r.string_map("skus"))
+        for entry in bad:
+            r.problem(
+                "skus",
+                f"{entry!r} is not ID_PRODUCT:ID_PRODUCT_ATTRIBUTE = SKU",
+                'skus = { "12:34" = "TEE-S-BLUE" }',
+            )
         settings = PrestaShopSettings(
             url=url,
             api_key=key or Secret(""),
@@ -189,6 +214,8 @@ class PrestaShopConnector(Connector):
             timezone=tz,
             timeout_seconds=r.number("timeout_seconds", 15.0, minimum=1, maximum=300),
             start_from=start_from,
+            combination_sku=pattern,
+            skus=mapping,
         )
         r.reject_unknown()
         return (settings if url and key else None), issues
@@ -202,13 +229,17 @@ class PrestaShopConnector(Connector):
         await self.client.close()
 
     async def check(self) -> None:
-        """One cheap authenticated call that also resolves the cancelled/error state ids."""
+        """One cheap authenticated call that also resolves the cancelled/error state ids and the
+        shop's default language."""
         data = await self.client.get_json(
             "configurations",
-            {"display": "[name,value]", "filter[name]": "[PS_OS_CANCELED|PS_OS_ERROR]"},
+            {
+                "display": "[name,value]",
+                "filter[name]": "[PS_OS_CANCELED|PS_OS_ERROR|PS_LANG_DEFAULT]",
+            },
         )
-        rows = _rows(data, "configurations")
-        states = {str(r.get("name")): str(r.get("value", "")) for r in rows}
+        rows = listed(data, "configurations")
+        states = {str(r.get("name")): str(r.get("value", "")).strip() for r in rows}
         wanted = ("PS_OS_CANCELED", "PS_OS_ERROR")
         missing = [n for n in wanted if not states.get(n, "").isdecimal()]
         if missing:
@@ -217,6 +248,8 @@ class PrestaShopConnector(Connector):
                 channel=self.name,
             )
         self.dead_states = {_int(states[n], n) for n in wanted}
+        lang = states.get("PS_LANG_DEFAULT", "")
+        self.language = int(lang) if lang.isdecimal() else None
         log.info(
             "prestashop_ready",
             channel=self.name,
@@ -230,10 +263,53 @@ class PrestaShopConnector(Connector):
             return self.settings.version == "8"
         return bool(self.client.version) and not str(self.client.version).startswith("1.")
 
+    # -- the catalogue and the SKU rule ----------------------------------------------------------
+
+    async def _read_catalogue(
+        self, product_ids: Iterable[int], combination_ids: Iterable[int]
+    ) -> _Catalogue:
+        """The products and combinations with these ids (one request per 100 of each)."""
+        found = _Catalogue()
+        for chunk in chunks(i for i in product_ids if i):
+            data = await self.client.get_json(
+                "products", {"filter[id]": ids_filter(chunk), "display": "[id,reference,ean13]"}
+            )
+            for p in listed(data, "products"):
+                found.products[_int(p.get("id"), "id")] = p
+        for chunk in chunks(i for i in combination_ids if i):
+            data = await self.client.get_json(
+                "combinations",
+                {"filter[id]": ids_filter(chunk), "display": "[id,id_product,reference,ean13]"},
+            )
+            for c in listed(data, "combinations"):
+                found.combinations[_int(c.get("id"), "id")] = c
+        return found
+
+    def sku_of(
+        self,
+        id_product: int,
+        id_product_attribute: int,
+        catalogue: _Catalogue,
+        fallback: Mapping[str, Any] | None = None,
+    ) -> str:
+        """The SKU of (product, combination) by the rule, or "" (see the module docstring).
+        ``fallback``: the reference and EAN13 an order row carries, used for a product that is
+        no longer in the catalogue (never for a combination: its row carries its product's
+        reference when it has none of its own)."""
+        product: Mapping[str, Any] | None = catalogue.products.get(id_product)
+        combination = catalogue.combinations.get(id_product_attribute)
+        if combination is not None and _int(combination.get("id_product"), "id_product") != (
+            id_product
+        ):
+            combination = None
+        if product is None and not id_product_attribute and fallback is not None:
+            product = fallback
+        return self.rule.sku(id_product, id_product_attribute, product, combination)
+
     # -- ingest --------------------------------------------------------------------------------
 
     def _version_of(self, date_upd: str) -> int:
-        return to_us(_time(date_upd, self.zone, "date_upd"))
+        return to_us(shop_time(date_upd, self.zone, "date_upd"))
 
     async def pull(self, cursors: Mapping[str, str]) -> AsyncIterator[Batch]:
         if not self.dead_states:
@@ -254,30 +330,48 @@ class PrestaShopConnector(Connector):
                     "limit": f"{offset},{self.settings.page_size}",
                 },
             )
-            orders = _rows(data, "orders")
+            orders = listed(data, "orders")
             if not orders:
                 return
             restocked = await self._restocked([str(o.get("id")) for o in orders])
+            catalogue = await self._catalogue_of(orders)
             documents: list[Document] = []
             rejections: list[Rejection] = []
             for order in orders:
                 # A broken order is quarantined (a rejection, shown as a conflict), never
                 # dropped, and never stops the orders after it.
                 try:
-                    documents.append(self._document(order, restocked))
+                    documents.append(self._document(order, restocked, catalogue))
                 except ParseError as err:
                     source = f"order {str(order.get('id', '?'))[:40]}"
                     rejections.append(Rejection(self.name, source, None, "", "", str(err)))
             times = [str(o.get("date_upd")) for o in orders]
-            newest = max([newest, *(t for t in times if _is_time(t))])  # never a garbage cursor
+            newest = max([newest, *(t for t in times if is_time(t))])  # never a garbage cursor
             yield Batch(documents=documents, cursors={CURSOR: newest}, rejections=rejections)
             if len(orders) < self.settings.page_size:
                 return
             offset += len(orders)
 
-    async def _restocked(self, order_ids: list[str]) -> dict[tuple[str, str], int]:
-        """(order id, order_detail product/attribute key) → units refunded back into stock."""
-        out: dict[tuple[str, str], int] = {}
+    async def _catalogue_of(self, orders: Sequence[Mapping[str, Any]]) -> _Catalogue:
+        """The products and combinations an orders page names (for the SKU rule)."""
+        products: set[int] = set()
+        combinations: set[int] = set()
+        for order in orders:
+            try:
+                rows = listed(order.get("associations"), "order_rows")
+            except ParseError:
+                continue  # the order itself is rejected below
+            for row in rows:
+                try:
+                    products.add(_int(row.get("product_id"), "product_id"))
+                    combinations.add(_int(row.get("product_attribute_id"), "product_attribute_id"))
+                except ParseError:
+                    continue
+        return await self._read_catalogue(products, combinations)
+
+    async def _restocked(self, order_ids: list[str]) -> dict[tuple[str, int, int], int]:
+        """(order id, product, combination) → units refunded back into stock."""
+        out: dict[tuple[str, int, int], int] = {}
         for start in range(0, len(order_ids), 50):
             chunk = order_ids[start : start + 50]
             data = await self.client.get_json(
@@ -287,44 +381,45 @@ class PrestaShopConnector(Connector):
                     "filter[id_order]": f"[{'|'.join(chunk)}]",
                 },
             )
-            for row in _rows(data, "order_details"):
+            for row in listed(data, "order_details"):
                 units = _int(
                     row.get("product_quantity_reinjected", 0), "product_quantity_reinjected"
                 )
                 if units:
                     key = (
-                        str(row.get("id_order")),
-                        f"{row.get('product_id')}:{row.get('product_attribute_id')}",
+                        str(row.get("id_order")).strip(),
+                        _int(row.get("product_id"), "product_id"),
+                        _int(row.get("product_attribute_id"), "product_attribute_id"),
                     )
                     out[key] = out.get(key, 0) + units
         return out
 
     def _document(
-        self, order: Mapping[str, Any], restocked: Mapping[tuple[str, str], int]
+        self,
+        order: Mapping[str, Any],
+        restocked: Mapping[tuple[str, int, int], int],
+        catalogue: _Catalogue | None = None,
     ) -> Document:
         order_id = str(order.get("id") or "").strip()
         if not order_id:
             raise ParseError("PrestaShop sent an order without an id", channel=self.name)
         state = _int(order.get("current_state", 0), "current_state")
         cancelled = state in self.dead_states
-        rows = _rows(order.get("associations"), "order_rows")
+        rows = listed(order.get("associations"), "order_rows")
         lines: dict[str, int] = {}
         names: dict[str, str] = {}
         for row in rows:
-            sku = str(
-                row.get(
-                    "product_ean13" if self.settings.sku_field == "ean13" else "product_reference"
-                )
-                or ""
-            ).strip()
-            if not sku:
-                sku = f"prestashop:{row.get('product_id')}:{row.get('product_attribute_id')}"
+            pid = _int(row.get("product_id"), "product_id")
+            attr = _int(row.get("product_attribute_id"), "product_attribute_id")
+            fallback = {
+                "reference": str(row.get("product_reference") or ""),
+                "ean13": str(row.get("product_ean13") or ""),
+            }
+            sku = self.sku_of(pid, attr, catalogue or _Catalogue(), fallback) or unmapped(pid, attr)
             qty = _int(row.get("product_quantity", 0), "product_quantity")
-            qty -= restocked.get(
-                (order_id, f"{row.get('product_id')}:{row.get('product_attribute_id')}"), 0
-            )
+            qty -= restocked.get((order_id, pid, attr), 0)
             lines[sku] = lines.get(sku, 0) + (0 if cancelled else max(0, qty))
-            names.setdefault(sku, str(row.get("product_name", ""))[:200])
+            names.setdefault(sku, text(row.get("product_name"), self.language)[:200])
         date_upd = str(order.get("date_upd") or order.get("date_add") or "1970-01-02 00:00:00")
         date_add = str(order.get("date_add") or date_upd)
         url = (
@@ -337,7 +432,7 @@ class PrestaShopConnector(Connector):
             doc_id=order_id,
             kind=DocumentKind.WEB_ORDER,
             lines=lines,
-            occurred_at=_time(date_add, self.zone, "date_add"),
+            occurred_at=shop_time(date_add, self.zone, "date_add"),
             version=self._version_of(date_upd),
             reference=str(order.get("reference") or order_id),
             cancelled=cancelled,
@@ -352,34 +447,66 @@ class PrestaShopConnector(Connector):
     # -- push ----------------------------------------------------------------------------------
 
     async def _resolve(self, sku: str) -> _StockRow | str:
-        """The stock row of a SKU, or why it cannot be written."""
+        """The stock row of a SKU, or why it cannot be written. The candidates (combinations and
+        products whose reference or EAN13 is the SKU, or whose ids the pattern or the mapping
+        name) are kept only where the SKU rule gives them this very SKU."""
         if sku in self._rows:
             return self._rows[sku]
-        field = self.settings.sku_field
-        data = await self.client.get_json(
-            "combinations", {f"filter[{field}]": f"[{sku}]", "display": "[id,id_product]"}
-        )
-        combos = _rows(data, "combinations")
-        if len(combos) > 1:
-            return f"{len(combos)} combinations share the {field} {sku!r}"
-        if combos:
-            pid = _int(combos[0].get("id_product"), "id_product")
-            attr = _int(combos[0].get("id"), "id")
-        else:
+        field_name = self.settings.sku_field
+        combos: dict[int, dict[str, Any]] = {}
+        products: dict[int, dict[str, Any]] = {}
+        hint = self.rule.ids_in(sku)
+        if hint is not None and hint[1]:
+            found = await self._read_catalogue([], [hint[1]])
+            combos.update(found.combinations)
+        elif hint is not None:
+            found = await self._read_catalogue([hint[0]], [])
+            products.update(found.products)
+        lookups = [("combinations", "reference"), ("combinations", "ean13")]
+        if field_name == "ean13":
+            lookups = [("combinations", "ean13")]
+        if "|" in sku or "]" in sku:  # cannot be said in a filter: only the hint can find it
+            lookups = []
+        for resource, name in lookups:
+            if name == "ean13" and not sku.isdecimal():
+                continue
             data = await self.client.get_json(
-                "products", {f"filter[{field}]": f"[{sku}]", "display": "[id]"}
+                resource,
+                {f"filter[{name}]": f"[{sku}]", "display": "[id,id_product,reference,ean13]"},
             )
-            products = _rows(data, "products")
-            if not products:
-                return f"no product or combination has the {field} {sku!r} in PrestaShop"
-            if len(products) > 1:
-                return f"{len(products)} products share the {field} {sku!r}"
-            pid, attr = _int(products[0].get("id"), "id"), 0
+            combos.update({_int(c.get("id"), "id"): c for c in listed(data, resource)})
+        if lookups:
+            data = await self.client.get_json(
+                "products", {f"filter[{field_name}]": f"[{sku}]", "display": "[id,reference,ean13]"}
+            )
+            products.update({_int(p.get("id"), "id"): p for p in listed(data, "products")})
+        needed = {_int(c.get("id_product"), "id_product") for c in combos.values()} - set(products)
+        catalogue = await self._read_catalogue(needed, [])
+        catalogue.products.update(products)
+        catalogue.combinations.update(combos)
+        matches = sorted(
+            {
+                (_int(c.get("id_product"), "id_product"), cid)
+                for cid, c in combos.items()
+                if self.sku_of(_int(c.get("id_product"), "id_product"), cid, catalogue) == sku
+            }
+            | {(pid, 0) for pid in products if self.sku_of(pid, 0, catalogue) == sku}
+        )
+        if not matches:
+            if combos:
+                return (
+                    f"the combinations with the {field_name} {sku!r} share it with their product: "
+                    "give them their own, or set combination_sku / skus"
+                )
+            return f"no product or combination has the SKU {sku!r} in PrestaShop"
+        if len(matches) > 1:
+            return f"{len(matches)} stock rows of PrestaShop have the SKU {sku!r}"
+        pid, attr = matches[0]
         data = await self.client.get_json(
             "stock_availables",
             {"filter[id_product]": f"[{pid}]", "display": "[id,id_product_attribute]"},
         )
-        rows = _rows(data, "stock_availables")
+        rows = listed(data, "stock_availables")
         if attr == 0 and any(
             _int(r.get("id_product_attribute"), "id_product_attribute") for r in rows
         ):
@@ -393,11 +520,55 @@ class PrestaShopConnector(Connector):
         self._rows[sku] = row
         return row
 
+    async def _read_rows(self, ids: Iterable[int], display: str) -> dict[int, dict[str, Any]]:
+        """Stock rows by id, in lists (a list keeps the 0 and "" fields a single GET leaves
+        out); a row that is gone is simply absent."""
+        out: dict[int, dict[str, Any]] = {}
+        for chunk in chunks(ids):
+            async with self._limit:
+                data = await self.client.get_json(
+                    "stock_availables", {"filter[id]": ids_filter(chunk), "display": display}
+                )
+            for row in listed(data, "stock_availables"):
+                out[_int(row.get("id"), "id")] = row
+        return out
+
+    async def _rows_of(
+        self, skus: Sequence[str], display: str
+    ) -> tuple[dict[str, _StockRow | str], dict[int, dict[str, Any]]]:
+        """Each SKU's stock row (or why none) and the rows' current fields, in a few requests.
+        A cached row that vanished (deleted, product re-created) is looked up again, once."""
+
+        async def resolve(sku: str) -> _StockRow | str:
+            async with self._limit:
+                return await self._resolve(sku)
+
+        found = dict(zip(skus, await asyncio.gather(*(resolve(s) for s in skus)), strict=True))
+        current = await self._read_rows(
+            (r.id for r in found.values() if isinstance(r, _StockRow)), display
+        )
+        gone = [s for s, r in found.items() if isinstance(r, _StockRow) and r.id not in current]
+        if gone:
+            for sku in gone:
+                self._rows.pop(sku, None)
+                log.info("stock_row_vanished", channel=self.name, sku=sku)
+            again = await asyncio.gather(*(resolve(s) for s in gone))
+            found.update(zip(gone, again, strict=True))
+            fresh = [r.id for r in again if isinstance(r, _StockRow) and r.id not in current]
+            current.update(await self._read_rows(fresh, display))
+            for sku in gone:
+                row = found[sku]
+                if isinstance(row, _StockRow) and row.id not in current:
+                    found[sku] = f"the stock row of {sku!r} vanished from PrestaShop"
+        return found, current
+
     async def push(self, items: Sequence[PushItem]) -> list[PushResult]:
         if not self.dead_states:
             await self.check()  # also learns the version (PSWS-Version)
+        found, current = await self._rows_of([i.sku for i in items], STOCK_DISPLAY)
         results = await asyncio.gather(
-            *(self._push_one(item) for item in items), return_exceptions=True
+            *(self._push_one(item, found[item.sku], current) for item in items),
+            return_exceptions=True,
         )
         out: list[PushResult] = []
         for item, result in zip(items, results, strict=True):
@@ -408,6 +579,8 @@ class PrestaShopConnector(Connector):
             if isinstance(result, BaseException):
                 if not isinstance(result, ConnectorError):
                     raise result
+                if isinstance(result, FatalError) and result.code in GONE:
+                    self._rows.pop(item.sku, None)  # gone between the read and the write
                 out.append(PushResult(item.sku, PushStatus.SKIPPED, reason=str(result)))
             else:
                 out.append(result)
@@ -415,68 +588,68 @@ class PrestaShopConnector(Connector):
             self.nudge()
         return out
 
-    async def _push_one(self, item: PushItem, retry: bool = True) -> PushResult:
+    async def _push_one(
+        self, item: PushItem, row: _StockRow | str, rows: Mapping[int, Mapping[str, Any]]
+    ) -> PushResult:
+        if isinstance(row, str):
+            return PushResult(item.sku, PushStatus.SKIPPED, reason=row)
+        current = rows[row.id]
+        quantity = _int(current.get("quantity", 0), "quantity")
+        if _int(current.get("depends_on_stock", 0), "depends_on_stock") == 1:
+            return PushResult(
+                item.sku,
+                PushStatus.SKIPPED,
+                observed=quantity,
+                reason="depends_on_stock=1: PrestaShop computes this stock from warehouses",
+            )
+        # Below 0 (orders taken out of stock) the shop sells nothing, just as at 0.
+        shows = max(0, quantity)
+        if item.last_known is not None and shows < item.last_known and not item.force:
+            return PushResult(
+                item.sku,
+                PushStatus.DEFERRED,
+                observed=quantity,
+                reason="the shop sold units we have not pulled yet",
+            )
+        if shows == item.available:
+            return PushResult(item.sku, PushStatus.UNCHANGED, shown=shows, observed=quantity)
         async with self._limit:
-            row = await self._resolve(item.sku)
-            if isinstance(row, str):
-                return PushResult(item.sku, PushStatus.SKIPPED, reason=row)
-            try:
-                data = await self.client.get_json(f"stock_availables/{row.id}")
-            except FatalError as err:
-                if err.code == "87" and retry:  # the row is gone: look it up again
-                    self._rows.pop(item.sku, None)
-                    return await self._push_one(item, retry=False)
-                raise
-            current = _object(data, "stock_available")
-            quantity = _int(current.get("quantity", 0), "quantity")
-            if str(current.get("depends_on_stock", "0")) == "1":
-                return PushResult(
-                    item.sku,
-                    PushStatus.SKIPPED,
-                    observed=quantity,
-                    reason="depends_on_stock=1: PrestaShop computes this stock from warehouses",
-                )
-            # Below 0 (orders taken out of stock) the shop sells nothing, just as at 0.
-            shows = max(0, quantity)
-            if item.last_known is not None and shows < item.last_known and not item.force:
-                return PushResult(
-                    item.sku,
-                    PushStatus.DEFERRED,
-                    observed=quantity,
-                    reason="the shop sold units we have not pulled yet",
-                )
-            if shows == item.available:
-                return PushResult(item.sku, PushStatus.UNCHANGED, shown=shows, observed=quantity)
             if self.uses_patch:
                 body = stock_xml({"id": row.id, "quantity": item.available})
                 await self.client.write_xml("PATCH", f"stock_availables/{row.id}", body)
             else:
-                fields = {k: v for k, v in current.items() if k != "associations"}
-                fields["quantity"] = item.available
-                await self.client.write_xml("PUT", f"stock_availables/{row.id}", stock_xml(fields))
-            log.info(
-                "stock_pushed",
-                channel=self.name,
-                sku=item.sku,
-                quantity=item.available,
-                was=quantity,
-            )
-            return PushResult(item.sku, PushStatus.WRITTEN, shown=item.available, observed=quantity)
+                await self.client.write_xml(
+                    "PUT",
+                    f"stock_availables/{row.id}",
+                    stock_xml(self._full_row(row, current, item)),
+                )
+        log.info(
+            "stock_pushed", channel=self.name, sku=item.sku, quantity=item.available, was=quantity
+        )
+        return PushResult(item.sku, PushStatus.WRITTEN, shown=item.available, observed=quantity)
+
+    @staticmethod
+    def _full_row(row: _StockRow, current: Mapping[str, Any], item: PushItem) -> dict[str, Any]:
+        """Every field of a PUT: what the shop sent, the ids we know, defaults for the rest."""
+        fields: dict[str, Any] = {}
+        for name, default in STOCK_FIELDS.items():
+            if name == "location" and name not in current:
+                continue  # 1.7: no such field
+            value = current.get(name)
+            fields[name] = default if value is None or value == "" else value
+        fields["id"] = row.id
+        fields["id_product"] = row.id_product
+        fields["id_product_attribute"] = row.id_product_attribute
+        fields["quantity"] = item.available
+        return fields
 
     async def read_figures(self, skus: Sequence[str]) -> dict[str, int]:
-        async def one(sku: str) -> tuple[str, int | None]:
-            async with self._limit:
-                row = await self._resolve(sku)
-                if isinstance(row, str):
-                    return sku, None
-                data = await self.client.get_json(
-                    f"stock_availables/{row.id}", {"display": "[id,quantity]"}
-                )
-            current = _object(data, "stock_available")
-            return sku, max(0, _int(current.get("quantity", 0), "quantity"))
-
-        pairs = await asyncio.gather(*(one(s) for s in skus))
-        return {sku: qty for sku, qty in pairs if qty is not None}
+        found, current = await self._rows_of(list(dict.fromkeys(skus)), "[id,quantity]")
+        return {
+            sku: max(0, _int(current[row.id].get("quantity", 0), "quantity"))
+            for sku, row in found.items()
+            if isinstance(row, _StockRow) and row.id in current
+        }
 
     # -- reconciliation ------------------------------------------------------------------------
 
@@ -488,7 +661,7 @@ class PrestaShopConnector(Connector):
             data = await self.client.get_json(
                 resource, {"display": display, "limit": f"{offset},{page}"}
             )
-            rows = _rows(data, resource)
+            rows = listed(data, resource)
             out.extend(rows)
             if len(rows) < page:
                 return out
@@ -497,16 +670,21 @@ class PrestaShopConnector(Connector):
     async def read_levels(
         self, skus: Sequence[str] | None = None
     ) -> AsyncIterator[list[ChannelLevel]]:
-        field = self.settings.sku_field
-        products = {
-            _int(p.get("id"), "id"): p
-            for p in await self._all("products", "[id,reference,ean13,name]")
+        if self.language is None and not self.dead_states:
+            await self.check()  # the default language, for the names
+        catalogue = _Catalogue(
+            {
+                _int(p.get("id"), "id"): p
+                for p in await self._all("products", "[id,reference,ean13,name]")
+            },
+            {
+                _int(c.get("id"), "id"): c
+                for c in await self._all("combinations", "[id,id_product,reference,ean13]")
+            },
+        )
+        with_combos = {
+            _int(c.get("id_product"), "id_product") for c in catalogue.combinations.values()
         }
-        combos = {
-            (_int(c.get("id_product"), "id_product"), _int(c.get("id"), "id")): c
-            for c in await self._all("combinations", "[id,id_product,reference,ean13]")
-        }
-        with_combos = {pid for pid, _ in combos}
         wanted = set(skus) if skus is not None else None
         offset = 0
         page = max(self.settings.page_size, 500)
@@ -518,32 +696,32 @@ class PrestaShopConnector(Connector):
                     "limit": f"{offset},{page}",
                 },
             )
-            rows = _rows(data, "stock_availables")
+            rows = listed(data, "stock_availables")
             levels = []
             for row in rows:
                 pid = _int(row.get("id_product"), "id_product")
                 attr = _int(row.get("id_product_attribute"), "id_product_attribute")
-                product = products.get(pid, {})
-                if attr:
-                    source = combos.get((pid, attr), {})
-                elif pid in with_combos:
-                    continue  # the SUM row of a product with combinations
-                else:
-                    source = product
-                sku = str(source.get(field) or "").strip()
+                if not attr and pid in with_combos:
+                    continue  # the total row of a product with combinations: never written
+                product = catalogue.products.get(pid, {})
+                source = catalogue.combinations.get(attr, {}) if attr else product
+                sku = self.sku_of(pid, attr, catalogue)
                 if wanted is not None and sku not in wanted:
                     continue
-                # A row without a reference is yielded with sku "" (never silently dropped):
-                # reconciliation and onboarding report it.
+                # A row without a SKU is yielded with sku "" (never silently dropped, never
+                # under its product's SKU): reconciliation and onboarding report it.
                 levels.append(
                     ChannelLevel(
                         sku=sku,
                         quantity=_int(row.get("quantity"), "quantity"),
-                        name=str(product.get("name", "")),
+                        name=text(product.get("name"), self.language),
                         barcode=str(source.get("ean13") or ""),
                         detail={
                             "stock_available": _int(row.get("id"), "id"),
-                            "depends_on_stock": str(row.get("depends_on_stock", "0")) == "1",
+                            "depends_on_stock": _int(
+                                row.get("depends_on_stock"), "depends_on_stock"
+                            )
+                            == 1,
                             "id_product": pid,
                             "id_product_attribute": attr,
                         },
