@@ -63,7 +63,7 @@ def _batch(
         n = min(int(text_offset), HEAD_BYTES)
         if _digest(safefs.read_range(fd, 0, n)) == stored_hash:
             offset = int(text_offset)
-    prefix = safefs.read_range(fd, 0, min(size, PREFIX_BYTES))
+    prefix = _head(fd, size)
     header_end = prefix.find(b"\n") + 1
     if header_end <= 0:
         return None
@@ -100,6 +100,17 @@ def _batch(
             rejections=[Rejection(channel, path.name, None, "", "", result.unreadable)],
         )
     return Batch(documents=result.documents, cursors={key: cursor}, rejections=result.rejections)
+
+
+def _head(fd: int, size: int) -> bytes:
+    """The file's first bytes, enough to hold the header and the first data line (4 KiB is
+    read at each poll, more only for very long lines, up to PREFIX_BYTES)."""
+    length = HEAD_BYTES
+    while True:
+        head = safefs.read_range(fd, 0, min(size, length))
+        if head.count(b"\n") >= 2 or len(head) >= size or length >= PREFIX_BYTES:
+            return head
+        length = min(length * 16, PREFIX_BYTES)
 
 
 def _skip_long_line(
