@@ -228,7 +228,8 @@ async def test_planted_links_in_rejected_and_the_stock_folder_are_not_written_th
     daemon.drop("rows.csv", HEADER + row("4-1", "SKU-1", "1") + row("4-1", "SKU-1", "abc"))
     await until(lambda: not (daemon.inbox / "bad.csv").exists())
     await until(lambda: not (daemon.inbox / "rows.csv").exists())
-    await until(lambda: (daemon.tmp / "till" / "out" / "stock.csv").is_file())
+    stock_file = daemon.tmp / "till" / "out" / "stock.csv"
+    await until(lambda: stock_file.is_file() and "SKU-1;9" in stock_file.read_text("utf-8"))
 
     overwritten = [n for n, v in victims.items() if v.read_text(encoding="utf-8") != ORIGINAL]
     assert overwritten == []
@@ -236,12 +237,11 @@ async def test_planted_links_in_rejected_and_the_stock_folder_are_not_written_th
     reason = daemon.rejected / "bad.csv.reason.txt"
     assert not reason.is_symlink() and "till export layout" in reason.read_text(encoding="utf-8")
     assert "abc" in (daemon.rejected / "rows.csv.rejected.csv").read_text(encoding="utf-8")
-    stock = (daemon.tmp / "till" / "out" / "stock.csv").read_text(encoding="utf-8")
-    assert "SKU-1;9" in stock
+    assert not stock_file.is_symlink()
     assert daemon.proc is not None and daemon.proc.poll() is None
 
 
-@pytest.mark.parametrize("folder", ["rejected", "done", "stock"])
+@pytest.mark.parametrize("folder", ["rejected", "done", "stock", "drop"])
 async def test_a_symlinked_folder_is_refused_with_an_error_naming_it(
     daemon: Daemon, folder: str
 ) -> None:
@@ -252,12 +252,15 @@ async def test_a_symlinked_folder_is_refused_with_an_error_naming_it(
         "rejected": daemon.rejected,
         "done": daemon.done,
         "stock": daemon.tmp / "till" / "out",
+        "drop": daemon.inbox,
     }[folder]
+    if folder == "drop":
+        link.rmdir()
     link.symlink_to(elsewhere, target_is_directory=True)
     await daemon.start()
     name = "bad.csv" if folder == "rejected" else "good.csv"
     content = "not a till export\n" if folder == "rejected" else HEADER + row("4-1", "SKU-1", "1")
-    daemon.drop(name, content)
+    daemon.drop(name, content)  # with a linked drop folder, it lands in the link's target
 
     async def error_shown() -> bool:
         overview = await daemon.api("overview")
@@ -265,7 +268,11 @@ async def test_a_symlinked_folder_is_refused_with_an_error_naming_it(
         return str(link) in errors and "symbolic link" in errors
 
     await until(error_shown, 20)
-    assert list(elsewhere.iterdir()) == []  # nothing written or moved through the link
+    if folder == "drop":  # not read, not moved, no done/ or rejected/ made in the target
+        assert sorted(p.name for p in elsewhere.iterdir()) == [name]
+        assert (await daemon.api("unknown"))["rejected_rows"] == []
+    else:
+        assert list(elsewhere.iterdir()) == []  # nothing written or moved through the link
     if folder != "stock":
         assert (daemon.inbox / name).is_file()  # the file waits: nothing lost
     assert daemon.proc is not None and daemon.proc.poll() is None  # no crash loop

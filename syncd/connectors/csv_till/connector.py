@@ -231,7 +231,10 @@ class CsvTillConnector(Connector):
     async def open(self) -> None:
         # The drop folder itself is never created: it may be a share that is not mounted yet,
         # and files written into a stand-in folder under the mount point would be hidden.
-        if not self.settings.drop_folder.is_dir():
+        try:  # a linked drop folder: nothing is made in it (the first pull says why)
+            with safefs.folder(self.settings.drop_folder, label="till drop folder"):
+                pass
+        except OSError:
             return
         for folder, label in self._side_folders():
             with contextlib.suppress(OSError), self._folder(folder, label):
