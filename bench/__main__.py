@@ -15,6 +15,7 @@ NAMES = (
     "footprint",
     "soak",
     "fuzz",
+    "tillmemory",
 )
 
 

@@ -37,6 +37,22 @@ def scrub(text: str) -> str:
     return text
 
 
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+(?::[^/\s@]*)?@")
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&](?:ws_key|key|api_key|apikey|token|access_token|password|secret)=)[^&\s#]+"
+)
+
+
+def clean(text: str) -> str:
+    """A text fit to show or store (a rejection's reason and value, an error): no registered
+    secret, no ``user:password@`` in a URL, no ``key=…`` in a query. Texts that come from
+    outside (a till file's header, a shop's answer) go through this before any page, file or
+    mail, so that a file whose content is a secret does not show it."""
+    text = scrub(text)
+    text = _USERINFO.sub(r"\1", text)
+    return _QUERY_SECRET.sub(r"\1<redacted>", text)
+
+
 def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in list(event.items()):
         if isinstance(value, Secret) or (_SECRET_KEYS.search(key) and value not in (None, "")):

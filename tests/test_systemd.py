@@ -33,3 +33,18 @@ def test_systemd_analyze_exposure_is_at_most_1_5() -> None:
     assert match, out.stdout[-500:] + out.stderr[-500:]
     assert float(match[1]) <= 1.5
     assert out.returncode == 0
+
+
+def _bytes(value: str) -> int:
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    return int(value[:-1]) * units[value[-1]] if value[-1] in units else int(value)
+
+
+def test_unit_caps_memory_above_the_largest_till_file_it_accepts() -> None:
+    """A till file over max_file_mb is never read; one under it must fit (issue 22, item 6):
+    no loop of OOM kills and restarts. Figures from `python -m bench tillmemory`."""
+    text = UNIT.read_text(encoding="utf-8")
+    high = re.search(r"^MemoryHigh=(\S+)$", text, re.M)
+    cap = re.search(r"^MemoryMax=(\S+)$", text, re.M)
+    assert high and cap
+    assert 480 << 20 <= _bytes(high[1]) < _bytes(cap[1]) <= 1 << 30

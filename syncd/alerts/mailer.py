@@ -4,7 +4,9 @@ server, which step, what it answered), never with the password in it."""
 from __future__ import annotations
 
 import os
+import re
 import ssl
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -46,17 +48,37 @@ def message_id(settings: AlertSettings, mail_id: int, created_at: datetime) -> s
     return f"<syncd-{mail_id}.{to_us(created_at)}@{domain}>"
 
 
+# Control characters (CR, LF, NUL, tab…), format characters (zero-width, bidi overrides),
+# lone surrogates and line/paragraph separators: none belongs in a header. CR/LF would even
+# make EmailMessage raise (header injection refused), so one product name would stop the mails.
+_NOT_IN_HEADER = ("Cc", "Cf", "Cs", "Zl", "Zp")
+_SPACES = re.compile(r"\s+")
+
+
+def header_text(value: str) -> str:
+    """``value`` on one line, fit for a mail header: every control character a space."""
+    text = "".join(" " if unicodedata.category(c) in _NOT_IN_HEADER else c for c in value)
+    return _SPACES.sub(" ", text).strip()
+
+
+def _body_text(value: str) -> str:
+    """A body that can be encoded: a lone surrogate (from a shop's JSON) becomes "?"."""
+    return value.encode("utf-8", errors="replace").decode("utf-8")
+
+
 def build_message(settings: AlertSettings, mail: Outgoing) -> EmailMessage:
+    """The mail, every header on one line whatever the texts it holds (a product name, a
+    configured address). Raises (ValueError, …) only for a mail that cannot be built at all."""
     message = EmailMessage()
-    message["From"] = settings.from_address
-    message["To"] = ", ".join(settings.to)
-    message["Subject"] = mail.subject
+    message["From"] = header_text(settings.from_address)
+    message["To"] = header_text(", ".join(settings.to))
+    message["Subject"] = header_text(mail.subject)
     message["Date"] = format_datetime(mail.created_at)
-    message["Message-ID"] = message_id(settings, mail.mail_id, mail.created_at)
+    message["Message-ID"] = header_text(message_id(settings, mail.mail_id, mail.created_at))
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
-    message["X-Syncd-Mail"] = f"{mail.kind} {mail.mail_id}"
-    message.set_content(mail.text)
-    message.add_alternative(mail.html, subtype="html")
+    message["X-Syncd-Mail"] = header_text(f"{mail.kind} {mail.mail_id}")
+    message.set_content(_body_text(mail.text))
+    message.add_alternative(_body_text(mail.html), subtype="html")
     return message
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import jinja2
 
 from syncd.alerts.items import MailView
+from syncd.alerts.mailer import header_text
 from syncd.alerts.settings import AlertSettings
 
 LANGUAGES = ("fr", "en")
@@ -120,7 +121,7 @@ def subject(view: MailView, lang: str, prefix: str) -> str:
         text = phrases["oversell"].format(sku=o.sku, name=f" {o.name}" if o.name else "")
     else:
         text = phrases["alert"].format(summary=summary(view, lang))
-    return f"{prefix} {text}".strip()
+    return header_text(f"{prefix} {text}")  # a product name may hold CR/LF
 
 
 def render(

@@ -119,6 +119,7 @@ class AlertService:
         )
         self._retry_at: datetime | None = None
         self._resumed = False
+        self._unbuildable: set[int] = set()  # mail ids that could not be built (failed alone)
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -286,10 +287,18 @@ class AlertService:
         now = self.clock()
         if self._retry_at is not None and now < self._retry_at:
             return
-        for mail in await self.store.unsent_alert_mails(10):
+        # Mails that cannot be built are skipped (they failed alone), not fetched in their place.
+        for mail in await self.store.unsent_alert_mails(10 + len(self._unbuildable)):
+            if mail.id in self._unbuildable:
+                continue
             self.status.last_attempt_at = self.clock()
             try:
-                refused = await send_message(self.settings, self.message(mail))
+                message = self.message(mail)
+            except Exception as err:  # noqa: BLE001 - any failure to build fails this mail only
+                await self._unbuildable_mail(mail, err)
+                continue
+            try:
+                refused = await send_message(self.settings, message)
             except SendError as err:
                 await self._failed(mail, err)
                 return
@@ -297,10 +306,24 @@ class AlertService:
             self._succeeded(mail, refused)
 
     def message(self, mail: AlertMail) -> EmailMessage:
+        """The mail as it will be sent; flattened once here, so that a mail that cannot be
+        turned into bytes fails now, alone, and not inside the SMTP client."""
         outgoing = Outgoing(
             mail.id, mail.created_at, mail.subject, mail.body_text, mail.body_html, mail.kind
         )
-        return build_message(self.settings, outgoing)
+        message = build_message(self.settings, outgoing)
+        message.as_bytes()
+        return message
+
+    async def _unbuildable_mail(self, mail: AlertMail, err: Exception) -> None:
+        """A mail that cannot be built is marked failed with the reason and logged once; it
+        is not tried again by this process, and the mails behind it still go."""
+        self._unbuildable.add(mail.id)
+        reason = scrub(f"the mail could not be built: {type(err).__name__}: {err}")
+        await self.store.mark_alert_mail_failed(mail.id, reason)
+        log.error("alert_mail_unbuildable", mail=mail.id, kind=mail.kind, error=reason)
+        if self.events is not None:
+            self.events.publish("alert_mail_unbuildable", mail=mail.id, error=reason)
 
     async def _failed(self, mail: AlertMail, err: SendError) -> None:
         status = self.status

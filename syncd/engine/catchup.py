@@ -9,6 +9,7 @@ The decisions (how far back, what is missing) come from :mod:`syncd.reconcile.mi
 from __future__ import annotations
 
 import asyncio
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -157,27 +158,41 @@ def _is_till(connector: Connector) -> bool:
 def _list_files(settings: Any, since: float) -> list[tuple[Path, str]]:
     """(path, "folder:sha256") of the export files in the inbox, and in done/ those changed
     since ``since`` (a timestamp: done/ keeps years of exports; only recent ones can be missed
-    by a ledger restored from a recent backup)."""
+    by a ledger restored from a recent backup).
+
+    As the ingest loop does: no folder or file is followed through a symbolic link, and a file
+    that is a link, no regular file or larger than ``max_file_mb`` is never read (the ingest
+    loop quarantines those in the inbox)."""
     import hashlib
 
+    from syncd.connectors.csv_till import safefs
+
+    limit = int(getattr(settings, "max_file_bytes", 50_000_000))
     found: list[tuple[Path, str]] = []
     for folder, label in ((settings.drop_folder, "inbox"), (settings.done_folder, "done")):
+        if Path(folder).is_symlink():  # the ingest loop says so on the status page
+            log.warning("catch_up_folder_refused", folder=str(folder), reason="a symbolic link")
+            continue
         try:
             entries = sorted(Path(folder).iterdir())
         except OSError:
             continue
         for path in entries:
-            if not path.is_file() or path.name.startswith((".", "~")):
+            if path.name.startswith((".", "~")):
                 continue
             if not any(path.match(p) for p in settings.patterns):
                 continue
             if any(path.match(p) for p in settings.journal_files):
                 continue
             try:  # the ingest loop moves files from the inbox to done/ meanwhile
-                if label == "done" and path.stat().st_mtime < since:
+                info = path.lstat()
+                if not stat.S_ISREG(info.st_mode):
                     continue
-                found.append((path, f"{label}:{hashlib.sha256(path.read_bytes()).hexdigest()}"))
-            except FileNotFoundError:
+                if label == "done" and info.st_mtime < since:
+                    continue
+                data, _ = safefs.read_regular(path, limit)
+                found.append((path, f"{label}:{hashlib.sha256(data).hexdigest()}"))
+            except (FileNotFoundError, safefs.Refused):
                 continue
     return found
 
@@ -192,6 +207,8 @@ async def _till_files(
 ) -> None:
     """Files in ``done/`` the ledger never applied are applied now (their documents are
     idempotent); files still in the inbox are left to the ingest loop and only reported."""
+    from syncd.connectors.csv_till import safefs
+    from syncd.connectors.csv_till.connector import cleaned
     from syncd.connectors.csv_till.parser import parse_bytes
 
     settings: Any = connector.settings
@@ -203,10 +220,14 @@ async def _till_files(
         path, folder = by_sha[missed.sha256]
         applied = False
         try:
-            mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-            data = await asyncio.to_thread(path.read_bytes) if folder == "done" else b""
-        except FileNotFoundError:
-            continue  # moved since the listing (the ingest loop took it): not missed
+            mtime = datetime.fromtimestamp(path.lstat().st_mtime, UTC)
+            data = b""
+            if folder == "done":
+                data, _ = await asyncio.to_thread(
+                    safefs.read_regular, path, int(getattr(settings, "max_file_bytes", 50_000_000))
+                )
+        except (FileNotFoundError, safefs.Refused):
+            continue  # moved since the listing (the ingest loop took it), or swapped: not read
         age = datetime.now(UTC).timestamp() - mtime.timestamp()
         if folder == "inbox" and age < INBOX_GRACE_SECONDS:
             continue  # just dropped: the ingest loop is on it
@@ -219,7 +240,7 @@ async def _till_files(
                     result.documents,
                     channel=channel,
                     cursors={f"file:{missed.sha256}": "done"},
-                    rejections=result.rejections,
+                    rejections=[cleaned(r) for r in result.rejections],
                 )
                 out.documents += sum(1 for r in results if r.movements or r.pending)
                 applied = True

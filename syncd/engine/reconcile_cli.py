@@ -184,9 +184,16 @@ def _choose(settings: Settings, channel: str | None) -> list[ChannelSettings] | 
 
 
 def _write_text(path: Path, text: str) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(text, encoding="utf-8")
-    os.replace(temp, path)
+    """The report replaced at once, through a temp file of a random name created with O_EXCL
+    (a link planted as a fixed temp name would be written through). The folder is the one the
+    merchant named, link or not."""
+    from syncd.connectors.csv_till.safefs import write_atomic
+
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        write_atomic(folder, path.name, text.encode("utf-8"))
+    finally:
+        os.close(folder)
 
 
 def _emit_json(obj: object) -> None:

@@ -74,6 +74,7 @@ from syncd.ledger.store import (
     from_us,
     to_us,
 )
+from syncd.logs import clean
 
 log = structlog.get_logger("syncd.ledger")
 MAX_CONFLICT_DOCUMENTS = 20  # documents kept in one conflict's detail
@@ -611,6 +612,14 @@ class SqlStore:
         return int(rows[0][0])
 
     async def _write_rejections(self, tx: Tx, rejections: Sequence[Rejection], now_us: int) -> None:
+        # Rejection texts come from outside (a file's header, a shop's answer) and are shown on
+        # the status page and in mails: cleaned like a log line, whatever the channel.
+        rejections = [
+            Rejection(
+                r.channel, clean(r.source), r.row, clean(r.column), clean(r.value), clean(r.reason)
+            )
+            for r in rejections
+        ]
         await tx.executemany(
             "insert_rejection",
             [(r.channel, r.source, r.row, r.column, r.value, r.reason, now_us) for r in rejections],

@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.table import Table
 
+from syncd.csvcells import safe_row
 from syncd.reconcile.compare import Finding, FindingKind
 from syncd.reconcile.onboard import OnboardPlan
 
@@ -116,7 +117,9 @@ def report_csv(report: RunReport) -> str:
     for channel in report.channels:
         for f in channel.differences:
             row = finding_json(f)
-            writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
+            # A SKU or product text from a shop can start a formula: quoted (safe_cell); the
+            # figures are our own ints and stay numbers, negative ones included.
+            writer.writerow(safe_row([row[c] for c in CSV_COLUMNS]))
     return out.getvalue()
 
 

@@ -4,6 +4,11 @@ A file is read once it is complete: at once when no process holds it open for wr
 kernel's answer to a read lease), else once its size is unchanged for ``settle_seconds``. Rows are identified by content (receipt id, else file hash + row), and a
 cursor per file hash is committed with its documents, so the same export dropped twice, renamed,
 or read again after a crash is applied once. After the commit the file moves to ``done/``.
+
+Whoever can write the drop folder can plant links there: no file or folder is followed through
+a symbolic link (:mod:`syncd.connectors.csv_till.safefs`), a link or a file larger than
+``max_file_mb`` is quarantined unread, and every text that reaches a reason file, the rejected
+rows' CSV or the ledger is cleaned of secrets like a log line.
 """
 
 from __future__ import annotations
@@ -11,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import dataclasses
 import errno
 import fcntl
-import hashlib
 import io
 import os
+import stat
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,15 +42,36 @@ from syncd.connectors.base import (
     PushResult,
     PushStatus,
 )
+from syncd.connectors.csv_till import safefs
+from syncd.connectors.csv_till.journal import journal_batch
 from syncd.connectors.csv_till.parser import ParseOptions, ParseResult, parse_bytes
 from syncd.connectors.csv_till.presets import PRESETS, ROLES
+from syncd.csvcells import safe_row
 from syncd.domain import Rejection
 from syncd.exceptions import ChannelConfigError, NotReadyError, RetriableError
+from syncd.logs import clean
 
 log = structlog.get_logger("syncd.till")
 
 _IGNORED_PREFIXES = (".", "~")
 _IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp")
+# A busy till's day is well under 1 MB. Applying a file costs ~20 MB of memory per MB (one
+# receipt per row, the worst case: 11 MB / 100,000 rows peak at 281 MB, 20 MB at 455 MB, from
+# `python -m bench tillmemory`), so 20 MB stays under the unit's MemoryHigh=512M.
+DEFAULT_MAX_FILE_MB = 20.0
+
+
+def cleaned(rejection: Rejection) -> Rejection:
+    """A rejection fit to store and show: its texts cleaned like a log line (a till file's
+    header may be a secret someone dropped or linked there)."""
+    return Rejection(
+        rejection.channel,
+        clean(rejection.source),
+        rejection.row,
+        clean(rejection.column),
+        clean(rejection.value),
+        clean(rejection.reason),
+    )
 
 
 def _open_for_writing(path: Path) -> bool | None:
@@ -54,7 +81,7 @@ def _open_for_writing(path: Path) -> bool | None:
     if setlease is None:
         return None
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return None
     try:
@@ -83,6 +110,7 @@ class TillSettings:
     stock_min_interval_seconds: float = 5.0
     delta_folder: Path | None = None
     journal_files: tuple[str, ...] = ()  # append-only files, read from the last committed offset
+    max_file_bytes: int = int(DEFAULT_MAX_FILE_MB * 1_000_000)  # larger files: quarantined unread
 
 
 @dataclass
@@ -110,6 +138,7 @@ class CsvTillConnector(Connector):
         self._last_write = 0.0
         self._watch_task: asyncio.Task[None] | None = None
         self._stop_watch = asyncio.Event()
+        self._journals_refused: set[str] = set()
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -170,6 +199,7 @@ class CsvTillConnector(Connector):
         interval = r.number("stock_min_interval_seconds", 5.0, minimum=0, maximum=86_400)
         delta_folder = r.path("delta_folder")
         journal_files = r.string_list("journal_files", ())
+        max_file_mb = r.number("max_file_mb", DEFAULT_MAX_FILE_MB, minimum=0.001, maximum=100_000)
         done = r.path("done_folder") or (drop / "done" if drop else None)
         rejected = r.path("rejected_folder") or (drop / "rejected" if drop else None)
         r.reject_unknown()
@@ -191,6 +221,7 @@ class CsvTillConnector(Connector):
                 stock_min_interval_seconds=interval,
                 delta_folder=delta_folder,
                 journal_files=journal_files,
+                max_file_bytes=int(max_file_mb * 1_000_000),
             ),
             issues,
         )
@@ -200,17 +231,45 @@ class CsvTillConnector(Connector):
     async def open(self) -> None:
         # The drop folder itself is never created: it may be a share that is not mounted yet,
         # and files written into a stand-in folder under the mount point would be hidden.
-        if not self.settings.drop_folder.is_dir():
+        try:  # a linked drop folder: nothing is made in it (the first pull says why)
+            with safefs.folder(self.settings.drop_folder, label="till drop folder"):
+                pass
+        except OSError:
             return
-        for folder in (self.settings.done_folder, self.settings.rejected_folder):
-            with contextlib.suppress(OSError):
-                self._ensure_folder(folder)
+        for folder, label in self._side_folders():
+            with contextlib.suppress(OSError), self._folder(folder, label):
+                pass
 
-    def _ensure_folder(self, folder: Path) -> None:
-        """Create done/ or rejected/; inside the drop folder never its parents, so a drop
-        folder that vanished (an unmounted share) is not recreated under the mount point."""
+    def _side_folders(self) -> tuple[tuple[Path, str], ...]:
+        s = self.settings
+        return ((s.done_folder, "till done folder"), (s.rejected_folder, "till rejected folder"))
+
+    def _folder(self, folder: Path, label: str) -> contextlib.AbstractContextManager[int]:
+        """A descriptor of done/ or rejected/, created when missing (inside the drop folder
+        never its parents, so a drop folder that vanished, an unmounted share, is not
+        recreated under the mount point); never through a symbolic link."""
         inside = folder.is_relative_to(self.settings.drop_folder)
-        folder.mkdir(parents=not inside, exist_ok=True)
+        return safefs.folder(folder, label=label, create=True, parents=not inside)
+
+    def _refused(self, err: safefs.UnsafeFolder) -> ChannelConfigError:
+        log.error("till_folder_refused", channel=self.name, folder=str(err.folder), error=str(err))
+        return ChannelConfigError(str(err), channel=self.name)
+
+    def _check_folders(self) -> None:
+        """Every folder of the ingest side is a real folder (not a link), before any file is
+        read: a link planted as done/ or rejected/ would move files anywhere."""
+        try:
+            with safefs.folder(self.settings.drop_folder, label="till drop folder"):
+                pass
+            for folder, label in self._side_folders():
+                with self._folder(folder, label):
+                    pass
+        except safefs.UnsafeFolder as err:
+            raise self._refused(err) from err
+        except OSError as err:
+            raise RetriableError(
+                f"cannot open the till folders: {err.strerror or err}", channel=self.name
+            ) from err
 
     async def close(self) -> None:
         self._stop_watch.set()
@@ -235,7 +294,9 @@ class CsvTillConnector(Connector):
 
     # -- ingest --------------------------------------------------------------------------------
 
-    def _candidates(self) -> list[Path]:
+    def _candidates(self) -> tuple[list[Path], list[tuple[Path, str]]]:
+        """Export files to read, oldest first, and entries named like one that are no
+        regular file (a link, a pipe…), with why: those are quarantined without being opened."""
         folder = self.settings.drop_folder
         try:
             entries = list(folder.iterdir())
@@ -243,15 +304,22 @@ class CsvTillConnector(Connector):
             raise RetriableError(
                 f"cannot list {folder}: {err.strerror or err}", channel=self.name
             ) from err
-        files = []
+        files: list[tuple[float, str, Path]] = []
+        refused: list[tuple[Path, str]] = []
         for path in entries:
-            if not path.is_file() or path.name.startswith(_IGNORED_PREFIXES):
+            if path.name.startswith(_IGNORED_PREFIXES) or path.name.endswith(_IGNORED_SUFFIXES):
                 continue
-            if path.name.endswith(_IGNORED_SUFFIXES) or self._is_journal(path):
+            if self._is_journal(path) or not any(path.match(p) for p in self.settings.patterns):
                 continue
-            if any(path.match(p) for p in self.settings.patterns):
-                files.append(path)
-        return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+            try:
+                info = path.lstat()  # the entry itself: a link is not followed
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                files.append((info.st_mtime, path.name, path))
+            elif not stat.S_ISDIR(info.st_mode):
+                refused.append((path, f"{safefs.kind_of(info.st_mode)}, not a file: not read"))
+        return [p for _, _, p in sorted(files)], refused
 
     def _is_journal(self, path: Path) -> bool:
         return any(path.match(p) for p in self.settings.journal_files)
@@ -261,110 +329,99 @@ class CsvTillConnector(Connector):
         for pattern in self.settings.journal_files:
             base = Path(pattern)
             if base.is_absolute():
-                found.update(p for p in base.parent.glob(base.name) if p.is_file())
+                found.update(base.parent.glob(base.name))
             else:
-                found.update(p for p in self.settings.drop_folder.glob(pattern) if p.is_file())
-        return sorted(found)
-
-    def _journal_batch(self, path: Path, cursors: Mapping[str, str]) -> Batch | None:
-        """New complete lines of an append-only file since the committed offset.
-
-        The cursor is ``offset:hash`` of the bytes before the offset (up to 4 KiB), so a
-        truncated or rotated file is noticed and read again from the start (receipts and
-        positions make that harmless). Rows without a receipt id are named by their byte offset.
-        """
-        data = path.read_bytes()
-        key = f"journal:{path.name}"
-        offset = 0
-        text_offset, _, stored_hash = cursors.get(key, "").partition(":")
-        if text_offset.isdigit() and int(text_offset) <= len(data):
-            n = min(int(text_offset), 4096)
-            if hashlib.sha256(data[:n]).hexdigest()[:16] == stored_hash:
-                offset = int(text_offset)
-        header_end = data.find(b"\n") + 1
-        if header_end <= 0:
-            return None
-        start = max(offset, header_end)
-        end = data.rfind(b"\n") + 1  # only complete lines
-        if end <= start:
-            return None
-        # Rows are named by the file's first data line (a rotated file starts anew) and offset.
-        first_line_end = data.find(b"\n", header_end) + 1
-        identity = hashlib.sha256(data[:first_line_end]).hexdigest()[:16]
-        cursor = f"{end}:{hashlib.sha256(data[: min(end, 4096)]).hexdigest()[:16]}"
-        chunk = data[start:end]
-        ids = []
-        position = start
-        for line in chunk.splitlines(keepends=True):
-            if line.strip():
-                ids.append(f"{identity}:{position}")
-            position += len(line)
-        result = parse_bytes(
-            data[:header_end] + chunk,
-            path.name,
-            self.settings.parse,
-            channel=self.name,
-            fallback_time=datetime.fromtimestamp(path.stat().st_mtime, UTC),
-            row_ids=ids,
-        )
-        if not result.ok:
-            return Batch(
-                cursors={key: cursor},
-                rejections=[Rejection(self.name, path.name, None, "", "", result.unreadable)],
-            )
-        return Batch(
-            documents=result.documents,
-            cursors={key: cursor},
-            rejections=result.rejections,
-        )
+                found.update(self.settings.drop_folder.glob(pattern))
+        # Links and other non-files are never read (a journal cannot be moved aside: said once).
+        journals = []
+        for path in sorted(found):
+            try:
+                mode = path.lstat().st_mode
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(mode):
+                journals.append(path)
+            elif path.name not in self._journals_refused:
+                self._journals_refused.add(path.name)
+                log.error(
+                    "till_journal_not_read",
+                    channel=self.name,
+                    file=path.name,
+                    reason=f"{safefs.kind_of(mode)}, not a file",
+                )
+        return journals
 
     def _complete(self, path: Path) -> bool:
         """A file is complete at once when no process holds it open for writing (asked of the
         kernel with a read lease); where the kernel cannot tell (a network share, a file of
         another owner), when its size has not changed for settle_seconds."""
         try:
-            stat = path.stat()
+            stat_ = path.lstat()
         except OSError:
             return False
         now = time.time()
         writing = _open_for_writing(path)
-        if writing is False and stat.st_size > 0:
+        if writing is False and stat_.st_size > 0:
             return True
         seen = self.counters.seen_sizes.get(path.name)
-        if seen is None or seen[0] != stat.st_size:
-            self.counters.seen_sizes[path.name] = (stat.st_size, now)
-            seen = (stat.st_size, now)
+        if seen is None or seen[0] != stat_.st_size:
+            self.counters.seen_sizes[path.name] = (stat_.st_size, now)
+            seen = (stat_.st_size, now)
         if writing:
             # Still open for writing: wait for the writer, unless it keeps the file open
             # without writing for a long time (then its size is taken as final).
             return now - seen[1] >= max(60.0, self.settings.settle_seconds)
-        if now - stat.st_mtime >= self.settings.settle_seconds:
+        if now - stat_.st_mtime >= self.settings.settle_seconds:
             return True
         return now - seen[1] >= self.settings.settle_seconds
 
     async def pull(self, cursors: Mapping[str, str]) -> AsyncIterator[Batch]:
+        await asyncio.to_thread(self._check_folders)
         for journal in self._journals():
-            try:
-                batch = await asyncio.to_thread(self._journal_batch, journal, cursors)
-            except OSError as err:
-                raise RetriableError(
-                    f"cannot read {journal}: {err.strerror or err}", channel=self.name
-                ) from err
-            if batch is not None:
-                yield batch
+            position = dict(cursors)
+            while True:  # window after window, each committed before the next is read
+                try:
+                    batch = await asyncio.to_thread(
+                        journal_batch,
+                        journal,
+                        position,
+                        self.settings.parse,
+                        channel=self.name,
+                        limit=self.settings.max_file_bytes,
+                    )
+                except safefs.Refused:
+                    break  # replaced by a link meanwhile: looked at again at the next poll
+                except OSError as err:
+                    raise RetriableError(
+                        f"cannot read {journal}: {err.strerror or err}", channel=self.name
+                    ) from err
+                if batch is None:
+                    break
+                position.update(batch.cursors)
+                yield dataclasses.replace(batch, rejections=[cleaned(r) for r in batch.rejections])
         applied_now: set[str] = set()
-        for path in self._candidates():
+        files, refused = await asyncio.to_thread(self._candidates)
+        for path, reason in refused:
+            yield self._unread(path, reason)
+            self._quarantine(path, reason)
+        for path in files:
             if not self._complete(path):
                 continue
             try:
-                data = await asyncio.to_thread(path.read_bytes)
-                mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                data, info = await asyncio.to_thread(
+                    safefs.read_regular, path, self.settings.max_file_bytes
+                )
+            except safefs.Refused as refusal:
+                yield self._unread(path, refusal.reason)
+                self._quarantine(path, refusal.reason)
+                continue
             except FileNotFoundError:
                 continue
             except OSError as err:
                 raise RetriableError(
                     f"cannot read {path}: {err.strerror or err}", channel=self.name
                 ) from err
+            mtime = datetime.fromtimestamp(info.st_mtime, UTC)
             result = await asyncio.to_thread(
                 parse_bytes,
                 data,
@@ -373,11 +430,14 @@ class CsvTillConnector(Connector):
                 channel=self.name,
                 fallback_time=mtime,
             )
+            del data
+            result.rejections[:] = [cleaned(r) for r in result.rejections]
+            result.unreadable = clean(result.unreadable)
             cursor_key = f"file:{result.sha256}"
             if cursors.get(cursor_key) == "done" or cursor_key in applied_now:
                 self.counters.duplicate_files += 1
                 log.info("till_file_already_applied", channel=self.name, file=path.name)
-                self._move(path, self.settings.done_folder)
+                self._move(path, self.settings.done_folder, "till done folder")
                 continue
             if not result.ok:
                 self.counters.unreadable_files += 1
@@ -409,25 +469,37 @@ class CsvTillConnector(Connector):
                 rejected=len(result.rejections),
                 skipped=result.skipped,
             )
-            self._move(path, self.settings.done_folder)
+            self._move(path, self.settings.done_folder, "till done folder")
 
-    def _move(self, path: Path, folder: Path) -> None:
+    def _unread(self, path: Path, reason: str) -> Batch:
+        """The rejection of a file quarantined without being read (a link, too large)."""
+        self.counters.unreadable_files += 1
+        self.counters.seen_sizes.pop(path.name, None)
+        return Batch(rejections=[cleaned(Rejection(self.name, path.name, None, "", "", reason))])
+
+    def _move(self, path: Path, folder: Path, label: str) -> str | None:
+        """Move the file (a link as a link) into done/ or rejected/; the name it got there."""
         try:
-            self._ensure_folder(folder)
-            target = folder / path.name
-            if target.exists():
-                target = folder / f"{path.stem}.{int(time.time() * 1000)}{path.suffix}"
-            os.replace(path, target)
+            with (
+                safefs.folder(path.parent, label="till drop folder") as source,
+                self._folder(folder, label) as target,
+            ):
+                return safefs.move(source, path.name, target)
         except OSError as err:
             log.warning("till_file_not_moved", channel=self.name, file=path.name, error=str(err))
+            return None
 
     def _quarantine(self, path: Path, reason: str) -> None:
+        reason = clean(reason)
         log.error("till_file_unreadable", channel=self.name, file=path.name, reason=reason)
-        self._move(path, self.settings.rejected_folder)
-        with contextlib.suppress(OSError):
-            (self.settings.rejected_folder / f"{path.name}.reason.txt").write_text(
-                reason + "\n", encoding="utf-8"
-            )
+        moved = self._move(path, self.settings.rejected_folder, "till rejected folder")
+        if moved is None:
+            return
+        try:
+            with self._folder(self.settings.rejected_folder, "till rejected folder") as folder:
+                safefs.write_atomic(folder, f"{moved}.reason.txt", (reason + "\n").encode())
+        except OSError as err:
+            log.warning("till_reason_not_written", channel=self.name, file=moved, error=str(err))
 
     def _write_rejected(self, path: Path, result: ParseResult) -> None:
         if not result.rejections:
@@ -435,12 +507,13 @@ class CsvTillConnector(Connector):
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["file", "row", "column", "value", "reason"])
-        for r in result.rejections:
-            writer.writerow([r.source, r.row, r.column, r.value, r.reason])
+        for r in result.rejections:  # already cleaned; cells that could start a formula quoted
+            writer.writerow(safe_row([r.source, r.row, r.column, r.value, r.reason]))
         try:
-            self._ensure_folder(self.settings.rejected_folder)
-            target = self.settings.rejected_folder / f"{path.name}.rejected.csv"
-            target.write_text(out.getvalue(), encoding="utf-8")
+            with self._folder(self.settings.rejected_folder, "till rejected folder") as folder:
+                safefs.write_atomic(
+                    folder, f"{path.name}.rejected.csv", out.getvalue().encode("utf-8")
+                )
         except OSError as err:
             log.warning("till_rejections_not_written", channel=self.name, error=str(err))
 
@@ -482,6 +555,8 @@ class CsvTillConnector(Connector):
                 await asyncio.sleep(wait)
             try:
                 await asyncio.to_thread(self._write_stock, target, figures)
+            except safefs.UnsafeFolder as err:
+                raise self._refused(err) from err
             except OSError as err:
                 raise RetriableError(
                     f"cannot write the stock file {target}: {err.strerror or err}",
@@ -489,8 +564,12 @@ class CsvTillConnector(Connector):
                 ) from err
             if self.settings.delta_folder is not None and self._last_stock is not None:
                 changed = {s: q for s, q in figures.items() if self._last_stock.get(s) != q}
-                with contextlib.suppress(OSError):
+                try:
                     await asyncio.to_thread(self._write_delta, changed)
+                except safefs.UnsafeFolder as err:
+                    raise self._refused(err) from err
+                except OSError as err:
+                    log.warning("till_delta_not_written", channel=self.name, error=str(err))
             self._last_stock = figures
             self._last_write = time.monotonic()
             self.counters.stock_files_written += 1
@@ -514,24 +593,20 @@ class CsvTillConnector(Connector):
         return out.getvalue().encode(self.settings.stock_encoding, errors="replace")
 
     def _write_stock(self, target: Path, figures: Mapping[str, int]) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(f".{target.name}.tmp")
-        with open(temp, "wb") as handle:
-            handle.write(self._render(figures))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
+        # A temp file of a random name created with O_EXCL, renamed over the stock file: a
+        # link planted as the temp file or as the stock file itself is never written through.
+        with safefs.folder(
+            target.parent, label="till stock folder", create=True, parents=True
+        ) as fd:
+            safefs.write_atomic(fd, target.name, self._render(figures))
 
     def _write_delta(self, changed: Mapping[str, int]) -> None:
         folder = self.settings.delta_folder
         if folder is None or not changed:
             return
-        folder.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        target = folder / f"stock-delta-{stamp}.csv"
-        temp = folder / f".{target.name}.tmp"
-        temp.write_bytes(self._render(changed))
-        os.replace(temp, target)
+        with safefs.folder(folder, label="till delta folder", create=True, parents=True) as fd:
+            safefs.write_atomic(fd, f"stock-delta-{stamp}.csv", self._render(changed))
 
     # -- reconciliation ------------------------------------------------------------------------
 
@@ -541,9 +616,18 @@ class CsvTillConnector(Connector):
         """The till's figures cannot be read from the till itself: this reads back the last
         stock file written for it."""
         target = self.settings.stock_file
-        if target is None or not target.exists():
+        if target is None:
             return
-        text = target.read_bytes().decode(self.settings.stock_encoding, errors="replace")
+        try:  # our own file, read back without following a link planted in its place
+            data, _ = safefs.read_regular(target, max(self.settings.max_file_bytes, 1 << 26))
+        except FileNotFoundError:
+            return
+        except (safefs.Refused, OSError) as err:
+            log.warning(
+                "till_stock_file_not_read", channel=self.name, file=str(target), error=str(err)
+            )
+            return
+        text = data.decode(self.settings.stock_encoding, errors="replace")
         reader = csv.DictReader(io.StringIO(text), delimiter=self.settings.stock_delimiter)
         levels = []
         for row in reader:
