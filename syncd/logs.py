@@ -22,6 +22,8 @@ _LEVELS = {
 # Values of these keys never reach a log line, whatever a caller passes.
 _SECRET_KEYS = re.compile(r"(pass(word)?|secret|token|api_?key|ws_key|authorization|dsn)$", re.I)
 _registered_secrets: set[str] = set()
+# "scheme://user:password@" (or "scheme://token@") in any text: the credentials part.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]*@")
 
 
 def register_secret(value: str) -> None:
@@ -37,12 +39,19 @@ def scrub(text: str) -> str:
     return text
 
 
+def redact_userinfo(text: str) -> str:
+    """Every URL's user name and password replaced (what a config error or a log line shows)."""
+    return _USERINFO.sub(r"\1<redacted>@", text)
+
+
 def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in list(event.items()):
         if isinstance(value, Secret) or (_SECRET_KEYS.search(key) and value not in (None, "")):
             event[key] = "<redacted>"
-        elif isinstance(value, str) and _registered_secrets:
-            event[key] = scrub(value)
+        elif isinstance(value, str):
+            event[key] = redact_userinfo(scrub(value) if _registered_secrets else value)
+        elif isinstance(value, list) and any(isinstance(v, str) for v in value):
+            event[key] = [redact_userinfo(scrub(v)) if isinstance(v, str) else v for v in value]
     return event
 
 
