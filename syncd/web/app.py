@@ -44,7 +44,7 @@ from syncd.web.auth import (
     is_loopback,
 )
 from syncd.web.history import History
-from syncd.web.hosts import HostPolicy, client_key, is_loopback_address
+from syncd.web.hosts import HostPolicy, client_key
 from syncd.web.i18n import LANGUAGES, Translator, choose_language
 from syncd.web.metrics import Metrics
 from syncd.web.throttle import Busy, LoginThrottle
@@ -285,7 +285,9 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
         target = request.path_qs if request.method == "GET" else "/"
         raise web.HTTPFound(f"/login?next={_quote(target)}")
     if request.method not in ("GET", "HEAD", "OPTIONS") and not await _csrf_ok(request):
-        log.warning("csrf_refused", path=path, remote=request.remote)
+        # The Origin helps: behind a proxy, a public name missing from allowed_hosts shows here.
+        origin = request.headers.get("Origin", "")[:200]
+        log.warning("csrf_refused", path=path, remote=request.remote, origin=origin)
         t = translator(request)
         if path.startswith("/api/"):
             return web.json_response({"error": t("csrf_refused")}, status=403)
@@ -302,6 +304,8 @@ async def authenticated(request: web.Request) -> bool:
     if not header:
         return False
     state = state_of(request)
+    if state.guard.basic_known(header):
+        return True  # this exact header passed before: a browser or scraper, not a guess
     try:
         return await state.throttle.check(
             client_of(request),
@@ -565,7 +569,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def _may_see_details(request: web.Request) -> bool:
     state = state_of(request)
-    if is_loopback_address(state.hosts.client_address(request)):
+    if state.hosts.is_local(request):
         return True
     if not state.guard.password_required:
         return False  # reached from elsewhere through a proxy, with no password to ask

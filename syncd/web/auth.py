@@ -28,6 +28,7 @@ CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_SECONDS = 12 * 3600
 MAX_LIVE_SESSIONS = 10_000
+BASIC_REMEMBER_SECONDS = 300.0
 
 
 def is_loopback(host: str) -> bool:
@@ -62,6 +63,7 @@ class Guard:
         self._password = password
         self._key = key or secrets.token_bytes(32)
         self._live: dict[str, int] = {}  # logged-in session id → expiry
+        self._basic_ok: dict[bytes, float] = {}  # digest of an accepted Basic header → expiry
 
     def set_password(self, password: Secret | None) -> bool:
         """A new password (SIGHUP after the password file changed): every session is revoked.
@@ -70,6 +72,7 @@ class Guard:
             return False
         self._password = password
         self._live.clear()
+        self._basic_ok.clear()
         return True
 
     @property
@@ -93,7 +96,23 @@ class Guard:
         except (binascii.Error, UnicodeDecodeError):
             return False
         _user, _, password = decoded.partition(":")
-        return self.check_password(password)
+        if not self.check_password(password):
+            return False
+        now = time.monotonic()
+        if len(self._basic_ok) >= 1000:
+            self._basic_ok = {k: t for k, t in self._basic_ok.items() if t > now}
+        self._basic_ok[self._digest(header)] = now + BASIC_REMEMBER_SECONDS
+        return True
+
+    def basic_known(self, header: str) -> bool:
+        """This exact Authorization header was accepted within the last minutes (concurrent
+        requests of a script or browser then skip the guessing throttle; only the password
+        makes such a header)."""
+        expiry = self._basic_ok.get(self._digest(header))
+        return expiry is not None and expiry > time.monotonic()
+
+    def _digest(self, header: str) -> bytes:
+        return hmac.new(self._key, header.encode("utf-8", "surrogateescape"), "sha256").digest()
 
     # -- sessions -------------------------------------------------------------------------------
 

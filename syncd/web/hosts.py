@@ -125,6 +125,18 @@ class HostPolicy:
                 return str(ip)
         return peer
 
+    def is_local(self, request: web.Request) -> bool:
+        """The client is on this machine: a loopback peer that is not a trusted proxy, or a
+        trusted proxy that names a loopback client (a proxy that names no one is not local)."""
+        peer = request.remote or ""
+        if not is_loopback_address(peer):
+            return False
+        if not self.trusted(peer):
+            return True
+        return bool(request.headers.get("X-Forwarded-For")) and is_loopback_address(
+            self.client_address(request)
+        )
+
     def is_https(self, request: web.Request) -> bool:
         """TLS here, or at a trusted proxy that says so in X-Forwarded-Proto."""
         if request.secure:

@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from syncd.config import load_config
 from syncd.connectors import register_connector
@@ -168,9 +169,11 @@ async def start_site(
         password: str | None = PASSWORD,
         web: dict[str, Any] | None = None,
         webshop: dict[str, Any] | None = None,
+        routes: list[Callable[[web.Application], None]] | None = None,
     ) -> Site:
         config, password_file = write_config(tmp_path, password=password, web=web, webshop=webshop)
         daemon = Daemon(load_config(config))
+        daemon.extra_routes.extend(routes or [])
         await daemon.start()
         assert daemon.store is not None
         await daemon.store.upsert_products(

@@ -527,19 +527,36 @@ async def test_healthz_tells_strangers_only_the_status(
     channels["webshop"].fail_pull = RetriableError("shop.example said: internal detail Z9Q")
     site.seller("webshop").nudge()
     http = site.session()
+    authed = {"Authorization": basic(PASSWORD)}
 
     async def failing() -> bool:
-        async with http.get(site.url("/healthz")) as resp:
+        async with http.get(site.url("/healthz"), headers=authed) as resp:
             return "Z9Q" in await resp.text()
 
-    await until(failing)  # on loopback: every detail
-    remote = {"X-Forwarded-For": "192.0.2.50"}
-    async with http.get(site.url("/healthz"), headers=remote) as resp:
-        body = await resp.json()
-        assert resp.status == 503 and body == {"healthy": False}
-    authed = {**remote, "Authorization": basic(PASSWORD)}
-    async with http.get(site.url("/healthz"), headers=authed) as resp:
-        assert resp.status == 503 and "Z9Q" in await resp.text()
+    await until(failing)
+    # A stranger named by the proxy, and a proxy that names no one: the status only.
+    for headers in ({"X-Forwarded-For": "192.0.2.50"}, {}):
+        async with http.get(site.url("/healthz"), headers=headers) as resp:
+            assert resp.status == 503 and await resp.json() == {"healthy": False}
+    for headers in ({"X-Forwarded-For": "192.0.2.50", **authed}, {"X-Forwarded-For": "127.0.0.1"}):
+        async with http.get(site.url("/healthz"), headers=headers) as resp:
+            assert resp.status == 503 and "Z9Q" in await resp.text()
+
+
+async def test_scripts_with_the_password_are_not_slowed_down(start_site: SiteFactory) -> None:
+    site = await start_site()
+    http = site.session()
+    authed = {"Authorization": basic(PASSWORD)}
+
+    async def fetch() -> int:
+        async with http.get(site.url("/api/overview"), headers=authed) as resp:
+            return resp.status
+
+    assert await asyncio.wait_for(asyncio.gather(*(fetch() for _ in range(30))), 5) == [200] * 30
+    assert site.password_file is not None
+    site.password_file.write_text("a brand new passphrase\n", encoding="utf-8")
+    await site.daemon.reload()
+    assert await fetch() == 401  # a header accepted before is not remembered past the change
 
 
 async def test_no_server_header_names_the_software(start_site: SiteFactory) -> None:
