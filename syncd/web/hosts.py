@@ -80,9 +80,22 @@ class HostPolicy:
         return ip in self._own_ips or (local is not None and ip == _ip(local[0]))
 
     def host_ok(self, request: web.Request) -> bool:
-        host = request.headers.get("Host", "")
-        parsed = split_host(host, 443 if self.is_https(request) else 80)
-        return parsed is not None and self.allows(*parsed, local_address(request))
+        """The Host header names us, and so does the request line when it is a whole URL
+        (``GET http://name/… HTTP/1.1``, which HTTP says wins over Host)."""
+        default_port = 443 if self.is_https(request) else 80
+        local = local_address(request)
+        names = [request.headers.get("Host", "")]
+        target = request.raw_path
+        if not target.startswith("/"):
+            try:
+                names.append(urlsplit(target).netloc)
+            except ValueError:
+                return False
+        for name in names:
+            parsed = split_host(name, default_port)
+            if parsed is None or not self.allows(*parsed, local):
+                return False
+        return True
 
     def origin_ok(self, request: web.Request, origin: str) -> bool:
         """An ``Origin`` header naming one of our own pages ("null" never does)."""

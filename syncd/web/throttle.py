@@ -3,16 +3,18 @@
 Each client (an IPv4 address or an IPv6 /64, seen through a trusted proxy) may fail five times
 freely; after that its attempts are spaced 1, 2, 4… up to 30 s apart, in the order they came,
 and an attempt that would wait more than a minute is answered 429 without being checked. Over
-all clients, beyond 100 failures a minute, attempts from addresses that have not logged in for
-30 days are also spaced a second apart, one at a time.
+all clients, beyond 100 failures a minute (many addresses guessing), an address that already
+failed and has not logged in within 30 days also waits in one line, a second apart.
 
-Why the merchant is never locked out: nothing is ever blocked, only delayed, and the delay is
-taken *before* the password is checked, whatever the answer (so a fast answer tells nothing):
-the right password is always accepted once its turn comes. One client's failures delay only
-that client; the overall budget delays only addresses that never logged in, so the merchant's
-usual machines go through at once even during a guessing attack from many addresses. The
-only refusal (429, "try again in a minute") is for a client that already has a minute of
-attempts waiting, which is the attacker's own address.
+Why the merchant is never locked out: the delay is taken *before* the password is checked,
+whatever the answer (so a fast answer tells nothing), and the right password is accepted once
+its turn comes. One address's failures delay only that address. The overall line holds only
+addresses that have failed already and never logged in: the merchant's usual machines, and the
+first attempt from any new one, are checked at once even while many addresses guess. The only
+refusal (429, "wait a minute") is for an address that already has a minute of attempts
+waiting, which is the guessing address itself; its queue empties within a minute of the last
+attempt. (An attacker with many addresses gets one unqueued guess per address per 15 minutes:
+on a shop's network a few hundred, an IPv6 /64 counting as one address.)
 """
 
 from __future__ import annotations
@@ -93,7 +95,8 @@ class LoginThrottle:
         state = self._client(client, now)
         committed = state.failures + state.waiting
         slot = max(now, state.next_slot)
-        if not self._known_recently(client, now) and self._over_budget(now):
+        first = state.failures == 0 and state.waiting == 0
+        if not first and not self._known_recently(client, now) and self._over_budget(now):
             slot = max(slot, self._global_next)
             if slot - now <= MAX_WAIT:
                 self._global_next = slot + GLOBAL_SPACING

@@ -106,6 +106,36 @@ async def test_a_rebound_host_name_reads_nothing_and_changes_nothing(
             assert resp.status == 200, host
 
 
+async def raw_status(port: int, request: bytes) -> int:
+    """The status line's code for bytes sent as they are (no client fixes them up)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), 5)
+    finally:
+        writer.close()
+    return int(line.split()[1])
+
+
+async def test_a_request_line_or_a_missing_host_does_not_get_around_the_check(
+    start_site: SiteFactory,
+) -> None:
+    site = await start_site(password=None)
+    for request in (
+        b"GET /api/overview HTTP/1.0\r\n\r\n",
+        f"GET http://{EVIL}/api/overview HTTP/1.1\r\nHost: {site.host}\r\n\r\n".encode(),
+        f"GET http://{site.host}/api/overview HTTP/1.1\r\nHost: {EVIL}\r\n\r\n".encode(),
+    ):
+        assert await raw_status(site.port, request) == 421, request
+    for request in (  # two Host headers: aiohttp refuses the request itself
+        f"GET /api/overview HTTP/1.1\r\nHost: {site.host}\r\nHost: {EVIL}\r\n\r\n".encode(),
+    ):
+        assert await raw_status(site.port, request) == 400
+    ok = f"GET http://{site.host}/api/overview HTTP/1.1\r\nHost: {site.host}\r\n\r\n"
+    assert await raw_status(site.port, ok.encode()) == 200
+
+
 async def test_allowed_hosts_admit_the_reverse_proxy_name_and_nothing_else(
     start_site: SiteFactory,
 ) -> None:
@@ -235,16 +265,21 @@ async def test_a_distributed_guess_meets_the_global_budget(start_site: SiteFacto
         auth = {"X-Forwarded-For": f"10.0.1.{n // 4}", "Authorization": basic(f"g{n}")}
         async with http.get(site.url("/metrics"), headers=auth) as resp:
             assert resp.status == 401
+    # 20 more addresses, 3 guesses each at once: the first of each is checked, then one line.
     fresh = [
-        asyncio.ensure_future(burst(site, 1, 2.5, form=False, client=f"10.0.2.{n}"))
+        asyncio.ensure_future(burst(site, 3, 2.5, form=False, client=f"10.0.2.{n}"))
         for n in range(20)
     ]
     await asyncio.sleep(0.3)
     scraper = {**merchant_at, "Authorization": basic(PASSWORD)}
     async with http.get(site.url("/metrics"), headers=scraper) as resp:
         assert resp.status == 200  # a known address is not held up by the others' failures
+    newcomer = site.session()  # the merchant on a machine never used before: at once too
+    newcomer_at = {"X-Forwarded-For": "10.0.3.1"}
+    resp = await asyncio.wait_for(login_form(site, newcomer, PASSWORD, headers=newcomer_at), 2)
+    assert resp.status == 303
     checked = sum(counts.get(401, 0) for counts in await asyncio.gather(*fresh))
-    assert checked <= 4
+    assert checked <= 20 + 3, checked
 
 
 async def test_failures_are_logged_in_aggregate_without_the_passwords(
@@ -669,3 +704,34 @@ async def test_the_cookie_is_secure_over_tls(start_site: SiteFactory, tmp_path: 
             assert "secure" in resp.headers["Set-Cookie"].lower()
     finally:
         await runner.cleanup()
+
+
+def test_the_new_web_settings_are_checked() -> None:
+    base: dict[str, Any] = {"ledger": {"path": "l.sqlite3"}, "channels": {"t": {"type": "fake"}}}
+    good = parse_config(
+        {
+            **base,
+            "web": {
+                "allowed_hosts": ["Stock.Example.com", "till-pc.lan:8080", "[fd00::2]:8080"],
+                "trusted_proxies": ["127.0.0.1", "10.0.0.0/8", "::1"],
+            },
+        },
+        file="syncd.toml",
+    )
+    assert good.web.allowed_hosts == ("stock.example.com", "till-pc.lan:8080", "[fd00::2]:8080")
+    assert good.web.trusted_proxies == ("127.0.0.1/32", "10.0.0.0/8", "::1/128")
+    assert good.channels[0].webhook_min_seconds == 1.0
+    for web, key in (
+        ({"allowed_hosts": ["evil.example/x"]}, "web.allowed_hosts"),
+        ({"allowed_hosts": ["user@stock.example.com"]}, "web.allowed_hosts"),
+        ({"allowed_hosts": ["::1"]}, "web.allowed_hosts"),
+        ({"allowed_hosts": ["stock.example.com:99999"]}, "web.allowed_hosts"),
+        ({"trusted_proxies": ["proxy.lan"]}, "web.trusted_proxies"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            parse_config({**base, "web": web}, file="syncd.toml")
+        assert key in str(err.value.issues[0]), web
+    with pytest.raises(ConfigError) as err:
+        bad = {"t": {"type": "fake", "webhook_min_seconds": -1}}
+        parse_config({**base, "channels": bad}, file="syncd.toml")
+    assert "channels.t.webhook_min_seconds" in str(err.value.issues[0])
