@@ -17,12 +17,15 @@ EXIT_USAGE = 2
 
 
 def _print_config_error(err: ConfigError) -> None:
+    from syncd.logs import redact_userinfo, scrub
+
+    # A URL's user info never reaches the terminal, whichever check quoted the URL.
     if err.issues:
         for issue in err.issues:
-            print(f"error: {issue}", file=sys.stderr)
+            print(f"error: {redact_userinfo(scrub(str(issue)))}", file=sys.stderr)
         print(f"{len(err.issues)} error(s); nothing was started.", file=sys.stderr)
     else:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {redact_userinfo(scrub(str(err)))}", file=sys.stderr)
 
 
 def _load(path: str) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import tomllib
@@ -9,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from syncd.alerts.settings import AlertSettings, parse_alerts
 from syncd.connectors.base import ConfigIssue
@@ -190,6 +192,52 @@ class TableReader:
             return {}
         return {str(k): v for k, v in value.items()}
 
+    def url(
+        self, key: str, *, required: bool = False, credentials_key: str = "api_key_file"
+    ) -> str:
+        """An http(s) base URL. One with a user name or password in it is refused without
+        being shown (the message would print the password), and so is any text that is not a
+        URL with a host; ``credentials_key`` names where the secret belongs instead."""
+        text = self.string(key, required=required)
+        if not text:
+            return ""
+        # Any "@" before the path may be user info, however the rest is spelled ("a@b@host",
+        # "htp://u:p@host"): refused before anything else, so no message can echo it.
+        authority = text.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+        if "@" in authority:
+            self.problem(
+                key,
+                "holds a user name and password; they are never sent from the URL",
+                f"remove them from the URL and put the key in {credentials_key}",
+            )
+            return ""
+        example = f'{key} = "https://shop.example.com"'
+        try:
+            parts = urlsplit(text)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            self.problem(key, f"{text!r} is not a valid URL", example)
+            return ""
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            self.problem(key, f"{text!r} is not an http(s) URL", example)
+            return ""
+        if any(c.isspace() or not c.isprintable() for c in text):
+            self.problem(key, "holds spaces or control characters", example)
+            return ""
+        return text
+
+    def address_list(self, key: str) -> tuple[str, ...]:
+        """IP addresses or networks (``"192.0.2.10"``, ``"10.0.0.0/8"``), normalised."""
+        out = []
+        for text in self.string_list(key):
+            try:
+                out.append(str(ipaddress.ip_network(text.strip(), strict=False)))
+            except ValueError:
+                self.problem(
+                    key, f"{text!r} is not an IP address or network", f'{key} = ["127.0.0.1"]'
+                )
+        return tuple(out)
+
     def path(self, key: str, default: str | None = None, *, required: bool = False) -> Path | None:
         text = self.string(key, default, required=required)
         if not text:
@@ -301,6 +349,11 @@ class WebSettings:
     password: Secret | None = None
     language: str = "auto"  # auto | fr | en
     timezone: str = "Europe/Paris"
+    # Host names (a reverse proxy's) the page answers to besides its own address and loopback;
+    # "name" for any port, "name:port" for one. Anything else gets 421 (DNS rebinding).
+    allowed_hosts: tuple[str, ...] = ()
+    # Addresses (or networks) of reverse proxies whose X-Forwarded-For/-Proto are believed.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +371,7 @@ class ChannelSettings:
     buffers: Mapping[str, int] = field(default_factory=dict)  # per SKU
     max_lag_seconds: float = 300.0
     webhook_secret: Secret | None = None
+    webhook_min_seconds: float = 1.0  # webhooks closer than this share one pull, after it
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +406,7 @@ _COMMON_CHANNEL_KEYS = frozenset(
         "max_lag_seconds",
         "webhook_secret",
         "webhook_secret_file",
+        "webhook_min_seconds",
     }
 )
 
@@ -364,6 +419,30 @@ def _known_zone(name: str) -> bool:
     except (ZoneInfoNotFoundError, ValueError):
         return False
     return True
+
+
+def _host_names(reader: TableReader) -> tuple[str, ...]:
+    """``[web] allowed_hosts``: host names as a browser sends them in Host, lower-cased."""
+    names = []
+    for text in reader.string_list("allowed_hosts"):
+        name = text.strip().lower()
+        host, _, port = name.rpartition(":") if not name.endswith("]") else (name, "", "")
+        if not host or "]" in port:
+            host, port = name, ""
+        if (
+            not host
+            or any(c in host for c in "/@\\ ?#")
+            or (":" in host and not (host.startswith("[") and host.endswith("]")))
+            or (port and not (port.isdigit() and 0 < int(port) < 65536))
+        ):
+            reader.problem(
+                "allowed_hosts",
+                f"{text!r} is not a host name (with an optional :port)",
+                'allowed_hosts = ["stock.example.com"]',
+            )
+            continue
+        names.append(name)
+    return tuple(names)
 
 
 def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
@@ -409,6 +488,8 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
         password=wr.secret("password"),
         language=wr.string("language", "auto", choices=("auto", "fr", "en")),
         timezone=wr.string("timezone", "Europe/Paris"),
+        allowed_hosts=_host_names(wr),
+        trusted_proxies=wr.address_list("trusted_proxies"),
     )
     wr.reject_unknown()
     if web.enabled and web.host not in ("127.0.0.1", "localhost", "::1") and web.password is None:
@@ -467,6 +548,7 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
                 buffers=cr.int_map("buffers"),
                 max_lag_seconds=cr.number("max_lag_seconds", 300.0, minimum=1),
                 webhook_secret=cr.secret("webhook_secret"),
+                webhook_min_seconds=cr.number("webhook_min_seconds", 1.0, minimum=0, maximum=3600),
             )
         )
         cr.reject_unknown()

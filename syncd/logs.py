@@ -22,6 +22,8 @@ _LEVELS = {
 # Values of these keys never reach a log line, whatever a caller passes.
 _SECRET_KEYS = re.compile(r"(pass(word)?|secret|token|api_?key|ws_key|authorization|dsn)$", re.I)
 _registered_secrets: set[str] = set()
+# "scheme://user:password@" (or "scheme://token@") in any text: the credentials part.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]*@")
 
 
 def register_secret(value: str) -> None:
@@ -37,10 +39,14 @@ def scrub(text: str) -> str:
     return text
 
 
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+(?::[^/\s@]*)?@")
 _QUERY_SECRET = re.compile(
     r"(?i)([?&](?:ws_key|key|api_key|apikey|token|access_token|password|secret)=)[^&\s#]+"
 )
+
+
+def redact_userinfo(text: str) -> str:
+    """Every URL's user name and password replaced (what a config error or a log line shows)."""
+    return _USERINFO.sub(r"\1<redacted>@", text)
 
 
 def clean(text: str) -> str:
@@ -48,8 +54,7 @@ def clean(text: str) -> str:
     secret, no ``user:password@`` in a URL, no ``key=…`` in a query. Texts that come from
     outside (a till file's header, a shop's answer) go through this before any page, file or
     mail, so that a file whose content is a secret does not show it."""
-    text = scrub(text)
-    text = _USERINFO.sub(r"\1", text)
+    text = redact_userinfo(scrub(text))
     return _QUERY_SECRET.sub(r"\1<redacted>", text)
 
 
@@ -57,8 +62,10 @@ def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[
     for key, value in list(event.items()):
         if isinstance(value, Secret) or (_SECRET_KEYS.search(key) and value not in (None, "")):
             event[key] = "<redacted>"
-        elif isinstance(value, str) and _registered_secrets:
-            event[key] = scrub(value)
+        elif isinstance(value, str):
+            event[key] = redact_userinfo(scrub(value) if _registered_secrets else value)
+        elif isinstance(value, list) and any(isinstance(v, str) for v in value):
+            event[key] = [redact_userinfo(scrub(v)) if isinstance(v, str) else v for v in value]
     return event
 
 

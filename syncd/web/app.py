@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,19 +17,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 import structlog
-from aiohttp import WSMsgType, web
+from aiohttp import WSMsgType, web, web_response
 from markupsafe import Markup
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from syncd.config import WebSettings
+from syncd.config import Settings, WebSettings
 from syncd.domain import ConflictStatus, utcnow
 from syncd.engine.daemon import Daemon
 from syncd.exceptions import ConfigError, LedgerError
-from syncd.logs import register_secret
+from syncd.logs import clean, register_secret
+from syncd.tally import Tally
 from syncd.web import data
 from syncd.web.auth import (
     COOKIE,
@@ -41,8 +44,10 @@ from syncd.web.auth import (
     is_loopback,
 )
 from syncd.web.history import History
+from syncd.web.hosts import HostPolicy, client_key
 from syncd.web.i18n import LANGUAGES, Translator, choose_language
 from syncd.web.metrics import Metrics
+from syncd.web.throttle import Busy, LoginThrottle
 
 log = structlog.get_logger("syncd.web")
 
@@ -51,6 +56,10 @@ PUBLIC_PREFIXES = ("/static/", "/hooks/", "/lang/")
 PUBLIC_PATHS = frozenset({"/login", "/healthz"})
 MACHINE_PREFIXES = ("/api/", "/ws", "/metrics")
 LAG_SAMPLE_SECONDS = 15.0
+SERVER_NAME = "syncd"  # the Server header: no software name and version for scanners
+
+# Responses aiohttp writes by itself (a request it cannot parse) take this default too.
+setattr(web_response, "SERVER_SOFTWARE", SERVER_NAME)  # noqa: B010 - not a public name
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -64,6 +73,9 @@ class WebState:
     guard: Guard
     zone: ZoneInfo
     env: jinja2.Environment
+    hosts: HostPolicy
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    refused: Tally = field(default_factory=lambda: Tally(log, "requests_refused"))
     history: History = field(default_factory=History)
     metrics: Metrics = field(default_factory=lambda: Metrics(()))
     sample_seconds: float = LAG_SAMPLE_SECONDS
@@ -135,14 +147,18 @@ def create_app(
         guard=Guard(web_settings.password),
         zone=zone,
         env=env,
+        hosts=HostPolicy(web_settings),
         metrics=Metrics(daemon.runners or [c.name for c in daemon.settings.channels if c.enabled]),
         sample_seconds=sample_seconds,
     )
     app = web.Application(
         client_max_size=client_max_size,
-        middlewares=[security_headers, session_middleware, access_middleware],
+        middlewares=[security_headers, host_middleware, session_middleware, access_middleware],
     )
     app[STATE] = state
+    app.on_response_prepare.append(_name_server)
+    if settings is None:  # the daemon's own page: a new password file applies on SIGHUP
+        daemon.reload_hooks.append(functools.partial(_reload, state))
     app.cleanup_ctx.append(_background)
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/healthz", healthz)
@@ -162,6 +178,18 @@ CSP = (
 )
 
 
+def _reload(state: WebState, fresh: Settings) -> None:
+    password = fresh.web.password
+    if password is not None:
+        register_secret(password.reveal())
+    if state.guard.set_password(password):
+        log.info("web_password_changed", sessions="revoked")
+
+
+async def _name_server(_request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = SERVER_NAME
+
+
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -169,6 +197,9 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         _harden(exc)
         raise
+    except Exception:  # noqa: BLE001 - a crash answers a bare 500, hardened like the rest
+        log.exception("web_request_failed", path=request.path, method=request.method)
+        response = web.Response(text="500: internal error", status=500)
     if not response.prepared:
         _harden(response)
     return response
@@ -179,6 +210,20 @@ def _harden(response: web.StreamResponse) -> None:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
+
+
+@web.middleware
+async def host_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Only our own host names (DNS rebinding), and no cross-site WebSocket."""
+    state = state_of(request)
+    if not state.hosts.host_ok(request):
+        state.refused.add("wrong_host", source=request.remote)
+        return web.Response(text="421: this server does not answer to that host name", status=421)
+    origin = request.headers.get("Origin")
+    if request.path == "/ws" and origin is not None and not state.hosts.origin_ok(request, origin):
+        state.refused.add("wrong_origin", source=request.remote)
+        return web.Response(text="403: the live feed is not for another site", status=403)
+    return await handler(request)
 
 
 @web.middleware
@@ -217,7 +262,7 @@ def _set_session_cookie(request: web.Request, response: web.StreamResponse) -> N
         max_age=SESSION_SECONDS,
         httponly=True,
         samesite="Lax",
-        secure=request.secure,
+        secure=state.hosts.is_https(request),  # TLS here, or at a trusted proxy
         path="/",
     )
 
@@ -230,7 +275,7 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
         return await handler(request)  # webhooks carry their own secret
     state = state_of(request)
     public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
-    if state.guard.password_required and not public and not _authenticated(request):
+    if state.guard.password_required and not public and not await authenticated(request):
         if path.startswith(MACHINE_PREFIXES):
             return web.json_response(
                 {"error": "log in first (or send the password with HTTP Basic auth)"},
@@ -240,7 +285,9 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
         target = request.path_qs if request.method == "GET" else "/"
         raise web.HTTPFound(f"/login?next={_quote(target)}")
     if request.method not in ("GET", "HEAD", "OPTIONS") and not await _csrf_ok(request):
-        log.warning("csrf_refused", path=path, remote=request.remote)
+        # The Origin helps: behind a proxy, a public name missing from allowed_hosts shows here.
+        origin = request.headers.get("Origin", "")[:200]
+        log.warning("csrf_refused", path=path, remote=request.remote, origin=origin)
         t = translator(request)
         if path.startswith("/api/"):
             return web.json_response({"error": t("csrf_refused")}, status=403)
@@ -248,17 +295,44 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     return await handler(request)
 
 
-def _authenticated(request: web.Request) -> bool:
+async def authenticated(request: web.Request) -> bool:
+    """Logged in, or the right password in HTTP Basic (throttled like the login form; a
+    client with too many attempts waiting gets 429)."""
     if session_of(request).logged_in:
         return True
     header = request.headers.get("Authorization", "")
-    return bool(header) and state_of(request).guard.check_basic(header)
+    if not header:
+        return False
+    state = state_of(request)
+    if state.guard.basic_known(header):
+        return True  # this exact header passed before: a browser or scraper, not a guess
+    try:
+        return await state.throttle.check(
+            client_of(request),
+            functools.partial(state.guard.check_basic, header),
+            via="basic",
+            gone=functools.partial(hung_up, request),
+        )
+    except Busy as busy:
+        raise web.HTTPTooManyRequests(
+            text=str(busy), headers={"Retry-After": str(int(busy.retry_after))}
+        ) from None
+
+
+def hung_up(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def client_of(request: web.Request) -> str:
+    """Who the login throttle counts this request against."""
+    return client_key(state_of(request).hosts.client_address(request))
 
 
 async def _csrf_ok(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
-    if origin and origin != "null" and origin.split("://", 1)[-1] != request.host:
-        return False
+    if origin is not None and not state_of(request).hosts.origin_ok(request, origin):
+        return False  # another site ("null": a sandboxed or opaque one), even with a token
     given = request.headers.get(CSRF_HEADER, "")
     if not given and request.content_type in (
         "application/x-www-form-urlencoded",
@@ -271,16 +345,44 @@ async def _csrf_ok(request: web.Request) -> bool:
 
 
 def _quote(path: str) -> str:
-    from urllib.parse import quote
-
     return quote(path, safe="/")
 
 
 def safe_next(value: str | None, default: str = "/") -> str:
-    """Only local paths: never redirect a merchant to another site."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """A path on this site to go back to, rebuilt from its parts; anything that could lead a
+    browser elsewhere gives ``default``. Browsers drop tabs and newlines, read ``\\`` as ``/``
+    and take ``//host`` as another site, so none of these may appear, nor encoded (up to three
+    times) as ``%09``, ``%5C``, ``%2F%2F``…, nor a scheme."""
+    if not value or len(value) > 2048:
         return default
-    return value
+    seen = value
+    for _ in range(4):
+        if not _plain_path(seen):
+            return default
+        decoded = unquote(seen)
+        if decoded == seen:
+            break
+        seen = decoded
+    else:
+        return default  # still encoded after four rounds: no page of ours is named like that
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return default
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return default
+    path = quote(parts.path, safe="/%-._~!$&'()*+,;=:@")
+    query = quote(parts.query, safe="/%-._~!$&'()*+,;=:@?")
+    return urlunsplit(("", "", path, query, ""))
+
+
+def _plain_path(text: str) -> bool:
+    return (
+        text.startswith("/")
+        and not text.startswith("//")
+        and "\\" not in text
+        and all(c.isprintable() for c in text)  # no control, no tab, newline, U+2028…
+    )
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -333,6 +435,8 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(_keep(_sample(state), "web_sampler"), name="web:sampler"),
     ]
     yield
+    state.throttle.tally.flush()
+    state.refused.flush()
     state.daemon.events.unsubscribe(queue)
     for task in tasks:
         task.cancel()
@@ -376,6 +480,7 @@ async def _sample(state: WebState) -> None:
 
 
 async def _close_sockets(app: web.Application) -> None:
+    app[STATE].throttle.close()
     for ws in list(app[STATE].sockets):
         with contextlib.suppress(Exception):
             await ws.close(code=1001, message=b"syncd is stopping")
@@ -386,7 +491,7 @@ def public_event(event: dict[str, Any]) -> dict[str, Any]:
     out = dict(event)
     for key in ("error", "last_error", "reason"):
         if isinstance(out.get(key), str):
-            out[key] = data.clean(out[key])
+            out[key] = clean(out[key])
     return out
 
 
@@ -447,13 +552,31 @@ async def health_report(daemon: Daemon) -> tuple[bool, dict[str, Any]]:
         if lag > threshold:
             healthy = False
             reasons.append(f"channel {name} lags {lag:.0f} s (threshold {threshold:.0f} s)")
-    body = {"healthy": healthy, "reasons": [data.clean(r) for r in reasons], "channels": channels}
+    body = {"healthy": healthy, "reasons": [clean(r) for r in reasons], "channels": channels}
     return healthy, body
 
 
 async def healthz(request: web.Request) -> web.Response:
-    healthy, body = await health_report(state_of(request).daemon)
-    return web.json_response(body, status=200 if healthy else 503)
+    """The status code for probes; the reasons (error texts) only on loopback or with the
+    password: a stranger on the network learns "healthy or not", nothing of the shops."""
+    state = state_of(request)
+    healthy, body = await health_report(state.daemon)
+    status = 200 if healthy else 503
+    if not await _may_see_details(request):
+        return web.json_response({"healthy": healthy}, status=status)
+    return web.json_response(body, status=status)
+
+
+async def _may_see_details(request: web.Request) -> bool:
+    state = state_of(request)
+    if state.hosts.is_local(request):
+        return True
+    if not state.guard.password_required:
+        return False  # reached from elsewhere through a proxy, with no password to ask
+    try:
+        return await authenticated(request)
+    except web.HTTPTooManyRequests:
+        return False
 
 
 async def metrics(request: web.Request) -> web.Response:

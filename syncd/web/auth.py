@@ -2,7 +2,10 @@
 
 Every visitor gets a session (an id in a signed cookie) so forms carry a CSRF token tied to it,
 even on 127.0.0.1 where no password is asked. When a password is configured, the session also
-says whether its holder logged in. The signing key lives in memory: a restart logs everyone out.
+says whether its holder logged in, and a logged-in session is only honoured while its id is in
+the server's list of live sessions: logging out removes it (a copied cookie is then worth
+nothing), and a new password empties the list. The signing key and the list live in memory: a
+restart logs everyone out.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
 import time
@@ -23,11 +27,22 @@ LANG_COOKIE = "syncd_lang"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_SECONDS = 12 * 3600
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+MAX_LIVE_SESSIONS = 10_000
+BASIC_REMEMBER_SECONDS = 300.0
 
 
 def is_loopback(host: str) -> bool:
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
+    """``localhost`` or a loopback IP address (``127.0.0.0/8``, ``::1``, ``[::1]``); a name
+    that merely starts like one (``127.evil.example``) is not."""
+    if host == "localhost":
+        return True
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped.is_loopback
+    return ip.is_loopback
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +62,18 @@ class Guard:
     def __init__(self, password: Secret | None, *, key: bytes | None = None) -> None:
         self._password = password
         self._key = key or secrets.token_bytes(32)
+        self._live: dict[str, int] = {}  # logged-in session id → expiry
+        self._basic_ok: dict[bytes, float] = {}  # digest of an accepted Basic header → expiry
+
+    def set_password(self, password: Secret | None) -> bool:
+        """A new password (SIGHUP after the password file changed): every session is revoked.
+        True when it changed."""
+        if password == self._password:
+            return False
+        self._password = password
+        self._live.clear()
+        self._basic_ok.clear()
+        return True
 
     @property
     def password_required(self) -> bool:
@@ -69,12 +96,41 @@ class Guard:
         except (binascii.Error, UnicodeDecodeError):
             return False
         _user, _, password = decoded.partition(":")
-        return self.check_password(password)
+        if not self.check_password(password):
+            return False
+        now = time.monotonic()
+        if len(self._basic_ok) >= 1000:
+            self._basic_ok = {k: t for k, t in self._basic_ok.items() if t > now}
+        self._basic_ok[self._digest(header)] = now + BASIC_REMEMBER_SECONDS
+        return True
+
+    def basic_known(self, header: str) -> bool:
+        """This exact Authorization header was accepted within the last minutes (concurrent
+        requests of a script or browser then skip the guessing throttle; only the password
+        makes such a header)."""
+        expiry = self._basic_ok.get(self._digest(header))
+        return expiry is not None and expiry > time.monotonic()
+
+    def _digest(self, header: str) -> bytes:
+        return hmac.new(self._key, header.encode("utf-8", "surrogateescape"), "sha256").digest()
 
     # -- sessions -------------------------------------------------------------------------------
 
     def new_session(self, *, logged_in: bool = False) -> Session:
-        return Session(secrets.token_urlsafe(18), logged_in, int(time.time()) + SESSION_SECONDS)
+        session = Session(secrets.token_urlsafe(18), logged_in, int(time.time()) + SESSION_SECONDS)
+        if logged_in:
+            now = time.time()
+            for sid, expires in list(self._live.items()):
+                if expires <= now:
+                    del self._live[sid]
+            while len(self._live) >= MAX_LIVE_SESSIONS:  # the oldest login goes first
+                del self._live[min(self._live, key=self._live.__getitem__)]
+            self._live[session.sid] = session.expires
+        return session
+
+    def revoke(self, session: Session) -> None:
+        """Log this session out for good (logout): its cookie no longer logs anyone in."""
+        self._live.pop(session.sid, None)
 
     def _sign(self, payload: bytes) -> str:
         return hmac.new(self._key, payload, hashlib.sha256).hexdigest()
@@ -99,7 +155,11 @@ class Guard:
             session = Session(str(data["sid"]), bool(data["in"]), int(data["exp"]))
         except (ValueError, KeyError, TypeError, binascii.Error):
             return None
-        return session if session.fresh else None
+        if not session.fresh:
+            return None
+        if session.logged_in and self._live.get(session.sid) != session.expires:
+            return None  # logged out, or issued before the password changed
+        return session
 
     # -- CSRF -----------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from syncd.domain import Conflict, ConflictKind, ConflictStatus, Movement
-from syncd.logs import scrub
+from syncd.logs import clean
 from syncd.web.charts import Series, bar_chart, colors_for, line_chart
 from syncd.web.history import History, Point
 from syncd.web.i18n import Translator
@@ -22,10 +22,6 @@ if TYPE_CHECKING:
 
 FAILING = ("degraded", "down", "refused")
 CATCHING_UP_SECONDS = 5.0
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+(?::[^/\s@]*)?@")
-_QUERY_SECRET = re.compile(
-    r"(?i)([?&](?:ws_key|key|api_key|apikey|token|access_token|password|secret)=)[^&\s#]+"
-)
 _ERROR_KINDS = (
     (
         "error_auth",
@@ -49,13 +45,6 @@ _ERROR_KINDS = (
     ("error_not_found", re.compile(r"\b404\b|not found", re.I)),
     ("error_config", re.compile(r"config|setting|invalid|missing", re.I)),
 )
-
-
-def clean(text: str) -> str:
-    """An error or URL fit for a page: no registered secret, no user:password@, no key=…."""
-    text = scrub(text)
-    text = _USERINFO.sub(r"\1", text)
-    return _QUERY_SECRET.sub(r"\1<redacted>", text)
 
 
 def explain_error(raw: str, t: Translator) -> str:

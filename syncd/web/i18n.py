@@ -191,6 +191,7 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "login_password": "Password",
         "login_submit": "Log in",
         "login_wrong": "Wrong password.",
+        "login_busy": "Too many attempts from this address: wait a minute, then try again.",
         "login_help": "This page is protected because syncd listens beyond this computer.",
         # errors in plain words
         "error_auth": "the channel refused our key or password (check it in the configuration)",
@@ -361,6 +362,7 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "login_password": "Mot de passe",
         "login_submit": "Se connecter",
         "login_wrong": "Mot de passe incorrect.",
+        "login_busy": "Trop d’essais depuis cette adresse : attendez une minute, puis réessayez.",
         "login_help": "Cette page est protégée car syncd est accessible au-delà de cet ordinateur.",
         "error_auth": "le canal a refusé notre clé ou mot de passe (à vérifier dans la configuration)",
         "error_timeout": "le canal a mis trop de temps à répondre",

@@ -3,7 +3,7 @@ fetches to refresh a part of a page live."""
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from typing import Any
 
 import structlog
@@ -12,6 +12,8 @@ from aiohttp import web
 from syncd.domain import ConflictStatus, utcnow
 from syncd.web import data
 from syncd.web.app import (
+    client_of,
+    hung_up,
     render,
     safe_next,
     session_of,
@@ -21,6 +23,7 @@ from syncd.web.app import (
 )
 from syncd.web.auth import LANG_COOKIE
 from syncd.web.i18n import LANGUAGES
+from syncd.web.throttle import Busy
 
 log = structlog.get_logger("syncd.web")
 
@@ -29,7 +32,6 @@ ACTIONS = {
     "resolve": ConflictStatus.RESOLVED,
     "reopen": ConflictStatus.OPEN,
 }
-LOGIN_FAILURE_DELAY = 1.0
 OVERVIEW_CONFLICTS = 6
 OVERVIEW_MOVEMENTS = 12
 
@@ -206,7 +208,9 @@ async def login_page(request: web.Request) -> web.Response:
     state = state_of(request)
     if not state.guard.password_required or session_of(request).logged_in:
         raise web.HTTPSeeOther(safe_next(request.query.get("next")))
-    return render(request, "login.html", next=safe_next(request.query.get("next")), wrong=False)
+    return render(
+        request, "login.html", next=safe_next(request.query.get("next")), wrong=False, busy=False
+    )
 
 
 async def login(request: web.Request) -> web.StreamResponse:
@@ -217,18 +221,32 @@ async def login(request: web.Request) -> web.StreamResponse:
     next_path = safe_next(target if isinstance(target, str) else None)
     if not state.guard.password_required:
         raise web.HTTPSeeOther(next_path)
-    if not isinstance(password, str) or not state.guard.check_password(password):
-        log.warning("login_failed", remote=request.remote)
-        await asyncio.sleep(LOGIN_FAILURE_DELAY)  # slows guessing down
-        return render(request, "login.html", status=401, next=next_path, wrong=True)
+    given = password if isinstance(password, str) else ""
+    client = client_of(request)
+    try:
+        # Waits this client's turn first (see syncd/web/throttle.py); failures are logged
+        # there, counted per minute, never with what was tried.
+        ok = await state.throttle.check(
+            client,
+            functools.partial(state.guard.check_password, given),
+            via="form",
+            gone=functools.partial(hung_up, request),
+        )
+    except Busy as busy:
+        page = render(request, "login.html", status=429, next=next_path, wrong=False, busy=True)
+        page.headers["Retry-After"] = str(int(busy.retry_after))
+        return page
+    if not ok:
+        return render(request, "login.html", status=401, next=next_path, wrong=True, busy=False)
     # A new session id on login: a session planted before it (fixation) is worth nothing.
     start_session(request, state.guard.new_session(logged_in=True))
-    log.info("login_succeeded", remote=request.remote)
+    log.info("login_succeeded", remote=client)
     raise web.HTTPSeeOther(next_path)
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
+    state.guard.revoke(session_of(request))  # the old cookie, wherever a copy is, is void
     start_session(request, state.guard.new_session())
     raise web.HTTPSeeOther("/login" if state.guard.password_required else "/")
 

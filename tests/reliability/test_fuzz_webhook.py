@@ -1,6 +1,7 @@
-"""Fuzzing the webhook door of a real daemon: POST /hooks/{type}/{channel} answers only 202, 401,
-404 or 413; a wrong or missing X-Syncd-Secret is 401 and nudges nothing; a body over 64 KiB is
-413; only an accepted call nudges, and only its own channel. Also: the bench runs clean."""
+"""Fuzzing the webhook door of a real daemon: POST /hooks/{type}/{channel} answers only 202, 401
+or 413; a wrong or missing X-Syncd-Secret, or an unknown channel, is 401 and nudges nothing; a
+body over 64 KiB is 413; only an accepted call nudges, and only its own channel. Also: the bench
+runs clean."""
 
 from __future__ import annotations
 

@@ -298,9 +298,7 @@ class MagentoConnector(Connector):
     ) -> tuple[Any, list[ConfigIssue]]:
         issues: list[ConfigIssue] = []
         r = TableReader(table, file=file, prefix=prefix, issues=issues)
-        url = r.string("url", required=True)
-        if url and not url.startswith(("http://", "https://")):
-            r.problem("url", f"{url!r} is not an http(s) URL", 'url = "https://shop.example.com"')
+        url = r.url("url", required=True, credentials_key="access_token_file")
         username = r.string("username", "")
         password = r.secret("password")
         token = r.secret("access_token")

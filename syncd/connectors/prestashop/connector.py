@@ -155,9 +155,7 @@ class PrestaShopConnector(Connector):
     ) -> tuple[Any, list[ConfigIssue]]:
         issues: list[ConfigIssue] = []
         r = TableReader(table, file=file, prefix=prefix, issues=issues)
-        url = r.string("url", required=True)
-        if url and not url.startswith(("http://", "https://")):
-            r.problem("url", f"{url!r} is not an http(s) URL", 'url = "https://shop.example.com"')
+        url = r.url("url", required=True)
         key = r.secret("api_key", required=True)
         if key is not None and len(key.reveal()) != 32:
             r.problem(

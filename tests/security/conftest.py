@@ -1,0 +1,227 @@
+"""A running daemon (`Daemon.start()` with its web endpoints on a real socket, fake channels, a
+real SQLite ledger, a config file on disk) for the attacks of tests/security, with its log lines
+captured as JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from syncd.config import load_config
+from syncd.connectors import register_connector
+from syncd.domain import Document, DocumentKind
+from syncd.engine.daemon import Daemon
+from syncd.ledger import Product
+from syncd.logs import configure_logging
+from syncd.testing import FakeChannel, FakeConnector
+
+PASSWORD = "correct horse battery staple"
+HOOK_SECRET = "hook-s3cret-0123456789"
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+register_connector(FakeConnector)
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(value)
+
+
+def toml_of(data: dict[str, Any]) -> str:
+    """A small TOML writer (tables of scalars and lists, one level of sub-tables)."""
+    lines: list[str] = []
+
+    def table(name: str, body: dict[str, Any]) -> None:
+        lines.append(f"[{name}]")
+        subs = {k: v for k, v in body.items() if isinstance(v, dict)}
+        for key, value in body.items():
+            if not isinstance(value, dict):
+                lines.append(f"{key} = {toml_value(value)}")
+        lines.append("")
+        for key, value in subs.items():
+            table(f"{name}.{key}", value)
+
+    for name, body in data.items():
+        table(name, body)
+    return "\n".join(lines)
+
+
+@dataclass
+class Site:
+    """One daemon under attack: its address, config file, captured log and HTTP sessions."""
+
+    daemon: Daemon
+    config: Path
+    password_file: Path | None
+    logs: io.StringIO
+    sessions: list[aiohttp.ClientSession] = field(default_factory=list)
+
+    @property
+    def port(self) -> int:
+        assert self.daemon.web_port is not None
+        return self.daemon.web_port
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def session(self, **kwargs: Any) -> aiohttp.ClientSession:
+        """A browser-like client that keeps cookies (also for an IP address)."""
+        http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), **kwargs)
+        self.sessions.append(http)
+        return http
+
+    def events(self, name: str | None = None) -> list[dict[str, Any]]:
+        found = []
+        for line in self.logs.getvalue().splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if name is None or event.get("event") == name:
+                found.append(event)
+        return found
+
+    def seller(self, channel: str) -> FakeConnector:
+        connector = self.daemon.runners[channel].connector
+        assert isinstance(connector, FakeConnector)
+        return connector
+
+
+SiteFactory = Callable[..., Awaitable[Site]]
+
+
+@pytest.fixture
+async def channels() -> AsyncIterator[dict[str, FakeChannel]]:
+    FakeConnector.channels.clear()
+    FakeConnector.channels["till"] = FakeChannel(figures={"SHIRT-44": 1, "CAP": 5})
+    FakeConnector.channels["webshop"] = FakeChannel(figures={"SHIRT-44": 1, "CAP": 5})
+    yield FakeConnector.channels
+    FakeConnector.channels.clear()
+
+
+def write_config(
+    tmp_path: Path,
+    *,
+    password: str | None,
+    web: dict[str, Any] | None = None,
+    webshop: dict[str, Any] | None = None,
+) -> tuple[Path, Path | None]:
+    password_file = None
+    web_table: dict[str, Any] = {"enabled": True, "host": "127.0.0.1", "port": 0}
+    if password is not None:
+        password_file = tmp_path / "web.password"
+        password_file.write_text(password + "\n", encoding="utf-8")
+        password_file.chmod(0o600)
+        web_table["password_file"] = str(password_file)
+    web_table.update(web or {})
+    data: dict[str, Any] = {
+        "ledger": {"backend": "sqlite", "path": str(tmp_path / "ledger.sqlite3")},
+        "sync": {"retry_max_seconds": 1, "outbox_poll_seconds": 1, "grace_seconds": 1},
+        "web": web_table,
+        "reconcile": {"enabled": False},
+        "channels": {
+            "till": {"type": "fake", "poll_seconds": 0.2},
+            "webshop": {
+                "type": "fake",
+                "poll_seconds": 3600,  # pulls only when nudged: a webhook's effect is countable
+                "webhook_secret": HOOK_SECRET,
+                **(webshop or {}),
+            },
+        },
+    }
+    config = tmp_path / "syncd.toml"
+    config.write_text(toml_of(data), encoding="utf-8")
+    return config, password_file
+
+
+@pytest.fixture
+async def start_site(
+    tmp_path: Path, channels: dict[str, FakeChannel]
+) -> AsyncIterator[SiteFactory]:
+    """``await start_site(password=…, web={…}, webshop={…})``: a started daemon."""
+    sites: list[Site] = []
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+
+    async def factory(
+        *,
+        password: str | None = PASSWORD,
+        web: dict[str, Any] | None = None,
+        webshop: dict[str, Any] | None = None,
+        routes: list[Callable[[web.Application], None]] | None = None,
+    ) -> Site:
+        config, password_file = write_config(tmp_path, password=password, web=web, webshop=webshop)
+        daemon = Daemon(load_config(config))
+        daemon.extra_routes.extend(routes or [])
+        await daemon.start()
+        assert daemon.store is not None
+        await daemon.store.upsert_products(
+            [Product("SHIRT-44", "Blue shirt 44"), Product("CAP", "Cap")]
+        )
+        await daemon.store.apply_document(
+            Document("init", "opening", DocumentKind.STOCK_COUNT, {"SHIRT-44": 1, "CAP": 5}, T0)
+        )
+        site = Site(daemon, config, password_file, logs)
+        sites.append(site)
+        return site
+
+    try:
+        yield factory
+    finally:
+        for site in sites:
+            for http in site.sessions:
+                await http.close()
+            await site.daemon.stop()
+        configure_logging("info", "json")
+
+
+async def until(check: Callable[[], Any], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+def sale(channel: str, doc_id: str, lines: dict[str, int]) -> Document:
+    kind = DocumentKind.TILL_RECEIPT if channel == "till" else DocumentKind.WEB_ORDER
+    return Document(channel, doc_id, kind, lines, T0, version=1, reference=doc_id)
+
+
+async def oversell(site: Site) -> int:
+    """The last shirt sold at the till and online: one open conflict; returns its id."""
+    site.seller("till").sell(sale("till", "4-1001", {"SHIRT-44": 1}))
+    site.seller("webshop").sell(sale("webshop", "XKBKNABJK", {"SHIRT-44": 1}))
+    store = site.daemon.store
+    assert store is not None
+
+    async def found() -> bool:
+        return bool(await store.conflicts())
+
+    await until(found)
+    return (await store.conflicts())[0].id
