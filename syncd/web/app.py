@@ -32,7 +32,6 @@ from syncd.engine.daemon import Daemon
 from syncd.exceptions import ConfigError, LedgerError
 from syncd.logs import clean, register_secret
 from syncd.tally import Tally
-from syncd.web import data
 from syncd.web.auth import (
     COOKIE,
     CSRF_FIELD,
