@@ -352,7 +352,7 @@ async def test_exposed_page_needs_login_and_never_shows_a_secret(
     everything = "\n".join(texts)
     for secret in (PASSWORD, "hunter2pass", "KEY9876543"):
         assert secret not in everything
-    assert "https://shop.example/api?ws_key=&lt;redacted&gt;" in texts[0]
+    assert "https://&lt;redacted&gt;@shop.example/api?ws_key=&lt;redacted&gt;" in texts[0]
     assert "the channel could not be reached" in texts[0]
 
 

@@ -13,7 +13,8 @@ import pytest
 from syncd.config import Secret
 from syncd.web.auth import Guard, Session
 from syncd.web.charts import Series, bar_chart, line_chart, nice_ceiling
-from syncd.web.data import clean, explain_error
+from syncd.logs import clean
+from syncd.web.data import explain_error
 from syncd.web.history import History, percentile
 from syncd.web.i18n import MESSAGES, Translator, choose_language
 
@@ -79,7 +80,7 @@ def test_errors_in_plain_words_and_without_secrets() -> None:
     assert explain_error("", t) == ""
     dirty = "GET https://bob:s3cr3t@shop.example/api/products?ws_key=ABCDEF&display=full failed"
     assert clean(dirty) == (
-        "GET https://shop.example/api/products?ws_key=<redacted>&display=full failed"
+        "GET https://<redacted>@shop.example/api/products?ws_key=<redacted>&display=full failed"
     )
 
 
