@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from syncd.config import Secret
+from syncd.logs import clean
 from syncd.web.auth import Guard, Session
 from syncd.web.charts import Series, bar_chart, line_chart, nice_ceiling
-from syncd.logs import clean
 from syncd.web.data import explain_error
 from syncd.web.history import History, percentile
 from syncd.web.i18n import MESSAGES, Translator, choose_language
