@@ -1,5 +1,4 @@
-"""The ledger core: what the engine asks of it (documents, outbox, levels, cursors, catalogue,
-buffers, health, retention) and the conflicts it records, as protocols and over SQL."""
+"""The ledger core, as protocols and over SQL: documents, outbox, levels, catalogue, conflicts."""
 
 from __future__ import annotations
 
