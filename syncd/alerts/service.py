@@ -35,7 +35,7 @@ from syncd.domain import Conflict, ConflictKind, ConflictStatus, utcnow
 from syncd.engine.channel import backoff_seconds
 from syncd.engine.events import EventFeed
 from syncd.exceptions import LedgerError
-from syncd.ledger.store import AlertItem, AlertMail, NewAlertItem, NewAlertMail, Store
+from syncd.ledger.store import AlertItem, AlertMail, AlertStore, NewAlertItem, NewAlertMail
 from syncd.logs import scrub
 
 log = structlog.get_logger("syncd.alerts")
@@ -95,7 +95,7 @@ class AlertService:
     def __init__(
         self,
         settings: AlertSettings,
-        store: Store,
+        store: AlertStore,
         *,
         channels: Callable[[], Iterable[ChannelStatusLike]] | None = None,
         admin_order_urls: Mapping[str, str] | None = None,

@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 
 from syncd.connectors.base import Connector
-from syncd.ledger.sqlstore import SqlStore
+from syncd.ledger.store import DocumentStore
 from syncd.reconcile.compare import Finding, FindingKind
 from syncd.reconcile.missed import (
     TillFile,
@@ -44,7 +44,7 @@ class CatchUp:
 
 
 async def catch_up(
-    store: SqlStore,
+    store: DocumentStore,
     connector: Connector,
     channel: str,
     *,
@@ -86,7 +86,7 @@ async def catch_up(
 
 
 async def pull_into(
-    store: SqlStore,
+    store: DocumentStore,
     connector: Connector,
     channel: str,
     cursors: Mapping[str, str],
@@ -125,7 +125,7 @@ def _is_prestashop(connector: Connector) -> bool:
 
 
 async def _prestashop_missing(
-    store: SqlStore, connector: Connector, channel: str, cursor: str
+    store: DocumentStore, connector: Connector, channel: str, cursor: str
 ) -> dict[str, str]:
     """Order id → date_upd of the shop's orders the ledger never applied, though updated
     before the ingest cursor (the next pull reads those updated since)."""
@@ -198,7 +198,7 @@ def _list_files(settings: Any, since: float) -> list[tuple[Path, str]]:
 
 
 async def _till_files(
-    store: SqlStore,
+    store: DocumentStore,
     connector: Connector,
     channel: str,
     cursors: Mapping[str, str],

@@ -26,8 +26,7 @@ from syncd.exceptions import (
     LedgerError,
     RetriableError,
 )
-from syncd.ledger.sqlstore import SqlStore
-from syncd.ledger.store import Ack, OutboxItem
+from syncd.ledger.store import Ack, DocumentStore, OutboxItem
 
 log = structlog.get_logger("syncd.engine")
 
@@ -73,7 +72,7 @@ class ChannelRunner:
         self,
         settings: ChannelSettings,
         connector: Connector,
-        store: SqlStore,
+        store: DocumentStore,
         sync: SyncSettings,
         events: EventFeed,
     ) -> None:

@@ -28,7 +28,7 @@ from syncd.engine.notify import SystemdNotifier
 from syncd.engine.reconciler import ScheduledReconciler
 from syncd.exceptions import ConfigError, LedgerError
 from syncd.ledger import ChannelInfo, open_store
-from syncd.ledger.sqlstore import SqlStore
+from syncd.ledger.store import Store
 from syncd.logs import configure_logging, register_secret
 from syncd.tally import Tally
 
@@ -86,7 +86,7 @@ class HookGate:
 @dataclass
 class Daemon:
     settings: Settings
-    store: SqlStore | None = None
+    store: Store | None = None
     events: EventFeed = field(default_factory=EventFeed)
     runners: dict[str, ChannelRunner] = field(default_factory=dict)
     notifier: SystemdNotifier = field(default_factory=SystemdNotifier)

@@ -19,8 +19,7 @@ from syncd.domain import Document, DocumentKind, utcnow
 from syncd.engine.catchup import pull_into
 from syncd.engine.reconciler import ChannelTarget, NoProgress, Progress, figure_of
 from syncd.ledger.planner import WILDCARD, buffer_for
-from syncd.ledger.sqlstore import SqlStore
-from syncd.ledger.store import Product
+from syncd.ledger.store import DocumentStore, Product
 from syncd.reconcile.compare import Figure
 from syncd.reconcile.onboard import OnboardPlan, plan_onboarding
 
@@ -83,7 +82,7 @@ async def plan(
 
 
 async def apply(
-    store: SqlStore,
+    store: DocumentStore,
     confirmed: OnboardPlan,
     source: ChannelTarget,
     others: Sequence[ChannelTarget],

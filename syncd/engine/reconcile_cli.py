@@ -47,7 +47,7 @@ from syncd.engine.reconciler import (
 )
 from syncd.exceptions import ConnectorError, SchemaError
 from syncd.ledger import ChannelInfo, open_store
-from syncd.ledger.sqlstore import SqlStore
+from syncd.ledger.store import DocumentStore, ReconcileLedger, Store
 from syncd.logs import register_secret
 from syncd.reconcile.report import (
     ChannelReport,
@@ -116,7 +116,7 @@ def _progress() -> Progress:
 # -- ledger and channels --------------------------------------------------------------------------
 
 
-async def prepare_store(store: SqlStore, settings: Settings) -> None:
+async def prepare_store(store: DocumentStore, settings: Settings) -> None:
     """What the daemon sets at start-up: channels, aliases, buffers (the config's values)."""
     await store.register_channels(
         [
@@ -282,7 +282,7 @@ async def init_command(
             await store.close()
 
 
-async def _ledger_for_init(settings: Settings, dry_run: bool) -> SqlStore | None:
+async def _ledger_for_init(settings: Settings, dry_run: bool) -> Store | None:
     """The ledger; for a dry run, opened only if it exists (creating it would be a write),
     never migrated. None: no ledger yet (every level is 0)."""
     if not dry_run:
@@ -297,7 +297,7 @@ async def _ledger_for_init(settings: Settings, dry_run: bool) -> SqlStore | None
 
 async def _init(
     settings: Settings,
-    store: SqlStore | None,
+    store: ReconcileLedger | None,
     opened: OpenChannels,
     source: str,
     dry_run: bool,

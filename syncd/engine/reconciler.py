@@ -25,8 +25,7 @@ from syncd.domain import ConflictKind, utcnow
 from syncd.engine.catchup import catch_up
 from syncd.engine.events import EventFeed
 from syncd.exceptions import ConnectorError, LedgerError
-from syncd.ledger.sqlstore import SqlStore
-from syncd.ledger.store import ReconcileRun, StoredFinding, StoredFix
+from syncd.ledger.store import ReconcileLedger, ReconcileRun, StoredFinding, StoredFix
 from syncd.reconcile.compare import (
     Comparison,
     Figure,
@@ -120,7 +119,7 @@ def _finding(channel: str, s: StoredFinding) -> Finding:
 
 @dataclass
 class Reconciler:
-    store: SqlStore
+    store: ReconcileLedger
     sync_settings: Any  # SyncSettings, for pushing corrections through a ChannelRunner
     options: ReconcileOptions = field(default_factory=ReconcileOptions)
     progress: Progress = field(default_factory=NoProgress)

@@ -12,7 +12,8 @@ import structlog
 
 from syncd.exceptions import LedgerUnavailable, SchemaError
 from syncd.ledger.queries import fresh_schema, migrations, queries
-from syncd.ledger.sqlstore import Pairs, SqlStore, Tx
+from syncd.ledger.sqlbase import Pairs, Tx
+from syncd.ledger.sqlstore import SqlStore
 
 log = structlog.get_logger("syncd.ledger")
 DIALECT = "postgres"

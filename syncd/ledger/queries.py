@@ -9,18 +9,40 @@ from importlib import resources
 
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.M)
 _MIGRATION = re.compile(r"^(\d{4})_(\w+)\.sql$")
+SCHEMA_FILE = "schema.sql"
+
+
+def query_files(dialect: str) -> dict[str, dict[str, str]]:
+    """Per query file of `sql/<dialect>/` (one per concern: documents, alerts, …, every `.sql`
+    file there but the schema), its `-- name: x` queries."""
+    folder = resources.files("syncd.ledger").joinpath("sql", dialect)
+    out: dict[str, dict[str, str]] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".sql") or entry.name == SCHEMA_FILE:
+            continue
+        parts = _NAME.split(entry.read_text("utf-8"))
+        named: dict[str, str] = {}
+        for name, body in zip(parts[1::2], parts[2::2], strict=True):
+            if name in named:
+                raise RuntimeError(f"query {name} is defined twice in sql/{dialect}/{entry.name}")
+            named[name] = body.strip().rstrip(";")
+        out[entry.name] = named
+    return out
 
 
 @cache
 def queries(dialect: str) -> dict[str, str]:
-    """Every `-- name: x` query of `sql/<dialect>/queries.sql`."""
-    text = (
-        resources.files("syncd.ledger").joinpath("sql", dialect, "queries.sql").read_text("utf-8")
-    )
-    parts = _NAME.split(text)
+    """Every named query of the dialect, whichever file holds it (a name is defined once)."""
     out: dict[str, str] = {}
-    for name, body in zip(parts[1::2], parts[2::2], strict=True):
-        out[name] = body.strip().rstrip(";")
+    where: dict[str, str] = {}
+    for file, named in query_files(dialect).items():
+        for name, sql in named.items():
+            if name in out:
+                raise RuntimeError(
+                    f"query {name} is defined in both sql/{dialect}/{where[name]} and {file}"
+                )
+            out[name] = sql
+            where[name] = file
     return out
 
 
@@ -49,4 +71,4 @@ def migrations(dialect: str) -> tuple[Migration, ...]:
 
 def fresh_schema(dialect: str) -> str:
     """The current schema in one script, used to create a new ledger."""
-    return resources.files("syncd.ledger").joinpath("sql", dialect, "schema.sql").read_text("utf-8")
+    return resources.files("syncd.ledger").joinpath("sql", dialect, SCHEMA_FILE).read_text("utf-8")

@@ -23,8 +23,9 @@ import aiosqlite
 from syncd.domain import utcnow
 from syncd.exceptions import LedgerUnavailable, SchemaError
 from syncd.ledger.queries import Migration, fresh_schema, migrations, queries
-from syncd.ledger.sqlstore import Pairs, SqlStore, Tx
-from syncd.ledger.store import to_us
+from syncd.ledger.sqlbase import Pairs, Tx
+from syncd.ledger.sqlstore import SqlStore
+from syncd.ledger.values import to_us
 
 DIALECT = "sqlite"
 T = TypeVar("T")

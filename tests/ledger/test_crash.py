@@ -22,8 +22,8 @@ from syncd.domain import Document, DocumentKind
 from syncd.exceptions import LedgerUnavailable
 from syncd.ledger import ApplyStatus
 from syncd.ledger.postgres import PostgresStore
+from syncd.ledger.sqlbase import Tx
 from syncd.ledger.sqlite import SqliteStore
-from syncd.ledger.sqlstore import Tx
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 DOC = Document("till", "r-1", DocumentKind.TILL_RECEIPT, {"A": 2, "B": 1}, T0)

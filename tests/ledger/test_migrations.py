@@ -1,4 +1,5 @@
-"""Migrating from zero gives exactly the fresh schema; `syncd migrate` works from the CLI."""
+"""Migrating from zero gives exactly the fresh schema (columns, indexes, constraints, foreign
+keys); `syncd migrate` works from the CLI. tests/ledger/test_dialects.py compares the dialects."""
 
 from __future__ import annotations
 
@@ -27,10 +28,16 @@ async def _pg_schema(dsn: str) -> list[tuple[object, ...]]:
             "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
             "AND tablename <> 'schema_migrations' ORDER BY 1"
         )
+        constraints = await conn.fetch(
+            "SELECT c.conrelid::regclass::text, c.conname, c.contype, pg_get_constraintdef(c.oid) "
+            "FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+            "WHERE n.nspname = 'public' AND c.conrelid::regclass::text <> 'schema_migrations' "
+            "ORDER BY 1, 2"
+        )
         versions = await conn.fetch("SELECT version, name FROM schema_migrations ORDER BY 1")
     finally:
         await conn.close()
-    return [tuple(r) for r in columns] + [tuple(r) for r in indexes] + [tuple(r) for r in versions]
+    return [tuple(r) for rows in (columns, indexes, constraints, versions) for r in rows]
 
 
 async def test_postgres_migrations_from_zero_equal_the_fresh_schema(
@@ -59,6 +66,12 @@ async def _sqlite_schema(path: Path) -> list[tuple[object, ...]]:
         for _, name, _ in [r for r in out if r[0] == "table"]:
             info = await conn.execute_fetchall(f"PRAGMA table_info('{name}')")
             out += [(name, *tuple(i)) for i in info]
+            keys = await conn.execute_fetchall(f"PRAGMA foreign_key_list('{name}')")
+            out += [(name, "foreign key", *tuple(k)) for k in keys]
+            indexes = await conn.execute_fetchall(f"PRAGMA index_list('{name}')")
+            for _seq, index, unique, origin, partial in indexes:
+                columns = await conn.execute_fetchall(f"PRAGMA index_xinfo('{index}')")
+                out.append((name, index, unique, origin, partial, *(tuple(c) for c in columns)))
         out += [
             tuple(r)
             for r in await conn.execute_fetchall(

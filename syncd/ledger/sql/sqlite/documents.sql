@@ -1,5 +1,7 @@
--- syncd ledger queries, SQLite. Each query starts with "-- name: <name>"; parameters only (?n).
--- Lists arrive as JSON arrays (json_each); rows are locked by BEGIN IMMEDIATE, not FOR UPDATE.
+-- The ledger core (syncd/ledger/apply.py, documents.py), SQLite: documents, levels, the outbox,
+-- cursors, catalogue, buffers, conflicts, health, retention.
+-- Each query starts with "-- name: <name>"; parameters only (?n). Lists arrive as JSON arrays
+-- (json_each); rows are locked by BEGIN IMMEDIATE, not FOR UPDATE. A name is defined in one file.
 
 -- name: resolve_products
 SELECT sku FROM products WHERE sku IN (SELECT value FROM json_each(?1));
@@ -134,9 +136,6 @@ LIMIT ?2;
 -- name: ack_outbox
 DELETE FROM outbox WHERE channel = ?1 AND sku = ?2 AND wanted = ?3;
 
--- name: outbox_stats
-SELECT channel, count(*) AS depth, min(enqueued_us) AS oldest_us FROM outbox GROUP BY channel;
-
 -- name: get_cursors
 SELECT key, value FROM cursors WHERE channel = ?1;
 
@@ -186,13 +185,6 @@ FROM levels l
 LEFT JOIN channel_levels cl ON cl.channel = ?1 AND cl.sku = l.sku
 ORDER BY l.sku;
 
--- name: movements
-SELECT id, sku, delta, reason, channel, doc_id, doc_version, occurred_us, recorded_us
-FROM movements
-WHERE (?1 IS NULL OR sku = ?1) AND (?2 IS NULL OR channel = ?2) AND id > ?3
-ORDER BY id DESC
-LIMIT ?4;
-
 -- name: movement_totals
 SELECT count(*) AS movements, COALESCE(sum(delta), 0) AS total FROM movements;
 
@@ -206,24 +198,11 @@ LIMIT ?2;
 -- name: set_conflict_status
 UPDATE conflicts SET status = ?2, updated_us = ?3 WHERE id = ?1 RETURNING id;
 
--- name: rejections
-SELECT id, channel, source, row_number, column_name, value, reason, recorded_us
-FROM rejections ORDER BY id DESC LIMIT ?1;
-
--- name: pending_lines
-SELECT line_key, channel, count(*) AS documents, sum(wanted) AS quantity
-FROM document_lines WHERE sku IS NULL
-GROUP BY line_key, channel ORDER BY line_key, channel;
-
 -- name: channel_levels_for
 SELECT channel, shown, source, updated_us FROM channel_levels WHERE sku = ?1 ORDER BY channel;
 
 -- name: document_lines
 SELECT line_key, sku, wanted, applied FROM document_lines WHERE channel = ?1 AND doc_id = ?2;
-
--- name: document
-SELECT kind, version, content_hash, reference, cancelled, url, occurred_us
-FROM documents WHERE channel = ?1 AND doc_id = ?2;
 
 -- name: product_names
 SELECT sku, name FROM products WHERE sku IN (SELECT value FROM json_each(?1));
@@ -236,157 +215,11 @@ UPDATE channels SET state = ?2, last_pull_us = COALESCE(?3, last_pull_us),
     last_push_us = COALESCE(?4, last_push_us), last_error = ?5, health_us = ?6
 WHERE name = ?1;
 
--- name: channel_health
-SELECT name, type, push, state, last_pull_us, last_push_us, last_error, health_us
-FROM channels ORDER BY name;
-
--- name: oversell_exposure
-SELECT o.channel, sum(max(0, cl.shown - o.wanted)) AS units
-FROM outbox o
-JOIN channel_levels cl ON cl.channel = o.channel AND cl.sku = o.sku
-WHERE cl.shown IS NOT NULL
-GROUP BY o.channel;
-
--- name: sales_per_hour
-SELECT channel, recorded_us / 3600000000 AS hour, -sum(delta) AS units
-FROM movements
-WHERE recorded_us >= ?1 AND reason IN ('till_sale', 'web_order')
-GROUP BY channel, hour
-ORDER BY hour, channel;
-
--- name: find_skus
-SELECT l.sku, p.name, l.on_hand
-FROM levels l
-LEFT JOIN products p ON p.sku = l.sku
-WHERE l.sku LIKE ?1 ESCAPE '\' OR p.name LIKE ?1 ESCAPE '\'
-ORDER BY l.sku
-LIMIT ?2;
-
--- == alerts (syncd/alerts) =========================================================================
-
--- name: alert_conflict_candidates
-SELECT c.id, c.kind, c.status, c.sku, c.channel, c.shortfall, c.detail, c.created_us, c.updated_us
-FROM conflicts c
-WHERE c.status = 'open' AND NOT EXISTS (
-    SELECT 1 FROM alert_items a WHERE a.conflict_id = c.id AND a.shortfall >= c.shortfall)
-ORDER BY c.id
-LIMIT ?1;
-
--- name: alert_rejections_after
-SELECT id, channel, source, row_number, column_name, value, reason, recorded_us
-FROM rejections WHERE id > ?1 ORDER BY id LIMIT ?2;
-
--- name: alert_last_rejection
-SELECT COALESCE(max(id), 0) FROM rejections;
-
--- name: insert_alert_item
-INSERT INTO alert_items (item_key, kind, conflict_id, shortfall, payload, created_us)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-ON CONFLICT (item_key) DO NOTHING;
-
--- name: get_alert_state
-SELECT value FROM alert_state WHERE name = ?1;
-
--- name: set_alert_state
-INSERT INTO alert_state (name, value) VALUES (?1, ?2)
-ON CONFLICT (name) DO UPDATE SET value = excluded.value;
-
--- name: pending_alert_items
-SELECT a.id, a.item_key, a.kind, a.conflict_id, a.shortfall, a.payload, a.created_us,
-       COALESCE(c.status, '') AS conflict_status
-FROM alert_items a
-LEFT JOIN conflicts c ON c.id = a.conflict_id
-WHERE a.state = 'pending'
-ORDER BY a.id
-LIMIT ?1;
-
--- name: insert_alert_mail
-INSERT INTO alert_mails (kind, subject, body_text, body_html, items, created_us)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-RETURNING id;
-
--- name: settle_alert_items
-UPDATE alert_items SET state = ?2, mail_id = ?1
-WHERE state = 'pending' AND id IN (SELECT value FROM json_each(?3));
-
--- name: unsent_alert_mails
-SELECT id, kind, subject, body_text, body_html, items, created_us, attempts, last_error, sent_us
-FROM alert_mails WHERE sent_us IS NULL ORDER BY id LIMIT ?1;
-
--- name: recent_alert_mails
-SELECT id, kind, subject, body_text, body_html, items, created_us, attempts, last_error, sent_us
-FROM alert_mails ORDER BY id DESC LIMIT ?1;
-
--- name: alert_mail_sent
-UPDATE alert_mails SET sent_us = ?2, attempts = attempts + 1, last_error = ''
-WHERE id = ?1 AND sent_us IS NULL
-RETURNING id;
-
--- name: alert_mail_failed
-UPDATE alert_mails SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1 AND sent_us IS NULL;
-
--- name: alert_mails_since
-SELECT created_us FROM alert_mails WHERE kind = ?1 AND created_us >= ?2 ORDER BY created_us;
-
--- name: alert_counts
-SELECT (SELECT count(*) FROM alert_items WHERE state = 'pending') AS items,
-       (SELECT count(*) FROM alert_mails WHERE sent_us IS NULL) AS mails,
-       (SELECT max(sent_us) FROM alert_mails) AS last_sent_us;
-
--- name: reconcile_run_insert
-INSERT INTO reconcile_runs (mode, channels, progress, started_us, updated_us)
-VALUES (?1, ?2, '{}', ?3, ?3)
-RETURNING id, mode, channels, progress, started_us, updated_us, finished_us;
-
--- name: reconcile_run_open
-SELECT id, mode, channels, progress, started_us, updated_us, finished_us
-FROM reconcile_runs
-WHERE finished_us IS NULL AND mode = ?1 AND channels = ?2 AND updated_us < ?3
-ORDER BY id DESC
-LIMIT 1;
-
--- name: reconcile_run_progress_get
-SELECT progress FROM reconcile_runs WHERE id = ?1;
-
--- name: reconcile_run_progress_set
-UPDATE reconcile_runs SET progress = ?2, updated_us = ?3 WHERE id = ?1;
-
--- name: reconcile_run_finish
-UPDATE reconcile_runs SET finished_us = ?2, updated_us = ?2 WHERE id = ?1;
-
--- name: reconcile_runs_prune
-DELETE FROM reconcile_runs WHERE id < ?1;
-
--- name: reconcile_findings_prune
-DELETE FROM reconcile_findings WHERE run_id < ?1;
-
--- name: reconcile_finding_upsert
-INSERT INTO reconcile_findings (run_id, channel, sku, kind, wanted, figure, shown, state, detail)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-ON CONFLICT (run_id, channel, sku, kind) DO UPDATE SET
-    wanted = excluded.wanted, figure = excluded.figure, shown = excluded.shown,
-    state = excluded.state, detail = excluded.detail;
-
--- name: reconcile_findings_for
-SELECT sku, kind, wanted, figure, shown, state, detail
-FROM reconcile_findings WHERE run_id = ?1 AND channel = ?2
-ORDER BY sku, kind;
-
--- name: reconcile_fixes_for
-SELECT sku, figure, wanted, fixed_us FROM reconcile_fixes WHERE channel = ?1 ORDER BY sku;
-
--- name: reconcile_fix_upsert
-INSERT INTO reconcile_fixes (channel, sku, figure, wanted, fixed_us) VALUES (?1, ?2, ?3, ?4, ?5)
-ON CONFLICT (channel, sku) DO UPDATE SET
-    figure = excluded.figure, wanted = excluded.wanted, fixed_us = excluded.fixed_us;
-
--- name: reconcile_fix_delete
-DELETE FROM reconcile_fixes WHERE channel = ?1 AND sku = ?2;
-
 -- name: document_ids
 SELECT doc_id FROM documents WHERE channel = ?1;
 
--- Retention (Store.prune): what may go once old; movements and documents are history and stay.
+-- Retention (DocumentStore.prune): what may go once old; movements and documents are history
+-- and stay.
 
 -- name: prune_file_cursors
 DELETE FROM cursors WHERE value = 'done' AND updated_us < ?1 RETURNING 1;

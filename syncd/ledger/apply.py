@@ -1,0 +1,586 @@
+"""Applying documents: the group-commit writer and how a plan is written to the ledger.
+
+Document versions are applied through one writer task that groups whatever is queued into one
+transaction (group commit); a batch that fails is retried job by job so one bad job never sinks the
+others. The domain decisions come from :mod:`syncd.ledger.planner`; this module loads what the
+planner needs and writes what it decided: movements, levels, the outbox, conflicts, rejections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+
+from syncd.domain import (
+    ConflictKind,
+    ConflictStatus,
+    Document,
+    DocumentKind,
+    DocumentRef,
+    Rejection,
+    utcnow,
+)
+from syncd.exceptions import LedgerError
+from syncd.ledger.planner import (
+    ApplyResult,
+    ApplyStatus,
+    DocKey,
+    DocState,
+    LineState,
+    OversellEvent,
+    Plan,
+    PushChannel,
+    Snapshot,
+    oversell_documents,
+    plan_batch,
+    refresh_outbox,
+)
+from syncd.ledger.sqlbase import Pairs, SqlBase, Tx, ref_json, storable
+from syncd.ledger.values import from_us, to_us
+from syncd.logs import clean
+
+log = structlog.get_logger("syncd.ledger")
+MAX_CONFLICT_DOCUMENTS = 20  # documents kept in one conflict's detail
+
+
+@dataclass(slots=True)
+class _Job:
+    documents: Sequence[Document]
+    channel: str
+    cursors: Mapping[str, str]
+    rejections: Sequence[Rejection]
+    future: asyncio.Future[list[ApplyResult]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class DocumentApplier(SqlBase):
+    """Applies document versions (group commit) and refreshes the outbox; the ledger's core."""
+
+    max_batch_documents = 500
+    writers = 1  # transactions applying documents at once
+
+    def __init__(self, *, strict_skus: bool = True) -> None:
+        super().__init__(strict_skus=strict_skus)
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def close(self) -> None:
+        """Finish what is queued, then close."""
+        self._closing = True
+        if self._writer is not None:
+            await self._queue.join()
+            self._writer.cancel()
+            try:
+                await self._writer
+            except asyncio.CancelledError:
+                pass
+            self._writer = None
+        await super().close()
+
+    # -- applying documents (group commit) ------------------------------------------------------
+
+    async def apply_document(self, document: Document) -> ApplyResult:
+        return (await self.apply_batch([document]))[0]
+
+    async def apply_batch(
+        self,
+        documents: Sequence[Document],
+        *,
+        channel: str = "",
+        cursors: Mapping[str, str] | None = None,
+        rejections: Sequence[Rejection] = (),
+    ) -> list[ApplyResult]:
+        """Apply document versions, and store the channel's cursors, in one transaction."""
+        if cursors and not channel:
+            raise ValueError("cursors need the channel they belong to")
+        if self._closing:
+            raise LedgerError("the ledger is closing; nothing was applied")
+        job = _Job(list(documents), channel, dict(cursors or {}), list(rejections))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_loop(), name="ledger-writer")
+        self._queue.put_nowait(job)
+        # The writer finishes the job even if this caller is cancelled (shutdown mid-batch).
+        return await asyncio.shield(job.future)
+
+    async def _write_loop(self) -> None:
+        """Group whatever is queued into one transaction; up to ``writers`` run at once."""
+        free = asyncio.Semaphore(self.writers)
+        running: set[asyncio.Task[None]] = set()
+        while True:
+            first = await self._queue.get()
+            await free.acquire()  # while every writer is busy, the next batch keeps growing
+            jobs = [first]
+            size = len(first.documents)
+            while size < self.max_batch_documents and not self._queue.empty():
+                job = self._queue.get_nowait()
+                jobs.append(job)
+                size += len(job.documents)
+            task = asyncio.create_task(self._run_jobs(jobs, free), name="ledger-commit")
+            running.add(task)
+            task.add_done_callback(running.discard)
+
+    async def _run_jobs(self, jobs: list[_Job], free: asyncio.Semaphore) -> None:
+        try:
+            try:
+                results = await self._commit_jobs(jobs)
+                for job, result in zip(jobs, results, strict=True):
+                    if not job.future.done():
+                        job.future.set_result(result)
+            except Exception as err:  # noqa: BLE001 - handed to each caller below
+                if len(jobs) == 1:
+                    if not jobs[0].future.done():
+                        jobs[0].future.set_exception(err)
+                    return
+                log.warning("ledger_group_commit_failed", jobs=len(jobs), error=str(err))
+                for job in jobs:
+                    try:
+                        result = (await self._commit_jobs([job]))[0]
+                    except Exception as one_err:  # noqa: BLE001 - handed to the caller
+                        if not job.future.done():
+                            job.future.set_exception(one_err)
+                    else:
+                        if not job.future.done():
+                            job.future.set_result(result)
+        finally:
+            free.release()
+            for _ in jobs:
+                self._queue.task_done()
+
+    async def _commit_jobs(self, jobs: Sequence[_Job]) -> list[list[ApplyResult]]:
+        documents = [doc for job in jobs for doc in job.documents]
+        now = utcnow()
+
+        async def body(tx: Tx) -> Plan:
+            plan = await self._apply_in(tx, documents, now)
+            now_us = to_us(now)
+            cursor_rows = [
+                (job.channel, key, value, now_us)
+                for job in jobs
+                for key, value in job.cursors.items()
+            ]
+            if cursor_rows:
+                await tx.executemany("upsert_cursor", cursor_rows)
+            rejections = [r for job in jobs for r in job.rejections]
+            # A document the ledger refuses is quarantined like a bad row, never dropped.
+            rejections += [
+                Rejection(r.channel, f"document {storable(r.doc_id)}", None, "", "", r.error)
+                for r in plan.results
+                if r.status is ApplyStatus.REJECTED
+            ]
+            if rejections:
+                await self._write_rejections(tx, rejections, now_us)
+            return plan
+
+        plan = await self._run(body)
+        self._wake(plan.changed_channels)
+        out: list[list[ApplyResult]] = []
+        position = 0
+        for job in jobs:
+            out.append(plan.results[position : position + len(job.documents)])
+            position += len(job.documents)
+        return out
+
+    async def _apply_in(
+        self,
+        tx: Tx,
+        documents: Sequence[Document],
+        now: datetime,
+        replay: frozenset[DocKey] = frozenset(),
+    ) -> Plan:
+        now_us = to_us(now)
+        snap = await self._load_snapshot(tx, documents, now_us)
+        plan = plan_batch(documents, snap, now=now, replay=replay)
+        await self._write_plan(tx, plan, snap, now_us)
+        if plan.changed_channels:
+            await self._notify(tx, plan.changed_channels)
+        return plan
+
+    async def _resolve(self, tx: Tx, identifiers: set[str], now_us: int) -> dict[str, str]:
+        if not identifiers:
+            return {}
+        ids = sorted(identifiers)
+        resolve = {row[0]: row[0] for row in await tx.fetch("resolve_products", ids)}
+        rest = [i for i in ids if i not in resolve]
+        if rest:
+            for alias, sku in await tx.fetch("resolve_aliases", rest):
+                resolve[alias] = sku
+            rest = [i for i in rest if i not in resolve]
+        if rest:
+            for barcode, sku in await tx.fetch("resolve_barcodes", rest):
+                resolve.setdefault(barcode, sku)
+            rest = [i for i in rest if i not in resolve]
+        if rest and not self.strict_skus:
+            await tx.executemany("insert_product_min", [(i, now_us) for i in rest])
+            resolve.update({i: i for i in rest})
+        return resolve
+
+    async def _load_snapshot(self, tx: Tx, documents: Sequence[Document], now_us: int) -> Snapshot:
+        # Invalid documents are refused by the planner; they never reach a query (a lone
+        # surrogate in an id would fail the whole transaction on PostgreSQL).
+        documents = [doc for doc in documents if not doc.validate()]
+        keys = sorted({doc.key for doc in documents})
+        channels_arg = [k[0] for k in keys]
+        ids_arg = [k[1] for k in keys]
+        docs: dict[DocKey, DocState] = {}
+        lines: dict[DocKey, dict[str, LineState]] = {}
+        identifiers = {line for doc in documents for line in doc.lines}
+        if keys:
+            for ch, doc_id, kind, version, content_hash, cancelled in await tx.fetch(
+                "lock_documents", Pairs(channels_arg, ids_arg)
+            ):
+                docs[(ch, doc_id)] = DocState(kind, int(version), content_hash, bool(cancelled))
+            for ch, doc_id, line_key, sku, wanted, applied in await tx.fetch(
+                "lock_lines", Pairs(channels_arg, ids_arg)
+            ):
+                lines.setdefault((ch, doc_id), {})[line_key] = LineState(
+                    sku, int(wanted), int(applied)
+                )
+                if sku is None:
+                    identifiers.add(line_key)
+        resolve = await self._resolve(tx, identifiers, now_us)
+        skus = set(resolve.values())
+        skus.update(ln.sku for doc_lines in lines.values() for ln in doc_lines.values() if ln.sku)
+        return await self._load_levels(
+            tx, sorted(skus), now_us, docs=docs, lines=lines, resolve=resolve
+        )
+
+    async def _load_levels(
+        self,
+        tx: Tx,
+        skus: list[str],
+        now_us: int,
+        *,
+        docs: dict[DocKey, DocState] | None = None,
+        lines: dict[DocKey, dict[str, LineState]] | None = None,
+        resolve: Mapping[str, str] | None = None,
+    ) -> Snapshot:
+        on_hand: dict[str, int] = {}
+        shown: dict[tuple[str, str], int | None] = {}
+        outbox: dict[tuple[str, str], int] = {}
+        buffers: dict[tuple[str, str], int] = {}
+        if skus:
+            await tx.execute("ensure_levels", skus, now_us)
+            on_hand = {sku: int(q) for sku, q in await tx.fetch("lock_levels", skus)}
+            for ch, sku, qty in await tx.fetch("buffers_for", skus):
+                buffers[(ch, sku)] = int(qty)
+            for ch, sku, value in await tx.fetch("shown_for", skus):
+                shown[(ch, sku)] = None if value is None else int(value)
+            for ch, sku, wanted in await tx.fetch("outbox_for", skus):
+                outbox[(ch, sku)] = int(wanted)
+        channels = [
+            PushChannel(name, type_, bool(follows))
+            for name, type_, push, follows in await tx.fetch("channels")
+            if push
+        ]
+        return Snapshot(
+            docs=docs or {},
+            lines=lines or {},
+            on_hand=on_hand,
+            resolve=resolve or {},
+            channels=channels,
+            buffers=buffers,
+            shown=shown,
+            outbox=outbox,
+        )
+
+    async def _write_plan(self, tx: Tx, plan: Plan, snap: Snapshot, now_us: int) -> None:
+        if plan.documents:
+            await tx.executemany(
+                "upsert_document",
+                [
+                    (
+                        d.channel,
+                        d.doc_id,
+                        d.kind.value,
+                        d.version,
+                        plan.hashes[key],
+                        d.reference,
+                        d.cancelled,
+                        d.url,
+                        to_us(d.occurred_at),
+                        now_us,
+                    )
+                    for key, d in plan.documents.items()
+                ],
+            )
+        if plan.lines:
+            latest = {(ln.channel, ln.doc_id, ln.line_key): ln for ln in plan.lines}
+            await tx.executemany(
+                "upsert_line",
+                [
+                    (ln.channel, ln.doc_id, ln.line_key, ln.sku, ln.wanted, ln.applied)
+                    for ln in latest.values()
+                ],
+            )
+        if plan.movements:
+            await tx.executemany(
+                "insert_movement",
+                [
+                    (
+                        m.sku,
+                        m.delta,
+                        m.reason.value,
+                        m.channel,
+                        m.doc_id,
+                        m.doc_version,
+                        to_us(m.occurred_at),
+                        now_us,
+                    )
+                    for m in plan.movements
+                ],
+            )
+        if plan.levels:
+            await tx.executemany(
+                "update_level", [(sku, qty, now_us) for sku, qty in sorted(plan.levels.items())]
+            )
+        if plan.shown:
+            await tx.executemany(
+                "upsert_shown",
+                [
+                    (ch, sku, value, "document", now_us)
+                    for (ch, sku), value in sorted(plan.shown.items())
+                ],
+            )
+        await self._write_outbox(tx, plan, now_us)
+        if plan.oversells or any(
+            plan.levels_before[sku] < 0 <= qty for sku, qty in plan.levels.items()
+        ):
+            await self._record_oversells(tx, plan, now_us)
+        if plan.unknown:
+            await self._record_unknown(tx, plan, now_us)
+
+    async def _write_outbox(self, tx: Tx, plan: Plan, now_us: int) -> None:
+        if plan.outbox_set:
+            await tx.executemany(
+                "upsert_outbox",
+                [
+                    (ch, sku, wanted, now_us)
+                    for (ch, sku), wanted in sorted(plan.outbox_set.items())
+                ],
+            )
+        if plan.outbox_delete:
+            await tx.executemany("delete_outbox", sorted(plan.outbox_delete))
+
+    async def _record_oversells(self, tx: Tx, plan: Plan, now_us: int) -> None:
+        crossing = {e.sku for e in plan.oversells}
+        # SKUs whose stock came back: their open oversell conflicts are resolved.
+        recovered = {
+            sku
+            for sku, qty in plan.levels.items()
+            if plan.levels_before[sku] < 0 <= qty and sku not in crossing
+        }
+        involved = sorted(crossing | recovered)
+        open_rows = {row[1]: row for row in await tx.fetch("open_oversells", involved)}
+        for sku in sorted(recovered):
+            row = open_rows.get(sku)
+            if row is None:
+                continue
+            detail = json.loads(row[4])
+            detail["resolved_by"] = "stock_back"
+            detail["on_hand"] = plan.levels[sku]
+            await tx.execute("update_conflict", row[0], "resolved", 0, json.dumps(detail), now_us)
+        if not crossing:
+            return
+        names = dict(await tx.fetch("product_names", sorted(crossing)))
+        by_sku: dict[str, list[OversellEvent]] = defaultdict(list)
+        for event in plan.oversells:
+            by_sku[event.sku].append(event)
+        # One write per SKU and batch, whatever the number of units: a burst of sales on an
+        # empty SKU must not cost one conflict update (and a longer JSON) per unit.
+        for sku, events in sorted(by_sku.items()):
+            deepest = min(e.after for e in events)
+            row = open_rows.get(sku)
+            if row is not None:
+                detail = json.loads(row[4])
+                docs: list[dict[str, object]] = detail.setdefault("documents", [])
+                known = {(d.get("channel"), d.get("doc_id")) for d in docs}
+                for event in events:
+                    ref = event.document
+                    if (ref.channel, ref.doc_id) not in known and len(
+                        docs
+                    ) < MAX_CONFLICT_DOCUMENTS:
+                        docs.append(ref_json(ref))
+                        known.add((ref.channel, ref.doc_id))
+                detail["on_hand"] = events[-1].after
+                shortfall = max(int(row[3]), -deepest)
+                await tx.execute(
+                    "update_conflict", row[0], row[2], shortfall, json.dumps(detail), now_us
+                )
+                continue
+            first = events[0]
+            earlier = [
+                DocumentRef(
+                    channel=ch,
+                    doc_id=doc_id,
+                    reference=reference,
+                    kind=kind,
+                    quantity=int(qty),
+                    occurred_at=from_us(occurred_us),
+                    url=url,
+                )
+                for ch, doc_id, reference, kind, qty, occurred_us, url in await tx.fetch(
+                    "recent_outflows", sku, 20
+                )
+                if (ch, doc_id) not in {(e.document.channel, e.document.doc_id) for e in events}
+            ]
+            refs = oversell_documents(first, earlier)
+            for event in events[1:]:
+                if len(refs) >= MAX_CONFLICT_DOCUMENTS:
+                    break
+                refs.append(event.document)
+            detail = {
+                "name": names.get(sku, ""),
+                "on_hand": events[-1].after,
+                "documents": [ref_json(r) for r in refs],
+            }
+            await tx.fetch(
+                "insert_conflict",
+                ConflictKind.OVERSELL.value,
+                ConflictStatus.OPEN.value,
+                sku,
+                first.document.channel,
+                -deepest,
+                json.dumps(detail),
+                now_us,
+            )
+            log.warning(
+                "oversell_recorded",
+                sku=sku,
+                shortfall=-deepest,
+                documents=[f"{r.channel}:{r.reference}" for r in refs],
+            )
+
+    async def _record_unknown(self, tx: Tx, plan: Plan, now_us: int) -> None:
+        seen: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for channel, doc_id, identifier in plan.unknown:
+            seen[(channel, identifier)].append(doc_id)
+        for (channel, identifier), doc_ids in sorted(seen.items()):
+            await self._upsert_conflict(
+                tx,
+                ConflictKind.UNKNOWN_SKU,
+                sku=identifier,
+                channel=channel,
+                detail={"identifier": identifier, "documents": sorted(set(doc_ids))[:20]},
+                now_us=now_us,
+            )
+        log.warning("unknown_sku_kept", identifiers=sorted({i for _, _, i in plan.unknown})[:20])
+
+    async def _upsert_conflict(
+        self,
+        tx: Tx,
+        kind: ConflictKind,
+        *,
+        sku: str,
+        channel: str,
+        detail: Mapping[str, object],
+        now_us: int,
+    ) -> int:
+        rows = await tx.fetch("open_conflict_like", kind.value, sku, channel)
+        if rows:
+            await tx.execute("touch_conflict", rows[0][0], json.dumps(detail), now_us)
+            return int(rows[0][0])
+        rows = await tx.fetch(
+            "insert_conflict", kind.value, "open", sku, channel, 0, json.dumps(detail), now_us
+        )
+        return int(rows[0][0])
+
+    async def _write_rejections(self, tx: Tx, rejections: Sequence[Rejection], now_us: int) -> None:
+        # Rejection texts come from outside (a file's header, a shop's answer) and are shown on
+        # the status page and in mails: cleaned like a log line, whatever the channel.
+        rejections = [
+            Rejection(
+                r.channel, clean(r.source), r.row, clean(r.column), clean(r.value), clean(r.reason)
+            )
+            for r in rejections
+        ]
+        await tx.executemany(
+            "insert_rejection",
+            [(r.channel, r.source, r.row, r.column, r.value, r.reason, now_us) for r in rejections],
+        )
+        for r in rejections:
+            if r.row is None:  # a whole file or document could not be read
+                await self._upsert_conflict(
+                    tx,
+                    ConflictKind.UNREADABLE,
+                    sku="",
+                    channel=r.channel,
+                    detail={"source": r.source, "reason": r.reason},
+                    now_us=now_us,
+                )
+
+    # -- refreshing the outbox, replaying pending lines ---------------------------------------
+
+    async def _refresh_in(
+        self, tx: Tx, skus: list[str], now_us: int, only: set[str] | None = None
+    ) -> Plan:
+        snap = await self._load_levels(tx, skus, now_us)
+        if only is not None:
+            snap.channels = [c for c in snap.channels if c.name in only]
+        plan = Plan()
+        refresh_outbox(plan, snap, skus)
+        await self._write_outbox(tx, plan, now_us)
+        if plan.changed_channels:
+            await self._notify(tx, plan.changed_channels)
+        return plan
+
+    async def _refresh(self, skus: list[str] | None, only: set[str] | None = None) -> int:
+        now_us = to_us(utcnow())
+
+        async def body(tx: Tx) -> Plan:
+            chosen = [row[0] for row in await tx.fetch("all_skus")] if skus is None else skus
+            return await self._refresh_in(tx, chosen, now_us, only)
+
+        plan = await self._run(body)
+        self._wake(plan.changed_channels)
+        return len(plan.outbox_set)
+
+    async def _replay_pending(self, identifiers: set[str]) -> list[ApplyResult]:
+        if not identifiers:
+            return []
+        now = utcnow()
+
+        async def body(tx: Tx) -> Plan | None:
+            keys = sorted(
+                (ch, doc_id)
+                for ch, doc_id in await tx.fetch("pending_documents", sorted(identifiers))
+            )
+            if not keys:
+                return None
+            chans, ids = [k[0] for k in keys], [k[1] for k in keys]
+            stored_lines: dict[DocKey, dict[str, int]] = defaultdict(dict)
+            for ch, doc_id, line_key, _sku, wanted, _applied in await tx.fetch(
+                "lock_lines", Pairs(chans, ids)
+            ):
+                stored_lines[(ch, doc_id)][line_key] = int(wanted)
+            documents = [
+                Document(
+                    channel=ch,
+                    doc_id=doc_id,
+                    kind=DocumentKind(kind),
+                    lines=stored_lines[(ch, doc_id)],
+                    occurred_at=from_us(occurred_us),
+                    version=int(version),
+                    reference=reference,
+                    cancelled=bool(cancelled),
+                    url=url,
+                )
+                for ch, doc_id, kind, version, reference, cancelled, url, occurred_us in await tx.fetch(
+                    "replay_documents", Pairs(chans, ids)
+                )
+            ]
+            return await self._apply_in(tx, documents, now, replay=frozenset(keys))
+
+        plan = await self._run(body)
+        if plan is None:
+            return []
+        self._wake(plan.changed_channels)
+        log.info("pending_lines_replayed", documents=len(plan.results))
+        return plan.results

@@ -1,0 +1,30 @@
+"""Opening the configured ledger: SQLite or PostgreSQL, each imported only when chosen."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    # Only the type: syncd.config imports every connector (and aiohttp), which the ledger's
+    # pure parts (the planner) must not load.
+    from syncd.config import LedgerSettings
+    from syncd.ledger.store import Store
+
+
+async def open_store(
+    settings: LedgerSettings, *, migrate: bool = True, check: bool = True, strict_skus: bool = True
+) -> Store:
+    """Open the configured ledger (and bring its schema up to date unless ``migrate=False``)."""
+    if settings.backend == "postgres":
+        from syncd.ledger.postgres import PostgresStore
+
+        if settings.dsn is None:
+            raise ValueError("ledger.dsn is required for the postgres backend")
+        return await PostgresStore(
+            settings.dsn.reveal(), pool_size=settings.pool_size, strict_skus=strict_skus
+        ).open(migrate=migrate, check=check)
+    from syncd.ledger.sqlite import SqliteStore
+
+    return await SqliteStore(settings.path, strict_skus=strict_skus).open(
+        migrate=migrate, check=check
+    )

@@ -1,0 +1,201 @@
+"""What the status page and `syncd status` read from the ledger, as a protocol and over SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from syncd.domain import Movement, Reason, available
+from syncd.ledger.documents import ConflictStore
+from syncd.ledger.planner import buffer_for
+from syncd.ledger.sqlbase import SqlBase, opt_int
+from syncd.ledger.values import (
+    ChannelHealth,
+    OutboxStats,
+    PendingLine,
+    StoredRejection,
+    from_us,
+    to_us,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HourlySales:
+    """Units sold on a channel during one hour (our clock), for the status page's chart."""
+
+    channel: str
+    hour: datetime  # start of the hour, UTC
+    units: int
+
+
+@dataclass(frozen=True, slots=True)
+class SkuMatch:
+    sku: str
+    name: str
+    on_hand: int
+
+
+@dataclass(frozen=True, slots=True)
+class SkuChannel:
+    """One channel's view of a SKU: what it should show, what it shows, what is queued."""
+
+    channel: str
+    buffer: int
+    wanted: int
+    shown: int | None
+    source: str  # pushed | read | document | "" (never known)
+    updated_at: datetime | None
+    queued: int | None  # the figure waiting in the outbox, if any
+
+
+@dataclass(frozen=True, slots=True)
+class SkuDetail:
+    sku: str
+    name: str
+    on_hand: int
+    channels: tuple[SkuChannel, ...]
+
+
+class StatusReads(ConflictStore, Protocol):
+    """What the status page (syncd/web) and `syncd status` read, and the conflicts they list and
+    acknowledge."""
+
+    async def outbox_stats(self) -> dict[str, OutboxStats]: ...
+    async def channel_health(self) -> list[ChannelHealth]: ...
+    async def pending_lines(self) -> list[PendingLine]: ...
+    async def rejections(self, limit: int = 100) -> list[StoredRejection]: ...
+    async def movements(
+        self,
+        *,
+        sku: str | None = None,
+        channel: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[Movement]: ...
+    async def oversell_exposure(self) -> dict[str, int]: ...
+    async def sales_per_hour(self, since: datetime) -> list[HourlySales]: ...
+    async def find_skus(self, text: str, limit: int = 20) -> list[SkuMatch]: ...
+    async def sku_detail(self, sku: str) -> SkuDetail | None: ...
+
+
+class StatusSql(SqlBase):
+    """:class:`StatusReads` over SQL, but the conflicts (see DocumentsSql); ``status.sql``."""
+
+    async def outbox_stats(self) -> dict[str, OutboxStats]:
+        async with self._read() as tx:
+            rows = await tx.fetch("outbox_stats")
+        return {
+            ch: OutboxStats(ch, int(depth), None if oldest is None else from_us(oldest))
+            for ch, depth, oldest in rows
+        }
+
+    async def movements(
+        self,
+        *,
+        sku: str | None = None,
+        channel: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[Movement]:
+        """Movements, newest first."""
+        async with self._read() as tx:
+            rows = await tx.fetch("movements", sku, channel, after_id, limit)
+        return [
+            Movement(
+                id=int(mid),
+                sku=m_sku,
+                delta=int(delta),
+                reason=Reason(reason),
+                channel=ch,
+                doc_id=doc_id,
+                doc_version=int(version),
+                occurred_at=from_us(occ),
+                recorded_at=from_us(rec),
+            )
+            for mid, m_sku, delta, reason, ch, doc_id, version, occ, rec in rows
+        ]
+
+    async def pending_lines(self) -> list[PendingLine]:
+        async with self._read() as tx:
+            rows = await tx.fetch("pending_lines")
+        return [PendingLine(key, ch, int(n), int(q)) for key, ch, n, q in rows]
+
+    async def rejections(self, limit: int = 100) -> list[StoredRejection]:
+        async with self._read() as tx:
+            rows = await tx.fetch("rejections", limit)
+        return [
+            StoredRejection(int(i), ch, src, opt_int(row), col, val, reason, from_us(us))
+            for i, ch, src, row, col, val, reason, us in rows
+        ]
+
+    async def channel_health(self) -> list[ChannelHealth]:
+        async with self._read() as tx:
+            rows = await tx.fetch("channel_health")
+        return [
+            ChannelHealth(
+                name=name,
+                type=type_,
+                push=bool(push),
+                state=state,
+                last_pull=None if pull is None else from_us(pull),
+                last_push=None if push_us is None else from_us(push_us),
+                last_error=error,
+                updated_at=None if updated is None else from_us(updated),
+            )
+            for name, type_, push, state, pull, push_us, error, updated in rows
+        ]
+
+    async def oversell_exposure(self) -> dict[str, int]:
+        """Per channel: units it shows above what it should, not yet corrected (queued pushes)."""
+        async with self._read() as tx:
+            rows = await tx.fetch("oversell_exposure")
+        return {ch: int(units) for ch, units in rows}
+
+    async def sales_per_hour(self, since: datetime) -> list[HourlySales]:
+        """Units sold per channel per hour (by when the ledger recorded them) since ``since``."""
+        async with self._read() as tx:
+            rows = await tx.fetch("sales_per_hour", to_us(since))
+        return [
+            HourlySales(ch, from_us(int(hour) * 3_600_000_000), int(units))
+            for ch, hour, units in rows
+        ]
+
+    async def find_skus(self, text: str, limit: int = 20) -> list[SkuMatch]:
+        """SKUs whose code or product name contains ``text`` (case-insensitive)."""
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        async with self._read() as tx:
+            rows = await tx.fetch("find_skus", f"%{escaped}%", limit)
+        return [SkuMatch(sku, name or "", int(on_hand)) for sku, name, on_hand in rows]
+
+    async def sku_detail(self, sku: str) -> SkuDetail | None:
+        """On hand, and per channel its buffer, wanted figure, shown figure and queued push."""
+        async with self._read() as tx:
+            level = await tx.fetch("levels_for", [sku])
+            names = dict(await tx.fetch("product_names", [sku]))
+            if not level and not names:
+                return None
+            buffers = {(ch, s): int(q) for ch, s, q in await tx.fetch("buffers_for", [sku])}
+            figures = {
+                ch: (shown, src, us)
+                for ch, shown, src, us in await tx.fetch("channel_levels_for", sku)
+            }
+            queued = {ch: int(w) for ch, _s, w in await tx.fetch("outbox_for", [sku])}
+            channels = [(name, bool(push)) for name, _t, push, _f in await tx.fetch("channels")]
+        on_hand = int(level[0][1]) if level else 0
+        views = []
+        for channel, _push in channels:
+            buffer = buffer_for(buffers, channel, sku)
+            shown, source, updated = figures.get(channel, (None, "", None))
+            views.append(
+                SkuChannel(
+                    channel=channel,
+                    buffer=buffer,
+                    wanted=available(on_hand, buffer),
+                    shown=opt_int(shown),
+                    source=source,
+                    updated_at=None if updated is None else from_us(updated),
+                    queued=queued.get(channel),
+                )
+            )
+        return SkuDetail(sku, str(names.get(sku, "")), on_hand, tuple(views))
