@@ -16,30 +16,7 @@ from syncd.alerts.settings import AlertSettings, parse_alerts
 from syncd.connectors.base import ConfigIssue
 from syncd.exceptions import ConfigError
 from syncd.reconcile.settings import ReconcileSettings, parse_reconcile
-
-
-class Secret:
-    """A password or API key: never shown by repr, str, logs or pages."""
-
-    __slots__ = ("_value", "source")
-
-    def __init__(self, value: str, source: str = "inline") -> None:
-        self._value = value
-        self.source = source
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"Secret(<redacted>, source={self.source!r})"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
+from syncd.secret import Secret as Secret  # re-exported: settings types name it
 
 
 def credential_path(name: str, base: Path | None = None) -> Path:
