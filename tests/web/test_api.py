@@ -127,7 +127,7 @@ async def test_conflicts_come_open_first_with_their_documents_and_what_to_do(
     body = await json_of(client, "/api/conflicts")
     (conflict,) = body["conflicts"]
     assert conflict["id"] == conflict_id and conflict["status"] == "open"
-    assert conflict["kind_label"] == "Sold more than the stock" and conflict["shortfall"] == 1
+    assert conflict["kind_label"] == "Oversold" and conflict["shortfall"] == 1
     assert [d["reference"] for d in conflict["documents"]] == ["4-1001", "XKBKNABJK"]
     assert "SHIRT-44" in conflict["todo"]
     overview = await json_of(client, "/api/overview")
