@@ -100,6 +100,11 @@ SOURCE_LABELS = {
 }
 
 
+def label(t: Translator, labels: dict[str, str], code: str) -> str:
+    """A code's label in the page's language; a code with no label shows as it is."""
+    return t.gettext(labels[code]) if code in labels else code
+
+
 def explain_error(raw: str, t: Translator) -> str:
     """An error in plain words; the technical text stays available beside it."""
     if not raw:
@@ -156,7 +161,7 @@ def channel_cards(daemon: Daemon, snap: Snapshot, t: Translator) -> list[dict[st
                 "name": name,
                 "type": runner.settings.type,
                 "state": state,
-                "state_label": t.gettext(STATE_LABELS.get(state, state)),
+                "state_label": label(t, STATE_LABELS, state),
                 "level": level,
                 "lag_seconds": round(lag, 1),
                 "lag_text": t.duration(lag) if lag > 0 else t.gettext("nothing"),
@@ -288,10 +293,9 @@ def alerts_status(daemon: Daemon, t: Translator) -> dict[str, Any] | None:
     state = getattr(status, "state", "")
     last_error = clean(str(getattr(status, "last_error", "") or ""))
     code = str(getattr(state, "value", state))
-    label = t.gettext(ALERT_STATES[code]) if code in ALERT_STATES else code
     return {
         "state": code,
-        "state_label": label,
+        "state_label": label(t, ALERT_STATES, code),
         "last_error": last_error,
         "error_plain": explain_error(last_error, t),
         "last_sent_at": getattr(status, "last_sent_at", None),
@@ -486,7 +490,7 @@ def movement_view(m: Movement, t: Translator) -> dict[str, Any]:
         "sku": m.sku,
         "delta": m.delta,
         "reason": m.reason.value,
-        "reason_label": t.gettext(REASON_LABELS.get(m.reason.value, m.reason.value)),
+        "reason_label": label(t, REASON_LABELS, m.reason.value),
         "channel": m.channel,
         "doc_id": m.doc_id,
         "occurred_at": m.occurred_at,
@@ -531,9 +535,7 @@ async def sku_view(daemon: Daemon, t: Translator, sku: str) -> dict[str, Any] | 
                 "wanted": c.wanted,
                 "shown": c.shown,
                 "source": c.source,
-                "source_label": t.gettext(SOURCE_LABELS.get(c.source, c.source))
-                if c.source
-                else "",
+                "source_label": label(t, SOURCE_LABELS, c.source) if c.source else "",
                 "updated_at": c.updated_at,
                 "queued": c.queued,
             }

@@ -15,7 +15,7 @@ from syncd.i18n import Translator, choose_language
 from syncd.logs import clean
 from syncd.web.auth import Guard, Session
 from syncd.web.charts import Series, bar_chart, line_chart, nice_ceiling
-from syncd.web.data import explain_error
+from syncd.web.data import STATE_LABELS, explain_error, label
 from syncd.web.history import History, percentile
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -55,6 +55,12 @@ def test_dates_and_durations_in_the_merchants_zone_and_language() -> None:
     )  # 0 is singular in French
     assert fr.duration(5400) == "1 heure" and fr.duration(86400 * 2) == "2 jours"
     assert en.seconds(0.25) == "0.25 s" and fr.seconds(0.25) == "0,25 s"
+
+
+def test_codes_show_their_label_or_themselves() -> None:
+    fr = Translator("fr", PARIS)
+    assert label(fr, STATE_LABELS, "in_sync") == "Synchronisé"
+    assert label(fr, STATE_LABELS, "50%_done") == "50%_done"  # a new code is shown, not formatted
 
 
 def test_errors_in_plain_words_and_without_secrets() -> None:
