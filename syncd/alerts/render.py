@@ -1,8 +1,8 @@
-"""Alert mails as text: subjects and jinja2 bodies (plain text and HTML), in French and English."""
+"""Alert mails as text: subjects and jinja2 bodies (plain text and HTML) from the shared catalogue."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -12,61 +12,28 @@ import jinja2
 from syncd.alerts.items import MailView
 from syncd.alerts.mailer import header_text
 from syncd.alerts.settings import AlertSettings
+from syncd.i18n import N_, Translator, environment
 
-LANGUAGES = ("fr", "en")
-
-# Per language: one label per document kind and the (singular, plural) of each item kind.
-DOCUMENT_KINDS: Mapping[str, Mapping[str, str]] = {
-    "fr": {
-        "till_receipt": "ticket de caisse",
-        "web_order": "commande web",
-        "goods_receipt": "réception de marchandise",
-        "stock_count": "inventaire",
-        "manual": "correction manuelle",
-    },
-    "en": {
-        "till_receipt": "till receipt",
-        "web_order": "web order",
-        "goods_receipt": "goods receipt",
-        "stock_count": "stock count",
-        "manual": "manual correction",
-    },
+# One label per document kind; the status page says the same words for the movements they make.
+DOCUMENT_KINDS: Mapping[str, str] = {
+    "till_receipt": N_("till receipt"),
+    "web_order": N_("web order"),
+    "goods_receipt": N_("goods receipt"),
+    "stock_count": N_("stock count"),
+    "manual": N_("manual correction"),
 }
-COUNTED: Mapping[str, Mapping[str, tuple[str, str]]] = {
-    "fr": {
-        "oversells": ("rupture", "ruptures"),
-        "unknown": ("SKU inconnu", "SKU inconnus"),
-        "unreadable": ("document illisible", "documents illisibles"),
-        "drift": ("écart revenu", "écarts revenus"),
-        "down": ("canal en panne", "canaux en panne"),
-        "back": ("canal rétabli", "canaux rétablis"),
-        "rejected": ("ligne rejetée", "lignes rejetées"),
-        "hidden": ("autre", "autres"),
-    },
-    "en": {
-        "oversells": ("oversell", "oversells"),
-        "unknown": ("unknown SKU", "unknown SKUs"),
-        "unreadable": ("unreadable document", "unreadable documents"),
-        "drift": ("recurring drift", "recurring drifts"),
-        "down": ("channel down", "channels down"),
-        "back": ("channel back", "channels back"),
-        "rejected": ("rejected row", "rejected rows"),
-        "hidden": ("other", "others"),
-    },
-}
-SUBJECTS: Mapping[str, Mapping[str, str]] = {
-    "fr": {
-        "oversell": "Rupture : le dernier article a été vendu deux fois — {sku}{name}",
-        "alert": "Alerte stock : {summary}",
-        "digest": "Récapitulatif du {day} : {count} conflit{s} ouvert{s}",
-        "test": "Message de test : les alertes de syncd fonctionnent",
-    },
-    "en": {
-        "oversell": "Oversold: the last unit was sold twice — {sku}{name}",
-        "alert": "Stock alert: {summary}",
-        "digest": "Daily digest {day}: {count} open conflict{s}",
-        "test": "Test message: syncd alerts work",
-    },
+# What a mail holds, counted, with the same words as the status page's conflict kinds.
+COUNTED: Mapping[str, Callable[[Translator, int], str]] = {
+    "oversells": lambda t, n: t.ngettext("%(num)d oversell", "%(num)d oversells", n),
+    "unknown": lambda t, n: t.ngettext("%(num)d unknown product", "%(num)d unknown products", n),
+    "unreadable": lambda t, n: t.ngettext(
+        "%(num)d unreadable document", "%(num)d unreadable documents", n
+    ),
+    "drift": lambda t, n: t.ngettext("%(num)d stock wrong again", "%(num)d stocks wrong again", n),
+    "down": lambda t, n: t.ngettext("%(num)d channel down", "%(num)d channels down", n),
+    "back": lambda t, n: t.ngettext("%(num)d channel back", "%(num)d channels back", n),
+    "rejected": lambda t, n: t.ngettext("%(num)d rejected row", "%(num)d rejected rows", n),
+    "hidden": lambda t, n: t.ngettext("%(num)d other", "%(num)d others", n),
 }
 
 
@@ -78,9 +45,10 @@ class Rendered:
 
 
 @cache
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("syncd.alerts", "templates"),
+def _environment(lang: str) -> jinja2.Environment:
+    return environment(
+        lang,
+        jinja2.PackageLoader("syncd.alerts", "templates"),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -90,7 +58,7 @@ def _environment() -> jinja2.Environment:
 
 
 def summary(view: MailView, lang: str) -> str:
-    """What a mail holds, in a few words: "2 ruptures, 1 SKU inconnu"."""
+    """What a mail holds, in a few words: "2 oversells, 1 unknown product"."""
     counts = {
         "oversells": len(view.oversells),
         "unknown": len(view.unknown),
@@ -101,26 +69,30 @@ def summary(view: MailView, lang: str) -> str:
         "rejected": sum(g.count for g in view.rejected),
         "hidden": view.hidden,
     }
-    words = COUNTED[lang]
-    return ", ".join(
-        f"{n} {words[key][0] if n == 1 else words[key][1]}" for key, n in counts.items() if n
-    )
+    t = Translator(lang)
+    return ", ".join(COUNTED[key](t, n) for key, n in counts.items() if n)
 
 
 def subject(view: MailView, lang: str, prefix: str) -> str:
-    phrases = SUBJECTS[lang]
+    t = Translator(lang)
     if view.kind == "test":
-        text = phrases["test"]
+        text = t.gettext("Test message: syncd alerts work")
     elif view.kind == "digest":
-        count = view.total
-        text = phrases["digest"].format(
-            day=view.generated[:10], count=count, s="s" if count > 1 else ""
+        text = t.ngettext(
+            "Daily digest %(day)s: %(num)d open conflict",
+            "Daily digest %(day)s: %(num)d open conflicts",
+            view.total,
+            day=view.generated[:10],
         )
     elif len(view.oversells) == 1 and view.total == 1:
         o = view.oversells[0]
-        text = phrases["oversell"].format(sku=o.sku, name=f" {o.name}" if o.name else "")
+        text = t.gettext(
+            "Oversold: the last unit was sold twice — %(sku)s%(name)s",
+            sku=o.sku,
+            name=f" {o.name}" if o.name else "",
+        )
     else:
-        text = phrases["alert"].format(summary=summary(view, lang))
+        text = t.gettext("Stock alert: %(summary)s", summary=summary(view, lang))
     return header_text(f"{prefix} {text}")  # a product name may hold CR/LF
 
 
@@ -133,9 +105,11 @@ def render(
 ) -> Rendered:
     """The subject and both bodies of one mail, in the configured language."""
     lang = settings.lang
+    t = Translator(lang)
     context: dict[str, Any] = {
         "view": view,
-        "kinds": DOCUMENT_KINDS[lang],
+        "lang": lang,
+        "kinds": {kind: t.gettext(label) for kind, label in DOCUMENT_KINDS.items()},
         "summary": summary(view, lang),
         "config": config_file or "FILE",
         "status_url": settings.status_page_url,
@@ -143,9 +117,9 @@ def render(
         "server": f"{settings.smtp_host}:{settings.smtp_port}",
         **(extra or {}),
     }
-    env = _environment()
+    env = _environment(lang)
     return Rendered(
         subject=subject(view, lang, settings.subject_prefix),
-        text=env.get_template(f"mail.{lang}.txt.j2").render(context),
-        html=env.get_template(f"mail.{lang}.html.j2").render(context),
+        text=env.get_template("mail.txt.j2").render(context),
+        html=env.get_template("mail.html.j2").render(context),
     )

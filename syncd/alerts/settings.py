@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import locale
-import os
 import re
 import socket
 from collections.abc import Mapping
@@ -13,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from syncd.connectors.base import ConfigIssue
+from syncd.i18n import resolve_language
 
 if TYPE_CHECKING:
     from syncd.config import Secret
@@ -67,21 +66,6 @@ class AlertSettings:
     def digest_at(self) -> tuple[int, int] | None:
         match = _TIME.match(self.digest_time)
         return (int(match[1]), int(match[2])) if match else None
-
-
-def resolve_language(setting: str, environ: Mapping[str, str] | None = None) -> str:
-    """``fr`` or ``en``: the setting, or for "auto" the system locale (fr* → fr, else en)."""
-    if setting in ("fr", "en"):
-        return setting
-    env = os.environ if environ is None else environ
-    for name in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
-        value = env.get(name, "")
-        if value and value not in ("C", "POSIX", "C.UTF-8"):
-            return "fr" if value.lower().startswith("fr") else "en"
-    if environ is None:
-        current = locale.getlocale(locale.LC_MESSAGES)[0] or ""
-        return "fr" if current.lower().startswith("fr") else "en"
-    return "en"
 
 
 def _is_address(text: str) -> bool:

@@ -30,6 +30,7 @@ from syncd.config import Settings, WebSettings
 from syncd.domain import ConflictStatus, utcnow
 from syncd.engine.daemon import Daemon
 from syncd.exceptions import ConfigError, LedgerError
+from syncd.i18n import LANGUAGES, Translator, choose_language, environment
 from syncd.logs import clean, register_secret
 from syncd.tally import Tally
 from syncd.web.auth import (
@@ -44,7 +45,6 @@ from syncd.web.auth import (
 )
 from syncd.web.history import History
 from syncd.web.hosts import HostPolicy, client_key
-from syncd.web.i18n import LANGUAGES, Translator, choose_language
 from syncd.web.metrics import Metrics
 from syncd.web.throttle import Busy, LoginThrottle
 
@@ -71,7 +71,7 @@ class WebState:
     settings: WebSettings
     guard: Guard
     zone: ZoneInfo
-    env: jinja2.Environment
+    envs: dict[str, jinja2.Environment]  # one per language: templates say _() and ngettext()
     hosts: HostPolicy
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     refused: Tally = field(default_factory=lambda: Tally(log, "requests_refused"))
@@ -133,19 +133,24 @@ def create_app(
             f"{daemon.settings.file}: [web] timezone = {web_settings.timezone!r} is not a known "
             'time zone: write one like "Europe/Paris"'
         ) from err
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(HERE / "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    loader = jinja2.FileSystemLoader(HERE / "templates")
+    envs = {
+        lang: environment(
+            lang,
+            loader,
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        for lang in LANGUAGES
+    }
     state = WebState(
         daemon=daemon,
         settings=web_settings,
         guard=Guard(web_settings.password),
         zone=zone,
-        env=env,
+        envs=envs,
         hosts=HostPolicy(web_settings),
         metrics=Metrics(daemon.runners or [c.name for c in daemon.settings.channels if c.enabled]),
         sample_seconds=sample_seconds,
@@ -288,9 +293,12 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
         origin = request.headers.get("Origin", "")[:200]
         log.warning("csrf_refused", path=path, remote=request.remote, origin=origin)
         t = translator(request)
+        refused = t.gettext(
+            "This form expired or came from another site: reload the page and try again."
+        )
         if path.startswith("/api/"):
-            return web.json_response({"error": t("csrf_refused")}, status=403)
-        return web.Response(text=t("csrf_refused"), status=403, content_type="text/plain")
+            return web.json_response({"error": refused}, status=403)
+        return web.Response(text=refused, status=403, content_type="text/plain")
     return await handler(request)
 
 
@@ -407,18 +415,22 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     state = state_of(request)
     t = translator(request)
     session = session_of(request)
-    html = state.env.get_template(template).render(
-        t=t,
-        lang=t.lang,
-        languages=LANGUAGES,
-        now=utcnow(),
-        path=request.path,
-        path_qs=request.path_qs,
-        csrf=state.guard.csrf_token(session),
-        csrf_field=CSRF_FIELD,
-        logged_in=session.logged_in,
-        password_required=state.guard.password_required,
-        **context,
+    html = (
+        state.envs[t.lang]
+        .get_template(template)
+        .render(
+            t=t,
+            lang=t.lang,
+            languages=LANGUAGES,
+            now=utcnow(),
+            path=request.path,
+            path_qs=request.path_qs,
+            csrf=state.guard.csrf_token(session),
+            csrf_field=CSRF_FIELD,
+            logged_in=session.logged_in,
+            password_required=state.guard.password_required,
+            **context,
+        )
     )
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from syncd.domain import Conflict, ConflictKind, ConflictStatus, Movement
+from syncd.i18n import N_, Translator
 from syncd.logs import clean
 from syncd.web.charts import Series, bar_chart, colors_for, line_chart
 from syncd.web.history import History, Point
-from syncd.web.i18n import Translator
 
 if TYPE_CHECKING:
     from syncd.engine.daemon import Daemon
@@ -24,38 +24,96 @@ FAILING = ("degraded", "down", "refused")
 CATCHING_UP_SECONDS = 5.0
 _ERROR_KINDS = (
     (
-        "error_auth",
+        N_("the channel refused our key or password (check it in the configuration)"),
         re.compile(
             r"\b(401|403)\b|unauthori[sz]ed|forbidden|wrong key|invalid key|"
             r"authenticat|api key|access token|credential",
             re.I,
         ),
     ),
-    ("error_rate", re.compile(r"\b429\b|too many requests|rate limit", re.I)),
-    ("error_timeout", re.compile(r"time(d)? ?out", re.I)),
     (
-        "error_unreachable",
+        N_("the channel asked us to slow down"),
+        re.compile(r"\b429\b|too many requests|rate limit", re.I),
+    ),
+    (N_("the channel took too long to answer"), re.compile(r"time(d)? ?out", re.I)),
+    (
+        N_("the channel could not be reached (is it online?)"),
         re.compile(
             r"connect|unreachable|refused|name resolution|no route|"
             r"cannot reach|not reachable|dns",
             re.I,
         ),
     ),
-    ("error_server", re.compile(r"\b5\d\d\b|server error|bad gateway|unavailable", re.I)),
-    ("error_not_found", re.compile(r"\b404\b|not found", re.I)),
-    ("error_config", re.compile(r"config|setting|invalid|missing", re.I)),
+    (
+        N_("the channel had an internal error"),
+        re.compile(r"\b5\d\d\b|server error|bad gateway|unavailable", re.I),
+    ),
+    (
+        N_("the channel does not know an address or product we asked for"),
+        re.compile(r"\b404\b|not found", re.I),
+    ),
+    (N_("a setting of this channel is wrong"), re.compile(r"config|setting|invalid|missing", re.I)),
 )
+
+# Labels by code, translated when shown; conflict kinds use the same words as the alert mails.
+STATE_LABELS = {
+    "in_sync": N_("In sync"),
+    "catching_up": N_("Catching up"),
+    "degraded": N_("Degraded"),
+    "down": N_("Down"),
+    "refused": N_("Refused"),
+    "starting": N_("Starting"),
+    "stopped": N_("Stopped"),
+    "unknown": N_("Unknown"),
+}
+ALERT_STATES = {
+    "ok": N_("working"),
+    "failing": N_("failing"),
+    "disabled": N_("off"),
+}
+KIND_LABELS = {
+    "oversell": N_("Oversold"),
+    "unknown_sku": N_("Unknown product"),
+    "unreadable": N_("Unreadable document"),
+    "drift_again": N_("Stock wrong again on a channel"),
+    "channel_down": N_("Channel down"),
+}
+STATUS_LABELS = {
+    "open": N_("Open"),
+    "acknowledged": N_("Acknowledged"),
+    "resolved": N_("Resolved"),
+}
+REASON_LABELS = {
+    "till_sale": N_("Till sale"),
+    "till_refund": N_("Till refund"),
+    "web_order": N_("Web order"),
+    "web_cancel": N_("Web order cancelled"),
+    "web_refund": N_("Web refund"),
+    "receipt": N_("Goods receipt"),
+    "count_adjustment": N_("Stock count"),
+    "manual": N_("Manual correction"),
+}
+SOURCE_LABELS = {
+    "pushed": N_("sent by syncd"),
+    "read": N_("read from the channel"),
+    "document": N_("after its own sale"),
+}
+
+
+def label(t: Translator, labels: dict[str, str], code: str) -> str:
+    """A code's label in the page's language; a code with no label shows as it is."""
+    return t.gettext(labels[code]) if code in labels else code
 
 
 def explain_error(raw: str, t: Translator) -> str:
     """An error in plain words; the technical text stays available beside it."""
     if not raw:
         return ""
-    for key, pattern in _ERROR_KINDS:
+    for message, pattern in _ERROR_KINDS:
         if pattern.search(raw):
-            return t(key)
+            return t.gettext(message)
     detail = raw.split(": ", 1)[1] if raw.startswith(("push: ", "pull: ")) else raw
-    return t("error_other", detail=clean(detail))
+    return clean(detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +161,14 @@ def channel_cards(daemon: Daemon, snap: Snapshot, t: Translator) -> list[dict[st
                 "name": name,
                 "type": runner.settings.type,
                 "state": state,
-                "state_label": t(f"state_{state}"),
+                "state_label": label(t, STATE_LABELS, state),
                 "level": level,
                 "lag_seconds": round(lag, 1),
-                "lag_text": t.duration(lag) if lag > 0 else t("card_lag_none"),
+                "lag_text": t.duration(lag) if lag > 0 else t.gettext("nothing"),
                 "max_lag_seconds": threshold,
-                "threshold_text": t("card_threshold", duration=t.duration(threshold)),
+                "threshold_text": t.gettext(
+                    "alert after %(duration)s", duration=t.duration(threshold)
+                ),
                 "stale": stale,
                 "outbox": snap.depths.get(name, 0),
                 "exposure": snap.exposure.get(name, 0),
@@ -132,36 +192,96 @@ def headline(
     problems: list[tuple[str, str]] = []
     for loop in daemon.loops:
         if not loop.alive and loop.task is not None and not loop.task.done():
-            problems.append(("loop", t("headline_loop", loop=loop.name)))
+            problems.append(
+                (
+                    "loop",
+                    t.gettext(
+                        "A part of syncd crashed and is being restarted (%(loop)s).", loop=loop.name
+                    ),
+                )
+            )
     for card in sorted(cards, key=lambda c: -c["lag_seconds"]):
         reason = card["error_plain"]
         if card["state"] == "refused":
-            problems.append(("refused", t("headline_refused", channel=card["name"], reason=reason)))
-        elif card["stale"] or (card["state"] in FAILING and card["lag_seconds"] > 0):
-            key = "headline_stale" if reason else "headline_stale_no_reason"
-            duration = t.duration(card["lag_seconds"])
             problems.append(
-                ("stale", t(key, channel=card["name"], duration=duration, reason=reason))
+                (
+                    "refused",
+                    t.gettext(
+                        "The %(channel)s connection is refused: %(reason)s",
+                        channel=card["name"],
+                        reason=reason,
+                    ),
+                )
             )
+        elif card["stale"] or (card["state"] in FAILING and card["lag_seconds"] > 0):
+            duration = t.duration(card["lag_seconds"])
+            text = (
+                t.gettext(
+                    "The %(channel)s has not been updated for %(duration)s: %(reason)s",
+                    channel=card["name"],
+                    duration=duration,
+                    reason=reason,
+                )
+                if reason
+                else t.gettext(
+                    "The %(channel)s has not been updated for %(duration)s.",
+                    channel=card["name"],
+                    duration=duration,
+                )
+            )
+            problems.append(("stale", text))
         elif card["state"] in FAILING:
-            problems.append(("down", t("headline_down", channel=card["name"], reason=reason)))
+            problems.append(
+                (
+                    "down",
+                    t.gettext(
+                        "The %(channel)s cannot be reached: %(reason)s",
+                        channel=card["name"],
+                        reason=reason,
+                    ),
+                )
+            )
     oversells = sum(1 for c in snap.open_conflicts if c.kind is ConflictKind.OVERSELL)
-    note = t("headline_oversell", count=oversells) if oversells else ""
+    note = (
+        t.ngettext(
+            "%(num)d product oversold (sold more times than there was stock): see Conflicts.",
+            "%(num)d products oversold (sold more times than there was stock): see Conflicts.",
+            oversells,
+        )
+        if oversells
+        else ""
+    )
     if problems:
         code, text = problems[0]
         if len(problems) > 1:
-            text = f"{text} {t('headline_more', count=len(problems) - 1)}"
+            more = len(problems) - 1
+            text = f"{text} {t.ngettext('And %(num)d other problem below.', 'And %(num)d other problems below.', more)}"
         return {"level": "bad", "code": code, "text": text, "note": note}
     # Figures in flight for a few seconds are normal traffic, not worth a different sentence.
     waiting = [c for c in cards if c["outbox"] > 0 and c["lag_seconds"] >= CATCHING_UP_SECONDS]
     if waiting:
         count = sum(c["outbox"] for c in waiting)
         names = ", ".join(c["name"] for c in waiting)
-        text = t("headline_catching_up", count=count, channels=names)
+        text = t.ngettext(
+            "Everything is on its way: %(num)d update is being sent to %(channels)s.",
+            "Everything is on its way: %(num)d updates are being sent to %(channels)s.",
+            count,
+            channels=names,
+        )
         return {"level": "warn", "code": "catching_up", "text": text, "note": note}
     if cards and all(c["state"] == "starting" for c in cards):
-        return {"level": "warn", "code": "starting", "text": t("headline_starting"), "note": note}
-    return {"level": "warn" if note else "ok", "code": "ok", "text": t("headline_ok"), "note": note}
+        return {
+            "level": "warn",
+            "code": "starting",
+            "text": t.gettext("syncd is starting: the channels are being checked."),
+            "note": note,
+        }
+    return {
+        "level": "warn" if note else "ok",
+        "code": "ok",
+        "text": t.gettext("Everything is in sync."),
+        "note": note,
+    }
 
 
 def alerts_status(daemon: Daemon, t: Translator) -> dict[str, Any] | None:
@@ -173,10 +293,9 @@ def alerts_status(daemon: Daemon, t: Translator) -> dict[str, Any] | None:
     state = getattr(status, "state", "")
     last_error = clean(str(getattr(status, "last_error", "") or ""))
     code = str(getattr(state, "value", state))
-    label = t(f"alerts_state_{code}")
     return {
         "state": code,
-        "state_label": code if label == f"alerts_state_{code}" else label,
+        "state_label": label(t, ALERT_STATES, code),
         "last_error": last_error,
         "error_plain": explain_error(last_error, t),
         "last_sent_at": getattr(status, "last_sent_at", None),
@@ -237,14 +356,14 @@ async def charts(daemon: Daemon, history: History, t: Translator, now: datetime)
     colors = colors_for(names)
     start, since = _window(history, now)
     end = now
-    span = t("chart_since", time=t.time(since)) if since else t("chart_last_day")
+    span = t.gettext("since %(time)s", time=t.time(since)) if since else t.gettext("last 24 hours")
     latency = history.latency_series(now)
     lag = history.lag_series(now)
 
     def line_summary(s: Series) -> str:
         values = [v for _at, v in s.points]
-        return t(
-            "chart_summary_line",
+        return t.gettext(
+            "%(label)s: latest %(last)s, highest %(high)s",
             label=s.label,
             last=t.seconds(values[-1]),
             high=t.seconds(max(values)),
@@ -266,8 +385,8 @@ async def charts(daemon: Daemon, history: History, t: Translator, now: datetime)
             start=start,
             end=end,
             zone=t.zone,
-            title=t("chart_latency"),
-            empty_text=t("chart_empty"),
+            title=t.gettext("Time for a sale to reach each channel (median per minute)"),
+            empty_text=t.gettext("Nothing recorded yet."),
             y_label=t.seconds,
             summarize=line_summary,
         ),
@@ -276,8 +395,8 @@ async def charts(daemon: Daemon, history: History, t: Translator, now: datetime)
             start=start,
             end=end,
             zone=t.zone,
-            title=t("chart_lag"),
-            empty_text=t("chart_empty"),
+            title=t.gettext("How long updates waited per channel"),
+            empty_text=t.gettext("Nothing recorded yet."),
             y_label=t.seconds,
             summarize=line_summary,
         ),
@@ -286,9 +405,11 @@ async def charts(daemon: Daemon, history: History, t: Translator, now: datetime)
             stacks,
             colors,
             zone=t.zone,
-            title=t("chart_sales"),
-            empty_text=t("chart_empty"),
-            summarize=lambda ch, total: t("chart_summary_bars", label=ch, total=total),
+            title=t.gettext("Units sold per channel per hour"),
+            empty_text=t.gettext("Nothing recorded yet."),
+            summarize=lambda ch, total: t.ngettext(
+                "%(label)s: %(num)d unit", "%(label)s: %(num)d units", total, label=ch
+            ),
         ),
         "latency": {ch: [[p.at, round(p.value, 4)] for p in pts] for ch, pts in latency.items()},
         "lag": {ch: [[p.at, round(p.value, 1)] for p in pts] for ch, pts in lag.items()},
@@ -302,11 +423,21 @@ async def charts(daemon: Daemon, history: History, t: Translator, now: datetime)
 # -- conflicts, activity, SKUs, unknown ----------------------------------------------------------
 
 _TODO = {
-    ConflictKind.OVERSELL: "todo_oversell",
-    ConflictKind.UNKNOWN_SKU: "todo_unknown_sku",
-    ConflictKind.UNREADABLE: "todo_unreadable",
-    ConflictKind.DRIFT_AGAIN: "todo_drift_again",
-    ConflictKind.CHANNEL_DOWN: "todo_channel_down",
+    ConflictKind.OVERSELL: N_(
+        "Check the shelf for %(sku)s. If the item is really missing, contact the web customer of the last order listed (offer a delay, a replacement or a refund), then count the stock."
+    ),
+    ConflictKind.UNKNOWN_SKU: N_(
+        "Map this identifier to a product in the configuration ([aliases]); the sales kept aside are then applied."
+    ),
+    ConflictKind.UNREADABLE: N_(
+        "Open the file or order named below and fix it; it is read again afterwards."
+    ),
+    ConflictKind.DRIFT_AGAIN: N_(
+        "Someone or something keeps changing this figure in the channel: check its imports and manual edits."
+    ),
+    ConflictKind.CHANNEL_DOWN: N_(
+        "Check that the channel is online and that its address and key in the configuration are right."
+    ),
 }
 
 
@@ -316,9 +447,9 @@ def conflict_view(conflict: Conflict, t: Translator) -> dict[str, Any]:
     return {
         "id": conflict.id,
         "kind": conflict.kind.value,
-        "kind_label": t(f"conflict_kind_{conflict.kind.value}"),
+        "kind_label": t.gettext(KIND_LABELS[conflict.kind.value]),
         "status": conflict.status.value,
-        "status_label": t(f"conflict_status_{conflict.status.value}"),
+        "status_label": t.gettext(STATUS_LABELS[conflict.status.value]),
         "sku": conflict.sku,
         "name": str(conflict.detail.get("name", "") or ""),
         "channel": conflict.channel,
@@ -337,7 +468,9 @@ def conflict_view(conflict: Conflict, t: Translator) -> dict[str, Any]:
             for d in conflict.documents
         ],
         "document_ids": named,
-        "todo": t(_TODO.get(conflict.kind, "todo_unreadable"), sku=conflict.sku),
+        "todo": t.gettext(
+            _TODO.get(conflict.kind, _TODO[ConflictKind.UNREADABLE]), sku=conflict.sku
+        ),
         "created_at": conflict.created_at,
         "updated_at": conflict.updated_at,
     }
@@ -357,7 +490,7 @@ def movement_view(m: Movement, t: Translator) -> dict[str, Any]:
         "sku": m.sku,
         "delta": m.delta,
         "reason": m.reason.value,
-        "reason_label": t(f"reason_{m.reason.value}"),
+        "reason_label": label(t, REASON_LABELS, m.reason.value),
         "channel": m.channel,
         "doc_id": m.doc_id,
         "occurred_at": m.occurred_at,
@@ -402,7 +535,7 @@ async def sku_view(daemon: Daemon, t: Translator, sku: str) -> dict[str, Any] | 
                 "wanted": c.wanted,
                 "shown": c.shown,
                 "source": c.source,
-                "source_label": t(f"sku_source_{c.source}") if c.source else "",
+                "source_label": label(t, SOURCE_LABELS, c.source) if c.source else "",
                 "updated_at": c.updated_at,
                 "queued": c.queued,
             }

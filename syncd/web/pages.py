@@ -10,6 +10,7 @@ import structlog
 from aiohttp import web
 
 from syncd.domain import ConflictStatus, utcnow
+from syncd.i18n import LANGUAGES
 from syncd.web import data
 from syncd.web.app import (
     client_of,
@@ -22,7 +23,6 @@ from syncd.web.app import (
     translator,
 )
 from syncd.web.auth import LANG_COOKIE
-from syncd.web.i18n import LANGUAGES
 from syncd.web.throttle import Busy
 
 log = structlog.get_logger("syncd.web")
@@ -111,7 +111,7 @@ async def conflict_action(request: web.Request) -> web.StreamResponse:
             request,
             "message.html",
             status=404,
-            message=t("conflict_not_found", id=conflict_id),
+            message=t.gettext("Conflict %(id)s does not exist.", id=conflict_id),
         )
     log.info("conflict_status_set", conflict=conflict_id, status=status.value, via="page")
     state.daemon.events.publish("conflict_updated", conflict=conflict_id, status=status.value)

@@ -160,7 +160,7 @@ async def test_the_daemon_mails_an_oversell_between_the_till_and_the_webshop(
     assert code == 0
     [message] = smtp.inbox.messages
     assert message["Subject"] == (
-        f"[syncd] Rupture : le dernier article a été vendu deux fois — {sku} Chemise {sku}"
+        f"[syncd] Survente : le dernier article a été vendu deux fois — {sku} Chemise {sku}"
     )
     [text] = smtp.inbox.texts()
     assert "Manque : 1 unité (stock du registre : -1)" in text

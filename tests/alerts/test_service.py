@@ -70,7 +70,7 @@ async def test_an_oversell_sends_one_mail_naming_the_sku_the_quantities_and_both
     link = "https://shop.example.com/admin123/orders/1042"
     if language == "fr":
         assert message["Subject"] == (
-            "[syncd] Rupture : le dernier article a été vendu deux fois — "
+            "[syncd] Survente : le dernier article a été vendu deux fois — "
             "SHIRT-BLUE-44 Blue shirt, size 44"
         )
         assert "Manque : 1 unité (stock du registre : -1)" in text
@@ -122,7 +122,7 @@ async def test_fifty_conflicts_in_ten_seconds_make_two_mails_not_fifty(
     assert len(smtp.inbox.messages) == 2  # everything else, grouped
     texts = smtp.inbox.texts()
     for i in range(50):
-        assert sum(bool(re.search(rf"Item: SKU-{i:02}\n", t)) for t in texts) == 1, i
+        assert sum(bool(re.search(rf"Product: SKU-{i:02}\n", t)) for t in texts) == 1, i
     assert "49 oversells" in smtp.inbox.messages[1]["Subject"]
     clock.advance(600)
     await service.tick()
@@ -161,8 +161,8 @@ async def test_smtp_down_then_a_restart_then_smtp_back_delivers_every_alert_exac
         server.stop()
     texts = server.inbox.texts()
     assert len(texts) == 2
-    assert sum("Item: A\n" in t for t in texts) == 1
-    assert sum("Item: B\n" in t for t in texts) == 1
+    assert sum("Product: A\n" in t for t in texts) == 1
+    assert sum("Product: B\n" in t for t in texts) == 1
     assert sum('"999" on till' in t for t in texts) == 1
     ids = [m["Message-ID"] for m in server.inbox.messages]
     assert len(set(ids)) == 2
@@ -351,7 +351,7 @@ async def test_the_daily_digest_lists_what_stays_open(store: SqlStore, smtp: Smt
     digest = smtp.inbox.messages[1]
     assert digest["Subject"] == "[syncd] Daily digest 2026-03-15: 1 open conflict"
     text = smtp.inbox.texts()[1]
-    assert "Item: SHIRT-BLUE-44" in text and '"999"' not in text
+    assert "Product: SHIRT-BLUE-44" in text and '"999"' not in text
     clock.advance(3600)
     await service.tick()  # once a day
     assert len(smtp.inbox.messages) == 2

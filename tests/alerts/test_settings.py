@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from syncd.alerts.settings import AlertSettings, resolve_language
+from syncd.alerts.settings import AlertSettings
 from syncd.config import load_config, parse_config
 from syncd.exceptions import ConfigError
+from syncd.i18n import resolve_language
 
 BASE: dict[str, Any] = {
     "channels": {"till": {"type": "csv_till", "drop_folder": "in", "stock_file": "stock.csv"}},

@@ -127,7 +127,7 @@ async def test_conflicts_come_open_first_with_their_documents_and_what_to_do(
     body = await json_of(client, "/api/conflicts")
     (conflict,) = body["conflicts"]
     assert conflict["id"] == conflict_id and conflict["status"] == "open"
-    assert conflict["kind_label"] == "Sold more than the stock" and conflict["shortfall"] == 1
+    assert conflict["kind_label"] == "Oversold" and conflict["shortfall"] == 1
     assert [d["reference"] for d in conflict["documents"]] == ["4-1001", "XKBKNABJK"]
     assert "SHIRT-44" in conflict["todo"]
     overview = await json_of(client, "/api/overview")
@@ -401,3 +401,35 @@ async def test_state_changes_need_the_csrf_token(
         "/api/conflicts/999999/resolve", headers={"X-CSRF-Token": api_token}
     )
     assert missing_one.status == 404
+
+
+async def test_every_page_counts_in_words_in_both_languages_without_plural_brackets(
+    make_client: ClientFactory, daemon: Daemon
+) -> None:
+    client = await make_client()
+    await oversell(daemon)
+    paths = (
+        "/",
+        "/conflicts",
+        "/activity",
+        "/skus?q=nothing-like-it",
+        "/skus/SHIRT-44",
+        "/unknown",
+    )
+    expected = {
+        "en": ("Oversold", "Short by: 1 unit", "1 product oversold", "units"),
+        "fr": ("Survente", "Manque : 1 unité", "1 produit en survente", "unités"),
+    }
+    for lang, (kind, short, note, plural) in expected.items():
+        await client.get(f"/lang/{lang}?next=/", allow_redirects=False)
+        pages = {path: await (await client.get(path)).text() for path in paths}
+        for path, html in pages.items():
+            assert f'<html lang="{lang}">' in html, (lang, path)
+            assert "(s)" not in html, (lang, path)
+        assert kind in pages["/conflicts"] and short in pages["/conflicts"], lang
+        assert note in pages["/"], lang
+        exposure = re.search(r'id="exposure">(\d+) (\w+)<', pages["/"])
+        assert exposure, lang
+        units = int(exposure[1])
+        # French says "0 unité" and "1 unité": only 2 and more take the plural.
+        assert (exposure[2] == plural) == (units > 1 if lang == "fr" else units != 1), exposure[0]
