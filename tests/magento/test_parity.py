@@ -103,7 +103,7 @@ async def test_the_emulator_answers_in_the_real_shops_shapes(sides: tuple[Side, 
                 )
                 b = body(side) if callable(body) else body
                 q = {
-                    k: v.format(known=side.known, order=side.order)
+                    k: v.format(known=side.known, order=side.order, parent=side.parent)
                     for k, v in (params or {}).items()
                 }
                 answers.append(
@@ -270,6 +270,20 @@ async def test_the_emulator_answers_in_the_real_shops_shapes(sides: tuple[Side, 
                 f"inventory/get-product-salable-quantity/{sku}/{stock}",
                 same_message=True,
             )
+        export = search_params(
+            [[("sku", "{known},{parent},PARITY-NOPE", "in")]], page_size=3, page=1
+        )
+        real, emulated = await both(
+            "salable export",
+            "GET",
+            "inventory/export-stock-salable-qty/website/base",
+            params=export,
+            keys=[*ENVELOPE, "items[].sku", "items[].qty", "items[].is_salable"],
+        )
+        for side, answer in zip(sides, (real, emulated), strict=True):
+            rows = {r["sku"]: r for r in answer["items"]}
+            assert set(rows) == {side.known, side.parent}, side.name
+            assert rows[side.parent]["qty"] == 0 and rows[side.parent]["is_salable"] is True
         await both("product fields", "GET", "products/{parent}", params={"fields": "sku,type_id"})
         await both("no product", "GET", "products/PARITY-NOPE", same_message=True)
 

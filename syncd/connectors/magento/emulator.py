@@ -292,15 +292,44 @@ async def _sources(request: web.Request, emu: MagentoEmulator) -> web.Response:
     return _msi_only(emu) or web.json_response(search(rows, dict(request.query)))
 
 
+def _stock_json(emu: MagentoEmulator, stock: int) -> dict[str, Any]:
+    channels = [{"type": "website", "code": "base"}] if stock == 1 else []
+    return {
+        "stock_id": stock,
+        "name": emu.stocks[stock],
+        "extension_attributes": {"sales_channels": channels},
+    }
+
+
 async def _stocks(request: web.Request, emu: MagentoEmulator) -> web.Response:
-    rows = [{"stock_id": i, "name": n} for i, n in sorted(emu.stocks.items())]
+    rows = [_stock_json(emu, i) for i in sorted(emu.stocks)]
     return _msi_only(emu) or web.json_response(search(rows, dict(request.query)))
 
 
 async def _stock(request: web.Request, emu: MagentoEmulator, stock: str) -> web.Response:
     if int(stock) not in emu.stocks:
         return _error(404, 'Stock with id "%value" does not exist.', {"value": int(stock)})
-    return web.json_response({"stock_id": int(stock), "name": emu.stocks[int(stock)]})
+    return web.json_response(_stock_json(emu, int(stock)))
+
+
+async def _export_salable(
+    request: web.Request, emu: MagentoEmulator, kind: str, code: str
+) -> web.Response:
+    """export-stock-salable-qty/website/base: products searched, each with Magento's salable
+    (PreciseExportStockProcessor): a product without source items of its own has qty 0 and
+    is_salable true; one not assigned to the stock is left out; no product, no row."""
+    refused = _msi_only(emu)
+    if refused:
+        return refused
+    rows = []
+    for product in emu.products.values():
+        sku = product["sku"]
+        if product["type_id"] != "simple":
+            rows.append({"sku": sku, "qty": 0, "is_salable": True})
+        elif (sku, DEFAULT_SOURCE) in emu.source_items:
+            figure = emu.salable(sku)
+            rows.append({"sku": sku, "qty": figure, "is_salable": figure > 0})
+    return web.json_response(search(rows, dict(request.query)))
 
 
 async def _stock_links(request: web.Request, emu: MagentoEmulator) -> web.Response:
@@ -393,6 +422,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", r"inventory/source-items", _source_items),
     ("POST", r"inventory/source-items", _write_source_items),
     ("GET", r"inventory/get-product-salable-quantity/([^/]+)/(\d+)", _salable),
+    ("GET", r"inventory/export-stock-salable-qty/(website)/(base)", _export_salable),
 ]
 
 
