@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -63,6 +64,8 @@ UNKNOWN_SALABLE = "500"
 # A push or read of more SKUs than this asks their salable quantities in one export request
 # (one request per SKU up to this: they run in parallel and each is cheaper than an export).
 BULK_SALABLE_FROM = 4
+# A figure we left a SKU at is trusted without a read this long at most (_known_figure).
+KNOWN_SECONDS = 300.0
 
 
 class MagentoConnector(Connector):
@@ -76,6 +79,9 @@ class MagentoConnector(Connector):
         self.client = MagentoClient(self.settings, channel=name, session=session)
         self._limit = asyncio.Semaphore(self.settings.concurrency)
         self._channel: tuple[str, str] | tuple[()] | None = None  # () = none: one by one
+        # SKU → (salable we left it at, its touch count then, when): see _push_msi
+        self._known: dict[str, tuple[int, int, float]] = {}
+        self._touches: dict[str, int] = {}  # SKU → orders seen holding it, counted by pulls
 
     @classmethod
     def parse_settings(
@@ -189,6 +195,7 @@ class MagentoConnector(Connector):
             sort=[("updated_at", "ASC"), ("entity_id", "ASC")],
             page_size=self.settings.page_size,
         ):
+            self._touch(page)  # before the ledger applies them and pushes follow
             documents: list[Document] = []
             rejections: list[Rejection] = []
             for order in page:
@@ -202,6 +209,15 @@ class MagentoConnector(Connector):
             times = [str(o.get("updated_at")) for o in page]
             newest = max([newest, *(t for t in times if is_time(t))])
             yield Batch(documents=documents, cursors={CURSOR: newest}, rejections=rejections)
+
+    def _touch(self, orders: list[dict[str, Any]]) -> None:
+        """Forget what we knew of the figures of every SKU these orders hold (_push_msi)."""
+        for order in orders:
+            items = order.get("items")
+            for item in items if isinstance(items, list) else []:
+                sku = str(item.get("sku") or "") if isinstance(item, dict) else ""
+                self._touches[sku] = self._touches.get(sku, 0) + 1
+                self._known.pop(sku, None)
 
     def _document(self, order: Mapping[str, Any]) -> Document:
         return order_document(
@@ -362,14 +378,41 @@ class MagentoConnector(Connector):
                     sources[str(row.get("sku"))] = qty(row.get("quantity"))
         return sources
 
+    def _known_figure(self, item: PushItem) -> int | None:
+        """What Magento shows for a SKU without reading it, when we know it: we left it at
+        that salable figure with nothing reserved, no order holding it has been pulled since,
+        and the engine believes the same figure. Then a write needs no read (the reads cost as
+        much as the write on a real shop): an order placed since and not pulled yet holds its
+        units by its own MSI reservation, which our source write leaves in place, so the shop
+        still shows the sale; the pull that brings it forgets the figure. A figure with units
+        reserved is always read: a shipment moves source and reservation together."""
+        known = self._known.get(item.sku)
+        if known is None:
+            return None
+        figure, touches, since = known
+        if (
+            touches != self._touches.get(item.sku, 0)
+            or time.monotonic() - since > KNOWN_SECONDS
+            or (item.last_known is not None and item.last_known != figure)
+        ):
+            self._known.pop(item.sku, None)
+            return None
+        return figure
+
     async def _push_msi(self, items: Sequence[PushItem]) -> list[PushResult]:
         skus = [i.sku for i in items]
-        # The batch's source items tell which SKUs exist at our source; salable is asked only
-        # for those, and a SKU Magento cannot answer for is skipped alone, never its batch.
-        # Both reads at once: the salable figures of SKUs without a source item are dropped.
-        sources, salables = await asyncio.gather(
-            self._source_quantities(skus), self._salables(skus)
+        touches = {s: self._touches.get(s, 0) for s in skus}  # before any read
+        known = {i.sku: f for i in items if (f := self._known_figure(i)) is not None}
+        unknown = [s for s in skus if s not in known]
+        # The batch's source items tell which SKUs exist at our source; a SKU Magento cannot
+        # answer for is skipped alone, never its batch. Both reads at once.
+        sources, salables = (
+            await asyncio.gather(self._source_quantities(unknown), self._salables(unknown))
+            if unknown
+            else ({}, {})
         )
+        sources.update(known)  # nothing reserved: source = salable
+        salables.update(known)
         results: dict[str, PushResult] = {}
         writes: list[tuple[PushItem, dict[str, Any], int]] = []
         for item in items:
@@ -400,6 +443,7 @@ class MagentoConnector(Connector):
                 results[item.sku] = PushResult(
                     item.sku, PushStatus.UNCHANGED, shown=shows, observed=salable
                 )
+                self._remember(item.sku, salable, reserved, touches)
                 continue
             quantity = item.available + reserved
             entry = {
@@ -408,16 +452,19 @@ class MagentoConnector(Connector):
                 "quantity": quantity,
                 "status": int(item.available > 0),
             }
-            writes.append((item, entry, salable))
+            writes.append((item, entry, reserved))
         batches = [
             writes[start : start + self.settings.batch_size]
             for start in range(0, len(writes), self.settings.batch_size)
         ]
         await asyncio.gather(*(self._write_sources(batch) for batch in batches))
-        for item, entry, salable in writes:
+        for item, entry, reserved in writes:
+            salable = salables[item.sku]
+            assert isinstance(salable, int)
             results[item.sku] = PushResult(
                 item.sku, PushStatus.WRITTEN, shown=item.available, observed=salable
             )
+            self._remember(item.sku, item.available, reserved, touches)
             log.info(
                 "stock_pushed",
                 channel=self.name,
@@ -426,6 +473,14 @@ class MagentoConnector(Connector):
                 source_quantity=entry["quantity"],
             )
         return [results[i.sku] for i in items]
+
+    def _remember(self, sku: str, salable: int, reserved: int, touches: dict[str, int]) -> None:
+        """Keep the figure we left a SKU at, if nothing is reserved and no pull brought an
+        order holding it while we read and wrote (else the next push reads again)."""
+        if reserved == 0 and salable >= 0 and touches[sku] == self._touches.get(sku, 0):
+            self._known[sku] = (salable, touches[sku], time.monotonic())
+        else:
+            self._known.pop(sku, None)
 
     async def _write_sources(self, batch: list[tuple[PushItem, dict[str, Any], int]]) -> None:
         async with self._limit:
