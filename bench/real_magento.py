@@ -3,7 +3,9 @@
 1. Stock writes per second: the connector pushing every bench SKU a new figure per round (one
    `push` per round, as the daemon's pusher sends a coalesced outbox), next to a plain loop of the
    same `POST /V1/inventory/source-items` requests (same bodies, batches of `batch_size`, same
-   concurrency) with nothing else: the shop's own limit. Alternating blocks of each, one ratio.
+   concurrency) with nothing else: the shop's own limit. Alternating blocks of each, one ratio
+   (`ratio`); `ratio_reading` is the same with every figure read before its write, as happens
+   for a SKU an open order holds or that an order touched since our last write.
 2. Propagation: `syncd run` (a subprocess) with a CSV till and the real shop; one till sale a
    second; the time from the till file's rename to the moment the shop has the new figure (the
    connector's `stock_pushed` event, logged when Magento answered the write: with indexers "on
@@ -53,6 +55,16 @@ def shop_env() -> dict[str, str]:
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _summary(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"n": 0}
+    return {
+        "n": len(values),
+        "p50_ms": round(statistics.median(values) * 1000),
+        "p99_ms": round(_pct(values, 0.99) * 1000),
+    }
 
 
 class Shop:
@@ -157,21 +169,28 @@ async def throughput(args: argparse.Namespace, env: dict[str, str]) -> dict[str,
                 await asyncio.gather(*(post(b) for b in bodies))
                 return len(skus)
 
-            async def syncd_round(quantity: int, before: int) -> int:
+            async def syncd_round(quantity: int, before: int, *, cold: bool = False) -> int:
+                if cold:  # as after an order: every figure read before it is written
+                    connector._known.clear()
                 results = await connector.push([PushItem(s, quantity, before) for s in skus])
                 return sum(1 for r in results if r.status is PushStatus.WRITTEN)
 
-            timed: dict[str, list[tuple[int, float]]] = {"plain": [], "syncd": []}
+            kinds = ("plain", "syncd", "syncd_reading")
+            timed: dict[str, list[tuple[int, float]]] = {k: [] for k in kinds}
             await syncd_round(figure, figure)  # warm-up: token, caches, opcache
             for _block in range(args.blocks):
-                for kind in ("plain", "syncd"):
+                for kind in kinds:
                     for _ in range(args.rounds):
                         new = figure + (1 if figure % 2 == 0 else -1)
                         t0 = time.perf_counter()
                         n = await (
-                            plain_round(new) if kind == "plain" else syncd_round(new, figure)
+                            plain_round(new)
+                            if kind == "plain"
+                            else syncd_round(new, figure, cold=kind == "syncd_reading")
                         )
                         timed[kind].append((n, time.perf_counter() - t0))
+                        if args.verbose:
+                            print(kind, n, round(timed[kind][-1][1], 3), file=sys.stderr)
                         figure = new
         finally:
             await connector.close()
@@ -185,7 +204,10 @@ async def throughput(args: argparse.Namespace, env: dict[str, str]) -> dict[str,
             "writes_per_second": round(written / seconds, 1),
             "round_p50_ms": round(statistics.median(s for _, s in runs) * 1000),
         }
-    out["ratio"] = round(out["syncd"]["writes_per_second"] / out["plain"]["writes_per_second"], 3)
+    plain = out["plain"]["writes_per_second"]
+    out["ratio"] = round(out["syncd"]["writes_per_second"] / plain, 3)
+    # every figure read first (a SKU an order holds, or touched since our last write)
+    out["ratio_reading"] = round(out["syncd_reading"]["writes_per_second"] / plain, 3)
     return out
 
 
@@ -247,7 +269,7 @@ async def propagation(args: argparse.Namespace, env: dict[str, str]) -> dict[str
     if init.returncode != 0:
         raise RuntimeError(f"syncd init failed: {init.stderr[-2000:]}")
     figures = {c["sku"]: c["after"] for c in json.loads(init.stdout)["ledger_changes"]}
-    skus = sorted(s for s in figures if s.startswith("SYNCD-BENCH-"))[: args.skus]
+    skus = sorted(s for s in figures if s.startswith("SYNCD-BENCH-"))[: args.sold]
     log_path = folder / "daemon.log"
     with log_path.open("wb") as log:
         daemon = subprocess.Popen(
@@ -276,6 +298,15 @@ async def propagation(args: argparse.Namespace, env: dict[str, str]) -> dict[str
             daemon.wait(30)
     pushed = _pushed(log_path)
     latencies = [pushed[(s, q)] - t0 for s, q, t0 in sales if (s, q) in pushed]
+    # a SKU's first sale since the daemon started is read before it is written; later ones
+    # are written without reads while nothing else touched the SKU (connector._known_figure)
+    seen: set[str] = set()
+    first: list[float] = []
+    repeat: list[float] = []
+    for sku, quantity, t0 in sales:
+        if (sku, quantity) in pushed:
+            (repeat if sku in seen else first).append(pushed[(sku, quantity)] - t0)
+        seen.add(sku)
     async with aiohttp.ClientSession() as http:
         shop = Shop(env["MAGENTO_URL"], http)
         await shop.login()
@@ -289,6 +320,8 @@ async def propagation(args: argparse.Namespace, env: dict[str, str]) -> dict[str
         "p50_ms": round(statistics.median(latencies) * 1000) if latencies else None,
         "p99_ms": round(_pct(latencies, 0.99) * 1000) if latencies else None,
         "max_ms": round(max(latencies) * 1000) if latencies else None,
+        "first_sale_of_a_sku": _summary(first),
+        "later_sales": _summary(repeat),
         "final_salable_matches": all(shown[s] == figures[s] for s in skus),
         "folder": str(folder),
     }
@@ -310,11 +343,13 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench magento --real", description=__doc__)
     parser.add_argument("--real", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="every round's time")
     parser.add_argument("--part", choices=("all", "throughput", "latency"), default="all")
     parser.add_argument("--skus", type=int, default=40, help="bench products (SYNCD-BENCH-NNN)")
+    parser.add_argument("--sold", type=int, default=20, help="of which the till sells")
     parser.add_argument("--rounds", type=int, default=5, help="rounds per block")
     parser.add_argument("--blocks", type=int, default=3, help="alternating blocks of each")
-    parser.add_argument("--sales", type=int, default=60, help="till sales, one per 1/rate s")
+    parser.add_argument("--sales", type=int, default=120, help="till sales, one per 1/rate s")
     parser.add_argument("--rate", type=float, default=1.0)
     parser.add_argument("--settle", type=float, default=8.0, help="daemon start-up wait (s)")
     args = parser.parse_args(argv)
