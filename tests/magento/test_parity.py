@@ -22,7 +22,8 @@ from tests.magento.conftest import start
 from tests.magento.real import ADMIN, ask, mgshop, missing, shape_problems
 from tests.realshops import RealShop
 
-pytestmark = pytest.mark.realshop("magento")
+# The first test here may wait for the shop's install (2-4 minutes, begun at collection).
+pytestmark = [pytest.mark.realshop("magento"), pytest.mark.timeout(900)]
 
 ORDER_KEYS = ["entity_id", "increment_id", "state", "status", "created_at", "updated_at"]
 ITEM_KEYS = [

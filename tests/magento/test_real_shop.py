@@ -28,7 +28,8 @@ from tests.e2e.test_daemon_process import SYNCD, Env, until
 from tests.magento.real import ADMIN, mgshop, revoke_admin_tokens
 from tests.realshops import RealShop
 
-pytestmark = pytest.mark.realshop("magento")
+# The first test here may wait for the shop's install (2-4 minutes, begun at collection).
+pytestmark = [pytest.mark.realshop("magento"), pytest.mark.timeout(900)]
 
 SIMPLES = ["SYNCD-MUG", "SYNCD-CAP", "SYNCD-PEN", "SYNCD-BAG", "SYNCD-TEE-S", "SYNCD-TEE-M"]
 
