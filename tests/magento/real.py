@@ -8,6 +8,7 @@ import importlib.util
 import json
 import subprocess
 import time
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -49,6 +50,11 @@ def revoke_admin_tokens(shop: RealShop) -> None:
         "REPLACE INTO jwt_auth_revoked (user_type_id, user_id, revoke_before) "
         f"SELECT 2, user_id, {now} FROM admin_user",
     )
+    # Magento caches a revocation once it has read it (JwtUserToken's
+    # FastStorageRevokedWrapper, key jwt-user-token:revoked:<type>:<user>, no tags): an
+    # earlier revocation would hide this one. Its file-cache entries go with it.
+    for entry in Path(shop["MAGENTO_SHOP"], "var", "cache").glob("*/*JWT_USER_TOKEN_REVOKED_2_*"):
+        entry.unlink(missing_ok=True)
     time.sleep(max(0.0, now + 1.05 - time.time()))
 
 
