@@ -1136,6 +1136,13 @@ class MagentoHarness:
                 "/rest/default/V1/orders": Answer(200, b'{"items": [], "total_count": 0}'),
                 "/rest/default/V1/inventory/source-items": Answer(200, b'{"items": []}'),
                 self.SALABLE: Answer(200, b"3"),
+                # check() finds the configured stock and its link to the source
+                "/rest/default/V1/inventory/stocks": Answer(
+                    200, b'{"items": [{"stock_id": 1, "name": "Default Stock"}]}'
+                ),
+                "/rest/default/V1/inventory/stock-source-links": Answer(
+                    200, b'{"items": [{"stock_id": 1, "source_code": "default", "priority": 1}]}'
+                ),
                 "/rest/default/V1/": Answer(200, b"null"),
             }
         )

@@ -1,429 +1,39 @@
-"""A Magento 2.4 REST emulator for what syncd uses (shared/reference/connector-apis.md §2).
-
-MSI mode (default): orders append reservations and leave the source quantity alone; shipping
-deducts the source and compensates the reservation; cancelling and credit memos with return to
-stock compensate too; salable = source quantity + Σ reservations. Legacy mode: orders lower the
-stock item's qty directly. The real `pymagento` client drives it in the tests.
+"""A Magento 2.4 REST emulator for what syncd uses (shared/reference/connector-apis.md §2 and
+its "Observed on real shops" section): the HTTP side. The shop itself (stock rules, orders,
+credit memos, searchCriteria) is ``emulator_state.py``. The real `pymagento` client drives it
+in the tests, and tests/magento/test_parity.py holds its answers' shapes to the real shop's.
 """
 
 from __future__ import annotations
 
-import itertools
+import base64
 import json
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import web
 
-from syncd.connectors.emulation import (
-    CatalogItem,
-    Faults,
-    demo_catalog,
-    install_faults,
-    serve_forever,
+from syncd.connectors.emulation import Faults, demo_catalog, install_faults, serve_forever
+from syncd.connectors.magento.emulator_state import (
+    DEFAULT_SOURCE,
+    ORDER_FIELDS,
+    MagentoEmulator,
+    OrderHead,
+    creditmemo_json,
+    order_json,
+    search,
 )
 
-DEFAULT_SOURCE = "default"
-
-
-@dataclass
-class Item:
-    item_id: int
-    sku: str
-    name: str
-    product_type: str
-    qty_ordered: int
-    parent_item_id: int | None = None
-    qty_canceled: int = 0
-    qty_refunded: int = 0
-    qty_shipped: int = 0
-
-
-@dataclass
-class Order:
-    entity_id: int
-    increment_id: str
-    state: str
-    status: str
-    created_at: str
-    updated_at: str
-    items: list[Item] = field(default_factory=list)
-
-
-class MagentoEmulator:
-    def __init__(self, *, msi: bool = True) -> None:
-        self.msi = msi
-        self.products: dict[str, dict[str, Any]] = {}  # sku → {id, name, type_id, parent}
-        self.source_items: dict[tuple[str, str], dict[str, Any]] = {}  # (sku, source) → item
-        self.stock_items: dict[
-            str, dict[str, Any]
-        ] = {}  # legacy: sku → {item_id, qty, is_in_stock}
-        self.reservations: list[tuple[str, int, str]] = []  # (sku, quantity, event)
-        self._reserved: dict[str, int] = {}  # sku → Σ its reservations (what salable reads)
-        self.orders: dict[int, Order] = {}
-        self.sources = {DEFAULT_SOURCE}
-        # Called as on_write(sku, quantity) when a client writes stock (benchmarks).
-        self.on_write: Callable[[str, int], None] | None = None
-        self.write_log: list[tuple[float, str, int]] = []  # (time, sku, quantity), when recorded
-        self.requests: list[tuple[str, str]] = []
-        self._ids = {k: itertools.count(1) for k in ("product", "order", "item", "stock")}
-
-    @staticmethod
-    def now() -> str:
-        return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-    # -- catalogue -------------------------------------------------------------------------------
-
-    def add_product(
-        self, sku: str, quantity: int = 0, *, name: str = "", parent: str | None = None
-    ) -> None:
-        self.products[sku] = {
-            "id": next(self._ids["product"]),
-            "sku": sku,
-            "name": name or sku,
-            "type_id": "simple",
-            "parent": parent,
-        }
-        if parent and parent not in self.products:
-            self.products[parent] = {
-                "id": next(self._ids["product"]),
-                "sku": parent,
-                "name": parent,
-                "type_id": "configurable",
-                "parent": None,
-            }
-        self.source_items[(sku, DEFAULT_SOURCE)] = {
-            "sku": sku,
-            "source_code": DEFAULT_SOURCE,
-            "quantity": quantity,
-            "status": int(quantity > 0),
-        }
-        self.stock_items[sku] = {
-            "item_id": next(self._ids["stock"]),
-            "product_id": self.products[sku]["id"],
-            "stock_id": 1,
-            "qty": quantity,
-            "is_in_stock": quantity > 0,
-            "manage_stock": True,
-            "backorders": 0,
-            "min_qty": 0,
-        }
-
-    def load_catalog(self, items: Iterable[CatalogItem]) -> None:
-        for item in items:
-            self.add_product(item.sku, item.quantity, name=item.name, parent=item.parent)
-
-    def source_quantity(self, sku: str) -> int:
-        if not self.msi:
-            return int(self.stock_items[sku]["qty"])
-        return int(self.source_items[(sku, DEFAULT_SOURCE)]["quantity"])
-
-    def set_source_quantity(self, sku: str, quantity: int) -> None:
-        """A hand edit in the admin."""
-        if self.msi:
-            self.source_items[(sku, DEFAULT_SOURCE)]["quantity"] = quantity
-        else:
-            self.stock_items[sku]["qty"] = quantity
-
-    def reserved(self, sku: str) -> int:
-        return self._reserved.get(sku, 0)
-
-    def _reserve(self, sku: str, quantity: int, event: str) -> None:
-        """Append a reservation (MSI's inventory_reservation row) and keep its SKU's sum."""
-        self.reservations.append((sku, quantity, event))
-        self._reserved[sku] = self._reserved.get(sku, 0) + quantity
-
-    def salable(self, sku: str) -> int:
-        if not self.msi:
-            return int(self.stock_items[sku]["qty"])
-        return self.source_quantity(sku) + self.reserved(sku)
-
-    # -- orders ----------------------------------------------------------------------------------
-
-    def place_order(self, lines: dict[str, int], *, configurable: bool = False) -> int:
-        oid = next(self._ids["order"])
-        now = self.now()
-        order = Order(oid, f"{100000000 + oid}", "new", "pending", now, now)
-        for sku, qty in lines.items():
-            parent = self.products[sku].get("parent")
-            if configurable and parent:
-                parent_item = Item(
-                    next(self._ids["item"]), sku, self.products[parent]["name"], "configurable", qty
-                )
-                order.items.append(parent_item)
-                order.items.append(
-                    Item(
-                        next(self._ids["item"]),
-                        sku,
-                        self.products[sku]["name"],
-                        "simple",
-                        qty,
-                        parent_item.item_id,
-                    )
-                )
-            else:
-                order.items.append(
-                    Item(next(self._ids["item"]), sku, self.products[sku]["name"], "simple", qty)
-                )
-            if self.msi:
-                self._reserve(sku, -qty, "order_placed")
-            else:
-                self.stock_items[sku]["qty"] -= qty
-        self.orders[oid] = order
-        return oid
-
-    def _stock_lines(self, order: Order) -> list[Item]:
-        return [i for i in order.items if i.product_type != "configurable"]
-
-    def ship(self, order_id: int) -> None:
-        order = self.orders[order_id]
-        for item in self._stock_lines(order):
-            open_qty = item.qty_ordered - item.qty_shipped - item.qty_canceled - item.qty_refunded
-            if open_qty <= 0:
-                continue
-            item.qty_shipped += open_qty
-            if self.msi:
-                self.source_items[(item.sku, DEFAULT_SOURCE)]["quantity"] -= open_qty
-                self._reserve(item.sku, open_qty, "shipment_created")
-        for item in order.items:
-            item.qty_shipped = max(item.qty_shipped, item.qty_ordered - item.qty_canceled)
-        order.state, order.status = "complete", "complete"
-        order.updated_at = self.now()
-
-    def cancel(self, order_id: int) -> None:
-        order = self.orders[order_id]
-        for item in order.items:
-            open_qty = item.qty_ordered - item.qty_shipped - item.qty_canceled - item.qty_refunded
-            if open_qty <= 0:
-                continue
-            item.qty_canceled += open_qty
-            if item.product_type == "configurable":
-                continue
-            if self.msi:
-                self._reserve(item.sku, open_qty, "order_canceled")
-            else:
-                self.stock_items[item.sku]["qty"] += open_qty
-        order.state, order.status = "canceled", "canceled"
-        order.updated_at = self.now()
-
-    def credit_memo(
-        self, order_id: int, lines: dict[str, int], return_to_stock: bool = True
-    ) -> None:
-        order = self.orders[order_id]
-        for sku, qty in lines.items():
-            for item in order.items:
-                if item.sku != sku:
-                    continue
-                item.qty_refunded += qty
-                if item.product_type == "configurable" or not return_to_stock:
-                    continue
-                shipped_back = min(qty, item.qty_shipped)
-                unshipped = qty - shipped_back
-                if self.msi:
-                    if shipped_back:
-                        self.source_items[(sku, DEFAULT_SOURCE)]["quantity"] += shipped_back
-                    if unshipped:
-                        self._reserve(sku, unshipped, "creditmemo_created")
-                else:
-                    self.stock_items[sku]["qty"] += qty
-        order.state = (
-            "closed" if all(i.qty_refunded >= i.qty_ordered for i in order.items) else order.state
-        )
-        order.status = order.state
-        order.updated_at = self.now()
-
-
-# -- search criteria --------------------------------------------------------------------------------
-
-
-def parse_search(
-    query: dict[str, str],
-) -> tuple[list[list[tuple[str, str, str]]], list[tuple[str, str]], int, int]:
-    """(filter groups, sort orders, page size, current page) from searchCriteria[...] params."""
-    groups: dict[int, dict[int, dict[str, str]]] = {}
-    sorts: dict[int, dict[str, str]] = {}
-    page_size, current = 0, 1
-    for key, value in query.items():
-        key = unquote(key)
-        m = re.fullmatch(
-            r"searchCriteria\[filter_groups\]\[(\d+)\]\[filters\]\[(\d+)\]\[(\w+)\]", key
-        )
-        if m:
-            groups.setdefault(int(m[1]), {}).setdefault(int(m[2]), {})[m[3]] = value
-            continue
-        m = re.fullmatch(r"searchCriteria\[sortOrders\]\[(\d+)\]\[(\w+)\]", key)
-        if m:
-            sorts.setdefault(int(m[1]), {})[m[2]] = value
-            continue
-        if key == "searchCriteria[pageSize]":
-            page_size = int(value)
-        elif key == "searchCriteria[currentPage]":
-            current = max(1, int(value))
-    filter_groups = [
-        [
-            (f.get("field", ""), f.get("value", ""), f.get("condition_type", "eq"))
-            for _, f in sorted(g.items())
-        ]
-        for _, g in sorted(groups.items())
-    ]
-    sort_orders = [
-        (s.get("field", ""), s.get("direction", "ASC").upper()) for _, s in sorted(sorts.items())
-    ]
-    return filter_groups, sort_orders, page_size, current
-
-
-def _cmp(a: Any, b: str) -> int:
-    try:
-        fa, fb = float(a), float(b)
-        return (fa > fb) - (fa < fb)
-    except (TypeError, ValueError):
-        sa = "" if a is None else str(a)
-        return (sa > b) - (sa < b)
-
-
-def matches(item: dict[str, Any], field_name: str, value: str, condition: str) -> bool:
-    actual = item.get(field_name)
-    if condition == "eq":
-        return str(actual) == value
-    if condition == "neq":
-        return str(actual) != value
-    if condition == "gt":
-        return _cmp(actual, value) > 0
-    if condition in ("gteq", "moreq", "from"):
-        return _cmp(actual, value) >= 0
-    if condition == "lt":
-        return _cmp(actual, value) < 0
-    if condition in ("lteq", "to"):
-        return _cmp(actual, value) <= 0
-    if condition == "in":
-        return str(actual) in value.split(",")
-    if condition == "nin":
-        return str(actual) not in value.split(",")
-    if condition in ("like", "nlike"):
-        pattern = "^" + re.escape(value).replace("%", ".*") + "$"
-        found = re.match(pattern, str(actual or ""), re.I) is not None
-        return found if condition == "like" else not found
-    if condition == "null":
-        return actual is None
-    if condition == "notnull":
-        return actual is not None
-    if condition == "finset":
-        return value in str(actual or "").split(",")
-    raise ValueError(condition)
-
-
-def search(
-    items: list[Any],
-    query: dict[str, str],
-    render: Callable[[Any], dict[str, Any]] = dict,
-) -> dict[str, Any]:
-    """Magento's searchCriteria over ``items`` (rows, or objects ``render`` turns into rows).
-
-    Filters and sorts read the rows as they are; only the page returned is copied or rendered,
-    so a page costs the scan of the filters, not a copy of the whole table (100,000 SKUs)."""
-    groups, sorts, page_size, current = parse_search(query)
-    for group in groups:  # groups AND, filters in a group OR
-        items = [i for i in items if any(matches(i, f, v, c) for f, v, c in group)]
-    for field_name, direction in reversed(sorts):
-        items.sort(
-            key=lambda i: (
-                str(i.get(field_name, "")).zfill(20)
-                if str(i.get(field_name, "")).isdigit()
-                else str(i.get(field_name, ""))
-            ),
-            reverse=direction == "DESC",
-        )
-    total = len(items)
-    if page_size:
-        last_page = max(1, -(-total // page_size))
-        page = min(current, last_page)  # the quirk: a page past the end returns the last page
-        items = items[(page - 1) * page_size : page * page_size]
-    items = [render(i) for i in items]
-    criteria: dict[str, Any] = {
-        "filter_groups": [
-            {"filters": [{"field": f, "value": v, "condition_type": c} for f, v, c in g]}
-            for g in groups
-        ]
-    }
-    if page_size:
-        criteria["page_size"] = page_size
-        criteria["current_page"] = current
-    return {"items": items, "search_criteria": criteria, "total_count": total}
-
-
-# -- rendering ----------------------------------------------------------------------------------
-
-
-_ORDER_FIELDS = ("entity_id", "increment_id", "state", "status", "created_at", "updated_at")
-
-
-class _OrderHead(dict[str, Any]):
-    """An order's top-level fields, for filters and sorts, and the order to render."""
-
-    def __init__(self, order: Order, fields: dict[str, Any]) -> None:
-        super().__init__(fields)
-        self.order = order
-
-
-def order_json(order: Order) -> dict[str, Any]:
-    items = []
-    by_id = {i.item_id: i for i in order.items}
-    for i in order.items:
-        entry: dict[str, Any] = {
-            "item_id": i.item_id,
-            "order_id": order.entity_id,
-            "sku": i.sku,
-            "name": i.name,
-            "product_type": i.product_type,
-            "qty_ordered": i.qty_ordered,
-            "qty_canceled": i.qty_canceled,
-            "qty_refunded": i.qty_refunded,
-            "qty_shipped": i.qty_shipped,
-            "qty_invoiced": 0,
-            "price": 0 if i.parent_item_id else 20,
-            "is_virtual": 0,
-            "created_at": order.created_at,
-            "updated_at": order.updated_at,
-        }
-        if i.parent_item_id is not None:
-            entry["parent_item_id"] = i.parent_item_id
-            parent = by_id[i.parent_item_id]
-            entry["parent_item"] = {
-                "item_id": parent.item_id,
-                "sku": parent.sku,
-                "product_type": parent.product_type,
-            }
-        items.append(entry)
-    return {
-        "entity_id": order.entity_id,
-        "increment_id": order.increment_id,
-        "state": order.state,
-        "status": order.status,
-        "created_at": order.created_at,
-        "updated_at": order.updated_at,
-        "items": items,
-    }
-
+__all__ = ["DEFAULT_SOURCE", "MagentoEmulator", "create_app", "expire_tokens", "run_standalone"]
 
 # -- the HTTP app -------------------------------------------------------------------------------
 
 EMULATOR_KEY = web.AppKey("magento_emulator", MagentoEmulator)
 CONFIG_KEY = web.AppKey("magento_config", dict)
-
-
-def _sku_filter(query: dict[str, str]) -> list[str] | None:
-    """SKUs of a `sku` eq/in filter alone in its group, if the search has one."""
-    groups, _, _, _ = parse_search(query)
-    for group in groups:
-        if len(group) == 1 and group[0][0] == "sku" and group[0][2] in ("eq", "in"):
-            return group[0][1].split(",") if group[0][2] == "in" else [group[0][1]]
-    return None
 
 
 def _error(status: int, message: str, parameters: Any = None) -> web.Response:
@@ -438,7 +48,7 @@ def create_app(
     *,
     username: str = "admin",
     password: str = "admin123",
-    token_ttl_seconds: float = 14_400,
+    token_ttl_seconds: float = 3600,
     integration_token: str | None = None,
     input_limit: bool = False,
     faults: Faults | None = None,
@@ -453,6 +63,7 @@ def create_app(
         "integration_token": integration_token,
         "input_limit": input_limit,
         "tokens": {},
+        "refused": 0,  # requests answered 401
     }
     install_faults(app, faults, seed)
     app.router.add_post("/rest/V1/integration/admin/token", _token)
@@ -474,7 +85,16 @@ async def _token(request: web.Request) -> web.Response:
             401,
             "The account sign-in was incorrect or your account is disabled temporarily. Please wait and try again later.",
         )
-    token = secrets.token_hex(16)
+    # A JWT as 2.4.7 issues (header.payload.signature, `exp` in seconds since the epoch); the
+    # signature is random: nothing here verifies it but this emulator.
+    now = time.time()
+    header = {"kid": "1", "alg": "HS256"}
+    payload = {"uid": 1, "utypid": 2, "iat": int(now), "exp": int(now + config["ttl"])}
+    token = ".".join(
+        base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")
+        for part in (header, payload)
+    )
+    token += "." + secrets.token_urlsafe(32)
     config["tokens"][token] = time.monotonic() + config["ttl"]
     return web.json_response(token)
 
@@ -497,130 +117,313 @@ def expire_tokens(app: web.Application) -> None:
         app[CONFIG_KEY]["tokens"][token] = 0.0
 
 
+NO_ENTITY = "The entity that was requested doesn't exist. Verify the entity and try again."
+NO_PRODUCT = "The product that was requested doesn't exist. Verify the product and try again."
+# get-product-salable-quantity for a SKU that is no product: 500, this text/plain (observed)
+APPLICATION_ERROR = "An error has happened during application run. See exception log for details.\n"
+NO_SOURCE_ITEMS = "Can't check requested quantity for products without Source Items support."
+
+
+async def _json_body(request: web.Request) -> Any:
+    return await request.json() if request.can_read_body else None
+
+
 async def _api(request: web.Request) -> web.Response:
     emulator = request.app[EMULATOR_KEY]
     path = request.match_info["path"]
     emulator.requests.append((request.method, "/V1/" + path))
     if not _authorized(request):
+        request.app[CONFIG_KEY]["refused"] += 1
         return _error(
             401,
             "The consumer isn't authorized to access %resources.",
             {"resources": "Magento_Sales::actions_view"},
         )
-    query = dict(request.query)
-    method = request.method
     try:
-        if method == "GET" and path == "orders":
-            # Filters and sorts read an order's own fields; only the page is rendered whole.
-            heads = [
-                _OrderHead(o, {f: getattr(o, f) for f in _ORDER_FIELDS})
-                for o in emulator.orders.values()  # ids only grow: already in id order
-            ]
-            return web.json_response(search(heads, query, lambda h: order_json(h.order)))
-        if method == "GET" and (m := re.fullmatch(r"orders/(\d+)", path)):
-            order = emulator.orders.get(int(m[1]))
-            if order is None:
-                return _error(
-                    404,
-                    "The entity that was requested doesn't exist. Verify the entity and try again.",
+        for method, pattern, handler in ROUTES:
+            if request.method == method and (m := re.fullmatch(pattern, path)):
+                response: web.Response = await handler(
+                    request, emulator, *(unquote(g) for g in m.groups())
                 )
-            return web.json_response(order_json(order))
-        if method == "GET" and path in ("products", "products/"):
-            rows = [
-                {"id": p["id"], "sku": p["sku"], "name": p["name"], "type_id": p["type_id"]}
-                for p in emulator.products.values()
-            ]
-            return web.json_response(search(rows, query))
-        if method == "GET" and (m := re.fullmatch(r"products/([^/]+)", path)):
-            sku = unquote(m[1])
-            product = emulator.products.get(sku)
-            if product is None:
-                return _error(
-                    404,
-                    "The product that was requested doesn't exist. Verify the product and try again.",
-                )
-            return web.json_response(
-                {
-                    "id": product["id"],
-                    "sku": sku,
-                    "name": product["name"],
-                    "type_id": product["type_id"],
-                    "extension_attributes": {"stock_item": emulator.stock_items.get(sku)},
-                }
-            )
-        if method == "GET" and (m := re.fullmatch(r"stockItems/([^/]+)", path)):
-            sku = unquote(m[1])
-            if sku not in emulator.stock_items:
-                return _error(404, 'Product with SKU "%1" does not exist', [sku])
-            return web.json_response(emulator.stock_items[sku])
-        if method == "PUT" and (m := re.fullmatch(r"products/([^/]+)/stockItems/(\d+)", path)):
-            sku = unquote(m[1])
-            if sku not in emulator.stock_items:
-                return _error(
-                    404,
-                    "The product that was requested doesn't exist. Verify the product and try again.",
-                )
-            body = (await request.json()).get("stockItem", {})
-            item = emulator.stock_items[sku]
-            if "qty" in body:
-                item["qty"] = float(body["qty"])
-                item["qty"] = int(item["qty"]) if float(item["qty"]).is_integer() else item["qty"]
-                if emulator.msi:  # with MSI the legacy API writes the default source
-                    emulator.source_items[(sku, DEFAULT_SOURCE)]["quantity"] = item["qty"]
-            if "is_in_stock" in body:
-                item["is_in_stock"] = bool(body["is_in_stock"])
-            if emulator.on_write is not None:
-                emulator.on_write(sku, int(item["qty"]))
-            return web.json_response(item["item_id"])
-        if method == "GET" and path == "inventory/sources":
-            return web.json_response(
-                search(
-                    [
-                        {"source_code": s, "name": s, "enabled": True}
-                        for s in sorted(emulator.sources)
-                    ],
-                    query,
-                )
-            )
-        if method == "GET" and path == "inventory/source-items":
-            if not emulator.msi:
-                return _error(404, "Request does not match any route.")
-            return web.json_response(search(list(emulator.source_items.values()), query))
-        if method == "POST" and path == "inventory/source-items":
-            if not emulator.msi:
-                return _error(404, "Request does not match any route.")
-            items = (await request.json()).get("sourceItems", [])
-            if request.app[CONFIG_KEY]["input_limit"] and len(items) > 20:
-                return _error(
-                    400,
-                    "The number of items in the array is above the allowed maximum of %1.",
-                    [20],
-                )
-            for entry in items:
-                sku, source = entry.get("sku"), entry.get("source_code")
-                if source not in emulator.sources:
-                    return _error(400, 'Source "%1" does not exist.', [source])
-                if sku not in emulator.products:
-                    return _error(400, 'Product with SKU "%1" does not exist', [sku])
-                emulator.source_items[(sku, source)] = {
-                    "sku": sku,
-                    "source_code": source,
-                    "quantity": entry.get("quantity", 0),
-                    "status": int(entry.get("status", 0)),
-                }
-                if emulator.on_write is not None:
-                    emulator.on_write(sku, int(entry.get("quantity", 0)))
-            return web.json_response([])
-        if method == "GET" and (
-            m := re.fullmatch(r"inventory/get-product-salable-quantity/([^/]+)/(\d+)", path)
-        ):
-            sku = unquote(m[1])
-            if sku not in emulator.products:
-                return _error(404, 'Product with SKU "%1" does not exist', [sku])
-            return web.json_response(emulator.salable(sku))
-    except (ValueError, KeyError, TypeError) as err:
+                return response
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
         return _error(400, "Invalid request: %1", [str(err)])
     return _error(404, "Request does not match any route.")
+
+
+Handler = Callable[..., Awaitable[web.Response]]  # (request, emulator, *path groups)
+
+
+async def _orders(request: web.Request, emu: MagentoEmulator) -> web.Response:
+    # Filters and sorts read an order's own fields; only the page is rendered whole.
+    heads = [
+        OrderHead(o, {f: getattr(o, f) for f in ORDER_FIELDS})
+        for o in emu.orders.values()  # ids only grow: already in id order
+    ]
+    return web.json_response(search(heads, dict(request.query), lambda h: order_json(h.order)))
+
+
+async def _order(request: web.Request, emu: MagentoEmulator, oid: str) -> web.Response:
+    order = emu.orders.get(int(oid))
+    return web.json_response(order_json(order)) if order else _error(404, NO_ENTITY)
+
+
+async def _order_action(
+    request: web.Request, emu: MagentoEmulator, oid: str, action: str
+) -> web.Response:
+    """POST orders/{id}/cancel answers true or false; order/{id}/ship and invoice the new
+    document's id as a JSON string (observed)."""
+    if int(oid) not in emu.orders:
+        return _error(404, NO_ENTITY)
+    if action == "cancel":
+        return web.json_response(emu.cancel(int(oid)))
+    if action == "invoice":
+        return web.json_response(str(emu.invoice(int(oid))))
+    order = emu.orders[int(oid)]
+    by_id = {i.item_id: i for i in order.items}
+    wanted = ((await _json_body(request)) or {}).get("items")  # [{order_item_id, qty}]
+    lines = {by_id[int(e["order_item_id"])].sku: int(e["qty"]) for e in wanted} if wanted else None
+    done = emu.ship(int(oid), lines)
+    return web.json_response(str(done))
+
+
+async def _refund(request: web.Request, emu: MagentoEmulator, oid: str) -> web.Response:
+    """POST order/{id}/refund: {"items":[{order_item_id, qty}], "arguments":
+    {"extension_attributes": {"return_to_stock_items": [ids]}}}; the credit memo's id."""
+    order = emu.orders.get(int(oid))
+    if order is None:
+        return _error(404, NO_ENTITY)
+    body = await _json_body(request) or {}
+    by_id = {i.item_id: i for i in order.items}
+    refund = []
+    for entry in body.get("items") or []:
+        line = by_id.get(int(entry["order_item_id"]))
+        qty = int(entry.get("qty", 0))
+        if line is None or not order.ships(line):  # a configurable's child line (observed)
+            return _error(
+                400,
+                "Creditmemo Document Validation Error(s):\nThe creditmemo contains incorrect product items.",
+            )
+        if qty <= 0 or qty > line.qty_ordered - line.qty_canceled - line.qty_refunded:
+            return _error(400, 'We found an invalid quantity to refund item "%1".', [line.name])
+        refund.append((line, qty))
+    arguments = body.get("arguments") or {}
+    if "return_to_stock_items" in arguments:
+        return _error(400, '"ReturnToStockItems" is not supported')  # observed
+    back = (arguments.get("extension_attributes") or {}).get("return_to_stock_items") or []
+    memo = emu.refund(int(oid), refund, [int(b) for b in back])
+    return web.json_response(str(memo))  # the credit memo's id as a JSON string (observed)
+
+
+async def _creditmemos(request: web.Request, emu: MagentoEmulator) -> web.Response:
+    rows = [
+        {"entity_id": m.entity_id, "order_id": m.order_id, "created_at": m.created_at, "memo": m}
+        for m in emu.creditmemos.values()
+    ]
+    return web.json_response(
+        search(rows, dict(request.query), lambda r: creditmemo_json(r["memo"]))
+    )
+
+
+async def _creditmemo(request: web.Request, emu: MagentoEmulator, mid: str) -> web.Response:
+    memo = emu.creditmemos.get(int(mid))
+    return web.json_response(creditmemo_json(memo)) if memo else _error(404, NO_ENTITY)
+
+
+async def _products(request: web.Request, emu: MagentoEmulator) -> web.Response:
+    rows = [
+        {"id": p["id"], "sku": p["sku"], "name": p["name"], "type_id": p["type_id"]}
+        for p in emu.products.values()
+    ]
+    return web.json_response(search(rows, dict(request.query)))
+
+
+async def _product(request: web.Request, emu: MagentoEmulator, sku: str) -> web.Response:
+    product = emu.products.get(sku)
+    if product is None:
+        return _error(404, NO_PRODUCT)
+    answer = {
+        "id": product["id"],
+        "sku": sku,
+        "name": product["name"],
+        "type_id": product["type_id"],
+        "extension_attributes": {"stock_item": emu.stock_items.get(sku)},
+    }
+    fields = request.query.get("fields")  # Magento's field filter: `fields=sku,type_id`
+    if fields:
+        answer = {k: v for k, v in answer.items() if k in fields.split(",")}
+    return web.json_response(answer)
+
+
+async def _stock_item(request: web.Request, emu: MagentoEmulator, sku: str) -> web.Response:
+    if sku not in emu.stock_items:
+        return _error(404, 'Product with SKU "%1" does not exist', [sku])
+    return web.json_response(emu.stock_items[sku])
+
+
+async def _put_stock_item(
+    request: web.Request, emu: MagentoEmulator, sku: str, _item_id: str
+) -> web.Response:
+    if sku not in emu.stock_items:
+        return _error(404, NO_PRODUCT)
+    body = ((await _json_body(request)) or {}).get("stockItem", {})
+    item = emu.stock_items[sku]
+    if "qty" in body:
+        item["qty"] = float(body["qty"])
+        item["qty"] = int(item["qty"]) if float(item["qty"]).is_integer() else item["qty"]
+        if emu.msi:  # with MSI the legacy API writes the default source
+            emu.source_items[(sku, DEFAULT_SOURCE)]["quantity"] = item["qty"]
+    if "is_in_stock" in body:
+        item["is_in_stock"] = bool(body["is_in_stock"])
+    if emu.on_write is not None:
+        emu.on_write(sku, int(item["qty"]))
+    return web.json_response(item["item_id"])
+
+
+def _msi_only(emu: MagentoEmulator) -> web.Response | None:
+    return None if emu.msi else _error(404, "Request does not match any route.")
+
+
+async def _sources(request: web.Request, emu: MagentoEmulator) -> web.Response:
+    rows = [
+        {"source_code": s, "name": "Default Source" if s == DEFAULT_SOURCE else s, "enabled": True}
+        for s in sorted(emu.sources)
+    ]
+    return _msi_only(emu) or web.json_response(search(rows, dict(request.query)))
+
+
+def _stock_json(emu: MagentoEmulator, stock: int) -> dict[str, Any]:
+    channels = [{"type": "website", "code": "base"}] if stock == 1 else []
+    return {
+        "stock_id": stock,
+        "name": emu.stocks[stock],
+        "extension_attributes": {"sales_channels": channels},
+    }
+
+
+async def _stocks(request: web.Request, emu: MagentoEmulator) -> web.Response:
+    rows = [_stock_json(emu, i) for i in sorted(emu.stocks)]
+    return _msi_only(emu) or web.json_response(search(rows, dict(request.query)))
+
+
+async def _stock(request: web.Request, emu: MagentoEmulator, stock: str) -> web.Response:
+    if int(stock) not in emu.stocks:
+        return _error(404, 'Stock with id "%value" does not exist.', {"value": int(stock)})
+    return web.json_response(_stock_json(emu, int(stock)))
+
+
+async def _export_salable(
+    request: web.Request, emu: MagentoEmulator, kind: str, code: str
+) -> web.Response:
+    """export-stock-salable-qty/website/base: products searched, each with Magento's salable
+    (PreciseExportStockProcessor): a product without source items of its own has qty 0 and
+    is_salable true; one not assigned to the stock is left out; no product, no row."""
+    refused = _msi_only(emu)
+    if refused:
+        return refused
+    rows = []
+    for product in emu.products.values():
+        sku = product["sku"]
+        if product["type_id"] != "simple":
+            rows.append({"sku": sku, "qty": 0, "is_salable": True})
+        elif (sku, DEFAULT_SOURCE) in emu.source_items:
+            figure = emu.salable(sku)
+            rows.append({"sku": sku, "qty": figure, "is_salable": figure > 0})
+    return web.json_response(search(rows, dict(request.query)))
+
+
+async def _stock_links(request: web.Request, emu: MagentoEmulator) -> web.Response:
+    rows = [
+        {"stock_id": stock, "source_code": source, "priority": n}
+        for stock, sources in sorted(emu.stock_sources.items())
+        for n, source in enumerate(sources, start=1)
+    ]
+    return _msi_only(emu) or web.json_response(search(rows, dict(request.query)))
+
+
+async def _source_items(request: web.Request, emu: MagentoEmulator) -> web.Response:
+    rows = list(emu.source_items.values())
+    return _msi_only(emu) or web.json_response(search(rows, dict(request.query)))
+
+
+async def _write_source_items(request: web.Request, emu: MagentoEmulator) -> web.Response:
+    refused = _msi_only(emu)
+    if refused:
+        return refused
+    items = ((await _json_body(request)) or {}).get("sourceItems", [])
+    if request.app[CONFIG_KEY]["input_limit"] and len(items) > 20:
+        return _error(
+            400, "The number of items in the array is above the allowed maximum of %1.", [20]
+        )
+    for entry in items:  # validated before anything else (observed)
+        try:
+            float(entry["status"])
+        except (KeyError, TypeError, ValueError):
+            return web.json_response(
+                {
+                    "message": 'Validation Failed: "status" should be numeric.',
+                    "errors": [
+                        {
+                            "message": '"%field" should be numeric.',
+                            "parameters": {"field": "status"},
+                        }
+                    ],
+                },
+                status=400,
+            )
+    if any(entry.get("source_code") not in emu.sources for entry in items):
+        return _error(400, "Could not save Source Item")  # observed, for an unknown source
+    for entry in items:
+        # A SKU that is no product is stored all the same (observed: 200 [] and the row)
+        sku, source = str(entry.get("sku")), str(entry.get("source_code"))
+        emu.source_items[(sku, source)] = {
+            "sku": sku,
+            "source_code": source,
+            "quantity": entry.get("quantity", 0),
+            "status": int(entry.get("status", 0)),
+        }
+        if emu.on_write is not None:
+            emu.on_write(sku, int(entry.get("quantity", 0)))
+    return web.json_response([])
+
+
+async def _salable(
+    request: web.Request, emu: MagentoEmulator, sku: str, stock: str
+) -> web.Response:
+    """The order of checks is Magento's (observed): no product → 500 with a line of text
+    (also for a source item without a product); a product without source items (configurable,
+    bundle) → 400; then an unknown stock → 400."""
+    product = emu.products.get(sku)
+    if product is None or sku in emu.failing_salable:
+        return web.Response(text=APPLICATION_ERROR, status=500, content_type="text/plain")
+    if product["type_id"] != "simple":
+        return _error(400, NO_SOURCE_ITEMS)
+    if int(stock) not in emu.stocks:
+        return _error(400, "Could not receive Stock Item data")
+    return web.json_response(emu.salable(sku))
+
+
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", r"orders", _orders),
+    ("GET", r"orders/(\d+)", _order),
+    ("POST", r"orders/(\d+)/(cancel)", _order_action),
+    ("POST", r"order/(\d+)/(ship|invoice)", _order_action),
+    ("POST", r"order/(\d+)/refund", _refund),
+    ("GET", r"creditmemos", _creditmemos),
+    ("GET", r"creditmemo/(\d+)", _creditmemo),
+    ("GET", r"products/?", _products),
+    ("GET", r"products/([^/]+)", _product),
+    ("GET", r"stockItems/([^/]+)", _stock_item),
+    ("PUT", r"products/([^/]+)/stockItems/(\d+)", _put_stock_item),
+    ("GET", r"inventory/sources", _sources),
+    ("GET", r"inventory/stocks", _stocks),
+    ("GET", r"inventory/stocks/(\d+)", _stock),
+    ("GET", r"inventory/stock-source-links", _stock_links),
+    ("GET", r"inventory/source-items", _source_items),
+    ("POST", r"inventory/source-items", _write_source_items),
+    ("GET", r"inventory/get-product-salable-quantity/([^/]+)/(\d+)", _salable),
+    ("GET", r"inventory/export-stock-salable-qty/(website)/(base)", _export_salable),
+]
 
 
 def _admin_routes(app: web.Application) -> None:
@@ -649,12 +452,15 @@ def _admin_routes(app: web.Application) -> None:
             emulator.ship(oid)
         elif what == "cancel":
             emulator.cancel(oid)
+        elif what == "invoice":
+            emulator.invoice(oid)
         elif what == "refund":
             data = await request.json()
             emulator.credit_memo(
                 oid,
                 {k: int(v) for k, v in data["lines"].items()},
                 bool(data.get("return_to_stock", True)),
+                name_parent=bool(data.get("name_parent", False)),
             )
         else:
             raise web.HTTPNotFound()

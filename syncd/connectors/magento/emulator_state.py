@@ -1,0 +1,577 @@
+"""The Magento emulator's shop: catalogue, MSI source items and reservations, orders, credit
+memos, and Magento's searchCriteria. The HTTP side is ``emulator.py``.
+
+Every stock rule here is Magento 2.4.7's, from its sources and the real shop (observed on
+2.4.7-p3 with MSI): placing an order appends a reservation and leaves the source alone;
+shipping deducts the source and compensates the reservation; cancelling compensates it; a
+configurable's ``qty_canceled`` and ``qty_shipped`` sit on its parent line only
+(``Order\\Item::isDummy(true)``, ``Item::cancel()``), ``qty_refunded`` and ``qty_invoiced`` on
+both lines; a credit memo returns units only for the lines named in ``return_to_stock_items``
+(SalesInventory's CreditmemoDocumentFactoryPlugin; a configurable's child line, its parent's id
+returns nothing), taking unshipped units first: a returned unshipped unit drops its
+reservation, a returned shipped one goes back on the source (InventorySales'
+ProcessRefundItems); an unshipped unit refunded without return is deducted from the source
+with its reservation (DeductSourceItemQuantityOnRefund). Legacy mode (no MSI): orders lower the
+stock item's qty directly, cancellations and returns raise it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote
+
+from syncd.connectors.emulation import CatalogItem
+
+DEFAULT_SOURCE = "default"
+DEFAULT_STOCK = 1
+
+
+@dataclass
+class Item:
+    item_id: int
+    sku: str
+    name: str
+    product_type: str
+    qty_ordered: int
+    parent_item_id: int | None = None
+    product_id: int = 0
+    qty_canceled: int = 0
+    qty_refunded: int = 0
+    qty_shipped: int = 0
+    qty_invoiced: int = 0
+
+
+@dataclass
+class Order:
+    entity_id: int
+    increment_id: str
+    state: str
+    status: str
+    created_at: str
+    updated_at: str
+    items: list[Item] = field(default_factory=list)
+
+    def parent(self, item: Item) -> Item | None:
+        return next((i for i in self.items if i.item_id == item.parent_item_id), None)
+
+    def ships(self, item: Item) -> bool:
+        """The line carrying shipped and cancelled figures: not a configurable's child."""
+        return item.parent_item_id is None
+
+    def stock_line(self, item: Item) -> Item:
+        """The line whose product holds the stock: a configurable's child, else itself."""
+        return next((i for i in self.items if i.parent_item_id == item.item_id), item)
+
+
+@dataclass
+class CreditMemo:
+    entity_id: int
+    order_id: int
+    created_at: str
+    items: list[tuple[Item, int]]  # (order line, quantity refunded)
+
+
+def set_state(order: Order, state: str, now: str) -> None:
+    order.state, order.status = state, {"new": "pending"}.get(state, state)
+    order.updated_at = now
+
+
+class MagentoEmulator:
+    def __init__(self, *, msi: bool = True) -> None:
+        self.msi = msi
+        self.products: dict[str, dict[str, Any]] = {}  # sku → {id, name, type_id, parent}
+        self.source_items: dict[tuple[str, str], dict[str, Any]] = {}  # (sku, source) → item
+        # legacy: sku → {item_id, qty, is_in_stock}
+        self.stock_items: dict[str, dict[str, Any]] = {}
+        self.reservations: list[tuple[str, int, str]] = []  # (sku, quantity, event)
+        self._reserved: dict[str, int] = {}  # sku → Σ its reservations (what salable reads)
+        self.orders: dict[int, Order] = {}
+        self.creditmemos: dict[int, CreditMemo] = {}
+        self.sources = {DEFAULT_SOURCE}
+        self.stocks = {DEFAULT_STOCK: "Default Stock"}
+        self.stock_sources = {DEFAULT_STOCK: [DEFAULT_SOURCE]}
+        # Called as on_write(sku, quantity) when a client writes stock (benchmarks).
+        self.on_write: Callable[[str, int], None] | None = None
+        self.write_log: list[tuple[float, str, int]] = []  # (time, sku, quantity), when recorded
+        self.requests: list[tuple[str, str]] = []
+        # SKUs whose salable read fails with a 500 as in an outage (a fault for tests)
+        self.failing_salable: set[str] = set()
+        self._ids = {
+            k: itertools.count(1) for k in ("product", "order", "item", "stock", "memo", "doc")
+        }
+
+    @staticmethod
+    def now() -> str:
+        return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+    # -- catalogue -------------------------------------------------------------------------------
+
+    def add_product(
+        self, sku: str, quantity: int = 0, *, name: str = "", parent: str | None = None
+    ) -> None:
+        self.products[sku] = {
+            "id": next(self._ids["product"]),
+            "sku": sku,
+            "name": name or sku,
+            "type_id": "simple",
+            "parent": parent,
+        }
+        if parent and parent not in self.products:
+            self.products[parent] = {
+                "id": next(self._ids["product"]),
+                "sku": parent,
+                "name": parent,
+                "type_id": "configurable",
+                "parent": None,
+            }
+        self.source_items[(sku, DEFAULT_SOURCE)] = {
+            "sku": sku,
+            "source_code": DEFAULT_SOURCE,
+            "quantity": quantity,
+            "status": int(quantity > 0),
+        }
+        self.stock_items[sku] = {
+            "item_id": next(self._ids["stock"]),
+            "product_id": self.products[sku]["id"],
+            "stock_id": 1,
+            "qty": quantity,
+            "is_in_stock": quantity > 0,
+            "manage_stock": True,
+            "backorders": 0,
+            "min_qty": 0,
+        }
+
+    def load_catalog(self, items: Iterable[CatalogItem]) -> None:
+        for item in items:
+            self.add_product(item.sku, item.quantity, name=item.name, parent=item.parent)
+
+    def source_quantity(self, sku: str) -> int:
+        if not self.msi:
+            return int(self.stock_items[sku]["qty"])
+        return int(self.source_items[(sku, DEFAULT_SOURCE)]["quantity"])
+
+    def set_source_quantity(self, sku: str, quantity: int) -> None:
+        """A hand edit in the admin."""
+        if self.msi:
+            self.source_items[(sku, DEFAULT_SOURCE)]["quantity"] = quantity
+        else:
+            self.stock_items[sku]["qty"] = quantity
+
+    def _move_source(self, sku: str, delta: int) -> None:
+        if self.msi:
+            self.source_items[(sku, DEFAULT_SOURCE)]["quantity"] += delta
+        else:
+            self.stock_items[sku]["qty"] += delta
+
+    def reserved(self, sku: str) -> int:
+        return self._reserved.get(sku, 0)
+
+    def _reserve(self, sku: str, quantity: int, event: str) -> None:
+        """Append a reservation (MSI's inventory_reservation row) and keep its SKU's sum."""
+        if not quantity:
+            return
+        self.reservations.append((sku, quantity, event))
+        self._reserved[sku] = self._reserved.get(sku, 0) + quantity
+
+    def salable(self, sku: str) -> int:
+        if not self.msi:
+            return int(self.stock_items[sku]["qty"])
+        return self.source_quantity(sku) + self.reserved(sku)
+
+    # -- orders ----------------------------------------------------------------------------------
+
+    def place_order(self, lines: dict[str, int], *, configurable: bool = False) -> int:
+        oid = next(self._ids["order"])
+        now = self.now()
+        # increment_id: Magento's default sequence, zero-padded to 9 digits (observed)
+        order = Order(oid, f"{oid:09d}", "new", "pending", now, now)
+        for sku, qty in lines.items():
+            product = self.products[sku]
+            parent = product.get("parent")
+            if configurable and parent:
+                # the parent line carries the child's SKU (observed), and the figures
+                parent_item = Item(
+                    next(self._ids["item"]),
+                    sku,
+                    self.products[parent]["name"],
+                    "configurable",
+                    qty,
+                    product_id=self.products[parent]["id"],
+                )
+                order.items.append(parent_item)
+                order.items.append(
+                    Item(
+                        next(self._ids["item"]),
+                        sku,
+                        product["name"],
+                        "simple",
+                        qty,
+                        parent_item.item_id,
+                        product_id=product["id"],
+                    )
+                )
+            else:
+                order.items.append(
+                    Item(
+                        next(self._ids["item"]),
+                        sku,
+                        product["name"],
+                        "simple",
+                        qty,
+                        product_id=product["id"],
+                    )
+                )
+            if self.msi:
+                self._reserve(sku, -qty, "order_placed")
+            else:
+                self.stock_items[sku]["qty"] -= qty
+        self.orders[oid] = order
+        return oid
+
+    @staticmethod
+    def _to_ship(item: Item) -> int:
+        # Order\Item::getSimpleQtyToShip
+        return max(
+            0, item.qty_ordered - max(item.qty_shipped, item.qty_refunded) - item.qty_canceled
+        )
+
+    def ship(self, order_id: int, lines: dict[str, int] | None = None) -> int:
+        """Ship ``lines`` (SKU → units; all that is left to ship by default); the shipment's
+        id. A configurable ships on its parent line, which alone gets qty_shipped."""
+        order = self.orders[order_id]
+        for item in order.items:
+            if not order.ships(item):
+                continue
+            qty = self._to_ship(item)
+            if lines is not None:
+                qty = min(qty, lines.get(item.sku, 0))
+            if qty <= 0:
+                continue
+            item.qty_shipped += qty
+            sku = order.stock_line(item).sku
+            if self.msi:
+                self._move_source(sku, -qty)
+                self._reserve(sku, qty, "shipment_created")
+        self._settle(order)
+        return next(self._ids["doc"])
+
+    def invoice(self, order_id: int) -> int:
+        order = self.orders[order_id]
+        for item in order.items:
+            item.qty_invoiced = item.qty_ordered - item.qty_canceled
+        if order.state == "new":
+            set_state(order, "processing", self.now())
+        order.updated_at = self.now()
+        return next(self._ids["doc"])
+
+    def cancel(self, order_id: int) -> bool:
+        """Cancel what is neither invoiced nor shipped (Item::getQtyToCancel); False when there
+        is nothing left to cancel, as Magento answers."""
+        order = self.orders[order_id]
+        cancelled = False
+        for item in order.items:
+            if not order.ships(item):
+                continue
+            to_invoice = item.qty_ordered - item.qty_invoiced - item.qty_canceled
+            qty = max(0, min(to_invoice, self._to_ship(item)))
+            if qty <= 0:
+                continue
+            item.qty_canceled += qty
+            cancelled = True
+            sku = order.stock_line(item).sku
+            if self.msi:
+                self._reserve(sku, qty, "order_canceled")
+            else:
+                self.stock_items[sku]["qty"] += qty
+        if not cancelled:
+            return False
+        shipped = any(i.qty_shipped or i.qty_invoiced for i in order.items)
+        set_state(order, "complete" if shipped else "canceled", self.now())
+        return True
+
+    def credit_memo(
+        self,
+        order_id: int,
+        lines: dict[str, int],
+        return_to_stock: bool = True,
+        *,
+        name_parent: bool = False,
+    ) -> int:
+        """Refund ``lines`` (SKU → units) as ``POST /V1/order/{id}/refund`` does: the line
+        refunded is a simple's own line or a configurable's parent line; ``return_to_stock``
+        names in ``return_to_stock_items`` the line whose product goes back (the child), or
+        with ``name_parent`` the parent's id, which returns nothing. The credit memo's id."""
+        order = self.orders[order_id]
+        back: list[int] = []
+        refund: list[tuple[Item, int]] = []
+        for sku, qty in lines.items():
+            line = next(i for i in order.items if i.sku == sku and order.ships(i))
+            refund.append((line, qty))
+            if return_to_stock:
+                back.append(line.item_id if name_parent else order.stock_line(line).item_id)
+        return self.refund(order_id, refund, back)
+
+    def refund(self, order_id: int, refund: list[tuple[Item, int]], back: list[int]) -> int:
+        order = self.orders[order_id]
+        memo_items: list[tuple[Item, int]] = []
+        for line, qty in refund:
+            stock = order.stock_line(line)
+            # unshipped units first (ProcessRefundItems): invoiced (or, not invoiced, placed)
+            # units neither refunded nor shipped yet
+            invoiced = line.qty_invoiced or (line.qty_ordered - line.qty_canceled)
+            unshipped = max(0, min(qty, invoiced - line.qty_refunded - line.qty_shipped))
+            shipped = qty - unshipped
+            memo_items.append((line, qty))
+            line.qty_refunded += qty
+            if stock is not line:
+                stock.qty_refunded += qty
+                memo_items.append((stock, qty))
+            if stock.item_id in back:  # returned: to the salable stock
+                if self.msi:
+                    self._move_source(stock.sku, shipped)
+                    self._reserve(stock.sku, unshipped, "creditmemo_created")
+                else:
+                    self.stock_items[stock.sku]["qty"] += qty
+            elif self.msi:  # kept: an unshipped unit leaves the source with its reservation
+                self._move_source(stock.sku, -unshipped)
+                self._reserve(stock.sku, unshipped, "creditmemo_created")
+        memo = CreditMemo(next(self._ids["memo"]), order_id, self.now(), memo_items)
+        self.creditmemos[memo.entity_id] = memo
+        self._settle(order)
+        return memo.entity_id
+
+    def _settle(self, order: Order) -> None:
+        """The order's state once its lines are shipped, refunded or cancelled."""
+        heads = [i for i in order.items if order.ships(i)]
+        if all(i.qty_refunded >= i.qty_ordered - i.qty_canceled for i in heads):
+            set_state(order, "closed", self.now())
+        elif all(self._to_ship(i) == 0 for i in heads):
+            set_state(order, "complete", self.now())
+        elif order.state == "new" and any(i.qty_shipped for i in heads):
+            set_state(order, "processing", self.now())
+        else:
+            order.updated_at = self.now()
+
+
+# -- search criteria --------------------------------------------------------------------------------
+
+
+def parse_search(
+    query: dict[str, str],
+) -> tuple[list[list[tuple[str, str, str]]], list[tuple[str, str]], int, int]:
+    """(filter groups, sort orders, page size, current page) from searchCriteria[...] params."""
+    groups: dict[int, dict[int, dict[str, str]]] = {}
+    sorts: dict[int, dict[str, str]] = {}
+    page_size, current = 0, 1
+    for key, value in query.items():
+        key = unquote(key)
+        m = re.fullmatch(
+            r"searchCriteria\[filter_groups\]\[(\d+)\]\[filters\]\[(\d+)\]\[(\w+)\]", key
+        )
+        if m:
+            groups.setdefault(int(m[1]), {}).setdefault(int(m[2]), {})[m[3]] = value
+            continue
+        m = re.fullmatch(r"searchCriteria\[sortOrders\]\[(\d+)\]\[(\w+)\]", key)
+        if m:
+            sorts.setdefault(int(m[1]), {})[m[2]] = value
+            continue
+        if key == "searchCriteria[pageSize]":
+            page_size = int(value)
+        elif key == "searchCriteria[currentPage]":
+            current = max(1, int(value))
+    filter_groups = [
+        [
+            (f.get("field", ""), f.get("value", ""), f.get("condition_type", "eq"))
+            for _, f in sorted(g.items())
+        ]
+        for _, g in sorted(groups.items())
+    ]
+    sort_orders = [
+        (s.get("field", ""), s.get("direction", "ASC").upper()) for _, s in sorted(sorts.items())
+    ]
+    return filter_groups, sort_orders, page_size, current
+
+
+def _cmp(a: Any, b: str) -> int:
+    try:
+        fa, fb = float(a), float(b)
+        return (fa > fb) - (fa < fb)
+    except (TypeError, ValueError):
+        sa = "" if a is None else str(a)
+        return (sa > b) - (sa < b)
+
+
+def matches(item: dict[str, Any], field_name: str, value: str, condition: str) -> bool:
+    actual = item.get(field_name)
+    if condition == "eq":
+        return str(actual) == value
+    if condition == "neq":
+        return str(actual) != value
+    if condition == "gt":
+        return _cmp(actual, value) > 0
+    if condition in ("gteq", "moreq", "from"):
+        return _cmp(actual, value) >= 0
+    if condition == "lt":
+        return _cmp(actual, value) < 0
+    if condition in ("lteq", "to"):
+        return _cmp(actual, value) <= 0
+    if condition == "in":
+        return str(actual) in value.split(",")
+    if condition == "nin":
+        return str(actual) not in value.split(",")
+    if condition in ("like", "nlike"):
+        pattern = "^" + re.escape(value).replace("%", ".*") + "$"
+        found = re.match(pattern, str(actual or ""), re.I) is not None
+        return found if condition == "like" else not found
+    if condition == "null":
+        return actual is None
+    if condition == "notnull":
+        return actual is not None
+    if condition == "finset":
+        return value in str(actual or "").split(",")
+    raise ValueError(condition)
+
+
+def search(
+    items: list[Any],
+    query: dict[str, str],
+    render: Callable[[Any], dict[str, Any]] = dict,
+) -> dict[str, Any]:
+    """Magento's searchCriteria over ``items`` (rows, or objects ``render`` turns into rows).
+
+    Filters and sorts read the rows as they are; only the page returned is copied or rendered,
+    so a page costs the scan of the filters, not a copy of the whole table (100,000 SKUs)."""
+    groups, sorts, page_size, current = parse_search(query)
+    given = {unquote(k) for k in query}
+    for group in groups:  # groups AND, filters in a group OR
+        items = [i for i in items if any(matches(i, f, v, c) for f, v, c in group)]
+    for field_name, direction in reversed(sorts):
+        items.sort(
+            key=lambda i: (
+                str(i.get(field_name, "")).zfill(20)
+                if str(i.get(field_name, "")).isdigit()
+                else str(i.get(field_name, ""))
+            ),
+            reverse=direction == "DESC",
+        )
+    total = len(items)
+    if page_size:
+        # 2.4.7: a page past the end has no items (observed; 2.3 repeated the last page)
+        items = items[(current - 1) * page_size : current * page_size]
+    items = [render(i) for i in items]
+    criteria: dict[str, Any] = {
+        "filter_groups": [
+            {"filters": [{"field": f, "value": v, "condition_type": c} for f, v, c in g]}
+            for g in groups
+        ]
+    }
+    # only what the query named (observed)
+    if "searchCriteria[pageSize]" in given:
+        criteria["page_size"] = page_size
+    if "searchCriteria[currentPage]" in given:
+        criteria["current_page"] = current
+    if sorts:
+        criteria["sort_orders"] = [{"field": f, "direction": d} for f, d in sorts]
+    return {"items": items, "search_criteria": criteria, "total_count": total}
+
+
+# -- rendering ----------------------------------------------------------------------------------
+
+
+ORDER_FIELDS = ("entity_id", "increment_id", "state", "status", "created_at", "updated_at")
+
+
+class OrderHead(dict[str, Any]):
+    """An order's top-level fields, for filters and sorts, and the order to render."""
+
+    def __init__(self, order: Order, fields: dict[str, Any]) -> None:
+        super().__init__(fields)
+        self.order = order
+
+
+def _item_json(order: Order, i: Item) -> dict[str, Any]:
+    price = 0 if i.parent_item_id else 20
+    entry: dict[str, Any] = {
+        "amount_refunded": price * i.qty_refunded,
+        "base_price": price,
+        "created_at": order.created_at,
+        "is_virtual": 0,
+        "item_id": i.item_id,
+        "name": i.name,
+        "order_id": order.entity_id,
+        "price": price,
+        "product_id": i.product_id,
+        "product_type": i.product_type,
+        "qty_canceled": i.qty_canceled,
+        "qty_invoiced": i.qty_invoiced,
+        "qty_ordered": i.qty_ordered,
+        "qty_refunded": i.qty_refunded,
+        "qty_shipped": i.qty_shipped,
+        "row_total": price * i.qty_ordered,
+        "sku": i.sku,
+        "store_id": 1,
+        "updated_at": order.updated_at,
+        "weight": 0.5,
+    }
+    parent = order.parent(i)
+    if parent is not None:  # a child line embeds its parent line (observed)
+        entry["parent_item_id"] = parent.item_id
+        entry["parent_item"] = _item_json(order, parent)
+    return entry
+
+
+def order_json(order: Order) -> dict[str, Any]:
+    return {
+        "base_currency_code": "EUR",
+        "created_at": order.created_at,
+        "customer_email": "guest@example.com",
+        "customer_is_guest": 1,
+        "entity_id": order.entity_id,
+        "grand_total": 20 * sum(i.qty_ordered for i in order.items if not i.parent_item_id),
+        "increment_id": order.increment_id,
+        "is_virtual": 0,
+        "order_currency_code": "EUR",
+        "state": order.state,
+        "status": order.status,
+        "store_id": 1,
+        "total_qty_ordered": sum(i.qty_ordered for i in order.items if not i.parent_item_id),
+        "updated_at": order.updated_at,
+        "items": [_item_json(order, i) for i in order.items],
+    }
+
+
+def creditmemo_json(memo: CreditMemo) -> dict[str, Any]:
+    total = sum(20 * qty for item, qty in memo.items if not item.parent_item_id)
+    return {
+        "base_currency_code": "EUR",
+        "base_grand_total": total,
+        "created_at": memo.created_at,
+        "entity_id": memo.entity_id,
+        "grand_total": total,
+        "increment_id": f"{memo.entity_id:09d}",
+        "order_id": memo.order_id,
+        "state": 2,  # refunded
+        "store_id": 1,
+        "subtotal": total,
+        "updated_at": memo.created_at,
+        "items": [
+            {
+                "entity_id": n,
+                "name": item.name,
+                "order_item_id": item.item_id,
+                "parent_id": memo.entity_id,
+                "price": 0 if item.parent_item_id else 20,
+                "product_id": item.product_id,
+                "qty": qty,
+                "row_total": (0 if item.parent_item_id else 20) * qty,
+                "sku": item.sku,
+            }
+            for n, (item, qty) in enumerate(memo.items, start=1)
+        ],
+        "comments": [],
+    }
