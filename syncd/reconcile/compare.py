@@ -271,7 +271,8 @@ def explain(f: Finding) -> str:
         name = f.detail.get("name") or ""
         return (
             f"a stock row in {ch} ({f.sku}{', ' + str(name) if name else ''}) has no SKU of its "
-            "own (no reference, or only its product's): give it one, or map it"
+            "own (no reference, or only its product's): give it a reference in the shop, or a "
+            "SKU rule in the channel's settings (config.example.toml: combination_sku, skus)"
         )
     if f.kind is FindingKind.MANAGED_BY_CHANNEL:
         return (
