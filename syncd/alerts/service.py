@@ -33,7 +33,7 @@ from syncd.alerts.throttle import HOUR, Throttle, digest_day
 from syncd.alerts.watch import ChannelBack, ChannelDown, ChannelWatch, Observation
 from syncd.domain import Conflict, ConflictKind, ConflictStatus, utcnow
 from syncd.engine.channel import backoff_seconds
-from syncd.engine.events import EventFeed
+from syncd.events import EventFeed
 from syncd.exceptions import LedgerError
 from syncd.ledger.store import AlertItem, AlertMail, NewAlertItem, NewAlertMail, Store
 from syncd.logs import scrub

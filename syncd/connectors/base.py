@@ -16,20 +16,7 @@ from typing import Any, ClassVar
 import aiohttp
 
 from syncd.domain import Document, Rejection
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigIssue:
-    """One thing wrong in the configuration: where, what, and what to write instead."""
-
-    file: str
-    key: str  # dotted path, e.g. channels.webshop.api_key_file
-    message: str
-    fix: str = ""
-
-    def __str__(self) -> str:
-        text = f"{self.file}: {self.key}: {self.message}"
-        return f"{text} (fix: {self.fix})" if self.fix else text
+from syncd.settings import ConfigIssue as ConfigIssue  # re-exported: the old import path
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ import structlog
 from syncd.config import ChannelSettings, SyncSettings
 from syncd.connectors.base import Connector, PushItem, PushResult, PushStatus
 from syncd.domain import utcnow
-from syncd.engine.events import EventFeed
+from syncd.events import EventFeed
 from syncd.exceptions import (
     AuthError,
     ChannelConfigError,

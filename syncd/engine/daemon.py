@@ -23,9 +23,9 @@ from syncd.connectors import connector_class
 from syncd.connectors.base import Connector
 from syncd.domain import utcnow
 from syncd.engine.channel import ChannelRunner, ChannelState, backoff_seconds
-from syncd.engine.events import EventFeed
 from syncd.engine.notify import SystemdNotifier
 from syncd.engine.reconciler import ScheduledReconciler
+from syncd.events import EventFeed
 from syncd.exceptions import ConfigError, LedgerError
 from syncd.ledger import ChannelInfo, open_store
 from syncd.ledger.sqlstore import SqlStore

@@ -23,7 +23,7 @@ from syncd.config import ChannelSettings, Settings
 from syncd.connectors.base import ChannelLevel, Connector, PushItem
 from syncd.domain import ConflictKind, utcnow
 from syncd.engine.catchup import catch_up
-from syncd.engine.events import EventFeed
+from syncd.events import EventFeed
 from syncd.exceptions import ConnectorError, LedgerError
 from syncd.ledger.sqlstore import SqlStore
 from syncd.ledger.store import ReconcileRun, StoredFinding, StoredFix

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from syncd.config import LedgerSettings
 from syncd.ledger.planner import ApplyResult, ApplyStatus
 from syncd.ledger.sqlstore import SqlStore
 from syncd.ledger.store import (
@@ -14,6 +13,7 @@ from syncd.ledger.store import (
     Store,
     WantedLevel,
 )
+from syncd.settings import LedgerSettings
 
 __all__ = [
     "Ack",

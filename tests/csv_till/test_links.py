@@ -15,7 +15,7 @@ from syncd.connectors.base import PushItem
 from syncd.connectors.csv_till.connector import CsvTillConnector
 from syncd.engine.catchup import catch_up
 from syncd.engine.channel import ChannelRunner
-from syncd.engine.events import EventFeed
+from syncd.events import EventFeed
 from syncd.exceptions import ChannelConfigError
 from syncd.ledger.sqlite import SqliteStore
 from tests.csv_till import samples

@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
+from syncd.cli.tail import TailError, describe, feed_url, tail
 from syncd.engine.daemon import Daemon
 from syncd.testing import FakeConnector
-from syncd.web.tail import TailError, describe, feed_url, tail
 from tests.web.conftest import PASSWORD, ClientFactory, sale, until
 
 

@@ -32,7 +32,6 @@ from typing import Any, ClassVar
 import structlog
 from watchfiles import awatch
 
-from syncd.config import TableReader
 from syncd.connectors.base import (
     Batch,
     ChannelLevel,
@@ -50,6 +49,7 @@ from syncd.csvcells import safe_row
 from syncd.domain import Rejection
 from syncd.exceptions import ChannelConfigError, NotReadyError, RetriableError
 from syncd.logs import clean
+from syncd.settings import TableReader
 
 log = structlog.get_logger("syncd.till")
 

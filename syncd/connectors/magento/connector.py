@@ -22,7 +22,6 @@ from urllib.parse import quote
 import aiohttp
 import structlog
 
-from syncd.config import Secret, TableReader
 from syncd.connectors.base import (
     Batch,
     ChannelLevel,
@@ -43,6 +42,7 @@ from syncd.exceptions import (
     RetriableError,
 )
 from syncd.ledger.store import to_us
+from syncd.settings import Secret, TableReader
 
 log = structlog.get_logger("syncd.magento")
 CURSOR = "orders.updated_at"
