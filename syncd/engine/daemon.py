@@ -18,11 +18,13 @@ import structlog
 from aiohttp import web
 
 from syncd.alerts.service import AlertService
+from syncd.backoff import backoff_seconds
+from syncd.channelstatus import ChannelState
 from syncd.config import Secret, Settings, load_config
 from syncd.connectors import connector_class
 from syncd.connectors.base import Connector
 from syncd.domain import utcnow
-from syncd.engine.channel import ChannelRunner, ChannelState, backoff_seconds
+from syncd.engine.channel import ChannelRunner
 from syncd.engine.notify import SystemdNotifier
 from syncd.engine.reconciler import ScheduledReconciler
 from syncd.events import EventFeed
