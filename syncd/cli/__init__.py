@@ -67,7 +67,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from syncd.engine.daemon import run_daemon
+    from syncd.cli.run import run_daemon
     from syncd.logs import configure_logging
 
     settings = _load(args.config)

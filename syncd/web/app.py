@@ -28,7 +28,6 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from syncd.config import Settings, WebSettings
 from syncd.domain import ConflictStatus, utcnow
-from syncd.engine.daemon import Daemon
 from syncd.exceptions import ConfigError, LedgerError
 from syncd.logs import clean, register_secret
 from syncd.tally import Tally
@@ -47,6 +46,7 @@ from syncd.web.hosts import HostPolicy, client_key
 from syncd.web.i18n import LANGUAGES, Translator, choose_language
 from syncd.web.metrics import Metrics
 from syncd.web.throttle import Busy, LoginThrottle
+from syncd.web.view import DaemonView
 
 log = structlog.get_logger("syncd.web")
 
@@ -67,7 +67,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class WebState:
     """Everything the handlers share; one per application."""
 
-    daemon: Daemon
+    daemon: DaemonView
     settings: WebSettings
     guard: Guard
     zone: ZoneInfo
@@ -109,7 +109,7 @@ def session_of(request: web.Request) -> Session:
 
 
 def create_app(
-    daemon: Daemon,
+    daemon: DaemonView,
     *,
     settings: WebSettings | None = None,
     client_max_size: int = 64 * 1024,
@@ -533,7 +533,7 @@ async def _drain(ws: web.WebSocketResponse) -> None:
 # -- /healthz and /metrics ------------------------------------------------------------------------
 
 
-async def health_report(daemon: Daemon) -> tuple[bool, dict[str, Any]]:
+async def health_report(daemon: DaemonView) -> tuple[bool, dict[str, Any]]:
     """Healthy when every loop is alive and every channel's lag is under its threshold."""
     healthy, reasons = daemon.health()
     assert daemon.store is not None

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from syncd.cli.run import ServedDaemon
 from syncd.config import parse_config
 from syncd.connectors import register_connector
 from syncd.domain import ConflictKind, Document, DocumentKind
-from syncd.engine.daemon import Daemon
 from syncd.exceptions import RetriableError
 from syncd.ledger import ChannelInfo, Product, open_store
 from syncd.testing import FakeChannel, FakeConnector
@@ -93,7 +93,7 @@ async def test_orders_created_while_the_daemon_was_stopped_are_applied_once_afte
     await store.record_shown("webshop", FIGURES)
     await store.close()
 
-    first = Daemon(settings)
+    first = ServedDaemon(settings)
     await first.start()
     try:
         assert first.store is not None
@@ -111,7 +111,7 @@ async def test_orders_created_while_the_daemon_was_stopped_are_applied_once_afte
     shop.emulator.orders[late].date_upd = old
     shop.emulator.orders[late].date_add = old
 
-    second = Daemon(settings)
+    second = ServedDaemon(settings)
     feed = second.events.subscribe()
     await second.start()
     try:
@@ -143,7 +143,7 @@ def channels() -> Any:
     FakeConnector.channels.clear()
 
 
-async def _counted(daemon: Daemon) -> None:
+async def _counted(daemon: ServedDaemon) -> None:
     assert daemon.store is not None
     await daemon.store.upsert_products([Product("CAP")])
     await daemon.store.apply_document(
@@ -163,7 +163,7 @@ async def test_the_schedule_repairs_a_hand_edit_and_a_repeat_is_a_conflict(
         interval_seconds=0.3,
         drift_again_seconds=3600,
     )
-    daemon = Daemon(settings)
+    daemon = ServedDaemon(settings)
     await daemon.start()
     try:
         await _counted(daemon)
@@ -192,7 +192,7 @@ async def test_a_channel_back_from_an_outage_is_reconciled_at_once(
     settings = settings_for(
         tmp_path, {"till": fake, "shop": fake}, interval_seconds=3600, after_outage_seconds=0
     )
-    daemon = Daemon(settings)
+    daemon = ServedDaemon(settings)
     feed = daemon.events.subscribe()
     await daemon.start()
     try:
