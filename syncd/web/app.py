@@ -1,4 +1,4 @@
-"""The status page's aiohttp application, built by ``create_app(daemon)``.
+"""The status page's aiohttp application, built by ``syncd.web.create_app(daemon)``.
 
 Pages are rendered on the server (usable without JavaScript); a small script keeps them live over
 ``/ws``, which also serves `syncd tail`. Sessions, CSRF and the password live in :mod:`auth`; what
@@ -108,16 +108,15 @@ def session_of(request: web.Request) -> Session:
 # -- factory ------------------------------------------------------------------------------------
 
 
-def create_app(
+def base_app(
     daemon: DaemonView,
     *,
     settings: WebSettings | None = None,
     client_max_size: int = 64 * 1024,
     sample_seconds: float = LAG_SAMPLE_SECONDS,
 ) -> web.Application:
-    """The status page, JSON API, `/ws`, `/healthz` and `/metrics` of a daemon."""
-    from syncd.web import api, pages
-
+    """The application with `/ws`, `/healthz`, `/metrics` and the static files of a daemon; the
+    pages and the JSON API are added by :func:`syncd.web.create_app`."""
     web_settings = settings or daemon.settings.web
     if not is_loopback(web_settings.host) and web_settings.password is None:
         raise ConfigError(
@@ -164,8 +163,6 @@ def create_app(
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/ws", live)
     app.router.add_static("/static", HERE / "static", name="static")
-    pages.add_routes(app)
-    api.add_routes(app)
     return app
 
 
