@@ -36,6 +36,7 @@ class FakeChannel:
     fail_pull: ConnectorError | None = None
     fail_check: ConnectorError | None = None
     push_delay: float = 0.0
+    read_gate: asyncio.Event | None = None  # while set and not set(), a read of levels waits
 
 
 class FakeConnector(Connector):
@@ -105,6 +106,8 @@ class FakeConnector(Connector):
     async def read_levels(
         self, skus: Sequence[str] | None = None
     ) -> AsyncIterator[list[ChannelLevel]]:
+        if self.state.read_gate is not None:
+            await self.state.read_gate.wait()
         wanted = (
             self.state.figures if skus is None else {s: self.state.figures.get(s, 0) for s in skus}
         )

@@ -7,6 +7,7 @@ bounded, every failure is retried with backoff and jitter, and its outbox simply
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import structlog
 
@@ -53,6 +54,8 @@ class ChannelRunner:
         self._low: dict[str, int] = {}  # SKU → pull generation when it read lower than believed
         self._recorded_state: ChannelState | None = None
         self._cursors: dict[str, str] | None = None
+        # Told of every state change, in order (the event feed may drop some for a slow reader).
+        self.state_listeners: list[Callable[[str, ChannelState], None]] = []
 
     @property
     def name(self) -> str:
@@ -72,6 +75,8 @@ class ChannelRunner:
             log.error("channel_unavailable", channel=self.name, state=state.value, error=error)
         elif previous in (ChannelState.DEGRADED, ChannelState.DOWN):
             log.info("channel_recovered", channel=self.name, state=state.value)
+        for listener in self.state_listeners:
+            listener(self.name, state)
         self.events.publish("channel_state", channel=self.name, state=state.value, error=error)
 
     async def record_health(self) -> None:

@@ -121,6 +121,10 @@ class Daemon:
             ]
         )
         await self._apply_stock_settings(settings)
+        if settings.reconcile.enabled:  # before the channels: it hears their first state change
+            self.reconciler = ScheduledReconciler(
+                settings, store, self.runners, stopping=self.stopping, events=self.events
+            )
         self._session = aiohttp.ClientSession()
         for channel in settings.channels:
             if not channel.enabled:
@@ -130,12 +134,13 @@ class Daemon:
             await connector.open()
             self._connectors.append(connector)
             runner = ChannelRunner(channel, connector, store, settings.sync, self.events)
+            if self.reconciler is not None:
+                runner.state_listeners.append(self.reconciler.channel_state)
             self.runners[channel.name] = runner
             self._supervise(f"{channel.name}:start", functools.partial(self._run_channel, runner))
         self._supervise("health", self._health_loop)
         self._supervise("prune", self._prune_loop)
-        if settings.reconcile.enabled:
-            self.reconciler = ScheduledReconciler(self)
+        if self.reconciler is not None:
             self._supervise("reconcile", self.reconciler.loop)
         self.alerts = AlertService(
             settings.alerts,
