@@ -39,7 +39,7 @@ class FakeChannel:
     read_gate: asyncio.Event | None = None  # while set and not set(), a read of levels waits
 
 
-class FakeConnector(Connector):
+class FakeConnector(Connector[dict[str, Any]]):
     """A channel in memory. Its documents are its own sales: they lower its figures at once,
     like a shop does; ``pull`` returns documents after the cursor ``"seq"``."""
 
@@ -49,7 +49,7 @@ class FakeConnector(Connector):
     @classmethod
     def parse_settings(
         cls, table: Mapping[str, Any], *, file: str, prefix: str
-    ) -> tuple[Any, list[ConfigIssue]]:
+    ) -> tuple[dict[str, Any] | None, list[ConfigIssue]]:
         return dict(table), []
 
     @property
@@ -114,7 +114,7 @@ class FakeConnector(Connector):
         yield [ChannelLevel(sku, qty) for sku, qty in sorted(wanted.items())]
 
 
-async def collect_documents(connector: Connector, cursors: dict[str, str]) -> list[Document]:
+async def collect_documents(connector: Connector[Any], cursors: dict[str, str]) -> list[Document]:
     """Every document a pull yields, advancing ``cursors`` as the engine would after commits."""
     documents: list[Document] = []
     async for batch in connector.pull(cursors):

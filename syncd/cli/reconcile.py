@@ -147,7 +147,7 @@ async def open_channels(channels: Sequence[ChannelSettings]) -> AsyncIterator[Op
     from syncd.engine.daemon import _secret_values
 
     out = OpenChannels()
-    opened: list[Connector] = []
+    opened: list[Connector[Any]] = []
     async with aiohttp.ClientSession() as session:
         try:
             for channel in channels:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 
@@ -38,7 +39,7 @@ class ChannelRunner:
     def __init__(
         self,
         settings: ChannelSettings,
-        connector: Connector,
+        connector: Connector[Any],
         store: SqlStore,
         sync: SyncSettings,
         events: EventFeed,

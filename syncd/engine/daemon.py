@@ -8,7 +8,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 import structlog
@@ -61,7 +61,7 @@ class HookGate:
     last: float = float("-inf")
     pending: asyncio.TimerHandle | None = None
 
-    def nudge(self, connector: Connector) -> None:
+    def nudge(self, connector: Connector[Any]) -> None:
         loop = asyncio.get_running_loop()
         now = loop.time()
         if self.pending is not None:
@@ -102,7 +102,7 @@ class Daemon:
     hook_gates: dict[str, HookGate] = field(default_factory=dict)
     refused_hooks: Tally = field(default_factory=lambda: Tally(log, "webhook_refused"))
     _session: aiohttp.ClientSession | None = None
-    _connectors: list[Connector] = field(default_factory=list)
+    _connectors: list[Connector[Any]] = field(default_factory=list)
 
     # -- start ----------------------------------------------------------------------------------
 

@@ -85,7 +85,7 @@ class ChannelTarget:
     """A channel to reconcile: its settings and an open connector."""
 
     settings: ChannelSettings
-    connector: Connector
+    connector: Connector[Any]
 
     @property
     def name(self) -> str:
@@ -400,7 +400,7 @@ def _chunks(items: Sequence[tuple[str, int]], size: int) -> Iterable[Sequence[tu
         yield items[start : start + size]
 
 
-def can_read(connector: Connector) -> bool:
+def can_read(connector: Connector[Any]) -> bool:
     """Whether the connector can tell what the channel shows (it overrides read_levels)."""
     return type(connector).read_levels is not Connector.read_levels
 
@@ -414,7 +414,7 @@ class ScheduledChannel(Protocol):
     @property
     def settings(self) -> ChannelSettings: ...
     @property
-    def connector(self) -> Connector: ...
+    def connector(self) -> Connector[Any]: ...
     @property
     def status(self) -> ChannelStatus: ...
 

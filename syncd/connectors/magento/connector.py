@@ -280,14 +280,17 @@ def _is_time(value: Any) -> bool:
     return True
 
 
-class MagentoConnector(Connector):
+class MagentoConnector(Connector[MagentoSettings]):
     type: ClassVar[str] = "magento"
 
     def __init__(
-        self, name: str, settings: Any, *, session: aiohttp.ClientSession | None = None
+        self,
+        name: str,
+        settings: MagentoSettings,
+        *,
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
         super().__init__(name, settings, session=session)
-        self.settings: MagentoSettings = settings
         self.client = MagentoClient(self.settings, channel=name, session=session)
         self._stock_item_ids: dict[str, int] = {}
         self._limit = asyncio.Semaphore(self.settings.concurrency)
@@ -295,7 +298,7 @@ class MagentoConnector(Connector):
     @classmethod
     def parse_settings(
         cls, table: Mapping[str, Any], *, file: str, prefix: str
-    ) -> tuple[Any, list[ConfigIssue]]:
+    ) -> tuple[MagentoSettings | None, list[ConfigIssue]]:
         issues: list[ConfigIssue] = []
         r = TableReader(table, file=file, prefix=prefix, issues=issues)
         url = r.url("url", required=True, credentials_key="access_token_file")
