@@ -158,7 +158,7 @@ async def test_till_files_moved_while_the_catch_up_looks_at_them_are_not_an_erro
     """Found by `bench soak --month`: the ingest loop moved a file from the inbox to done/
     between the catch-up's listing and its stat, and FileNotFoundError crashed the reconcile
     loop. A file listed and gone is the ingest loop's, not a missed one."""
-    import syncd.connectors.csv_till.missed as catchup
+    import syncd.connectors.csv_till.missed_files as catchup
 
     inbox = tmp_path / "inbox"
     (inbox / "done").mkdir(parents=True)

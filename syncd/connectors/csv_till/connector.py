@@ -41,7 +41,7 @@ from syncd.connectors.base import (
     PushResult,
     PushStatus,
 )
-from syncd.connectors.csv_till import missed, safefs
+from syncd.connectors.csv_till import missed_files, safefs
 from syncd.connectors.csv_till.journal import journal_batch
 from syncd.connectors.csv_till.parser import ParseOptions, ParseResult, parse_bytes
 from syncd.connectors.csv_till.presets import PRESETS, ROLES
@@ -284,13 +284,15 @@ class CsvTillConnector(Connector[TillSettings]):
         idempotent); files still in the inbox are left to the ingest loop and only reported
         (once older than INBOX_GRACE_SECONDS). ``known`` is not needed: file cursors say it."""
         since = time.time() - window_seconds
-        listed = await asyncio.to_thread(missed.list_files, self.settings, since)
+        listed = await asyncio.to_thread(missed_files.list_files, self.settings, since)
         by_sha = {t.split(":", 1)[1]: (path, t.split(":", 1)[0]) for path, t in reversed(listed)}
         files = [TillFile(path.name, folder, sha) for sha, (path, folder) in by_sha.items()]
         for lost in missing_files(files, cursors):
             path, folder = by_sha[lost.sha256]
             try:
-                data, mtime = await asyncio.to_thread(missed.read_file, self.settings, path, folder)
+                data, mtime = await asyncio.to_thread(
+                    missed_files.read_file, self.settings, path, folder
+                )
             except (FileNotFoundError, safefs.Refused, safefs.UnsafeFolder):
                 continue  # moved since the listing (the ingest loop took it), or swapped: not read
             if folder == "inbox" and time.time() - mtime < INBOX_GRACE_SECONDS:

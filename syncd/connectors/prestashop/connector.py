@@ -46,7 +46,7 @@ from syncd.connectors.base import (
 )
 from syncd.connectors.http import RetryPolicy
 from syncd.connectors.prestashop.client import PrestaShopClient, stock_xml
-from syncd.connectors.prestashop.missed import missed_orders
+from syncd.connectors.prestashop.missed_orders import missed_orders
 from syncd.connectors.prestashop.settings import PrestaShopSettings, parse_settings
 from syncd.connectors.prestashop.skus import SkuRule, unmapped
 from syncd.connectors.prestashop.wire import (
