@@ -23,7 +23,7 @@ from syncd.config import SyncSettings, parse_config
 from syncd.connectors.csv_till.connector import CsvTillConnector
 from syncd.domain import Document, DocumentKind
 from syncd.engine.channel import ChannelRunner
-from syncd.engine.events import EventFeed
+from syncd.events import EventFeed
 from syncd.ledger.sqlite import SqliteStore
 from syncd.logs import configure_logging
 

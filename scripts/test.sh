@@ -21,4 +21,5 @@ fi
 .venv/bin/ruff check syncd tests bench
 .venv/bin/ruff format --check syncd tests bench
 .venv/bin/mypy syncd
+.venv/bin/lint-imports --no-logo  # the layers, the pure core and no cycles: [tool.importlinter]
 .venv/bin/pytest -q -rs "$@"

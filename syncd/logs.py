@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 
-from syncd.secret import Secret
+from syncd.settings import Secret
 
 _LEVELS = {
     "debug": logging.DEBUG,

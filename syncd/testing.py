@@ -36,9 +36,10 @@ class FakeChannel:
     fail_pull: ConnectorError | None = None
     fail_check: ConnectorError | None = None
     push_delay: float = 0.0
+    read_gate: asyncio.Event | None = None  # while set and not set(), a read of levels waits
 
 
-class FakeConnector(Connector):
+class FakeConnector(Connector[dict[str, Any]]):
     """A channel in memory. Its documents are its own sales: they lower its figures at once,
     like a shop does; ``pull`` returns documents after the cursor ``"seq"``."""
 
@@ -48,7 +49,7 @@ class FakeConnector(Connector):
     @classmethod
     def parse_settings(
         cls, table: Mapping[str, Any], *, file: str, prefix: str
-    ) -> tuple[Any, list[ConfigIssue]]:
+    ) -> tuple[dict[str, Any] | None, list[ConfigIssue]]:
         return dict(table), []
 
     @property
@@ -105,13 +106,15 @@ class FakeConnector(Connector):
     async def read_levels(
         self, skus: Sequence[str] | None = None
     ) -> AsyncIterator[list[ChannelLevel]]:
+        if self.state.read_gate is not None:
+            await self.state.read_gate.wait()
         wanted = (
             self.state.figures if skus is None else {s: self.state.figures.get(s, 0) for s in skus}
         )
         yield [ChannelLevel(sku, qty) for sku, qty in sorted(wanted.items())]
 
 
-async def collect_documents(connector: Connector, cursors: dict[str, str]) -> list[Document]:
+async def collect_documents(connector: Connector[Any], cursors: dict[str, str]) -> list[Document]:
     """Every document a pull yields, advancing ``cursors`` as the engine would after commits."""
     documents: list[Document] = []
     async for batch in connector.pull(cursors):

@@ -31,9 +31,9 @@ from syncd.alerts.render import render
 from syncd.alerts.settings import AlertSettings
 from syncd.alerts.throttle import HOUR, Throttle, digest_day
 from syncd.alerts.watch import ChannelBack, ChannelDown, ChannelWatch, Observation
+from syncd.backoff import backoff_seconds
 from syncd.domain import Conflict, ConflictKind, ConflictStatus, utcnow
-from syncd.engine.channel import backoff_seconds
-from syncd.engine.events import EventFeed
+from syncd.events import EventFeed
 from syncd.exceptions import LedgerError
 from syncd.ledger.store import AlertItem, AlertMail, AlertStore, NewAlertItem, NewAlertMail
 from syncd.logs import scrub

@@ -10,11 +10,11 @@ from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from syncd.connectors.base import ConfigIssue
 from syncd.i18n import resolve_language
+from syncd.settings import ConfigIssue
 
 if TYPE_CHECKING:
-    from syncd.config import Secret
+    from syncd.settings import Secret
 
 SECURITY_CHOICES = ("starttls", "tls", "none")
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
@@ -81,7 +81,7 @@ def parse_alerts(
     default_timezone: str = "Europe/Paris",
 ) -> AlertSettings:
     """Read the `[alerts]` table; problems are appended to ``issues`` (never raised here)."""
-    from syncd.config import TableReader
+    from syncd.settings import TableReader
 
     r = TableReader(table, file=file, prefix="alerts", issues=issues)
     security = r.string("smtp_security", "starttls", choices=SECURITY_CHOICES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from importlib.metadata import entry_points
+from typing import Any
 
 from syncd.connectors.base import Connector
 
@@ -14,10 +15,10 @@ _BUILTIN = {
 }
 
 
-_REGISTERED: dict[str, type[Connector]] = {}
+_REGISTERED: dict[str, type[Connector[Any]]] = {}
 
 
-def register_connector(cls: type[Connector]) -> None:
+def register_connector(cls: type[Connector[Any]]) -> None:
     """Make a connector class available by its `type` at run time (tests, embedding programs)."""
     _REGISTERED[cls.type] = cls
 
@@ -29,7 +30,7 @@ def connector_types() -> list[str]:
     return sorted(names)
 
 
-def connector_class(type_name: str) -> type[Connector]:
+def connector_class(type_name: str) -> type[Connector[Any]]:
     """The connector class for a config `type`; KeyError names the valid types."""
     if type_name in _REGISTERED:
         return _REGISTERED[type_name]

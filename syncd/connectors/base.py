@@ -8,28 +8,16 @@ point in the ``syncd.connectors`` group.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import aiohttp
 
 from syncd.domain import Document, Rejection
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigIssue:
-    """One thing wrong in the configuration: where, what, and what to write instead."""
-
-    file: str
-    key: str  # dotted path, e.g. channels.webshop.api_key_file
-    message: str
-    fix: str = ""
-
-    def __str__(self) -> str:
-        text = f"{self.file}: {self.key}: {self.message}"
-        return f"{text} (fix: {self.fix})" if self.fix else text
+from syncd.reconcile.compare import Finding
+from syncd.settings import ConfigIssue as ConfigIssue  # re-exported: the old import path
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +32,9 @@ class Batch:
     documents: Sequence[Document] = ()
     cursors: Mapping[str, str] = field(default_factory=dict)
     rejections: Sequence[Rejection] = ()
+    # From Connector.missed_documents only: what the ledger had missed (an order, a till
+    # file), for the reconcile report.
+    missed: Sequence[Finding] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +74,12 @@ class ChannelLevel:
     detail: Mapping[str, Any] = field(default_factory=dict)  # e.g. source qty and salable qty
 
 
-class Connector:
-    """Base class of every channel connector.
+SettingsT = TypeVar("SettingsT")
+
+
+class Connector(Generic[SettingsT]):
+    """Base class of every channel connector, generic in its settings type (what
+    :meth:`parse_settings` makes of its config table and ``__init__`` receives).
 
     Lifecycle: ``async with connector:`` opens it (sessions, caches), ``check()`` makes one cheap
     authenticated call at start-up and raises :class:`~syncd.exceptions.NotReadyError` (retry),
@@ -98,18 +93,22 @@ class Connector:
     # True when the channel lowers its own figure on its own sales (a webshop). False when its
     # figure is what we last wrote (a stock file the till imports): then every change is pushed.
     follows_own_sales: ClassVar[bool] = True
+    # True when pulling again from an earlier cursor reads again what was applied (an API
+    # queried by update time): a catch-up then pulls again from a rewound cursor. False when a
+    # pull consumes its input (till files moved to done/): only missed_documents() catches up.
+    rereads: ClassVar[bool] = True
     # Keys of the channel's config table this connector reads (besides the common ones).
     settings_keys: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
         self,
         name: str,
-        settings: Any,
+        settings: SettingsT,
         *,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         self.name = name
-        self.settings = settings
+        self.settings: SettingsT = settings
         self.session = session
         self._wake = asyncio.Event()
 
@@ -118,17 +117,19 @@ class Connector:
     @classmethod
     def parse_settings(
         cls, table: Mapping[str, Any], *, file: str, prefix: str
-    ) -> tuple[Any, list[ConfigIssue]]:
+    ) -> tuple[SettingsT | None, list[ConfigIssue]]:
         """Turn the channel's config table into this connector's frozen settings.
 
         Report every problem at once as :class:`ConfigIssue` (``prefix`` is the dotted key of the
         table, e.g. ``channels.webshop``); return ``(None, issues)`` when the settings are unusable.
+        The default hands over a copy of the table, which suits a ``Connector[dict[str, Any]]``;
+        a connector with its own settings type overrides it.
         """
-        return dict(table), []
+        return cast(SettingsT, dict(table)), []
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    async def __aenter__(self) -> Connector:
+    async def __aenter__(self) -> Connector[SettingsT]:
         await self.open()
         return self
 
@@ -154,6 +155,24 @@ class Connector:
         The engine resumes the iterator only after the yielded batch has committed, so code after
         a ``yield`` may act on it (move a file to ``done/``, advance an in-memory position).
         """
+        return _no_batches()
+
+    def missed_documents(
+        self,
+        known: Callable[[], Awaitable[Set[str]]],
+        cursors: Mapping[str, str],
+        *,
+        window_seconds: float,
+    ) -> AsyncIterator[Batch]:
+        """What the channel has and the ledger never applied, though it should have (a ledger
+        restored from a backup, an order updated behind the ingest cursor): batches of those
+        documents, each with a :class:`~syncd.reconcile.compare.Finding` per missed item in
+        ``missed`` (a batch may carry findings only). ``known()`` reads the document ids the
+        ledger has for this channel (a large set: read it only when needed); ``cursors`` are
+        the channel's stored positions; ``window_seconds`` how far back a recent miss is looked
+        for. A batch's cursors are stored with its documents, as in :meth:`pull` (so never give
+        a pull position here: a catch-up must not move the ingest position back). The engine
+        resumes the iterator after the batch is committed. The default finds nothing."""
         return _no_batches()
 
     async def wait_for_change(self, max_wait: float) -> None:

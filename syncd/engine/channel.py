@@ -7,17 +7,18 @@ bounded, every failure is retried with backoff and jitter, and its outbox simply
 from __future__ import annotations
 
 import asyncio
-import random
-from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
+from collections.abc import Callable
+from typing import Any
 
 import structlog
 
+from syncd.backoff import backoff_seconds as backoff_seconds  # re-exported: the old path
+from syncd.channelstatus import ChannelState as ChannelState
+from syncd.channelstatus import ChannelStatus as ChannelStatus
 from syncd.config import ChannelSettings, SyncSettings
 from syncd.connectors.base import Connector, PushItem, PushResult, PushStatus
 from syncd.domain import utcnow
-from syncd.engine.events import EventFeed
+from syncd.events import EventFeed
 from syncd.exceptions import (
     AuthError,
     ChannelConfigError,
@@ -31,47 +32,13 @@ from syncd.ledger.store import Ack, DocumentStore, OutboxItem
 log = structlog.get_logger("syncd.engine")
 
 
-class ChannelState(StrEnum):
-    STARTING = "starting"
-    IN_SYNC = "in_sync"
-    CATCHING_UP = "catching_up"
-    DEGRADED = "degraded"  # failing, retrying; its outbox waits for it
-    DOWN = "down"  # not reachable at start-up; retried in the background
-    REFUSED = "refused"  # bad credentials or settings: a person must act
-    STOPPED = "stopped"
-
-
-@dataclass
-class ChannelStatus:
-    """What the daemon knows of a channel right now (shown by `status` and the page)."""
-
-    name: str
-    type: str
-    state: ChannelState = ChannelState.STARTING
-    last_pull: datetime | None = None
-    last_push: datetime | None = None
-    last_error: str = ""
-    push_failures: int = 0
-    pull_failures: int = 0
-    pull_generation: int = 0  # completed pulls, to know a deferred push has seen a pull since
-    documents: int = 0
-    pushed: int = 0
-    loops_alive: dict[str, bool] = field(default_factory=dict)
-
-
-def backoff_seconds(failures: int, *, base: float = 0.5, cap: float = 300.0) -> float:
-    """Exponential backoff with full jitter (STYLE.md §9)."""
-    ceiling = min(cap, base * 2 ** max(0, failures - 1))
-    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not crypto
-
-
 class ChannelRunner:
     """Runs one channel's ingest and push loops against the ledger."""
 
     def __init__(
         self,
         settings: ChannelSettings,
-        connector: Connector,
+        connector: Connector[Any],
         store: DocumentStore,
         sync: SyncSettings,
         events: EventFeed,
@@ -87,6 +54,8 @@ class ChannelRunner:
         self._low: dict[str, int] = {}  # SKU → pull generation when it read lower than believed
         self._recorded_state: ChannelState | None = None
         self._cursors: dict[str, str] | None = None
+        # Told of every state change, in order (the event feed may drop some for a slow reader).
+        self.state_listeners: list[Callable[[str, ChannelState], None]] = []
 
     @property
     def name(self) -> str:
@@ -106,6 +75,8 @@ class ChannelRunner:
             log.error("channel_unavailable", channel=self.name, state=state.value, error=error)
         elif previous in (ChannelState.DEGRADED, ChannelState.DOWN):
             log.info("channel_recovered", channel=self.name, state=state.value)
+        for listener in self.state_listeners:
+            listener(self.name, state)
         self.events.publish("channel_state", channel=self.name, state=state.value, error=error)
 
     async def record_health(self) -> None:

@@ -5,27 +5,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hmac
-import secrets
-import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import structlog
-from aiohttp import web
 
 from syncd.alerts.service import AlertService
+from syncd.backoff import backoff_seconds
+from syncd.channelstatus import ChannelState
 from syncd.config import Secret, Settings, load_config
 from syncd.connectors import connector_class
 from syncd.connectors.base import Connector
 from syncd.domain import utcnow
-from syncd.engine.channel import ChannelRunner, ChannelState, backoff_seconds
-from syncd.engine.events import EventFeed
+from syncd.engine.channel import ChannelRunner
 from syncd.engine.notify import SystemdNotifier
 from syncd.engine.reconciler import ScheduledReconciler
+from syncd.events import EventFeed
 from syncd.exceptions import ConfigError, LedgerError
 from syncd.ledger import ChannelInfo, open_store
 from syncd.ledger.store import Store
@@ -34,9 +32,13 @@ from syncd.tally import Tally
 
 log = structlog.get_logger("syncd.daemon")
 
-DAEMON_KEY = web.AppKey("daemon", object)
-WEBHOOK_HEADER = "X-Syncd-Secret"
-WEBHOOK_MAX_BYTES = 64 * 1024
+
+class Frontend(Protocol):
+    """Something served next to the loops (the status page and webhooks: ``syncd.cli.run``):
+    started once the channels are, stopped after the pushes are flushed."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
 
 
 @dataclass
@@ -59,7 +61,7 @@ class HookGate:
     last: float = float("-inf")
     pending: asyncio.TimerHandle | None = None
 
-    def nudge(self, connector: Connector) -> None:
+    def nudge(self, connector: Connector[Any]) -> None:
         loop = asyncio.get_running_loop()
         now = loop.time()
         if self.pending is not None:
@@ -95,13 +97,12 @@ class Daemon:
     web_port: int | None = None
     reconciler: ScheduledReconciler | None = None  # scheduled and after-outage reconciliation
     alerts: AlertService | None = None  # the alert mail loop; .status for the page
-    extra_routes: list[Callable[[web.Application], None]] = field(default_factory=list)
+    frontends: list[Frontend] = field(default_factory=list)
     reload_hooks: list[Callable[[Settings], None]] = field(default_factory=list)  # SIGHUP
     hook_gates: dict[str, HookGate] = field(default_factory=dict)
     refused_hooks: Tally = field(default_factory=lambda: Tally(log, "webhook_refused"))
     _session: aiohttp.ClientSession | None = None
-    _connectors: list[Connector] = field(default_factory=list)
-    _web_runner: web.AppRunner | None = None
+    _connectors: list[Connector[Any]] = field(default_factory=list)
 
     # -- start ----------------------------------------------------------------------------------
 
@@ -120,6 +121,10 @@ class Daemon:
             ]
         )
         await self._apply_stock_settings(settings)
+        if settings.reconcile.enabled:  # before the channels: it hears their first state change
+            self.reconciler = ScheduledReconciler(
+                settings, store, self.runners, stopping=self.stopping, events=self.events
+            )
         self._session = aiohttp.ClientSession()
         for channel in settings.channels:
             if not channel.enabled:
@@ -129,12 +134,13 @@ class Daemon:
             await connector.open()
             self._connectors.append(connector)
             runner = ChannelRunner(channel, connector, store, settings.sync, self.events)
+            if self.reconciler is not None:
+                runner.state_listeners.append(self.reconciler.channel_state)
             self.runners[channel.name] = runner
             self._supervise(f"{channel.name}:start", functools.partial(self._run_channel, runner))
         self._supervise("health", self._health_loop)
         self._supervise("prune", self._prune_loop)
-        if settings.reconcile.enabled:
-            self.reconciler = ScheduledReconciler(self)
+        if self.reconciler is not None:
             self._supervise("reconcile", self.reconciler.loop)
         self.alerts = AlertService(
             settings.alerts,
@@ -152,8 +158,8 @@ class Daemon:
         interval = self.notifier.watchdog_interval()
         if interval is not None:
             self._supervise("watchdog", lambda: self._watchdog_loop(interval))
-        if settings.web.enabled:
-            await self._start_web()
+        for frontend in self.frontends:
+            await frontend.start()
         log.info(
             "daemon_started",
             ledger=settings.ledger.backend,
@@ -253,54 +259,7 @@ class Daemon:
         parts = [f"{r.name}: {r.status.state.value}" for r in self.runners.values()]
         return "; ".join(parts) or "no channel"
 
-    # -- web: webhooks (nudges) and health ------------------------------------------------------
-
-    def web_app(self) -> web.Application:
-        """The status page (syncd/web: pages, API, /ws, /healthz, /metrics) plus the webhooks."""
-        from syncd.web import create_app  # the web package imports this module
-
-        app = create_app(self, client_max_size=WEBHOOK_MAX_BYTES)
-        app[DAEMON_KEY] = self
-        app.router.add_post("/hooks/{type}/{channel}", self._hook)
-        for add in self.extra_routes:
-            add(app)
-        return app
-
-    async def _start_web(self) -> None:
-        web_settings = self.settings.web
-        self._web_runner = web.AppRunner(self.web_app(), access_log=None)
-        await self._web_runner.setup()
-        site = web.TCPSite(self._web_runner, web_settings.host, web_settings.port)
-        await site.start()
-        sockets: Any = getattr(site._server, "sockets", None)
-        self.web_port = int(sockets[0].getsockname()[1]) if sockets else web_settings.port
-
-    async def _hook(self, request: web.Request) -> web.Response:
-        """A shop module says "something changed": pull soon. The body is not trusted.
-
-        An unknown channel, a channel without a secret and a wrong secret get the same answer
-        (no way to probe channel names), and are logged as one count per minute."""
-        name = request.match_info["channel"]
-        runner = self.runners.get(name)
-        known = runner is not None and runner.settings.type == request.match_info["type"]
-        secret = runner.settings.webhook_secret if runner is not None and known else None
-        # Header bytes that are not UTF-8 arrive as surrogate escapes: compare the raw bytes.
-        given = request.headers.get(WEBHOOK_HEADER, "").encode("utf-8", "surrogateescape")
-        # Compared even when there is nothing to compare with: the same work either way.
-        expected = secret.reveal().encode() if secret is not None else _NO_SECRET
-        if not hmac.compare_digest(given, expected) or secret is None or runner is None:
-            self.refused_hooks.add("refused", source=request.remote)
-            return web.json_response({"error": "unknown webhook or wrong secret"}, status=401)
-        try:
-            await request.read()  # bounded by client_max_size: larger bodies get 413
-        except web.HTTPRequestEntityTooLarge:
-            return web.json_response({"error": "body too large"}, status=413)
-        gate = self.hook_gates.get(name)
-        if gate is None or gate.min_seconds != runner.settings.webhook_min_seconds:
-            gate = self.hook_gates[name] = HookGate(runner.settings.webhook_min_seconds)
-        gate.nudge(runner.connector)
-        self.events.publish("webhook_received", channel=name)
-        return web.json_response({"status": "pull requested"}, status=202)
+    # -- health ---------------------------------------------------------------------------------
 
     def health(self) -> tuple[bool, list[str]]:
         """(healthy, reasons): every loop alive and every channel's lag under its threshold."""
@@ -352,8 +311,8 @@ class Daemon:
         for runner in self.runners.values():
             runner.status.state = ChannelState.STOPPED
             await runner.record_health()
-        if self._web_runner is not None:
-            await self._web_runner.cleanup()
+        for frontend in reversed(self.frontends):
+            await frontend.stop()
         for gate in self.hook_gates.values():
             gate.cancel()
         self.refused_hooks.flush()
@@ -385,9 +344,6 @@ class Daemon:
         log.info("config_reloaded", file=fresh.file)
 
 
-_NO_SECRET = secrets.token_bytes(32)  # what an unknown channel's webhook is compared with
-
-
 def _secrets(settings: Settings) -> list[str]:
     found = []
     if settings.ledger.dsn is not None:
@@ -413,25 +369,3 @@ def _secret_values(options: object) -> list[str]:
             if isinstance(value, Secret):
                 values.append(value.reveal())
     return values
-
-
-async def run_daemon(
-    settings: Settings, *, ready: Callable[[Daemon], Awaitable[None]] | None = None
-) -> int:
-    """`syncd run`: start, wait for SIGTERM/SIGINT (SIGHUP reloads), stop; exit code."""
-    daemon = Daemon(settings)
-    loop = asyncio.get_running_loop()
-    stop_requested = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop_requested.set)
-    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(daemon.reload()))
-    try:
-        await daemon.start()
-        if ready is not None:
-            await ready(daemon)
-        await stop_requested.wait()
-    finally:
-        await daemon.stop()
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            loop.remove_signal_handler(sig)
-    return 0

@@ -15,15 +15,16 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import structlog
 
+from syncd.channelstatus import ChannelState, ChannelStatus
 from syncd.config import ChannelSettings, Settings
 from syncd.connectors.base import ChannelLevel, Connector, PushItem
 from syncd.domain import ConflictKind, utcnow
 from syncd.engine.catchup import catch_up
-from syncd.engine.events import EventFeed
+from syncd.events import EventFeed
 from syncd.exceptions import ConnectorError, LedgerError
 from syncd.ledger.store import ReconcileLedger, ReconcileRun, StoredFinding, StoredFix
 from syncd.reconcile.compare import (
@@ -36,9 +37,6 @@ from syncd.reconcile.compare import (
 )
 from syncd.reconcile.fixes import RememberedFix, decide_fixes, drift_again_detail
 from syncd.reconcile.report import ChannelReport, RunReport
-
-if TYPE_CHECKING:
-    from syncd.engine.daemon import Daemon
 
 log = structlog.get_logger("syncd.reconcile")
 REFRESH_CHUNK = 5000  # figures recorded per transaction
@@ -86,7 +84,7 @@ class ChannelTarget:
     """A channel to reconcile: its settings and an open connector."""
 
     settings: ChannelSettings
-    connector: Connector
+    connector: Connector[Any]
 
     @property
     def name(self) -> str:
@@ -401,7 +399,7 @@ def _chunks(items: Sequence[tuple[str, int]], size: int) -> Iterable[Sequence[tu
         yield items[start : start + size]
 
 
-def can_read(connector: Connector) -> bool:
+def can_read(connector: Connector[Any]) -> bool:
     """Whether the connector can tell what the channel shows (it overrides read_levels)."""
     return type(connector).read_levels is not Connector.read_levels
 
@@ -409,19 +407,62 @@ def can_read(connector: Connector) -> bool:
 # -- in the daemon ------------------------------------------------------------------------------
 
 
+class ScheduledChannel(Protocol):
+    """What the schedule reads of a running channel (a ChannelRunner)."""
+
+    @property
+    def settings(self) -> ChannelSettings: ...
+    @property
+    def connector(self) -> Connector[Any]: ...
+    @property
+    def status(self) -> ChannelStatus: ...
+
+
 class ScheduledReconciler:
     """The daemon's `reconcile` loop: every ``interval_seconds``, and for a channel that comes
     back from an outage (it may have been edited, or sold, while we could not see it). A channel
-    that is not up when its run is due is reconciled as soon as it is."""
+    that is not up when its run is due is reconciled as soon as it is.
 
-    OUTAGE = frozenset({"degraded", "down"})
-    BACK = frozenset({"in_sync", "catching_up"})
+    It is told of every channel state change by :meth:`channel_state` (each runner calls it, in
+    order, none dropped), not by the event feed, which drops old events for a slow subscriber:
+    a lost "channel back" would delay the after-outage run by up to ``interval_seconds``."""
 
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
-        self.settings: Settings = daemon.settings
+    OUTAGE = frozenset({ChannelState.DEGRADED, ChannelState.DOWN})
+    BACK = frozenset({ChannelState.IN_SYNC, ChannelState.CATCHING_UP})
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: ReconcileLedger,
+        channels: Mapping[str, ScheduledChannel],
+        *,
+        stopping: asyncio.Event,
+        events: EventFeed | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.channels = channels  # the daemon's runners, by name (it adds to it at start-up)
+        self.stopping = stopping
+        self.events = events  # where runs publish their progress (the page, `syncd tail`)
         self.runs = 0
         self.last: RunReport | None = None
+        self._down_since: dict[str, float] = {}  # channel → monotonic time its outage started
+        self._owed: set[str] = set()  # skipped while down: reconciled once up
+        self._ready: set[str] = set()  # back (and owed, or after a long outage): run now
+        self._wake = asyncio.Event()
+
+    def channel_state(self, channel: str, state: ChannelState) -> None:
+        """A channel changed state (called synchronously by its runner on every change)."""
+        now = time.monotonic()
+        if state in self.OUTAGE:
+            self._down_since.setdefault(channel, now)
+        elif state in self.BACK:
+            since = self._down_since.pop(channel, None)
+            rs = self.settings.reconcile
+            long = since is not None and now - since >= rs.after_outage_seconds
+            if channel in self._owed or (rs.after_recovery and long):
+                self._ready.add(channel)
+                self._wake.set()
 
     def _options(self) -> ReconcileOptions:
         rs = self.settings.reconcile
@@ -438,12 +479,12 @@ class ScheduledReconciler:
         """The channels to reconcile now, and those owed a run once they are up."""
         chosen = set(self.settings.reconcile.channels)
         out, later = [], set()
-        for name, runner in self.daemon.runners.items():
+        for name, runner in self.channels.items():
             if chosen and name not in chosen or only is not None and name not in only:
                 continue
             if not runner.settings.push or not can_read(runner.connector):
                 continue
-            if runner.status.state.value not in self.BACK:
+            if runner.status.state not in self.BACK:
                 later.add(name)  # not reachable now; reconciled once it is back
                 continue
             out.append(ChannelTarget(runner.settings, runner.connector))
@@ -451,55 +492,37 @@ class ScheduledReconciler:
 
     async def loop(self) -> None:
         rs = self.settings.reconcile
-        feed = self.daemon.events.subscribe()
-        try:
-            loop = asyncio.get_running_loop()
-            due = loop.time() + rs.first_run_seconds
-            down_since: dict[str, float] = {}  # channel → loop time its outage started
-            owed: set[str] = set()  # skipped while down: reconciled once up
-            ready: set[str] = set()
-            while not self.daemon.stopping.is_set():
-                wait = max(0.0, due - loop.time()) if not ready else 0.0
-                event = await self._next_event(feed, wait)
-                if event is not None and event.get("event") == "channel_state":
-                    channel, state = str(event.get("channel")), str(event.get("state"))
-                    if state in self.OUTAGE:
-                        down_since.setdefault(channel, loop.time())
-                    elif state in self.BACK:
-                        since = down_since.pop(channel, None)
-                        long = since is not None and loop.time() - since >= rs.after_outage_seconds
-                        if channel in owed or (rs.after_recovery and long):
-                            ready.add(channel)
-                    continue  # take every queued event before running
-                if self.daemon.stopping.is_set():
-                    return
-                if loop.time() >= due:
-                    owed = await self._run(None)
-                    ready.clear()
-                    due = loop.time() + rs.interval_seconds
-                elif ready:
-                    log.info("reconcile_channels_back", channels=sorted(ready))
-                    owed = (owed - ready) | await self._run(set(ready))
-                    ready.clear()
-        finally:
-            self.daemon.events.unsubscribe(feed)
+        due = time.monotonic() + rs.first_run_seconds
+        while not self.stopping.is_set():
+            if not self._ready:
+                await self._sleep(max(0.0, due - time.monotonic()))
+            if self.stopping.is_set():
+                return
+            if time.monotonic() >= due:
+                self._ready.clear()  # a change from now on asks for another run
+                self._owed = await self._run(None)
+                due = time.monotonic() + rs.interval_seconds
+            elif self._ready:
+                ready = set(self._ready)
+                self._ready.clear()
+                log.info("reconcile_channels_back", channels=sorted(ready))
+                self._owed = (self._owed - ready) | await self._run(ready)
 
-    async def _next_event(
-        self, feed: asyncio.Queue[dict[str, Any]], wait: float
-    ) -> dict[str, Any] | None:
-        getter = asyncio.ensure_future(feed.get())
-        stopper = asyncio.ensure_future(self.daemon.stopping.wait())
+    async def _sleep(self, seconds: float) -> None:
+        """Until ``seconds`` have passed, a channel is back, or the daemon stops."""
+        self._wake.clear()
+        if self._ready:
+            return
+        waiters = {
+            asyncio.ensure_future(self._wake.wait()),
+            asyncio.ensure_future(self.stopping.wait()),
+        }
         try:
-            done, _ = await asyncio.wait(
-                {getter, stopper}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (getter, stopper):
+            for task in waiters:
                 task.cancel()
-            await asyncio.gather(getter, stopper, return_exceptions=True)
-        if getter in done and not getter.cancelled():
-            return getter.result()
-        return None
+            await asyncio.gather(*waiters, return_exceptions=True)
 
     async def _run(self, only: set[str] | None) -> set[str]:
         """Run for the channels that are up; the names of those that are not."""
@@ -514,12 +537,7 @@ class ScheduledReconciler:
         return await self._reconcile(targets) if targets else None
 
     async def _reconcile(self, targets: list[ChannelTarget]) -> RunReport | None:
-        store = self.daemon.store
-        if store is None:
-            return None
-        reconciler = Reconciler(
-            store, self.settings.sync, self._options(), events=self.daemon.events
-        )
+        reconciler = Reconciler(self.store, self.settings.sync, self._options(), events=self.events)
         try:
             self.last = await reconciler.run(targets)
         except LedgerError as err:  # the ledger is down: the run resumes at the next one

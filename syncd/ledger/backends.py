@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    # Only the type: syncd.config imports every connector (and aiohttp), which the ledger's
-    # pure parts (the planner) must not load.
-    from syncd.config import LedgerSettings
+    # Only the types: the stores are imported when a ledger is opened, so that the ledger's
+    # pure parts (the planner) load no driver.
     from syncd.ledger.store import Store
+    from syncd.settings import LedgerSettings
 
 
 async def open_store(

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from syncd.connectors.base import ConfigIssue
+from syncd.settings import ConfigIssue
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,7 @@ def parse_reconcile(
     channel_names: Sequence[str],
 ) -> ReconcileSettings:
     """Read the `[reconcile]` table; problems are appended to ``issues`` (never raised here)."""
-    from syncd.config import TableReader
+    from syncd.settings import TableReader
 
     r = TableReader(table, file=file, prefix="reconcile", issues=issues)
     interval = r.number("interval_seconds", 3600.0, minimum=0.1, maximum=7 * 86_400)

@@ -3,6 +3,31 @@
 
 from __future__ import annotations
 
-from syncd.web.app import create_app
+from aiohttp import web
+
+from syncd.config import WebSettings
+from syncd.web import api, pages
+from syncd.web.app import LAG_SAMPLE_SECONDS, base_app
+from syncd.web.view import DaemonView
 
 __all__ = ["create_app"]
+
+
+def create_app(
+    daemon: DaemonView,
+    *,
+    settings: WebSettings | None = None,
+    client_max_size: int = 64 * 1024,
+    sample_seconds: float = LAG_SAMPLE_SECONDS,
+) -> web.Application:
+    """The status page, JSON API, `/ws`, `/healthz` and `/metrics` of a daemon; ``settings``
+    other than the daemon's own are for tests (no reload hook)."""
+    app = base_app(
+        daemon,
+        settings=settings,
+        client_max_size=client_max_size,
+        sample_seconds=sample_seconds,
+    )
+    pages.add_routes(app)
+    api.add_routes(app)
+    return app

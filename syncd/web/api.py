@@ -12,8 +12,8 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+import syncd.web.data as data
 from syncd.domain import ConflictStatus, utcnow
-from syncd.web import data
 from syncd.web.app import json_response, session_of, state_of, translator
 from syncd.web.auth import CSRF_HEADER
 from syncd.web.pages import ACTIONS, activity_filters

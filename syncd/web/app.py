@@ -1,4 +1,4 @@
-"""The status page's aiohttp application, built by ``create_app(daemon)``.
+"""The status page's aiohttp application, built by ``syncd.web.create_app(daemon)``.
 
 Pages are rendered on the server (usable without JavaScript); a small script keeps them live over
 ``/ws``, which also serves `syncd tail`. Sessions, CSRF and the password live in :mod:`auth`; what
@@ -28,7 +28,6 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from syncd.config import Settings, WebSettings
 from syncd.domain import ConflictStatus, utcnow
-from syncd.engine.daemon import Daemon
 from syncd.exceptions import ConfigError, LedgerError
 from syncd.i18n import LANGUAGES, Translator, choose_language, environment
 from syncd.logs import clean, register_secret
@@ -47,6 +46,7 @@ from syncd.web.history import History
 from syncd.web.hosts import HostPolicy, client_key
 from syncd.web.metrics import Metrics
 from syncd.web.throttle import Busy, LoginThrottle
+from syncd.web.view import DaemonView
 
 log = structlog.get_logger("syncd.web")
 
@@ -67,7 +67,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class WebState:
     """Everything the handlers share; one per application."""
 
-    daemon: Daemon
+    daemon: DaemonView
     settings: WebSettings
     guard: Guard
     zone: ZoneInfo
@@ -108,16 +108,15 @@ def session_of(request: web.Request) -> Session:
 # -- factory ------------------------------------------------------------------------------------
 
 
-def create_app(
-    daemon: Daemon,
+def base_app(
+    daemon: DaemonView,
     *,
     settings: WebSettings | None = None,
     client_max_size: int = 64 * 1024,
     sample_seconds: float = LAG_SAMPLE_SECONDS,
 ) -> web.Application:
-    """The status page, JSON API, `/ws`, `/healthz` and `/metrics` of a daemon."""
-    from syncd.web import api, pages
-
+    """The application with `/ws`, `/healthz`, `/metrics` and the static files of a daemon; the
+    pages and the JSON API are added by :func:`syncd.web.create_app`."""
     web_settings = settings or daemon.settings.web
     if not is_loopback(web_settings.host) and web_settings.password is None:
         raise ConfigError(
@@ -169,8 +168,6 @@ def create_app(
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/ws", live)
     app.router.add_static("/static", HERE / "static", name="static")
-    pages.add_routes(app)
-    api.add_routes(app)
     return app
 
 
@@ -545,7 +542,7 @@ async def _drain(ws: web.WebSocketResponse) -> None:
 # -- /healthz and /metrics ------------------------------------------------------------------------
 
 
-async def health_report(daemon: Daemon) -> tuple[bool, dict[str, Any]]:
+async def health_report(daemon: DaemonView) -> tuple[bool, dict[str, Any]]:
     """Healthy when every loop is alive and every channel's lag is under its threshold."""
     healthy, reasons = daemon.health()
     assert daemon.store is not None

@@ -20,7 +20,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from syncd.config import Secret
+from syncd.settings import Secret
 
 COOKIE = "syncd_session"
 LANG_COOKIE = "syncd_lang"

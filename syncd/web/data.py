@@ -18,7 +18,7 @@ from syncd.web.charts import Series, bar_chart, colors_for, line_chart
 from syncd.web.history import History, Point
 
 if TYPE_CHECKING:
-    from syncd.engine.daemon import Daemon
+    from syncd.web.view import DaemonView
 
 FAILING = ("degraded", "down", "refused")
 CATCHING_UP_SECONDS = 5.0
@@ -127,7 +127,7 @@ class Snapshot:
     unknown: int
 
 
-async def snapshot(daemon: Daemon, now: datetime) -> Snapshot:
+async def snapshot(daemon: DaemonView, now: datetime) -> Snapshot:
     store = daemon.store
     assert store is not None
     stats = await store.outbox_stats()
@@ -146,7 +146,7 @@ async def snapshot(daemon: Daemon, now: datetime) -> Snapshot:
 # -- overview -------------------------------------------------------------------------------------
 
 
-def channel_cards(daemon: Daemon, snap: Snapshot, t: Translator) -> list[dict[str, Any]]:
+def channel_cards(daemon: DaemonView, snap: Snapshot, t: Translator) -> list[dict[str, Any]]:
     cards = []
     for name, runner in daemon.runners.items():
         status = runner.status
@@ -186,7 +186,7 @@ def channel_cards(daemon: Daemon, snap: Snapshot, t: Translator) -> list[dict[st
 
 
 def headline(
-    daemon: Daemon, cards: list[dict[str, Any]], snap: Snapshot, t: Translator
+    daemon: DaemonView, cards: list[dict[str, Any]], snap: Snapshot, t: Translator
 ) -> dict[str, Any]:
     """The one sentence at the top: what a merchant needs to know, worst first."""
     problems: list[tuple[str, str]] = []
@@ -284,7 +284,7 @@ def headline(
     }
 
 
-def alerts_status(daemon: Daemon, t: Translator) -> dict[str, Any] | None:
+def alerts_status(daemon: DaemonView, t: Translator) -> dict[str, Any] | None:
     """The alert mailer's state, when the daemon has one (bad SMTP credentials show here)."""
     alerts = getattr(daemon, "alerts", None)
     status = getattr(alerts, "status", None)
@@ -304,7 +304,7 @@ def alerts_status(daemon: Daemon, t: Translator) -> dict[str, Any] | None:
 
 
 async def overview(
-    daemon: Daemon, history: History, t: Translator, now: datetime
+    daemon: DaemonView, history: History, t: Translator, now: datetime
 ) -> dict[str, Any]:
     snap = await snapshot(daemon, now)
     cards = channel_cards(daemon, snap, t)
@@ -349,7 +349,9 @@ def _series(points: dict[str, list[Point]], colors: dict[str, tuple[str, str]]) 
     return out
 
 
-async def charts(daemon: Daemon, history: History, t: Translator, now: datetime) -> dict[str, Any]:
+async def charts(
+    daemon: DaemonView, history: History, t: Translator, now: datetime
+) -> dict[str, Any]:
     """The three pictures of the overview, as inline SVG, with their data for the API."""
     assert daemon.store is not None
     names = list(daemon.runners)
@@ -477,7 +479,7 @@ def conflict_view(conflict: Conflict, t: Translator) -> dict[str, Any]:
 
 
 async def conflicts(
-    daemon: Daemon, t: Translator, status: ConflictStatus | None = None, limit: int = 100
+    daemon: DaemonView, t: Translator, status: ConflictStatus | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
     assert daemon.store is not None
     found = await daemon.store.conflicts(status=status, limit=limit)
@@ -499,7 +501,7 @@ def movement_view(m: Movement, t: Translator) -> dict[str, Any]:
 
 
 async def activity(
-    daemon: Daemon,
+    daemon: DaemonView,
     t: Translator,
     *,
     channel: str | None = None,
@@ -512,13 +514,13 @@ async def activity(
     return [movement_view(m, t) for m in found]
 
 
-async def sku_search(daemon: Daemon, query: str, limit: int = 30) -> list[dict[str, Any]]:
+async def sku_search(daemon: DaemonView, query: str, limit: int = 30) -> list[dict[str, Any]]:
     assert daemon.store is not None
     found = await daemon.store.find_skus(query, limit) if query else []
     return [{"sku": m.sku, "name": m.name, "on_hand": m.on_hand} for m in found]
 
 
-async def sku_view(daemon: Daemon, t: Translator, sku: str) -> dict[str, Any] | None:
+async def sku_view(daemon: DaemonView, t: Translator, sku: str) -> dict[str, Any] | None:
     assert daemon.store is not None
     detail = await daemon.store.sku_detail(sku)
     if detail is None:
@@ -545,7 +547,7 @@ async def sku_view(daemon: Daemon, t: Translator, sku: str) -> dict[str, Any] | 
     }
 
 
-async def unknown(daemon: Daemon, limit: int = 200) -> dict[str, Any]:
+async def unknown(daemon: DaemonView, limit: int = 200) -> dict[str, Any]:
     assert daemon.store is not None
     pending = await daemon.store.pending_lines()
     rejected = await daemon.store.rejections(limit)

@@ -9,9 +9,9 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+import syncd.web.data as data
 from syncd.domain import ConflictStatus, utcnow
 from syncd.i18n import LANGUAGES
-from syncd.web import data
 from syncd.web.app import (
     client_of,
     hung_up,

@@ -16,10 +16,10 @@ import aiohttp
 import pytest
 import structlog
 
+from syncd.cli.run import ServedDaemon
 from syncd.config import parse_config
 from syncd.connectors import register_connector
 from syncd.domain import Document, DocumentKind
-from syncd.engine.daemon import Daemon
 from syncd.ledger import Product
 from syncd.logs import configure_logging
 from syncd.testing import FakeChannel, FakeConnector
@@ -78,7 +78,7 @@ async def test_bad_smtp_credentials_show_on_the_status_page_and_in_the_log_once(
     )
     log = io.StringIO()
     configure_logging("info", "json", stream=log)
-    daemon = Daemon(settings)
+    daemon = ServedDaemon(settings)
     await daemon.start()
     try:
         assert daemon.store is not None and daemon.alerts is not None

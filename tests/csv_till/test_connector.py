@@ -15,7 +15,7 @@ from syncd.config import SyncSettings, parse_config
 from syncd.connectors.base import PushItem, PushStatus
 from syncd.connectors.csv_till.connector import CsvTillConnector
 from syncd.engine.channel import ChannelRunner
-from syncd.engine.events import EventFeed
+from syncd.events import EventFeed
 from syncd.ledger.sqlite import SqliteStore
 from tests.csv_till import samples
 

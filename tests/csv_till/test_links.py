@@ -15,7 +15,7 @@ from syncd.connectors.base import PushItem
 from syncd.connectors.csv_till.connector import CsvTillConnector
 from syncd.engine.catchup import catch_up
 from syncd.engine.channel import ChannelRunner
-from syncd.engine.events import EventFeed
+from syncd.events import EventFeed
 from syncd.exceptions import ChannelConfigError
 from syncd.ledger.sqlite import SqliteStore
 from tests.csv_till import samples
@@ -142,7 +142,7 @@ async def test_a_linked_delta_folder_is_refused_naming_it(tmp_path: Path) -> Non
 
 
 async def test_the_catch_up_reads_no_link_in_done(tmp_path: Path, store: SqliteStore) -> None:
-    """The catch-up re-implements the till's file selection: a link in done/ to an export
+    """The catch-up uses the till's own file selection: a link in done/ to an export
     elsewhere is not read, hence not applied."""
     connector, _ = make(tmp_path)
     await connector.open()

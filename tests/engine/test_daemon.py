@@ -16,11 +16,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from syncd.cli.run import ServedDaemon
 from syncd.config import parse_config
 from syncd.connectors import register_connector
 from syncd.domain import Document, DocumentKind
 from syncd.engine.channel import ChannelState
-from syncd.engine.daemon import Daemon
 from syncd.exceptions import AuthError, RetriableError
 from syncd.ledger import Product
 from syncd.testing import FakeChannel, FakeConnector
@@ -58,8 +58,8 @@ async def channels() -> AsyncIterator[dict[str, FakeChannel]]:
     FakeConnector.channels.clear()
 
 
-async def started(settings: Any) -> Daemon:
-    daemon = Daemon(settings)
+async def started(settings: Any) -> ServedDaemon:
+    daemon = ServedDaemon(settings)
     await daemon.start()
     assert daemon.store is not None
     await daemon.store.upsert_products(
@@ -83,7 +83,7 @@ def sale(channel: str, doc_id: str, lines: dict[str, int]) -> Document:
     return Document(channel, doc_id, kind, lines, T0, version=1, reference=doc_id)
 
 
-def connector(daemon: Daemon, name: str) -> FakeConnector:
+def connector(daemon: ServedDaemon, name: str) -> FakeConnector:
     c = daemon.runners[name].connector
     assert isinstance(c, FakeConnector)
     return c

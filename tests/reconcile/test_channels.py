@@ -158,7 +158,7 @@ async def test_till_files_moved_while_the_catch_up_looks_at_them_are_not_an_erro
     """Found by `bench soak --month`: the ingest loop moved a file from the inbox to done/
     between the catch-up's listing and its stat, and FileNotFoundError crashed the reconcile
     loop. A file listed and gone is the ingest loop's, not a missed one."""
-    import syncd.engine.catchup as catchup
+    import syncd.connectors.csv_till.missed_files as catchup
 
     inbox = tmp_path / "inbox"
     (inbox / "done").mkdir(parents=True)
@@ -174,7 +174,7 @@ async def test_till_files_moved_while_the_catch_up_looks_at_them_are_not_an_erro
     connector = CsvTillConnector("till", channel.options)
     await connector.open()
     await store.register_channels([ChannelInfo("till", "csv_till", follows_own_sales=False)])
-    real = catchup._list_files
+    real = catchup.list_files
 
     def listing_then_moved(settings: Any, since: float) -> list[tuple[Path, str]]:
         (inbox / "r1.csv").write_text(LOYVERSE, encoding="utf-8")
@@ -184,7 +184,7 @@ async def test_till_files_moved_while_the_catch_up_looks_at_them_are_not_an_erro
         (inbox / "done" / "r2.csv").unlink()
         return found
 
-    monkeypatch.setattr(catchup, "_list_files", listing_then_moved)
+    monkeypatch.setattr(catchup, "list_files", listing_then_moved)
     try:
         report = await _reconciler(store, settings).run([ChannelTarget(channel, connector)])
         assert report.channels[0].error == ""

@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
+from syncd.cli.run import ServedDaemon
 from syncd.config import parse_config
 from syncd.connectors import register_connector
 from syncd.domain import ConflictKind, Document, DocumentKind
-from syncd.engine.daemon import Daemon
+from syncd.events import EventFeed
 from syncd.exceptions import RetriableError
 from syncd.ledger import ChannelInfo, Product, open_store
 from syncd.testing import FakeChannel, FakeConnector
@@ -93,7 +94,7 @@ async def test_orders_created_while_the_daemon_was_stopped_are_applied_once_afte
     await store.record_shown("webshop", FIGURES)
     await store.close()
 
-    first = Daemon(settings)
+    first = ServedDaemon(settings)
     await first.start()
     try:
         assert first.store is not None
@@ -111,7 +112,7 @@ async def test_orders_created_while_the_daemon_was_stopped_are_applied_once_afte
     shop.emulator.orders[late].date_upd = old
     shop.emulator.orders[late].date_add = old
 
-    second = Daemon(settings)
+    second = ServedDaemon(settings)
     feed = second.events.subscribe()
     await second.start()
     try:
@@ -143,7 +144,7 @@ def channels() -> Any:
     FakeConnector.channels.clear()
 
 
-async def _counted(daemon: Daemon) -> None:
+async def _counted(daemon: ServedDaemon) -> None:
     assert daemon.store is not None
     await daemon.store.upsert_products([Product("CAP")])
     await daemon.store.apply_document(
@@ -163,7 +164,7 @@ async def test_the_schedule_repairs_a_hand_edit_and_a_repeat_is_a_conflict(
         interval_seconds=0.3,
         drift_again_seconds=3600,
     )
-    daemon = Daemon(settings)
+    daemon = ServedDaemon(settings)
     await daemon.start()
     try:
         await _counted(daemon)
@@ -192,7 +193,7 @@ async def test_a_channel_back_from_an_outage_is_reconciled_at_once(
     settings = settings_for(
         tmp_path, {"till": fake, "shop": fake}, interval_seconds=3600, after_outage_seconds=0
     )
-    daemon = Daemon(settings)
+    daemon = ServedDaemon(settings)
     feed = daemon.events.subscribe()
     await daemon.start()
     try:
@@ -206,4 +207,38 @@ async def test_a_channel_back_from_an_outage_is_reconciled_at_once(
         assert event["channels"] == {"shop": 1}
         await until(lambda: channels["shop"].figures["CAP"] == 5)
     finally:
+        await daemon.stop()
+
+
+async def test_a_channel_back_is_reconciled_even_when_the_event_feed_overflowed(
+    tmp_path: Path, channels: dict[str, FakeChannel]
+) -> None:
+    """The scheduler is busy (its first run waits on the till) while the shop goes down and
+    comes back, and the feed carries more events than a subscriber's buffer holds: the
+    "channel back" change still reaches it, so the shop is reconciled without waiting an hour."""
+    fake = {"type": "fake", "poll_seconds": 0.1}
+    settings = settings_for(
+        tmp_path, {"till": fake, "shop": fake}, interval_seconds=3600, after_outage_seconds=0
+    )
+    gate = asyncio.Event()
+    channels["till"].read_gate = gate  # the first scheduled run waits here
+    daemon = ServedDaemon(settings, events=EventFeed(queue_size=4))
+    await daemon.start()
+    try:
+        await _counted(daemon)
+        channels["shop"].fail_pull = RetriableError("HTTP 503", channel="shop")
+        await until(lambda: daemon.runners["shop"].status.state.value == "degraded")
+        channels["shop"].fail_pull = None
+        await until(lambda: daemon.runners["shop"].status.state.value == "in_sync")
+        for n in range(10):  # a busy feed: stock pushes, webhooks… more than the buffer holds
+            daemon.events.publish("stock_pushed", channel="till", sku=f"SKU-{n}")
+        assert daemon.reconciler is not None
+        assert daemon.reconciler.runs == 0
+        gate.set()
+        reconciler = daemon.reconciler
+        await until(lambda: reconciler.runs >= 2)
+        assert reconciler.last is not None
+        assert [c.channel for c in reconciler.last.channels] == ["shop"]
+    finally:
+        gate.set()
         await daemon.stop()

@@ -32,6 +32,7 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
+from syncd.cli.run import ServedDaemon
 from syncd.config import load_config, parse_config
 from syncd.connectors import register_connector
 from syncd.connectors.base import Batch, PushItem
@@ -42,7 +43,6 @@ from syncd.connectors.magento.connector import MagentoConnector
 from syncd.connectors.prestashop.client import parse_errors
 from syncd.connectors.prestashop.connector import PrestaShopConnector
 from syncd.domain import Document
-from syncd.engine.daemon import Daemon
 from syncd.exceptions import ConfigError, ConnectorError
 from syncd.testing import FakeConnector
 from tests.csv_till import samples
@@ -1643,7 +1643,7 @@ class CountingConnector(FakeConnector):
 
 
 @asynccontextmanager
-async def hook_daemon(folder: Path) -> AsyncIterator[Daemon]:
+async def hook_daemon(folder: Path) -> AsyncIterator[ServedDaemon]:
     """A real daemon (SQLite ledger, web app on a free port) with two webhook channels:
     ``shop`` (has a webhook_secret) and ``open`` (has none: every nudge is refused)."""
     register_connector(CountingConnector)
@@ -1666,7 +1666,7 @@ async def hook_daemon(folder: Path) -> AsyncIterator[Daemon]:
         },
         file=str(folder / "syncd.toml"),
     )
-    daemon = Daemon(settings)
+    daemon = ServedDaemon(settings)
     await daemon.start()
     try:
         yield daemon
@@ -1674,7 +1674,7 @@ async def hook_daemon(folder: Path) -> AsyncIterator[Daemon]:
         await daemon.stop()
 
 
-async def run_hook(daemon: Daemon, case: HookCase) -> list[Problem]:
+async def run_hook(daemon: ServedDaemon, case: HookCase) -> list[Problem]:
     before = dict(CountingConnector.nudges)
     try:
         status = await send_hook(daemon.web_port, case)

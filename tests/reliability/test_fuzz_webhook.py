@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.fuzz import failures, run_fuzz
-from syncd.engine.daemon import Daemon
+from syncd.cli.run import ServedDaemon
 from tests.reliability.fuzz_inputs import (
     WEBHOOK_LIMIT,
     WEBHOOK_SECRET,
@@ -26,7 +26,7 @@ from tests.reliability.fuzz_inputs import (
 
 
 @pytest.fixture
-async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
+async def daemon(tmp_path: Path) -> AsyncIterator[ServedDaemon]:
     async with hook_daemon(tmp_path) as running:
         yield running
 
@@ -37,7 +37,7 @@ async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(seed=st.integers(min_value=0, max_value=2**63))
-async def test_random_webhook_calls_keep_the_contract(daemon: Daemon, seed: int) -> None:
+async def test_random_webhook_calls_keep_the_contract(daemon: ServedDaemon, seed: int) -> None:
     case = hook_case(random.Random(seed))
     assert await run_hook(daemon, case) == [], f"replay: hook_case(Random({seed}))"
 
@@ -61,12 +61,12 @@ def case(secret: bytes | None, size: int = 10, *, path: str = "/hooks/fuzzhook/s
     ],
     ids=["latin1", "secret+0x80", "none-big", "wrong-big", "at-limit", "over-limit"],
 )
-async def test_webhook_edge_cases(daemon: Daemon, call: HookCase) -> None:
+async def test_webhook_edge_cases(daemon: ServedDaemon, call: HookCase) -> None:
     assert await run_hook(daemon, call) == []
 
 
 async def test_the_open_channel_without_a_secret_refuses_even_the_right_one(
-    daemon: Daemon,
+    daemon: ServedDaemon,
 ) -> None:
     call = HookCase(
         "/hooks/fuzzhook/open", WEBHOOK_SECRET.encode(), b"{}", "text/plain", True, 401, "open"

@@ -1,4 +1,4 @@
-"""A running daemon (`Daemon.start()` with its web endpoints on a real socket, fake channels, a
+"""A running daemon (`ServedDaemon.start()` with its web endpoints on a real socket, fake channels, a
 real SQLite ledger, a config file on disk) for the attacks of tests/security, with its log lines
 captured as JSON."""
 
@@ -18,10 +18,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from syncd.cli.run import ServedDaemon
 from syncd.config import load_config
 from syncd.connectors import register_connector
 from syncd.domain import Document, DocumentKind
-from syncd.engine.daemon import Daemon
 from syncd.ledger import Product
 from syncd.logs import configure_logging
 from syncd.testing import FakeChannel, FakeConnector
@@ -67,7 +67,7 @@ def toml_of(data: dict[str, Any]) -> str:
 class Site:
     """One daemon under attack: its address, config file, captured log and HTTP sessions."""
 
-    daemon: Daemon
+    daemon: ServedDaemon
     config: Path
     password_file: Path | None
     logs: io.StringIO
@@ -172,7 +172,7 @@ async def start_site(
         routes: list[Callable[[web.Application], None]] | None = None,
     ) -> Site:
         config, password_file = write_config(tmp_path, password=password, web=web, webshop=webshop)
-        daemon = Daemon(load_config(config))
+        daemon = ServedDaemon(load_config(config))
         daemon.extra_routes.extend(routes or [])
         await daemon.start()
         assert daemon.store is not None

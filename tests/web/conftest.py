@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from syncd.cli.run import ServedDaemon
 from syncd.config import Secret, WebSettings, parse_config
 from syncd.connectors import register_connector
 from syncd.domain import Document, DocumentKind
-from syncd.engine.daemon import Daemon
 from syncd.ledger import Product
 from syncd.testing import FakeChannel, FakeConnector
 from syncd.web import create_app
@@ -91,8 +91,8 @@ def ledger(request: pytest.FixtureRequest) -> tuple[str, str]:
 @pytest.fixture
 async def daemon(
     tmp_path: Path, channels: dict[str, FakeChannel], ledger: tuple[str, str]
-) -> AsyncIterator[Daemon]:
-    d = Daemon(settings_for(tmp_path, ledger))
+) -> AsyncIterator[ServedDaemon]:
+    d = ServedDaemon(settings_for(tmp_path, ledger))
     await d.start()
     assert d.store is not None
     await d.store.upsert_products([Product("SHIRT-44", "Blue shirt 44"), Product("CAP", "Cap")])
@@ -106,7 +106,7 @@ async def daemon(
 
 
 @pytest.fixture
-async def make_client(daemon: Daemon) -> AsyncIterator[ClientFactory]:
+async def make_client(daemon: ServedDaemon) -> AsyncIterator[ClientFactory]:
     clients: list[TestClient[Any, Any]] = []
 
     async def factory(
@@ -129,7 +129,7 @@ async def make_client(daemon: Daemon) -> AsyncIterator[ClientFactory]:
         await client.close()
 
 
-async def settled(daemon: Daemon) -> None:
+async def settled(daemon: ServedDaemon) -> None:
     """Every channel in sync and nothing waiting in the outbox."""
     store = daemon.store
     assert store is not None

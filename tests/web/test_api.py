@@ -11,9 +11,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from syncd.cli.run import ServedDaemon
 from syncd.config import Secret, WebSettings, parse_config
 from syncd.domain import Rejection
-from syncd.engine.daemon import Daemon
 from syncd.exceptions import ConfigError
 from syncd.testing import FakeChannel, FakeConnector
 from syncd.web import create_app
@@ -22,13 +22,13 @@ from tests.web.conftest import PASSWORD, ClientFactory, sale, settled, until
 Client = TestClient[Any, Any]
 
 
-def seller(daemon: Daemon, channel: str) -> FakeConnector:
+def seller(daemon: ServedDaemon, channel: str) -> FakeConnector:
     connector = daemon.runners[channel].connector
     assert isinstance(connector, FakeConnector)
     return connector
 
 
-async def oversell(daemon: Daemon) -> int:
+async def oversell(daemon: ServedDaemon) -> int:
     """The last shirt sold at the till and online: one open conflict; returns its id."""
     seller(daemon, "till").sell(sale("till", "4-1001", {"SHIRT-44": 1}))
     seller(daemon, "webshop").sell(sale("webshop", "XKBKNABJK", {"SHIRT-44": 1}))
@@ -58,7 +58,7 @@ async def json_of(client: Client, path: str, status: int = 200) -> Any:
 
 
 async def test_overview_says_in_plain_words_that_everything_is_in_sync(
-    make_client: ClientFactory, daemon: Daemon
+    make_client: ClientFactory, daemon: ServedDaemon
 ) -> None:
     client = await make_client()
     await settled(daemon)
@@ -78,7 +78,7 @@ async def test_overview_says_in_plain_words_that_everything_is_in_sync(
 
 
 async def test_a_sale_is_measured_and_shown_everywhere(
-    make_client: ClientFactory, daemon: Daemon, channels: dict[str, FakeChannel]
+    make_client: ClientFactory, daemon: ServedDaemon, channels: dict[str, FakeChannel]
 ) -> None:
     client = await make_client()
     seller(daemon, "till").sell(sale("till", "4-2001", {"CAP": 2}))
@@ -120,7 +120,7 @@ async def test_a_sale_is_measured_and_shown_everywhere(
 
 
 async def test_conflicts_come_open_first_with_their_documents_and_what_to_do(
-    make_client: ClientFactory, daemon: Daemon
+    make_client: ClientFactory, daemon: ServedDaemon
 ) -> None:
     client = await make_client()
     conflict_id = await oversell(daemon)
@@ -137,7 +137,7 @@ async def test_conflicts_come_open_first_with_their_documents_and_what_to_do(
 
 
 async def test_unknown_skus_and_rejected_rows_are_listed_with_their_reason(
-    make_client: ClientFactory, daemon: Daemon
+    make_client: ClientFactory, daemon: ServedDaemon
 ) -> None:
     client = await make_client()
     seller(daemon, "till").sell(sale("till", "4-3001", {"3700000000017": 1}))
@@ -169,7 +169,7 @@ async def test_unknown_skus_and_rejected_rows_are_listed_with_their_reason(
 
 
 async def test_french_from_the_browser_the_config_or_the_merchants_choice(
-    make_client: ClientFactory, daemon: Daemon
+    make_client: ClientFactory, daemon: ServedDaemon
 ) -> None:
     await settled(daemon)
     client = await make_client()
@@ -192,7 +192,7 @@ async def test_french_from_the_browser_the_config_or_the_merchants_choice(
 
 
 async def test_healthz_flips_to_503_when_a_channel_stalls_and_back(
-    make_client: ClientFactory, daemon: Daemon, channels: dict[str, FakeChannel]
+    make_client: ClientFactory, daemon: ServedDaemon, channels: dict[str, FakeChannel]
 ) -> None:
     client = await make_client()
     await settled(daemon)
@@ -222,7 +222,7 @@ async def test_healthz_flips_to_503_when_a_channel_stalls_and_back(
 
 
 async def test_metrics_parse_with_prometheus_client(
-    make_client: ClientFactory, daemon: Daemon, channels: dict[str, FakeChannel]
+    make_client: ClientFactory, daemon: ServedDaemon, channels: dict[str, FakeChannel]
 ) -> None:
     client = await make_client()
     seller(daemon, "till").sell(sale("till", "4-5001", {"CAP": 1}))
@@ -248,7 +248,9 @@ async def test_metrics_parse_with_prometheus_client(
 # -- live feed ----------------------------------------------------------------------------------
 
 
-async def test_ws_sends_every_event_as_json(make_client: ClientFactory, daemon: Daemon) -> None:
+async def test_ws_sends_every_event_as_json(
+    make_client: ClientFactory, daemon: ServedDaemon
+) -> None:
     client = await make_client()
     async with client.ws_connect("/ws") as ws:
         hello = await ws.receive_json(timeout=5)
@@ -280,7 +282,7 @@ def test_an_exposed_page_refuses_to_start_without_a_password(tmp_path: Any) -> N
 
 
 async def test_create_app_itself_refuses_an_exposed_host_without_password(
-    daemon: Daemon,
+    daemon: ServedDaemon,
 ) -> None:
     with pytest.raises(ConfigError, match="without a password"):
         create_app(daemon, settings=WebSettings(host="0.0.0.0"))
@@ -290,7 +292,7 @@ async def test_create_app_itself_refuses_an_exposed_host_without_password(
 
 
 async def test_exposed_page_needs_login_and_never_shows_a_secret(
-    make_client: ClientFactory, daemon: Daemon
+    make_client: ClientFactory, daemon: ServedDaemon
 ) -> None:
     client = await make_client(host="0.0.0.0", password=PASSWORD)
     page = await client.get("/", allow_redirects=False)
@@ -357,7 +359,7 @@ async def test_exposed_page_needs_login_and_never_shows_a_secret(
 
 
 async def test_state_changes_need_the_csrf_token(
-    make_client: ClientFactory, daemon: Daemon
+    make_client: ClientFactory, daemon: ServedDaemon
 ) -> None:
     client = await make_client()
     conflict_id = await oversell(daemon)
@@ -404,7 +406,7 @@ async def test_state_changes_need_the_csrf_token(
 
 
 async def test_every_page_counts_in_words_in_both_languages_without_plural_brackets(
-    make_client: ClientFactory, daemon: Daemon
+    make_client: ClientFactory, daemon: ServedDaemon
 ) -> None:
     client = await make_client()
     await oversell(daemon)

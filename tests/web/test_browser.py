@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from syncd.engine.demo import Demo
-from syncd.web.screenshot import VIEWPORT, launch_options
+from syncd.cli.demo import Demo
+from syncd.cli.screenshot import VIEWPORT, launch_options
 
 
 @pytest.fixture

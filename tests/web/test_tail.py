@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from syncd.engine.daemon import Daemon
+from syncd.cli.run import ServedDaemon
+from syncd.cli.tail import TailError, describe, feed_url, tail
 from syncd.testing import FakeConnector
-from syncd.web.tail import TailError, describe, feed_url, tail
 from tests.web.conftest import PASSWORD, ClientFactory, sale, until
 
 
@@ -36,7 +36,7 @@ def test_feed_url_never_carries_a_password() -> None:
 
 
 async def test_tail_prints_the_daemons_events_as_json_lines(
-    make_client: ClientFactory, daemon: Daemon
+    make_client: ClientFactory, daemon: ServedDaemon
 ) -> None:
     client = await make_client(host="0.0.0.0", password=PASSWORD)
     url = str(client.make_url("/"))

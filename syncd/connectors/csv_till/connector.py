@@ -23,7 +23,7 @@ import io
 import os
 import stat
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +32,6 @@ from typing import Any, ClassVar
 import structlog
 from watchfiles import awatch
 
-from syncd.config import TableReader
 from syncd.connectors.base import (
     Batch,
     ChannelLevel,
@@ -42,23 +41,22 @@ from syncd.connectors.base import (
     PushResult,
     PushStatus,
 )
-from syncd.connectors.csv_till import safefs
+from syncd.connectors.csv_till import missed_files, safefs
 from syncd.connectors.csv_till.journal import journal_batch
 from syncd.connectors.csv_till.parser import ParseOptions, ParseResult, parse_bytes
 from syncd.connectors.csv_till.presets import PRESETS, ROLES
+from syncd.connectors.csv_till.settings import DEFAULT_MAX_FILE_MB, TillSettings
 from syncd.csvcells import safe_row
 from syncd.domain import Rejection
 from syncd.exceptions import ChannelConfigError, NotReadyError, RetriableError
 from syncd.logs import clean
+from syncd.reconcile.compare import Finding, FindingKind
+from syncd.reconcile.missed import TillFile, missing_files
+from syncd.settings import TableReader
 
 log = structlog.get_logger("syncd.till")
-
-_IGNORED_PREFIXES = (".", "~")
-_IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp")
-# A busy till's day is well under 1 MB. Applying a file costs ~20 MB of memory per MB (one
-# receipt per row, the worst case: 11 MB / 100,000 rows peak at 281 MB, 20 MB at 455 MB, from
-# `python -m bench tillmemory`), so 20 MB stays under the unit's MemoryHigh=512M.
-DEFAULT_MAX_FILE_MB = 20.0
+log_missed = structlog.get_logger("syncd.reconcile")  # a catch-up's findings
+INBOX_GRACE_SECONDS = 300.0  # a file waiting longer in the inbox is reported by a catch-up
 
 
 def cleaned(rejection: Rejection) -> Rejection:
@@ -94,25 +92,6 @@ def _open_for_writing(path: Path) -> bool | None:
         os.close(fd)
 
 
-@dataclass(frozen=True, slots=True)
-class TillSettings:
-    drop_folder: Path
-    done_folder: Path
-    rejected_folder: Path
-    parse: ParseOptions
-    watch: str = "auto"  # auto | notify | poll
-    settle_seconds: float = 2.0
-    patterns: tuple[str, ...] = ("*.csv", "*.CSV", "*.txt")
-    stock_file: Path | None = None
-    stock_columns: tuple[str, ...] = ("sku", "quantity")
-    stock_delimiter: str = ";"
-    stock_encoding: str = "utf-8"
-    stock_min_interval_seconds: float = 5.0
-    delta_folder: Path | None = None
-    journal_files: tuple[str, ...] = ()  # append-only files, read from the last committed offset
-    max_file_bytes: int = int(DEFAULT_MAX_FILE_MB * 1_000_000)  # larger files: quarantined unread
-
-
 @dataclass
 class TillCounters:
     files: int = 0
@@ -125,14 +104,14 @@ class TillCounters:
     seen_sizes: dict[str, tuple[int, float]] = field(default_factory=dict)
 
 
-class CsvTillConnector(Connector):
+class CsvTillConnector(Connector[TillSettings]):
     type: ClassVar[str] = "csv_till"
     full_snapshot: ClassVar[bool] = True
     follows_own_sales: ClassVar[bool] = False  # the stock file is the till's figure
+    rereads: ClassVar[bool] = False  # a pull moves files to done/: missed_documents catches up
 
-    def __init__(self, name: str, settings: Any, *, session: Any = None) -> None:
+    def __init__(self, name: str, settings: TillSettings, *, session: Any = None) -> None:
         super().__init__(name, settings, session=session)
-        self.settings: TillSettings = settings
         self.counters = TillCounters()
         self._last_stock: dict[str, int] | None = None
         self._last_write = 0.0
@@ -145,7 +124,7 @@ class CsvTillConnector(Connector):
     @classmethod
     def parse_settings(
         cls, table: Mapping[str, Any], *, file: str, prefix: str
-    ) -> tuple[Any, list[ConfigIssue]]:
+    ) -> tuple[TillSettings | None, list[ConfigIssue]]:
         issues: list[ConfigIssue] = []
         r = TableReader(table, file=file, prefix=prefix, issues=issues)
         drop = r.path("drop_folder", required=True)
@@ -294,6 +273,52 @@ class CsvTillConnector(Connector):
 
     # -- ingest --------------------------------------------------------------------------------
 
+    async def missed_documents(
+        self,
+        known: Callable[[], Awaitable[Set[str]]],
+        cursors: Mapping[str, str],
+        *,
+        window_seconds: float,
+    ) -> AsyncIterator[Batch]:
+        """Files in ``done/`` the ledger never applied are applied now (their documents are
+        idempotent); files still in the inbox are left to the ingest loop and only reported
+        (once older than INBOX_GRACE_SECONDS). ``known`` is not needed: file cursors say it."""
+        since = time.time() - window_seconds
+        listed = await asyncio.to_thread(missed_files.list_files, self.settings, since)
+        by_sha = {t.split(":", 1)[1]: (path, t.split(":", 1)[0]) for path, t in reversed(listed)}
+        files = [TillFile(path.name, folder, sha) for sha, (path, folder) in by_sha.items()]
+        for lost in missing_files(files, cursors):
+            path, folder = by_sha[lost.sha256]
+            try:
+                data, mtime = await asyncio.to_thread(
+                    missed_files.read_file, self.settings, path, folder
+                )
+            except (FileNotFoundError, safefs.Refused, safefs.UnsafeFolder):
+                continue  # moved since the listing (the ingest loop took it), or swapped: not read
+            if folder == "inbox" and time.time() - mtime < INBOX_GRACE_SECONDS:
+                continue  # just dropped: the ingest loop is on it
+            batch = Batch()
+            if folder == "done":
+                when = datetime.fromtimestamp(mtime, UTC)
+                result = await asyncio.to_thread(
+                    parse_bytes,
+                    data,
+                    path.name,
+                    self.settings.parse,
+                    channel=self.name,
+                    fallback_time=when,
+                )
+                if result.ok:
+                    batch = Batch(
+                        result.documents,
+                        {f"file:{lost.sha256}": "done"},
+                        [cleaned(r) for r in result.rejections],
+                    )
+            detail = {"file": lost.name, "folder": folder, "applied": bool(batch.cursors)}
+            finding = Finding(self.name, lost.name, FindingKind.MISSED_FILE, detail=detail)
+            yield dataclasses.replace(batch, missed=[finding])
+            log_missed.warning("missed_till_file", channel=self.name, file=lost.name, folder=folder)
+
     def _candidates(self) -> tuple[list[Path], list[tuple[Path, str]]]:
         """Export files to read, oldest first, and entries named like one that are no
         regular file (a link, a pipe…), with why: those are quarantined without being opened."""
@@ -307,9 +332,7 @@ class CsvTillConnector(Connector):
         files: list[tuple[float, str, Path]] = []
         refused: list[tuple[Path, str]] = []
         for path in entries:
-            if path.name.startswith(_IGNORED_PREFIXES) or path.name.endswith(_IGNORED_SUFFIXES):
-                continue
-            if self._is_journal(path) or not any(path.match(p) for p in self.settings.patterns):
+            if not self.settings.is_export(path):
                 continue
             try:
                 info = path.lstat()  # the entry itself: a link is not followed
@@ -322,7 +345,7 @@ class CsvTillConnector(Connector):
         return [p for _, _, p in sorted(files)], refused
 
     def _is_journal(self, path: Path) -> bool:
-        return any(path.match(p) for p in self.settings.journal_files)
+        return self.settings.is_journal(path)
 
     def _journals(self) -> list[Path]:
         found: set[Path] = set()

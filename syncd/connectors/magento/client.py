@@ -14,7 +14,6 @@ from urllib.parse import quote
 import aiohttp
 import structlog
 
-from syncd.config import Secret
 from syncd.connectors.http import HttpClient, HttpResponse, RetryPolicy, retry_after_seconds
 from syncd.exceptions import (
     AuthError,
@@ -24,6 +23,7 @@ from syncd.exceptions import (
     ParseError,
     RetriableError,
 )
+from syncd.settings import Secret
 
 log = structlog.get_logger("syncd.magento")
 

@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 import aiohttp
 import structlog
 
-from syncd.config import TableReader
 from syncd.connectors.base import (
     Batch,
     ChannelLevel,
@@ -50,6 +49,7 @@ from syncd.connectors.magento.orders import (
 )
 from syncd.domain import Document, Rejection
 from syncd.exceptions import ChannelConfigError, FatalError, ParseError, RetriableError
+from syncd.settings import TableReader
 
 __all__ = ["MagentoConnector", "MagentoSettings", "render_message", "search_params"]
 
@@ -68,14 +68,17 @@ BULK_SALABLE_FROM = 4
 KNOWN_SECONDS = 300.0
 
 
-class MagentoConnector(Connector):
+class MagentoConnector(Connector[MagentoSettings]):
     type: ClassVar[str] = "magento"
 
     def __init__(
-        self, name: str, settings: Any, *, session: aiohttp.ClientSession | None = None
+        self,
+        name: str,
+        settings: MagentoSettings,
+        *,
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
         super().__init__(name, settings, session=session)
-        self.settings: MagentoSettings = settings
         self.client = MagentoClient(self.settings, channel=name, session=session)
         self._limit = asyncio.Semaphore(self.settings.concurrency)
         self._channel: tuple[str, str] | tuple[()] | None = None  # () = none: one by one
@@ -86,7 +89,7 @@ class MagentoConnector(Connector):
     @classmethod
     def parse_settings(
         cls, table: Mapping[str, Any], *, file: str, prefix: str
-    ) -> tuple[Any, list[ConfigIssue]]:
+    ) -> tuple[MagentoSettings | None, list[ConfigIssue]]:
         issues: list[ConfigIssue] = []
         r = TableReader(table, file=file, prefix=prefix, issues=issues)
         url = r.url("url", required=True, credentials_key="access_token_file")

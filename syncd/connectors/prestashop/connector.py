@@ -26,7 +26,7 @@ combinations) is never written: PrestaShop stores a write there until a combinat
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -46,6 +46,7 @@ from syncd.connectors.base import (
 )
 from syncd.connectors.http import RetryPolicy
 from syncd.connectors.prestashop.client import PrestaShopClient, stock_xml
+from syncd.connectors.prestashop.missed_orders import missed_orders
 from syncd.connectors.prestashop.settings import PrestaShopSettings, parse_settings
 from syncd.connectors.prestashop.skus import SkuRule, unmapped
 from syncd.connectors.prestashop.wire import (
@@ -107,14 +108,17 @@ class _Catalogue:
 _int = whole
 
 
-class PrestaShopConnector(Connector):
+class PrestaShopConnector(Connector[PrestaShopSettings]):
     type: ClassVar[str] = "prestashop"
 
     def __init__(
-        self, name: str, settings: Any, *, session: aiohttp.ClientSession | None = None
+        self,
+        name: str,
+        settings: PrestaShopSettings,
+        *,
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
         super().__init__(name, settings, session=session)
-        self.settings: PrestaShopSettings = settings
         self.zone = ZoneInfo(self.settings.timezone)
         self.client = PrestaShopClient(
             self.settings.url,
@@ -137,7 +141,7 @@ class PrestaShopConnector(Connector):
     @classmethod
     def parse_settings(
         cls, table: Mapping[str, Any], *, file: str, prefix: str
-    ) -> tuple[Any, list[ConfigIssue]]:
+    ) -> tuple[PrestaShopSettings | None, list[ConfigIssue]]:
         return parse_settings(table, file=file, prefix=prefix)
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -227,6 +231,19 @@ class PrestaShopConnector(Connector):
         return self.rule.sku(id_product, id_product_attribute, product, combination)
 
     # -- ingest --------------------------------------------------------------------------------
+
+    def missed_documents(
+        self,
+        known: Callable[[], Awaitable[Set[str]]],
+        cursors: Mapping[str, str],
+        *,
+        window_seconds: float,
+    ) -> AsyncIterator[Batch]:
+        """Orders behind the ingest cursor the ledger never applied (gaps in order ids)."""
+        start_from = self.settings.start_from or ""
+        return missed_orders(
+            self.name, self.client, self.pull, known, cursors, start_from=start_from
+        )
 
     def _version_of(self, date_upd: str) -> int:
         return to_us(shop_time(date_upd, self.zone, "date_upd"))

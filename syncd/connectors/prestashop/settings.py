@@ -8,10 +8,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from syncd.config import Secret, TableReader
-from syncd.connectors.base import ConfigIssue
 from syncd.connectors.prestashop.skus import parse_mapping, pattern_problem
 from syncd.connectors.prestashop.wire import PS_TIME
+from syncd.settings import ConfigIssue, Secret, TableReader
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,13 +26,13 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from syncd.cli.run import ServedDaemon
 from syncd.config import load_config
 from syncd.connectors.emulation import CatalogItem, demo_catalog, start_server
 from syncd.connectors.magento.emulator import MagentoEmulator
 from syncd.connectors.magento.emulator import create_app as create_magento_app
 from syncd.connectors.prestashop.emulator import PrestaShopEmulator, create_app
 from syncd.domain import Document, DocumentKind
-from syncd.engine.daemon import Daemon
 from syncd.ledger import Product, open_store
 from syncd.logs import configure_logging
 
@@ -132,7 +132,7 @@ class Demo:
         self.magento = MagentoEmulator(msi=True)
         self.magento.load_catalog(self.catalog)
         self.traffic = Traffic()
-        self.daemon: Daemon | None = None
+        self.daemon: ServedDaemon | None = None
         self._runner: web.AppRunner | None = None
         self._magento_runner: web.AppRunner | None = None
         self.shop_url = ""
@@ -155,7 +155,7 @@ class Demo:
         (self.folder / "till" / "inbox").mkdir(parents=True, exist_ok=True)
         settings = load_config(config)
         await self._onboard(settings)
-        self.daemon = Daemon(settings)
+        self.daemon = ServedDaemon(settings)
         await self.daemon.start()
         self.events = self.daemon.events.subscribe()
 

@@ -67,7 +67,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from syncd.engine.daemon import run_daemon
+    from syncd.cli.run import run_daemon
     from syncd.logs import configure_logging
 
     settings = _load(args.config)
@@ -76,7 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from syncd.engine.status import gather_status, render_status
+    from syncd.cli.status import gather_status, render_status
 
     settings = _load(args.config)
     report = asyncio.run(gather_status(settings))
@@ -88,13 +88,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from syncd.engine.demo import run_demo
+    from syncd.cli.demo import run_demo
 
     return asyncio.run(run_demo(args.seconds, args.json, products=args.products))
 
 
 def cmd_till_parse(args: argparse.Namespace) -> int:
-    from syncd.connectors.csv_till.cli import parse_command
+    from syncd.cli.till import parse_command
 
     return parse_command(args.file, preset=args.preset, as_json=args.json)
 
@@ -112,8 +112,8 @@ def cmd_emulator(args: argparse.Namespace) -> int:
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
+    from syncd.cli.tail import DEFAULT_URL, run_tail, url_from_settings
     from syncd.config import credential_path
-    from syncd.web.tail import DEFAULT_URL, run_tail, url_from_settings
 
     url, password = args.url, None
     if args.config:
@@ -180,11 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, metavar="P")
     p.add_argument("--products", type=int, default=20, metavar="N")
 
-    from syncd.alerts.cli import add_commands as add_alert_commands
+    from syncd.cli.alerts import add_commands as add_alert_commands
 
     add_alert_commands(sub)
 
-    from syncd.engine.reconcile_cli import add_commands as add_reconcile_commands
+    from syncd.cli.reconcile import add_commands as add_reconcile_commands
 
     add_reconcile_commands(sub)
     return parser
@@ -208,7 +208,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def print_json(obj: object) -> None:
     sys.stdout.write(json.dumps(obj, default=str) + "\n")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""`python -m syncd.web.screenshot`: a picture of the overview of a running demo, for the README.
+"""`python -m syncd.cli.screenshot`: a picture of the overview of a running demo, for the README.
 
 Starts the real demo (emulated shops, a CSV till, generated sales), lets it run, then opens the
 overview in headless Chromium at 1280×800 and saves a PNG. Needs Playwright (the test extra) and
@@ -48,7 +48,7 @@ async def capture(url: str, out: Path, *, lang: str = "en") -> None:
 
 
 async def demo_screenshot(out: Path, seconds: float, *, lang: str = "en") -> None:
-    from syncd.engine.demo import Demo
+    from syncd.cli.demo import Demo
     from syncd.logs import configure_logging
 
     configure_logging("error", "json")
@@ -65,7 +65,7 @@ async def demo_screenshot(out: Path, seconds: float, *, lang: str = "en") -> Non
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m syncd.web.screenshot", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m syncd.cli.screenshot", description=__doc__)
     parser.add_argument("--out", default="docs/status-page.png", metavar="FILE")
     parser.add_argument("--seconds", type=float, default=90.0, metavar="N")
     parser.add_argument("--lang", choices=("en", "fr"), default="en")

@@ -36,7 +36,7 @@ from rich.text import Text
 from syncd.config import ChannelSettings, Settings
 from syncd.connectors import connector_class
 from syncd.connectors.base import Connector
-from syncd.engine import onboard
+from syncd.engine import onboarding
 from syncd.engine.reconciler import (
     ChannelTarget,
     NoProgress,
@@ -147,7 +147,7 @@ async def open_channels(channels: Sequence[ChannelSettings]) -> AsyncIterator[Op
     from syncd.engine.daemon import _secret_values
 
     out = OpenChannels()
-    opened: list[Connector] = []
+    opened: list[Connector[Any]] = []
     async with aiohttp.ClientSession() as session:
         try:
             for channel in channels:
@@ -315,7 +315,7 @@ async def _init(
         console.print(f"warning: {name} left out: {error}")
     progress = _progress()
     on_hand = await store.levels() if store is not None else {}
-    plan, reads = await onboard.plan(settings, origin, others, on_hand, progress=progress)
+    plan, reads = await onboarding.plan(settings, origin, others, on_hand, progress=progress)
     if not plan.counts:
         console.print(f"error: {source} showed no stock figure: it cannot be the source")
         return EXIT_FAILURE
@@ -341,7 +341,7 @@ async def _init(
         console.print("dry run: nothing written" if dry_run else "nothing written")
         return EXIT_OK
     reconciler = Reconciler(store, settings.sync, ReconcileOptions(push=True))
-    outcome = await onboard.apply(
+    outcome = await onboarding.apply(
         store, plan, origin, others, reads, push=reconciler.push_outbox, progress=progress
     )
     result = onboard_json(plan, applied=True, dry_run=False)
