@@ -58,6 +58,9 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _setup(tmp: Path) -> tuple[CsvTillConnector, Any]:
+    # The till's share exists before syncd starts: syncd never creates a drop folder (it could
+    # stand in for an unmounted share).
+    (tmp / "inbox").mkdir()
     settings = parse_config(
         {
             "ledger": {"path": str(tmp / "ledger.sqlite3")},
