@@ -43,7 +43,7 @@ def _pct(values: list[float], q: float) -> float:
 def real_shop_env() -> dict[str, str]:
     """Start the installed real shop (install it when it is not), as the tests do."""
     os.environ.setdefault("SYNCD_REAL_SHOPS_REUSE", "1")
-    from tests import realshops
+    from syncd.testing import realshops
 
     if not realshops.available("prestashop"):
         raise SystemExit(realshops.why_skipped("prestashop"))

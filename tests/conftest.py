@@ -15,7 +15,7 @@ import pytest
 from syncd.ledger.postgres import PostgresStore
 from syncd.ledger.sqlite import SqliteStore
 from syncd.ledger.sqlstore import SqlStore
-from tests import pg, realshops
+from syncd.testing import pg, realshops
 
 _counter = itertools.count()
 

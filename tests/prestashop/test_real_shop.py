@@ -23,9 +23,9 @@ from syncd.config import parse_config
 from syncd.connectors.base import PushItem, PushStatus
 from syncd.connectors.prestashop.connector import PrestaShopConnector
 from syncd.testing import collect_documents
+from syncd.testing.realshops import RealShop
 from tests.e2e.test_daemon_process import SYNCD, Env, until, write_config
 from tests.prestashop.realps import CANCELLED, RealPrestaShop
-from tests.realshops import RealShop
 
 pytestmark = pytest.mark.realshop("prestashop")
 PATTERN = "{reference}-{id_product_attribute}"

@@ -20,7 +20,8 @@ import pytest
 from syncd.config import load_config
 from syncd.domain import Document, DocumentKind
 from syncd.ledger import Product, open_store
-from tests.alerts.conftest import SmtpServer, free_port
+from syncd.testing.harness import free_port
+from syncd.testing.smtp import SmtpServer
 from tests.e2e.test_daemon_process import HEADER, SYNCD, until
 
 REGISTERED = "whsec-registered-9f8e7d6c5b4a"  # a secret the daemon knows (a webhook secret)

@@ -124,7 +124,7 @@ class PgCluster:
             self._ctl("start")
             self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
             return self.dsn
-        from tests import pg
+        from syncd.testing import pg
 
         admin = pg.admin_dsn()
         name = f"syncd_campaign_{os.getpid()}"
@@ -245,8 +245,9 @@ class Campaign:
             return await resp.json()
 
     async def set_up(self) -> None:
-        from tests.alerts.conftest import SmtpServer, free_port
-        from tests.reliability.proxy import FaultProxy
+        from bench.reliability.proxy import FaultProxy
+        from syncd.testing.harness import free_port
+        from syncd.testing.smtp import SmtpServer
 
         # aiosmtpd's own AUTH code touches its deprecated Session.login_data on every login.
         warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
@@ -292,7 +293,7 @@ class Campaign:
             else 'backend = "sqlite"\npath = "ledger.sqlite3"'
         )
         ps, mg = self.info["prestashop"], self.info["magento"]
-        from tests.alerts.conftest import PASSWORD, USER
+        from syncd.testing.smtp import PASSWORD, USER
 
         (self.folder / "smtp.password").write_text(PASSWORD, encoding="utf-8")
         config = self.folder / "syncd.toml"
@@ -357,7 +358,7 @@ timeout_seconds = 3
 
     @property
     def smtp_password(self) -> str:
-        from tests.alerts.conftest import PASSWORD
+        from syncd.testing.smtp import PASSWORD
 
         return PASSWORD
 

@@ -45,7 +45,7 @@ from syncd.domain import Document
 from syncd.engine.daemon import Daemon
 from syncd.exceptions import ConfigError, ConnectorError
 from syncd.testing import FakeConnector
-from tests.csv_till import samples
+from syncd.testing import tillsamples as samples
 
 CRASH = "crash"
 SILENT_DROP = "silent_drop"

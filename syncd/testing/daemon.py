@@ -1,0 +1,59 @@
+"""A daemon started in-process over fake channels and a real ledger, stocked with two products."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from syncd.config import Settings, parse_config
+from syncd.domain import Document, DocumentKind
+from syncd.engine.daemon import Daemon
+from syncd.ledger import Product
+
+PRODUCTS = (Product("SHIRT-44", "Blue shirt 44"), Product("CAP", "Cap"))
+OPENING: Mapping[str, int] = {"SHIRT-44": 1, "CAP": 5}
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def settings_for(
+    folder: Path,
+    *,
+    channels: Mapping[str, Mapping[str, Any]],
+    ledger: tuple[str, str] = ("sqlite", ""),
+    **tables: Mapping[str, Any],
+) -> Settings:
+    """Settings for fake channels: ``ledger`` is ("sqlite", "") or ("postgres", dsn); each of
+    ``tables`` (sync=…, web=…) is merged over the defaults (web off)."""
+    backend, dsn = ledger
+    data: dict[str, Any] = {
+        "ledger": (
+            {"backend": "sqlite", "path": str(folder / "ledger.sqlite3")}
+            if backend == "sqlite"
+            else {"backend": "postgres", "dsn": dsn}
+        ),
+        "web": {"enabled": False},
+        "channels": {name: dict(table) for name, table in channels.items()},
+    }
+    for key, value in tables.items():
+        data[key] = {**data.get(key, {}), **value}
+    return parse_config(data, file=str(folder / "syncd.toml"))
+
+
+async def start_daemon(
+    settings: Settings,
+    *,
+    products: tuple[Product, ...] = PRODUCTS,
+    opening: Mapping[str, int] = OPENING,
+    at: datetime = T0,
+) -> Daemon:
+    """``Daemon.start()``, then the products and an opening stock count in its ledger."""
+    daemon = Daemon(settings)
+    await daemon.start()
+    assert daemon.store is not None
+    await daemon.store.upsert_products(list(products))
+    await daemon.store.apply_document(
+        Document("init", "opening", DocumentKind.STOCK_COUNT, dict(opening), at)
+    )
+    return daemon
