@@ -19,13 +19,14 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 def settings_for(
     folder: Path,
+    defaults: Mapping[str, Mapping[str, Any]],
     *,
-    channels: Mapping[str, Mapping[str, Any]],
     ledger: tuple[str, str] = ("sqlite", ""),
     **tables: Mapping[str, Any],
 ) -> Settings:
-    """Settings for fake channels: ``ledger`` is ("sqlite", "") or ("postgres", dsn); each of
-    ``tables`` (sync=…, web=…) is merged over the defaults (web off)."""
+    """Settings from a test module's ``defaults`` (sync, channels, …) with each of ``tables``
+    merged over its table; the ledger is ("sqlite", "") in ``folder`` or ("postgres", dsn), the
+    status page off unless a table turns it on."""
     backend, dsn = ledger
     data: dict[str, Any] = {
         "ledger": (
@@ -34,9 +35,8 @@ def settings_for(
             else {"backend": "postgres", "dsn": dsn}
         ),
         "web": {"enabled": False},
-        "channels": {name: dict(table) for name, table in channels.items()},
     }
-    for key, value in tables.items():
+    for key, value in [*defaults.items(), *tables.items()]:
         data[key] = {**data.get(key, {}), **value}
     return parse_config(data, file=str(folder / "syncd.toml"))
 
