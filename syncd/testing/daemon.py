@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from aiohttp import web
 
 from syncd.config import Settings, parse_config
 from syncd.domain import Document, DocumentKind
@@ -47,9 +49,12 @@ async def start_daemon(
     products: tuple[Product, ...] = PRODUCTS,
     opening: Mapping[str, int] = OPENING,
     at: datetime = T0,
+    routes: Sequence[Callable[[web.Application], None]] = (),
 ) -> Daemon:
-    """``Daemon.start()``, then the products and an opening stock count in its ledger."""
+    """``Daemon.start()`` (with ``routes`` added to its web app), then the products and an
+    opening stock count in its ledger."""
     daemon = Daemon(settings)
+    daemon.extra_routes.extend(routes)
     await daemon.start()
     assert daemon.store is not None
     await daemon.store.upsert_products(list(products))

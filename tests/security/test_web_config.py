@@ -85,6 +85,7 @@ async def test_a_reload_refused_never_logs_the_url_password(start_site: SiteFact
     assert URL_PASSWORD not in site.logs.getvalue()
 
 
+@pytest.mark.usefixtures("fake_connector")  # channel "t" is of type "fake"
 def test_the_new_web_settings_are_checked() -> None:
     base: dict[str, Any] = {"ledger": {"path": "l.sqlite3"}, "channels": {"t": {"type": "fake"}}}
     good = parse_config(
