@@ -196,7 +196,9 @@ class DaemonProcess:
             self.proc.wait(10)
 
     def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8") if self.log_path.exists() else ""
+        if not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def events(self, name: str | None = None) -> list[dict[str, Any]]:
         """The JSON log lines (``[log] format = "json"``), those named ``name`` if given."""
