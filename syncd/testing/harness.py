@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -50,6 +51,8 @@ async def until(
 
 # -- config files -----------------------------------------------------------------------------
 
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
+
 
 def toml_value(value: Any) -> str:
     """One TOML value: booleans, numbers, strings (JSON's escapes are TOML's) and lists."""
@@ -64,6 +67,11 @@ def toml_value(value: Any) -> str:
     raise TypeError(f"no TOML form for {value!r}")
 
 
+def toml_key(key: str) -> str:
+    """A bare key when TOML allows one (letters, digits, ``_``, ``-``), else a quoted one."""
+    return key if key and _BARE.fullmatch(key) else json.dumps(key)
+
+
 def toml_of(data: Mapping[str, Mapping[str, Any]]) -> str:
     """A small TOML writer: tables of scalars and lists, sub-tables at any depth."""
     lines: list[str] = []
@@ -72,14 +80,14 @@ def toml_of(data: Mapping[str, Mapping[str, Any]]) -> str:
         lines.append(f"[{name}]")
         for key, value in body.items():
             if not isinstance(value, Mapping):
-                lines.append(f"{key} = {toml_value(value)}")
+                lines.append(f"{toml_key(key)} = {toml_value(value)}")
         lines.append("")
         for key, value in body.items():
             if isinstance(value, Mapping):
-                table(f"{name}.{key}", value)
+                table(f"{name}.{toml_key(key)}", value)
 
     for name, body in data.items():
-        table(name, body)
+        table(toml_key(name), body)
     return "\n".join(lines)
 
 
