@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -22,9 +21,7 @@ from syncd.config import load_config
 from syncd.domain import Document, DocumentKind
 from syncd.ledger import Product, open_store
 from syncd.logs import configure_logging
-from syncd.testing.harness import Emulator
-
-SYNCD = [sys.executable, "-m", "syncd.cli"]
+from syncd.testing.harness import SYNCD, Emulator
 
 
 def _proc_stats(pid: int) -> tuple[float, float]:

@@ -35,7 +35,7 @@ from syncd.connectors.emulation import demo_catalog
 from syncd.domain import Document, DocumentKind
 from syncd.ledger import Product, open_store
 from syncd.logs import configure_logging
-from syncd.testing.harness import Emulator
+from syncd.testing.harness import SYNCD, Emulator
 
 HEADER = (
     "Date,Receipt number,Receipt type,Category,SKU,Item,Variant,Modifiers applied,Quantity,"
@@ -185,7 +185,7 @@ overlap_seconds = 2
         )
         await store.close()
         daemon = subprocess.Popen(
-            [sys.executable, "-m", "syncd.cli", "run", "--config", str(config)],
+            [*SYNCD, "run", "--config", str(config)],
             stderr=subprocess.DEVNULL,
             cwd=self.folder,
         )

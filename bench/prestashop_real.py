@@ -29,10 +29,10 @@ from syncd.config import parse_config
 from syncd.connectors.base import PushItem, PushStatus
 from syncd.connectors.prestashop.connector import PrestaShopConnector
 from syncd.logs import configure_logging
+from syncd.testing.harness import SYNCD
 
 PATTERN = "{reference}-{id_product_attribute}"
 CONCURRENCY = 4  # php-fpm pm.max_children of the real shop (prestashop.sh)
-SYNCD = [sys.executable, "-m", "syncd.cli"]
 
 
 def _pct(values: list[float], q: float) -> float:
