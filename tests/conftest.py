@@ -121,7 +121,7 @@ async def store(make_store: StoreFactory) -> SqlStore:
     return await make_store()
 
 
-# -- fake channels and in-process daemons ------------------------------------------------------
+# -- fake channels and in-process daemons ----------------------------------------------------
 
 
 @pytest.fixture
@@ -150,7 +150,7 @@ async def start_daemon(fake_connector: type[FakeConnector]) -> AsyncIterator[Dae
         await daemon.stop()
 
 
-# -- the real shops (syncd/testing/realshops.py) ------------------------------------------------------
+# -- the real shops (syncd/testing/realshops.py) -----------------------------------------------
 
 
 def pytest_configure(config: pytest.Config) -> None:
