@@ -1,7 +1,4 @@
-"""Test support shipped with syncd: fakes (STYLE.md §4), the process harness, real shops, SMTP.
-
-Only tests, bench/ and tools import it; nothing else under syncd/ does (tests/test_light_imports).
-"""
+"""Test support shipped with syncd (fakes, harness, real shops, SMTP); no daemon code imports it."""
 
 from __future__ import annotations
 

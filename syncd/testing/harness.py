@@ -1,7 +1,4 @@
-"""The one test harness for tests/ and bench/: waits, free ports, emulator and daemon processes, config files.
-
-Nothing under syncd/ outside syncd/testing imports it: it is for tests, benchmarks and tools.
-"""
+"""Test harness for tests/ and bench/: waits, ports, emulator and daemon processes, config files."""
 
 from __future__ import annotations
 
@@ -16,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
 import aiohttp
 
@@ -179,7 +176,6 @@ class DaemonProcess:
         self.starts = 0
 
     def start(self, *args: str) -> None:
-        log: IO[bytes]
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
                 [*SYNCD, "run", "--config", str(self.config), *args], stderr=log, cwd=self.cwd
