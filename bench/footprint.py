@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -22,18 +21,7 @@ from syncd.config import load_config
 from syncd.domain import Document, DocumentKind
 from syncd.ledger import Product, open_store
 from syncd.logs import configure_logging
-
-SYNCD = [sys.executable, "-m", "syncd.cli"]
-
-
-def _emulator(kind: str, products: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    proc = subprocess.Popen(
-        [*SYNCD, "emulator", kind, "--port", "0", "--products", str(products)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    return proc, json.loads(proc.stdout.readline())
+from syncd.testing.harness import SYNCD, Emulator
 
 
 def _proc_stats(pid: int) -> tuple[float, float]:
@@ -51,8 +39,9 @@ def _proc_stats(pid: int) -> tuple[float, float]:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="syncd-footprint-"))
-    shop, shop_info = _emulator("prestashop", args.skus)
-    magento, magento_info = _emulator("magento", args.skus)
+    shop = Emulator("prestashop", args.skus)
+    magento = Emulator("magento", args.skus)
+    shop_info, magento_info = shop.info, magento.info
     daemon: subprocess.Popen[bytes] | None = None
     try:
         (folder / "till" / "inbox").mkdir(parents=True)
@@ -140,9 +129,8 @@ access_token = "{magento_info["access_token"]}"
         if daemon is not None:
             daemon.terminate()
             daemon.wait(30)
-        for proc in (shop, magento):
-            proc.terminate()
-            proc.wait(10)
+        for emulator in (shop, magento):
+            emulator.stop()
 
 
 def main(argv: list[str]) -> int:

@@ -4,7 +4,7 @@
 and counts crashes, silent drops, hangs, leaked secrets and out-of-contract webhook answers.
 Input i of target T is generated from ``random.Random(f"{S}:{T}:{i}")``; a failure replays with
 `python -m bench fuzz --seed S --target T --replay i`. The generators and oracles are shared with
-tests/reliability/test_fuzz_*.py (tests/reliability/fuzz_inputs.py).
+tests/reliability/test_fuzz_*.py (bench/reliability/fuzz_inputs.py).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from typing import Any
 
 import aiohttp
 
+from bench.reliability import fuzz_inputs as fz
 from syncd.logs import configure_logging
-from tests.reliability import fuzz_inputs as fz
 
 # Share of the inputs per target (the pure parsers are cheap, the HTTP doors cost a round trip).
 WEIGHTS: dict[str, float] = {

@@ -35,6 +35,7 @@ from syncd.connectors.emulation import demo_catalog
 from syncd.domain import Document, DocumentKind
 from syncd.ledger import Product, open_store
 from syncd.logs import configure_logging
+from syncd.testing.harness import SYNCD, Emulator
 
 HEADER = (
     "Date,Receipt number,Receipt type,Category,SKU,Item,Variant,Modifiers applied,Quantity,"
@@ -131,8 +132,9 @@ class Run:
 
     async def execute(self) -> dict[str, Any]:
         dsn = await _fresh_pg() if self.store == "postgres" else ""
-        shop, shop_info = _emulator("prestashop", self.args.products)
-        magento, magento_info = _emulator("magento", self.args.products)
+        shop = Emulator("prestashop", self.args.products)
+        magento = Emulator("magento", self.args.products)
+        shop_info, magento_info = shop.info, magento.info
         self.urls = {"webshop": shop_info["url"], "magento": magento_info["url"]}
         self.http = aiohttp.ClientSession()
         await self.admin("webshop", "POST", "quantities", self.model)
@@ -183,7 +185,7 @@ overlap_seconds = 2
         )
         await store.close()
         daemon = subprocess.Popen(
-            [sys.executable, "-m", "syncd.cli", "run", "--config", str(config)],
+            [*SYNCD, "run", "--config", str(config)],
             stderr=subprocess.DEVNULL,
             cwd=self.folder,
         )
@@ -220,9 +222,8 @@ overlap_seconds = 2
             stop.set()
             await watcher
             await self.http.close()
-            for proc in (shop, magento):
-                proc.terminate()
-                proc.wait(10)
+            for emulator in (shop, magento):
+                emulator.stop()
         store = await open_store(load_config(config).ledger, migrate=False)
         levels = await store.levels()
         await store.close()
@@ -252,26 +253,6 @@ overlap_seconds = 2
             out[path] = _summary(values)
         print(f"{self.store}: {out}", file=sys.stderr, flush=True)
         return out
-
-
-def _emulator(kind: str, products: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "syncd.cli",
-            "emulator",
-            kind,
-            "--port",
-            "0",
-            "--products",
-            str(products),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    return proc, json.loads(proc.stdout.readline())
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:

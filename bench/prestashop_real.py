@@ -29,10 +29,10 @@ from syncd.config import parse_config
 from syncd.connectors.base import PushItem, PushStatus
 from syncd.connectors.prestashop.connector import PrestaShopConnector
 from syncd.logs import configure_logging
+from syncd.testing.harness import SYNCD
 
 PATTERN = "{reference}-{id_product_attribute}"
 CONCURRENCY = 4  # php-fpm pm.max_children of the real shop (prestashop.sh)
-SYNCD = [sys.executable, "-m", "syncd.cli"]
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -43,7 +43,7 @@ def _pct(values: list[float], q: float) -> float:
 def real_shop_env() -> dict[str, str]:
     """Start the installed real shop (install it when it is not), as the tests do."""
     os.environ.setdefault("SYNCD_REAL_SHOPS_REUSE", "1")
-    from tests import realshops
+    from syncd.testing import realshops
 
     if not realshops.available("prestashop"):
         raise SystemExit(realshops.why_skipped("prestashop"))

@@ -32,13 +32,13 @@ from typing import Any
 
 import aiohttp
 
+from bench.latency import HEADER
 from syncd.config import parse_config
 from syncd.connectors.base import PushItem, PushStatus
 from syncd.connectors.magento.client import search_params
 from syncd.connectors.magento.connector import MagentoConnector
 from syncd.logs import configure_logging
-from tests.e2e.test_daemon_process import HEADER
-from tests.realshops import read_env, script
+from syncd.testing.realshops import read_env, script
 
 ADMIN = {"username": "admin", "password": "Adm1nPassw0rd1"}
 

@@ -20,19 +20,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-SYNCD = [sys.executable, "-m", "syncd.cli"]
+from syncd.testing.harness import SYNCD, Emulator
+
 BUDGET_SECONDS = 60.0
 BUDGET_RSS_MB = 300.0
-
-
-def _emulator(shop: str, products: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    proc = subprocess.Popen(
-        [*SYNCD, "emulator", shop, "--port", "0", "--products", str(products)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    return proc, json.loads(proc.stdout.readline())
 
 
 def _channel_table(shop: str, info: dict[str, Any]) -> str:
@@ -84,7 +75,8 @@ def _tamper(config: Path, shop: str, figures: dict[str, int]) -> None:
 
 def bench_shop(shop: str, skus: int, edits: int) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix=f"syncd-bench-reconcile-{shop}-"))
-    emulator, info = _emulator(shop, skus)
+    emulator = Emulator(shop, skus)
+    info = emulator.info
     try:
         config = folder / "syncd.toml"
         config.write_text(
@@ -125,10 +117,7 @@ def bench_shop(shop: str, skus: int, edits: int) -> dict[str, Any]:
         )
         return out
     finally:
-        emulator.terminate()
-        emulator.wait(10)
-        if emulator.stdout:
-            emulator.stdout.close()
+        emulator.stop()
 
 
 def _current(config: Path, shop: str) -> dict[str, int]:

@@ -13,7 +13,6 @@ import asyncio
 import json
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from typing import Any
@@ -22,6 +21,7 @@ from syncd.config import parse_config
 from syncd.connectors import connector_class
 from syncd.connectors.base import PushItem, PushStatus
 from syncd.logs import configure_logging
+from syncd.testing.harness import Emulator
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -45,24 +45,9 @@ SHOPS: dict[str, tuple[str, int, float]] = {
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     credential, page_size, requests_per_sku = SHOPS[args.shop]
     products = max(args.push, args.read)
-    emulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "syncd.cli",
-            "emulator",
-            args.shop,
-            "--port",
-            "0",
-            "--products",
-            str(products),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    emulator = Emulator(args.shop, products)
     try:
-        assert emulator.stdout is not None
-        info = json.loads(emulator.stdout.readline())
+        info = emulator.info
         settings = parse_config(
             {
                 "channels": {
@@ -119,10 +104,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             await connector.close()
     finally:
-        emulator.terminate()
-        emulator.wait(10)
-        if emulator.stdout:
-            emulator.stdout.close()
+        emulator.stop()
 
 
 def main(argv: list[str], shop: str = "prestashop") -> int:

@@ -1,6 +1,6 @@
 """Long reliability campaigns: `python -m bench soak --seed S --minutes M [--json]`.
 
-Runs the seeded campaign of tests/reliability/campaign.py for M minutes on each store (SIGKILLs,
+Runs the seeded campaign of bench/reliability/campaign.py for M minutes on each store (SIGKILLs,
 network faults through the proxy, shop error modes, PostgreSQL restarts and terminated backends,
 the till folder taken away), then the seeded fuzzer over every input door, and prints one summary
 line: kills, faults injected, bad inputs tried, documents, lost, duplicated and the longest
@@ -15,8 +15,8 @@ import json
 import sys
 from typing import Any
 
+from bench.reliability.campaign import Options, run_campaign
 from syncd.logs import configure_logging
-from tests.reliability.campaign import Options, run_campaign
 
 
 def main(argv: list[str]) -> int:

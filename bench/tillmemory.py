@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -20,8 +19,8 @@ from pathlib import Path
 from syncd.config import load_config
 from syncd.domain import Document, DocumentKind
 from syncd.ledger import Product, open_store
+from syncd.testing.harness import SYNCD
 
-SYNCD = [sys.executable, "-m", "syncd.cli"]
 HEADER = (
     "Date,Receipt number,Receipt type,Category,SKU,Item,Variant,Modifiers applied,Quantity,"
     "Gross sales,Discounts,Net sales,Cost of goods,Gross profit,Taxes,POS,Store,Cashier name,"

@@ -1,5 +1,6 @@
 """Shared fixtures: a real PostgreSQL (one fresh database per test, cloned from a migrated
-template built once per session) and both ledger stores behind one fixture."""
+template built once per session), both ledger stores behind one fixture, the fake connector
+registered per test, and daemons started in-process (syncd/testing holds the harness itself)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from syncd.cli.run import ServedDaemon
+from syncd.config import Settings
 from syncd.ledger.postgres import PostgresStore
 from syncd.ledger.sqlite import SqliteStore
 from syncd.ledger.sqlstore import SqlStore
-from tests import pg, realshops
+from syncd.testing import FakeConnector, pg, realshops, registered
+from syncd.testing.daemon import start_daemon as _start_daemon
 
 _counter = itertools.count()
 
@@ -117,7 +121,36 @@ async def store(make_store: StoreFactory) -> SqlStore:
     return await make_store()
 
 
-# -- the real shops (tests/realshops.py) ------------------------------------------------------
+# -- fake channels and in-process daemons ----------------------------------------------------
+
+
+@pytest.fixture
+def fake_connector() -> Iterator[type[FakeConnector]]:
+    """Connector type "fake" for this test only; its ``channels`` dict starts empty."""
+    with registered(FakeConnector) as cls:
+        yield cls
+
+
+DaemonStarter = Callable[..., Awaitable[ServedDaemon]]
+
+
+@pytest.fixture
+async def start_daemon(fake_connector: type[FakeConnector]) -> AsyncIterator[DaemonStarter]:
+    """``await start_daemon(settings)``: a started daemon with SHIRT-44 and CAP in its ledger
+    (syncd.testing.daemon.start_daemon); every daemon it started is stopped after the test."""
+    daemons: list[ServedDaemon] = []
+
+    async def start(settings: Settings, **options: object) -> ServedDaemon:
+        daemon = await _start_daemon(settings, **options)  # type: ignore[arg-type]
+        daemons.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in daemons:
+        await daemon.stop()
+
+
+# -- the real shops (syncd/testing/realshops.py) -----------------------------------------------
 
 
 def pytest_configure(config: pytest.Config) -> None:

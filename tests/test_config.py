@@ -9,12 +9,10 @@ import pytest
 
 from syncd.cli import main
 from syncd.config import Secret, load_config
-from syncd.connectors import register_connector
 from syncd.exceptions import ConfigError
 from syncd.logs import configure_logging, register_secret
-from syncd.testing import FakeConnector
 
-register_connector(FakeConnector)
+pytestmark = pytest.mark.usefixtures("fake_connector")  # channels.till below is of type "fake"
 
 BAD = """
 [ledger]

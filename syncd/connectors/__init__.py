@@ -23,6 +23,11 @@ def register_connector(cls: type[Connector[Any]]) -> None:
     _REGISTERED[cls.type] = cls
 
 
+def unregister_connector(type_name: str) -> None:
+    """Forget a type added by :func:`register_connector` (a test's fake, after the test)."""
+    _REGISTERED.pop(type_name, None)
+
+
 def connector_types() -> list[str]:
     """Every connector type this installation knows, sorted."""
     names = set(_BUILTIN) | set(_REGISTERED)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import time
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,31 +16,21 @@ import structlog
 
 from syncd.cli.run import ServedDaemon
 from syncd.config import parse_config
-from syncd.connectors import register_connector
 from syncd.domain import Document, DocumentKind
 from syncd.ledger import Product
 from syncd.logs import configure_logging
 from syncd.testing import FakeChannel, FakeConnector
+from syncd.testing.harness import until
 from tests.alerts.conftest import PASSWORD, USER, SmtpServer
 
 T0 = datetime(2026, 11, 23, 10, 2, tzinfo=UTC)
-register_connector(FakeConnector)
 
 
 @pytest.fixture
-async def channels() -> AsyncIterator[dict[str, FakeChannel]]:
-    FakeConnector.channels.clear()
-    FakeConnector.channels["till"] = FakeChannel(figures={"SHIRT-44": 1})
-    FakeConnector.channels["shop"] = FakeChannel(figures={"SHIRT-44": 1})
-    yield FakeConnector.channels
-    FakeConnector.channels.clear()
-
-
-async def until(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
+def channels(fake_connector: type[FakeConnector]) -> dict[str, FakeChannel]:
+    fake_connector.channels["till"] = FakeChannel(figures={"SHIRT-44": 1})
+    fake_connector.channels["shop"] = FakeChannel(figures={"SHIRT-44": 1})
+    return fake_connector.channels
 
 
 def sale(channel: str, doc_id: str) -> Document:

@@ -4,11 +4,8 @@ SMTP server. The last unit sells at the till and online; the merchant gets the m
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,9 +18,10 @@ import pytest
 from syncd.config import load_config
 from syncd.domain import Document, DocumentKind
 from syncd.ledger import Product, open_store
+from syncd.testing.harness import DaemonProcess, Emulator, until
+from syncd.testing.harness import write_config as write_toml
 from tests.alerts.conftest import SmtpServer
 
-SYNCD = [sys.executable, "-m", "syncd.cli"]
 HEADER = (
     "Date,Receipt number,Receipt type,Category,SKU,Item,Variant,Modifiers applied,Quantity,"
     "Gross sales,Discounts,Net sales,Cost of goods,Gross profit,Taxes,POS,Store,Cashier name,"
@@ -33,58 +31,48 @@ HEADER = (
 
 @pytest.fixture
 def shop() -> Iterator[dict[str, Any]]:
-    proc = subprocess.Popen(
-        [*SYNCD, "emulator", "prestashop", "--port", "0", "--products", "4"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    info = json.loads(proc.stdout.readline())
-    yield info
-    proc.terminate()
-    proc.wait(10)
-    proc.stdout.close()
+    with Emulator("prestashop", 4) as emulator:
+        yield emulator.info
 
 
 def write_config(tmp: Path, shop: dict[str, Any], smtp_port: int) -> Path:
-    config = tmp / "syncd.toml"
-    config.write_text(
-        f"""[ledger]
-backend = "sqlite"
-path = "ledger.sqlite3"
-[log]
-format = "json"
-[sync]
-grace_seconds = 3
-outbox_poll_seconds = 1
-[web]
-enabled = false
-[channels.till]
-type = "csv_till"
-drop_folder = "till/inbox"
-stock_file = "till/stock.csv"
-settle_seconds = 0.2
-poll_seconds = 0.5
-stock_min_interval_seconds = 0.1
-[channels.webshop]
-type = "prestashop"
-url = "{shop["url"]}"
-api_key = "{shop["api_key"]}"
-poll_seconds = 0.3
-overlap_seconds = 2
-admin_order_url = "https://shop.example.com/admin123/index.php?controller=AdminOrders&id_order={{id}}&vieworder"
-[alerts]
-to = ["shop@example.com"]
-from = "syncd@example.com"
-smtp_host = "127.0.0.1"
-smtp_port = {smtp_port}
-smtp_security = "none"
-language = "fr"
-group_window_seconds = 2
-poll_seconds = 0.2
-digest_time = ""
-""",
-        encoding="utf-8",
+    config = write_toml(
+        tmp / "syncd.toml",
+        {
+            "ledger": {"backend": "sqlite", "path": "ledger.sqlite3"},
+            "log": {"format": "json"},
+            "sync": {"grace_seconds": 3, "outbox_poll_seconds": 1},
+            "web": {"enabled": False},
+            "channels": {
+                "till": {
+                    "type": "csv_till",
+                    "drop_folder": "till/inbox",
+                    "stock_file": "till/stock.csv",
+                    "settle_seconds": 0.2,
+                    "poll_seconds": 0.5,
+                    "stock_min_interval_seconds": 0.1,
+                },
+                "webshop": {
+                    "type": "prestashop",
+                    "url": shop["url"],
+                    "api_key": shop["api_key"],
+                    "poll_seconds": 0.3,
+                    "overlap_seconds": 2,
+                    "admin_order_url": "https://shop.example.com/admin123/index.php?controller=AdminOrders&id_order={id}&vieworder",
+                },
+            },
+            "alerts": {
+                "to": ["shop@example.com"],
+                "from": "syncd@example.com",
+                "smtp_host": "127.0.0.1",
+                "smtp_port": smtp_port,
+                "smtp_security": "none",
+                "language": "fr",
+                "group_window_seconds": 2,
+                "poll_seconds": 0.2,
+                "digest_time": "",
+            },
+        },
     )
     (tmp / "till" / "inbox").mkdir(parents=True)
     return config
@@ -97,18 +85,6 @@ async def admin(shop: dict[str, Any], method: str, path: str, body: Any = None) 
     ):
         assert resp.status == 200, await resp.text()
         return await resp.json()
-
-
-async def until(check: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        assert time.monotonic() < deadline, "not reached in time"
-        await asyncio.sleep(0.1)
 
 
 def sell_at_till(tmp: Path, receipt: str, sku: str, qty: int) -> None:
@@ -135,8 +111,8 @@ async def test_the_daemon_mails_an_oversell_between_the_till_and_the_webshop(
         )
     finally:
         await store.close()
-    log = open(tmp_path / "daemon.log", "ab")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([*SYNCD, "run", "--config", str(config)], stderr=log, cwd=tmp_path)
+    daemon = DaemonProcess(config, cwd=tmp_path)
+    daemon.start()
     try:
         sell_at_till(tmp_path, "4-10001", sku, initial[sku] - 1)
 
@@ -154,9 +130,7 @@ async def test_the_daemon_mails_an_oversell_between_the_till_and_the_webshop(
         assert elapsed < 60  # the merchant knows within a minute
         await asyncio.sleep(3)  # a second mail would have gone by now (window: 2 s)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(30)
-        log.close()
+        code = daemon.stop(signal.SIGTERM, 30)
     assert code == 0
     [message] = smtp.inbox.messages
     assert message["Subject"] == (

@@ -17,7 +17,7 @@ from syncd.connectors.csv_till.connector import CsvTillConnector
 from syncd.engine.channel import ChannelRunner
 from syncd.events import EventFeed
 from syncd.ledger.sqlite import SqliteStore
-from tests.csv_till import samples
+from syncd.testing import tillsamples as samples
 
 
 def make(tmp_path: Path, **extra: Any) -> tuple[CsvTillConnector, Any]:

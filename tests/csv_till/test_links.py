@@ -18,7 +18,7 @@ from syncd.engine.channel import ChannelRunner
 from syncd.events import EventFeed
 from syncd.exceptions import ChannelConfigError
 from syncd.ledger.sqlite import SqliteStore
-from tests.csv_till import samples
+from syncd.testing import tillsamples as samples
 from tests.csv_till.test_connector import drop, make
 
 ORIGINAL = b"precious\n"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from syncd.cli import main
 from syncd.connectors.csv_till.parser import ParseOptions, parse_bytes, parse_quantity
-from tests.csv_till import samples
+from syncd.testing import tillsamples as samples
 
 
 def lines_by_ref(result: object) -> dict[str, dict[str, int]]:

@@ -1,5 +1,6 @@
 """End to end, as a merchant runs it: `syncd run` as a subprocess, a PrestaShop emulator as
-another process (`syncd emulator prestashop`), a CSV till folder; on SQLite and on PostgreSQL."""
+another process (`syncd emulator prestashop`), a CSV till folder; on SQLite and on PostgreSQL.
+The processes, the waits and the config writer are syncd/testing/harness.py's."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,88 +20,69 @@ import pytest
 from syncd.config import load_config
 from syncd.domain import Document, DocumentKind
 from syncd.ledger import Product, open_store
+from syncd.testing.harness import SYNCD, DaemonProcess, Emulator, until
+from syncd.testing.harness import write_config as write_toml
 
 HEADER = (
     "Date,Receipt number,Receipt type,Category,SKU,Item,Variant,Modifiers applied,Quantity,"
     "Gross sales,Discounts,Net sales,Cost of goods,Gross profit,Taxes,POS,Store,Cashier name,"
     "Customer name,Customer contacts,Comment,Status\n"
 )
-SYNCD = [sys.executable, "-m", "syncd.cli"]
 
 
 @pytest.fixture
 def shop() -> Iterator[dict[str, Any]]:
-    proc = subprocess.Popen(
-        [*SYNCD, "emulator", "prestashop", "--port", "0", "--products", "8"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    info = json.loads(line)
-    yield info
-    proc.terminate()
-    proc.wait(10)
-    proc.stdout.close()
+    with Emulator("prestashop", 8) as emulator:
+        yield emulator.info
 
 
 @pytest.fixture
 def magento() -> Iterator[dict[str, Any]]:
-    proc = subprocess.Popen(
-        [*SYNCD, "emulator", "magento", "--port", "0", "--products", "8"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    info = json.loads(proc.stdout.readline())
-    yield info
-    proc.terminate()
-    proc.wait(10)
-    proc.stdout.close()
+    with Emulator("magento", 8) as emulator:
+        yield emulator.info
 
 
 def write_config(
     tmp: Path, shop: dict[str, Any], magento: dict[str, Any], backend: str, dsn: str
 ) -> Path:
     ledger = (
-        f'backend = "postgres"\ndsn = "{dsn}"'
+        {"backend": "postgres", "dsn": dsn}
         if backend == "postgres"
-        else 'backend = "sqlite"\npath = "ledger.sqlite3"'
+        else {"backend": "sqlite", "path": "ledger.sqlite3"}
     )
-    config = tmp / "syncd.toml"
-    config.write_text(
-        f"""[ledger]
-{ledger}
-[log]
-level = "info"
-format = "json"
-[sync]
-grace_seconds = 5
-outbox_poll_seconds = 1
-[web]
-enabled = false
-[channels.till]
-type = "csv_till"
-drop_folder = "till/inbox"
-stock_file = "till/stock.csv"
-settle_seconds = 0.2
-poll_seconds = 1
-stock_min_interval_seconds = 0.1
-[channels.webshop]
-type = "prestashop"
-url = "{shop["url"]}"
-api_key = "{shop["api_key"]}"
-poll_seconds = 0.3
-overlap_seconds = 2
-[channels.magento]
-type = "magento"
-url = "{magento["url"]}"
-username = "admin"
-password = "{magento["password"]}"
-poll_seconds = 0.3
-overlap_seconds = 2
-""",
-        encoding="utf-8",
+    config = write_toml(
+        tmp / "syncd.toml",
+        {
+            "ledger": ledger,
+            "log": {"level": "info", "format": "json"},
+            "sync": {"grace_seconds": 5, "outbox_poll_seconds": 1},
+            "web": {"enabled": False},
+            "channels": {
+                "till": {
+                    "type": "csv_till",
+                    "drop_folder": "till/inbox",
+                    "stock_file": "till/stock.csv",
+                    "settle_seconds": 0.2,
+                    "poll_seconds": 1,
+                    "stock_min_interval_seconds": 0.1,
+                },
+                "webshop": {
+                    "type": "prestashop",
+                    "url": shop["url"],
+                    "api_key": shop["api_key"],
+                    "poll_seconds": 0.3,
+                    "overlap_seconds": 2,
+                },
+                "magento": {
+                    "type": "magento",
+                    "url": magento["url"],
+                    "username": "admin",
+                    "password": magento["password"],
+                    "poll_seconds": 0.3,
+                    "overlap_seconds": 2,
+                },
+            },
+        },
     )
     (tmp / "till" / "inbox").mkdir(parents=True)
     return config
@@ -126,21 +106,18 @@ class Env:
         self, tmp: Path, shop: dict[str, Any], magento: dict[str, Any], config: Path
     ) -> None:
         self.tmp, self.shop, self.magento, self.config = tmp, shop, magento, config
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.daemon = DaemonProcess(config, cwd=tmp)
         self.receipts = 0
 
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        return self.daemon.proc
+
     def start(self) -> None:
-        self.log = open(self.tmp / "daemon.log", "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [*SYNCD, "run", "--config", str(self.config)], stderr=self.log, cwd=self.tmp
-        )
+        self.daemon.start()
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        code = self.proc.wait(30)
-        self.log.close()
-        return code
+        return self.daemon.stop(sig)
 
     def sell_at_till(self, lines: dict[str, int]) -> str:
         self.receipts += 1
@@ -181,18 +158,6 @@ class Env:
         )
         assert out.returncode == 0, out.stderr
         return dict(json.loads(out.stdout))
-
-
-async def until(check: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        assert time.monotonic() < deadline, "not reached in time"
-        await asyncio.sleep(0.1)
 
 
 async def test_sales_flow_both_ways_and_survive_sigterm(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
+
+from syncd.testing.harness import SYNCD
 
 
 def test_demo_runs_and_loses_nothing() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "syncd.cli", "demo", "--seconds", "12", "--json"],
+        [*SYNCD, "demo", "--seconds", "12", "--json"],
         capture_output=True,
         text=True,
         timeout=120,

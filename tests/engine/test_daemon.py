@@ -8,7 +8,6 @@ import os
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,65 +16,39 @@ import aiohttp
 import pytest
 
 from syncd.cli.run import ServedDaemon
-from syncd.config import parse_config
-from syncd.connectors import register_connector
 from syncd.domain import Document, DocumentKind
 from syncd.engine.channel import ChannelState
 from syncd.exceptions import AuthError, RetriableError
-from syncd.ledger import Product
 from syncd.testing import FakeChannel, FakeConnector
+from syncd.testing.daemon import settings_for as fake_settings
+from syncd.testing.daemon import start_daemon as started
+from syncd.testing.harness import until
+from tests.conftest import DaemonStarter
 
 T0 = datetime(2026, 11, 23, 10, 2, tzinfo=UTC)
-register_connector(FakeConnector)
+DEFAULTS: dict[str, Any] = {
+    "sync": {
+        "degraded_after_failures": 2,
+        "retry_max_seconds": 1,
+        "outbox_poll_seconds": 1,
+        "grace_seconds": 2,
+    },
+    "channels": {
+        "till": {"type": "fake", "poll_seconds": 0.2},
+        "shop": {"type": "fake", "poll_seconds": 0.2},
+    },
+}
 
 
 def settings_for(tmp_path: Path, **extra: Any) -> Any:
-    data: dict[str, Any] = {
-        "ledger": {"backend": "sqlite", "path": str(tmp_path / "ledger.sqlite3")},
-        "sync": {
-            "degraded_after_failures": 2,
-            "retry_max_seconds": 1,
-            "outbox_poll_seconds": 1,
-            "grace_seconds": 2,
-        },
-        "web": {"enabled": False},
-        "channels": {
-            "till": {"type": "fake", "poll_seconds": 0.2},
-            "shop": {"type": "fake", "poll_seconds": 0.2},
-        },
-    }
-    for key, value in extra.items():
-        data[key] = {**data.get(key, {}), **value}
-    return parse_config(data, file=str(tmp_path / "syncd.toml"))
+    return fake_settings(tmp_path, DEFAULTS, **extra)
 
 
 @pytest.fixture
-async def channels() -> AsyncIterator[dict[str, FakeChannel]]:
-    FakeConnector.channels.clear()
-    FakeConnector.channels["till"] = FakeChannel(figures={"SHIRT-44": 1, "CAP": 5})
-    FakeConnector.channels["shop"] = FakeChannel(figures={"SHIRT-44": 1, "CAP": 5})
-    yield FakeConnector.channels
-    FakeConnector.channels.clear()
-
-
-async def started(settings: Any) -> ServedDaemon:
-    daemon = ServedDaemon(settings)
-    await daemon.start()
-    assert daemon.store is not None
-    await daemon.store.upsert_products(
-        [Product("SHIRT-44", "Blue shirt 44"), Product("CAP", "Cap")]
-    )
-    await daemon.store.apply_document(
-        Document("init", "opening", DocumentKind.STOCK_COUNT, {"SHIRT-44": 1, "CAP": 5}, T0)
-    )
-    return daemon
-
-
-async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
+def channels(fake_connector: type[FakeConnector]) -> dict[str, FakeChannel]:
+    fake_connector.channels["till"] = FakeChannel(figures={"SHIRT-44": 1, "CAP": 5})
+    fake_connector.channels["shop"] = FakeChannel(figures={"SHIRT-44": 1, "CAP": 5})
+    return fake_connector.channels
 
 
 def sale(channel: str, doc_id: str, lines: dict[str, int]) -> Document:
@@ -90,9 +63,9 @@ def connector(daemon: ServedDaemon, name: str) -> FakeConnector:
 
 
 async def test_a_till_sale_reaches_the_shop_and_a_web_order_the_till(
-    tmp_path: Path, channels: dict[str, FakeChannel]
+    tmp_path: Path, channels: dict[str, FakeChannel], start_daemon: DaemonStarter
 ) -> None:
-    daemon = await started(settings_for(tmp_path))
+    daemon = await start_daemon(settings_for(tmp_path))
     try:
         connector(daemon, "till").sell(sale("till", "4-10378", {"CAP": 2}))
         await until(lambda: channels["shop"].figures["CAP"] == 3)
@@ -106,9 +79,9 @@ async def test_a_till_sale_reaches_the_shop_and_a_web_order_the_till(
 
 
 async def test_last_unit_sold_twice_gives_a_conflict_and_zero_everywhere(
-    tmp_path: Path, channels: dict[str, FakeChannel]
+    tmp_path: Path, channels: dict[str, FakeChannel], start_daemon: DaemonStarter
 ) -> None:
-    daemon = await started(settings_for(tmp_path))
+    daemon = await start_daemon(settings_for(tmp_path))
     try:
         connector(daemon, "till").sell(sale("till", "4-10378", {"SHIRT-44": 1}))
         connector(daemon, "shop").sell(sale("shop", "1042", {"SHIRT-44": 1}))
@@ -137,11 +110,11 @@ async def test_last_unit_sold_twice_gives_a_conflict_and_zero_everywhere(
 
 
 async def test_a_channel_down_never_blocks_the_others_and_converges_after(
-    tmp_path: Path, channels: dict[str, FakeChannel]
+    tmp_path: Path, channels: dict[str, FakeChannel], start_daemon: DaemonStarter
 ) -> None:
     settings = settings_for(tmp_path, channels={"web2": {"type": "fake", "poll_seconds": 0.2}})
     channels["web2"] = FakeChannel(figures={"CAP": 5})
-    daemon = await started(settings)
+    daemon = await start_daemon(settings)
     try:
         channels["shop"].fail_push = RetriableError("HTTP 503", channel="shop")
         connector(daemon, "till").sell(sale("till", "t1", {"CAP": 1}))
@@ -163,9 +136,9 @@ async def test_a_channel_down_never_blocks_the_others_and_converges_after(
 
 
 async def test_deferred_push_pulls_the_unseen_sale_first(
-    tmp_path: Path, channels: dict[str, FakeChannel]
+    tmp_path: Path, channels: dict[str, FakeChannel], start_daemon: DaemonStarter
 ) -> None:
-    daemon = await started(
+    daemon = await start_daemon(
         settings_for(tmp_path, channels={"shop": {"type": "fake", "poll_seconds": 30}})
     )
     try:
@@ -191,9 +164,9 @@ async def test_deferred_push_pulls_the_unseen_sale_first(
 
 
 async def test_a_write_that_erased_a_cancellation_is_found_and_corrected(
-    tmp_path: Path, channels: dict[str, FakeChannel]
+    tmp_path: Path, channels: dict[str, FakeChannel], start_daemon: DaemonStarter
 ) -> None:
-    daemon = await started(settings_for(tmp_path))
+    daemon = await start_daemon(settings_for(tmp_path))
     try:
         channels["shop"].documents.append(sale("shop", "1043", {"CAP": 1}))
         channels["shop"].figures["CAP"] -= 1
@@ -214,12 +187,12 @@ async def test_a_write_that_erased_a_cancellation_is_found_and_corrected(
 
 
 async def test_refused_channel_does_not_stop_the_others(
-    tmp_path: Path, channels: dict[str, FakeChannel]
+    tmp_path: Path, channels: dict[str, FakeChannel], start_daemon: DaemonStarter
 ) -> None:
     channels["shop"].fail_check = AuthError("401: wrong key", channel="shop")
     settings = settings_for(tmp_path, channels={"web2": {"type": "fake", "poll_seconds": 0.2}})
     channels["web2"] = FakeChannel(figures={"CAP": 5})
-    daemon = await started(settings)
+    daemon = await start_daemon(settings)
     try:
         await until(lambda: daemon.runners["shop"].status.state is ChannelState.REFUSED)
         connector(daemon, "till").sell(sale("till", "t1", {"CAP": 2}))
@@ -233,14 +206,14 @@ async def test_refused_channel_does_not_stop_the_others(
 
 
 async def test_webhook_needs_the_secret_and_nudges_a_pull(
-    tmp_path: Path, channels: dict[str, FakeChannel]
+    tmp_path: Path, channels: dict[str, FakeChannel], start_daemon: DaemonStarter
 ) -> None:
     settings = settings_for(
         tmp_path,
         web={"enabled": True, "port": 0},
         channels={"shop": {"type": "fake", "poll_seconds": 60, "webhook_secret": "s3cret-value"}},
     )
-    daemon = await started(settings)
+    daemon = await start_daemon(settings)
     try:
         url = f"http://127.0.0.1:{daemon.web_port}/hooks/fake/shop"
         await until(lambda: daemon.runners["shop"].status.pull_generation >= 1)
@@ -316,9 +289,9 @@ def test_watchdog_pings_stop_when_the_loop_is_blocked(
 
 
 async def test_a_sale_overwritten_between_read_and_write_is_corrected_after_its_pull(
-    tmp_path: Path, channels: dict[str, FakeChannel]
+    tmp_path: Path, channels: dict[str, FakeChannel], start_daemon: DaemonStarter
 ) -> None:
-    daemon = await started(
+    daemon = await start_daemon(
         settings_for(tmp_path, channels={"shop": {"type": "fake", "poll_seconds": 60}})
     )
     try:

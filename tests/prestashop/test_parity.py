@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from syncd.testing.realshops import RealShop
 from tests.prestashop.conftest import KEY, Shop, start
 from tests.prestashop.realps import Answer, RealPrestaShop
-from tests.realshops import RealShop
 
 pytestmark = pytest.mark.realshop("prestashop")
 

@@ -23,9 +23,10 @@ from syncd.config import parse_config
 from syncd.connectors.base import PushItem, PushStatus
 from syncd.connectors.prestashop.connector import PrestaShopConnector
 from syncd.testing import collect_documents
-from tests.e2e.test_daemon_process import SYNCD, Env, until, write_config
+from syncd.testing.harness import SYNCD, Emulator, until
+from syncd.testing.realshops import RealShop
+from tests.e2e.test_daemon_process import Env, write_config
 from tests.prestashop.realps import CANCELLED, RealPrestaShop
-from tests.realshops import RealShop
 
 pytestmark = pytest.mark.realshop("prestashop")
 PATTERN = "{reference}-{id_product_attribute}"
@@ -241,17 +242,8 @@ async def test_init_and_reconcile_on_the_demo_data_as_shipped(
 
 @pytest.fixture
 def magento() -> Iterator[dict[str, Any]]:
-    proc = subprocess.Popen(
-        [*SYNCD, "emulator", "magento", "--port", "0", "--products", "4"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    info = json.loads(proc.stdout.readline())
-    yield info
-    proc.terminate()
-    proc.wait(10)
-    proc.stdout.close()
+    with Emulator("magento", 4) as emulator:
+        yield emulator.info
 
 
 async def test_the_daemon_end_to_end_with_the_real_shop(

@@ -21,7 +21,7 @@ from syncd.engine.reconciler import ChannelTarget, ReconcileOptions, Reconciler
 from syncd.ledger import ChannelInfo, Product
 from syncd.ledger.sqlstore import SqlStore
 from syncd.reconcile.compare import FindingKind
-from tests.csv_till.samples import LOYVERSE
+from syncd.testing.tillsamples import LOYVERSE
 from tests.magento.conftest import Shop, start
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

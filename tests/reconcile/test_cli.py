@@ -16,6 +16,7 @@ import pytest
 import structlog
 
 from syncd.cli import main
+from syncd.testing.harness import write_config as write_toml
 from tests.prestashop.conftest import KEY, Shop
 
 
@@ -29,34 +30,34 @@ def _restore_logging() -> Iterator[None]:
 
 def write_config(tmp_path: Path, shop: Shop, backend: str, dsn: str) -> Path:
     ledger = (
-        f'backend = "postgres"\ndsn = "{dsn}"'
+        {"backend": "postgres", "dsn": dsn}
         if backend == "postgres"
-        else f'backend = "sqlite"\npath = "{tmp_path / "ledger.sqlite3"}"'
+        else {"backend": "sqlite", "path": str(tmp_path / "ledger.sqlite3")}
     )
     (tmp_path / "till" / "inbox").mkdir(parents=True)
-    config = tmp_path / "syncd.toml"
-    config.write_text(
-        f"""[ledger]
-{ledger}
-[log]
-format = "json"
-[web]
-enabled = false
-[channels.webshop]
-type = "prestashop"
-url = "{shop.url}"
-api_key = "{KEY}"
-overlap_seconds = 0
-timeout_seconds = 5
-[channels.till]
-type = "csv_till"
-drop_folder = "till/inbox"
-stock_file = "till/stock.csv"
-stock_min_interval_seconds = 0
-""",
-        encoding="utf-8",
+    return write_toml(
+        tmp_path / "syncd.toml",
+        {
+            "ledger": ledger,
+            "log": {"format": "json"},
+            "web": {"enabled": False},
+            "channels": {
+                "webshop": {
+                    "type": "prestashop",
+                    "url": shop.url,
+                    "api_key": KEY,
+                    "overlap_seconds": 0,
+                    "timeout_seconds": 5,
+                },
+                "till": {
+                    "type": "csv_till",
+                    "drop_folder": "till/inbox",
+                    "stock_file": "till/stock.csv",
+                    "stock_min_interval_seconds": 0,
+                },
+            },
+        },
     )
-    return config
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, object]]:

@@ -5,8 +5,7 @@ back from an outage is reconciled at once."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,17 +14,16 @@ import pytest
 
 from syncd.cli.run import ServedDaemon
 from syncd.config import parse_config
-from syncd.connectors import register_connector
 from syncd.domain import ConflictKind, Document, DocumentKind
 from syncd.events import EventFeed
 from syncd.exceptions import RetriableError
 from syncd.ledger import ChannelInfo, Product, open_store
 from syncd.testing import FakeChannel, FakeConnector
+from syncd.testing.harness import until
 from tests.prestashop.conftest import KEY, Shop, start
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 FIGURES = {"SHIRT-BLUE-42": 3, "SHIRT-BLUE-44": 1, "CAP": 5, "MUG": 4}
-register_connector(FakeConnector)
 
 
 def settings_for(tmp_path: Path, channels: dict[str, Any], **reconcile: Any) -> Any:
@@ -44,18 +42,6 @@ def settings_for(tmp_path: Path, channels: dict[str, Any], **reconcile: Any) -> 
         },
         file=str(tmp_path / "syncd.toml"),
     )
-
-
-async def until(check: Callable[[], Any], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 async def next_event(feed: asyncio.Queue[dict[str, Any]], name: str) -> dict[str, Any]:
@@ -136,12 +122,10 @@ async def _level(store: Any, sku: str, wanted: int) -> bool:
 
 
 @pytest.fixture
-def channels() -> Any:
-    FakeConnector.channels.clear()
-    FakeConnector.channels["till"] = FakeChannel(figures={"CAP": 5})
-    FakeConnector.channels["shop"] = FakeChannel(figures={"CAP": 5})
-    yield FakeConnector.channels
-    FakeConnector.channels.clear()
+def channels(fake_connector: type[FakeConnector]) -> dict[str, FakeChannel]:
+    fake_connector.channels["till"] = FakeChannel(figures={"CAP": 5})
+    fake_connector.channels["shop"] = FakeChannel(figures={"CAP": 5})
+    return fake_connector.channels
 
 
 async def _counted(daemon: ServedDaemon) -> None:

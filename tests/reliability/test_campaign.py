@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from tests.reliability.campaign import Options, run_campaign
+from bench.reliability.campaign import Options, run_campaign
 
 SECONDS = float(os.environ.get("SYNCD_CAMPAIGN_SECONDS", "40"))
 

@@ -10,9 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syncd.config import load_config, parse_config
-from syncd.exceptions import ConfigError
-from tests.reliability.fuzz_inputs import (
+from bench.reliability.fuzz_inputs import (
     BASE_CONFIG,
     SECRETS,
     check_config,
@@ -20,6 +18,8 @@ from tests.reliability.fuzz_inputs import (
     config_files,
     config_text,
 )
+from syncd.config import load_config, parse_config
+from syncd.exceptions import ConfigError
 
 FAST = settings(
     max_examples=150,

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.reliability.fuzz_inputs import CELL_TOKENS, T0, check_csv, csv_case, csv_options
 from syncd.connectors.csv_till.parser import ParseOptions, parse_bytes, parse_quantity
-from tests.csv_till import samples
-from tests.reliability.fuzz_inputs import CELL_TOKENS, T0, check_csv, csv_case, csv_options
+from syncd.testing import tillsamples as samples
 
 FAST = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

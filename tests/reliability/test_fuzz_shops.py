@@ -14,9 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syncd.connectors.prestashop.client import parse_errors
-from syncd.exceptions import ParseError
-from tests.reliability.fuzz_inputs import (
+from bench.reliability.fuzz_inputs import (
     XML_ATTACKS,
     Answer,
     MagentoHarness,
@@ -29,6 +27,8 @@ from tests.reliability.fuzz_inputs import (
     ps_order,
     serve,
 )
+from syncd.connectors.prestashop.client import parse_errors
+from syncd.exceptions import ParseError
 
 FAST = settings(
     max_examples=60,
@@ -171,8 +171,8 @@ def test_an_order_listed_twice_is_judged_by_its_last_listing() -> None:
     # one answer, first with a broken reference; the ledger keeps the later listing.
     from datetime import UTC, datetime
 
+    from bench.reliability.fuzz_inputs import order_problems, ps_expected_lines
     from syncd.domain import Document, DocumentKind
-    from tests.reliability.fuzz_inputs import order_problems, ps_expected_lines
 
     def order(reference: object) -> dict[str, object]:
         row = {"product_reference": reference, "product_quantity": "3"}

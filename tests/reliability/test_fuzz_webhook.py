@@ -14,8 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.fuzz import failures, run_fuzz
-from syncd.cli.run import ServedDaemon
-from tests.reliability.fuzz_inputs import (
+from bench.reliability.fuzz_inputs import (
     WEBHOOK_LIMIT,
     WEBHOOK_SECRET,
     HookCase,
@@ -23,6 +22,7 @@ from tests.reliability.fuzz_inputs import (
     hook_daemon,
     run_hook,
 )
+from syncd.cli.run import ServedDaemon
 
 
 @pytest.fixture

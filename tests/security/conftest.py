@@ -4,10 +4,8 @@ captured as JSON."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,47 +18,16 @@ from aiohttp import web
 
 from syncd.cli.run import ServedDaemon
 from syncd.config import load_config
-from syncd.connectors import register_connector
 from syncd.domain import Document, DocumentKind
-from syncd.ledger import Product
 from syncd.logs import configure_logging
 from syncd.testing import FakeChannel, FakeConnector
+from syncd.testing.harness import until
+from syncd.testing.harness import write_config as write_toml
+from tests.conftest import DaemonStarter
 
 PASSWORD = "correct horse battery staple"
 HOOK_SECRET = "hook-s3cret-0123456789"
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-register_connector(FakeConnector)
-
-
-def toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    raise TypeError(value)
-
-
-def toml_of(data: dict[str, Any]) -> str:
-    """A small TOML writer (tables of scalars and lists, one level of sub-tables)."""
-    lines: list[str] = []
-
-    def table(name: str, body: dict[str, Any]) -> None:
-        lines.append(f"[{name}]")
-        subs = {k: v for k, v in body.items() if isinstance(v, dict)}
-        for key, value in body.items():
-            if not isinstance(value, dict):
-                lines.append(f"{key} = {toml_value(value)}")
-        lines.append("")
-        for key, value in subs.items():
-            table(f"{name}.{key}", value)
-
-    for name, body in data.items():
-        table(name, body)
-    return "\n".join(lines)
 
 
 @dataclass
@@ -112,12 +79,10 @@ SiteFactory = Callable[..., Awaitable[Site]]
 
 
 @pytest.fixture
-async def channels() -> AsyncIterator[dict[str, FakeChannel]]:
-    FakeConnector.channels.clear()
-    FakeConnector.channels["till"] = FakeChannel(figures={"SHIRT-44": 1, "CAP": 5})
-    FakeConnector.channels["webshop"] = FakeChannel(figures={"SHIRT-44": 1, "CAP": 5})
-    yield FakeConnector.channels
-    FakeConnector.channels.clear()
+def channels(fake_connector: type[FakeConnector]) -> dict[str, FakeChannel]:
+    fake_connector.channels["till"] = FakeChannel(figures={"SHIRT-44": 1, "CAP": 5})
+    fake_connector.channels["webshop"] = FakeChannel(figures={"SHIRT-44": 1, "CAP": 5})
+    return fake_connector.channels
 
 
 def write_config(
@@ -150,16 +115,15 @@ def write_config(
             },
         },
     }
-    config = tmp_path / "syncd.toml"
-    config.write_text(toml_of(data), encoding="utf-8")
-    return config, password_file
+    return write_toml(tmp_path / "syncd.toml", data), password_file
 
 
 @pytest.fixture
 async def start_site(
-    tmp_path: Path, channels: dict[str, FakeChannel]
+    tmp_path: Path, channels: dict[str, FakeChannel], start_daemon: DaemonStarter
 ) -> AsyncIterator[SiteFactory]:
-    """``await start_site(password=…, web={…}, webshop={…})``: a started daemon."""
+    """``await start_site(password=…, web={…}, webshop={…})``: a started daemon (stopped by
+    ``start_daemon`` after the test)."""
     sites: list[Site] = []
     logs = io.StringIO()
     configure_logging("info", "json", stream=logs)
@@ -172,16 +136,7 @@ async def start_site(
         routes: list[Callable[[web.Application], None]] | None = None,
     ) -> Site:
         config, password_file = write_config(tmp_path, password=password, web=web, webshop=webshop)
-        daemon = ServedDaemon(load_config(config))
-        daemon.extra_routes.extend(routes or [])
-        await daemon.start()
-        assert daemon.store is not None
-        await daemon.store.upsert_products(
-            [Product("SHIRT-44", "Blue shirt 44"), Product("CAP", "Cap")]
-        )
-        await daemon.store.apply_document(
-            Document("init", "opening", DocumentKind.STOCK_COUNT, {"SHIRT-44": 1, "CAP": 5}, T0)
-        )
+        daemon = await start_daemon(load_config(config), routes=routes or [])
         site = Site(daemon, config, password_file, logs)
         sites.append(site)
         return site
@@ -192,20 +147,10 @@ async def start_site(
         for site in sites:
             for http in site.sessions:
                 await http.close()
-            await site.daemon.stop()
+            await (
+                site.daemon.stop()
+            )  # before the log capture ends (start_daemon's stop is then a no-op)
         configure_logging("info", "json")
-
-
-async def until(check: Callable[[], Any], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 def sale(channel: str, doc_id: str, lines: dict[str, int]) -> Document:

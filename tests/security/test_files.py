@@ -20,8 +20,10 @@ import pytest
 from syncd.config import load_config
 from syncd.domain import Document, DocumentKind
 from syncd.ledger import Product, open_store
-from tests.alerts.conftest import SmtpServer, free_port
-from tests.e2e.test_daemon_process import HEADER, SYNCD, until
+from syncd.testing.harness import SYNCD, DaemonProcess, free_port, until
+from syncd.testing.harness import write_config as write_toml
+from syncd.testing.smtp import SmtpServer
+from tests.e2e.test_daemon_process import HEADER
 
 REGISTERED = "whsec-registered-9f8e7d6c5b4a"  # a secret the daemon knows (a webhook secret)
 UNKNOWN_SECRET = "sk_live_0123456789abcdefSECRET"  # a credential file's one line
@@ -49,48 +51,46 @@ class Daemon:
         self.outside.mkdir()
         self.inbox.mkdir(parents=True)
         self.config = tmp / "syncd.toml"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.till_options = ""
+        self.process = DaemonProcess(self.config, cwd=tmp)
+        self.till_options: dict[str, Any] = {}
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        return self.process.proc
 
     def write_config(self) -> None:
-        self.config.write_text(
-            f"""[ledger]
-backend = "sqlite"
-path = "ledger.sqlite3"
-[log]
-level = "info"
-format = "json"
-[sync]
-grace_seconds = 1
-outbox_poll_seconds = 1
-retry_max_seconds = 2
-[web]
-enabled = true
-host = "127.0.0.1"
-port = {self.port}
-language = "en"
-[alerts]
-to = ["shop@example.com"]
-from = "syncd@example.com"
-smtp_host = "127.0.0.1"
-smtp_port = {self.smtp.port}
-smtp_security = "none"
-language = "en"
-group_window_seconds = 1
-poll_seconds = 0.2
-retry_max_seconds = 2
-digest_time = ""
-[channels.till]
-type = "csv_till"
-drop_folder = "till/inbox"
-stock_file = "till/out/stock.csv"
-settle_seconds = 0.2
-poll_seconds = 0.5
-stock_min_interval_seconds = 0.1
-webhook_secret = "{REGISTERED}"
-{self.till_options}
-""",
-            encoding="utf-8",
+        write_toml(
+            self.config,
+            {
+                "ledger": {"backend": "sqlite", "path": "ledger.sqlite3"},
+                "log": {"level": "info", "format": "json"},
+                "sync": {"grace_seconds": 1, "outbox_poll_seconds": 1, "retry_max_seconds": 2},
+                "web": {"enabled": True, "host": "127.0.0.1", "port": self.port, "language": "en"},
+                "alerts": {
+                    "to": ["shop@example.com"],
+                    "from": "syncd@example.com",
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": self.smtp.port,
+                    "smtp_security": "none",
+                    "language": "en",
+                    "group_window_seconds": 1,
+                    "poll_seconds": 0.2,
+                    "retry_max_seconds": 2,
+                    "digest_time": "",
+                },
+                "channels": {
+                    "till": {
+                        "type": "csv_till",
+                        "drop_folder": "till/inbox",
+                        "stock_file": "till/out/stock.csv",
+                        "settle_seconds": 0.2,
+                        "poll_seconds": 0.5,
+                        "stock_min_interval_seconds": 0.1,
+                        "webhook_secret": REGISTERED,
+                        **self.till_options,
+                    }
+                },
+            },
         )
 
     async def onboard(self, products: dict[str, tuple[str, int]]) -> None:
@@ -113,10 +113,7 @@ webhook_secret = "{REGISTERED}"
 
     async def start(self) -> None:
         self.write_config()
-        self.log = open(self.tmp / "daemon.log", "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [*SYNCD, "run", "--config", str(self.config)], stderr=self.log, cwd=self.tmp
-        )
+        self.process.start()
 
         async def up() -> bool:
             assert self.proc is not None and self.proc.poll() is None, self.log_text()[-3000:]
@@ -129,13 +126,11 @@ webhook_secret = "{REGISTERED}"
         await until(up, 30)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(30)
-        self.log.close()
+        if self.process.running:
+            self.process.stop()
 
     def log_text(self) -> str:
-        return (self.tmp / "daemon.log").read_text(encoding="utf-8", errors="replace")
+        return self.process.log()
 
     def drop(self, name: str, content: str | bytes) -> Path:
         data = content.encode("utf-8") if isinstance(content, str) else content

@@ -5,7 +5,6 @@ a SIGHUP reload of a running daemon."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 
 from syncd.config import parse_config
 from syncd.exceptions import ConfigError
+from syncd.testing.harness import SYNCD
 from tests.security.conftest import SiteFactory
 
 # -- 10: a shop URL with a password -----------------------------------------------------------------
@@ -59,7 +59,7 @@ def test_check_config_and_run_never_print_the_url_password(tmp_path: Path) -> No
     )
     for command in ("check-config", "run"):
         done = subprocess.run(
-            [sys.executable, "-m", "syncd.cli", command, "--config", str(config)],
+            [*SYNCD, command, "--config", str(config)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -85,6 +85,7 @@ async def test_a_reload_refused_never_logs_the_url_password(start_site: SiteFact
     assert URL_PASSWORD not in site.logs.getvalue()
 
 
+@pytest.mark.usefixtures("fake_connector")  # channel "t" is of type "fake"
 def test_the_new_web_settings_are_checked() -> None:
     base: dict[str, Any] = {"ledger": {"path": "l.sqlite3"}, "channels": {"t": {"type": "fake"}}}
     good = parse_config(

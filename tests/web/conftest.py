@@ -1,10 +1,8 @@
-"""A real daemon (fake channels in memory, a real ledger) behind the status page's app, served by
-aiohttp's test server on loopback."""
+"""A real daemon (fake channels in memory, a real ledger; the shared ``start_daemon`` fixture)
+behind the status page's app, served by aiohttp's test server on loopback."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,43 +12,36 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from syncd.cli.run import ServedDaemon
-from syncd.config import Secret, WebSettings, parse_config
-from syncd.connectors import register_connector
+from syncd.config import Secret, WebSettings
 from syncd.domain import Document, DocumentKind
-from syncd.ledger import Product
 from syncd.testing import FakeChannel, FakeConnector
+from syncd.testing.daemon import settings_for as fake_settings
+from syncd.testing.harness import until
 from syncd.web import create_app
+from tests.conftest import DaemonStarter
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"
-register_connector(FakeConnector)
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 
 
+DEFAULTS: dict[str, Any] = {
+    "sync": {
+        "degraded_after_failures": 1,
+        "retry_max_seconds": 1,
+        "outbox_poll_seconds": 1,
+        "grace_seconds": 1,
+    },
+    "channels": {
+        "till": {"type": "fake", "poll_seconds": 0.1},
+        "webshop": {"type": "fake", "poll_seconds": 0.1, "max_lag_seconds": 2},
+    },
+}
+
+
 def settings_for(tmp_path: Path, ledger: tuple[str, str], **extra: Any) -> Any:
-    backend, dsn = ledger
-    data: dict[str, Any] = {
-        "ledger": (
-            {"backend": "sqlite", "path": str(tmp_path / "ledger.sqlite3")}
-            if backend == "sqlite"
-            else {"backend": "postgres", "dsn": dsn}
-        ),
-        "sync": {
-            "degraded_after_failures": 1,
-            "retry_max_seconds": 1,
-            "outbox_poll_seconds": 1,
-            "grace_seconds": 1,
-        },
-        "web": {"enabled": False},
-        "channels": {
-            "till": {"type": "fake", "poll_seconds": 0.1},
-            "webshop": {"type": "fake", "poll_seconds": 0.1, "max_lag_seconds": 2},
-        },
-    }
-    for key, value in extra.items():
-        data[key] = {**data.get(key, {}), **value}
-    return parse_config(data, file=str(tmp_path / "syncd.toml"))
+    return fake_settings(tmp_path, DEFAULTS, ledger=ledger, **extra)
 
 
 def sale(channel: str, doc_id: str, lines: dict[str, int]) -> Document:
@@ -58,26 +49,11 @@ def sale(channel: str, doc_id: str, lines: dict[str, int]) -> Document:
     return Document(channel, doc_id, kind, lines, T0, version=1, reference=doc_id)
 
 
-async def until(check: Callable[[], Any], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await _truthy(check()):
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
-
-
-async def _truthy(value: Any) -> bool:
-    if asyncio.iscoroutine(value):
-        value = await value
-    return bool(value)
-
-
 @pytest.fixture
-async def channels() -> AsyncIterator[dict[str, FakeChannel]]:
-    FakeConnector.channels.clear()
-    FakeConnector.channels["till"] = FakeChannel(figures={"SHIRT-44": 1, "CAP": 5})
-    FakeConnector.channels["webshop"] = FakeChannel(figures={"SHIRT-44": 1, "CAP": 5})
-    yield FakeConnector.channels
-    FakeConnector.channels.clear()
+def channels(fake_connector: type[FakeConnector]) -> dict[str, FakeChannel]:
+    fake_connector.channels["till"] = FakeChannel(figures={"SHIRT-44": 1, "CAP": 5})
+    fake_connector.channels["webshop"] = FakeChannel(figures={"SHIRT-44": 1, "CAP": 5})
+    return fake_connector.channels
 
 
 @pytest.fixture(params=["sqlite"])
@@ -90,19 +66,12 @@ def ledger(request: pytest.FixtureRequest) -> tuple[str, str]:
 
 @pytest.fixture
 async def daemon(
-    tmp_path: Path, channels: dict[str, FakeChannel], ledger: tuple[str, str]
-) -> AsyncIterator[ServedDaemon]:
-    d = ServedDaemon(settings_for(tmp_path, ledger))
-    await d.start()
-    assert d.store is not None
-    await d.store.upsert_products([Product("SHIRT-44", "Blue shirt 44"), Product("CAP", "Cap")])
-    await d.store.apply_document(
-        Document("init", "opening", DocumentKind.STOCK_COUNT, {"SHIRT-44": 1, "CAP": 5}, T0)
-    )
-    try:
-        yield d
-    finally:
-        await d.stop()
+    tmp_path: Path,
+    channels: dict[str, FakeChannel],
+    ledger: tuple[str, str],
+    start_daemon: DaemonStarter,
+) -> ServedDaemon:
+    return await start_daemon(settings_for(tmp_path, ledger))
 
 
 @pytest.fixture

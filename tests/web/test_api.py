@@ -266,6 +266,7 @@ async def test_ws_sends_every_event_as_json(
 # -- access and CSRF ----------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("fake_connector")  # channel "till" is of type "fake"
 def test_an_exposed_page_refuses_to_start_without_a_password(tmp_path: Any) -> None:
     data = {
         "ledger": {"path": str(tmp_path / "l.sqlite3")},

@@ -7,13 +7,13 @@ import io
 import json
 import socket
 import subprocess
-import sys
 
 import pytest
 
 from syncd.cli.run import ServedDaemon
 from syncd.cli.tail import TailError, describe, feed_url, tail
 from syncd.testing import FakeConnector
+from syncd.testing.harness import SYNCD
 from tests.web.conftest import PASSWORD, ClientFactory, sale, until
 
 
@@ -62,7 +62,7 @@ def test_tail_command_says_when_nothing_listens() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again: nothing listens there
     done = subprocess.run(
-        [sys.executable, "-m", "syncd.cli", "tail", "--url", f"http://127.0.0.1:{port}", "--json"],
+        [*SYNCD, "tail", "--url", f"http://127.0.0.1:{port}", "--json"],
         capture_output=True,
         text=True,
         timeout=60,

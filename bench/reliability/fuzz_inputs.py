@@ -34,7 +34,6 @@ from aiohttp import web
 
 from syncd.cli.run import ServedDaemon
 from syncd.config import load_config, parse_config
-from syncd.connectors import register_connector
 from syncd.connectors.base import Batch, PushItem
 from syncd.connectors.csv_till.parser import ParseOptions, parse_bytes
 from syncd.connectors.csv_till.presets import PRESETS
@@ -44,8 +43,8 @@ from syncd.connectors.prestashop.client import parse_errors
 from syncd.connectors.prestashop.connector import PrestaShopConnector
 from syncd.domain import Document
 from syncd.exceptions import ConfigError, ConnectorError
-from syncd.testing import FakeConnector
-from tests.csv_till import samples
+from syncd.testing import FakeConnector, registered
+from syncd.testing import tillsamples as samples
 
 CRASH = "crash"
 SILENT_DROP = "silent_drop"
@@ -1645,8 +1644,17 @@ class CountingConnector(FakeConnector):
 @asynccontextmanager
 async def hook_daemon(folder: Path) -> AsyncIterator[ServedDaemon]:
     """A real daemon (SQLite ledger, web app on a free port) with two webhook channels:
-    ``shop`` (has a webhook_secret) and ``open`` (has none: every nudge is refused)."""
-    register_connector(CountingConnector)
+    ``shop`` (has a webhook_secret) and ``open`` (has none: every nudge is refused). The
+    counting type is registered for the block only, with nudge counts of its own."""
+    with registered(CountingConnector):
+        daemon = await _start_hook_daemon(folder)
+        try:
+            yield daemon
+        finally:
+            await daemon.stop()
+
+
+async def _start_hook_daemon(folder: Path) -> ServedDaemon:
     settings = parse_config(
         {
             "ledger": {"backend": "sqlite", "path": str(folder / "ledger.sqlite3")},
@@ -1668,20 +1676,17 @@ async def hook_daemon(folder: Path) -> AsyncIterator[ServedDaemon]:
     )
     daemon = ServedDaemon(settings)
     await daemon.start()
-    try:
-        yield daemon
-    finally:
-        await daemon.stop()
+    return daemon
 
 
 async def run_hook(daemon: ServedDaemon, case: HookCase) -> list[Problem]:
-    before = dict(CountingConnector.nudges)
+    counting = type(daemon.runners["shop"].connector)
+    assert issubclass(counting, CountingConnector)
+    nudges = counting.nudges
+    before = dict(nudges)
     try:
         status = await send_hook(daemon.web_port, case)
     except (TimeoutError, OSError) as err:
         return [(HANG, f"{case.path}: no answer ({type(err).__name__})")]
-    nudged = {
-        name: CountingConnector.nudges.get(name, 0) - before.get(name, 0)
-        for name in CountingConnector.nudges
-    }
+    nudged = {name: nudges.get(name, 0) - before.get(name, 0) for name in nudges}
     return check_hook(case, status, nudged)

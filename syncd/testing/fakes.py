@@ -1,16 +1,20 @@
 """Fakes that implement the real interfaces, for unit tests of the engine; they record calls.
 
 :class:`FakeConnector` is a channel held in memory: tests add documents to it as the channel's
-own sales, read back what was pushed, and switch failures on and off.
+own sales, read back what was pushed, and switch failures on and off. :func:`registered` makes
+a fake connector type known for one test, with state of its own (see the ``fake_connector``
+fixture in tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, cast
 
+from syncd.connectors import connector_class, register_connector, unregister_connector
 from syncd.connectors.base import (
     Batch,
     ChannelLevel,
@@ -121,3 +125,32 @@ async def collect_documents(connector: Connector[Any], cursors: dict[str, str]) 
         documents.extend(batch.documents)
         cursors.update(batch.cursors)
     return documents
+
+
+F = TypeVar("F", bound=FakeConnector)
+
+
+@contextmanager
+def registered(cls: type[F]) -> Iterator[type[F]]:
+    """A subclass of ``cls`` registered under ``cls.type`` for the block, with fresh class-level
+    dicts (``channels`` and any a subclass adds), so no state leaks from one test to the next;
+    the type it replaced, if any, is registered again after."""
+    state: dict[str, Any] = {
+        name: {}
+        for klass in cls.__mro__
+        if issubclass(klass, FakeConnector)
+        for name, value in vars(klass).items()
+        if isinstance(value, dict) and not name.startswith("_")
+    }
+    fresh = cast(type[F], type(cls.__name__, (cls,), state))
+    try:
+        previous: type[Connector[Any]] | None = connector_class(cls.type)
+    except KeyError:
+        previous = None
+    register_connector(fresh)
+    try:
+        yield fresh
+    finally:
+        unregister_connector(cls.type)
+        if previous is not None:
+            register_connector(previous)

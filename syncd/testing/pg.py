@@ -6,13 +6,14 @@ import asyncio
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import asyncpg
+
+from syncd.testing.harness import free_port
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 _cluster_dir: str | None = None
@@ -30,13 +31,7 @@ def _reachable(dsn: str) -> bool:
     return asyncio.run(probe())
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _find_binary(name: str) -> str | None:
+def find_binary(name: str) -> str | None:
     found = shutil.which(name)
     if found:
         return found
@@ -46,7 +41,7 @@ def _find_binary(name: str) -> str | None:
 
 def _start_throwaway() -> str:
     global _cluster_dir
-    initdb, pg_ctl = _find_binary("initdb"), _find_binary("pg_ctl")
+    initdb, pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
     if not initdb or not pg_ctl:
         raise RuntimeError(
             "The tests need PostgreSQL: none answers at 127.0.0.1:5432 and no initdb/pg_ctl is "
@@ -58,7 +53,7 @@ def _start_throwaway() -> str:
     if root:  # initdb refuses to run as root
         shutil.chown(data, "postgres", "postgres")
         prefix = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
+    port = free_port()
     subprocess.run(
         [*prefix, initdb, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
         check=True,
@@ -92,7 +87,7 @@ def _start_throwaway() -> str:
 def stop_throwaway() -> None:
     if _cluster_dir is None:
         return
-    pg_ctl = _find_binary("pg_ctl")
+    pg_ctl = find_binary("pg_ctl")
     prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if pg_ctl:
         subprocess.run(

@@ -22,15 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import glob
 import json
 import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -48,8 +45,10 @@ from syncd.connectors.emulation import demo_catalog
 from syncd.domain import Document, DocumentKind
 from syncd.exceptions import LedgerError
 from syncd.ledger import Product, open_store
+from syncd.testing import pg
+from syncd.testing.harness import SYNCD, DaemonProcess, Emulator, free_port, write_config
+from syncd.testing.smtp import PASSWORD, USER, SmtpServer
 
-SYNCD = [sys.executable, "-m", "syncd.cli"]
 HEADER = (
     "Date,Receipt number,Receipt type,Category,SKU,Item,Variant,Modifiers applied,Quantity,"
     "Gross sales,Discounts,Net sales,Cost of goods,Gross profit,Taxes,POS,Store,Cashier name,"
@@ -103,8 +102,8 @@ class PgCluster:
         self.data: str | None = None
         self.dsn = ""
         self.prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        self.pg_ctl = _pg_binary("pg_ctl")
-        self.initdb = _pg_binary("initdb")
+        self.pg_ctl = pg.find_binary("pg_ctl")
+        self.initdb = pg.find_binary("initdb")
 
     @property
     def restartable(self) -> bool:
@@ -115,7 +114,7 @@ class PgCluster:
             self.data = tempfile.mkdtemp(prefix="syncd-campaign-pg-")
             if self.prefix:
                 shutil.chown(self.data, "postgres", "postgres")
-            self.port = _free_port()
+            self.port = free_port()
             subprocess.run(
                 [*self.prefix, self.initdb, "-D", self.data, "-U", "postgres", "--auth=trust"],
                 check=True,
@@ -124,8 +123,6 @@ class PgCluster:
             self._ctl("start")
             self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
             return self.dsn
-        from tests import pg
-
         admin = pg.admin_dsn()
         name = f"syncd_campaign_{os.getpid()}"
         conn = await asyncpg.connect(admin)
@@ -182,20 +179,6 @@ class PgCluster:
         shutil.rmtree(self.data, ignore_errors=True)
 
 
-def _pg_binary(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
-    return candidates[0] if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Campaign:
     def __init__(self, options: Options) -> None:
         self.o = options
@@ -204,10 +187,9 @@ class Campaign:
         self.inbox = self.folder / "till" / "inbox"
         self.record = Record()
         self.faults: Counter[str] = Counter()
-        self.procs: dict[str, subprocess.Popen[str]] = {}
+        self.emulators: dict[str, Emulator] = {}
         self.info: dict[str, dict[str, Any]] = {}
-        self.daemon: subprocess.Popen[bytes] | None = None
-        self.daemon_starts = 0
+        self.process = DaemonProcess(self.folder / "syncd.toml", cwd=self.folder)
         self.exit_codes: Counter[int] = Counter()
         self.pg: PgCluster | None = None
         self.http: aiohttp.ClientSession | None = None
@@ -216,7 +198,7 @@ class Campaign:
         self.till_away = False
         self.pending_drops: list[tuple[str, bytes]] = []
         self.files: list[bytes] = []
-        self.web_port = _free_port()
+        self.web_port = free_port()
         self.rss: list[tuple[int, int]] = []  # (daemon run, kB)
         self.crashes: list[str] = []
         self.unconverged: list[str] = []
@@ -226,15 +208,8 @@ class Campaign:
     # -- set-up -------------------------------------------------------------------------------
 
     def _emulator(self, kind: str) -> None:
-        proc = subprocess.Popen(
-            [*SYNCD, "emulator", kind, "--port", "0", "--products", str(self.o.products)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert proc.stdout is not None
-        self.info[kind] = json.loads(proc.stdout.readline())
-        self.procs[kind] = proc
+        self.emulators[kind] = Emulator(kind, self.o.products, quiet=True)
+        self.info[kind] = self.emulators[kind].info
 
     async def admin(self, kind: str, method: str, path: str, body: Any = None) -> Any:
         assert self.http is not None
@@ -245,8 +220,7 @@ class Campaign:
             return await resp.json()
 
     async def set_up(self) -> None:
-        from tests.alerts.conftest import SmtpServer, free_port
-        from tests.reliability.proxy import FaultProxy
+        from bench.reliability.proxy import FaultProxy
 
         # aiosmtpd's own AUTH code touches its deprecated Session.login_data on every login.
         warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
@@ -286,79 +260,74 @@ class Campaign:
             await store.close()
 
     def _write_config(self, dsn: str) -> Path:
-        ledger = (
-            f'backend = "postgres"\ndsn = "{dsn}"\npool_size = 4'
+        ledger: dict[str, Any] = (
+            {"backend": "postgres", "dsn": dsn, "pool_size": 4}
             if dsn
-            else 'backend = "sqlite"\npath = "ledger.sqlite3"'
+            else {"backend": "sqlite", "path": "ledger.sqlite3"}
         )
         ps, mg = self.info["prestashop"], self.info["magento"]
-        from tests.alerts.conftest import PASSWORD, USER
-
         (self.folder / "smtp.password").write_text(PASSWORD, encoding="utf-8")
-        config = self.folder / "syncd.toml"
-        config.write_text(
-            f"""[ledger]
-{ledger}
-[log]
-level = "info"
-format = "json"
-[sync]
-grace_seconds = 3
-outbox_poll_seconds = 1
-retry_max_seconds = 2
-degraded_after_failures = 3
-[web]
-enabled = true
-port = {self.web_port}
-[alerts]
-to = ["merchant@example.com"]
-from = "syncd@example.com"
-smtp_host = "127.0.0.1"
-smtp_port = {self.smtp.port}
-smtp_security = "none"
-smtp_username = "{USER}"
-smtp_password_file = "smtp.password"
-language = "fr"
-group_window_seconds = 2
-max_mails_per_hour = 3600
-digest_time = ""
-poll_seconds = 0.5
-retry_max_seconds = 2
-timeout_seconds = 3
-[channels.till]
-type = "csv_till"
-drop_folder = "till/inbox"
-stock_file = "till/stock.csv"
-settle_seconds = 0.3
-poll_seconds = 1
-stock_min_interval_seconds = 0.2
-date_format = "%d/%m/%Y %H:%M"
-[channels.webshop]
-type = "prestashop"
-url = "http://127.0.0.1:{self.proxies["prestashop"].port}"
-api_key = "{ps["api_key"]}"
-poll_seconds = 0.5
-overlap_seconds = 2
-timeout_seconds = 3
-webhook_secret = "{WEBHOOK_SECRET}"
-[channels.magento]
-type = "magento"
-url = "http://127.0.0.1:{self.proxies["magento"].port}"
-username = "admin"
-password = "{mg["password"]}"
-poll_seconds = 0.5
-overlap_seconds = 2
-timeout_seconds = 3
-""",
-            encoding="utf-8",
+        shop = {"poll_seconds": 0.5, "overlap_seconds": 2, "timeout_seconds": 3}
+        config = write_config(
+            self.folder / "syncd.toml",
+            {
+                "ledger": ledger,
+                "log": {"level": "info", "format": "json"},
+                "sync": {
+                    "grace_seconds": 3,
+                    "outbox_poll_seconds": 1,
+                    "retry_max_seconds": 2,
+                    "degraded_after_failures": 3,
+                },
+                "web": {"enabled": True, "port": self.web_port},
+                "alerts": {
+                    "to": ["merchant@example.com"],
+                    "from": "syncd@example.com",
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": self.smtp.port,
+                    "smtp_security": "none",
+                    "smtp_username": USER,
+                    "smtp_password_file": "smtp.password",
+                    "language": "fr",
+                    "group_window_seconds": 2,
+                    "max_mails_per_hour": 3600,
+                    "digest_time": "",
+                    "poll_seconds": 0.5,
+                    "retry_max_seconds": 2,
+                    "timeout_seconds": 3,
+                },
+                "channels": {
+                    "till": {
+                        "type": "csv_till",
+                        "drop_folder": "till/inbox",
+                        "stock_file": "till/stock.csv",
+                        "settle_seconds": 0.3,
+                        "poll_seconds": 1,
+                        "stock_min_interval_seconds": 0.2,
+                        "date_format": "%d/%m/%Y %H:%M",
+                    },
+                    "webshop": {
+                        "type": "prestashop",
+                        "url": f"http://127.0.0.1:{self.proxies['prestashop'].port}",
+                        "api_key": ps["api_key"],
+                        **shop,
+                        "webhook_secret": WEBHOOK_SECRET,
+                    },
+                    "magento": {
+                        "type": "magento",
+                        "url": f"http://127.0.0.1:{self.proxies['magento'].port}",
+                        "username": "admin",
+                        "password": mg["password"],
+                        **shop,
+                    },
+                },
+            },
         )
         self.inbox.mkdir(parents=True, exist_ok=True)
         return config
 
     @property
     def smtp_password(self) -> str:
-        from tests.alerts.conftest import PASSWORD
-
         return PASSWORD
 
     @property
@@ -372,21 +341,23 @@ timeout_seconds = 3
 
     # -- the daemon ---------------------------------------------------------------------------
 
+    @property
+    def daemon(self) -> subprocess.Popen[bytes] | None:
+        return self.process.proc
+
+    @property
+    def daemon_starts(self) -> int:
+        return self.process.starts
+
     def start_daemon(self) -> None:
-        self.daemon_starts += 1
-        log = open(self.folder / "daemon.log", "ab")  # noqa: SIM115 - the child keeps it
-        self.daemon = subprocess.Popen(
-            [*SYNCD, "run", "--config", str(self.config)], stderr=log, cwd=self.folder
-        )
-        log.close()
+        self.process.start()
 
     def stop_daemon(self, sig: int) -> int:
-        assert self.daemon is not None
-        self.daemon.send_signal(sig)
         try:
-            code = self.daemon.wait(60)
+            code = self.process.stop(sig, 60)
         except subprocess.TimeoutExpired:
-            self.daemon.kill()
+            self.process.kill()
+            assert self.daemon is not None
             code = self.daemon.wait(10)
             self.faults["stop_timeouts"] += 1
         self.exit_codes[code] += 1
@@ -871,21 +842,16 @@ timeout_seconds = 3
             await asyncio.sleep(0.2)
 
     async def tear_down(self) -> None:
-        if self.daemon is not None and self.daemon.poll() is None:
-            self.daemon.kill()
-            self.daemon.wait(10)
+        self.process.kill()
         for proxy in self.proxies.values():
             await proxy.close()
         if getattr(self, "smtp", None) is not None:
             self.smtp.stop()
         if self.http is not None:
             await self.http.close()
-        for proc in self.procs.values():
-            proc.terminate()
+        for emulator in self.emulators.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(10)
-            if proc.stdout is not None:
-                proc.stdout.close()
+                emulator.stop()
         if self.pg is not None:
             self.pg.stop()
         if not self.o.keep and self.o.workdir is None:
