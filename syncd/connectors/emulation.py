@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -158,3 +159,25 @@ def serve_forever(app: web.Application, host: str, port: int, info: dict[str, An
         asyncio.run(serve())
     except KeyboardInterrupt:
         pass
+
+
+class RecordsWrites(Protocol):
+    """An emulator that can report the stock writes it received (for benchmarks)."""
+
+    write_log: list[tuple[float, str, int]]
+    on_write: Callable[[str, int], None] | None
+
+
+def add_write_log(app: web.Application, key: web.AppKey[Any]) -> None:
+    """``/__emulator/writes``: POST starts recording (and forgets what was recorded), any
+    method answers the stock writes clients made, with the wall-clock time they arrived."""
+
+    async def writes(request: web.Request) -> web.Response:
+        emulator: RecordsWrites = request.app[key]
+        if request.method == "POST":
+            emulator.write_log.clear()
+            log = emulator.write_log
+            emulator.on_write = lambda sku, qty: log.append((time.time(), sku, qty))
+        return web.json_response(emulator.write_log)
+
+    app.router.add_route("*", "/__emulator/writes", writes)

@@ -17,7 +17,13 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from syncd.connectors.emulation import Faults, demo_catalog, install_faults, serve_forever
+from syncd.connectors.emulation import (
+    Faults,
+    add_write_log,
+    demo_catalog,
+    install_faults,
+    serve_forever,
+)
 from syncd.connectors.magento.emulator_state import (
     DEFAULT_SOURCE,
     ORDER_FIELDS,
@@ -491,16 +497,7 @@ def _admin_routes(app: web.Application) -> None:
 
     app.router.add_post("/__emulator/expire-tokens", expire)
 
-    async def writes(request: web.Request) -> web.Response:
-        """Stock writes clients made, with the wall-clock time they arrived (benchmarks)."""
-        emulator = request.app[EMULATOR_KEY]
-        if request.method == "POST":  # start recording (and forget what was recorded)
-            emulator.write_log.clear()
-            log = emulator.write_log
-            emulator.on_write = lambda sku, qty: log.append((time.time(), sku, qty))
-        return web.json_response(emulator.write_log)
-
-    app.router.add_route("*", "/__emulator/writes", writes)
+    add_write_log(app, EMULATOR_KEY)
 
 
 def run_standalone(host: str, port: int, products: int) -> None:
