@@ -64,6 +64,30 @@ class ChannelSettings:
     max_lag_seconds: float = 300.0
     webhook_secret: Secret | None = None
     webhook_min_seconds: float = 1.0  # webhooks closer than this share one pull, after it
+    # A figure changed in the shop's back office (not by an order, not by syncd): "adopt" books
+    # it as an adjustment that reaches every channel; "revert" writes syncd's figure back;
+    # "report" only shows it (status page, reconcile report).
+    hand_edits: str = "adopt"
+
+
+HAND_EDITS = ("adopt", "revert", "report")
+RESERVED_CHANNEL_NAMES = ("stock", "init", "syncd")  # channels of documents syncd books itself
+
+
+@dataclass(frozen=True, slots=True)
+class StockSettings:
+    """``[stock]``: buffers, the drop folders of stock-in files, reordering."""
+
+    buffers: Mapping[str, int] = field(default_factory=dict)  # per SKU, every channel
+    receipts_folder: Path | None = None  # delivery notes dropped here are booked
+    counts_folder: Path | None = None  # count files dropped here are booked
+    # Reorder points: per SKU in the config, and/or a CSV (sku;point;quantity) read at start.
+    reorder_points: Mapping[str, int] = field(default_factory=dict)
+    reorder_quantities: Mapping[str, int] = field(default_factory=dict)
+    reorder_file: Path | None = None
+    sales_days: int = 28  # the sales rate is measured over this many days
+    cover_days: int = 14  # a suggested order covers this many days of sales
+    lead_days: int = 7  # days a supplier takes to deliver: the point covers them
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +102,7 @@ class Settings:
     buffers: Mapping[str, int]  # per SKU, every channel
     alerts: AlertSettings
     reconcile: ReconcileSettings = ReconcileSettings()
+    stock: StockSettings = StockSettings()
 
     def channel(self, name: str) -> ChannelSettings:
         for ch in self.channels:
@@ -99,6 +124,7 @@ _COMMON_CHANNEL_KEYS = frozenset(
         "webhook_secret",
         "webhook_secret_file",
         "webhook_min_seconds",
+        "hand_edits",
     }
 )
 
@@ -206,6 +232,15 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
             continue
         if not name.replace("_", "").replace("-", "").isalnum():
             issues.append(ConfigIssue(file, prefix, "name may use letters, digits, - and _", ""))
+        if name in RESERVED_CHANNEL_NAMES:
+            issues.append(
+                ConfigIssue(
+                    file,
+                    prefix,
+                    f"{name!r} is the name of syncd's own documents (deliveries, counts, …)",
+                    f"[channels.{name}_shop]",
+                )
+            )
         cr = TableReader(table, file=file, prefix=prefix, issues=issues)
         type_name = cr.string("type", required=True)
         options: Any = None
@@ -241,6 +276,7 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
                 max_lag_seconds=cr.number("max_lag_seconds", 300.0, minimum=1),
                 webhook_secret=cr.secret("webhook_secret"),
                 webhook_min_seconds=cr.number("webhook_min_seconds", 1.0, minimum=0, maximum=3600),
+                hand_edits=cr.string("hand_edits", "adopt", choices=HAND_EDITS),
             )
         )
         cr.reject_unknown()
@@ -250,6 +286,17 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
     mr.reject_unknown()
     br = TableReader(root.table_of("stock"), file=file, prefix="stock", issues=issues)
     buffers = br.int_map("buffers")
+    stock = StockSettings(
+        buffers=buffers,
+        receipts_folder=br.path("receipts_folder"),
+        counts_folder=br.path("counts_folder"),
+        reorder_points=br.int_map("reorder_points"),
+        reorder_quantities=br.int_map("reorder_quantities"),
+        reorder_file=br.path("reorder_file"),
+        sales_days=br.integer("sales_days", 28, minimum=1, maximum=366),
+        cover_days=br.integer("cover_days", 14, minimum=1, maximum=366),
+        lead_days=br.integer("lead_days", 7, minimum=0, maximum=366),
+    )
     br.reject_unknown()
     alerts = parse_alerts(
         root.table_of("alerts"), file=file, issues=issues, default_timezone=web.timezone
@@ -275,6 +322,7 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
         buffers=buffers,
         alerts=alerts,
         reconcile=reconcile,
+        stock=stock,
     )
 
 

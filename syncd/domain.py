@@ -16,8 +16,11 @@ class DocumentKind(StrEnum):
     TILL_RECEIPT = "till_receipt"  # lines: units sold (negative: refunded)
     WEB_ORDER = "web_order"  # lines: units in effect (ordered − cancelled − restocked refunds)
     GOODS_RECEIPT = "goods_receipt"  # lines: units received
-    STOCK_COUNT = "stock_count"  # lines: units counted on the shelf
+    # lines: units counted on the shelf; with a basis (on hand when each line was counted) the
+    # count moves stock by counted − basis, so sales made while counting are kept.
+    STOCK_COUNT = "stock_count"
     MANUAL = "manual"  # lines: units added (negative: removed)
+    ADJUSTMENT = "adjustment"  # lines: units added (negative: removed), with a reason in meta
 
 
 class Reason(StrEnum):
@@ -31,6 +34,30 @@ class Reason(StrEnum):
     RECEIPT = "receipt"
     COUNT_ADJUSTMENT = "count_adjustment"
     MANUAL = "manual"
+    # Adjustments, by the reason a person gives (`syncd adjust --reason`, the page).
+    BREAKAGE = "breakage"
+    THEFT = "theft"
+    GIFT = "gift"
+    SUPPLIER_RETURN = "supplier_return"
+    CORRECTION = "correction"
+    HAND_EDIT = "hand_edit"  # a figure typed in a shop's back office, adopted (hand_edits)
+    VOID = "void"  # a document booked by mistake, undone
+
+
+# Reasons a person may give to an adjustment.
+ADJUSTMENT_REASONS: tuple[str, ...] = (
+    Reason.BREAKAGE,
+    Reason.THEFT,
+    Reason.GIFT,
+    Reason.SUPPLIER_RETURN,
+    Reason.CORRECTION,
+)
+
+# The channel of documents syncd books itself (deliveries, counts, adjustments, adopted edits);
+# no configured channel may take this name.
+STOCK_CHANNEL = "stock"
+# Where a booked document came from (meta "origin").
+ORIGINS: tuple[str, ...] = ("page", "file", "command", "channel_edit", "init", "folder")
 
 
 class ConflictKind(StrEnum):
@@ -53,6 +80,7 @@ _OUTFLOW_SIGN: Mapping[DocumentKind, int] = {
     DocumentKind.WEB_ORDER: -1,
     DocumentKind.GOODS_RECEIPT: +1,
     DocumentKind.MANUAL: +1,
+    DocumentKind.ADJUSTMENT: +1,
 }
 
 
@@ -81,6 +109,11 @@ class Document:
     cancelled: bool = False
     names: Mapping[str, str] = field(default_factory=dict)  # SKU → product name, when known
     url: str = ""  # back-office link, when the channel has one
+    # What a person wrote or where it came from: origin, supplier, delivery_note, reason, note,
+    # edited_in (the channel whose back office changed the figure), file. Not part of the content.
+    meta: Mapping[str, str] = field(default_factory=dict)
+    # Stock counts only: SKU → on hand when that line was counted (see DocumentKind.STOCK_COUNT).
+    basis: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -88,9 +121,10 @@ class Document:
 
     def content_hash(self) -> str:
         """Identifies the content of this version, to tell a replay from a same-time edit."""
-        payload = json.dumps(
-            [self.kind.value, sorted(self.lines.items()), self.cancelled], separators=(",", ":")
-        )
+        content: list[object] = [self.kind.value, sorted(self.lines.items()), self.cancelled]
+        if self.basis:  # only counts have one: every other document keeps its earlier hash
+            content.append(sorted(self.basis.items()))
+        payload = json.dumps(content, separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
     def validate(self) -> list[str]:
@@ -111,7 +145,19 @@ class Document:
                 problems.append(f"quantity {qty} of {sku!r} is out of range")
         if self.version < 0:
             problems.append("negative version")
-        texts = (self.channel, self.doc_id, self.reference, *self.lines, *self.names.values())
+        if self.basis and self.kind is not DocumentKind.STOCK_COUNT:
+            problems.append("only a stock count has a basis")
+        for sku, qty in self.basis.items():
+            if isinstance(qty, bool) or not isinstance(qty, int):
+                problems.append(f"basis {qty!r} of {sku!r} is not a whole number")
+        texts = (
+            self.channel,
+            self.doc_id,
+            self.reference,
+            *self.lines,
+            *self.names.values(),
+            *self.meta.values(),
+        )
         if not all(_is_unicode(t) for t in texts):
             # JSON may carry lone surrogates ("\ud800"); no database can store them.
             problems.append("text with a lone surrogate (not valid Unicode)")
@@ -146,8 +192,16 @@ def stock_delta(kind: DocumentKind, applied: int, wanted: int) -> int:
     return _OUTFLOW_SIGN[kind] * (wanted - applied)
 
 
-def movement_reason(kind: DocumentKind, delta: int, *, cancelled: bool) -> Reason:
-    """The reason recorded for a movement of ``delta`` units caused by a document."""
+def movement_reason(kind: DocumentKind, delta: int, *, cancelled: bool, reason: str = "") -> Reason:
+    """The reason recorded for a movement of ``delta`` units caused by a document.
+
+    ``reason`` is the one a person gave an adjustment (meta "reason").
+    """
+    if cancelled and kind is not DocumentKind.WEB_ORDER:
+        return Reason.VOID  # a web order cancelled is the shop's own cancellation, not a void
+    if kind is DocumentKind.ADJUSTMENT:
+        known = reason in ADJUSTMENT_REASONS or reason == Reason.HAND_EDIT
+        return Reason(reason) if known else Reason.CORRECTION
     if kind is DocumentKind.TILL_RECEIPT:
         return Reason.TILL_SALE if delta < 0 else Reason.TILL_REFUND
     if kind is DocumentKind.WEB_ORDER:

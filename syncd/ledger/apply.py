@@ -307,6 +307,8 @@ class DocumentApplier(SqlBase):
                         d.url,
                         to_us(d.occurred_at),
                         now_us,
+                        json.dumps(dict(d.meta)) if d.meta else "{}",
+                        json.dumps(dict(d.basis)) if d.basis else "{}",
                     )
                     for key, d in plan.documents.items()
                 ],

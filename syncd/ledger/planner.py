@@ -174,9 +174,10 @@ def _apply_one(
         if doc.version == state.version and content_hash == state.content_hash:
             return ApplyResult(doc.channel, doc.doc_id, ApplyStatus.UNCHANGED)
     lines = snap.lines.setdefault(key, {})
-    # Every line this version names, plus lines of earlier versions it no longer names (→ 0).
+    # Every line this version names, plus lines of earlier versions it no longer names (→ 0). A
+    # count's unnamed lines stay as counted, unless the count is voided (cancelled, no lines).
     wanted = {k: int(v) for k, v in doc.lines.items()}
-    if doc.kind is not DocumentKind.STOCK_COUNT:
+    if doc.kind is not DocumentKind.STOCK_COUNT or doc.cancelled:
         for line_key in lines:
             wanted.setdefault(line_key, 0)
     moved = 0
@@ -192,10 +193,14 @@ def _apply_one(
         if line.sku is None:
             pending.append(line_key)
             plan.unknown.append((doc.channel, doc.doc_id, line_key))
+        elif doc.kind is DocumentKind.STOCK_COUNT:
+            # A count line's ``applied`` is the change it has made so far (migration 0008).
+            delta = _count_delta(doc, line_key, line, snap)
+            moved += _move(doc, line.sku, delta, snap, plan, touched, now)
+            line.applied += delta
         else:
-            delta = _line_delta(doc, line, snap)
-            if delta != 0 or (doc.kind is DocumentKind.STOCK_COUNT and line.applied != qty):
-                moved += _move(doc, line.sku, delta, snap, plan, touched, now)
+            delta = stock_delta(doc.kind, line.applied, line.wanted)
+            moved += _move(doc, line.sku, delta, snap, plan, touched, now)
             line.applied = qty
         plan.lines.append(
             LineWrite(doc.channel, doc.doc_id, line_key, line.sku, line.wanted, line.applied)
@@ -208,12 +213,20 @@ def _apply_one(
     )
 
 
-def _line_delta(doc: Document, line: LineState, snap: Snapshot) -> int:
+def _count_delta(doc: Document, line_key: str, line: LineState, snap: Snapshot) -> int:
+    """What a version of a count still has to move for one line.
+
+    Voided: undo what the line moved. With a basis (on hand when the line was counted): the
+    line's total change is counted − basis, so a sale made since the line was counted still
+    counts. Without one (an opening count, a count booked at once): on hand becomes counted.
+    """
     assert line.sku is not None
-    if doc.kind is DocumentKind.STOCK_COUNT:
-        # A count says what is on the shelf now: move on_hand to it (once per new version).
-        return line.wanted - snap.on_hand.get(line.sku, 0)
-    return stock_delta(doc.kind, line.applied, line.wanted)
+    if doc.cancelled:
+        return -line.applied
+    basis = doc.basis.get(line_key)
+    if basis is not None:
+        return (line.wanted - basis) - line.applied
+    return line.wanted - snap.on_hand.get(line.sku, 0)
 
 
 def _move(
@@ -237,7 +250,9 @@ def _move(
         Movement(
             sku=sku,
             delta=delta,
-            reason=movement_reason(doc.kind, delta, cancelled=doc.cancelled),
+            reason=movement_reason(
+                doc.kind, delta, cancelled=doc.cancelled, reason=doc.meta.get("reason", "")
+            ),
             channel=doc.channel,
             doc_id=doc.doc_id,
             doc_version=doc.version,
@@ -245,9 +260,11 @@ def _move(
             recorded_at=now,
         )
     )
-    if _moves_own_figure(doc.kind):
-        key = (doc.channel, sku)
-        if any(c.name == doc.channel and c.follows_own_sales for c in snap.channels):
+    # A channel's own sales already moved its figure; so did a back-office edit adopted from it.
+    own = doc.channel if _moves_own_figure(doc.kind) else doc.meta.get("edited_in", "")
+    if own:
+        key = (own, sku)
+        if any(c.name == own and c.follows_own_sales for c in snap.channels):
             shown = snap.shown.get(key)
             if shown is not None:
                 snap.shown[key] = shown + delta

@@ -20,9 +20,10 @@ from syncd.ledger.alerts import AlertsSql
 from syncd.ledger.documents import DocumentsSql
 from syncd.ledger.reconcile import ReconcileSql
 from syncd.ledger.status import StatusSql
+from syncd.ledger.stockin import StockInSql
 
 
-class SqlStore(DocumentsSql, AlertsSql, ReconcileSql, StatusSql):
+class SqlStore(DocumentsSql, AlertsSql, ReconcileSql, StatusSql, StockInSql):
     """Every protocol of :class:`~syncd.ledger.store.Store`; each database supplies connections."""
 
 

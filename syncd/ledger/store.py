@@ -28,6 +28,7 @@ from syncd.ledger.reconcile import (
     StoredFix,
 )
 from syncd.ledger.status import HourlySales, SkuChannel, SkuDetail, SkuMatch, StatusReads
+from syncd.ledger.stockin import Draft, StockInStore, StoredDocument, StoredLine
 from syncd.ledger.values import (
     EPOCH,
     Ack,
@@ -56,6 +57,7 @@ __all__ = [
     "ChannelInfo",
     "ConflictStore",
     "DocumentStore",
+    "Draft",
     "HourlySales",
     "NewAlertItem",
     "NewAlertMail",
@@ -70,8 +72,11 @@ __all__ = [
     "SkuDetail",
     "SkuMatch",
     "StatusReads",
+    "StockInStore",
     "Store",
+    "StoredDocument",
     "StoredFinding",
+    "StoredLine",
     "StoredFix",
     "StoredRejection",
     "WantedLevel",
@@ -80,5 +85,5 @@ __all__ = [
 ]
 
 
-class Store(DocumentStore, AlertStore, ReconcileStore, StatusReads, Protocol):
+class Store(StockInStore, AlertStore, ReconcileStore, StatusReads, Protocol):
     """Everything the ledger offers: what the daemon wires to its channels, alerts and page."""

@@ -48,12 +48,13 @@ SELECT channel, sku, wanted FROM outbox WHERE sku = ANY($1::text[]);
 
 -- name: upsert_document
 INSERT INTO documents (channel, doc_id, kind, version, content_hash, reference, cancelled, url,
-                       occurred_us, first_us, updated_us)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+                       occurred_us, first_us, updated_us, meta, basis)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12)
 ON CONFLICT (channel, doc_id) DO UPDATE SET
     kind = EXCLUDED.kind, version = EXCLUDED.version, content_hash = EXCLUDED.content_hash,
     reference = EXCLUDED.reference, cancelled = EXCLUDED.cancelled, url = EXCLUDED.url,
-    occurred_us = EXCLUDED.occurred_us, updated_us = EXCLUDED.updated_us;
+    occurred_us = EXCLUDED.occurred_us, updated_us = EXCLUDED.updated_us,
+    meta = EXCLUDED.meta, basis = EXCLUDED.basis;
 
 -- name: upsert_line
 INSERT INTO document_lines (channel, doc_id, line_key, sku, wanted, applied)

@@ -39,6 +39,8 @@ CREATE TABLE documents (
     occurred_us  bigint NOT NULL,
     first_us     bigint NOT NULL,
     updated_us   bigint NOT NULL,
+    meta         text NOT NULL DEFAULT '{}',
+    basis        text NOT NULL DEFAULT '{}',
     PRIMARY KEY (channel, doc_id)
 );
 
@@ -203,3 +205,26 @@ CREATE TABLE reconcile_fixes (
     fixed_us bigint NOT NULL,
     PRIMARY KEY (channel, sku)
 );
+
+-- Stock in (issue 16): drafts of page bookings, reorder points.
+CREATE TABLE drafts (
+    id          text PRIMARY KEY,
+    kind        text NOT NULL,
+    state       text NOT NULL DEFAULT 'open',
+    meta        text NOT NULL DEFAULT '{}',
+    lines       text NOT NULL DEFAULT '[]',
+    created_us  bigint NOT NULL,
+    updated_us  bigint NOT NULL,
+    doc_id      text NOT NULL DEFAULT ''
+);
+CREATE INDEX drafts_state ON drafts (state, kind, updated_us);
+
+CREATE TABLE reorder_points (
+    sku        text PRIMARY KEY,
+    point      integer NOT NULL CHECK (point >= 0),
+    quantity   integer NOT NULL CHECK (quantity >= 0),
+    source     text NOT NULL DEFAULT '',
+    updated_us bigint NOT NULL
+);
+
+CREATE INDEX movements_occurred ON movements (occurred_us);

@@ -50,12 +50,13 @@ SELECT channel, sku, wanted FROM outbox WHERE sku IN (SELECT value FROM json_eac
 
 -- name: upsert_document
 INSERT INTO documents (channel, doc_id, kind, version, content_hash, reference, cancelled, url,
-                       occurred_us, first_us, updated_us)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+                       occurred_us, first_us, updated_us, meta, basis)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12)
 ON CONFLICT (channel, doc_id) DO UPDATE SET
     kind = excluded.kind, version = excluded.version, content_hash = excluded.content_hash,
     reference = excluded.reference, cancelled = excluded.cancelled, url = excluded.url,
-    occurred_us = excluded.occurred_us, updated_us = excluded.updated_us;
+    occurred_us = excluded.occurred_us, updated_us = excluded.updated_us,
+    meta = excluded.meta, basis = excluded.basis;
 
 -- name: upsert_line
 INSERT INTO document_lines (channel, doc_id, line_key, sku, wanted, applied)

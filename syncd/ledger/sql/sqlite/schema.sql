@@ -39,6 +39,8 @@ CREATE TABLE documents (
     occurred_us  INTEGER NOT NULL,
     first_us     INTEGER NOT NULL,
     updated_us   INTEGER NOT NULL,
+    meta         TEXT NOT NULL DEFAULT '{}',
+    basis        TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (channel, doc_id)
 );
 
@@ -203,3 +205,26 @@ CREATE TABLE reconcile_fixes (
     fixed_us INTEGER NOT NULL,
     PRIMARY KEY (channel, sku)
 );
+
+-- Stock in (issue 16): drafts of page bookings, reorder points.
+CREATE TABLE drafts (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'open',
+    meta        TEXT NOT NULL DEFAULT '{}',
+    lines       TEXT NOT NULL DEFAULT '[]',
+    created_us  INTEGER NOT NULL,
+    updated_us  INTEGER NOT NULL,
+    doc_id      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX drafts_state ON drafts (state, kind, updated_us);
+
+CREATE TABLE reorder_points (
+    sku        TEXT PRIMARY KEY,
+    point      INTEGER NOT NULL CHECK (point >= 0),
+    quantity   INTEGER NOT NULL CHECK (quantity >= 0),
+    source     TEXT NOT NULL DEFAULT '',
+    updated_us INTEGER NOT NULL
+);
+
+CREATE INDEX movements_occurred ON movements (occurred_us);

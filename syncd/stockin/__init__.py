@@ -1,0 +1,1 @@
+"""Stock in: deliveries, counts, adjustments, voids, back-office edits, reorder, the day."""
