@@ -37,6 +37,7 @@ from syncd.reconcile.compare import (
 )
 from syncd.reconcile.fixes import RememberedFix, decide_fixes, drift_again_detail
 from syncd.reconcile.report import ChannelReport, RunReport
+from syncd.stockin.edits import Edit, settle_edits
 
 log = structlog.get_logger("syncd.reconcile")
 REFRESH_CHUNK = 5000  # figures recorded per transaction
@@ -338,6 +339,27 @@ class Reconciler:
                 report.pushed = report.fixed
                 return fixed + missing
             return []
+        mode = target.settings.hand_edits
+        if mode != "revert":
+            # A back-office edit, confirmed after a catch-up pull: adopted or reported, never
+            # written over (hand_edits); a figure we simply failed to push is still fixed.
+            edits = [
+                Edit(f.sku, f.figure, f.shown)
+                for f in fixed
+                if f.kind is FindingKind.HAND_EDIT and f.figure is not None and f.shown is not None
+            ]
+            outcome = await settle_edits(
+                self.store,
+                name,
+                mode,
+                edits,
+                buffer_of=lambda sku: target.settings.buffers.get(sku, target.settings.buffer),
+            )
+            report.adopted = len(outcome.adopted)
+            report.reported_edits = len(outcome.reported)
+            settled = {e.sku for e in edits}
+            record = {s: q for s, q in record.items() if s not in settled}
+            fixed = [f for f in fixed if f.sku not in settled or f.sku in outcome.adopted]
         for chunk in _chunks(sorted(record.items()), REFRESH_CHUNK):
             await self.store.record_shown(name, dict(chunk))
         report.fixed = len(fixed)
