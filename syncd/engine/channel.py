@@ -73,6 +73,11 @@ class ChannelRunner:
     def name(self) -> str:
         return self.settings.name
 
+    @property
+    def lost_updates(self) -> frozenset[str]:
+        """SKUs a write of ours may have erased an order of (the reconciler writes them back)."""
+        return frozenset(self._lost)
+
     # -- state ----------------------------------------------------------------------------------
 
     def _set_state(self, state: ChannelState, error: str = "") -> None:
