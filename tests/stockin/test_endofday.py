@@ -41,7 +41,7 @@ def test_a_day_runs_midnight_to_midnight_in_the_shop_and_dst_days_are_23_or_25_h
     assert start.astimezone(santiago).hour == 1
 
 
-def _config(tmp: Path, ledger: tuple[str, str]) -> Path:
+def config_for(tmp: Path, ledger: tuple[str, str]) -> Path:
     backend, dsn = ledger
     return write_config(
         tmp,
@@ -59,10 +59,12 @@ def _config(tmp: Path, ledger: tuple[str, str]) -> Path:
     )
 
 
-async def _syncd(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+async def run_syncd(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """`syncd …` in-process (in a thread: it runs its own event loop): code, stdout, stderr."""
     capsys.readouterr()
     code = await asyncio.to_thread(main, list(argv))
-    return code, capsys.readouterr().out
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 async def _shop(store: SqlStore, at: datetime) -> None:
@@ -127,8 +129,8 @@ async def test_syncd_day_json_for_a_day_of_sales_deliveries_counts_and_adjustmen
     await book_adjustment(store, "A", -1, reason="breakage", origin="command", note="dropped")
     count = await book_count(store, [Line("A", 10), Line("C", 3)], origin="page")
 
-    config = _config(tmp_path, ledger_backend)
-    code, out = await _syncd(capsys, "day", "--config", str(config), "--json")
+    config = config_for(tmp_path, ledger_backend)
+    code, out, _ = await run_syncd(capsys, "day", "--config", str(config), "--json")
     assert code == 0
     data: dict[str, Any] = json.loads(out)
     assert data["date"] == today.isoformat() and data["timezone"] == "Europe/Paris"
@@ -182,7 +184,9 @@ async def test_syncd_day_json_for_a_day_of_sales_deliveries_counts_and_adjustmen
 
     # The day before holds only the receipt of 23:59.
     yesterday = (today - timedelta(days=1)).isoformat()
-    code, out = await _syncd(capsys, "day", "--config", str(config), "--date", yesterday, "--json")
+    code, out, _ = await run_syncd(
+        capsys, "day", "--config", str(config), "--date", yesterday, "--json"
+    )
     before = json.loads(out)
     assert before["sales"]["channels"] == [
         {"channel": "till", "documents": 1, "units_sold": 1, "units_returned": 0, "net_units": 1}
@@ -190,11 +194,11 @@ async def test_syncd_day_json_for_a_day_of_sales_deliveries_counts_and_adjustmen
     assert before["deliveries"] == before["counts"] == before["conflicts"] == []
 
     # The human form shows times in the shop's zone.
-    code, out = await _syncd(capsys, "day", "--config", str(config))
+    code, out, _ = await run_syncd(capsys, "day", "--config", str(config))
     assert code == 0
     assert f"{at(0.5).astimezone(PARIS):%H:%M}  Acme BL-7: A +6, C +2" in out
     assert "breakage: A -1 — dropped" in out
-    code, _ = await _syncd(capsys, "day", "--config", str(config), "--date", "26/11/2026")
+    code, _, _ = await run_syncd(capsys, "day", "--config", str(config), "--date", "26/11/2026")
     assert code == 2
 
 

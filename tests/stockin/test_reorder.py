@@ -3,6 +3,7 @@ the import of reorder points from a file with bad rows."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -29,6 +30,7 @@ from syncd.stockin.reorderfile import (
     parse_reorder_file,
 )
 from syncd.stockin.reorderlist import reorder_csv, reorder_list
+from tests.stockin.test_endofday import config_for, run_syncd
 
 DAY = timedelta(days=1)
 NOW = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
@@ -282,3 +284,63 @@ def test_a_file_without_a_sku_or_point_column_is_refused_as_a_whole() -> None:
     english = parse_reorder_file(b"\xef\xbb\xbfSKU\tReorder point\tQty\nA\t3\t\n", "p.tsv")
     assert english.encoding == "utf-8-sig" and english.delimiter == "\t"
     assert [(r.identifier, r.point, r.quantity) for r in english.rows] == [("A", 3, 0)]
+
+
+# -- the commands ---------------------------------------------------------------------------------
+
+
+async def test_syncd_reorder_and_reorder_import_as_a_merchant_runs_them(
+    store: SqlStore,
+    ledger_backend: tuple[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    start = utcnow()
+    await _shop(store, start)
+    await _history(store, start)
+    config = config_for(tmp_path, ledger_backend)
+    with config.open("a", encoding="utf-8") as toml:
+        toml.write('\n[stock]\nreorder_points = { "B" = 20 }\n')
+    path = tmp_path / "seuils.csv"
+    path.write_bytes(FRENCH)
+
+    code, out, err = await run_syncd(
+        capsys, "reorder", "import", "--config", str(config), str(path)
+    )
+    assert code == 1 and out == ""  # rejected rows: reported, the good ones stored
+    assert "3 reorder point(s) imported, 6 row(s) rejected" in err
+    assert "REJECTED seuils.csv row 6 column 'Seuil' value '-1': reorder point below zero" in err
+    assert "B: also set in" in err and "the config's figure is used" in err
+    assert list(await store.reorder_points()) == ["B", "C", "D"]
+    code, out, err = await run_syncd(
+        capsys, "reorder", "import", "--config", str(config), str(path), "--json"
+    )
+    data = json.loads(out)
+    assert [(r["row"], r["column"], r["reason"]) for r in data["rejected"]][:2] == [
+        (4, "Référence", "no SKU or barcode on this row"),
+        (5, "Référence", "'NOPE' is not a known SKU, barcode or alias"),
+    ]
+    assert data["rejected"][0]["file"] == "seuils.csv" and data["config_wins"] == ["B"]
+
+    code, out, err = await run_syncd(capsys, "reorder", "--config", str(config), "--json")
+    assert code == 0
+    found = json.loads(out)
+    assert [line["sku"] for line in found["lines"]] == ["E", "A", "D", "C"]
+    assert found["config_wins"] == ["B"]
+    a = found["lines"][1]
+    assert (a["units_sold"], a["on_hand"], a["suggested_quantity"]) == (56, 10, 28)
+    assert a["rate_per_day"] == pytest.approx(2, abs=0.01)  # measured up to now, not `start`
+
+    code, out, err = await run_syncd(capsys, "reorder", "--config", str(config), "--csv", "--all")
+    assert out.startswith("\ufeff") and out.count("\r\n") == 6  # header + A, B, C, D, E
+    code, out, err = await run_syncd(capsys, "reorder", "--config", str(config))
+    assert code == 0 and "To reorder (4)" in out and "Blue shirt" in out and "Cap" not in out
+    assert "B: set in the config and in an imported file" in err
+
+    code, _, err = await run_syncd(capsys, "reorder", "import", "--config", str(config))
+    assert code == 2 and "set [stock] reorder_file" in err  # no file named
+    (tmp_path / "bad.csv").write_text("sku;quantity\nA;3\n", encoding="utf-8")
+    code, out, err = await run_syncd(
+        capsys, "reorder", "import", "--config", str(config), str(tmp_path / "bad.csv")
+    )
+    assert code == 2 and "bad.csv: row 1: " in err and "no column for point" in err
