@@ -9,6 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from syncd.config import StockSettings
 from syncd.domain import Document, DocumentKind, utcnow
@@ -30,6 +31,8 @@ from syncd.stockin.reorderfile import (
     parse_reorder_file,
 )
 from syncd.stockin.reorderlist import reorder_csv, reorder_list
+from syncd.testing.daemon import settings_for as daemon_settings
+from tests.conftest import DaemonStarter
 from tests.stockin.test_endofday import config_for, run_syncd
 
 DAY = timedelta(days=1)
@@ -344,3 +347,30 @@ async def test_syncd_reorder_and_reorder_import_as_a_merchant_runs_them(
         capsys, "reorder", "import", "--config", str(config), str(tmp_path / "bad.csv")
     )
     assert code == 2 and "bad.csv: row 1: " in err and "no column for point" in err
+
+
+async def test_the_daemon_imports_the_reorder_file_at_start(
+    ledger_backend: tuple[str, str], start_daemon: DaemonStarter, tmp_path: Path
+) -> None:
+    # ledger_backend first: its database outlives the daemon stopped at teardown.
+    (tmp_path / "points.csv").write_text(
+        "Référence;Seuil;Quantité\nCAP;2;6\nNOPE;1;1\n", encoding="utf-8"
+    )
+    settings = daemon_settings(
+        tmp_path,
+        {"channels": {"till": {"type": "fake"}}},
+        ledger=ledger_backend,
+        stock={"reorder_file": str(tmp_path / "points.csv")},
+    )
+    with capture_logs() as logs:
+        daemon = await start_daemon(settings)
+    assert daemon.store is not None
+    # CAP is not known yet when the daemon starts on an empty ledger: rejected, and said so.
+    events = {e["event"]: e for e in logs}
+    assert events["reorder_points_imported"]["rejected"] == 2
+    assert events["reorder_row_rejected"]["file"] == "points.csv"
+    await daemon.store.upsert_products([Product("CAP", "Cap")])
+    await daemon._import_reorder_file(settings)  # what the next start does
+    assert [
+        (p.sku, p.point, p.quantity) for p in (await daemon.store.reorder_points()).values()
+    ] == [("CAP", 2, 6)]
