@@ -62,34 +62,28 @@ def _number(value: float | None) -> str:
 def _point(s: Suggestion) -> str:
     if s.point is None:
         return "—"
-    return f"{s.point} ({s.point_source})" if s.point_source else str(s.point)
+    return f"≈{s.point}" if s.point_source == "suggested" else str(s.point)
 
 
 def render_reorder(found: ReorderList, settings: Settings, *, everything: bool) -> None:
     zone = _zone(settings)
-    err = Console(file=sys.stderr)
-    err.print(
+    print(
         f"Sales measured over {found.sales_days} days until "
         f"{_local(found.generated_at, zone)} ({zone.key}); lead time {found.lead_days} days, "
-        f"an order covers {found.cover_days} days."
+        f"an order covers {found.cover_days} days.",
+        file=sys.stderr,
     )
     shown = found.shown(everything)
     if shown:
         title = "Every SKU" if everything else f"To reorder ({len(found.to_reorder)})"
         table = Table(title=title)
-        for column in (
-            "SKU",
-            "name",
-            "on hand",
-            "point",
-            "sold/day",
-            "days of cover",
-            "suggested qty",
-        ):
-            table.add_column(column)
+        columns = ["SKU", "name", "on hand", "point", "sold/day", "days of cover", "order"]
+        for column in ["to order"] * everything + columns:
+            table.add_column(column, overflow="fold")
         for s in shown:
             table.add_row(
-                ("* " if everything and s.to_reorder else "") + s.sku,
+                *(["yes" if s.to_reorder else ""] * everything),
+                s.sku,
                 s.name,
                 str(s.on_hand),
                 _point(s),
@@ -98,10 +92,15 @@ def render_reorder(found: ReorderList, settings: Settings, *, everything: bool) 
                 str(s.quantity),
             )
         Console(file=sys.stdout).print(table)
+        if any(s.point_source == "suggested" for s in shown):
+            print("≈: a point suggested from the sales rate (none is set)", file=sys.stderr)
     else:
-        err.print("Nothing to reorder.")
+        print("Nothing to reorder.", file=sys.stderr)
     for sku in found.overridden:
-        err.print(f"{sku}: set in the config and in an imported file: the config's figure is used.")
+        print(
+            f"{sku}: set in the config and in an imported file: the config's figure is used.",
+            file=sys.stderr,
+        )
 
 
 def _cmd_reorder(args: argparse.Namespace) -> int:
@@ -297,7 +296,12 @@ def add_commands(sub: Any) -> None:
     output.add_argument("--csv", action="store_true", help="';'-separated, UTF-8 with a BOM")
     actions = p.add_subparsers(dest="reorder_command", metavar="COMMAND")
     text = "import reorder points from a CSV file (columns sku;point;quantity)"
-    i = actions.add_parser("import", help=text, description=text)
+    i = actions.add_parser(
+        "import",
+        help=text,
+        description=f"{text}; the good rows are stored, each bad one is reported with its file, "
+        "row and reason, and the exit code is then 1",
+    )
     i.set_defaults(func=_cmd_import)
     i.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
     i.add_argument("file", nargs="?", default=None, metavar="FILE", help="default: reorder_file")
