@@ -7,7 +7,7 @@ import contextlib
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import aiohttp
@@ -28,6 +28,8 @@ from syncd.exceptions import ConfigError, LedgerError
 from syncd.ledger import ChannelInfo, open_store
 from syncd.ledger.store import Store
 from syncd.logs import configure_logging, register_secret
+from syncd.stockin.reorderfile import ReorderFileError, import_reorder_file
+from syncd.stockin.reorderlist import digest_payloads, reorder_list
 from syncd.tally import Tally
 
 log = structlog.get_logger("syncd.daemon")
@@ -121,6 +123,7 @@ class Daemon:
             ]
         )
         await self._apply_stock_settings(settings)
+        await self._import_reorder_file(settings)
         if settings.reconcile.enabled:  # before the channels: it hears their first state change
             self.reconciler = ScheduledReconciler(
                 settings, store, self.runners, stopping=self.stopping, events=self.events
@@ -152,6 +155,7 @@ class Daemon:
             },
             config_file=settings.file,
             events=self.events,
+            reorder=self._to_reorder,
         )
         alerts = self.alerts
         self._supervise("alerts", lambda: alerts.run(self.stopping))
@@ -178,6 +182,35 @@ class Daemon:
             await self.store.set_buffer(channel.buffer, channel=channel.name)
             for sku, qty in channel.buffers.items():
                 await self.store.set_buffer(qty, channel=channel.name, sku=sku)
+
+    async def _import_reorder_file(self, settings: Settings) -> None:
+        """``[stock] reorder_file``, read at start: its good rows stored, its bad ones logged."""
+        path = settings.stock.reorder_file
+        if path is None:
+            return
+        assert self.store is not None
+        config_skus = {*settings.stock.reorder_points, *settings.stock.reorder_quantities}
+        try:
+            result = await import_reorder_file(self.store, path, config_skus=config_skus)
+        except ReorderFileError as err:
+            log.warning("reorder_file_unusable", file=str(path), error=str(err))
+            return
+        for r in result.rejections:
+            log.warning(
+                "reorder_row_rejected", file=r.source, row=r.row, column=r.column, reason=r.reason
+            )
+        log.info(
+            "reorder_points_imported",
+            file=str(path),
+            points=len(result.imported),
+            rejected=len(result.rejections),
+            config_wins=result.config_wins,
+        )
+
+    async def _to_reorder(self, now: datetime) -> list[dict[str, Any]]:
+        """What the daily digest lists: the SKUs to reorder now (the config as reloaded)."""
+        assert self.store is not None
+        return digest_payloads(await reorder_list(self.store, self.settings.stock, now=now))
 
     async def _run_channel(self, runner: ChannelRunner) -> None:
         """Start-up check (retried while the channel is not ready), then its loops."""

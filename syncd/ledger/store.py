@@ -3,8 +3,8 @@
 Code types against the protocol it needs: :class:`DocumentStore` (the channel loops, catch-up,
 onboarding), :class:`ConflictStore`, :class:`AlertStore` (syncd/alerts), :class:`ReconcileStore`
 and :class:`ReconcileLedger` (the reconciler), :class:`StatusReads` (the status page and
-`syncd status`). :class:`Store` is their union, for the code that wires them together (the daemon,
-the commands that open a ledger).
+`syncd status`), :class:`ReportReads` (reordering, the end-of-day view). :class:`Store` is their
+union, for the code that wires them together (the daemon, the commands that open a ledger).
 """
 
 from __future__ import annotations
@@ -26,6 +26,16 @@ from syncd.ledger.reconcile import (
     ReconcileStore,
     StoredFinding,
     StoredFix,
+)
+from syncd.ledger.reports import (
+    ChannelSales,
+    DayDocument,
+    DayLine,
+    DayVoid,
+    OutOfStock,
+    ReorderPoint,
+    ReportReads,
+    StockRow,
 )
 from syncd.ledger.status import HourlySales, SkuChannel, SkuDetail, SkuMatch, StatusReads
 from syncd.ledger.stockin import Draft, StockInStore, StoredDocument, StoredLine
@@ -55,12 +65,17 @@ __all__ = [
     "ChannelFigure",
     "ChannelHealth",
     "ChannelInfo",
+    "ChannelSales",
     "ConflictStore",
+    "DayDocument",
+    "DayLine",
+    "DayVoid",
     "DocumentStore",
     "Draft",
     "HourlySales",
     "NewAlertItem",
     "NewAlertMail",
+    "OutOfStock",
     "OutboxItem",
     "OutboxStats",
     "PendingLine",
@@ -68,11 +83,14 @@ __all__ = [
     "ReconcileLedger",
     "ReconcileRun",
     "ReconcileStore",
+    "ReorderPoint",
+    "ReportReads",
     "SkuChannel",
     "SkuDetail",
     "SkuMatch",
     "StatusReads",
     "StockInStore",
+    "StockRow",
     "Store",
     "StoredDocument",
     "StoredFinding",
@@ -85,5 +103,5 @@ __all__ = [
 ]
 
 
-class Store(StockInStore, AlertStore, ReconcileStore, StatusReads, Protocol):
+class Store(StockInStore, AlertStore, ReconcileStore, StatusReads, ReportReads, Protocol):
     """Everything the ledger offers: what the daemon wires to its channels, alerts and page."""
