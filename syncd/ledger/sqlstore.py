@@ -20,10 +20,11 @@ from syncd.ledger.alerts import AlertsSql
 from syncd.ledger.documents import DocumentsSql
 from syncd.ledger.reconcile import ReconcileSql
 from syncd.ledger.status import StatusSql
+from syncd.ledger.stockfiles import StockFilesSql
 from syncd.ledger.stockin import StockInSql
 
 
-class SqlStore(DocumentsSql, AlertsSql, ReconcileSql, StatusSql, StockInSql):
+class SqlStore(DocumentsSql, AlertsSql, ReconcileSql, StatusSql, StockInSql, StockFilesSql):
     """Every protocol of :class:`~syncd.ledger.store.Store`; each database supplies connections."""
 
 

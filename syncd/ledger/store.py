@@ -28,6 +28,7 @@ from syncd.ledger.reconcile import (
     StoredFix,
 )
 from syncd.ledger.status import HourlySales, SkuChannel, SkuDetail, SkuMatch, StatusReads
+from syncd.ledger.stockfiles import StockFileStore
 from syncd.ledger.stockin import Draft, StockInStore, StoredDocument, StoredLine
 from syncd.ledger.values import (
     EPOCH,
@@ -72,6 +73,7 @@ __all__ = [
     "SkuDetail",
     "SkuMatch",
     "StatusReads",
+    "StockFileStore",
     "StockInStore",
     "Store",
     "StoredDocument",
@@ -85,5 +87,5 @@ __all__ = [
 ]
 
 
-class Store(StockInStore, AlertStore, ReconcileStore, StatusReads, Protocol):
+class Store(StockFileStore, AlertStore, ReconcileStore, StatusReads, Protocol):
     """Everything the ledger offers: what the daemon wires to its channels, alerts and page."""
