@@ -19,6 +19,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from syncd.csvcells import decode, parse_quantity, parse_when
@@ -141,6 +142,7 @@ _TOTAL = re.compile(
     r"^(sous[ -]?totale?s?|sub[ -]?totals?|grand total|totaux|totale?s?)(\s|:|$)", re.IGNORECASE
 )
 _PUNCTUATION = re.compile(r"[^0-9a-z]+")
+_SCIENTIFIC = re.compile(r"^\d+([.,]\d+)?[eE]\+?\d+$")  # "4,00E+12": an EAN Excel rounded
 
 
 def normalise(name: str) -> str:
@@ -443,7 +445,7 @@ def _read_rows(
     zone: ZoneInfo,
     today: date | None,
 ) -> None:
-    decimal_comma: bool | None = True if result.delimiter in (";", "\t") else None
+    french = result.delimiter in (";", "\t")  # a comma in a number is its decimal separator
     normalised_header = [normalise(c) for c in header]
     width = len(header)
     while width and not header[width - 1]:
@@ -504,17 +506,27 @@ def _read_rows(
             if not raw_qty:
                 result.ignored.append((number, "no SKU and no quantity: not a line"))
                 continue
-            qty = _whole(raw_qty, decimal_comma)
+            qty = _whole(raw_qty, french)
             if qty is not None and qty == total_so_far and total_so_far:
                 result.ignored.append((number, "a totals row"))
                 continue
             reject("sku", "", "no SKU or barcode on this row")
             continue
+        rounded = next((i for i in identifiers if _SCIENTIFIC.match(i)), "")
+        if rounded:
+            role = "sku" if rounded == sku else "barcode"
+            reject(
+                role,
+                rounded,
+                f"{rounded!r} is a code a spreadsheet turned into a rounded number: format the"
+                " column as text and export the file again",
+            )
+            continue
         if not raw_qty:
             reject("quantity", "", "no quantity on this row")
             continue
         try:
-            number_value = parse_quantity(raw_qty, decimal_comma)
+            number_value = _quantity(raw_qty, french)
         except ValueError:
             reject("quantity", raw_qty, f"quantity {raw_qty!r} is not a number")
             continue
@@ -558,9 +570,23 @@ def _read_rows(
         result.rows.append(StockRow(number, identifiers, qty, at, cell("name")[:200]))
 
 
-def _whole(text: str, decimal_comma: bool | None) -> int | None:
+_THOUSANDS_DOTS = re.compile(r"^\s*[+-]?\d{1,3}(\.\d{3})+\s*$")
+
+
+def _quantity(text: str, french: bool) -> Decimal:
+    """A quantity as the file writes it. In a ``;`` or tab file a comma is the decimal
+    separator ("3,0", "1.000,5") and dots group thousands only as "1.000" does ("3.0" is 3);
+    in a ``,`` file the till reader's rule decides. ValueError when it is not a number."""
+    if not french:
+        return parse_quantity(text, None)
+    if "," in text:
+        return parse_quantity(text, True)
+    return parse_quantity(text, bool(_THOUSANDS_DOTS.match(text)))
+
+
+def _whole(text: str, french: bool) -> int | None:
     try:
-        value = parse_quantity(text, decimal_comma)
+        value = _quantity(text, french)
     except ValueError:
         return None
     return int(value) if value == value.to_integral_value() else None

@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
-import structlog
 
 from syncd.cli import main
 from syncd.config import load_config
@@ -40,14 +39,6 @@ NOTE = (
     ";4000000000003;Tasse;3;3;\r\n"
     "Total;;;19;16,5;\r\n"
 ).encode("cp1252")
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """`syncd` commands configure logging onto pytest's captured stderr: put it back after."""
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from syncd.config import Settings, parse_config
+from syncd.cli import main
+from syncd.config import Settings, load_config, parse_config
 from syncd.domain import Document, DocumentKind
 from syncd.engine.stockfolder import StockFolders
 from syncd.events import EventFeed
@@ -20,7 +21,7 @@ from syncd.ledger.sqlstore import SqlStore
 from syncd.stockin.files import receive_file
 from syncd.testing import FakeChannel, FakeConnector
 from syncd.testing.daemon import settings_for
-from syncd.testing.harness import until
+from syncd.testing.harness import until, write_config
 from tests.conftest import DaemonStarter
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -90,6 +91,26 @@ async def test_a_dropped_note_is_booked_moved_and_reaches_the_shops_once(
     await until(lambda: len(list((receipts / "booked").glob("bl-1.*.csv.report.txt"))) == 1)
     assert await store.levels(["CAP"]) == {"CAP": 9}
     assert daemon.stock_folders is not None and daemon.stock_folders.files_booked == 3
+
+
+async def test_syncd_receive_beside_a_running_daemon_reaches_the_shop(
+    tmp_path: Path, fake_connector: type[FakeConnector], start_daemon: DaemonStarter
+) -> None:
+    fake_connector.channels["shop"] = FakeChannel(figures={"SHIRT-44": 1, "CAP": 5})
+    tables: dict[str, dict[str, Any]] = {
+        "ledger": {"backend": "sqlite", "path": str(tmp_path / "ledger.sqlite3")},
+        "sync": {"outbox_poll_seconds": 0.2},  # how the daemon hears another process's commit
+        "web": {"enabled": False},
+        "channels": {"shop": {"type": "fake", "poll_seconds": 0.2}},
+    }
+    config = write_config(tmp_path / "syncd.toml", tables)
+    daemon = await start_daemon(load_config(config))
+    note = tmp_path / "bl.csv"
+    note.write_text("sku;qty\nCAP;2\n", encoding="utf-8")
+    code = await asyncio.to_thread(main, ["receive", "--config", str(config), str(note), "--json"])
+    assert code == 0
+    await until(lambda: fake_connector.channels["shop"].figures["CAP"] == 7)
+    assert daemon.store is not None and await daemon.store.levels(["CAP"]) == {"CAP": 7}
 
 
 # -- the watcher on its own, on both ledgers ------------------------------------------------------

@@ -170,3 +170,13 @@ def test_a_count_file_may_call_its_quantity_stock() -> None:
     parsed = read_stock_file(b"EAN;Stock\n4000000000001;7\n", "c.csv", kind="count")
     assert rows(parsed) == [(2, "4000000000001", 7)]
     assert not read_stock_file(b"EAN;Stock\n4000000000001;7\n", "c.csv", kind="receipt").ok
+
+
+def test_numbers_as_french_files_write_them() -> None:
+    data = "Référence;Quantité\nA;3.0\nB;1.000\nC;1 200\nD;2.5\n4,00E+12;1\n".encode()
+    parsed = read_stock_file(data, "n.csv", kind="receipt")
+    assert rows(parsed) == [(2, "A", 3), (3, "B", 1000), (4, "C", 1200)]
+    assert [(r.row, r.reason.split(":")[0]) for r in parsed.rejections] == [
+        (5, "quantity '2.5' is not a whole number of units"),
+        (6, "'4,00E+12' is a code a spreadsheet turned into a rounded number"),
+    ]
