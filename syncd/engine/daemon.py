@@ -158,8 +158,9 @@ class Daemon:
         alerts = self.alerts
         self._supervise("alerts", lambda: alerts.run(self.stopping))
         if settings.stock.receipts_folder is not None or settings.stock.counts_folder is not None:
-            self.stock_folders = StockFolders(settings, store, self.events, self.stopping)
-            self._supervise("stock-folders", self.stock_folders.loop)
+            folders = self.stock_folders = StockFolders(settings, store, self.events, self.stopping)
+            self._supervise("stock-folders", folders.loop)
+            self.reload_hooks.append(folders.reload)  # moved folders: watched after SIGHUP
         interval = self.notifier.watchdog_interval()
         if interval is not None:
             self._supervise("watchdog", lambda: self._watchdog_loop(interval))

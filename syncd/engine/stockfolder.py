@@ -74,6 +74,10 @@ class StockFolders:
         found = [("receipt", stock.receipts_folder), ("count", stock.counts_folder)]
         return [(kind, folder) for kind, folder in found if folder is not None]
 
+    def reload(self, settings: Settings) -> None:
+        """SIGHUP: the folders (and the shop's time zone) as the re-read config sets them."""
+        self.settings = settings
+
     async def loop(self) -> None:
         while not self.stopping.is_set():
             await self.scan()
