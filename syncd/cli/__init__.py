@@ -191,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     from syncd.cli.reports import add_commands as add_report_commands
 
     add_report_commands(sub)
+
+    from syncd.cli.stock import add_commands as add_stock_commands
+
+    add_stock_commands(sub)
     return parser
 
 

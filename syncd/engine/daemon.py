@@ -23,6 +23,7 @@ from syncd.domain import utcnow
 from syncd.engine.channel import ChannelRunner
 from syncd.engine.notify import SystemdNotifier
 from syncd.engine.reconciler import ScheduledReconciler
+from syncd.engine.stockfolder import StockFolders
 from syncd.events import EventFeed
 from syncd.exceptions import ConfigError, LedgerError
 from syncd.ledger import ChannelInfo, open_store
@@ -99,6 +100,7 @@ class Daemon:
     web_port: int | None = None
     reconciler: ScheduledReconciler | None = None  # scheduled and after-outage reconciliation
     alerts: AlertService | None = None  # the alert mail loop; .status for the page
+    stock_folders: StockFolders | None = None  # [stock] receipts_folder / counts_folder
     frontends: list[Frontend] = field(default_factory=list)
     reload_hooks: list[Callable[[Settings], None]] = field(default_factory=list)  # SIGHUP
     hook_gates: dict[str, HookGate] = field(default_factory=dict)
@@ -159,6 +161,10 @@ class Daemon:
         )
         alerts = self.alerts
         self._supervise("alerts", lambda: alerts.run(self.stopping))
+        if settings.stock.receipts_folder is not None or settings.stock.counts_folder is not None:
+            folders = self.stock_folders = StockFolders(settings, store, self.events, self.stopping)
+            self._supervise("stock-folders", folders.loop)
+            self.reload_hooks.append(folders.reload)  # moved folders: watched after SIGHUP
         interval = self.notifier.watchdog_interval()
         if interval is not None:
             self._supervise("watchdog", lambda: self._watchdog_loop(interval))

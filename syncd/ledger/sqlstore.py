@@ -21,10 +21,13 @@ from syncd.ledger.documents import DocumentsSql
 from syncd.ledger.reconcile import ReconcileSql
 from syncd.ledger.reports import ReportsSql
 from syncd.ledger.status import StatusSql
+from syncd.ledger.stockfiles import StockFilesSql
 from syncd.ledger.stockin import StockInSql
 
 
-class SqlStore(DocumentsSql, AlertsSql, ReconcileSql, StatusSql, StockInSql, ReportsSql):
+class SqlStore(
+    DocumentsSql, AlertsSql, ReconcileSql, StatusSql, StockInSql, ReportsSql, StockFilesSql
+):
     """Every protocol of :class:`~syncd.ledger.store.Store`; each database supplies connections."""
 
 

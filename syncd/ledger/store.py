@@ -38,6 +38,7 @@ from syncd.ledger.reports import (
     StockRow,
 )
 from syncd.ledger.status import HourlySales, SkuChannel, SkuDetail, SkuMatch, StatusReads
+from syncd.ledger.stockfiles import StockFileStore
 from syncd.ledger.stockin import Draft, StockInStore, StoredDocument, StoredLine
 from syncd.ledger.values import (
     EPOCH,
@@ -89,6 +90,7 @@ __all__ = [
     "SkuDetail",
     "SkuMatch",
     "StatusReads",
+    "StockFileStore",
     "StockInStore",
     "StockRow",
     "Store",
@@ -103,5 +105,5 @@ __all__ = [
 ]
 
 
-class Store(StockInStore, AlertStore, ReconcileStore, StatusReads, ReportReads, Protocol):
+class Store(StockFileStore, AlertStore, ReconcileStore, StatusReads, ReportReads, Protocol):
     """Everything the ledger offers: what the daemon wires to its channels, alerts and page."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from syncd.connectors.csv_till.parser import decode, parse_quantity, sniff_delimiter
+from syncd.csvcells import decode, parse_quantity, sniff_delimiter
 from syncd.domain import Rejection
 from syncd.exceptions import SyncdError
 from syncd.ledger.reports import ReorderPoint, ReportReads
