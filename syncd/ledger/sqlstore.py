@@ -21,9 +21,10 @@ from syncd.ledger.documents import DocumentsSql
 from syncd.ledger.reconcile import ReconcileSql
 from syncd.ledger.status import StatusSql
 from syncd.ledger.stockin import StockInSql
+from syncd.ledger.stockreads import StockReadsSql
 
 
-class SqlStore(DocumentsSql, AlertsSql, ReconcileSql, StatusSql, StockInSql):
+class SqlStore(DocumentsSql, AlertsSql, ReconcileSql, StatusSql, StockInSql, StockReadsSql):
     """Every protocol of :class:`~syncd.ledger.store.Store`; each database supplies connections."""
 
 

@@ -29,6 +29,7 @@ from syncd.ledger.reconcile import (
 )
 from syncd.ledger.status import HourlySales, SkuChannel, SkuDetail, SkuMatch, StatusReads
 from syncd.ledger.stockin import Draft, StockInStore, StoredDocument, StoredLine
+from syncd.ledger.stockreads import DocumentSummary, StockReads
 from syncd.ledger.values import (
     EPOCH,
     Ack,
@@ -57,6 +58,7 @@ __all__ = [
     "ChannelInfo",
     "ConflictStore",
     "DocumentStore",
+    "DocumentSummary",
     "Draft",
     "HourlySales",
     "NewAlertItem",
@@ -73,6 +75,7 @@ __all__ = [
     "SkuMatch",
     "StatusReads",
     "StockInStore",
+    "StockReads",
     "Store",
     "StoredDocument",
     "StoredFinding",
@@ -85,5 +88,5 @@ __all__ = [
 ]
 
 
-class Store(StockInStore, AlertStore, ReconcileStore, StatusReads, Protocol):
+class Store(StockInStore, AlertStore, ReconcileStore, StatusReads, StockReads, Protocol):
     """Everything the ledger offers: what the daemon wires to its channels, alerts and page."""

@@ -1,0 +1,850 @@
+"""The status page's stock-in forms (issue 16): a delivery and a count driven by a barcode scanner,
+an adjustment with its reason, and voiding a document from the activity list.
+
+Every form is a plain POST behind the page's password and CSRF check (``access_middleware`` in
+:mod:`syncd.web.app`, as for the conflict buttons), so all of it works without JavaScript;
+``static/stockin.js`` only keeps the scan field focused and sends scans without reloading. A
+delivery or a count being scanned is a ledger draft, so a reload or a restart loses nothing, and it
+is booked under an id derived from the draft's: a form sent twice books once. Booking itself is
+:mod:`syncd.stockin.booking`'s, as for the commands and the drop folders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+import secrets
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import structlog
+from aiohttp import web
+
+from syncd.domain import ADJUSTMENT_REASONS, STOCK_CHANNEL, DocumentKind, stock_delta, utcnow
+from syncd.i18n import Translator
+from syncd.ledger.planner import ApplyResult, ApplyStatus
+from syncd.ledger.stockreads import MAX_PREFIX_SKUS
+from syncd.ledger.store import Draft, Store, StoredDocument
+from syncd.stockin import booking
+from syncd.stockin.booking import BookingError, Line
+from syncd.web import scans
+from syncd.web.app import render, state_of, translator
+from syncd.web.data import (
+    DOCUMENT_KIND_LABELS,
+    ORIGIN_LABELS,
+    REASON_LABELS,
+    VOIDABLE,
+    label,
+    void_url,
+)
+
+log = structlog.get_logger("syncd.web")
+
+ORIGIN = "page"
+_DRAFT_ID = "{id:[0-9a-f]{16}}"
+_TOKEN = re.compile(r"[0-9a-f]{20}")
+OUTCOMES = ("added", "unknown", "outside", "full", "unreadable")
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """A delivery or a count: the same scanning, a different booking."""
+
+    path: str  # receive | count
+    kind: str  # the draft's kind
+    prefix: str  # of the document id: receipt:page:<draft> | count:page:<draft>
+    template: str
+    check_template: str  # the preview (delivery) or the review (count)
+
+
+RECEIVE = Flow("receive", "goods_receipt", "receipt", "stock_receive.html", "stock_preview.html")
+COUNT = Flow("count", "stock_count", "count", "stock_count.html", "stock_review.html")
+FLOWS = {f.path: f for f in (RECEIVE, COUNT)}
+
+
+class Locks:
+    """One lock per draft or form token: two scans sent at once both count, a double click on
+    "Book" books once. Held only while someone waits on it."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def __call__(self, key: str) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
+
+
+LOCKS = web.AppKey("syncd_stockin_locks", Locks)
+
+
+def add_routes(app: web.Application) -> None:
+    app[LOCKS] = Locks()
+    flow = "/stock/{flow:receive|count}"
+    draft = f"{flow}/{_DRAFT_ID}"
+    app.router.add_get(flow, index_page)
+    app.router.add_post("/stock/receive/scan", first_scan)
+    app.router.add_post("/stock/count/start", start_count)
+    app.router.add_get(draft, draft_page)
+    app.router.add_post(f"{draft}/scan", scan)
+    app.router.add_post(f"{draft}/save", save)
+    app.router.add_get(f"{draft}/check", check_page)
+    app.router.add_post(f"{draft}/book", book)
+    app.router.add_post(f"{draft}/discard", discard)
+    app.router.add_get("/stock/adjust", adjust_page)
+    app.router.add_post("/stock/adjust", adjust)
+    app.router.add_get("/stock/void", void_page)
+    app.router.add_post("/stock/void", void)
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def _store(request: web.Request) -> Store:
+    store = state_of(request).daemon.store
+    assert store is not None
+    return store
+
+
+def _flow(request: web.Request) -> Flow:
+    return FLOWS[request.match_info["flow"]]
+
+
+def _url(path: str, **query: str) -> str:
+    params = {k: v for k, v in query.items() if v}
+    return f"{path}?{urlencode(params)}" if params else path
+
+
+def _draft_url(flow: Flow, draft_id: str, suffix: str = "", **query: str) -> str:
+    return _url(f"/stock/{flow.path}/{draft_id}{suffix}", **query)
+
+
+def _message(request: web.Request, text: str, status: int) -> web.Response:
+    return render(request, "message.html", status=status, message=text)
+
+
+async def _load(request: web.Request, flow: Flow) -> Draft:
+    """The draft of the URL, or a 404 page naming it."""
+    draft_id = request.match_info["id"]
+    draft = await _store(request).draft(draft_id)
+    if draft is None or draft.kind != flow.kind:
+        t = translator(request)
+        raise web.HTTPNotFound(
+            text=t.gettext("There is no draft %(id)s: it may have been discarded.", id=draft_id)
+        )
+    return draft
+
+
+def _not_open(flow: Flow, draft: Draft) -> web.HTTPException:
+    """A scan, an edit or a booking on a draft already booked or discarded: back to its page,
+    which says so (a second click on "Book" lands here and books nothing)."""
+    return web.HTTPSeeOther(_draft_url(flow, draft.id))
+
+
+def _publish(request: web.Request, results: Sequence[ApplyResult]) -> None:
+    events = state_of(request).daemon.events
+    for result in results:
+        if result.movements or result.pending:
+            events.publish(
+                "document_applied",
+                channel=result.channel,
+                doc_id=result.doc_id,
+                movements=result.movements,
+                pending=list(result.pending),
+            )
+
+
+def _booked_event(request: web.Request, done: booking.Booking) -> None:
+    log.info(
+        "stock_booked",
+        kind=done.kind.value,
+        doc_id=done.doc_id,
+        origin=ORIGIN,
+        lines=len(done.lines),
+        movements=done.movements,
+        status=done.status,
+    )
+    if done.status == "applied":
+        result = ApplyResult(STOCK_CHANNEL, done.doc_id, ApplyStatus.APPLIED, done.movements)
+        _publish(request, [result])
+
+
+def _page(flow: Flow, **context: Any) -> dict[str, Any]:
+    """Everything a delivery or count page names, with what this page sets."""
+    defaults: dict[str, Any] = {
+        "flow": flow.path,
+        "draft": None,
+        "drafts": [],
+        "lines": [],
+        "total": 0,
+        "problems": [],
+        "last": "",
+        "outcome": "",
+        "last_line": None,
+        "scan_action": "",
+        "scan_id": secrets.token_hex(8),
+        "scope": scans.Scope(),
+        "stored": None,
+        "void_url": "",
+        "discarded": "",
+        "scope_error": "",
+        "form": {},
+    }
+    return {**defaults, **context}
+
+
+# -- the lines of a draft, as the page shows them -------------------------------------------------
+
+
+async def _line_views(store: Store, draft: Draft) -> list[dict[str, Any]]:
+    """Each line with its SKU and product name, or why it cannot be booked."""
+    known = await store.resolve_identifiers([code for code, _q, _at in draft.lines])
+    names = await store.names_of(list(known.values()))
+    scope = scans.Scope.from_meta(draft.meta) if draft.kind == COUNT.kind else scans.Scope()
+    views = []
+    for code, qty, at in draft.lines:
+        sku = known.get(code)
+        if sku is None:
+            status = "unknown"
+        else:
+            status = "ok" if scope.covers(sku) else "outside"
+        views.append(
+            {
+                "code": code,
+                "sku": sku or "",
+                "name": names.get(sku, "") if sku else "",
+                "quantity": qty,
+                "at": at,
+                "status": status,
+            }
+        )
+    return views
+
+
+def _problems(t: Translator, lines: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Why a draft cannot be booked as it is (unknown codes stay until the merchant removes them:
+    nothing is dropped behind their back)."""
+    out = []
+    unknown = [ln["code"] for ln in lines if ln["status"] == "unknown"]
+    if unknown:
+        out.append(
+            t.ngettext(
+                "%(num)d code is not a known product (%(codes)s): remove it, or add it to "
+                "[aliases] in the configuration, before booking.",
+                "%(num)d codes are not known products (%(codes)s): remove them, or add them to "
+                "[aliases] in the configuration, before booking.",
+                len(unknown),
+                codes=", ".join(unknown[:5]),
+            )
+        )
+    outside = [ln["code"] for ln in lines if ln["status"] == "outside"]
+    if outside:
+        out.append(
+            t.gettext(
+                "Not part of this count: %(codes)s. Remove these lines.",
+                codes=", ".join(outside[:5]),
+            )
+        )
+    if not lines:
+        out.append(t.gettext("Nothing scanned yet."))
+    return out
+
+
+async def _draft_context(request: web.Request, flow: Flow, draft: Draft) -> dict[str, Any]:
+    store = _store(request)
+    lines = await _line_views(store, draft)
+    last = scans.clean_code(request.query.get("last", ""))
+    outcome = request.query.get("outcome", "")
+    last_line = next((ln for ln in lines if ln["code"] == last), None)
+    context = _page(
+        flow,
+        draft=draft,
+        lines=lines,
+        total=sum(ln["quantity"] for ln in lines),
+        problems=_problems(translator(request), lines) if draft.state == "open" else [],
+        last=last,
+        outcome=outcome if outcome in OUTCOMES else "",
+        last_line=last_line,
+        scan_action=_draft_url(flow, draft.id, "/scan"),
+        scope=scans.Scope.from_meta(draft.meta),
+    )
+    if draft.doc_id:
+        context["stored"] = await store.stored_document(STOCK_CHANNEL, draft.doc_id)
+        context["void_url"] = void_url(STOCK_CHANNEL, draft.doc_id)
+    return context
+
+
+# -- index, first scan, start of a count ----------------------------------------------------------
+
+
+async def index_page(request: web.Request) -> web.Response:
+    flow = _flow(request)
+    store = _store(request)
+    drafts = await store.drafts(state="open", kind=flow.kind)
+    outcome = request.query.get("outcome", "")
+    context = _page(
+        flow,
+        drafts=drafts,
+        scan_action="/stock/receive/scan",
+        discarded=request.query.get("discarded", ""),
+        outcome=outcome if outcome in OUTCOMES else "",
+    )
+    return render(request, flow.template, **context)
+
+
+def _new_draft(flow: Flow, meta: Mapping[str, str] | None = None) -> Draft:
+    return Draft(id=secrets.token_hex(8), kind=flow.kind, meta=dict(meta or {}))
+
+
+async def first_scan(request: web.Request) -> web.StreamResponse:
+    """The first scan of a new delivery: the page is ready to scan at once, no "start" click."""
+    form = await request.post()
+    code = scans.clean_code(form.get("code"))
+    if not code:
+        raise web.HTTPSeeOther(_url("/stock/receive", outcome="unreadable"))
+    draft = _new_draft(RECEIVE)
+    draft = dataclasses.replace(draft, lines=scans.add_scan((), code, utcnow()))
+    await _store(request).save_draft(draft)
+    log.info("stock_draft_started", kind=draft.kind, draft=draft.id)
+    known = await _store(request).resolve_identifiers([code])
+    outcome = "added" if code in known else "unknown"
+    raise web.HTTPSeeOther(_draft_url(RECEIVE, draft.id, last=code, outcome=outcome))
+
+
+async def start_count(request: web.Request) -> web.StreamResponse:
+    """A count session, for everything scanned, a SKU prefix, or a list of SKUs."""
+    t = translator(request)
+    store = _store(request)
+    form = await request.post()
+    kind = form.get("scope")
+    prefix = scans.clean_code(form.get("prefix"))
+    raw_list = form.get("skus")
+    listed = raw_list if isinstance(raw_list, str) else ""
+    error = ""
+    scope = scans.Scope()
+    if kind == "prefix":
+        if not prefix:
+            error = t.gettext("Type the start of the product codes to count, e.g. SHIRT-.")
+        else:
+            scope = scans.Scope("prefix", prefix=prefix)
+    elif kind == "skus":
+        codes = scans.split_codes(listed)
+        known = await store.resolve_identifiers(codes)
+        unknown = [c for c in codes if c not in known]
+        if not codes:
+            error = t.gettext("Type the product codes to count, one a line.")
+        elif unknown:
+            error = t.gettext(
+                "Not a known product: %(codes)s. Check these codes.",
+                codes=", ".join(unknown[:10]),
+            )
+        elif len(codes) > scans.MAX_SCOPE_SKUS:
+            error = t.gettext(
+                "At most %(num)d products in one count: split the list.",
+                num=scans.MAX_SCOPE_SKUS,
+            )
+        else:
+            skus = list(dict.fromkeys(known[c] for c in codes))
+            scope = scans.Scope("skus", skus=tuple(skus))
+    if error:
+        drafts = await store.drafts(state="open", kind=COUNT.kind)
+        form_back = {"scope": str(kind), "prefix": prefix, "skus": listed}
+        context = _page(COUNT, drafts=drafts, scope_error=error, form=form_back)
+        return render(request, COUNT.template, status=400, **context)
+    draft = _new_draft(COUNT, scope.as_meta())
+    await store.save_draft(draft)
+    log.info("stock_draft_started", kind=draft.kind, draft=draft.id, scope=scope.kind)
+    raise web.HTTPSeeOther(_draft_url(COUNT, draft.id))
+
+
+# -- a draft: scan, edit, discard -----------------------------------------------------------------
+
+
+async def draft_page(request: web.Request) -> web.Response:
+    flow = _flow(request)
+    draft = await _load(request, flow)
+    return render(request, flow.template, **await _draft_context(request, flow, draft))
+
+
+async def scan(request: web.Request) -> web.StreamResponse:
+    """One scan: one more unit of the code (its line remembers when it was first scanned).
+
+    ``scan_id`` (new on every page and, with the script, every scan) makes a scan sent again
+    (a retry after a dropped connection, a resubmitted form) count once."""
+    flow = _flow(request)
+    store = _store(request)
+    form = await request.post()
+    code = scans.clean_code(form.get("code"))
+    draft_id = request.match_info["id"]
+    if not code:
+        raise web.HTTPSeeOther(_draft_url(flow, draft_id, outcome="unreadable"))
+    known = await store.resolve_identifiers([code])
+    sku = known.get(code)
+    async with request.app[LOCKS](draft_id):
+        draft = await _load(request, flow)
+        if draft.state != "open":
+            raise _not_open(flow, draft)
+        scope = scans.Scope.from_meta(draft.meta) if flow is COUNT else scans.Scope()
+        scan_id = scans.clean_code(form.get("scan_id"))
+        if sku is not None and not scope.covers(sku):
+            outcome = "outside"  # not part of this count: not added
+        elif scan_id and draft.meta.get("last_scan") == scan_id:
+            outcome = "added" if sku is not None else "unknown"  # sent again: counted once
+        else:
+            try:
+                lines = scans.add_scan(draft.lines, code, utcnow())
+            except scans.LineError:
+                outcome = "full"
+            else:
+                meta = {**draft.meta, "last_scan": scan_id} if scan_id else draft.meta
+                await store.save_draft(dataclasses.replace(draft, lines=lines, meta=meta))
+                outcome = "added" if sku is not None else "unknown"
+    raise web.HTTPSeeOther(_draft_url(flow, draft_id, last=code, outcome=outcome))
+
+
+async def save(request: web.Request) -> web.StreamResponse:
+    """The quantities (and for a delivery its supplier and note number) as the merchant set
+    them; all or nothing: one bad quantity saves nothing and says which."""
+    flow = _flow(request)
+    t = translator(request)
+    store = _store(request)
+    form = await request.post()
+    codes = [c for c in form.getall("code", []) if isinstance(c, str)]
+    raw = [q for q in form.getall("qty", []) if isinstance(q, str)]
+    if len(codes) != len(raw):
+        raise web.HTTPBadRequest(text="every quantity needs its code")
+    quantities: dict[str, int] = {}
+    errors = []
+    for n, (code, text) in enumerate(zip(codes, raw, strict=True), start=1):
+        qty = scans.parse_quantity(text)
+        if qty is None:
+            errors.append(
+                t.gettext(
+                    "Line %(row)d (%(code)s): “%(value)s” is not a quantity (a whole number "
+                    "from 0 to %(max)d).",
+                    row=n,
+                    code=code,
+                    value=text[:20],
+                    max=booking.MAX_QUANTITY,
+                )
+            )
+        else:
+            quantities[code] = qty
+    remove = form.get("remove")
+    then = form.get("then")
+    async with request.app[LOCKS](request.match_info["id"]):
+        draft = await _load(request, flow)
+        if draft.state != "open":
+            raise _not_open(flow, draft)
+        if errors:
+            context = await _draft_context(request, flow, draft)
+            context["problems"] = errors + context["problems"]
+            return render(request, flow.template, status=400, **context)
+        meta = dict(draft.meta)
+        if flow is RECEIVE:
+            for field in ("supplier", "delivery_note"):
+                if field in form:
+                    meta[field] = scans.clean_text(form.get(field))
+        lines = scans.set_quantities(
+            draft.lines,
+            quantities,
+            remove=remove if isinstance(remove, str) else "",
+            drop_zero=flow is RECEIVE,
+        )
+        await store.save_draft(dataclasses.replace(draft, lines=lines, meta=meta))
+    if then == "check" and not remove:
+        raise web.HTTPSeeOther(_draft_url(flow, draft.id, "/check"))
+    raise web.HTTPSeeOther(_draft_url(flow, draft.id, outcome="saved"))
+
+
+async def discard(request: web.Request) -> web.StreamResponse:
+    flow = _flow(request)
+    async with request.app[LOCKS](request.match_info["id"]):
+        draft = await _load(request, flow)
+        if draft.state != "open":
+            raise _not_open(flow, draft)
+        await _store(request).save_draft(dataclasses.replace(draft, state="discarded"))
+    log.info("stock_draft_discarded", kind=draft.kind, draft=draft.id, lines=len(draft.lines))
+    raise web.HTTPSeeOther(_url(f"/stock/{flow.path}", discarded=draft.id))
+
+
+# -- preview (delivery) and review (count), then booking ------------------------------------------
+
+
+def _lines_for_booking(draft: Draft) -> list[Line]:
+    return [
+        Line(code, qty, f"line {n}", at) for n, (code, qty, at) in enumerate(draft.lines, start=1)
+    ]
+
+
+async def _zero_skus(store: Store, draft: Draft) -> list[str]:
+    """The SKUs of a count's scope: those not scanned are counted as 0."""
+    scope = scans.Scope.from_meta(draft.meta)
+    if scope.kind == "prefix":
+        found = await store.skus_with_prefix(scope.prefix, MAX_PREFIX_SKUS + 1)
+        if len(found) > MAX_PREFIX_SKUS:
+            raise BookingError(f"the prefix {scope.prefix!r} names more than {MAX_PREFIX_SKUS}")
+        return found
+    if scope.kind == "skus":
+        return list(scope.skus)
+    return []
+
+
+async def _dry_run(store: Store, flow: Flow, draft: Draft) -> booking.Booking:
+    lines = _lines_for_booking(draft)
+    if flow is RECEIVE:
+        return await booking.book_receipt(
+            store,
+            lines,
+            origin=ORIGIN,
+            doc_id=_doc_id(flow, draft),
+            supplier=draft.meta.get("supplier", ""),
+            delivery_note=draft.meta.get("delivery_note", ""),
+            dry_run=True,
+        )
+    return await booking.book_count(
+        store,
+        lines,
+        origin=ORIGIN,
+        doc_id=_doc_id(flow, draft),
+        zero=await _zero_skus(store, draft),
+        dry_run=True,
+    )
+
+
+def _doc_id(flow: Flow, draft: Draft) -> str:
+    return f"{flow.prefix}:page:{draft.id}"
+
+
+async def _check_context(request: web.Request, flow: Flow, draft: Draft) -> dict[str, Any]:
+    """What booking would do, line by line: on hand now → after (and, for a count, what was on
+    hand when each product was counted)."""
+    t = translator(request)
+    store = _store(request)
+    lines = await _line_views(store, draft)
+    problems = _problems(t, lines)
+    rows: list[dict[str, Any]] = []
+    if not problems:
+        try:
+            planned = await _dry_run(store, flow, draft)
+        except BookingError as err:
+            problems.append(str(err))
+        else:
+            rows = await _rows(store, flow, draft, lines, planned)
+    return {
+        "flow": flow.path,
+        "draft": draft,
+        "rows": rows,
+        "problems": problems,
+        "digest": scans.digest(draft.lines, draft.meta),
+        "changed": bool(request.query.get("changed")),
+        "scope": scans.Scope.from_meta(draft.meta),
+    }
+
+
+async def _rows(
+    store: Store,
+    flow: Flow,
+    draft: Draft,
+    lines: Sequence[Mapping[str, Any]],
+    planned: booking.Booking,
+) -> list[dict[str, Any]]:
+    names = await store.names_of(list(planned.lines))
+    first_at: dict[str, datetime | None] = {}
+    for ln in lines:
+        first_at.setdefault(ln["sku"], ln["at"])
+    basis: dict[str, int] = {}
+    if flow is COUNT:
+        moments = {at for sku, at in first_at.items() if at is not None and sku in planned.lines}
+        for moment in sorted(moments):
+            skus = [s for s, at in first_at.items() if at == moment]
+            basis.update(await store.on_hand_at(skus, moment))
+    rows = []
+    for sku in sorted(planned.lines, key=lambda s: (s not in first_at, s)):
+        now = planned.before.get(sku, 0)
+        rows.append(
+            {
+                "sku": sku,
+                "name": names.get(sku, ""),
+                "quantity": planned.lines[sku],
+                "before": now,
+                "after": planned.after.get(sku, now),
+                "counted_at": first_at.get(sku),
+                "basis": basis.get(sku),
+                "scanned": sku in first_at,
+            }
+        )
+    return rows
+
+
+async def check_page(request: web.Request) -> web.Response:
+    flow = _flow(request)
+    draft = await _load(request, flow)
+    if draft.state != "open":
+        raise _not_open(flow, draft)
+    return render(request, flow.check_template, **await _check_context(request, flow, draft))
+
+
+async def book(request: web.Request) -> web.StreamResponse:
+    """Book the draft as the preview showed it, once: a second click, the back button or a
+    resubmitted form find it booked and book nothing."""
+    flow = _flow(request)
+    store = _store(request)
+    form = await request.post()
+    shown = form.get("digest")
+    async with request.app[LOCKS](request.match_info["id"]):
+        draft = await _load(request, flow)
+        if draft.state != "open":
+            raise _not_open(flow, draft)
+        if shown != scans.digest(draft.lines, draft.meta):
+            raise web.HTTPSeeOther(_draft_url(flow, draft.id, "/check", changed="1"))
+        context = await _check_context(request, flow, draft)
+        if context["problems"]:
+            return render(request, flow.check_template, status=409, **context)
+        lines = _lines_for_booking(draft)
+        try:
+            if flow is RECEIVE:
+                done = await booking.book_receipt(
+                    store,
+                    lines,
+                    origin=ORIGIN,
+                    doc_id=_doc_id(flow, draft),
+                    supplier=draft.meta.get("supplier", ""),
+                    delivery_note=draft.meta.get("delivery_note", ""),
+                )
+            else:
+                done = await booking.book_count(
+                    store,
+                    lines,
+                    origin=ORIGIN,
+                    doc_id=_doc_id(flow, draft),
+                    zero=await _zero_skus(store, draft),
+                )
+        except BookingError as err:
+            context["problems"] = [str(err)]
+            return render(request, flow.check_template, status=409, **context)
+        await store.save_draft(dataclasses.replace(draft, state="booked", doc_id=done.doc_id))
+    _booked_event(request, done)
+    raise web.HTTPSeeOther(_draft_url(flow, draft.id, outcome="booked"))
+
+
+# -- adjustment -----------------------------------------------------------------------------------
+
+
+def _reasons(t: Translator) -> list[tuple[str, str]]:
+    return [(r, label(t, REASON_LABELS, r)) for r in ADJUSTMENT_REASONS]
+
+
+def _adjust_doc_id(token: str) -> str:
+    return f"adjust:page:{token}"
+
+
+async def adjust_page(request: web.Request) -> web.Response:
+    """The adjustment form, with a one-time token (the document's id: sent twice, booked once);
+    after booking, what was booked."""
+    store = _store(request)
+    done = request.query.get("done", "")
+    booked = None
+    if _TOKEN.fullmatch(done):
+        booked = await _adjustment_view(request, store, _adjust_doc_id(done))
+    form = {"sku": scans.clean_code(request.query.get("sku", ""))}
+    return _adjust_form(request, form=form, booked=booked, again=bool(request.query.get("again")))
+
+
+def _adjust_form(
+    request: web.Request,
+    *,
+    form: Mapping[str, str],
+    status: int = 200,
+    errors: Sequence[str] = (),
+    booked: Mapping[str, Any] | None = None,
+    again: bool = False,
+) -> web.Response:
+    t = translator(request)
+    return render(
+        request,
+        "stock_adjust.html",
+        status=status,
+        token=form.get("token") or secrets.token_hex(10),
+        form=form,
+        reasons=_reasons(t),
+        errors=errors,
+        booked=booked,
+        again=again,
+    )
+
+
+async def _adjustment_view(
+    request: web.Request, store: Store, doc_id: str
+) -> dict[str, Any] | None:
+    stored = await store.stored_document(STOCK_CHANNEL, doc_id)
+    if stored is None:
+        return None
+    t = translator(request)
+    skus = [ln.sku for ln in stored.lines if ln.sku]
+    levels = await store.levels(skus)
+    reason = stored.meta.get("reason", "")
+    return {
+        "doc_id": doc_id,
+        "cancelled": stored.cancelled,
+        "reason_label": label(t, REASON_LABELS, reason),
+        "note": stored.meta.get("note", ""),
+        "lines": [
+            {"sku": ln.sku, "delta": ln.wanted, "on_hand": levels.get(ln.sku or "", 0)}
+            for ln in stored.lines
+        ],
+    }
+
+
+async def adjust(request: web.Request) -> web.StreamResponse:
+    t = translator(request)
+    store = _store(request)
+    posted = await request.post()
+    form = {k: v for k, v in posted.items() if isinstance(v, str)}
+    token = form.get("token", "")
+    if not _TOKEN.fullmatch(token):
+        return _message(request, t.gettext("This form expired: open it again."), 400)
+    doc_id = _adjust_doc_id(token)
+    async with request.app[LOCKS](doc_id):
+        if await store.stored_document(STOCK_CHANNEL, doc_id) is not None:
+            raise web.HTTPSeeOther(_url("/stock/adjust", done=token, again="1"))
+        code = scans.clean_code(form.get("sku"))
+        delta = scans.parse_quantity(form.get("delta"), signed=True)
+        reason = form.get("reason", "")
+        errors = []
+        if not code:
+            errors.append(t.gettext("Type or scan the product code."))
+        elif code not in await store.resolve_identifiers([code]):
+            errors.append(t.gettext("“%(code)s” is not a known product.", code=code))
+        if delta is None or delta == 0:
+            errors.append(
+                t.gettext(
+                    "The change is a whole number of units, like 3 or -2 (not 0, at most %(max)d).",
+                    max=booking.MAX_QUANTITY,
+                )
+            )
+        if reason not in ADJUSTMENT_REASONS:
+            errors.append(t.gettext("Choose a reason."))
+        if errors or delta is None:
+            return _adjust_form(request, form=form, status=400, errors=errors)
+        try:
+            done = await booking.book_adjustment(
+                store,
+                code,
+                delta,
+                reason=reason,
+                origin=ORIGIN,
+                note=scans.clean_text(form.get("note")),
+                doc_id=doc_id,
+            )
+        except BookingError as err:
+            return _adjust_form(request, form=form, status=400, errors=[str(err)])
+    _booked_event(request, done)
+    raise web.HTTPSeeOther(_url("/stock/adjust", done=token))
+
+
+# -- void -----------------------------------------------------------------------------------------
+
+
+def _undo(stored: StoredDocument) -> dict[str, int]:
+    """Per SKU, the change voiding the document makes."""
+    out: dict[str, int] = {}
+    for ln in stored.lines:
+        if ln.sku is None or not ln.applied:
+            continue
+        if stored.kind is DocumentKind.STOCK_COUNT:
+            change = -ln.applied  # a count line's applied is the change it made
+        else:
+            change = stock_delta(stored.kind, ln.applied, 0)
+        out[ln.sku] = out.get(ln.sku, 0) + change
+    return out
+
+
+async def void_page(request: web.Request) -> web.Response:
+    """What voiding a document would undo, and the button that does it (the confirmation)."""
+    t = translator(request)
+    store = _store(request)
+    channel = request.query.get("channel", "")
+    doc_id = request.query.get("doc", "")
+    stored = await store.stored_document(channel, doc_id) if channel and doc_id else None
+    if stored is None:
+        return _message(
+            request,
+            t.gettext("There is no document %(doc)s on %(channel)s.", doc=doc_id, channel=channel),
+            404,
+        )
+    undo = _undo(stored)
+    levels = await store.levels(list(undo))
+    names = await store.names_of(list(undo))
+    meta = stored.meta
+    return render(
+        request,
+        "stock_void.html",
+        doc=stored,
+        kind_label=label(t, DOCUMENT_KIND_LABELS, stored.kind.value),
+        origin_label=label(t, ORIGIN_LABELS, meta["origin"]) if meta.get("origin") else "",
+        reason_label=label(t, REASON_LABELS, meta["reason"]) if meta.get("reason") else "",
+        voidable=stored.kind in VOIDABLE,
+        rows=[
+            {
+                "sku": sku,
+                "name": names.get(sku, ""),
+                "change": change,
+                "before": levels.get(sku, 0),
+                "after": levels.get(sku, 0) + change,
+            }
+            for sku, change in sorted(undo.items())
+        ],
+        done=bool(request.query.get("done")),
+    )
+
+
+async def void(request: web.Request) -> web.StreamResponse:
+    t = translator(request)
+    store = _store(request)
+    form = await request.post()
+    channel = form.get("channel")
+    doc_id = form.get("doc")
+    if not isinstance(channel, str) or not isinstance(doc_id, str) or not channel or not doc_id:
+        raise web.HTTPBadRequest(text="channel and doc are required")
+    async with request.app[LOCKS](f"void:{channel}:{doc_id}"):
+        stored = await store.stored_document(channel, doc_id)
+        if stored is None:
+            return _message(
+                request,
+                t.gettext(
+                    "There is no document %(doc)s on %(channel)s.", doc=doc_id, channel=channel
+                ),
+                404,
+            )
+        if stored.kind not in VOIDABLE:
+            return _message(
+                request,
+                t.gettext(
+                    "A web order cannot be voided here: cancel it in the shop, syncd follows."
+                ),
+                409,
+            )
+        try:
+            results = await booking.void(
+                store, channel, doc_id, origin=ORIGIN, note=scans.clean_text(form.get("note"))
+            )
+        except BookingError as err:
+            return _message(request, str(err), 409)
+    log.info(
+        "stock_voided",
+        channel=channel,
+        doc_id=doc_id,
+        origin=ORIGIN,
+        documents=len(results),
+        movements=sum(r.movements for r in results),
+    )
+    _publish(request, results)
+    raise web.HTTPSeeOther(_url("/stock/void", channel=channel, doc=doc_id, done="1"))
