@@ -1,53 +1,42 @@
-"""The status page's stock-in forms (issue 16): a delivery and a count driven by a barcode scanner,
-an adjustment with its reason, and voiding a document from the activity list.
+"""The status page's delivery and count forms (issue 16), driven by a USB barcode scanner.
 
-Every form is a plain POST behind the page's password and CSRF check (``access_middleware`` in
+A scanner types a code and Enter: each scan adds one unit of that code; the merchant may set
+quantities, check a preview (a delivery) or the differences (a count), then book. Every form is a
+plain POST behind the page's password and CSRF check (``access_middleware`` in
 :mod:`syncd.web.app`, as for the conflict buttons), so all of it works without JavaScript;
-``static/stockin.js`` only keeps the scan field focused and sends scans without reloading. A
-delivery or a count being scanned is a ledger draft, so a reload or a restart loses nothing, and it
-is booked under an id derived from the draft's: a form sent twice books once. Booking itself is
-:mod:`syncd.stockin.booking`'s, as for the commands and the drop folders.
+``static/stockin.js`` only keeps the scan field focused and sends scans without reloading. The
+lines live in a ledger draft, so a reload or a restart loses nothing, and are booked under an id
+derived from the draft's: a form sent twice books once. Booking itself is
+:mod:`syncd.stockin.booking`'s, as for the commands and the drop folders; adjusting and voiding
+are in :mod:`syncd.web.corrections`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import re
 import secrets
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 import structlog
 from aiohttp import web
 
-from syncd.domain import ADJUSTMENT_REASONS, STOCK_CHANNEL, DocumentKind, stock_delta, utcnow
+from syncd.domain import STOCK_CHANNEL, utcnow
 from syncd.i18n import Translator
-from syncd.ledger.planner import ApplyResult, ApplyStatus
 from syncd.ledger.stockreads import MAX_PREFIX_SKUS
-from syncd.ledger.store import Draft, Store, StoredDocument
+from syncd.ledger.store import Draft, Store
 from syncd.stockin import booking
 from syncd.stockin.booking import BookingError, Line
-from syncd.web import scans
-from syncd.web.app import render, state_of, translator
-from syncd.web.data import (
-    DOCUMENT_KIND_LABELS,
-    ORIGIN_LABELS,
-    REASON_LABELS,
-    VOIDABLE,
-    label,
-    void_url,
-)
+from syncd.web import corrections, scans
+from syncd.web.app import render, translator
+from syncd.web.corrections import LOCKS, ORIGIN, booked_event, store_of, url
+from syncd.web.data import void_url
 
 log = structlog.get_logger("syncd.web")
 
-ORIGIN = "page"
 _DRAFT_ID = "{id:[0-9a-f]{16}}"
-_TOKEN = re.compile(r"[0-9a-f]{20}")
 OUTCOMES = ("added", "unknown", "outside", "full", "unreadable")
 
 
@@ -67,26 +56,8 @@ COUNT = Flow("count", "stock_count", "count", "stock_count.html", "stock_review.
 FLOWS = {f.path: f for f in (RECEIVE, COUNT)}
 
 
-class Locks:
-    """One lock per draft or form token: two scans sent at once both count, a double click on
-    "Book" books once. Held only while someone waits on it."""
-
-    def __init__(self) -> None:
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-    def __call__(self, key: str) -> asyncio.Lock:
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[key] = lock
-        return lock
-
-
-LOCKS = web.AppKey("syncd_stockin_locks", Locks)
-
-
 def add_routes(app: web.Application) -> None:
-    app[LOCKS] = Locks()
+    corrections.add_routes(app)
     flow = "/stock/{flow:receive|count}"
     draft = f"{flow}/{_DRAFT_ID}"
     app.router.add_get(flow, index_page)
@@ -98,42 +69,23 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{draft}/check", check_page)
     app.router.add_post(f"{draft}/book", book)
     app.router.add_post(f"{draft}/discard", discard)
-    app.router.add_get("/stock/adjust", adjust_page)
-    app.router.add_post("/stock/adjust", adjust)
-    app.router.add_get("/stock/void", void_page)
-    app.router.add_post("/stock/void", void)
 
 
 # -- helpers --------------------------------------------------------------------------------------
-
-
-def _store(request: web.Request) -> Store:
-    store = state_of(request).daemon.store
-    assert store is not None
-    return store
 
 
 def _flow(request: web.Request) -> Flow:
     return FLOWS[request.match_info["flow"]]
 
 
-def _url(path: str, **query: str) -> str:
-    params = {k: v for k, v in query.items() if v}
-    return f"{path}?{urlencode(params)}" if params else path
-
-
 def _draft_url(flow: Flow, draft_id: str, suffix: str = "", **query: str) -> str:
-    return _url(f"/stock/{flow.path}/{draft_id}{suffix}", **query)
-
-
-def _message(request: web.Request, text: str, status: int) -> web.Response:
-    return render(request, "message.html", status=status, message=text)
+    return url(f"/stock/{flow.path}/{draft_id}{suffix}", **query)
 
 
 async def _load(request: web.Request, flow: Flow) -> Draft:
     """The draft of the URL, or a 404 page naming it."""
     draft_id = request.match_info["id"]
-    draft = await _store(request).draft(draft_id)
+    draft = await store_of(request).draft(draft_id)
     if draft is None or draft.kind != flow.kind:
         t = translator(request)
         raise web.HTTPNotFound(
@@ -146,34 +98,6 @@ def _not_open(flow: Flow, draft: Draft) -> web.HTTPException:
     """A scan, an edit or a booking on a draft already booked or discarded: back to its page,
     which says so (a second click on "Book" lands here and books nothing)."""
     return web.HTTPSeeOther(_draft_url(flow, draft.id))
-
-
-def _publish(request: web.Request, results: Sequence[ApplyResult]) -> None:
-    events = state_of(request).daemon.events
-    for result in results:
-        if result.movements or result.pending:
-            events.publish(
-                "document_applied",
-                channel=result.channel,
-                doc_id=result.doc_id,
-                movements=result.movements,
-                pending=list(result.pending),
-            )
-
-
-def _booked_event(request: web.Request, done: booking.Booking) -> None:
-    log.info(
-        "stock_booked",
-        kind=done.kind.value,
-        doc_id=done.doc_id,
-        origin=ORIGIN,
-        lines=len(done.lines),
-        movements=done.movements,
-        status=done.status,
-    )
-    if done.status == "applied":
-        result = ApplyResult(STOCK_CHANNEL, done.doc_id, ApplyStatus.APPLIED, done.movements)
-        _publish(request, [result])
 
 
 def _page(flow: Flow, **context: Any) -> dict[str, Any]:
@@ -258,7 +182,7 @@ def _problems(t: Translator, lines: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 async def _draft_context(request: web.Request, flow: Flow, draft: Draft) -> dict[str, Any]:
-    store = _store(request)
+    store = store_of(request)
     lines = await _line_views(store, draft)
     last = scans.clean_code(request.query.get("last", ""))
     outcome = request.query.get("outcome", "")
@@ -286,7 +210,7 @@ async def _draft_context(request: web.Request, flow: Flow, draft: Draft) -> dict
 
 async def index_page(request: web.Request) -> web.Response:
     flow = _flow(request)
-    store = _store(request)
+    store = store_of(request)
     drafts = await store.drafts(state="open", kind=flow.kind)
     outcome = request.query.get("outcome", "")
     context = _page(
@@ -308,12 +232,12 @@ async def first_scan(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     code = scans.clean_code(form.get("code"))
     if not code:
-        raise web.HTTPSeeOther(_url("/stock/receive", outcome="unreadable"))
+        raise web.HTTPSeeOther(url("/stock/receive", outcome="unreadable"))
     draft = _new_draft(RECEIVE)
     draft = dataclasses.replace(draft, lines=scans.add_scan((), code, utcnow()))
-    await _store(request).save_draft(draft)
+    await store_of(request).save_draft(draft)
     log.info("stock_draft_started", kind=draft.kind, draft=draft.id)
-    known = await _store(request).resolve_identifiers([code])
+    known = await store_of(request).resolve_identifiers([code])
     outcome = "added" if code in known else "unknown"
     raise web.HTTPSeeOther(_draft_url(RECEIVE, draft.id, last=code, outcome=outcome))
 
@@ -321,7 +245,7 @@ async def first_scan(request: web.Request) -> web.StreamResponse:
 async def start_count(request: web.Request) -> web.StreamResponse:
     """A count session, for everything scanned, a SKU prefix, or a list of SKUs."""
     t = translator(request)
-    store = _store(request)
+    store = store_of(request)
     form = await request.post()
     kind = form.get("scope")
     prefix = scans.clean_code(form.get("prefix"))
@@ -379,7 +303,7 @@ async def scan(request: web.Request) -> web.StreamResponse:
     ``scan_id`` (new on every page and, with the script, every scan) makes a scan sent again
     (a retry after a dropped connection, a resubmitted form) count once."""
     flow = _flow(request)
-    store = _store(request)
+    store = store_of(request)
     form = await request.post()
     code = scans.clean_code(form.get("code"))
     draft_id = request.match_info["id"]
@@ -414,7 +338,7 @@ async def save(request: web.Request) -> web.StreamResponse:
     them; all or nothing: one bad quantity saves nothing and says which."""
     flow = _flow(request)
     t = translator(request)
-    store = _store(request)
+    store = store_of(request)
     form = await request.post()
     codes = [c for c in form.getall("code", []) if isinstance(c, str)]
     raw = [q for q in form.getall("qty", []) if isinstance(q, str)]
@@ -470,9 +394,9 @@ async def discard(request: web.Request) -> web.StreamResponse:
         draft = await _load(request, flow)
         if draft.state != "open":
             raise _not_open(flow, draft)
-        await _store(request).save_draft(dataclasses.replace(draft, state="discarded"))
+        await store_of(request).save_draft(dataclasses.replace(draft, state="discarded"))
     log.info("stock_draft_discarded", kind=draft.kind, draft=draft.id, lines=len(draft.lines))
-    raise web.HTTPSeeOther(_url(f"/stock/{flow.path}", discarded=draft.id))
+    raise web.HTTPSeeOther(url(f"/stock/{flow.path}", discarded=draft.id))
 
 
 # -- preview (delivery) and review (count), then booking ------------------------------------------
@@ -527,7 +451,7 @@ async def _check_context(request: web.Request, flow: Flow, draft: Draft) -> dict
     """What booking would do, line by line: on hand now → after (and, for a count, what was on
     hand when each product was counted)."""
     t = translator(request)
-    store = _store(request)
+    store = store_of(request)
     lines = await _line_views(store, draft)
     problems = _problems(t, lines)
     rows: list[dict[str, Any]] = []
@@ -596,7 +520,7 @@ async def book(request: web.Request) -> web.StreamResponse:
     """Book the draft as the preview showed it, once: a second click, the back button or a
     resubmitted form find it booked and book nothing."""
     flow = _flow(request)
-    store = _store(request)
+    store = store_of(request)
     form = await request.post()
     shown = form.get("digest")
     async with request.app[LOCKS](request.match_info["id"]):
@@ -631,220 +555,5 @@ async def book(request: web.Request) -> web.StreamResponse:
             context["problems"] = [str(err)]
             return render(request, flow.check_template, status=409, **context)
         await store.save_draft(dataclasses.replace(draft, state="booked", doc_id=done.doc_id))
-    _booked_event(request, done)
+    booked_event(request, done)
     raise web.HTTPSeeOther(_draft_url(flow, draft.id, outcome="booked"))
-
-
-# -- adjustment -----------------------------------------------------------------------------------
-
-
-def _reasons(t: Translator) -> list[tuple[str, str]]:
-    return [(r, label(t, REASON_LABELS, r)) for r in ADJUSTMENT_REASONS]
-
-
-def _adjust_doc_id(token: str) -> str:
-    return f"adjust:page:{token}"
-
-
-async def adjust_page(request: web.Request) -> web.Response:
-    """The adjustment form, with a one-time token (the document's id: sent twice, booked once);
-    after booking, what was booked."""
-    store = _store(request)
-    done = request.query.get("done", "")
-    booked = None
-    if _TOKEN.fullmatch(done):
-        booked = await _adjustment_view(request, store, _adjust_doc_id(done))
-    form = {"sku": scans.clean_code(request.query.get("sku", ""))}
-    return _adjust_form(request, form=form, booked=booked, again=bool(request.query.get("again")))
-
-
-def _adjust_form(
-    request: web.Request,
-    *,
-    form: Mapping[str, str],
-    status: int = 200,
-    errors: Sequence[str] = (),
-    booked: Mapping[str, Any] | None = None,
-    again: bool = False,
-) -> web.Response:
-    t = translator(request)
-    return render(
-        request,
-        "stock_adjust.html",
-        status=status,
-        token=form.get("token") or secrets.token_hex(10),
-        form=form,
-        reasons=_reasons(t),
-        errors=errors,
-        booked=booked,
-        again=again,
-    )
-
-
-async def _adjustment_view(
-    request: web.Request, store: Store, doc_id: str
-) -> dict[str, Any] | None:
-    stored = await store.stored_document(STOCK_CHANNEL, doc_id)
-    if stored is None:
-        return None
-    t = translator(request)
-    skus = [ln.sku for ln in stored.lines if ln.sku]
-    levels = await store.levels(skus)
-    reason = stored.meta.get("reason", "")
-    return {
-        "doc_id": doc_id,
-        "cancelled": stored.cancelled,
-        "reason_label": label(t, REASON_LABELS, reason),
-        "note": stored.meta.get("note", ""),
-        "lines": [
-            {"sku": ln.sku, "delta": ln.wanted, "on_hand": levels.get(ln.sku or "", 0)}
-            for ln in stored.lines
-        ],
-    }
-
-
-async def adjust(request: web.Request) -> web.StreamResponse:
-    t = translator(request)
-    store = _store(request)
-    posted = await request.post()
-    form = {k: v for k, v in posted.items() if isinstance(v, str)}
-    token = form.get("token", "")
-    if not _TOKEN.fullmatch(token):
-        return _message(request, t.gettext("This form expired: open it again."), 400)
-    doc_id = _adjust_doc_id(token)
-    async with request.app[LOCKS](doc_id):
-        if await store.stored_document(STOCK_CHANNEL, doc_id) is not None:
-            raise web.HTTPSeeOther(_url("/stock/adjust", done=token, again="1"))
-        code = scans.clean_code(form.get("sku"))
-        delta = scans.parse_quantity(form.get("delta"), signed=True)
-        reason = form.get("reason", "")
-        errors = []
-        if not code:
-            errors.append(t.gettext("Type or scan the product code."))
-        elif code not in await store.resolve_identifiers([code]):
-            errors.append(t.gettext("“%(code)s” is not a known product.", code=code))
-        if delta is None or delta == 0:
-            errors.append(
-                t.gettext(
-                    "The change is a whole number of units, like 3 or -2 (not 0, at most %(max)d).",
-                    max=booking.MAX_QUANTITY,
-                )
-            )
-        if reason not in ADJUSTMENT_REASONS:
-            errors.append(t.gettext("Choose a reason."))
-        if errors or delta is None:
-            return _adjust_form(request, form=form, status=400, errors=errors)
-        try:
-            done = await booking.book_adjustment(
-                store,
-                code,
-                delta,
-                reason=reason,
-                origin=ORIGIN,
-                note=scans.clean_text(form.get("note")),
-                doc_id=doc_id,
-            )
-        except BookingError as err:
-            return _adjust_form(request, form=form, status=400, errors=[str(err)])
-    _booked_event(request, done)
-    raise web.HTTPSeeOther(_url("/stock/adjust", done=token))
-
-
-# -- void -----------------------------------------------------------------------------------------
-
-
-def _undo(stored: StoredDocument) -> dict[str, int]:
-    """Per SKU, the change voiding the document makes."""
-    out: dict[str, int] = {}
-    for ln in stored.lines:
-        if ln.sku is None or not ln.applied:
-            continue
-        if stored.kind is DocumentKind.STOCK_COUNT:
-            change = -ln.applied  # a count line's applied is the change it made
-        else:
-            change = stock_delta(stored.kind, ln.applied, 0)
-        out[ln.sku] = out.get(ln.sku, 0) + change
-    return out
-
-
-async def void_page(request: web.Request) -> web.Response:
-    """What voiding a document would undo, and the button that does it (the confirmation)."""
-    t = translator(request)
-    store = _store(request)
-    channel = request.query.get("channel", "")
-    doc_id = request.query.get("doc", "")
-    stored = await store.stored_document(channel, doc_id) if channel and doc_id else None
-    if stored is None:
-        return _message(
-            request,
-            t.gettext("There is no document %(doc)s on %(channel)s.", doc=doc_id, channel=channel),
-            404,
-        )
-    undo = _undo(stored)
-    levels = await store.levels(list(undo))
-    names = await store.names_of(list(undo))
-    meta = stored.meta
-    return render(
-        request,
-        "stock_void.html",
-        doc=stored,
-        kind_label=label(t, DOCUMENT_KIND_LABELS, stored.kind.value),
-        origin_label=label(t, ORIGIN_LABELS, meta["origin"]) if meta.get("origin") else "",
-        reason_label=label(t, REASON_LABELS, meta["reason"]) if meta.get("reason") else "",
-        voidable=stored.kind in VOIDABLE,
-        rows=[
-            {
-                "sku": sku,
-                "name": names.get(sku, ""),
-                "change": change,
-                "before": levels.get(sku, 0),
-                "after": levels.get(sku, 0) + change,
-            }
-            for sku, change in sorted(undo.items())
-        ],
-        done=bool(request.query.get("done")),
-    )
-
-
-async def void(request: web.Request) -> web.StreamResponse:
-    t = translator(request)
-    store = _store(request)
-    form = await request.post()
-    channel = form.get("channel")
-    doc_id = form.get("doc")
-    if not isinstance(channel, str) or not isinstance(doc_id, str) or not channel or not doc_id:
-        raise web.HTTPBadRequest(text="channel and doc are required")
-    async with request.app[LOCKS](f"void:{channel}:{doc_id}"):
-        stored = await store.stored_document(channel, doc_id)
-        if stored is None:
-            return _message(
-                request,
-                t.gettext(
-                    "There is no document %(doc)s on %(channel)s.", doc=doc_id, channel=channel
-                ),
-                404,
-            )
-        if stored.kind not in VOIDABLE:
-            return _message(
-                request,
-                t.gettext(
-                    "A web order cannot be voided here: cancel it in the shop, syncd follows."
-                ),
-                409,
-            )
-        try:
-            results = await booking.void(
-                store, channel, doc_id, origin=ORIGIN, note=scans.clean_text(form.get("note"))
-            )
-        except BookingError as err:
-            return _message(request, str(err), 409)
-    log.info(
-        "stock_voided",
-        channel=channel,
-        doc_id=doc_id,
-        origin=ORIGIN,
-        documents=len(results),
-        movements=sum(r.movements for r in results),
-    )
-    _publish(request, results)
-    raise web.HTTPSeeOther(_url("/stock/void", channel=channel, doc=doc_id, done="1"))

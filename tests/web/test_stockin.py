@@ -4,6 +4,7 @@ an adjustment with its reason; voiding from the activity list; CSRF and the pass
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -489,3 +490,16 @@ async def test_the_forms_speak_french(make_client: ClientFactory, daemon: Served
     assert "Casse" in html and "Retour au fournisseur" in html
     nav = await page(client, "/")
     assert 'href="/stock/receive">Réception</a>' in nav
+
+
+async def test_scans_sent_at_once_all_count(
+    make_client: ClientFactory, daemon: ServedDaemon
+) -> None:
+    client = await make_client()
+    token = csrf_of(await page(client, "/stock/receive"))
+    draft_url = await scan(client, "/stock/receive/scan", "CAP", token)
+    codes = ["CAP", "SHIRT-44"] * 10
+    await asyncio.gather(*(scan(client, f"{draft_url}/scan", code, token) for code in codes))
+    draft = await store_of(daemon).draft(draft_url.rsplit("/", 1)[1])
+    assert draft is not None
+    assert [(c, q) for c, q, _at in draft.lines] == [("CAP", 11), ("SHIRT-44", 10)]
