@@ -152,7 +152,9 @@ async def _line_views(store: Store, draft: Draft) -> list[dict[str, Any]]:
     return views
 
 
-def _problems(t: Translator, lines: Sequence[Mapping[str, Any]]) -> list[str]:
+def _problems(
+    t: Translator, lines: Sequence[Mapping[str, Any]], *, to_book: bool = True
+) -> list[str]:
     """Why a draft cannot be booked as it is (unknown codes stay until the merchant removes them:
     nothing is dropped behind their back)."""
     out = []
@@ -176,7 +178,7 @@ def _problems(t: Translator, lines: Sequence[Mapping[str, Any]]) -> list[str]:
                 codes=", ".join(outside[:5]),
             )
         )
-    if not lines:
+    if not lines and to_book:  # while scanning, the empty list says so itself
         out.append(t.gettext("Nothing scanned yet."))
     return out
 
@@ -192,7 +194,9 @@ async def _draft_context(request: web.Request, flow: Flow, draft: Draft) -> dict
         draft=draft,
         lines=lines,
         total=sum(ln["quantity"] for ln in lines),
-        problems=_problems(translator(request), lines) if draft.state == "open" else [],
+        problems=(
+            _problems(translator(request), lines, to_book=False) if draft.state == "open" else []
+        ),
         last=last,
         outcome=outcome if outcome in OUTCOMES else "",
         last_line=last_line,
@@ -233,7 +237,8 @@ async def first_scan(request: web.Request) -> web.StreamResponse:
     code = scans.clean_code(form.get("code"))
     if not code:
         raise web.HTTPSeeOther(url("/stock/receive", outcome="unreadable"))
-    draft = _new_draft(RECEIVE)
+    scan_id = scans.clean_code(form.get("scan_id"))
+    draft = _new_draft(RECEIVE, {"last_scan": scan_id} if scan_id else {})
     draft = dataclasses.replace(draft, lines=scans.add_scan((), code, utcnow()))
     await store_of(request).save_draft(draft)
     log.info("stock_draft_started", kind=draft.kind, draft=draft.id)
@@ -421,7 +426,8 @@ async def _zero_skus(store: Store, draft: Draft) -> list[str]:
     return []
 
 
-async def _dry_run(store: Store, flow: Flow, draft: Draft) -> booking.Booking:
+async def _book(store: Store, flow: Flow, draft: Draft, *, dry_run: bool) -> booking.Booking:
+    """Book the draft (or, ``dry_run``, say what booking it would do) under its own id."""
     lines = _lines_for_booking(draft)
     if flow is RECEIVE:
         return await booking.book_receipt(
@@ -431,7 +437,7 @@ async def _dry_run(store: Store, flow: Flow, draft: Draft) -> booking.Booking:
             doc_id=_doc_id(flow, draft),
             supplier=draft.meta.get("supplier", ""),
             delivery_note=draft.meta.get("delivery_note", ""),
-            dry_run=True,
+            dry_run=dry_run,
         )
     return await booking.book_count(
         store,
@@ -439,7 +445,7 @@ async def _dry_run(store: Store, flow: Flow, draft: Draft) -> booking.Booking:
         origin=ORIGIN,
         doc_id=_doc_id(flow, draft),
         zero=await _zero_skus(store, draft),
-        dry_run=True,
+        dry_run=dry_run,
     )
 
 
@@ -457,7 +463,7 @@ async def _check_context(request: web.Request, flow: Flow, draft: Draft) -> dict
     rows: list[dict[str, Any]] = []
     if not problems:
         try:
-            planned = await _dry_run(store, flow, draft)
+            planned = await _book(store, flow, draft, dry_run=True)
         except BookingError as err:
             problems.append(str(err))
         else:
@@ -529,30 +535,14 @@ async def book(request: web.Request) -> web.StreamResponse:
             raise _not_open(flow, draft)
         if shown != scans.digest(draft.lines, draft.meta):
             raise web.HTTPSeeOther(_draft_url(flow, draft.id, "/check", changed="1"))
-        context = await _check_context(request, flow, draft)
-        if context["problems"]:
-            return render(request, flow.check_template, status=409, **context)
-        lines = _lines_for_booking(draft)
+        problems = _problems(translator(request), await _line_views(store, draft))
         try:
-            if flow is RECEIVE:
-                done = await booking.book_receipt(
-                    store,
-                    lines,
-                    origin=ORIGIN,
-                    doc_id=_doc_id(flow, draft),
-                    supplier=draft.meta.get("supplier", ""),
-                    delivery_note=draft.meta.get("delivery_note", ""),
-                )
-            else:
-                done = await booking.book_count(
-                    store,
-                    lines,
-                    origin=ORIGIN,
-                    doc_id=_doc_id(flow, draft),
-                    zero=await _zero_skus(store, draft),
-                )
+            if problems:
+                raise BookingError("; ".join(problems))
+            done = await _book(store, flow, draft, dry_run=False)
         except BookingError as err:
-            context["problems"] = [str(err)]
+            context = await _check_context(request, flow, draft)
+            context["problems"] = context["problems"] or [str(err)]
             return render(request, flow.check_template, status=409, **context)
         await store.save_draft(dataclasses.replace(draft, state="booked", doc_id=done.doc_id))
     booked_event(request, done)
