@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from syncd.cli.run import ServedDaemon
 from syncd.domain import STOCK_CHANNEL
+from syncd.exceptions import RetriableError
 from syncd.ledger import Product
 from syncd.ledger.store import Store
 from syncd.testing import FakeChannel, FakeConnector
@@ -153,9 +154,16 @@ async def test_a_delivery_is_scanned_previewed_and_booked_once(
     assert await store.levels(["SHIRT-44", "CAP"]) == {"SHIRT-44": 1, "CAP": 5}  # not yet
     digest = field(html, "digest")
 
+    channels["webshop"].fail_push = RetriableError("HTTP 503", channel="webshop")
     resp = await post(client, f"{draft_url}/book", {"digest": digest}, token)
     assert resp.headers["Location"] == f"{draft_url}?outcome=booked"
     assert await store.levels(["SHIRT-44", "CAP"]) == {"SHIRT-44": 3, "CAP": 8}
+    # In the outbox, in the same transaction, for a shop that cannot take it yet.
+    for sku, figure in {"SHIRT-44": 3, "CAP": 8}.items():
+        detail = await store.sku_detail(sku)
+        assert detail is not None
+        assert {c.channel: c.queued for c in detail.channels}["webshop"] == figure
+    channels["webshop"].fail_push = None
     doc_id = f"receipt:page:{draft_url.rsplit('/', 1)[1]}"
     stored = await store.stored_document(STOCK_CHANNEL, doc_id)
     assert stored is not None and stored.kind.value == "goods_receipt"
