@@ -19,13 +19,13 @@ from urllib.parse import urlencode
 import structlog
 from aiohttp import web
 
+import syncd.web.scans as scans
 from syncd.domain import ADJUSTMENT_REASONS, STOCK_CHANNEL, DocumentKind, stock_delta
 from syncd.i18n import Translator
 from syncd.ledger.planner import ApplyResult, ApplyStatus
 from syncd.ledger.store import Store, StoredDocument
 from syncd.stockin import booking
 from syncd.stockin.booking import BookingError
-from syncd.web import scans
 from syncd.web.app import render, state_of, translator
 from syncd.web.data import DOCUMENT_KIND_LABELS, ORIGIN_LABELS, REASON_LABELS, VOIDABLE, label
 

@@ -23,13 +23,14 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+import syncd.web.corrections as corrections
+import syncd.web.scans as scans
 from syncd.domain import STOCK_CHANNEL, utcnow
 from syncd.i18n import Translator
 from syncd.ledger.stockreads import MAX_PREFIX_SKUS
 from syncd.ledger.store import Draft, Store
 from syncd.stockin import booking
 from syncd.stockin.booking import BookingError, Line
-from syncd.web import corrections, scans
 from syncd.web.app import render, translator
 from syncd.web.corrections import LOCKS, ORIGIN, booked_event, store_of, url
 from syncd.web.data import void_url
