@@ -23,10 +23,18 @@ from syncd.ledger.reports import ReportsSql
 from syncd.ledger.status import StatusSql
 from syncd.ledger.stockfiles import StockFilesSql
 from syncd.ledger.stockin import StockInSql
+from syncd.ledger.stockreads import StockReadsSql
 
 
 class SqlStore(
-    DocumentsSql, AlertsSql, ReconcileSql, StatusSql, StockInSql, ReportsSql, StockFilesSql
+    DocumentsSql,
+    AlertsSql,
+    ReconcileSql,
+    StatusSql,
+    StockInSql,
+    ReportsSql,
+    StockFilesSql,
+    StockReadsSql,
 ):
     """Every protocol of :class:`~syncd.ledger.store.Store`; each database supplies connections."""
 

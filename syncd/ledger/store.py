@@ -40,6 +40,7 @@ from syncd.ledger.reports import (
 from syncd.ledger.status import HourlySales, SkuChannel, SkuDetail, SkuMatch, StatusReads
 from syncd.ledger.stockfiles import StockFileStore
 from syncd.ledger.stockin import Draft, StockInStore, StoredDocument, StoredLine
+from syncd.ledger.stockreads import DocumentSummary, StockReads
 from syncd.ledger.values import (
     EPOCH,
     Ack,
@@ -72,6 +73,7 @@ __all__ = [
     "DayLine",
     "DayVoid",
     "DocumentStore",
+    "DocumentSummary",
     "Draft",
     "HourlySales",
     "NewAlertItem",
@@ -93,6 +95,7 @@ __all__ = [
     "StockFileStore",
     "StockInStore",
     "StockRow",
+    "StockReads",
     "Store",
     "StoredDocument",
     "StoredFinding",
@@ -105,5 +108,7 @@ __all__ = [
 ]
 
 
-class Store(StockFileStore, AlertStore, ReconcileStore, StatusReads, ReportReads, Protocol):
+class Store(
+    StockFileStore, AlertStore, ReconcileStore, StatusReads, ReportReads, StockReads, Protocol
+):
     """Everything the ledger offers: what the daemon wires to its channels, alerts and page."""
