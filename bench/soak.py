@@ -33,6 +33,12 @@ def main(argv: list[str]) -> int:
         help="instead: a month of a busy shop's traffic (9,600 receipts, 2,880 web orders) at speed, "
         "no faults; reports the daemon's memory growth and what retention prunes",
     )
+    parser.add_argument(
+        "--hand-edits",
+        default="revert",
+        choices=("adopt", "revert", "report"),
+        help="the shops' hand_edits (adopt: shows issue 16's open mis-adoption under faults)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     configure_logging("error")
@@ -46,6 +52,7 @@ def main(argv: list[str]) -> int:
             store=store,
             proxy_rate=args.proxy_rate,
             converge_timeout=120,
+            hand_edits=args.hand_edits,
         )
         result = asyncio.run(run_campaign(options))
         print(f"{store}: {json.dumps(result)}", file=sys.stderr, flush=True)

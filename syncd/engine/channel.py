@@ -7,8 +7,7 @@ bounded, every failure is retried with backoff and jitter, and its outbox simply
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -18,7 +17,8 @@ from syncd.channelstatus import ChannelState as ChannelState
 from syncd.channelstatus import ChannelStatus as ChannelStatus
 from syncd.config import ChannelSettings, SyncSettings
 from syncd.connectors.base import Connector, PushItem, PushResult, PushStatus
-from syncd.domain import Document, utcnow
+from syncd.domain import utcnow
+from syncd.engine.catchup import catch_up
 from syncd.events import EventFeed
 from syncd.exceptions import (
     AuthError,
@@ -29,10 +29,12 @@ from syncd.exceptions import (
     RetriableError,
 )
 from syncd.ledger.store import Ack, OutboxItem, StockInStore
-from syncd.ledger.values import from_us
 from syncd.stockin.edits import Edit, settle_edits
 
 log = structlog.get_logger("syncd.engine")
+# Before a back-office edit is adopted, the shop's orders of this many seconds are pulled again,
+# and gaps in its order ids looked for: an order the cursor passed must not be counted twice.
+EDIT_REPULL_SECONDS = 900.0
 
 
 class ChannelRunner:
@@ -59,10 +61,6 @@ class ChannelRunner:
         # was first found to differ from what we believe; confirmed when found the same after
         # a complete pull since, with no push in flight.
         self._suspects: dict[str, tuple[int, int, int]] = {}
-        # SKU → (when our last write read the figure, when it wrote): an order of this channel
-        # changed in that window was overwritten by the write (lost update), not edited.
-        self._writes: dict[str, tuple[datetime, datetime]] = {}
-        self._lost: set[str] = set()
         self._push_lock = asyncio.Lock()  # held by a push, and by the edit check
         self._recorded_state: ChannelState | None = None
         self._cursors: dict[str, str] | None = None
@@ -72,11 +70,6 @@ class ChannelRunner:
     @property
     def name(self) -> str:
         return self.settings.name
-
-    @property
-    def lost_updates(self) -> frozenset[str]:
-        """SKUs a write of ours may have erased an order of (the reconciler writes them back)."""
-        return frozenset(self._lost)
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -235,7 +228,6 @@ class ChannelRunner:
                 applied += len(changed)
                 moved = {r.doc_id for r in results if r.movements}
                 touched.update(s for d in batch.documents if d.doc_id in moved for s in d.lines)
-                self._note_overwritten([d for d in batch.documents if d.doc_id in moved])
                 for result in changed:
                     self.events.publish(
                         "document_applied",
@@ -319,60 +311,74 @@ class ChannelRunner:
             log.warning("read_back_failed", channel=self.name, skus=len(skus), error=str(err))
             return
         believed = await self.store.believed_figures(self.name, sorted(figures))
+        written = await self.store.written_figures(self.name, sorted(figures))
         generation = self.status.pull_generation
         confirmed: list[Edit] = []
+        ours: dict[str, int] = {}
         for sku in skus:
             figure, known = figures.get(sku), believed.get(sku)
             if figure is None or known is None or figure == known:
                 self._suspects.pop(sku, None)
-                self._lost.discard(sku)
+                continue
+            if figure in written.get(sku, ()):
+                # Exactly what we last wrote (or tried to: an answer lost, a kill mid-push):
+                # our write, not an edit. The orders pulled since moved our belief; the write
+                # erased them in the shop (a lost update) or landed unacknowledged. Written
+                # back now, as hand_edits = "revert" would (stored: survives a restart).
+                ours[sku] = figure
+                self._suspects.pop(sku, None)
                 continue
             seen = self._suspects.get(sku)
-            if sku in self._lost and figure > known:
-                # Higher than we believe, after our write erased one of its orders: that is
-                # the write to repair now, as hand_edits = "revert" would (no unpulled order
-                # can explain a higher figure; an unpulled cancellation is judged twice below).
-                confirmed.append(Edit(sku, figure, known))
-            elif seen is not None and seen[0] < generation and seen[1:] == (figure, known):
+            if seen is not None and seen[0] < generation and seen[1:] == (figure, known):
                 confirmed.append(Edit(sku, figure, known))
             elif seen is None or seen[1:] != (figure, known):
                 self._suspects[sku] = (generation, figure, known)
+        if ours:
+            fixed = await self.store.record_shown(self.name, ours)
+            log.warning("channel_figure_corrected", channel=self.name, skus=fixed)
         if not confirmed:
             return
-        lost = {e.sku for e in confirmed if e.sku in self._lost}
+        confirmed = await self._none_missed(confirmed)
+        if not confirmed:
+            return
         outcome = await settle_edits(
             self.store,
             self.name,
             self.settings.hand_edits,
             confirmed,
             buffer_of=lambda sku: self.settings.buffers.get(sku, self.settings.buffer),
-            lost=lost,
         )
         for edit in confirmed:
             self._suspects.pop(edit.sku, None)
-            self._lost.discard(edit.sku)
         for sku, delta in outcome.adopted.items():
             self.events.publish("hand_edit_adopted", channel=self.name, sku=sku, delta=delta)
         for sku in outcome.reported:
             self.events.publish("hand_edit_reported", channel=self.name, sku=sku)
 
-    def _note_overwritten(self, documents: Sequence[Document]) -> None:
-        """Remember SKUs whose pulled order (or cancellation) changed in the shop while our
-        last write of that SKU was between its read and its write: the write erased it."""
-        if not self._writes:
-            return
-        # Shops stamp orders to the second (PrestaShop's date_add, Magento's created_at),
-        # rounded down: an order placed during the write may read up to 1 s earlier. Clocks are
-        # taken to agree (one machine, or NTP); a skewed shop clock defeats this check.
-        slack = timedelta(seconds=1)
-        horizon = utcnow() - timedelta(minutes=10)
-        self._writes = {s: w for s, w in self._writes.items() if w[1] >= horizon}
-        for doc in documents:
-            changed = _change_time(doc)
-            for sku in doc.lines:
-                window = self._writes.get(sku)
-                if window is not None and window[0] - slack <= changed <= window[1]:
-                    self._lost.add(sku)
+    async def _none_missed(self, edits: list[Edit]) -> list[Edit]:
+        """The edits that no order the ledger missed explains: before an adoption, ask the shop
+        for what the cursor may have passed (gaps in order ids, the last ``EDIT_REPULL_SECONDS``
+        pulled again). An edit whose SKU that moves is judged again later (not adopted now)."""
+        skus = sorted(e.sku for e in edits)
+        before = await self.store.believed_figures(self.name, skus)
+        try:
+            caught = await catch_up(
+                self.store, self.connector, self.name, repull_seconds=EDIT_REPULL_SECONDS
+            )
+        except ConnectorError as err:
+            log.warning("hand_edit_check_failed", channel=self.name, error=str(err))
+            return []
+        finally:
+            self.forget_cursors()
+        if not caught.documents:
+            return edits
+        after = await self.store.believed_figures(self.name, skus)
+        kept = [e for e in edits if after.get(e.sku) == before.get(e.sku)]
+        for edit in edits:
+            if edit not in kept:
+                self._suspects.pop(edit.sku, None)  # an order explained it: judged afresh
+        log.info("hand_edit_orders_caught_up", channel=self.name, documents=caught.documents)
+        return kept
 
     # -- push -----------------------------------------------------------------------------------
 
@@ -439,12 +445,11 @@ class ChannelRunner:
                 )
                 for i in items
             ]
-            started = utcnow()
+            if watch:
+                # Remembered before writing (in the ledger: a kill mid-push forgets nothing), so
+                # that finding this figure later is known to be our write, never an edit.
+                await self.store.note_attempts(self.name, {i.sku: i.available for i in push_items})
             results = await self.connector.push(push_items)
-            written = utcnow()
-            for r in results:
-                if r.status is PushStatus.WRITTEN:
-                    self._writes[r.sku] = (started, written)
         return await self._acknowledge(items, results)
 
     async def _push_snapshot(self, items: list[OutboxItem]) -> list[PushResult]:
@@ -524,10 +529,3 @@ class ChannelRunner:
                 return
             if pushed == 0:
                 return
-
-
-def _change_time(doc: Document) -> datetime:
-    """When the channel last changed a document: its version when that is a time in µs."""
-    if doc.version > 10**15:  # microseconds since 1970: after 2001-09-09
-        return max(doc.occurred_at, from_us(doc.version))
-    return doc.occurred_at

@@ -86,9 +86,6 @@ class ChannelTarget:
 
     settings: ChannelSettings
     connector: Connector[Any]
-    # SKUs whose figure the daemon's own last write may have erased an order of (a lost
-    # update): a difference on them is written back, never adopted as an edit.
-    lost_updates: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -357,7 +354,6 @@ class Reconciler:
                 mode,
                 edits,
                 buffer_of=lambda sku: target.settings.buffers.get(sku, target.settings.buffer),
-                lost=target.lost_updates,
             )
             report.adopted = len(outcome.adopted)
             report.reported_edits = len(outcome.reported)
@@ -513,8 +509,7 @@ class ScheduledReconciler:
             if runner.status.state not in self.BACK:
                 later.add(name)  # not reachable now; reconciled once it is back
                 continue
-            lost: frozenset[str] = getattr(runner, "lost_updates", frozenset())
-            out.append(ChannelTarget(runner.settings, runner.connector, frozenset(lost)))
+            out.append(ChannelTarget(runner.settings, runner.connector))
         return out, later
 
     async def loop(self) -> None:

@@ -201,6 +201,10 @@ class DocumentsSql(DocumentApplier):
             ]
             if shown:
                 await tx.executemany("upsert_shown", shown)
+                # The shop shows this write now: earlier attempts are settled (stockin.py).
+                await tx.executemany(
+                    "written_acknowledged", [(ch, sku, figure) for ch, sku, figure, _s, _u in shown]
+                )
             await tx.executemany("ack_outbox", [(channel, a.sku, a.wanted) for a in ordered])
             # Queued again: a channel that shows something else than what we asked for, and a
             # SKU whose row changed or went away while the push was in flight (a read-back

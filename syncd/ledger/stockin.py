@@ -69,6 +69,10 @@ class StockInStore(DocumentStore, ConflictStore, Protocol):
     async def stored_document(self, channel: str, doc_id: str) -> StoredDocument | None: ...
     async def documents_with_meta(self, channel: str, key: str, value: str) -> list[str]: ...
     async def resolve_identifiers(self, identifiers: Sequence[str]) -> dict[str, str]: ...
+    async def note_attempts(self, channel: str, figures: Mapping[str, int]) -> None: ...
+    async def written_figures(
+        self, channel: str, skus: Sequence[str]
+    ) -> dict[str, tuple[int, ...]]: ...
     async def save_draft(self, draft: Draft) -> None: ...
     async def draft(self, draft_id: str) -> Draft | None: ...
     async def drafts(self, *, state: str = "open", kind: str | None = None) -> list[Draft]: ...
@@ -128,6 +132,38 @@ class StockInSql(SqlBase):
                 out.setdefault(barcode, sku)
         return out
 
+    # -- what we wrote (back-office edits) ------------------------------------------------------
+
+    async def note_attempts(self, channel: str, figures: Mapping[str, int]) -> None:
+        """Remember, before a push, the figures it is about to write (migration 0009): kept
+        with every other attempt since the channel's last acknowledged write of that SKU."""
+        if not figures:
+            return
+        now_us = to_us(utcnow())
+
+        async def body(tx: Tx) -> None:
+            rows = await tx.fetch("written_for", channel, sorted(figures))
+            known = {str(sku): _figures(text) for sku, text in rows}
+            out = []
+            for sku, figure in sorted(figures.items()):
+                values = known.get(sku, [])
+                if figure not in values:
+                    values = [*values, int(figure)][-MAX_ATTEMPTS:]
+                out.append((channel, sku, json.dumps(values), now_us))
+            await tx.executemany("set_written", out)
+
+        await self._run(body)
+
+    async def written_figures(
+        self, channel: str, skus: Sequence[str]
+    ) -> dict[str, tuple[int, ...]]:
+        """SKU → the figures we last wrote, or tried to write since, to ``channel``."""
+        if not skus:
+            return {}
+        async with self._read() as tx:
+            rows = await tx.fetch("written_for", channel, sorted(set(skus)))
+        return {str(sku): tuple(_figures(text)) for sku, text in rows}
+
     # -- drafts ---------------------------------------------------------------------------------
 
     async def save_draft(self, draft: Draft) -> None:
@@ -157,6 +193,17 @@ class StockInSql(SqlBase):
         async with self._read() as tx:
             rows = await tx.fetch("list_drafts", state, kind or "")
         return [_draft(r) for r in rows]
+
+
+MAX_ATTEMPTS = 50  # figures remembered per channel and SKU between acknowledged writes
+
+
+def _figures(text: object) -> list[int]:
+    try:
+        values = json.loads(str(text or "[]"))
+    except ValueError:
+        return []
+    return [int(v) for v in values if isinstance(v, int) and not isinstance(v, bool)]
 
 
 def _draft(row: Sequence[object]) -> Draft:

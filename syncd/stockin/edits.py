@@ -12,8 +12,11 @@ after a catch-up pull). This module decides what a confirmed difference becomes:
   for it: the edit is written over (syncd ≤ 0.x behaviour).
 - ``report``: a conflict ``hand_edit`` on the status page and in the next mail; nothing written.
 
-A difference our own push caused (a sale landing between its read and its write, "lost update")
-looks exactly like an edit; the caller passes those SKUs in ``lost`` and they are reverted.
+A difference our own push caused looks like an edit: a sale landing between its read and its
+write (a "lost update"), or a write that landed with its answer lost. Its signature is kept in the
+ledger (``written_figures``): the channel shows exactly what we last wrote or tried to write. Such
+a figure is written back, never adopted. A merchant who types exactly that figure is taken for our
+write too (the edit is reverted, as before hand_edits existed).
 """
 
 from __future__ import annotations
@@ -71,11 +74,13 @@ async def settle_edits(
     if not edits:
         return out
     revert: dict[str, int] = {}
-    levels = await store.levels(sorted(e.sku for e in edits))
+    skus = sorted(e.sku for e in edits)
+    levels = await store.levels(skus)
+    written = await store.written_figures(channel, skus)
     for edit in edits:
         if edit.figure == edit.believed:
             continue
-        if edit.sku in lost or mode == "revert":
+        if edit.sku in lost or mode == "revert" or edit.figure in written.get(edit.sku, ()):
             revert[edit.sku] = edit.figure
             continue
         if mode == "report":

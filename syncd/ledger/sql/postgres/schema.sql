@@ -89,6 +89,7 @@ CREATE TABLE channel_levels (
     shown      bigint,
     source     text NOT NULL,
     updated_us bigint NOT NULL,
+    written        text NOT NULL DEFAULT '[]',
     PRIMARY KEY (channel, sku)
 );
 CREATE INDEX channel_levels_sku ON channel_levels (sku);

@@ -29,3 +29,15 @@ SELECT id, kind, state, meta, lines, created_us, updated_us, doc_id FROM drafts 
 -- name: list_drafts
 SELECT id, kind, state, meta, lines, created_us, updated_us, doc_id FROM drafts
 WHERE state = $1 AND ($2 = '' OR kind = $2) ORDER BY updated_us DESC LIMIT 100;
+
+-- name: written_for
+SELECT sku, written FROM channel_levels WHERE channel = $1 AND sku = ANY($2::text[]);
+
+-- name: set_written
+INSERT INTO channel_levels (channel, sku, shown, source, updated_us, written)
+VALUES ($1, $2, NULL, 'attempt', $4, $3)
+ON CONFLICT (channel, sku) DO UPDATE SET written = EXCLUDED.written;
+
+-- name: written_acknowledged
+UPDATE channel_levels SET written = json_build_array($3::int)::text
+WHERE channel = $1 AND sku = $2;

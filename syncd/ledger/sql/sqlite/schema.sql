@@ -89,6 +89,7 @@ CREATE TABLE channel_levels (
     shown      INTEGER,
     source     TEXT NOT NULL,
     updated_us INTEGER NOT NULL,
+    written        TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (channel, sku)
 );
 CREATE INDEX channel_levels_sku ON channel_levels (sku);
