@@ -1,5 +1,5 @@
 """Propagation latency under load: 50 till sales/s + 10 web orders/s (PrestaShop and Magento by
-turns) for 60 s, on SQLite and on PostgreSQL.
+turns) and 1 delivery/s for 60 s, on SQLite and on PostgreSQL.
 
 The daemon runs as its own process (`syncd run`), as in production, and so does each shop
 emulator (`syncd emulator …`, on loopback). This process drives the load: till exports dropped by
@@ -8,6 +8,13 @@ atomic rename, web orders placed through the emulators' admin API. Latency runs 
 emulator's stock-write handler ran (its write log), or the till's stock file changing on disk. The shops are polled every 0.3 s; files settle 0.2 s (with
 ``--settle-seconds 0`` the till → shop path measures our own overhead: watcher, parse, commit,
 push, with emulators that answer at once).
+
+Deliveries (``delivery``) are booked beside the daemon, by turns: (a) by a command run as its
+own process (``RECEIVE``: a delivery note and its number, as `syncd receive` takes them), and (b)
+as the status page's form books them. Each delivery adds units to a SKU of its own that nothing
+else moves, so the first write of that SKU each channel receives is the delivery's. Its latency
+runs from the commit (the movement's ``recorded_at`` in the ledger) to each channel's write, and
+for the command also from the command's start (a Python process starting, opening the ledger).
 """
 
 from __future__ import annotations
@@ -34,8 +41,22 @@ from syncd.config import load_config
 from syncd.connectors.emulation import demo_catalog
 from syncd.domain import Document, DocumentKind
 from syncd.ledger import Product, open_store
+from syncd.ledger.store import Store
 from syncd.logs import configure_logging
+from syncd.stockin.booking import Line, book_receipt
 from syncd.testing.harness import SYNCD, Emulator
+
+# The command that books a delivery note: ``RECEIVE + ["--config", F, NOTE, "--note-number", N]``.
+# TODO(receive-command): `syncd receive` is written on branch `files`; once it is on main, this
+# line becomes ``RECEIVE = [*SYNCD, "receive"]``.
+RECEIVE: list[str] = [sys.executable, str(Path(__file__).with_name("receive.py"))]
+RECEIVE_IS_STAND_IN = RECEIVE[-1].endswith("receive.py")
+# TODO(page-route): the status page's delivery form (POST, behind login and CSRF) is written on
+# branch `page`; until it is on main, a page booking is made as its handler makes it, through
+# book_receipt(origin="page"), but on this process's own connection to the ledger: another
+# process, as for the command (the form runs inside the daemon, whose own commit wakes its
+# pushers directly: the stand-in takes the slower, cross-process path).
+PAGE_IS_STAND_IN = True
 
 HEADER = (
     "Date,Receipt number,Receipt type,Category,SKU,Item,Variant,Modifiers applied,Quantity,"
@@ -79,6 +100,14 @@ class Run:
         self.rng = random.Random(5)
         self.urls: dict[str, str] = {}
         self.http: aiohttp.ClientSession | None = None
+        # SKUs kept for deliveries (one each, never sold by the load), the rest for sales.
+        reserved = int(args.seconds * args.delivery_rate) + 2
+        self.for_sale = self.catalog[: len(self.catalog) - reserved]
+        self.for_delivery = [i.sku for i in self.catalog[len(self.catalog) - reserved :]]
+        self.deliveries: list[tuple[str, str, float]] = []  # kind, sku, started (wall clock)
+        self.commands: list[asyncio.Task[tuple[int, float]]] = []
+        self.config: Path | None = None
+        self.page_store: Store | None = None
 
     async def watch_till_file(self, stop: asyncio.Event) -> None:
         path = self.folder / "till" / "stock.csv"
@@ -109,7 +138,7 @@ class Run:
             return await resp.json()
 
     def till_sale(self) -> None:
-        sku = self.rng.choice(self.catalog).sku
+        sku = self.rng.choice(self.for_sale).sku
         self.receipts += 1
         receipt = f"B-{self.receipts}"
         staging = self.folder / "till" / f".{receipt}"
@@ -123,12 +152,121 @@ class Run:
         self.events.append(("till", sku, time.time()))
 
     async def web_order(self, magento: bool) -> None:
-        sku = self.rng.choice(self.catalog).sku
+        sku = self.rng.choice(self.for_sale).sku
         t0 = time.time()
         shop = "magento" if magento else "webshop"
         await self.admin(shop, "POST", "orders", {"lines": {sku: 1}})
         self.model[sku] -= 1
         self.events.append((shop, sku, t0))
+
+    async def settled(self, store: Store, deadline: float) -> None:
+        """The start-up work done (the first pulls, the first full sync to every channel): the
+        outbox empty for 2 s running, so that the load measures propagation, not start-up."""
+        await asyncio.sleep(2)
+        empty_since: float | None = None
+        while True:
+            depth = sum(s.depth for s in (await store.outbox_stats()).values())
+            now = time.monotonic()
+            if depth:
+                empty_since = None
+            elif empty_since is None:
+                empty_since = now
+            elif now - empty_since >= 2:
+                return
+            assert now < deadline, f"the daemon's outbox is not empty after start-up ({depth})"
+            await asyncio.sleep(0.1)
+
+    async def delivery(self, number: int) -> None:
+        """Book a delivery of a SKU of its own: by the command, or as the page does, by turns."""
+        sku = self.for_delivery[number]
+        quantity = 5
+        self.model[sku] += quantity
+        if number % 2 == 0:
+            assert self.config is not None
+            note = self.folder / f"delivery-{number}.csv"
+            note.write_text(f"sku;quantity\n{sku};{quantity}\n", encoding="utf-8")
+            self.deliveries.append(("command", sku, time.time()))
+            self.commands.append(
+                asyncio.create_task(self._command(note, f"BL-{number}"), name=f"receive-{number}")
+            )
+        else:
+            assert self.page_store is not None
+            self.deliveries.append(("page", sku, time.time()))
+            await book_receipt(
+                self.page_store,
+                [Line(sku, quantity, where=f"scan {number}")],
+                origin="page",
+                delivery_note=f"PAGE-{number}",
+            )
+
+    async def _command(self, note: Path, number: str) -> tuple[int, float]:
+        """The command's exit code and how long it ran."""
+        assert self.config is not None
+        started = time.monotonic()
+        proc = await asyncio.create_subprocess_exec(
+            *RECEIVE,
+            "--config",
+            str(self.config),
+            str(note),
+            "--note-number",
+            number,
+            cwd=self.folder,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        code = await proc.wait()
+        return code, time.monotonic() - started
+
+    async def _commit_times(self, store: Store) -> dict[str, float]:
+        """SKU → when its delivery committed (the receipt movement's recorded_at)."""
+        out: dict[str, float] = {}
+        for _kind, sku, _started in self.deliveries:
+            moves = await store.movements(sku=sku, channel="stock", limit=5)
+            if moves:
+                out[sku] = min(m.recorded_at for m in moves).timestamp()
+        return out
+
+    def _delivery_report(self, committed: dict[str, float]) -> dict[str, Any]:
+        since_commit: dict[str, list[float]] = defaultdict(list)
+        since_start: dict[str, list[float]] = defaultdict(list)
+        missing: dict[str, int] = defaultdict(int)
+        for kind, sku, started in self.deliveries:
+            at = committed.get(sku)
+            for target in ("webshop", "magento", "till"):
+                writes = [t for t in self.writes.get((target, sku), []) if t >= started]
+                if at is None or not writes:
+                    missing[f"{kind}->{target}"] += 1
+                    continue
+                since_commit[f"{kind}->{target}"].append(max(0.0, min(writes) - at))
+                since_start[f"{kind}->{target}"].append(min(writes) - started)
+        results = [t.result() for t in self.commands if t.done() and not t.cancelled()]
+        out: dict[str, Any] = {
+            "deliveries": len(self.deliveries),
+            "booked": len(committed),
+            "without_a_write": dict(missing),
+            "command": " ".join(
+                ["python bench/receive.py"] if RECEIVE_IS_STAND_IN else ["syncd", "receive"]
+            ),
+            "command_failures": sum(1 for code, _ in results if code != 0),
+            "command_run": _summary([d for _, d in results]),
+        }
+        if RECEIVE_IS_STAND_IN:
+            out["TODO_receive_command"] = (
+                "`syncd receive` is not on main yet: the command is bench/receive.py, another "
+                "process booking through syncd.stockin.booking.book_receipt (origin 'command')"
+            )
+        if PAGE_IS_STAND_IN:
+            out["TODO_page_route"] = (
+                "the status page's delivery form is not on main yet: 'page' deliveries are "
+                "booked through book_receipt (origin 'page') on the bench's own ledger "
+                "connection, not POSTed to the form"
+            )
+        for path, values in sorted(since_commit.items()):
+            out[f"{path} (from commit)"] = _summary(values)
+        for path, values in sorted(since_start.items()):
+            if path.startswith("command"):
+                out[f"{path} (from command start)"] = _summary(values)
+        return out
 
     async def execute(self) -> dict[str, Any]:
         dsn = await _fresh_pg() if self.store == "postgres" else ""
@@ -145,12 +283,12 @@ class Run:
             if dsn
             else 'backend = "sqlite"\npath = "ledger.sqlite3"'
         )
-        config = self.folder / "syncd.toml"
+        config = self.config = self.folder / "syncd.toml"
         config.write_text(
             f"""[ledger]
 {ledger}
 [log]
-level = "warning"
+level = "{"info" if self.args.daemon_log else "warning"}"
 format = "json"
 [web]
 enabled = false
@@ -184,24 +322,25 @@ overlap_seconds = 2
             )
         )
         await store.close()
-        daemon = subprocess.Popen(
-            [*SYNCD, "run", "--config", str(config)],
-            stderr=subprocess.DEVNULL,
-            cwd=self.folder,
-        )
+        log_path = self.folder / "daemon.log" if self.args.daemon_log else Path(os.devnull)
+        with open(log_path, "wb") as log:  # the child keeps its own descriptor
+            daemon = subprocess.Popen(
+                [*SYNCD, "run", "--config", str(config)], stderr=log, cwd=self.folder
+            )
         stop = asyncio.Event()
         watcher = asyncio.create_task(self.watch_till_file(stop))
         try:
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 180
             while not (self.folder / "till" / "stock.csv").exists():
                 assert time.monotonic() < deadline, "the first full sync did not finish"
                 await asyncio.sleep(0.2)
-            await asyncio.sleep(5)  # the shops already show the opening figures: little to push
+            self.page_store = await open_store(load_config(config).ledger, migrate=False)
+            await self.settled(self.page_store, deadline)
             await self.admin("webshop", "POST", "writes")
             await self.admin("magento", "POST", "writes")
             self.writes.clear()
             started = time.monotonic()
-            till_due = web_due = 0
+            till_due = web_due = delivery_due = 0
             while (elapsed := time.monotonic() - started) < self.args.seconds:
                 while till_due <= elapsed * self.args.till_rate:
                     self.till_sale()
@@ -209,7 +348,15 @@ overlap_seconds = 2
                 while web_due <= elapsed * self.args.web_rate:
                     await self.web_order(magento=web_due % 2 == 1)
                     web_due += 1
+                while (
+                    self.args.delivery_rate
+                    and delivery_due <= elapsed * self.args.delivery_rate
+                    and delivery_due < len(self.for_delivery)
+                ):
+                    await self.delivery(delivery_due)
+                    delivery_due += 1
                 await asyncio.sleep(0.005)
+            await asyncio.gather(*self.commands, return_exceptions=True)
             await asyncio.sleep(self.args.settle)
             for target in ("webshop", "magento"):
                 for when, sku, _qty in await self.admin(target, "GET", "writes"):
@@ -222,10 +369,13 @@ overlap_seconds = 2
             stop.set()
             await watcher
             await self.http.close()
+            if self.page_store is not None:
+                await self.page_store.close()
             for emulator in (shop, magento):
                 emulator.stop()
         store = await open_store(load_config(config).ledger, migrate=False)
         levels = await store.levels()
+        committed = await self._commit_times(store)
         await store.close()
         paths: dict[str, list[float]] = defaultdict(list)
         missing: dict[str, int] = defaultdict(int)
@@ -251,7 +401,11 @@ overlap_seconds = 2
         }
         for path, values in sorted(paths.items()):
             out[path] = _summary(values)
+        if self.deliveries:
+            out["delivery"] = self._delivery_report(committed)
         print(f"{self.store}: {out}", file=sys.stderr, flush=True)
+        if self.args.daemon_log:
+            print(f"{self.store}: daemon log in {self.folder / 'daemon.log'}", file=sys.stderr)
         return out
 
 
@@ -262,6 +416,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "web_per_second": args.web_rate,
         "shop_poll_seconds": 0.3,
         "settle_seconds": args.settle_seconds,
+        "deliveries_per_second": args.delivery_rate,
     }
     for store in args.stores.split(","):
         result[store] = await Run(store, args).execute()
@@ -278,7 +433,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--settle", type=float, default=10, help="seconds to let the last writes land"
     )
-    parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--stores", "--ledger", default="sqlite,postgres", help="sqlite,postgres")
+    parser.add_argument(
+        "--daemon-log",
+        action="store_true",
+        help="keep the daemon's log (level info) as daemon.log in the run's folder",
+    )
+    parser.add_argument(
+        "--delivery-rate",
+        type=float,
+        default=1,
+        help="deliveries per second, booked by turns by a command and as the page does",
+    )
     parser.add_argument(
         "--settle-seconds",
         type=float,
