@@ -66,6 +66,7 @@ class ConflictKind(StrEnum):
     UNREADABLE = "unreadable"  # a file or document could not be parsed
     DRIFT_AGAIN = "drift_again"  # a channel figure found wrong again after a fix
     CHANNEL_DOWN = "channel_down"  # a channel unreachable longer than its threshold
+    HAND_EDIT = "hand_edit"  # a figure changed in a shop's back office (hand_edits = "report")
 
 
 class ConflictStatus(StrEnum):

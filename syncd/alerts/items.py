@@ -151,6 +151,21 @@ class RejectedGroup:
     rows: tuple[Mapping[str, Any], ...]  # the first few
 
 
+@dataclass(frozen=True, slots=True)
+class ReorderEntry:
+    """A SKU to reorder, as the daily digest lists it."""
+
+    sku: str
+    name: str
+    on_hand: int
+    point: int | None
+    suggested: bool  # the point is suggested from the sales rate, none was set
+    quantity: int
+    rate_per_day: float
+    days_of_cover: float | None
+    new: bool  # not in the previous digest
+
+
 @dataclass(slots=True)
 class MailView:
     """Everything one mail shows, grouped by kind; ``hidden`` counts what did not fit."""
@@ -165,6 +180,8 @@ class MailView:
     back: list[Entry] = field(default_factory=list)
     rejected: list[RejectedGroup] = field(default_factory=list)
     hidden: int = 0
+    reorder: list[ReorderEntry] = field(default_factory=list)  # digest: SKUs to reorder
+    reorder_hidden: int = 0
 
     @property
     def total(self) -> int:
@@ -196,9 +213,18 @@ def local_time(iso: object, zone: ZoneInfo) -> str:
 
 
 def build_view(
-    kind: str, payloads: Sequence[Mapping[str, Any]], *, zone: ZoneInfo, now: datetime
+    kind: str,
+    payloads: Sequence[Mapping[str, Any]],
+    *,
+    zone: ZoneInfo,
+    now: datetime,
+    reorder: Sequence[Mapping[str, Any]] = (),
 ) -> MailView:
     view = MailView(kind=kind, generated=now.astimezone(zone).strftime("%Y-%m-%d %H:%M"))
+    # New ones first: what changed since yesterday is what the merchant looks for.
+    for item in sorted(reorder, key=lambda r: not r.get("new", False))[:MAX_SHOWN]:
+        view.reorder.append(reorder_entry(item))
+    view.reorder_hidden = max(0, len(reorder) - MAX_SHOWN)
     rejected: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     lists: dict[str, list[Entry]] = {
         ConflictKind.UNKNOWN_SKU.value: view.unknown,
@@ -228,6 +254,22 @@ def build_view(
     for (channel, source), rows in sorted(rejected.items()):
         view.rejected.append(RejectedGroup(channel, source, len(rows), tuple(rows[:10])))
     return view
+
+
+def reorder_entry(item: Mapping[str, Any]) -> ReorderEntry:
+    point = item.get("point")
+    cover = item.get("days_of_cover")
+    return ReorderEntry(
+        sku=str(item.get("sku", "")),
+        name=str(item.get("name", "")),
+        on_hand=int(item.get("on_hand", 0)),
+        point=int(point) if isinstance(point, int) else None,
+        suggested=bool(item.get("suggested", False)),
+        quantity=int(item.get("quantity", 0)),
+        rate_per_day=float(item.get("rate_per_day", 0.0)),
+        days_of_cover=float(cover) if isinstance(cover, int | float) else None,
+        new=bool(item.get("new", False)),
+    )
 
 
 def oversell_view(payload: Mapping[str, Any], zone: ZoneInfo) -> OversellView:

@@ -34,6 +34,9 @@ COUNTED: Mapping[str, Callable[[Translator, int], str]] = {
     "back": lambda t, n: t.ngettext("%(num)d channel back", "%(num)d channels back", n),
     "rejected": lambda t, n: t.ngettext("%(num)d rejected row", "%(num)d rejected rows", n),
     "hidden": lambda t, n: t.ngettext("%(num)d other", "%(num)d others", n),
+    "reorder": lambda t, n: t.ngettext(
+        "%(num)d product to reorder", "%(num)d products to reorder", n
+    ),
 }
 
 
@@ -57,6 +60,14 @@ def _environment(lang: str) -> jinja2.Environment:
     )
 
 
+def number(value: float | None, lang: str) -> str:
+    """2, 0.36, or in French 0,36; "—" for none."""
+    if value is None:
+        return "—"
+    text = f"{value:g}"
+    return text.replace(".", ",") if lang == "fr" else text
+
+
 def summary(view: MailView, lang: str) -> str:
     """What a mail holds, in a few words: "2 oversells, 1 unknown product"."""
     counts = {
@@ -68,6 +79,7 @@ def summary(view: MailView, lang: str) -> str:
         "back": len(view.back),
         "rejected": sum(g.count for g in view.rejected),
         "hidden": view.hidden,
+        "reorder": len(view.reorder) + view.reorder_hidden,
     }
     t = Translator(lang)
     return ", ".join(COUNTED[key](t, n) for key, n in counts.items() if n)
@@ -77,6 +89,12 @@ def subject(view: MailView, lang: str, prefix: str) -> str:
     t = Translator(lang)
     if view.kind == "test":
         text = t.gettext("Test message: syncd alerts work")
+    elif view.kind == "digest" and view.reorder:
+        text = t.gettext(
+            "Daily digest %(day)s: %(summary)s",
+            day=view.generated[:10],
+            summary=summary(view, lang),
+        )
     elif view.kind == "digest":
         text = t.ngettext(
             "Daily digest %(day)s: %(num)d open conflict",
@@ -115,6 +133,7 @@ def render(
         "status_url": settings.status_page_url,
         "recipients": ", ".join(settings.to),
         "server": f"{settings.smtp_host}:{settings.smtp_port}",
+        "number": lambda value: number(value, lang),
         **(extra or {}),
     }
     env = _environment(lang)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import json
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -42,6 +43,7 @@ log = structlog.get_logger("syncd.alerts")
 
 REJECTIONS_SEEN = "rejections_seen"  # alert_state: the last rejection id turned into an item
 DIGEST_DAY = "digest_day"  # alert_state: the local day whose digest was made
+REORDER_LISTED = "reorder_listed"  # alert_state: JSON list of the SKUs the last digest listed
 FIRST_RUN_REJECTIONS = timedelta(days=1)  # on first start, older rejected rows are not mailed
 
 
@@ -102,7 +104,10 @@ class AlertService:
         config_file: str = "",
         events: EventFeed | None = None,
         clock: Callable[[], datetime] = utcnow,
+        reorder: Callable[[datetime], Awaitable[Sequence[Mapping[str, Any]]]] | None = None,
     ) -> None:
+        """``reorder(now)``: the SKUs to reorder now (syncd.stockin.reorderlist.digest_payloads),
+        listed in the daily digest; None: the digest lists conflicts only."""
         self.settings = settings
         self.store = store
         self.channels = channels
@@ -110,6 +115,7 @@ class AlertService:
         self.config_file = config_file
         self.events = events
         self.clock = clock
+        self.reorder = reorder
         self.throttle = Throttle(
             timedelta(seconds=settings.group_window_seconds), settings.max_mails_per_hour
         )
@@ -250,7 +256,9 @@ class AlertService:
         log.info("alert_mail_queued", mail=mail_id, items=len(keep), subject=rendered.subject)
 
     async def _digest(self, now: datetime) -> None:
-        """Once a day at ``digest_time``: what is still open (not acknowledged, not resolved)."""
+        """Once a day at ``digest_time``: what is still open (not acknowledged, not resolved),
+        and every SKU to reorder now, those not in the previous digest marked new (a SKU not
+        ordered yesterday is still to order today)."""
         day = digest_day(now, self.settings.zone, self.settings.digest_at)
         if day is None:
             return
@@ -262,18 +270,40 @@ class AlertService:
             await self.store.add_alert_items([], state=state)
             return
         still_open = await self.store.conflicts(status=ConflictStatus.OPEN, limit=500)
-        if not still_open:
+        reorder = list(await self.reorder(now)) if self.reorder is not None else []
+        if self.reorder is not None:
+            state[REORDER_LISTED] = json.dumps(sorted(str(r.get("sku")) for r in reorder))
+        if not still_open and not reorder:
             await self.store.add_alert_items([], state=state)
             return
-        await self.store.create_alert_mail(self.digest_mail(still_open, now), state=state)
-        log.info("alert_digest_queued", open_conflicts=len(still_open), day=day.isoformat())
+        listed = _skus(await self.store.alert_state(REORDER_LISTED))
+        reorder = [{**r, "new": str(r.get("sku")) not in listed} for r in reorder]
+        mail = self.digest_mail(still_open, now, reorder=reorder)
+        await self.store.create_alert_mail(mail, state=state)
+        log.info(
+            "alert_digest_queued",
+            open_conflicts=len(still_open),
+            to_reorder=len(reorder),
+            day=day.isoformat(),
+        )
 
-    def digest_mail(self, conflicts: Sequence[Conflict], now: datetime) -> NewAlertMail:
+    def digest_mail(
+        self,
+        conflicts: Sequence[Conflict],
+        now: datetime,
+        *,
+        reorder: Sequence[Mapping[str, Any]] = (),
+    ) -> NewAlertMail:
         payloads = [conflict_payload(c, self.admin_order_urls) for c in reversed(conflicts)]
-        view = build_view("digest", payloads, zone=self.settings.zone, now=now)
+        view = build_view("digest", payloads, zone=self.settings.zone, now=now, reorder=reorder)
         rendered = render(view, self.settings, config_file=self.config_file)
         return NewAlertMail(
-            "digest", rendered.subject, rendered.text, rendered.html, len(conflicts), now
+            "digest",
+            rendered.subject,
+            rendered.text,
+            rendered.html,
+            len(conflicts) + len(view.reorder),
+            now,
         )
 
     # -- sending --------------------------------------------------------------------------------
@@ -385,6 +415,15 @@ def _latest_payloads(items: Sequence[AlertItem]) -> list[Mapping[str, Any]]:
         key = f"conflict:{item.conflict_id}" if item.conflict_id is not None else item.key
         latest[key] = item
     return [i.payload for i in sorted(latest.values(), key=lambda i: i.id)]
+
+
+def _skus(stored: str | None) -> set[str]:
+    """The SKUs a digest listed (alert_state), none when unknown or unreadable."""
+    try:
+        found = json.loads(stored or "[]")
+    except ValueError:
+        return set()
+    return {str(s) for s in found} if isinstance(found, list) else set()
 
 
 def _parse_time(value: object) -> datetime | None:

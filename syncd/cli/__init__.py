@@ -187,6 +187,14 @@ def build_parser() -> argparse.ArgumentParser:
     from syncd.cli.reconcile import add_commands as add_reconcile_commands
 
     add_reconcile_commands(sub)
+
+    from syncd.cli.reports import add_commands as add_report_commands
+
+    add_report_commands(sub)
+
+    from syncd.cli.stock import add_commands as add_stock_commands
+
+    add_stock_commands(sub)
     return parser
 
 

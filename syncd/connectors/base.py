@@ -45,12 +45,15 @@ class PushItem:
     available: int
     last_known: int | None  # None: we never wrote or read this SKU on this channel
     force: bool = False  # write even if the channel drifted lower (the engine already pulled)
+    # Defer too when the channel shows MORE than last_known (a back-office edit, or a
+    # cancellation not pulled yet): hand_edits adopt/report look at it before it is written over.
+    defer_higher: bool = False
 
 
 class PushStatus(StrEnum):
     WRITTEN = "written"  # the channel now shows `shown`
     UNCHANGED = "unchanged"  # it already showed that figure; nothing written
-    DEFERRED = "deferred"  # the channel went lower than last_known: pull its orders first
+    DEFERRED = "deferred"  # the channel moved away from last_known: pull its orders first
     SKIPPED = "skipped"  # cannot be written here (SKU not in the shop, depends_on_stock…)
 
 

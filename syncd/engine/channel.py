@@ -7,7 +7,8 @@ bounded, every failure is retried with backoff and jitter, and its outbox simply
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -17,7 +18,7 @@ from syncd.channelstatus import ChannelState as ChannelState
 from syncd.channelstatus import ChannelStatus as ChannelStatus
 from syncd.config import ChannelSettings, SyncSettings
 from syncd.connectors.base import Connector, PushItem, PushResult, PushStatus
-from syncd.domain import utcnow
+from syncd.domain import Document, utcnow
 from syncd.events import EventFeed
 from syncd.exceptions import (
     AuthError,
@@ -27,7 +28,9 @@ from syncd.exceptions import (
     LedgerError,
     RetriableError,
 )
-from syncd.ledger.store import Ack, DocumentStore, OutboxItem
+from syncd.ledger.store import Ack, OutboxItem, StockInStore
+from syncd.ledger.values import from_us
+from syncd.stockin.edits import Edit, settle_edits
 
 log = structlog.get_logger("syncd.engine")
 
@@ -39,7 +42,7 @@ class ChannelRunner:
         self,
         settings: ChannelSettings,
         connector: Connector[Any],
-        store: DocumentStore,
+        store: StockInStore,
         sync: SyncSettings,
         events: EventFeed,
     ) -> None:
@@ -52,6 +55,15 @@ class ChannelRunner:
         self.stopping = asyncio.Event()
         self._deferred: dict[str, int] = {}  # SKU → pull generation when its push was deferred
         self._low: dict[str, int] = {}  # SKU → pull generation when it read lower than believed
+        # hand_edits adopt/report: SKU → (pull generation, figure, believed) when its figure
+        # was first found to differ from what we believe; confirmed when found the same after
+        # a complete pull since, with no push in flight.
+        self._suspects: dict[str, tuple[int, int, int]] = {}
+        # SKU → (when our last write read the figure, when it wrote): an order of this channel
+        # changed in that window was overwritten by the write (lost update), not edited.
+        self._writes: dict[str, tuple[datetime, datetime]] = {}
+        self._lost: set[str] = set()
+        self._push_lock = asyncio.Lock()  # held by a push, and by the edit check
         self._recorded_state: ChannelState | None = None
         self._cursors: dict[str, str] | None = None
         # Told of every state change, in order (the event feed may drop some for a slow reader).
@@ -60,6 +72,11 @@ class ChannelRunner:
     @property
     def name(self) -> str:
         return self.settings.name
+
+    @property
+    def lost_updates(self) -> frozenset[str]:
+        """SKUs a write of ours may have erased an order of (the reconciler writes them back)."""
+        return frozenset(self._lost)
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -218,6 +235,7 @@ class ChannelRunner:
                 applied += len(changed)
                 moved = {r.doc_id for r in results if r.movements}
                 touched.update(s for d in batch.documents if d.doc_id in moved for s in d.lines)
+                self._note_overwritten([d for d in batch.documents if d.doc_id in moved])
                 for result in changed:
                     self.events.publish(
                         "document_applied",
@@ -241,8 +259,10 @@ class ChannelRunner:
             if close is not None:
                 await close()
         self.status.documents += applied
-        if (touched or self._low) and self.settings.push and self.connector.follows_own_sales:
-            await self._read_back(sorted(touched | set(self._low)))
+        if self.settings.push and self.connector.follows_own_sales:
+            again = touched | set(self._low) | set(self._suspects)
+            if again:
+                await self._read_back(sorted(again))
         self.status.pull_generation += 1
         self._succeeded("pull")
         if applied:
@@ -263,6 +283,10 @@ class ChannelRunner:
         cancellation's restock (the mirror race). The belief is lowered and the correction
         queued, so that too lasts two polls, not until the next reconciliation.
         """
+        if self.settings.hand_edits != "revert":
+            async with self._push_lock:  # no push in flight: what we read is not half a write
+                await self._check_edits(skus)
+            return
         try:
             figures = await self.connector.read_figures(skus)
         except ConnectorError as err:
@@ -280,6 +304,75 @@ class ChannelRunner:
             fixed += await self.store.record_shown(self.name, again, only_lower=True)
         if fixed:
             log.warning("channel_figure_corrected", channel=self.name, skus=fixed)
+
+    async def _check_edits(self, skus: list[str]) -> None:
+        """hand_edits adopt/report: a figure that differs from what we believe, the same way
+        twice with a complete pull between (so no unpulled order or cancellation explains it)
+        and no push in flight (the caller holds the push lock), was changed in the back office.
+
+        Orders pulled after an adoption move the belief like any order: the adoption took only
+        the edit, never the order, so it is counted once.
+        """
+        try:
+            figures = await self.connector.read_figures(skus)
+        except ConnectorError as err:
+            log.warning("read_back_failed", channel=self.name, skus=len(skus), error=str(err))
+            return
+        believed = await self.store.believed_figures(self.name, sorted(figures))
+        generation = self.status.pull_generation
+        confirmed: list[Edit] = []
+        for sku in skus:
+            figure, known = figures.get(sku), believed.get(sku)
+            if figure is None or known is None or figure == known:
+                self._suspects.pop(sku, None)
+                self._lost.discard(sku)
+                continue
+            seen = self._suspects.get(sku)
+            if sku in self._lost and figure > known:
+                # Higher than we believe, after our write erased one of its orders: that is
+                # the write to repair now, as hand_edits = "revert" would (no unpulled order
+                # can explain a higher figure; an unpulled cancellation is judged twice below).
+                confirmed.append(Edit(sku, figure, known))
+            elif seen is not None and seen[0] < generation and seen[1:] == (figure, known):
+                confirmed.append(Edit(sku, figure, known))
+            elif seen is None or seen[1:] != (figure, known):
+                self._suspects[sku] = (generation, figure, known)
+        if not confirmed:
+            return
+        lost = {e.sku for e in confirmed if e.sku in self._lost}
+        outcome = await settle_edits(
+            self.store,
+            self.name,
+            self.settings.hand_edits,
+            confirmed,
+            buffer_of=lambda sku: self.settings.buffers.get(sku, self.settings.buffer),
+            lost=lost,
+        )
+        for edit in confirmed:
+            self._suspects.pop(edit.sku, None)
+            self._lost.discard(edit.sku)
+        for sku, delta in outcome.adopted.items():
+            self.events.publish("hand_edit_adopted", channel=self.name, sku=sku, delta=delta)
+        for sku in outcome.reported:
+            self.events.publish("hand_edit_reported", channel=self.name, sku=sku)
+
+    def _note_overwritten(self, documents: Sequence[Document]) -> None:
+        """Remember SKUs whose pulled order (or cancellation) changed in the shop while our
+        last write of that SKU was between its read and its write: the write erased it."""
+        if not self._writes:
+            return
+        # Shops stamp orders to the second (PrestaShop's date_add, Magento's created_at),
+        # rounded down: an order placed during the write may read up to 1 s earlier. Clocks are
+        # taken to agree (one machine, or NTP); a skewed shop clock defeats this check.
+        slack = timedelta(seconds=1)
+        horizon = utcnow() - timedelta(minutes=10)
+        self._writes = {s: w for s, w in self._writes.items() if w[1] >= horizon}
+        for doc in documents:
+            changed = _change_time(doc)
+            for sku in doc.lines:
+                window = self._writes.get(sku)
+                if window is not None and window[0] - slack <= changed <= window[1]:
+                    self._lost.add(sku)
 
     # -- push -----------------------------------------------------------------------------------
 
@@ -313,6 +406,10 @@ class ChannelRunner:
 
     async def push_once(self) -> int:
         """Push one batch of the outbox; returns how many rows were acknowledged."""
+        async with self._push_lock:
+            return await self._push_locked()
+
+    async def _push_locked(self) -> int:
         items = await self.store.take_outbox(self.name, self.sync.push_batch)
         if len(items) < self.sync.push_batch:
             # Whole outbox seen: a deferral whose row is gone (the pull settled it) is over.
@@ -327,17 +424,27 @@ class ChannelRunner:
         else:
             force_after = self.status.pull_generation
             can_pull = self.settings.pull
+            # adopt/report: a figure found higher than we believe is looked at before it is
+            # written over; a suspected edit is never forced over before it is settled.
+            watch = self.settings.hand_edits != "revert" and can_pull
             push_items = [
                 PushItem(
                     sku=i.sku,
                     available=i.wanted,
                     last_known=i.last_known,
                     force=i.sku in self._deferred
-                    and (not can_pull or force_after > self._deferred[i.sku]),
+                    and (not can_pull or force_after > self._deferred[i.sku])
+                    and not (watch and i.sku in self._suspects),
+                    defer_higher=watch,
                 )
                 for i in items
             ]
+            started = utcnow()
             results = await self.connector.push(push_items)
+            written = utcnow()
+            for r in results:
+                if r.status is PushStatus.WRITTEN:
+                    self._writes[r.sku] = (started, written)
         return await self._acknowledge(items, results)
 
     async def _push_snapshot(self, items: list[OutboxItem]) -> list[PushResult]:
@@ -372,9 +479,19 @@ class ChannelRunner:
                 acks.append(Ack(item.sku, item.wanted, None))
                 self._deferred.pop(item.sku, None)
                 log.warning("push_skipped", channel=self.name, sku=item.sku, reason=result.reason)
-            else:  # DEFERRED: the channel sold units we have not pulled yet
+            else:  # DEFERRED: the channel sold (or restocked) units we have not pulled yet
                 deferred += 1
                 self._deferred.setdefault(item.sku, self.status.pull_generation)
+                if (
+                    self.settings.hand_edits != "revert"
+                    and result.observed is not None
+                    and item.last_known is not None
+                ):
+                    figure = max(0, result.observed)
+                    seen = self._suspects.get(item.sku)
+                    if seen is None or seen[1:] != (figure, item.last_known):
+                        generation = self.status.pull_generation
+                        self._suspects[item.sku] = (generation, figure, item.last_known)
                 log.info(
                     "push_deferred",
                     channel=self.name,
@@ -407,3 +524,10 @@ class ChannelRunner:
                 return
             if pushed == 0:
                 return
+
+
+def _change_time(doc: Document) -> datetime:
+    """When the channel last changed a document: its version when that is a time in µs."""
+    if doc.version > 10**15:  # microseconds since 1970: after 2001-09-09
+        return max(doc.occurred_at, from_us(doc.version))
+    return doc.occurred_at

@@ -7,7 +7,7 @@ import contextlib
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import aiohttp
@@ -23,11 +23,14 @@ from syncd.domain import utcnow
 from syncd.engine.channel import ChannelRunner
 from syncd.engine.notify import SystemdNotifier
 from syncd.engine.reconciler import ScheduledReconciler
+from syncd.engine.stockfolder import StockFolders
 from syncd.events import EventFeed
 from syncd.exceptions import ConfigError, LedgerError
 from syncd.ledger import ChannelInfo, open_store
 from syncd.ledger.store import Store
 from syncd.logs import configure_logging, register_secret
+from syncd.stockin.reorderfile import ReorderFileError, import_reorder_file
+from syncd.stockin.reorderlist import digest_payloads, reorder_list
 from syncd.tally import Tally
 
 log = structlog.get_logger("syncd.daemon")
@@ -97,6 +100,7 @@ class Daemon:
     web_port: int | None = None
     reconciler: ScheduledReconciler | None = None  # scheduled and after-outage reconciliation
     alerts: AlertService | None = None  # the alert mail loop; .status for the page
+    stock_folders: StockFolders | None = None  # [stock] receipts_folder / counts_folder
     frontends: list[Frontend] = field(default_factory=list)
     reload_hooks: list[Callable[[Settings], None]] = field(default_factory=list)  # SIGHUP
     hook_gates: dict[str, HookGate] = field(default_factory=dict)
@@ -121,6 +125,7 @@ class Daemon:
             ]
         )
         await self._apply_stock_settings(settings)
+        await self._import_reorder_file(settings)
         if settings.reconcile.enabled:  # before the channels: it hears their first state change
             self.reconciler = ScheduledReconciler(
                 settings, store, self.runners, stopping=self.stopping, events=self.events
@@ -152,9 +157,14 @@ class Daemon:
             },
             config_file=settings.file,
             events=self.events,
+            reorder=self._to_reorder,
         )
         alerts = self.alerts
         self._supervise("alerts", lambda: alerts.run(self.stopping))
+        if settings.stock.receipts_folder is not None or settings.stock.counts_folder is not None:
+            folders = self.stock_folders = StockFolders(settings, store, self.events, self.stopping)
+            self._supervise("stock-folders", folders.loop)
+            self.reload_hooks.append(folders.reload)  # moved folders: watched after SIGHUP
         interval = self.notifier.watchdog_interval()
         if interval is not None:
             self._supervise("watchdog", lambda: self._watchdog_loop(interval))
@@ -178,6 +188,35 @@ class Daemon:
             await self.store.set_buffer(channel.buffer, channel=channel.name)
             for sku, qty in channel.buffers.items():
                 await self.store.set_buffer(qty, channel=channel.name, sku=sku)
+
+    async def _import_reorder_file(self, settings: Settings) -> None:
+        """``[stock] reorder_file``, read at start: its good rows stored, its bad ones logged."""
+        path = settings.stock.reorder_file
+        if path is None:
+            return
+        assert self.store is not None
+        config_skus = {*settings.stock.reorder_points, *settings.stock.reorder_quantities}
+        try:
+            result = await import_reorder_file(self.store, path, config_skus=config_skus)
+        except ReorderFileError as err:
+            log.warning("reorder_file_unusable", file=str(path), error=str(err))
+            return
+        for r in result.rejections:
+            log.warning(
+                "reorder_row_rejected", file=r.source, row=r.row, column=r.column, reason=r.reason
+            )
+        log.info(
+            "reorder_points_imported",
+            file=str(path),
+            points=len(result.imported),
+            rejected=len(result.rejections),
+            config_wins=result.config_wins,
+        )
+
+    async def _to_reorder(self, now: datetime) -> list[dict[str, Any]]:
+        """What the daily digest lists: the SKUs to reorder now (the config as reloaded)."""
+        assert self.store is not None
+        return digest_payloads(await reorder_list(self.store, self.settings.stock, now=now))
 
     async def _run_channel(self, runner: ChannelRunner) -> None:
         """Start-up check (retried while the channel is not ready), then its loops."""

@@ -37,6 +37,7 @@ from syncd.reconcile.compare import (
 )
 from syncd.reconcile.fixes import RememberedFix, decide_fixes, drift_again_detail
 from syncd.reconcile.report import ChannelReport, RunReport
+from syncd.stockin.edits import Edit, settle_edits
 
 log = structlog.get_logger("syncd.reconcile")
 REFRESH_CHUNK = 5000  # figures recorded per transaction
@@ -85,6 +86,9 @@ class ChannelTarget:
 
     settings: ChannelSettings
     connector: Connector[Any]
+    # SKUs whose figure the daemon's own last write may have erased an order of (a lost
+    # update): a difference on them is written back, never adopted as an edit.
+    lost_updates: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -338,6 +342,28 @@ class Reconciler:
                 report.pushed = report.fixed
                 return fixed + missing
             return []
+        mode = target.settings.hand_edits
+        if mode != "revert":
+            # A back-office edit, confirmed after a catch-up pull: adopted or reported, never
+            # written over (hand_edits); a figure we simply failed to push is still fixed.
+            edits = [
+                Edit(f.sku, f.figure, f.shown)
+                for f in fixed
+                if f.kind is FindingKind.HAND_EDIT and f.figure is not None and f.shown is not None
+            ]
+            outcome = await settle_edits(
+                self.store,
+                name,
+                mode,
+                edits,
+                buffer_of=lambda sku: target.settings.buffers.get(sku, target.settings.buffer),
+                lost=target.lost_updates,
+            )
+            report.adopted = len(outcome.adopted)
+            report.reported_edits = len(outcome.reported)
+            settled = {e.sku for e in edits}
+            record = {s: q for s, q in record.items() if s not in settled}
+            fixed = [f for f in fixed if f.sku not in settled or f.sku in outcome.adopted]
         for chunk in _chunks(sorted(record.items()), REFRESH_CHUNK):
             await self.store.record_shown(name, dict(chunk))
         report.fixed = len(fixed)
@@ -487,7 +513,8 @@ class ScheduledReconciler:
             if runner.status.state not in self.BACK:
                 later.add(name)  # not reachable now; reconciled once it is back
                 continue
-            out.append(ChannelTarget(runner.settings, runner.connector))
+            lost: frozenset[str] = getattr(runner, "lost_updates", frozenset())
+            out.append(ChannelTarget(runner.settings, runner.connector, frozenset(lost)))
         return out, later
 
     async def loop(self) -> None:

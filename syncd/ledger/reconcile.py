@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from syncd.domain import utcnow
-from syncd.ledger.documents import ConflictStore, DocumentStore
 from syncd.ledger.sqlbase import SqlBase, Tx, opt_int
+from syncd.ledger.stockin import StockInStore
 from syncd.ledger.values import from_us, to_us
 
 
@@ -75,7 +75,7 @@ class ReconcileStore(Protocol):
     ) -> None: ...
 
 
-class ReconcileLedger(DocumentStore, ConflictStore, ReconcileStore, Protocol):
+class ReconcileLedger(StockInStore, ReconcileStore, Protocol):
     """What the reconciler asks: the ledger core (figures, outbox, catch-up), the conflicts it
     records, and its runs."""
 

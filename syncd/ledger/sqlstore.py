@@ -19,11 +19,23 @@ from typing import TYPE_CHECKING
 from syncd.ledger.alerts import AlertsSql
 from syncd.ledger.documents import DocumentsSql
 from syncd.ledger.reconcile import ReconcileSql
+from syncd.ledger.reports import ReportsSql
 from syncd.ledger.status import StatusSql
+from syncd.ledger.stockfiles import StockFilesSql
 from syncd.ledger.stockin import StockInSql
+from syncd.ledger.stockreads import StockReadsSql
 
 
-class SqlStore(DocumentsSql, AlertsSql, ReconcileSql, StatusSql, StockInSql):
+class SqlStore(
+    DocumentsSql,
+    AlertsSql,
+    ReconcileSql,
+    StatusSql,
+    StockInSql,
+    ReportsSql,
+    StockFilesSql,
+    StockReadsSql,
+):
     """Every protocol of :class:`~syncd.ledger.store.Store`; each database supplies connections."""
 
 

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from syncd.domain import DocumentKind, utcnow
 from syncd.exceptions import LedgerError
-from syncd.ledger.documents import DocumentStore
+from syncd.ledger.documents import ConflictStore, DocumentStore
 from syncd.ledger.sqlbase import SqlBase, Tx
 from syncd.ledger.values import from_us, to_us
 
@@ -62,7 +62,7 @@ class Draft:
     doc_id: str = ""  # the document it was booked as
 
 
-class StockInStore(DocumentStore, Protocol):
+class StockInStore(DocumentStore, ConflictStore, Protocol):
     """What booking deliveries, counts, adjustments and voids needs of the ledger."""
 
     async def on_hand_at(self, skus: Sequence[str], at: datetime) -> dict[str, int]: ...

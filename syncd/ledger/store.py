@@ -3,8 +3,8 @@
 Code types against the protocol it needs: :class:`DocumentStore` (the channel loops, catch-up,
 onboarding), :class:`ConflictStore`, :class:`AlertStore` (syncd/alerts), :class:`ReconcileStore`
 and :class:`ReconcileLedger` (the reconciler), :class:`StatusReads` (the status page and
-`syncd status`). :class:`Store` is their union, for the code that wires them together (the daemon,
-the commands that open a ledger).
+`syncd status`), :class:`ReportReads` (reordering, the end-of-day view). :class:`Store` is their
+union, for the code that wires them together (the daemon, the commands that open a ledger).
 """
 
 from __future__ import annotations
@@ -27,8 +27,20 @@ from syncd.ledger.reconcile import (
     StoredFinding,
     StoredFix,
 )
+from syncd.ledger.reports import (
+    ChannelSales,
+    DayDocument,
+    DayLine,
+    DayVoid,
+    OutOfStock,
+    ReorderPoint,
+    ReportReads,
+    StockRow,
+)
 from syncd.ledger.status import HourlySales, SkuChannel, SkuDetail, SkuMatch, StatusReads
+from syncd.ledger.stockfiles import StockFileStore
 from syncd.ledger.stockin import Draft, StockInStore, StoredDocument, StoredLine
+from syncd.ledger.stockreads import DocumentSummary, StockReads
 from syncd.ledger.values import (
     EPOCH,
     Ack,
@@ -55,12 +67,18 @@ __all__ = [
     "ChannelFigure",
     "ChannelHealth",
     "ChannelInfo",
+    "ChannelSales",
     "ConflictStore",
+    "DayDocument",
+    "DayLine",
+    "DayVoid",
     "DocumentStore",
+    "DocumentSummary",
     "Draft",
     "HourlySales",
     "NewAlertItem",
     "NewAlertMail",
+    "OutOfStock",
     "OutboxItem",
     "OutboxStats",
     "PendingLine",
@@ -68,11 +86,16 @@ __all__ = [
     "ReconcileLedger",
     "ReconcileRun",
     "ReconcileStore",
+    "ReorderPoint",
+    "ReportReads",
     "SkuChannel",
     "SkuDetail",
     "SkuMatch",
     "StatusReads",
+    "StockFileStore",
     "StockInStore",
+    "StockRow",
+    "StockReads",
     "Store",
     "StoredDocument",
     "StoredFinding",
@@ -85,5 +108,7 @@ __all__ = [
 ]
 
 
-class Store(StockInStore, AlertStore, ReconcileStore, StatusReads, Protocol):
+class Store(
+    StockFileStore, AlertStore, ReconcileStore, StatusReads, ReportReads, StockReads, Protocol
+):
     """Everything the ledger offers: what the daemon wires to its channels, alerts and page."""

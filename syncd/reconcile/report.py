@@ -33,6 +33,8 @@ class ChannelReport:
     refreshed: int = 0  # figures recorded as what the channel shows (no push needed)
     moved: int = 0  # differences that moved during the run (checked again next time)
     drift_again: int = 0  # conflicts recorded
+    adopted: int = 0  # back-office edits booked as adjustments (hand_edits = "adopt")
+    reported_edits: int = 0  # back-office edits recorded as conflicts (hand_edits = "report")
     error: str = ""  # the channel could not be reconciled
     seconds: float = 0.0
     resumed: bool = False

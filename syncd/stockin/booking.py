@@ -235,13 +235,20 @@ async def book_count(
         doc_id = content_id(
             "count", [sorted(counted.items()), sorted((s, str(t)) for s, t in when.items())]
         )
+    existing = await store.stored_document(STOCK_CHANNEL, doc_id)
+    if existing is not None and set(existing.basis) == set(basis):
+        # Booked before: its basis was fixed then (the count's own movements now count in
+        # on_hand_at), so the same count books once.
+        basis = dict(existing.basis)
     booking = Booking(doc_id, DocumentKind.STOCK_COUNT, counted, refused)
     doc = Document(
         channel=STOCK_CHANNEL,
         doc_id=doc_id,
         kind=DocumentKind.STOCK_COUNT,
         lines=counted,
-        occurred_at=at or utcnow(),
+        # When the shelf was counted (the earliest line): the count's movements belong to that
+        # moment (ledger on_hand_at), so a corrected count of the same moment starts from it.
+        occurred_at=at or min(times, default=None) or utcnow(),
         reference=source or "count",
         meta=_meta(origin, note=note, file=source),
         basis=basis,

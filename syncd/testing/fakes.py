@@ -40,6 +40,7 @@ class FakeChannel:
     fail_pull: ConnectorError | None = None
     fail_check: ConnectorError | None = None
     push_delay: float = 0.0
+    reads: int = 0  # pushes that have read the figures (then wait push_delay, then write)
     read_gate: asyncio.Event | None = None  # while set and not set(), a read of levels waits
 
 
@@ -83,11 +84,13 @@ class FakeConnector(Connector[dict[str, Any]]):
 
     async def push(self, items: Sequence[PushItem]) -> list[PushResult]:
         """Read each figure, wait ``push_delay``, then write: like a shop without
-        compare-and-set, a sale landing in between is overwritten."""
+        compare-and-set, a sale landing in between is overwritten. Defers like the real
+        connectors (syncd/connectors/prestashop: lower than last_known; higher, when asked)."""
         state = self.state
         if state.fail_push is not None:
             raise state.fail_push
         read = {item.sku: state.figures.get(item.sku) for item in items}
+        state.reads += 1
         if state.push_delay:
             await asyncio.sleep(state.push_delay)
         state.pushes.append(list(items))
@@ -98,6 +101,16 @@ class FakeConnector(Connector[dict[str, Any]]):
                 item.last_known is not None
                 and current is not None
                 and current < item.last_known
+                and not item.force
+            ):
+                self.nudge()
+                results.append(PushResult(item.sku, PushStatus.DEFERRED, observed=current))
+                continue
+            if (
+                item.defer_higher
+                and item.last_known is not None
+                and current is not None
+                and item.last_known < current != item.available
                 and not item.force
             ):
                 self.nudge()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from syncd.config import WebSettings
-from syncd.web import api, pages
+from syncd.web import api, pages, reports, stockin
 from syncd.web.app import LAG_SAMPLE_SECONDS, base_app
 from syncd.web.view import DaemonView
 
@@ -30,4 +30,6 @@ def create_app(
     )
     pages.add_routes(app)
     api.add_routes(app)
+    reports.add_routes(app)
+    stockin.add_routes(app)
     return app

@@ -10,14 +10,16 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
-from syncd.domain import Conflict, ConflictKind, ConflictStatus, Movement
+from syncd.domain import Conflict, ConflictKind, ConflictStatus, DocumentKind, Movement
 from syncd.i18n import N_, Translator
 from syncd.logs import clean
 from syncd.web.charts import Series, bar_chart, colors_for, line_chart
 from syncd.web.history import History, Point
 
 if TYPE_CHECKING:
+    from syncd.ledger.store import DocumentSummary
     from syncd.web.view import DaemonView
 
 FAILING = ("degraded", "down", "refused")
@@ -92,7 +94,39 @@ REASON_LABELS = {
     "receipt": N_("Goods receipt"),
     "count_adjustment": N_("Stock count"),
     "manual": N_("Manual correction"),
+    "breakage": N_("Breakage"),
+    "theft": N_("Theft"),
+    "gift": N_("Gift"),
+    "supplier_return": N_("Returned to the supplier"),
+    "correction": N_("Correction"),
+    "hand_edit": N_("Edited in a back office"),
+    "void": N_("Voided"),
 }
+DOCUMENT_KIND_LABELS = {
+    "till_receipt": N_("Till receipt"),
+    "web_order": N_("Web order"),
+    "goods_receipt": N_("Delivery"),
+    "stock_count": N_("Stock count"),
+    "manual": N_("Manual correction"),
+    "adjustment": N_("Adjustment"),
+}
+ORIGIN_LABELS = {
+    "page": N_("from this page"),
+    "file": N_("from a file"),
+    "command": N_("from a command"),
+    "folder": N_("from the drop folder"),
+    "channel_edit": N_("edited in a back office"),
+    "init": N_("onboarding"),
+}
+# Documents a merchant may void from the activity list (a web order is cancelled in its shop).
+VOIDABLE = frozenset(
+    {
+        DocumentKind.GOODS_RECEIPT,
+        DocumentKind.STOCK_COUNT,
+        DocumentKind.ADJUSTMENT,
+        DocumentKind.TILL_RECEIPT,
+    }
+)
 SOURCE_LABELS = {
     "pushed": N_("sent by syncd"),
     "read": N_("read from the channel"),
@@ -486,7 +520,37 @@ async def conflicts(
     return [conflict_view(c, t) for c in found]
 
 
-def movement_view(m: Movement, t: Translator) -> dict[str, Any]:
+def void_url(channel: str, doc_id: str) -> str:
+    """The page that confirms voiding a document."""
+    return f"/stock/void?{urlencode({'channel': channel, 'doc': doc_id})}"
+
+
+def document_view(doc: DocumentSummary, t: Translator) -> dict[str, Any]:
+    """What the activity list says of a movement's document: its kind and what a person wrote."""
+    meta = doc.meta
+    origin = meta.get("origin", "")
+    reason = meta.get("reason", "")
+    voidable = doc.kind in VOIDABLE and not doc.cancelled
+    return {
+        "kind": doc.kind.value,
+        "kind_label": label(t, DOCUMENT_KIND_LABELS, doc.kind.value),
+        "reference": doc.reference,
+        "cancelled": doc.cancelled,
+        "origin": origin,
+        "origin_label": label(t, ORIGIN_LABELS, origin) if origin else "",
+        "reason": reason,
+        "reason_label": label(t, REASON_LABELS, reason) if reason else "",
+        "supplier": meta.get("supplier", ""),
+        "delivery_note": meta.get("delivery_note", ""),
+        "note": meta.get("note", ""),
+        "edited_in": meta.get("edited_in", ""),
+        "file": meta.get("file", ""),
+        "voidable": voidable,
+        "void_url": void_url(doc.channel, doc.doc_id) if voidable else "",
+    }
+
+
+def movement_view(m: Movement, t: Translator, doc: DocumentSummary | None = None) -> dict[str, Any]:
     return {
         "id": m.id,
         "sku": m.sku,
@@ -497,6 +561,7 @@ def movement_view(m: Movement, t: Translator) -> dict[str, Any]:
         "doc_id": m.doc_id,
         "occurred_at": m.occurred_at,
         "recorded_at": m.recorded_at,
+        "document": document_view(doc, t) if doc is not None else None,
     }
 
 
@@ -511,7 +576,14 @@ async def activity(
 ) -> list[dict[str, Any]]:
     assert daemon.store is not None
     found = await daemon.store.movements(sku=sku, channel=channel, after_id=after_id, limit=limit)
-    return [movement_view(m, t) for m in found]
+    docs = await daemon.store.document_summaries([(m.channel, m.doc_id) for m in found])
+    views = [movement_view(m, t, docs.get((m.channel, m.doc_id))) for m in found]
+    seen: set[tuple[str, str]] = set()
+    for view in views:  # one Void button per document: on its newest row
+        key = (view["channel"], view["doc_id"])
+        view["first_of_document"] = key not in seen
+        seen.add(key)
+    return views
 
 
 async def sku_search(daemon: DaemonView, query: str, limit: int = 30) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import structlog
 from aiohttp import web
 
 import syncd.web.data as data
-from syncd.domain import ConflictStatus, utcnow
+from syncd.domain import STOCK_CHANNEL, ConflictStatus, utcnow
 from syncd.i18n import LANGUAGES
 from syncd.web.app import (
     client_of,
@@ -58,12 +58,18 @@ def activity_filters(request: web.Request) -> tuple[str | None, str | None]:
     """The channel and SKU filters of a request; an unknown channel is a 400 naming the known."""
     channel = request.query.get("channel", "").strip() or None
     sku = request.query.get("sku", "").strip() or None
-    known = list(state_of(request).daemon.runners)
+    known = filter_channels(request)
     if channel is not None and channel not in known:
         raise web.HTTPBadRequest(
             text=f"unknown channel {channel!r}; known channels: {', '.join(known)}"
         )
     return channel, sku
+
+
+def filter_channels(request: web.Request) -> list[str]:
+    """The channels the activity list filters on: the daemon's, and syncd's own stock documents
+    (deliveries, counts, adjustments)."""
+    return [*state_of(request).daemon.runners, STOCK_CHANNEL]
 
 
 # -- pages ----------------------------------------------------------------------------------------
@@ -129,7 +135,7 @@ async def activity_page(request: web.Request) -> web.Response:
         request,
         "activity.html",
         movements=movements,
-        channels=list(state.daemon.runners),
+        channels=filter_channels(request),
         filters={"channel": channel, "sku": sku},
     )
 

@@ -17,6 +17,7 @@ from syncd.connectors.csv_till.connector import CsvTillConnector
 from syncd.engine.channel import ChannelRunner
 from syncd.events import EventFeed
 from syncd.ledger.sqlite import SqliteStore
+from syncd.stockin.booking import void
 from syncd.testing import tillsamples as samples
 
 
@@ -243,3 +244,19 @@ async def test_the_same_export_twice_in_one_pull_is_read_once(
     assert await runner.pull_once() == 2
     assert len(await store.rejections()) == 1  # its bad row is recorded once, not per copy
     assert connector.counters.duplicate_files == 1
+
+
+async def test_each_receipt_names_its_file_so_the_whole_file_can_be_voided(
+    tmp_path: Path, store: SqliteStore
+) -> None:
+    connector, channel = make(tmp_path)
+    await connector.open()
+    runner = ChannelRunner(channel, connector, store, SyncSettings(), EventFeed())
+    drop(tmp_path / "inbox", "receipts.csv", samples.LOYVERSE.encode())
+    assert await runner.pull_once() == 2
+    ids = await store.documents_with_meta("till", "file", "receipts.csv")
+    assert len(ids) == 2
+    assert await store.levels() == {"SHIRT-0000-44": -1, "SHIRT-0001-40": -1}
+    results = await void(store, "till", "receipts.csv", origin="command")
+    assert sorted(r.doc_id for r in results) == ids
+    assert await store.levels() == {"SHIRT-0000-44": 0, "SHIRT-0001-40": 0}

@@ -166,7 +166,10 @@ async def test_deferred_push_pulls_the_unseen_sale_first(
 async def test_a_write_that_erased_a_cancellation_is_found_and_corrected(
     tmp_path: Path, channels: dict[str, FakeChannel], start_daemon: DaemonStarter
 ) -> None:
-    daemon = await start_daemon(settings_for(tmp_path))
+    # hand_edits = "revert": with "adopt", a figure lowered with no write of ours around the
+    # change is a back-office edit (tests/engine/test_hand_edits.py has the adopt side).
+    shop = {"type": "fake", "poll_seconds": 0.2, "hand_edits": "revert"}
+    daemon = await start_daemon(settings_for(tmp_path, channels={"shop": shop}))
     try:
         channels["shop"].documents.append(sale("shop", "1043", {"CAP": 1}))
         channels["shop"].figures["CAP"] -= 1
@@ -310,7 +313,12 @@ async def test_a_sale_overwritten_between_read_and_write_is_corrected_after_its_
             )
         )
         await asyncio.sleep(0.2)  # the push has read 5 and not written yet
-        channels["shop"].documents.append(sale("shop", "1044", {"CAP": 1}))  # the shop sells one
+        # the shop sells one, stamped with the time it is placed (as real shops do: that is
+        # how hand_edits = "adopt" tells this lost update from a back-office edit)
+        placed = Document(
+            "shop", "1044", DocumentKind.WEB_ORDER, {"CAP": 1}, datetime.now(UTC), version=1
+        )
+        channels["shop"].documents.append(placed)
         channels["shop"].figures["CAP"] -= 1  # it shows 4 … then our write of 4 erases the sale
         await asyncio.sleep(0.6)
         assert channels["shop"].figures["CAP"] == 4

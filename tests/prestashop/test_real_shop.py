@@ -19,9 +19,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from syncd.config import load_config as parse_config_file
 from syncd.config import parse_config
 from syncd.connectors.base import PushItem, PushStatus
 from syncd.connectors.prestashop.connector import PrestaShopConnector
+from syncd.ledger import open_store
 from syncd.testing import collect_documents
 from syncd.testing.harness import SYNCD, Emulator, until
 from syncd.testing.realshops import RealShop
@@ -286,8 +288,26 @@ async def test_the_daemon_end_to_end_with_the_real_shop(
         await until(lambda: magento_shows(mug, 38), 30)
         await until(lambda: magento_shows(tee, 29), 30)
         assert ps.quantity(7) == 38 and ps.quantity(2, 10) == 29
+        # The merchant books 10 mugs delivered in PrestaShop's own stock screen, and a customer
+        # orders one at that moment: hand_edits = "adopt" books the +10 once, the order once.
+        ps.set_quantity(7, 0, 48)
+        await asyncio.to_thread(ps.place_order, [(7, 0, 1)])
+        await until(lambda: env.till_stock().get(mug) == 47, 30)
+        await until(lambda: magento_shows(mug, 47), 30)
+        env.sell_at_till({mug: 1})
+        await until(lambda: ps.quantity(7) == 46 and env.till_stock().get(mug) == 46, 30)
+        await until(lambda: magento_shows(mug, 46), 30)
+        await asyncio.sleep(3)  # several more pulls and read-backs: nothing more is adopted
+        assert ps.quantity(7) == 46 and env.till_stock().get(mug) == 46
     finally:
         if env.proc is not None and env.proc.poll() is None:
             assert env.stop() == 0
     log = (tmp_path / "daemon.log").read_text(encoding="utf-8")
     assert ps.key not in log and magento["password"] not in log
+    store = await open_store(parse_config_file(config).ledger, migrate=False)
+    try:
+        edits = [m.delta for m in await store.movements(sku=mug) if m.reason.value == "hand_edit"]
+        assert edits == [10]
+        assert await store.levels([mug]) == {mug: 46}
+    finally:
+        await store.close()

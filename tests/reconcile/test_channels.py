@@ -45,6 +45,7 @@ async def test_magento_an_unshipped_order_is_not_drift_and_a_fix_keeps_its_reser
         {
             "channels": {
                 "magento": {
+                    "hand_edits": "revert",  # a fix writes syncd's figure back
                     "type": "magento",
                     "url": magento.url,
                     "username": "admin",

@@ -43,6 +43,7 @@ def write_config(tmp_path: Path, shop: Shop, backend: str, dsn: str) -> Path:
             "web": {"enabled": False},
             "channels": {
                 "webshop": {
+                    "hand_edits": "revert",  # tampering is written over by the fix
                     "type": "prestashop",
                     "url": shop.url,
                     "api_key": KEY,

@@ -141,7 +141,7 @@ async def _counted(daemon: ServedDaemon) -> None:
 async def test_the_schedule_repairs_a_hand_edit_and_a_repeat_is_a_conflict(
     tmp_path: Path, channels: dict[str, FakeChannel]
 ) -> None:
-    fake = {"type": "fake", "poll_seconds": 0.2}
+    fake = {"type": "fake", "poll_seconds": 0.2, "hand_edits": "revert"}
     settings = settings_for(
         tmp_path,
         {"till": fake, "shop": fake},
@@ -173,7 +173,7 @@ async def _has_drift_again(store: Any) -> bool:
 async def test_a_channel_back_from_an_outage_is_reconciled_at_once(
     tmp_path: Path, channels: dict[str, FakeChannel]
 ) -> None:
-    fake = {"type": "fake", "poll_seconds": 0.1}
+    fake = {"type": "fake", "poll_seconds": 0.1, "hand_edits": "revert"}
     settings = settings_for(
         tmp_path, {"till": fake, "shop": fake}, interval_seconds=3600, after_outage_seconds=0
     )
@@ -200,7 +200,7 @@ async def test_a_channel_back_is_reconciled_even_when_the_event_feed_overflowed(
     """The scheduler is busy (its first run waits on the till) while the shop goes down and
     comes back, and the feed carries more events than a subscriber's buffer holds: the
     "channel back" change still reaches it, so the shop is reconciled without waiting an hour."""
-    fake = {"type": "fake", "poll_seconds": 0.1}
+    fake = {"type": "fake", "poll_seconds": 0.1, "hand_edits": "revert"}
     settings = settings_for(
         tmp_path, {"till": fake, "shop": fake}, interval_seconds=3600, after_outage_seconds=0
     )

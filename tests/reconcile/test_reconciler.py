@@ -27,7 +27,10 @@ FIGURES = {"SHIRT-BLUE-42": 3, "SHIRT-BLUE-44": 1, "CAP": 5, "MUG": 4}
 
 
 def channel_settings(shop: Shop, **extra: Any) -> Any:
+    # hand_edits = "revert" (the fix writes syncd's figure back): the tests of that; the adopt
+    # side is in test_a_hand_edit_is_adopted_by_a_fix below.
     table = {
+        "hand_edits": "revert",
         "type": "prestashop",
         "url": shop.url,
         "api_key": KEY,
@@ -94,6 +97,49 @@ async def test_a_hand_edit_is_found_explained_fixed_and_the_next_run_is_clean(
 
     clean = (await reconciler(store).run([target])).channels[0]
     assert clean.differences == [] and clean.in_flight == 0 and clean.compared == 4
+
+
+@pytest.mark.parametrize("mode", ["adopt", "report"])
+async def test_a_hand_edit_is_adopted_or_reported_by_a_fix(
+    store: SqlStore, shop: Shop, mode: str
+) -> None:
+    """hand_edits adopt: the fix books "edited in webshop: +45" and leaves the shop alone;
+    report: a conflict, nothing booked, nothing written."""
+    from syncd.connectors.prestashop.connector import PrestaShopConnector
+
+    await onboarded(store)
+    await store.register_channels([ChannelInfo("webshop", "prestashop"), ChannelInfo("b", "x")])
+    await store.record_shown("b", FIGURES)
+    settings = channel_settings(shop, hand_edits=mode)
+    connector = PrestaShopConnector("webshop", settings.options)
+    await connector.open()
+    try:
+        target = ChannelTarget(settings, connector)
+        shop.emulator.set_quantity("CAP", 50)  # the merchant books a delivery in the back office
+        report = (await reconciler(store, fix=True, push=True).run([target])).channels[0]
+        assert shop.emulator.quantity("CAP") == 50  # never written over
+        adjustments = [
+            (m.sku, m.delta, m.reason.value)
+            for m in await store.movements(channel="stock")
+            if m.reason.value == "hand_edit"
+        ]
+        conflicts = [(c.kind.value, c.sku) for c in await store.conflicts()]
+        if mode == "adopt":
+            assert report.adopted == 1 and adjustments == [("CAP", 45, "hand_edit")]
+            assert await store.levels(["CAP"]) == {"CAP": 50}
+            # the other channel is queued the new figure; the edited one needs nothing
+            queued = {(i.channel, i.sku, i.wanted) for i in await store.take_outbox("b", 10)}
+            assert queued == {("b", "CAP", 50)}
+            assert await store.take_outbox("webshop", 10) == []
+        else:
+            assert report.reported_edits == 1 and adjustments == []
+            assert conflicts == [("hand_edit", "CAP")]
+            assert await store.levels(["CAP"]) == {"CAP": 5}
+        again = (await reconciler(store, fix=True, push=True).run([target])).channels[0]
+        if mode == "adopt":
+            assert again.differences == [] and again.adopted == 0
+    finally:
+        await connector.close()
 
 
 async def test_a_push_still_in_the_outbox_is_not_drift(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 from typing import Any
 
 import aiohttp
@@ -32,6 +33,15 @@ POST_ROUTES = {
     r"/conflicts/{id}/{action}",
     r"/api/conflicts/{id}/{action}",
     "/hooks/{type}/{channel}",  # its own secret instead of CSRF: test_web.py
+    # stock in (issue 16): test_stock_forms_need_the_token_of_this_session below
+    "/stock/receive/scan",
+    "/stock/count/start",
+    "/stock/{flow}/{id}/scan",
+    "/stock/{flow}/{id}/save",
+    "/stock/{flow}/{id}/book",
+    "/stock/{flow}/{id}/discard",
+    "/stock/adjust",
+    "/stock/void",
 }
 
 
@@ -92,6 +102,48 @@ async def test_conflict_actions_need_the_token_of_this_session(
         resp = await http.post(site.url(path), headers={"X-CSRF-Token": token})
         assert resp.status == 200
     assert (await site.daemon.store.conflicts())[0].status.value == "acknowledged"
+
+
+async def test_stock_forms_need_the_token_of_this_session(start_site: SiteFactory) -> None:
+    site = await start_site()
+    store = site.daemon.store
+    assert store is not None
+    http = site.session()
+    assert (await login_form(site, http, PASSWORD)).status == 303
+    token = await _token(site, http)
+    stranger = site.session()
+    assert (await login_form(site, stranger, PASSWORD)).status == 303
+    foreign = await _token(site, stranger)
+    resp = await http.post(
+        site.url("/stock/receive/scan"), data={"csrf": token, "code": "CAP"}, allow_redirects=False
+    )
+    assert resp.status == 303
+    draft = resp.headers["Location"].split("?")[0]
+    async with http.get(site.url("/stock/adjust")) as page:
+        form_token = re.search(r'name="token" value="(\w+)"', await page.text())
+    assert form_token
+    forms = {
+        "/stock/receive/scan": {"code": "CAP"},
+        "/stock/count/start": {"scope": "all"},
+        f"{draft}/scan": {"code": "CAP"},
+        f"{draft}/save": {"code": "CAP", "qty": "9"},
+        f"{draft}/book": {"digest": "x"},
+        f"{draft}/discard": {},
+        "/stock/adjust": {"token": form_token[1], "sku": "CAP", "delta": "5", "reason": "gift"},
+        "/stock/void": {"channel": "init", "doc": "opening"},
+    }
+    for path, data in forms.items():
+        for given in (None, "", "0" * 64, foreign, token[:-1]):
+            sent = data if given is None else {**data, "csrf": given}
+            async with http.post(site.url(path), data=sent, allow_redirects=False) as resp:
+                assert resp.status == 403, (path, given)
+    assert await store.levels(["CAP", "SHIRT-44"]) == {"CAP": 5, "SHIRT-44": 1}
+    (only,) = await store.drafts()
+    assert only.state == "open" and [ln[:2] for ln in only.lines] == [("CAP", 1)]
+    data = {**forms["/stock/adjust"], "csrf": token}
+    async with http.post(site.url("/stock/adjust"), data=data, allow_redirects=False) as resp:
+        assert resp.status == 303
+    assert await store.levels(["CAP"]) == {"CAP": 10}
 
 
 async def test_login_and_logout_need_the_token(start_site: SiteFactory) -> None:
@@ -239,6 +291,9 @@ async def test_no_secret_in_any_page_answer_metric_or_log_line(
         "/skus?q=CAP",
         "/skus/CAP",
         "/unknown",
+        "/stock/receive",
+        "/stock/count",
+        "/stock/adjust",
         "/partials/overview",
         "/api/overview",
         "/api/conflicts",

@@ -134,3 +134,16 @@ async def test_void_undoes_a_delivery_a_count_and_a_till_receipt(store: SqlStore
     assert "void" in reasons
     with pytest.raises(BookingError, match="no document"):
         await void(store, STOCK_CHANNEL, "receipt:nope", origin="page")
+
+
+async def test_a_corrected_count_of_the_same_moment_is_not_applied_twice(store: SqlStore) -> None:
+    await _shop(store, {"A": 10})
+    await asyncio.sleep(0.002)
+    moment = datetime.now(UTC)
+    await asyncio.sleep(0.002)
+    await store.apply_document(_sale("t1", {"A": 1}))  # sold after the count: stays sold
+    await book_count(store, [Line("A", 9, "", moment)], origin="file", doc_id="count:1")
+    assert await store.levels(["A"]) == {"A": 8}
+    # the same shelf, same moment, corrected to 8: the shelf had 8, one sold since → 7
+    await book_count(store, [Line("A", 8, "", moment)], origin="file", doc_id="count:2")
+    assert await store.levels(["A"]) == {"A": 7}

@@ -33,9 +33,17 @@ DEFAULTS: dict[str, Any] = {
         "outbox_poll_seconds": 1,
         "grace_seconds": 1,
     },
+    # hand_edits = "revert": these fake sales are stamped T0, a fixed past time, so the guard
+    # that tells our own lost update from a back-office edit (by the order's time, as real shops
+    # stamp it) cannot recognise a sale made while the opening push is in flight.
     "channels": {
-        "till": {"type": "fake", "poll_seconds": 0.1},
-        "webshop": {"type": "fake", "poll_seconds": 0.1, "max_lag_seconds": 2},
+        "till": {"type": "fake", "poll_seconds": 0.1, "hand_edits": "revert"},
+        "webshop": {
+            "type": "fake",
+            "poll_seconds": 0.1,
+            "max_lag_seconds": 2,
+            "hand_edits": "revert",
+        },
     },
 }
 

@@ -65,3 +65,32 @@ async def test_find_skus_by_code_or_name_and_a_skus_detail(store: SqlStore) -> N
     web = next(c for c in detail.channels if c.channel == "web")
     assert (web.buffer, web.wanted, web.shown, web.source, web.queued) == (1, 4, 5, "pushed", 4)
     assert await store.sku_detail("NOPE") is None
+
+
+async def test_document_summaries_names_and_prefixes_for_the_stock_forms(
+    store: SqlStore,
+) -> None:
+    await setup(store)
+    await store.upsert_products([Product("SHIRT-40", "Blue shirt 40"), Product("SHIRTS", "")])
+    meta = {"origin": "page", "supplier": "Acme", "delivery_note": "BL-7"}
+    receipt = Document(
+        "stock", "receipt:1", DocumentKind.GOODS_RECEIPT, {"CAP_1": 4}, T0, meta=meta
+    )
+    await store.apply_document(receipt)
+    await store.apply_document(sale("till", "t1", {"SHIRT-44": 1}))
+    found = await store.document_summaries(
+        [("stock", "receipt:1"), ("till", "t1"), ("till", "t1"), ("till", "nope")]
+    )
+    assert sorted(found) == [("stock", "receipt:1"), ("till", "t1")]
+    assert found[("stock", "receipt:1")].kind is DocumentKind.GOODS_RECEIPT
+    assert dict(found[("stock", "receipt:1")].meta) == meta
+    assert found[("till", "t1")].meta == {} and not found[("till", "t1")].cancelled
+    assert await store.document_summaries([]) == {}
+
+    assert await store.names_of(["SHIRT-44", "SHIRTS", "NOPE"]) == {"SHIRT-44": "Blue shirt 44"}
+    # A prefix is matched exactly: "_" and "%" are plain characters, case counts.
+    assert await store.skus_with_prefix("SHIRT-") == ["SHIRT-40", "SHIRT-44"]
+    assert await store.skus_with_prefix("CAP_") == ["CAP_1"]
+    assert await store.skus_with_prefix("CAP%") == []
+    assert await store.skus_with_prefix("shirt") == []
+    assert await store.skus_with_prefix("SHIRT", limit=2) == ["SHIRT-40", "SHIRT-44"]

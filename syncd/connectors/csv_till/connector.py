@@ -17,8 +17,6 @@ import asyncio
 import contextlib
 import csv
 import dataclasses
-import errno
-import fcntl
 import io
 import os
 import stat
@@ -70,26 +68,6 @@ def cleaned(rejection: Rejection) -> Rejection:
         clean(rejection.value),
         clean(rejection.reason),
     )
-
-
-def _open_for_writing(path: Path) -> bool | None:
-    """Whether some process has the file open for writing: a read lease (Linux) is granted
-    only when none has. None when the kernel will not say (not the owner, no lease support)."""
-    setlease = getattr(fcntl, "F_SETLEASE", None)
-    if setlease is None:
-        return None
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        fcntl.fcntl(fd, setlease, fcntl.F_RDLCK)
-        fcntl.fcntl(fd, setlease, fcntl.F_UNLCK)
-        return False
-    except OSError as err:
-        return True if err.errno in (errno.EAGAIN, errno.EBUSY) else None
-    finally:
-        os.close(fd)
 
 
 @dataclass
@@ -383,7 +361,7 @@ class CsvTillConnector(Connector[TillSettings]):
         except OSError:
             return False
         now = time.time()
-        writing = _open_for_writing(path)
+        writing = safefs.open_for_writing(path)
         if writing is False and stat_.st_size > 0:
             return True
         seen = self.counters.seen_sizes.get(path.name)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import secrets
 import stat
@@ -192,3 +193,23 @@ def move(src_fd: int, name: str, dst_fd: int) -> str:
         target = f"{stem}.{stamp}.{suffix}" if dot and stem else f"{name}.{stamp}"
     os.rename(name, target, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
     return target
+
+
+def open_for_writing(path: Path) -> bool | None:
+    """Whether some process has the file open for writing: a read lease (Linux) is granted
+    only when none has. None when the kernel will not say (not the owner, no lease support)."""
+    setlease = getattr(fcntl, "F_SETLEASE", None)
+    if setlease is None:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.fcntl(fd, setlease, fcntl.F_RDLCK)
+        fcntl.fcntl(fd, setlease, fcntl.F_UNLCK)
+        return False
+    except OSError as err:
+        return True if err.errno in (errno.EAGAIN, errno.EBUSY) else None
+    finally:
+        os.close(fd)

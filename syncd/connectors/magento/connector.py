@@ -440,6 +440,20 @@ class MagentoConnector(Connector[MagentoSettings]):
                     reason="Magento sold units we have not pulled yet",
                 )
                 continue
+            if (
+                item.defer_higher
+                and item.last_known is not None
+                and shows > item.last_known
+                and shows != item.available
+                and not item.force
+            ):
+                results[item.sku] = PushResult(
+                    item.sku,
+                    PushStatus.DEFERRED,
+                    observed=salable,
+                    reason="Magento shows more than syncd wrote: an edit or a cancellation",
+                )
+                continue
             if shows == item.available:
                 results[item.sku] = PushResult(
                     item.sku, PushStatus.UNCHANGED, shown=shows, observed=salable
@@ -506,6 +520,13 @@ class MagentoConnector(Connector[MagentoSettings]):
                 )
             current = qty(stock.get("qty"))
             if item.last_known is not None and current < item.last_known and not item.force:
+                return PushResult(item.sku, PushStatus.DEFERRED, observed=current)
+            if (
+                item.defer_higher
+                and item.last_known is not None
+                and item.last_known < current != item.available
+                and not item.force
+            ):
                 return PushResult(item.sku, PushStatus.DEFERRED, observed=current)
             if current == item.available:
                 return PushResult(item.sku, PushStatus.UNCHANGED, shown=current, observed=current)

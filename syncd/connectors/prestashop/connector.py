@@ -549,6 +549,18 @@ class PrestaShopConnector(Connector[PrestaShopSettings]):
                 observed=quantity,
                 reason="the shop sold units we have not pulled yet",
             )
+        if (
+            item.defer_higher
+            and item.last_known is not None
+            and item.last_known < shows != item.available
+            and not item.force
+        ):
+            return PushResult(
+                item.sku,
+                PushStatus.DEFERRED,
+                observed=quantity,
+                reason="the shop shows more than syncd wrote: an edit or a cancellation",
+            )
         if shows == item.available:
             return PushResult(item.sku, PushStatus.UNCHANGED, shown=shows, observed=quantity)
         async with self._limit:

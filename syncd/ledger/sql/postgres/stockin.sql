@@ -1,8 +1,11 @@
 -- Stock in (syncd/ledger/stockin.py), PostgreSQL: on hand at a moment, stored documents, drafts.
 
 -- name: on_hand_at
+-- A count's own movement belongs to the moment it counted (its occurred time), not to when it
+-- was booked: a corrected count of the same moment starts from the first one's result.
 SELECT l.sku, l.on_hand - COALESCE((
-    SELECT SUM(m.delta) FROM movements m WHERE m.sku = l.sku AND m.recorded_us > $2), 0)::bigint
+    SELECT SUM(m.delta) FROM movements m WHERE m.sku = l.sku AND m.recorded_us > $2
+      AND NOT (m.reason = 'count_adjustment' AND m.occurred_us <= $2)), 0)::bigint
 FROM levels l WHERE l.sku = ANY($1::text[]);
 
 -- name: stored_document

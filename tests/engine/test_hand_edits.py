@@ -1,0 +1,234 @@
+"""Back-office edits (hand_edits adopt | revert | report), in-process daemon over fake shops and a
+real ledger on both backends: an edit adopted once, an order placed during the edit counted once,
+a push in flight or a lost update never taken for an edit."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syncd.cli.run import ServedDaemon
+from syncd.domain import STOCK_CHANNEL, ConflictKind, Document, DocumentKind
+from syncd.testing import FakeChannel, FakeConnector
+from syncd.testing.daemon import settings_for as fake_settings
+from syncd.testing.harness import until
+from tests.conftest import DaemonStarter
+
+DEFAULTS: dict[str, Any] = {
+    "sync": {"retry_max_seconds": 1, "outbox_poll_seconds": 1, "grace_seconds": 2},
+    "channels": {
+        "till": {"type": "fake", "poll_seconds": 0.2},
+        "shop": {"type": "fake", "poll_seconds": 0.2},
+    },
+}
+
+
+@pytest.fixture
+def channels(fake_connector: type[FakeConnector]) -> dict[str, FakeChannel]:
+    fake_connector.channels["till"] = FakeChannel(figures={"SHIRT-44": 1, "CAP": 5})
+    fake_connector.channels["shop"] = FakeChannel(figures={"SHIRT-44": 1, "CAP": 5})
+    return fake_connector.channels
+
+
+def settings(tmp_path: Path, backend: tuple[str, str], mode: str = "adopt") -> Any:
+    shop = {"type": "fake", "poll_seconds": 0.2, "hand_edits": mode}
+    return fake_settings(tmp_path, DEFAULTS, ledger=backend, channels={"shop": shop})
+
+
+def order(doc_id: str, lines: dict[str, int]) -> Document:
+    now = datetime.now(UTC)  # a real shop stamps its orders with the time they were placed
+    return Document("shop", doc_id, DocumentKind.WEB_ORDER, lines, now, version=1)
+
+
+def shop(daemon: ServedDaemon) -> FakeConnector:
+    c = daemon.runners["shop"].connector
+    assert isinstance(c, FakeConnector)
+    return c
+
+
+def till(daemon: ServedDaemon) -> FakeConnector:
+    c = daemon.runners["till"].connector
+    assert isinstance(c, FakeConnector)
+    return c
+
+
+async def edits_booked(daemon: ServedDaemon) -> list[tuple[str, int]]:
+    assert daemon.store is not None
+    out = []
+    for m in await daemon.store.movements(channel=STOCK_CHANNEL, limit=1000):
+        if m.reason.value == "hand_edit":
+            out.append((m.sku, m.delta))
+    return out
+
+
+async def opened(daemon: ServedDaemon, channels: dict[str, FakeChannel]) -> None:
+    """The opening figures written to both channels (what syncd believes they show)."""
+    assert daemon.store is not None
+    store = daemon.store
+
+    async def written() -> bool:
+        believed = [await store.believed_figures(c, ["CAP"]) for c in channels]
+        return all(b.get("CAP") == 5 for b in believed)
+
+    await until(written)
+
+
+async def settle(daemon: ServedDaemon) -> None:
+    """A few pull generations of the shop: what is to be found has been found."""
+    start = daemon.runners["shop"].status.pull_generation
+    await until(lambda: daemon.runners["shop"].status.pull_generation >= start + 4)
+
+
+async def test_an_edit_in_the_back_office_is_adopted_and_reaches_the_till(
+    tmp_path: Path,
+    channels: dict[str, FakeChannel],
+    ledger_backend: tuple[str, str],  # before start_daemon: the daemon stops first
+    start_daemon: DaemonStarter,
+) -> None:
+    daemon = await start_daemon(settings(tmp_path, ledger_backend))
+    assert daemon.store is not None
+    await opened(daemon, channels)
+    # the merchant books the 10 caps just delivered in the shop's own stock screen
+    channels["shop"].figures["CAP"] = 15
+    # a till sale makes syncd push the cap: the push finds 15 where it wrote 5 and waits
+    shop_state = channels["shop"]
+    till(daemon).sell(
+        Document("till", "t-1", DocumentKind.TILL_RECEIPT, {"CAP": 1}, datetime.now(UTC))
+    )
+    await until(lambda: shop_state.figures["CAP"] == 14)
+    await until(lambda: channels["till"].figures["CAP"] == 14)
+    assert await daemon.store.levels(["CAP"]) == {"CAP": 14}
+    assert await edits_booked(daemon) == [("CAP", 10)]
+    await settle(daemon)
+    assert await edits_booked(daemon) == [("CAP", 10)]  # adopted once
+    assert shop_state.figures["CAP"] == 14
+
+
+async def test_an_edit_with_an_order_placed_meanwhile_counts_the_order_once(
+    tmp_path: Path,
+    channels: dict[str, FakeChannel],
+    ledger_backend: tuple[str, str],  # before start_daemon: the daemon stops first
+    start_daemon: DaemonStarter,
+) -> None:
+    daemon = await start_daemon(settings(tmp_path, ledger_backend))
+    assert daemon.store is not None
+    await opened(daemon, channels)
+    # The merchant adds 10 caps (15); a till sale makes syncd push: the push finds more than it
+    # wrote and waits. The read that follows the next pull is held up, and a customer orders
+    # one cap just after that pull: the shop shows 14, and the order is not pulled yet.
+    # Adopting 14 − 5 = 9 then would count the order twice once it is pulled.
+    gate = asyncio.Event()
+    channels["shop"].read_gate = gate
+    channels["shop"].figures["CAP"] = 15
+    till(daemon).sell(
+        Document("till", "t-5", DocumentKind.TILL_RECEIPT, {"CAP": 1}, datetime.now(UTC))
+    )
+    pulls = channels["shop"].pulls
+    await until(lambda: channels["shop"].pulls > pulls)
+    await asyncio.sleep(0.1)  # that pull is over; its read waits at the gate
+    channels["shop"].figures["CAP"] = 14
+    channels["shop"].documents.append(order("1050", {"CAP": 1}))
+    gate.set()
+    await until(lambda: channels["till"].figures["CAP"] == 13)
+    await until(lambda: channels["shop"].figures["CAP"] == 13)
+    await settle(daemon)
+    assert await daemon.store.levels(["CAP"]) == {"CAP": 13}
+    assert await edits_booked(daemon) == [("CAP", 10)]
+    # an order after the adoption is counted once
+    shop(daemon).sell(order("1051", {"CAP": 2}))
+    await until(lambda: channels["till"].figures["CAP"] == 11)
+    await settle(daemon)
+    assert await daemon.store.levels(["CAP"]) == {"CAP": 11}
+    assert channels["shop"].figures["CAP"] == 11
+    assert await edits_booked(daemon) == [("CAP", 10)]
+
+
+async def test_a_lowered_figure_is_adopted_not_written_over(
+    tmp_path: Path,
+    channels: dict[str, FakeChannel],
+    ledger_backend: tuple[str, str],  # before start_daemon: the daemon stops first
+    start_daemon: DaemonStarter,
+) -> None:
+    daemon = await start_daemon(settings(tmp_path, ledger_backend))
+    assert daemon.store is not None
+    await opened(daemon, channels)
+    channels["shop"].figures["CAP"] = 3  # two caps broken, taken off in the back office
+    till(daemon).sell(
+        Document("till", "t-2", DocumentKind.TILL_RECEIPT, {"CAP": 1}, datetime.now(UTC))
+    )
+    await until(lambda: channels["till"].figures["CAP"] == 2)
+    await until(lambda: channels["shop"].figures["CAP"] == 2)
+    assert await daemon.store.levels(["CAP"]) == {"CAP": 2}
+    assert await edits_booked(daemon) == [("CAP", -2)]
+
+
+async def test_a_sale_overwritten_by_our_own_push_is_not_an_edit(
+    tmp_path: Path,
+    channels: dict[str, FakeChannel],
+    ledger_backend: tuple[str, str],  # before start_daemon: the daemon stops first
+    start_daemon: DaemonStarter,
+) -> None:
+    daemon = await start_daemon(settings(tmp_path, ledger_backend))
+    assert daemon.store is not None
+    await opened(daemon, channels)
+    channels["shop"].push_delay = 0.5  # the shop is slow: a read, half a second, a write
+    till(daemon).sell(
+        Document("till", "t-3", DocumentKind.TILL_RECEIPT, {"CAP": 2}, datetime.now(UTC))
+    )
+    reads = channels["shop"].reads
+    await until(lambda: channels["shop"].reads > reads)  # the push has read 5 and waits
+    # A customer orders one cap now: the shop shows 4, then our push writes 3 over it. The
+    # order reaches syncd's next pull only after that write was acknowledged.
+    placed = order("1060", {"CAP": 1})
+    channels["shop"].figures["CAP"] -= 1
+    channels["shop"].push_delay = 0.0
+    await until(lambda: channels["shop"].figures["CAP"] == 3)
+    await asyncio.sleep(0.3)
+    channels["shop"].documents.append(placed)
+    shop(daemon).nudge()
+    await until(lambda: channels["till"].figures["CAP"] == 2)
+    await until(lambda: channels["shop"].figures["CAP"] == 2)  # the lost update repaired
+    await settle(daemon)
+    assert await daemon.store.levels(["CAP"]) == {"CAP": 2}
+    assert await edits_booked(daemon) == []
+
+
+async def test_report_records_a_conflict_and_books_nothing(
+    tmp_path: Path,
+    channels: dict[str, FakeChannel],
+    ledger_backend: tuple[str, str],  # before start_daemon: the daemon stops first
+    start_daemon: DaemonStarter,
+) -> None:
+    daemon = await start_daemon(settings(tmp_path, ledger_backend, "report"))
+    assert daemon.store is not None
+    await opened(daemon, channels)
+    channels["shop"].figures["CAP"] = 9
+    shop(daemon).sell(order("1070", {"CAP": 1}))  # the read-back looks at CAP
+
+    async def reported() -> bool:
+        assert daemon.store is not None
+        return any(c.kind is ConflictKind.HAND_EDIT for c in await daemon.store.conflicts())
+
+    await until(reported)
+    assert await edits_booked(daemon) == []
+    assert await daemon.store.levels(["CAP"]) == {"CAP": 4}
+
+
+async def test_revert_writes_the_ledger_figure_back(
+    tmp_path: Path,
+    channels: dict[str, FakeChannel],
+    ledger_backend: tuple[str, str],  # before start_daemon: the daemon stops first
+    start_daemon: DaemonStarter,
+) -> None:
+    daemon = await start_daemon(settings(tmp_path, ledger_backend, "revert"))
+    assert daemon.store is not None
+    await opened(daemon, channels)
+    channels["shop"].figures["CAP"] = 9
+    shop(daemon).sell(order("1080", {"CAP": 1}))
+    await until(lambda: channels["shop"].figures["CAP"] == 4)
+    assert await edits_booked(daemon) == []
+    assert await daemon.store.levels(["CAP"]) == {"CAP": 4}
