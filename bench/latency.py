@@ -9,12 +9,13 @@ emulator's stock-write handler ran (its write log), or the till's stock file cha
 ``--settle-seconds 0`` the till → shop path measures our own overhead: watcher, parse, commit,
 push, with emulators that answer at once).
 
-Deliveries (``delivery``) are booked beside the daemon, by turns: (a) by a command run as its
-own process (``RECEIVE``: a delivery note and its number, as `syncd receive` takes them), and (b)
-as the status page's form books them. Each delivery adds units to a SKU of its own that nothing
-else moves, so the first write of that SKU each channel receives is the delivery's. Its latency
-runs from the commit (the movement's ``recorded_at`` in the ledger) to each channel's write, and
-for the command also from the command's start (a Python process starting, opening the ledger).
+Deliveries (``delivery``) are booked beside the daemon, by turns: (a) by `syncd receive` run as
+its own process with a delivery note, and (b) on the status page, as a merchant does: the SKU
+scanned, the quantity typed, the preview, then "book" (plain form posts with the page's CSRF
+token). Each delivery adds units to a SKU of its own that nothing else moves, so the first write
+of that SKU each channel receives is the delivery's. Its latency runs from the commit (the
+movement's ``recorded_at`` in the ledger) to each channel's write, and also from the command's
+start (a Python process starting, opening the ledger) or the click on "book".
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -43,26 +45,23 @@ from syncd.domain import Document, DocumentKind
 from syncd.ledger import Product, open_store
 from syncd.ledger.store import Store
 from syncd.logs import configure_logging
-from syncd.stockin.booking import Line, book_receipt
-from syncd.testing.harness import SYNCD, Emulator
+from syncd.testing.harness import SYNCD, Emulator, free_port
 
 # The command that books a delivery note: ``RECEIVE + ["--config", F, NOTE, "--note-number", N]``.
-# TODO(receive-command): `syncd receive` is written on branch `files`; once it is on main, this
-# line becomes ``RECEIVE = [*SYNCD, "receive"]``.
-RECEIVE: list[str] = [sys.executable, str(Path(__file__).with_name("receive.py"))]
-RECEIVE_IS_STAND_IN = RECEIVE[-1].endswith("receive.py")
-# TODO(page-route): the status page's delivery form (POST, behind login and CSRF) is written on
-# branch `page`; until it is on main, a page booking is made as its handler makes it, through
-# book_receipt(origin="page"), but on this process's own connection to the ledger: another
-# process, as for the command (the form runs inside the daemon, whose own commit wakes its
-# pushers directly: the stand-in takes the slower, cross-process path).
-PAGE_IS_STAND_IN = True
+RECEIVE: list[str] = [*SYNCD, "receive"]
 
 HEADER = (
     "Date,Receipt number,Receipt type,Category,SKU,Item,Variant,Modifiers applied,Quantity,"
     "Gross sales,Discounts,Net sales,Cost of goods,Gross profit,Taxes,POS,Store,Cashier name,"
     "Customer name,Customer contacts,Comment,Status\n"
 )
+
+
+def _field(html: str, name: str) -> str:
+    """A hidden field's value in a page (the CSRF token, the preview's digest)."""
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match, f"no field {name} in the page"
+    return match.group(1)
 
 
 def _summary(values: list[float]) -> dict[str, float]:
@@ -106,8 +105,9 @@ class Run:
         self.for_delivery = [i.sku for i in self.catalog[len(self.catalog) - reserved :]]
         self.deliveries: list[tuple[str, str, float]] = []  # kind, sku, started (wall clock)
         self.commands: list[asyncio.Task[tuple[int, float]]] = []
+        self.pages: list[asyncio.Task[None]] = []
         self.config: Path | None = None
-        self.page_store: Store | None = None
+        self.page: aiohttp.ClientSession | None = None  # the merchant's browser
 
     async def watch_till_file(self, stop: asyncio.Event) -> None:
         path = self.folder / "till" / "stock.csv"
@@ -177,7 +177,7 @@ class Run:
             await asyncio.sleep(0.1)
 
     async def delivery(self, number: int) -> None:
-        """Book a delivery of a SKU of its own: by the command, or as the page does, by turns."""
+        """Book a delivery of a SKU of its own: by the command, or on the page, by turns."""
         sku = self.for_delivery[number]
         quantity = 5
         self.model[sku] += quantity
@@ -190,14 +190,29 @@ class Run:
                 asyncio.create_task(self._command(note, f"BL-{number}"), name=f"receive-{number}")
             )
         else:
-            assert self.page_store is not None
-            self.deliveries.append(("page", sku, time.time()))
-            await book_receipt(
-                self.page_store,
-                [Line(sku, quantity, where=f"scan {number}")],
-                origin="page",
-                delivery_note=f"PAGE-{number}",
+            self.pages.append(
+                asyncio.create_task(self._page(sku, quantity), name=f"page-delivery-{number}")
             )
+
+    async def _page(self, sku: str, quantity: int) -> None:
+        """The delivery form: scan, type the quantity, preview; the click on "book" is t0."""
+        assert self.page is not None
+        page = self.page
+        base = self.urls["page"]
+
+        async def form(path: str, data: dict[str, Any]) -> str:
+            async with page.post(f"{base}{path}", data=data, allow_redirects=False) as resp:
+                assert resp.status == 303, f"POST {path}: {resp.status} {await resp.text()}"
+                return resp.headers["Location"].split("?")[0]
+
+        async with page.get(f"{base}/stock/receive") as resp:
+            token = _field(await resp.text(), "csrf")
+        draft = await form("/stock/receive/scan", {"csrf": token, "code": sku})
+        await form(f"{draft}/save", {"csrf": token, "code": sku, "qty": str(quantity)})
+        async with page.get(f"{base}{draft}/check") as resp:
+            digest = _field(await resp.text(), "digest")
+        self.deliveries.append(("page", sku, time.time()))
+        await form(f"{draft}/book", {"csrf": token, "digest": digest})
 
     async def _command(self, note: Path, number: str) -> tuple[int, float]:
         """The command's exit code and how long it ran."""
@@ -240,32 +255,22 @@ class Run:
                 since_commit[f"{kind}->{target}"].append(max(0.0, min(writes) - at))
                 since_start[f"{kind}->{target}"].append(min(writes) - started)
         results = [t.result() for t in self.commands if t.done() and not t.cancelled()]
+        page_errors = [
+            str(t.exception()) for t in self.pages if t.done() and t.exception() is not None
+        ]
         out: dict[str, Any] = {
-            "deliveries": len(self.deliveries),
+            "deliveries": len(self.commands) + len(self.pages),
             "booked": len(committed),
             "without_a_write": dict(missing),
-            "command": " ".join(
-                ["python bench/receive.py"] if RECEIVE_IS_STAND_IN else ["syncd", "receive"]
-            ),
             "command_failures": sum(1 for code, _ in results if code != 0),
             "command_run": _summary([d for _, d in results]),
+            "page_failures": page_errors[:5],
         }
-        if RECEIVE_IS_STAND_IN:
-            out["TODO_receive_command"] = (
-                "`syncd receive` is not on main yet: the command is bench/receive.py, another "
-                "process booking through syncd.stockin.booking.book_receipt (origin 'command')"
-            )
-        if PAGE_IS_STAND_IN:
-            out["TODO_page_route"] = (
-                "the status page's delivery form is not on main yet: 'page' deliveries are "
-                "booked through book_receipt (origin 'page') on the bench's own ledger "
-                "connection, not POSTed to the form"
-            )
         for path, values in sorted(since_commit.items()):
             out[f"{path} (from commit)"] = _summary(values)
         for path, values in sorted(since_start.items()):
-            if path.startswith("command"):
-                out[f"{path} (from command start)"] = _summary(values)
+            start = "command start" if path.startswith("command") else "click on book"
+            out[f"{path} (from {start})"] = _summary(values)
         return out
 
     async def execute(self) -> dict[str, Any]:
@@ -273,7 +278,12 @@ class Run:
         shop = Emulator("prestashop", self.args.products)
         magento = Emulator("magento", self.args.products)
         shop_info, magento_info = shop.info, magento.info
-        self.urls = {"webshop": shop_info["url"], "magento": magento_info["url"]}
+        port = free_port()
+        self.urls = {
+            "webshop": shop_info["url"],
+            "magento": magento_info["url"],
+            "page": f"http://127.0.0.1:{port}",
+        }
         self.http = aiohttp.ClientSession()
         await self.admin("webshop", "POST", "quantities", self.model)
         await self.admin("magento", "POST", "quantities", self.model)
@@ -291,7 +301,8 @@ class Run:
 level = "{"info" if self.args.daemon_log else "warning"}"
 format = "json"
 [web]
-enabled = false
+enabled = true
+port = {port}
 [channels.till]
 type = "csv_till"
 drop_folder = "till/inbox"
@@ -334,8 +345,13 @@ overlap_seconds = 2
             while not (self.folder / "till" / "stock.csv").exists():
                 assert time.monotonic() < deadline, "the first full sync did not finish"
                 await asyncio.sleep(0.2)
-            self.page_store = await open_store(load_config(config).ledger, migrate=False)
-            await self.settled(self.page_store, deadline)
+            ledger = await open_store(load_config(config).ledger, migrate=False)
+            try:
+                await self.settled(ledger, deadline)
+            finally:
+                await ledger.close()
+            # An IP address's cookies are kept only by an "unsafe" jar (the page's session).
+            self.page = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
             await self.admin("webshop", "POST", "writes")
             await self.admin("magento", "POST", "writes")
             self.writes.clear()
@@ -356,7 +372,7 @@ overlap_seconds = 2
                     await self.delivery(delivery_due)
                     delivery_due += 1
                 await asyncio.sleep(0.005)
-            await asyncio.gather(*self.commands, return_exceptions=True)
+            await asyncio.gather(*self.commands, *self.pages, return_exceptions=True)
             await asyncio.sleep(self.args.settle)
             for target in ("webshop", "magento"):
                 for when, sku, _qty in await self.admin(target, "GET", "writes"):
@@ -369,8 +385,8 @@ overlap_seconds = 2
             stop.set()
             await watcher
             await self.http.close()
-            if self.page_store is not None:
-                await self.page_store.close()
+            if self.page is not None:
+                await self.page.close()
             for emulator in (shop, magento):
                 emulator.stop()
         store = await open_store(load_config(config).ledger, migrate=False)

@@ -1,22 +1,25 @@
-"""A booking made beside a running daemon on SQLite (another connection to the same file, as a
-`syncd receive` would) wakes the daemon's pushers at once, not at its next outbox poll (30 s
-here); the daemon's own commits cause no extra wake-up; closing the store stops the watcher."""
+"""A booking made beside a running daemon on SQLite (`syncd receive`, another connection to the
+same file) wakes the daemon's pushers at once, not at its next outbox poll (30 s here); the
+daemon's own commits cause no extra wake-up; closing the store stops the watcher."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
+from syncd.cli import main
 from syncd.ledger import Product
 from syncd.ledger.sqlite import SqliteStore
 from syncd.stockin.booking import Line, book_receipt
 from syncd.testing import FakeChannel, FakeConnector
 from syncd.testing.daemon import settings_for
-from syncd.testing.harness import until
+from syncd.testing.harness import until, write_config
 from tests.conftest import DaemonStarter
 
 POLL = 30  # the pushers' outbox poll and the channels' pull: neither may explain a push
@@ -27,6 +30,14 @@ DEFAULTS: dict[str, Any] = {
         "shop": {"type": "fake", "poll_seconds": POLL},
     },
 }
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """`syncd receive` configures logging onto pytest's captured stderr: put it back after."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture
@@ -53,6 +64,8 @@ async def test_a_booking_from_another_connection_reaches_the_shops_before_the_po
     start_daemon: DaemonStarter,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    ledger = {"backend": "sqlite", "path": str(tmp_path / "ledger.sqlite3")}
+    config = write_config(tmp_path / "syncd.toml", {"ledger": ledger, **DEFAULTS})
     daemon = await start_daemon(settings_for(tmp_path, DEFAULTS))
     try:
         store = daemon.store
@@ -60,7 +73,11 @@ async def test_a_booking_from_another_connection_reaches_the_shops_before_the_po
         await until(lambda: store._watcher is not None)  # the pushers wait: it runs
         await asyncio.sleep(0.5)  # every pusher is waiting on its poll now
 
-        committed = await _book_beside(tmp_path / "ledger.sqlite3", 10, "delivery-1")
+        note = tmp_path / "bl-1.csv"
+        note.write_text("sku;quantity\nCAP;10\n", encoding="utf-8")
+        receive = ["receive", "--config", str(config), str(note), "--json"]
+        assert await asyncio.to_thread(main, receive) == 0
+        committed = time.monotonic()
         await until(
             lambda: channels["shop"].figures["CAP"] == 15 and channels["till"].figures["CAP"] == 15,
             timeout=POLL / 3,
