@@ -203,16 +203,17 @@ class Run:
         async def form(path: str, data: dict[str, Any]) -> str:
             async with page.post(f"{base}{path}", data=data, allow_redirects=False) as resp:
                 assert resp.status == 303, f"POST {path}: {resp.status} {await resp.text()}"
-                return resp.headers["Location"].split("?")[0]
+                return resp.headers["Location"]
 
         async with page.get(f"{base}/stock/receive") as resp:
             token = _field(await resp.text(), "csrf")
-        draft = await form("/stock/receive/scan", {"csrf": token, "code": sku})
+        draft = (await form("/stock/receive/scan", {"csrf": token, "code": sku})).split("?")[0]
         await form(f"{draft}/save", {"csrf": token, "code": sku, "qty": str(quantity)})
         async with page.get(f"{base}{draft}/check") as resp:
             digest = _field(await resp.text(), "digest")
         self.deliveries.append(("page", sku, time.time()))
-        await form(f"{draft}/book", {"csrf": token, "digest": digest})
+        done = await form(f"{draft}/book", {"csrf": token, "digest": digest})
+        assert "outcome=booked" in done, f"{sku}: the page did not book it ({done})"
 
     async def _command(self, note: Path, number: str) -> tuple[int, float]:
         """The command's exit code and how long it ran."""
