@@ -1,5 +1,5 @@
 """Propagation latency under load: 50 till sales/s + 10 web orders/s (PrestaShop and Magento by
-turns) for 60 s, on SQLite and on PostgreSQL.
+turns) and 1 delivery/s for 60 s, on SQLite and on PostgreSQL.
 
 The daemon runs as its own process (`syncd run`), as in production, and so does each shop
 emulator (`syncd emulator …`, on loopback). This process drives the load: till exports dropped by
@@ -8,6 +8,14 @@ atomic rename, web orders placed through the emulators' admin API. Latency runs 
 emulator's stock-write handler ran (its write log), or the till's stock file changing on disk. The shops are polled every 0.3 s; files settle 0.2 s (with
 ``--settle-seconds 0`` the till → shop path measures our own overhead: watcher, parse, commit,
 push, with emulators that answer at once).
+
+Deliveries (``delivery``) are booked beside the daemon, by turns: (a) by `syncd receive` run as
+its own process with a delivery note, and (b) on the status page, as a merchant does: the SKU
+scanned, the quantity typed, the preview, then "book" (plain form posts with the page's CSRF
+token). Each delivery adds units to a SKU of its own that nothing else moves, so the first write
+of that SKU each channel receives is the delivery's. Its latency runs from the commit (the
+movement's ``recorded_at`` in the ledger) to each channel's write, and also from the command's
+start (a Python process starting, opening the ledger) or the click on "book".
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -34,14 +43,25 @@ from syncd.config import load_config
 from syncd.connectors.emulation import demo_catalog
 from syncd.domain import Document, DocumentKind
 from syncd.ledger import Product, open_store
+from syncd.ledger.store import Store
 from syncd.logs import configure_logging
-from syncd.testing.harness import SYNCD, Emulator
+from syncd.testing.harness import SYNCD, Emulator, free_port
+
+# The command that books a delivery note: ``RECEIVE + ["--config", F, NOTE, "--note-number", N]``.
+RECEIVE: list[str] = [*SYNCD, "receive"]
 
 HEADER = (
     "Date,Receipt number,Receipt type,Category,SKU,Item,Variant,Modifiers applied,Quantity,"
     "Gross sales,Discounts,Net sales,Cost of goods,Gross profit,Taxes,POS,Store,Cashier name,"
     "Customer name,Customer contacts,Comment,Status\n"
 )
+
+
+def _field(html: str, name: str) -> str:
+    """A hidden field's value in a page (the CSRF token, the preview's digest)."""
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match, f"no field {name} in the page"
+    return match.group(1)
 
 
 def _summary(values: list[float]) -> dict[str, float]:
@@ -79,6 +99,15 @@ class Run:
         self.rng = random.Random(5)
         self.urls: dict[str, str] = {}
         self.http: aiohttp.ClientSession | None = None
+        # SKUs kept for deliveries (one each, never sold by the load), the rest for sales.
+        reserved = int(args.seconds * args.delivery_rate) + 2
+        self.for_sale = self.catalog[: len(self.catalog) - reserved]
+        self.for_delivery = [i.sku for i in self.catalog[len(self.catalog) - reserved :]]
+        self.deliveries: list[tuple[str, str, float]] = []  # kind, sku, started (wall clock)
+        self.commands: list[asyncio.Task[tuple[int, float]]] = []
+        self.pages: list[asyncio.Task[None]] = []
+        self.config: Path | None = None
+        self.page: aiohttp.ClientSession | None = None  # the merchant's browser
 
     async def watch_till_file(self, stop: asyncio.Event) -> None:
         path = self.folder / "till" / "stock.csv"
@@ -109,7 +138,7 @@ class Run:
             return await resp.json()
 
     def till_sale(self) -> None:
-        sku = self.rng.choice(self.catalog).sku
+        sku = self.rng.choice(self.for_sale).sku
         self.receipts += 1
         receipt = f"B-{self.receipts}"
         staging = self.folder / "till" / f".{receipt}"
@@ -123,19 +152,139 @@ class Run:
         self.events.append(("till", sku, time.time()))
 
     async def web_order(self, magento: bool) -> None:
-        sku = self.rng.choice(self.catalog).sku
+        sku = self.rng.choice(self.for_sale).sku
         t0 = time.time()
         shop = "magento" if magento else "webshop"
         await self.admin(shop, "POST", "orders", {"lines": {sku: 1}})
         self.model[sku] -= 1
         self.events.append((shop, sku, t0))
 
+    async def settled(self, store: Store, deadline: float) -> None:
+        """The start-up work done (the first pulls, the first full sync to every channel): the
+        outbox empty for 2 s running, so that the load measures propagation, not start-up."""
+        await asyncio.sleep(2)
+        empty_since: float | None = None
+        while True:
+            depth = sum(s.depth for s in (await store.outbox_stats()).values())
+            now = time.monotonic()
+            if depth:
+                empty_since = None
+            elif empty_since is None:
+                empty_since = now
+            elif now - empty_since >= 2:
+                return
+            assert now < deadline, f"the daemon's outbox is not empty after start-up ({depth})"
+            await asyncio.sleep(0.1)
+
+    async def delivery(self, number: int) -> None:
+        """Book a delivery of a SKU of its own: by the command, or on the page, by turns."""
+        sku = self.for_delivery[number]
+        quantity = 5
+        self.model[sku] += quantity
+        if number % 2 == 0:
+            assert self.config is not None
+            note = self.folder / f"delivery-{number}.csv"
+            note.write_text(f"sku;quantity\n{sku};{quantity}\n", encoding="utf-8")
+            self.deliveries.append(("command", sku, time.time()))
+            self.commands.append(
+                asyncio.create_task(self._command(note, f"BL-{number}"), name=f"receive-{number}")
+            )
+        else:
+            self.pages.append(
+                asyncio.create_task(self._page(sku, quantity), name=f"page-delivery-{number}")
+            )
+
+    async def _page(self, sku: str, quantity: int) -> None:
+        """The delivery form: scan, type the quantity, preview; the click on "book" is t0."""
+        assert self.page is not None
+        page = self.page
+        base = self.urls["page"]
+
+        async def form(path: str, data: dict[str, Any]) -> str:
+            async with page.post(f"{base}{path}", data=data, allow_redirects=False) as resp:
+                assert resp.status == 303, f"POST {path}: {resp.status} {await resp.text()}"
+                return resp.headers["Location"]
+
+        async with page.get(f"{base}/stock/receive") as resp:
+            token = _field(await resp.text(), "csrf")
+        draft = (await form("/stock/receive/scan", {"csrf": token, "code": sku})).split("?")[0]
+        await form(f"{draft}/save", {"csrf": token, "code": sku, "qty": str(quantity)})
+        async with page.get(f"{base}{draft}/check") as resp:
+            digest = _field(await resp.text(), "digest")
+        self.deliveries.append(("page", sku, time.time()))
+        done = await form(f"{draft}/book", {"csrf": token, "digest": digest})
+        assert "outcome=booked" in done, f"{sku}: the page did not book it ({done})"
+
+    async def _command(self, note: Path, number: str) -> tuple[int, float]:
+        """The command's exit code and how long it ran."""
+        assert self.config is not None
+        started = time.monotonic()
+        proc = await asyncio.create_subprocess_exec(
+            *RECEIVE,
+            "--config",
+            str(self.config),
+            str(note),
+            "--note-number",
+            number,
+            cwd=self.folder,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        code = await proc.wait()
+        return code, time.monotonic() - started
+
+    async def _commit_times(self, store: Store) -> dict[str, float]:
+        """SKU → when its delivery committed (the receipt movement's recorded_at)."""
+        out: dict[str, float] = {}
+        for _kind, sku, _started in self.deliveries:
+            moves = await store.movements(sku=sku, channel="stock", limit=5)
+            if moves:
+                out[sku] = min(m.recorded_at for m in moves).timestamp()
+        return out
+
+    def _delivery_report(self, committed: dict[str, float]) -> dict[str, Any]:
+        since_commit: dict[str, list[float]] = defaultdict(list)
+        since_start: dict[str, list[float]] = defaultdict(list)
+        missing: dict[str, int] = defaultdict(int)
+        for kind, sku, started in self.deliveries:
+            at = committed.get(sku)
+            for target in ("webshop", "magento", "till"):
+                writes = [t for t in self.writes.get((target, sku), []) if t >= started]
+                if at is None or not writes:
+                    missing[f"{kind}->{target}"] += 1
+                    continue
+                since_commit[f"{kind}->{target}"].append(max(0.0, min(writes) - at))
+                since_start[f"{kind}->{target}"].append(min(writes) - started)
+        results = [t.result() for t in self.commands if t.done() and not t.cancelled()]
+        page_errors = [
+            str(t.exception()) for t in self.pages if t.done() and t.exception() is not None
+        ]
+        out: dict[str, Any] = {
+            "deliveries": len(self.commands) + len(self.pages),
+            "booked": len(committed),
+            "without_a_write": dict(missing),
+            "command_failures": sum(1 for code, _ in results if code != 0),
+            "command_run": _summary([d for _, d in results]),
+            "page_failures": page_errors[:5],
+        }
+        for path, values in sorted(since_commit.items()):
+            out[f"{path} (from commit)"] = _summary(values)
+        for path, values in sorted(since_start.items()):
+            start = "command start" if path.startswith("command") else "click on book"
+            out[f"{path} (from {start})"] = _summary(values)
+        return out
+
     async def execute(self) -> dict[str, Any]:
         dsn = await _fresh_pg() if self.store == "postgres" else ""
         shop = Emulator("prestashop", self.args.products)
         magento = Emulator("magento", self.args.products)
         shop_info, magento_info = shop.info, magento.info
-        self.urls = {"webshop": shop_info["url"], "magento": magento_info["url"]}
+        port = free_port()
+        self.urls = {
+            "webshop": shop_info["url"],
+            "magento": magento_info["url"],
+            "page": f"http://127.0.0.1:{port}",
+        }
         self.http = aiohttp.ClientSession()
         await self.admin("webshop", "POST", "quantities", self.model)
         await self.admin("magento", "POST", "quantities", self.model)
@@ -145,15 +294,16 @@ class Run:
             if dsn
             else 'backend = "sqlite"\npath = "ledger.sqlite3"'
         )
-        config = self.folder / "syncd.toml"
+        config = self.config = self.folder / "syncd.toml"
         config.write_text(
             f"""[ledger]
 {ledger}
 [log]
-level = "warning"
+level = "{"info" if self.args.daemon_log else "warning"}"
 format = "json"
 [web]
-enabled = false
+enabled = true
+port = {port}
 [channels.till]
 type = "csv_till"
 drop_folder = "till/inbox"
@@ -184,24 +334,30 @@ overlap_seconds = 2
             )
         )
         await store.close()
-        daemon = subprocess.Popen(
-            [*SYNCD, "run", "--config", str(config)],
-            stderr=subprocess.DEVNULL,
-            cwd=self.folder,
-        )
+        log_path = self.folder / "daemon.log" if self.args.daemon_log else Path(os.devnull)
+        with open(log_path, "wb") as log:  # the child keeps its own descriptor
+            daemon = subprocess.Popen(
+                [*SYNCD, "run", "--config", str(config)], stderr=log, cwd=self.folder
+            )
         stop = asyncio.Event()
         watcher = asyncio.create_task(self.watch_till_file(stop))
         try:
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 180
             while not (self.folder / "till" / "stock.csv").exists():
                 assert time.monotonic() < deadline, "the first full sync did not finish"
                 await asyncio.sleep(0.2)
-            await asyncio.sleep(5)  # the shops already show the opening figures: little to push
+            ledger = await open_store(load_config(config).ledger, migrate=False)
+            try:
+                await self.settled(ledger, deadline)
+            finally:
+                await ledger.close()
+            # An IP address's cookies are kept only by an "unsafe" jar (the page's session).
+            self.page = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
             await self.admin("webshop", "POST", "writes")
             await self.admin("magento", "POST", "writes")
             self.writes.clear()
             started = time.monotonic()
-            till_due = web_due = 0
+            till_due = web_due = delivery_due = 0
             while (elapsed := time.monotonic() - started) < self.args.seconds:
                 while till_due <= elapsed * self.args.till_rate:
                     self.till_sale()
@@ -209,7 +365,15 @@ overlap_seconds = 2
                 while web_due <= elapsed * self.args.web_rate:
                     await self.web_order(magento=web_due % 2 == 1)
                     web_due += 1
+                while (
+                    self.args.delivery_rate
+                    and delivery_due <= elapsed * self.args.delivery_rate
+                    and delivery_due < len(self.for_delivery)
+                ):
+                    await self.delivery(delivery_due)
+                    delivery_due += 1
                 await asyncio.sleep(0.005)
+            await asyncio.gather(*self.commands, *self.pages, return_exceptions=True)
             await asyncio.sleep(self.args.settle)
             for target in ("webshop", "magento"):
                 for when, sku, _qty in await self.admin(target, "GET", "writes"):
@@ -222,10 +386,13 @@ overlap_seconds = 2
             stop.set()
             await watcher
             await self.http.close()
+            if self.page is not None:
+                await self.page.close()
             for emulator in (shop, magento):
                 emulator.stop()
         store = await open_store(load_config(config).ledger, migrate=False)
         levels = await store.levels()
+        committed = await self._commit_times(store)
         await store.close()
         paths: dict[str, list[float]] = defaultdict(list)
         missing: dict[str, int] = defaultdict(int)
@@ -251,7 +418,11 @@ overlap_seconds = 2
         }
         for path, values in sorted(paths.items()):
             out[path] = _summary(values)
+        if self.deliveries:
+            out["delivery"] = self._delivery_report(committed)
         print(f"{self.store}: {out}", file=sys.stderr, flush=True)
+        if self.args.daemon_log:
+            print(f"{self.store}: daemon log in {self.folder / 'daemon.log'}", file=sys.stderr)
         return out
 
 
@@ -262,6 +433,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "web_per_second": args.web_rate,
         "shop_poll_seconds": 0.3,
         "settle_seconds": args.settle_seconds,
+        "deliveries_per_second": args.delivery_rate,
     }
     for store in args.stores.split(","):
         result[store] = await Run(store, args).execute()
@@ -278,7 +450,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--settle", type=float, default=10, help="seconds to let the last writes land"
     )
-    parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--stores", "--ledger", default="sqlite,postgres", help="sqlite,postgres")
+    parser.add_argument(
+        "--daemon-log",
+        action="store_true",
+        help="keep the daemon's log (level info) as daemon.log in the run's folder",
+    )
+    parser.add_argument(
+        "--delivery-rate",
+        type=float,
+        default=1,
+        help="deliveries per second, booked by turns by a command and as the page does",
+    )
     parser.add_argument(
         "--settle-seconds",
         type=float,

@@ -5,6 +5,10 @@ the strictest), then each applies --batch documents per call (a till file's rece
 
 Reports documents/s and p50/p99 apply latency per store, pgbench's built-in simple-update tps on
 the same PostgreSQL for comparison, and the time to read the levels of 100,000 SKUs.
+
+``sqlite_waiting``: the closed-loop run again while a pusher per channel waits on the outbox, as
+in the daemon; on SQLite that starts the watcher of other processes' commits (``PRAGMA
+data_version`` every 50 ms), whose cost under load it measures.
 """
 
 from __future__ import annotations
@@ -87,6 +91,28 @@ async def _producers(
     }
 
 
+async def _waiting(store: SqlStore, producers: int, per: int, skus: int) -> dict[str, float]:
+    """The closed-loop run while a pusher per channel waits on the outbox (and wakes)."""
+    stop = asyncio.Event()
+    wakes = 0
+
+    async def pusher(channel: str) -> None:
+        nonlocal wakes
+        while not stop.is_set():
+            await store.wait_for_outbox(channel, 1.0)
+            wakes += 1
+
+    tasks = [asyncio.create_task(pusher(ch)) for ch in ("till", "web")]
+    await asyncio.sleep(0.2)
+    try:
+        out = await _producers(store, producers, per, skus)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    out["pusher_wakes"] = wakes
+    return out
+
+
 async def _levels_read(store: SqlStore, count: int) -> dict[str, float]:
     batch = 1000
     for start in range(0, count, batch):
@@ -141,6 +167,15 @@ def _pgbench(dsn: str, clients: int, seconds: int) -> dict[str, Any]:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"producers": args.producers, "per_producer": args.per_producer}
+    stores = args.stores.split(",")
+    if "sqlite" in stores:
+        await _sqlite(args, out)
+    if "postgres" in stores:
+        await _postgres(args, out)
+    return out
+
+
+async def _sqlite(args: argparse.Namespace, out: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         _log("sqlite: 8 producers …")
         store = await SqliteStore(Path(tmp) / "bench.sqlite3", strict_skus=False).open()
@@ -154,12 +189,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             _log(f"sqlite levels: {out['sqlite']['levels']}")
         finally:
             await store.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        _log("sqlite: 8 producers, pushers waiting …")
+        store = await SqliteStore(Path(tmp) / "bench.sqlite3", strict_skus=False).open()
+        try:
+            out["sqlite_waiting"] = await _waiting(
+                store, args.producers, args.per_producer, args.skus
+            )
+            _log(f"sqlite_waiting: {out['sqlite_waiting']}")
+        finally:
+            await store.close()
+
+
+async def _postgres(args: argparse.Namespace, out: dict[str, Any]) -> None:
     admin = os.environ.get("SYNCD_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/test")
     try:
         dsn = await _fresh_pg(admin)
     except (OSError, asyncpg.PostgresError) as err:
         out["postgres"] = {"skipped": f"no PostgreSQL at {admin}: {err}"}
-        return out
+        return
     _log("postgres: 8 producers …")
     pg_store = await PostgresStore(dsn, strict_skus=False, pool_size=4).open()
     try:
@@ -180,7 +228,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 out[key]["documents_per_second"] / out["pgbench"]["tps"], 2
             )
     _log(f"pgbench: {out['pgbench']}")
-    return out
 
 
 def main(argv: list[str]) -> int:
@@ -197,6 +244,7 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--levels", type=int, default=100_000)
     parser.add_argument("--pgbench-seconds", type=int, default=15)
+    parser.add_argument("--stores", "--ledger", default="sqlite,postgres", help="sqlite,postgres")
     args = parser.parse_args(argv)
     configure_logging("warning")
     result = asyncio.run(run(args))

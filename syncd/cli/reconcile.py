@@ -14,8 +14,10 @@ import os
 import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import structlog
@@ -350,15 +352,23 @@ async def _init(
         history_documents=outcome.history_documents,
         queued=outcome.queued,
         pushed=outcome.pushed,
+        counted_at=outcome.counted_at.astimezone(UTC).isoformat(),
     )
     if as_json:
         _emit_json(result)
     console.print(
-        f"ledger set from {source}: {outcome.counted} SKUs counted, "
-        f"{outcome.history_documents} earlier document(s) pulled first, "
-        f"{outcome.queued} figure(s) queued, {outcome.pushed} written"
+        f"ledger set from {source} at {shop_time(outcome.counted_at, settings)}: "
+        f"{outcome.counted} SKUs counted, {outcome.history_documents} earlier document(s) "
+        f"recorded as already in the count, {outcome.queued} figure(s) queued, "
+        f"{outcome.pushed} written"
     )
     return EXIT_OK
+
+
+def shop_time(when: datetime, settings: Settings) -> str:
+    """A time as the merchant reads it: in the shop's time zone, named."""
+    local = when.astimezone(ZoneInfo(settings.web.timezone))
+    return f"{local:%Y-%m-%d %H:%M:%S} {settings.web.timezone}"
 
 
 # -- argparse -------------------------------------------------------------------------------------

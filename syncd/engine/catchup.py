@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 from syncd.connectors.base import Connector
+from syncd.ledger.planner import ApplyStatus
 from syncd.ledger.store import DocumentStore
 from syncd.reconcile.compare import Finding
 from syncd.reconcile.missed import rewind_cursors
@@ -87,9 +88,13 @@ async def pull_into(
     cursors: Mapping[str, str],
     *,
     store_cursors: bool = False,
+    settled: bool = False,
 ) -> int:
     """Pull from ``cursors`` and apply every batch; the cursors are stored only when asked
-    (onboarding: the ledger's first pull), never by a catch-up from an earlier position."""
+    (onboarding: the ledger's first pull), never by a catch-up from an earlier position.
+    ``settled``: the versions are stored as already in the stock figures and move nothing
+    (onboarding's history; see :meth:`~syncd.ledger.apply.DocumentApplier.apply_batch`).
+    Returns the versions that changed the ledger (with ``settled``: that were stored)."""
     changed = 0
     pull = connector.pull(cursors)
     try:
@@ -101,12 +106,16 @@ async def pull_into(
                 channel=channel,
                 cursors=batch.cursors if store_cursors else None,
                 rejections=batch.rejections if store_cursors else (),
+                settled=settled,
             )
-            changed += sum(1 for r in results if r.movements or r.pending)
+            if settled:
+                changed += sum(1 for r in results if r.status is ApplyStatus.APPLIED)
+            else:
+                changed += sum(1 for r in results if r.movements or r.pending)
     finally:
         close = getattr(pull, "aclose", None)
         if close is not None:
             await close()
-    if changed:
+    if changed and not settled:
         log.info("catch_up_applied", channel=channel, documents=changed)
     return changed

@@ -1,16 +1,17 @@
 """Onboarding (`syncd init`), the I/O side: read every channel, plan the ledger from the chosen
 source of truth, and, once confirmed, write it as one stock-count document.
 
-Order of the writes, once confirmed: each channel's history is pulled first (so the daemon's
-first pull does not take old orders off the counted stock again), then the source is read
-again and counted (so orders taken meanwhile are in the count, not subtracted after it), then
-what every channel shows is recorded and the differences are queued (and pushed, when asked).
+Order of the writes, once confirmed: the catalogue (so the history's lines name known SKUs),
+each channel's history, recorded as already in the figures (see :func:`apply`), then the source
+read again and counted, then what every channel shows is recorded and the differences are queued
+(and pushed, when asked).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import structlog
 
@@ -35,6 +36,7 @@ class OnboardOutcome:
     history_documents: int = 0  # order/receipt versions pulled before the count
     queued: int = 0  # figures queued for the channels
     pushed: int = 0  # of which written by this run
+    counted_at: datetime = field(default_factory=utcnow)  # when the count was taken (UTC)
 
 
 def buffers_from(settings: Settings) -> Callable[[str, str], int]:
@@ -59,6 +61,11 @@ async def read_figures(target: ChannelTarget, progress: Progress) -> list[Figure
     finally:
         progress.finish()
     return figures
+
+
+def _products(figures: Sequence[Figure]) -> dict[str, Product]:
+    """The catalogue a channel's figures name: SKU → product (name, barcode)."""
+    return {f.sku: Product(f.sku, f.name, f.barcode or None) for f in figures if f.sku}
 
 
 async def plan(
@@ -91,23 +98,40 @@ async def apply(
     push: Callable[[ChannelTarget], Awaitable[int]] | None = None,
     progress: Progress | None = None,
 ) -> OnboardOutcome:
-    """Write the onboarding: history, the count (from a fresh read of the source), figures."""
+    """Write the onboarding: catalogue, history, the count (from a fresh read of the source),
+    figures."""
     bar = progress or NoProgress()
+    catalogue = {
+        sku: p for sku, p in _products(reads[source.name]).items() if sku in confirmed.counts
+    }
+    await store.upsert_products(list(catalogue.values()))
+    # The history (every order and till file each channel has, up to now) is pulled so that
+    # the cursors start at now and every document is known: a later version of one (an order
+    # cancelled, refunded, edited) then applies only its difference, and the daemon's first pull
+    # applies nothing twice. It is NOT applied as movements: the count below is read after the
+    # shop applied those orders to its figure, so the count already holds them. Applied before
+    # it, they would take a ledger that does not hold the stock yet below zero (an oversell for
+    # every product ever sold) and then be overwritten by the count all the same (a count without
+    # a basis sets on hand); applied after it, they would be taken off a second time. So each
+    # version is stored as settled: its lines in effect, no movement, no conflict.
+    # The history is pulled before the source is read again, never after: an order placed in
+    # between is then in the count and also taken off by the daemon's first pull (fewer units
+    # offered, never more); the other way round, it would be settled without being in the
+    # count, and units already sold would be offered again.
     history = 0
     for target in (source, *others):
         if target.settings.pull:
             cursors = await store.cursors(target.name)
             history += await pull_into(
-                store, target.connector, target.name, cursors, store_cursors=True
+                store, target.connector, target.name, cursors, store_cursors=True, settled=True
             )
     fresh = await read_figures(source, bar)
     fresh_reads = {**reads, source.name: fresh}
     final = plan_onboarding(source.name, fresh_reads, await store.levels(), buffer=lambda c, s: 0)
-    names = {f.sku: f.name for f in fresh if f.sku}
-    barcodes = {f.sku: f.barcode for f in fresh if f.sku and f.barcode}
-    await store.upsert_products(
-        [Product(sku, names.get(sku, ""), barcodes.get(sku) or None) for sku in final.counts]
-    )
+    products = _products(fresh)
+    added = [p for sku, p in products.items() if sku in final.counts and catalogue.get(sku) != p]
+    if added:  # created or renamed since the plan was read
+        await store.upsert_products(added)
     now = utcnow()
     count = Document(
         channel=INIT_CHANNEL,
@@ -132,7 +156,7 @@ async def apply(
         if known:
             await store.record_shown(target.name, known)
     queued = await store.enqueue_all()
-    outcome = OnboardOutcome(confirmed, True, len(final.counts), history, queued)
+    outcome = OnboardOutcome(confirmed, True, len(final.counts), history, queued, counted_at=now)
     if push is not None:
         for target in (source, *others):
             if target.settings.push:

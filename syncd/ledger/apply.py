@@ -55,6 +55,7 @@ class _Job:
     channel: str
     cursors: Mapping[str, str]
     rejections: Sequence[Rejection]
+    settled: bool = False  # already in the stock figures: stored, moving nothing (onboarding)
     future: asyncio.Future[list[ApplyResult]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -97,13 +98,18 @@ class DocumentApplier(SqlBase):
         channel: str = "",
         cursors: Mapping[str, str] | None = None,
         rejections: Sequence[Rejection] = (),
+        settled: bool = False,
     ) -> list[ApplyResult]:
-        """Apply document versions, and store the channel's cursors, in one transaction."""
+        """Apply document versions, and store the channel's cursors, in one transaction.
+
+        ``settled``: versions already in the stock figures (the history onboarding pulls before
+        its count, which the shop had applied to the figure the count reads) are stored with
+        their lines in effect and move nothing; a later version applies only its difference."""
         if cursors and not channel:
             raise ValueError("cursors need the channel they belong to")
         if self._closing:
             raise LedgerError("the ledger is closing; nothing was applied")
-        job = _Job(list(documents), channel, dict(cursors or {}), list(rejections))
+        job = _Job(list(documents), channel, dict(cursors or {}), list(rejections), settled)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_loop(), name="ledger-writer")
         self._queue.put_nowait(job)
@@ -156,10 +162,11 @@ class DocumentApplier(SqlBase):
 
     async def _commit_jobs(self, jobs: Sequence[_Job]) -> list[list[ApplyResult]]:
         documents = [doc for job in jobs for doc in job.documents]
+        settled = frozenset(doc.key for job in jobs if job.settled for doc in job.documents)
         now = utcnow()
 
         async def body(tx: Tx) -> Plan:
-            plan = await self._apply_in(tx, documents, now)
+            plan = await self._apply_in(tx, documents, now, settled=settled)
             now_us = to_us(now)
             cursor_rows = [
                 (job.channel, key, value, now_us)
@@ -194,10 +201,11 @@ class DocumentApplier(SqlBase):
         documents: Sequence[Document],
         now: datetime,
         replay: frozenset[DocKey] = frozenset(),
+        settled: frozenset[DocKey] = frozenset(),
     ) -> Plan:
         now_us = to_us(now)
         snap = await self._load_snapshot(tx, documents, now_us)
-        plan = plan_batch(documents, snap, now=now, replay=replay)
+        plan = plan_batch(documents, snap, now=now, replay=replay, settled=settled)
         await self._write_plan(tx, plan, snap, now_us)
         if plan.changed_channels:
             await self._notify(tx, plan.changed_channels)

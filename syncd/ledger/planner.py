@@ -139,12 +139,16 @@ def plan_batch(
     *,
     now: datetime,
     replay: frozenset[DocKey] = frozenset(),
+    settled: frozenset[DocKey] = frozenset(),
 ) -> Plan:
     """Decide the writes for a batch of document versions, applied in order.
 
     Each document is judged on its own: invalid or stale ones are reported and skipped, the rest
     change ``snap`` in place so later documents of the batch see earlier ones. Documents in
     ``replay`` are re-applied at their stored version, to apply lines whose SKU became known.
+    Documents in ``settled`` are already in the stock figures (onboarding's history, which the
+    opening count read after the shop had applied it): stored with their lines in effect, so that
+    a later version applies only its difference, but they move nothing now.
     """
     plan = Plan()
     touched: set[str] = set()
@@ -157,13 +161,21 @@ def plan_batch(
                 )
             )
             continue
-        plan.results.append(_apply_one(doc, snap, plan, touched, now, doc.key in replay))
+        plan.results.append(
+            _apply_one(doc, snap, plan, touched, now, doc.key in replay, doc.key in settled)
+        )
     refresh_outbox(plan, snap, touched)
     return plan
 
 
 def _apply_one(
-    doc: Document, snap: Snapshot, plan: Plan, touched: set[str], now: datetime, replay: bool
+    doc: Document,
+    snap: Snapshot,
+    plan: Plan,
+    touched: set[str],
+    now: datetime,
+    replay: bool,
+    settled: bool = False,
 ) -> ApplyResult:
     key = doc.key
     content_hash = doc.content_hash()
@@ -190,7 +202,15 @@ def _apply_one(
         elif line.sku is None:
             line.sku = snap.resolve.get(line_key)
         line.wanted = qty
-        if line.sku is None:
+        if settled:
+            # In effect already, moving nothing (a count line's ``applied`` is its change so far:
+            # none). An identifier no mapping knows yet is kept as usual but raises no conflict:
+            # the line is in effect, so once mapped its replay moves nothing either.
+            if doc.kind is not DocumentKind.STOCK_COUNT:
+                line.applied = qty
+            if line.sku is None:
+                pending.append(line_key)
+        elif line.sku is None:
             pending.append(line_key)
             plan.unknown.append((doc.channel, doc.doc_id, line_key))
         elif doc.kind is DocumentKind.STOCK_COUNT:

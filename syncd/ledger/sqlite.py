@@ -5,6 +5,11 @@ aiosqlite hops to its thread once per statement (~0.1 ms each, ~20 statements a 
 whereas a whole transaction run in the writer thread costs one hop. The shared transaction code
 is async; its awaits on :class:`_SyncTx` never suspend, so the writer thread drives it to the end
 in a single step (and refuses one that tries to wait).
+
+Commits of other processes (a `syncd` command beside the daemon, a second store on the same
+file) wake the pushers within ~50 ms: no NOTIFY crosses processes on SQLite, so once a pusher
+waits, a watcher polls ``PRAGMA data_version`` (read from the WAL index in shared memory: no
+I/O), see :meth:`SqliteStore._watch_commits`.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
+import structlog
 
 from syncd.domain import utcnow
 from syncd.exceptions import LedgerUnavailable, SchemaError
@@ -29,6 +35,7 @@ from syncd.ledger.values import to_us
 
 DIALECT = "sqlite"
 T = TypeVar("T")
+log = structlog.get_logger("syncd.ledger")
 
 
 def _arg(value: Any) -> Any:
@@ -92,6 +99,8 @@ class SqliteStore(SqlStore):
         self._executor: ThreadPoolExecutor | None = None
         self._writer_conn: sqlite3.Connection | None = None
         self._reader_conn: aiosqlite.Connection | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._own_commits = 0  # transactions this store committed (see _watch_commits)
 
     async def _in_writer(self, func: Callable[..., T], *args: Any) -> T:
         if self._executor is None:
@@ -128,6 +137,13 @@ class SqliteStore(SqlStore):
         return self
 
     async def _close_connections(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            try:
+                await self._watcher
+            except asyncio.CancelledError:
+                pass
+            self._watcher = None
         if self._reader_conn is not None:
             await self._reader_conn.close()
             self._reader_conn = None
@@ -162,6 +178,7 @@ class SqliteStore(SqlStore):
                 coro.close()  # type: ignore[attr-defined]
                 raise RuntimeError("a ledger transaction tried to wait for something")
             conn.execute("COMMIT")
+            self._own_commits += 1
             return result
         except BaseException as err:
             if conn.in_transaction:
@@ -175,6 +192,65 @@ class SqliteStore(SqlStore):
         if self._reader_conn is None:
             raise LedgerUnavailable("the SQLite ledger is not open")
         yield _AsyncTx(self._reader_conn)
+
+    # -- commits of other processes -------------------------------------------------------------
+
+    commit_watch_seconds = 0.05  # how often the watcher looks for another process's commit
+
+    async def wait_for_outbox(self, channel: str, max_wait: float) -> None:
+        # A pusher waits: from now on, commits of other processes must wake it too.
+        if self._watcher is None and self._reader_conn is not None:
+            self._watcher = asyncio.create_task(self._watch_commits(), name="ledger-commit-watch")
+        await super().wait_for_outbox(channel, max_wait)
+
+    async def _watch_commits(self) -> None:
+        """Wake every pusher when another connection committed (the daemon's only way to learn
+        of a `syncd` command's booking before its next outbox poll).
+
+        ``PRAGMA data_version`` on the reader changes whenever any other connection commits,
+        and our own writer is another connection: so a change seen while this store committed
+        nothing is another process's for sure; one seen while it committed too is settled by
+        the writer connection's own data_version, which only other connections' commits move
+        (one hop to the writer thread at most every ``commit_watch_seconds``, only while this
+        store writes). Our own commits already woke the pushers they concern; they cause no
+        extra wake-up here. A spurious wake-up costs one outbox read; a missed one, the poll.
+        """
+        reader = self._reader_conn
+        if reader is None:
+            return
+        try:
+            seen = await self._reader_version(reader)
+            own = self._own_commits
+            writer_seen = await self._in_writer(self._writer_version)
+            while True:
+                await asyncio.sleep(self.commit_watch_seconds)
+                version = await self._reader_version(reader)
+                if version == seen:
+                    continue
+                seen = version
+                if self._own_commits != own:
+                    own = self._own_commits
+                    writer_version = await self._in_writer(self._writer_version)
+                    if writer_version == writer_seen:
+                        continue  # only ours
+                    writer_seen = writer_version
+                self.wake_all()
+        except asyncio.CancelledError:
+            raise
+        except (sqlite3.Error, ValueError, LedgerUnavailable) as err:
+            # Closing under the watcher, or the file gone: the pushers' poll still works.
+            log.warning("ledger_commit_watch_stopped", error=str(err))
+            self.wake_all()
+
+    @staticmethod
+    async def _reader_version(reader: aiosqlite.Connection) -> int:
+        async with reader.execute("PRAGMA data_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    def _writer_version(self) -> int:
+        row = self._conn.execute("PRAGMA data_version").fetchone()
+        return int(row[0]) if row else 0
 
     # -- schema ---------------------------------------------------------------------------------
 
