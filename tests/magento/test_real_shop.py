@@ -314,6 +314,12 @@ async def test_init_and_reconcile_against_the_real_shop(
     real_magento: RealShop, helper: Any, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path, real_magento, None)
+    # the hand edit below is put back by --fix (hand_edits = "revert"); adopt is tested on the
+    # real PrestaShop (tests/prestashop/test_real_shop.py)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace('type = "magento"\n', 'type = "magento"\nhand_edits = "revert"\n')
+    )
     init = await asyncio.to_thread(syncd, config, "init", "--from", "magento", "--yes")
     assert init["applied"] and set(SIMPLES) <= {c["sku"] for c in init["ledger_changes"]}
     figures = await salables(helper, SIMPLES)
