@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -352,7 +352,3 @@ def _nothing(what: str, refused: Sequence[Refused]) -> str:
     first = "; ".join(f"{r.line.where or r.line.identifier}: {r.reason}" for r in list(refused)[:5])
     more = f" (and {len(refused) - 5} more)" if len(refused) > 5 else ""
     return f"no line of the {what} can be booked: {first}{more}"
-
-
-def lines_of(quantities: Mapping[str, int], where: str = "") -> list[Line]:
-    return [Line(code, qty, where) for code, qty in quantities.items()]

@@ -21,7 +21,7 @@ write too (the edit is reverted, as before hand_edits existed).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 import structlog
@@ -67,7 +67,6 @@ async def settle_edits(
     edits: Collection[Edit],
     *,
     buffer_of: Callable[[str], int] = lambda _sku: 0,
-    lost: Collection[str] = (),
 ) -> EditOutcome:
     """Adopt, revert or report confirmed differences on ``channel``."""
     out = EditOutcome()
@@ -80,7 +79,7 @@ async def settle_edits(
     for edit in edits:
         if edit.figure == edit.believed:
             continue
-        if edit.sku in lost or mode == "revert" or edit.figure in written.get(edit.sku, ()):
+        if mode == "revert" or edit.figure in written.get(edit.sku, ()):
             revert[edit.sku] = edit.figure
             continue
         if mode == "report":
@@ -141,8 +140,3 @@ async def settle_edits(
         if out.reverted:
             log.warning("channel_figure_corrected", channel=channel, skus=len(out.reverted))
     return out
-
-
-def explained(edits: Mapping[str, Edit], touched: Collection[str]) -> dict[str, Edit]:
-    """The edits not on a SKU the last pull moved (those are judged again after the next one)."""
-    return {s: e for s, e in edits.items() if s not in touched}
