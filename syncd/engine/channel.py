@@ -315,8 +315,11 @@ class ChannelRunner:
         generation = self.status.pull_generation
         confirmed: list[Edit] = []
         ours: dict[str, int] = {}
+        agreed: dict[str, int] = {}
         for sku in skus:
             figure, known = figures.get(sku), believed.get(sku)
+            if figure is not None and figure == known and written.get(sku, {figure}) != {figure}:
+                agreed[sku] = figure  # the shop shows what we believe: earlier attempts settled
             if figure is None or known is None or figure == known:
                 self._suspects.pop(sku, None)
                 continue
@@ -333,6 +336,8 @@ class ChannelRunner:
                 confirmed.append(Edit(sku, figure, known))
             elif seen is None or seen[1:] != (figure, known):
                 self._suspects[sku] = (generation, figure, known)
+        if agreed:
+            await self.store.settle_attempts(self.name, agreed)
         if ours:
             fixed = await self.store.record_shown(self.name, ours)
             log.warning("channel_figure_corrected", channel=self.name, skus=fixed)

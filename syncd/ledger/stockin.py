@@ -70,9 +70,10 @@ class StockInStore(DocumentStore, ConflictStore, Protocol):
     async def documents_with_meta(self, channel: str, key: str, value: str) -> list[str]: ...
     async def resolve_identifiers(self, identifiers: Sequence[str]) -> dict[str, str]: ...
     async def note_attempts(self, channel: str, figures: Mapping[str, int]) -> None: ...
+    async def settle_attempts(self, channel: str, figures: Mapping[str, int]) -> None: ...
     async def written_figures(
         self, channel: str, skus: Sequence[str]
-    ) -> dict[str, tuple[int, ...]]: ...
+    ) -> dict[str, frozenset[int]]: ...
     async def save_draft(self, draft: Draft) -> None: ...
     async def draft(self, draft_id: str) -> Draft | None: ...
     async def drafts(self, *, state: str = "open", kind: str | None = None) -> list[Draft]: ...
@@ -136,33 +137,64 @@ class StockInSql(SqlBase):
 
     async def note_attempts(self, channel: str, figures: Mapping[str, int]) -> None:
         """Remember, before a push, the figures it is about to write (migration 0009): kept
-        with every other attempt since the channel's last acknowledged write of that SKU."""
+        with every other attempt since the channel's last acknowledged write of that SKU, each
+        with the last movement recorded before it (so that the channel's own orders pulled
+        after the attempt can be added to it: :meth:`written_figures`)."""
         if not figures:
             return
         now_us = to_us(utcnow())
 
         async def body(tx: Tx) -> None:
+            after = int((await tx.fetch("last_movement"))[0][0])
             rows = await tx.fetch("written_for", channel, sorted(figures))
-            known = {str(sku): _figures(text) for sku, text in rows}
+            known = {str(sku): _attempts(text) for sku, text in rows}
             out = []
             for sku, figure in sorted(figures.items()):
                 values = known.get(sku, [])
-                if figure not in values:
-                    values = [*values, int(figure)][-MAX_ATTEMPTS:]
-                out.append((channel, sku, json.dumps(values), now_us))
+                if all(v[0] != figure for v in values):
+                    values = [*values, (int(figure), after)][-MAX_ATTEMPTS:]
+                stored = [v[0] if v[1] is None else list(v) for v in values]
+                out.append((channel, sku, json.dumps(stored), now_us))
             await tx.executemany("set_written", out)
 
         await self._run(body)
 
-    async def written_figures(
-        self, channel: str, skus: Sequence[str]
-    ) -> dict[str, tuple[int, ...]]:
-        """SKU → the figures we last wrote, or tried to write since, to ``channel``."""
+    async def settle_attempts(self, channel: str, figures: Mapping[str, int]) -> None:
+        """The channel was read showing what we believe: attempts before are settled (as by an
+        acknowledged write), so that they stop widening what :meth:`written_figures` calls ours."""
+        if figures:
+            rows = [(channel, sku, figure) for sku, figure in sorted(figures.items())]
+            await self._run(lambda tx: tx.executemany("written_settled", rows))
+
+    async def written_figures(self, channel: str, skus: Sequence[str]) -> dict[str, frozenset[int]]:
+        """SKU → every figure ``channel`` may show because of our own writes.
+
+        That is each figure we last wrote, or tried to write since (an answer lost, a kill
+        mid-push), moved by any part of the channel's own orders and cancellations recorded
+        after the attempt: an order the shop took after our write lowered what it shows below
+        what we wrote; one it took before, but that we pulled only after, was written over.
+        Seen under the reliability campaign: a push of 162 landed, its acknowledgement was lost
+        to a kill, the shop then sold one (161); 161 is ours, never a back-office edit."""
         if not skus:
             return {}
         async with self._read() as tx:
             rows = await tx.fetch("written_for", channel, sorted(set(skus)))
-        return {str(sku): tuple(_figures(text)) for sku, text in rows}
+            attempts = {str(sku): _attempts(text) for sku, text in rows}
+            marks = [v[1] for values in attempts.values() for v in values if v[1] is not None]
+            moved: dict[str, list[tuple[int, int]]] = {}
+            if marks:
+                for sku, mid, delta in await tx.fetch(
+                    "own_movements_after", channel, sorted(attempts), min(marks)
+                ):
+                    moved.setdefault(str(sku), []).append((int(mid), int(delta)))
+        out: dict[str, frozenset[int]] = {}
+        for sku, values in attempts.items():
+            figures: set[int] = set()
+            for figure, after in values:
+                deltas = [] if after is None else [d for m, d in moved.get(sku, []) if m > after]
+                figures |= {figure + s for s in _partial_sums(deltas)}
+            out[sku] = frozenset(figures)
+        return out
 
     # -- drafts ---------------------------------------------------------------------------------
 
@@ -198,12 +230,29 @@ class StockInSql(SqlBase):
 MAX_ATTEMPTS = 50  # figures remembered per channel and SKU between acknowledged writes
 
 
-def _figures(text: object) -> list[int]:
+def _attempts(text: object) -> list[tuple[int, int | None]]:
+    """The stored attempts: a figure acknowledged (an int) or tried ([figure, last movement])."""
     try:
         values = json.loads(str(text or "[]"))
     except ValueError:
         return []
-    return [int(v) for v in values if isinstance(v, int) and not isinstance(v, bool)]
+    out: list[tuple[int, int | None]] = []
+    for v in values:
+        if isinstance(v, int) and not isinstance(v, bool):
+            out.append((v, None))
+        elif isinstance(v, list) and len(v) == 2 and all(isinstance(x, int) for x in v):
+            out.append((int(v[0]), int(v[1])))
+    return out
+
+
+def _partial_sums(deltas: Sequence[int], limit: int = 4096) -> set[int]:
+    """Every sum of a subset of ``deltas`` (0 included); bounded by their spread, not 2ⁿ."""
+    sums = {0}
+    for delta in deltas:
+        sums |= {s + delta for s in sums}
+        if len(sums) > limit:  # never in practice: thousands of orders in one unacknowledged push
+            break
+    return sums
 
 
 def _draft(row: Sequence[object]) -> Draft:

@@ -39,7 +39,9 @@ class FakeChannel:
     fail_push: ConnectorError | None = None  # raised by every push while set
     fail_pull: ConnectorError | None = None
     fail_check: ConnectorError | None = None
+    lose_answers: ConnectorError | None = None  # raised by every push after it has written
     push_delay: float = 0.0
+    answer_delay: float = 0.0  # after a push has written, before its answer arrives
     reads: int = 0  # pushes that have read the figures (then wait push_delay, then write)
     read_gate: asyncio.Event | None = None  # while set and not set(), a read of levels waits
 
@@ -118,6 +120,10 @@ class FakeConnector(Connector[dict[str, Any]]):
                 continue
             state.figures[item.sku] = item.available
             results.append(PushResult(item.sku, PushStatus.WRITTEN, shown=item.available))
+        if state.answer_delay:
+            await asyncio.sleep(state.answer_delay)
+        if state.lose_answers is not None:
+            raise state.lose_answers  # written, but the answer never arrives
         return results
 
     async def read_levels(

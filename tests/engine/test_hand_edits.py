@@ -13,6 +13,7 @@ import pytest
 
 from syncd.cli.run import ServedDaemon
 from syncd.domain import STOCK_CHANNEL, ConflictKind, Document, DocumentKind
+from syncd.exceptions import ConnectorError
 from syncd.testing import FakeChannel, FakeConnector
 from syncd.testing.daemon import settings_for as fake_settings
 from syncd.testing.harness import until
@@ -194,6 +195,66 @@ async def test_a_sale_overwritten_by_our_own_push_is_not_an_edit(
     await until(lambda: channels["shop"].figures["CAP"] == 2)  # the lost update repaired
     await settle(daemon)
     assert await daemon.store.levels(["CAP"]) == {"CAP": 2}
+    assert await edits_booked(daemon) == []
+
+
+async def test_an_order_after_a_write_whose_answer_was_lost_is_not_an_edit(
+    tmp_path: Path,
+    channels: dict[str, FakeChannel],
+    ledger_backend: tuple[str, str],  # before start_daemon: the daemon stops first
+    start_daemon: DaemonStarter,
+) -> None:
+    # Seen under the reliability campaign: a push lands but its answer is lost (a kill, a
+    # connection reset), so syncd still believes the old figure; a customer then orders. The
+    # shop shows what we wrote less the order: our write, never a back-office edit.
+    daemon = await start_daemon(settings(tmp_path, ledger_backend))
+    assert daemon.store is not None
+    await opened(daemon, channels)
+    channels["shop"].lose_answers = ConnectorError("connection reset after the write")
+    till(daemon).sell(
+        Document("till", "t-6", DocumentKind.TILL_RECEIPT, {"CAP": 1}, datetime.now(UTC))
+    )
+    await until(lambda: channels["shop"].figures["CAP"] == 4)
+    shop(daemon).sell(order("1070", {"CAP": 1}))
+    channels["shop"].lose_answers = None
+    await until(lambda: channels["till"].figures["CAP"] == 3)
+    await settle(daemon)
+    await settle(daemon)
+    assert await daemon.store.levels(["CAP"]) == {"CAP": 3}
+    assert channels["shop"].figures["CAP"] == 3
+    assert await edits_booked(daemon) == []
+
+
+async def test_an_order_pulled_before_our_write_is_acknowledged_is_not_an_edit(
+    tmp_path: Path,
+    channels: dict[str, FakeChannel],
+    ledger_backend: tuple[str, str],  # before start_daemon: the daemon stops first
+    start_daemon: DaemonStarter,
+) -> None:
+    # Seen under the reliability campaign (Magento): our write lands, a customer orders, the
+    # order is pulled, and only then the write's answer arrives: the acknowledgement sets the
+    # belief to what we wrote, which the shop no longer shows. Still our write, not an edit.
+    daemon = await start_daemon(settings(tmp_path, ledger_backend))
+    assert daemon.store is not None
+    await opened(daemon, channels)
+    channels["shop"].answer_delay = 1.0
+    till(daemon).sell(
+        Document("till", "t-7", DocumentKind.TILL_RECEIPT, {"CAP": 1}, datetime.now(UTC))
+    )
+    await until(lambda: channels["shop"].figures["CAP"] == 4)
+    pulls = channels["shop"].pulls
+    shop(daemon).sell(order("1080", {"CAP": 1}))
+    till(daemon).sell(  # so that what syncd writes next is not what the shop shows
+        Document("till", "t-8", DocumentKind.TILL_RECEIPT, {"CAP": 1}, datetime.now(UTC))
+    )
+    await until(lambda: channels["shop"].pulls > pulls + 1)  # pulled while the answer waits
+    channels["shop"].answer_delay = 0.0
+    await until(lambda: channels["shop"].figures["CAP"] == 2)
+    await settle(daemon)
+    await settle(daemon)
+    assert await daemon.store.levels(["CAP"]) == {"CAP": 2}
+    assert channels["shop"].figures["CAP"] == 2
+    assert channels["till"].figures["CAP"] == 2
     assert await edits_booked(daemon) == []
 
 

@@ -39,5 +39,23 @@ VALUES ($1, $2, NULL, 'attempt', $4, $3)
 ON CONFLICT (channel, sku) DO UPDATE SET written = EXCLUDED.written;
 
 -- name: written_acknowledged
+-- The shop shows this write now: earlier attempts are settled. The write's own attempt keeps the
+-- last movement recorded before it: an order pulled between the write and this acknowledgement
+-- moved a belief the acknowledgement then set, so it may still be in what the shop shows.
+UPDATE channel_levels SET written = COALESCE(
+    (SELECT jsonb_build_array(e)::text FROM jsonb_array_elements(written::jsonb) e
+     WHERE jsonb_typeof(e) = 'array' AND (e ->> 0)::bigint = $3 LIMIT 1),
+    json_build_array($3::int)::text)
+WHERE channel = $1 AND sku = $2;
+
+-- name: written_settled
 UPDATE channel_levels SET written = json_build_array($3::int)::text
 WHERE channel = $1 AND sku = $2;
+
+-- name: last_movement
+SELECT COALESCE(max(id), 0) FROM movements;
+
+-- name: own_movements_after
+-- A channel's own orders and cancellations recorded after an attempt (written_figures).
+SELECT sku, id, delta FROM movements
+WHERE channel = $1 AND sku = ANY($2::text[]) AND id > $3 ORDER BY id;

@@ -40,4 +40,22 @@ VALUES (?1, ?2, NULL, 'attempt', ?4, ?3)
 ON CONFLICT (channel, sku) DO UPDATE SET written = excluded.written;
 
 -- name: written_acknowledged
+-- The shop shows this write now: earlier attempts are settled. The write's own attempt keeps the
+-- last movement recorded before it: an order pulled between the write and this acknowledgement
+-- moved a belief the acknowledgement then set, so it may still be in what the shop shows.
+UPDATE channel_levels SET written = COALESCE(
+    (SELECT json_array(json(e.value)) FROM json_each(channel_levels.written) e
+     WHERE e.type = 'array' AND json_extract(e.value, '$[0]') = ?3 LIMIT 1),
+    json_array(?3))
+WHERE channel = ?1 AND sku = ?2;
+
+-- name: written_settled
 UPDATE channel_levels SET written = json_array(?3) WHERE channel = ?1 AND sku = ?2;
+
+-- name: last_movement
+SELECT COALESCE(max(id), 0) FROM movements;
+
+-- name: own_movements_after
+-- A channel's own orders and cancellations recorded after an attempt (written_figures).
+SELECT sku, id, delta FROM movements
+WHERE channel = ?1 AND sku IN (SELECT value FROM json_each(?2)) AND id > ?3 ORDER BY id;
