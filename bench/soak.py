@@ -35,9 +35,9 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument(
         "--hand-edits",
-        default="revert",
+        default="adopt",
         choices=("adopt", "revert", "report"),
-        help="the shops' hand_edits (adopt: shows issue 16's open mis-adoption under faults)",
+        help="the shops' hand_edits (default adopt, the merchant's default)",
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)

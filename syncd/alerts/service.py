@@ -35,7 +35,7 @@ from syncd.alerts.watch import ChannelBack, ChannelDown, ChannelWatch, Observati
 from syncd.backoff import backoff_seconds
 from syncd.domain import Conflict, ConflictKind, ConflictStatus, utcnow
 from syncd.events import EventFeed
-from syncd.exceptions import LedgerError
+from syncd.exceptions import LedgerError, LedgerUnavailable
 from syncd.ledger.store import AlertItem, AlertMail, AlertStore, NewAlertItem, NewAlertMail
 from syncd.logs import scrub
 
@@ -332,8 +332,23 @@ class AlertService:
             except SendError as err:
                 await self._failed(mail, err)
                 return
-            await self.store.mark_alert_mail_sent(mail.id, self.clock())
+            await self._mark_sent(mail)
             self._succeeded(mail, refused)
+
+    async def _mark_sent(self, mail: AlertMail) -> None:
+        """Record a mail the server accepted. The ledger may be briefly away (a PostgreSQL
+        restart, a terminated backend): unrecorded, the mail would go out again, so the mark is
+        retried for about half a minute before the loop gives up (seen under the reliability
+        campaign: a backend terminated between the server's 250 and the mark)."""
+        for attempt in range(1, 9):
+            try:
+                await self.store.mark_alert_mail_sent(mail.id, self.clock())
+                return
+            except LedgerUnavailable as err:
+                if attempt == 8:
+                    raise
+                log.warning("alert_mail_mark_retry", mail=mail.id, error=str(err))
+                await asyncio.sleep(backoff_seconds(attempt, base=0.25, cap=8))
 
     def message(self, mail: AlertMail) -> EmailMessage:
         """The mail as it will be sent; flattened once here, so that a mail that cannot be

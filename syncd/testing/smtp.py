@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -24,12 +25,16 @@ class Inbox:
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     logins: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # awaited once per message, after it is kept and before the server answers 250
+    on_message: Callable[[], Awaitable[None]] | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         with self.lock:
             self.messages.append(message)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        if self.on_message is not None:
+            await self.on_message()
         return "250 OK"
 
     def authenticate(

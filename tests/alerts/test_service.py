@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 from structlog.testing import capture_logs
 
@@ -363,3 +364,37 @@ async def test_without_recipients_nothing_is_queued_or_sent(store: SqlStore) -> 
     await service.tick()
     assert service.status.state == "disabled"
     assert await store.pending_alert_items() == [] and await store.alert_mails() == []
+
+
+@pytest.mark.parametrize("ledger_backend", ["postgres"], indirect=True)
+async def test_a_mail_accepted_while_the_ledger_loses_its_connections_goes_out_once(
+    store: SqlStore, smtp: SmtpServer, pg_dsn: str
+) -> None:
+    # Seen under the reliability campaign: PostgreSQL's backends terminated between the SMTP
+    # server's 250 and the mark "sent"; unmarked, the mail went out again.
+    await blue_shirt_oversell(store)
+    database = pg_dsn.rsplit("/", 1)[1]
+    terminated: list[int] = []
+
+    async def drop_connections() -> None:
+        if terminated:
+            return
+        conn = await asyncpg.connect(pg_dsn)
+        try:
+            rows = await conn.fetch(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = $1 AND pid <> pg_backend_pid()",
+                database,
+            )
+        finally:
+            await conn.close()
+        terminated.append(len(rows))
+
+    smtp.inbox.on_message = drop_connections
+    service = AlertService(alert_settings(smtp.port), store, admin_order_urls=ADMIN)
+    await service.tick()  # before the retry of the mark, this raised LedgerUnavailable
+    await service.tick()
+    await service.tick()
+    assert terminated and terminated[0] >= 1
+    assert len(smtp.inbox.messages) == 1
+    assert await store.unsent_alert_mails(10) == []
