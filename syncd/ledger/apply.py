@@ -241,6 +241,7 @@ class DocumentApplier(SqlBase):
         lines: dict[DocKey, dict[str, LineState]] = {}
         identifiers = {line for doc in documents for line in doc.lines}
         if keys:
+            await self._lock_document_keys(tx, channels_arg, ids_arg)
             for ch, doc_id, kind, version, content_hash, cancelled in await tx.fetch(
                 "lock_documents", Pairs(channels_arg, ids_arg)
             ):
@@ -259,6 +260,10 @@ class DocumentApplier(SqlBase):
         return await self._load_levels(
             tx, sorted(skus), now_us, docs=docs, lines=lines, resolve=resolve
         )
+
+    async def _lock_document_keys(self, tx: Tx, channels: list[str], ids: list[str]) -> None:
+        """Serialize batches that apply the same document (PostgreSQL: several daemons);
+        SQLite's write transactions are serialized already."""
 
     async def _load_levels(
         self,

@@ -145,6 +145,9 @@ class PostgresStore(SqlStore):
         except _UNAVAILABLE as err:
             raise LedgerUnavailable(f"PostgreSQL ledger: {type(err).__name__}: {err}") from err
 
+    async def _lock_document_keys(self, tx: Tx, channels: list[str], ids: list[str]) -> None:
+        await tx.fetch("lock_document_keys", channels, ids)
+
     async def _notify(self, tx: Tx, channels: set[str]) -> None:
         for channel in sorted(channels):
             await tx.execute("notify_outbox", channel)

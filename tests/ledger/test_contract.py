@@ -313,6 +313,25 @@ async def test_concurrent_stores_on_one_postgres_give_the_exact_level(
             await s.close()
 
 
+async def test_the_same_new_document_from_two_daemons_at_once_moves_once(pg_dsn: str) -> None:
+    # Two daemons on one PostgreSQL pull the same new order at the same moment: neither finds
+    # it stored, so there is no row to lock; without a lock on its key both moved its lines.
+    from syncd.ledger.postgres import PostgresStore
+
+    stores = [await PostgresStore(pg_dsn, strict_skus=False).open() for _ in range(2)]
+    try:
+        await stores[0].apply_document(receipt("r1", {"HOT": 1000}))
+        for i in range(60):
+            doc = till(f"same-{i}", {"HOT": 1, "COLD": 2})
+            await asyncio.gather(*(s.apply_document(doc) for s in stores))
+        assert await stores[0].levels(["HOT", "COLD"]) == {"HOT": 940, "COLD": -120}
+        count_, total = await stores[1].movement_totals()
+        assert (count_, total) == (1 + 120, 1000 - 180)
+    finally:
+        for s in stores:
+            await s.close()
+
+
 async def test_wake_up_on_commit(store: SqlStore) -> None:
     await store.register_channels([ChannelInfo("web", "prestashop")])
     waiter = asyncio.create_task(store.wait_for_outbox("web", 10))

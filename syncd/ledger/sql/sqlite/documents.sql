@@ -15,6 +15,11 @@ SELECT barcode, sku FROM products WHERE barcode IN (SELECT value FROM json_each(
 -- name: insert_product_min
 INSERT INTO products (sku, updated_us) VALUES (?1, ?2) ON CONFLICT (sku) DO NOTHING;
 
+-- name: lock_document_keys
+-- (PostgreSQL locks a new document's key; SQLite's write transactions are serialized already:
+-- never run, defined so that both dialects keep the same queries.)
+SELECT count(*) FROM json_each(?1);
+
 -- name: lock_documents
 SELECT d.channel, d.doc_id, d.kind, d.version, d.content_hash, d.cancelled
 FROM documents d
