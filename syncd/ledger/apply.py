@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import structlog
 
@@ -186,7 +187,12 @@ class DocumentApplier(SqlBase):
                 await self._write_rejections(tx, rejections, now_us)
             return plan
 
-        plan = await self._run(body)
+        plan: Plan | None = None
+        if not any(job.rejections for job in jobs):
+            cursor_list = [(job.channel, k, v) for job in jobs for k, v in job.cursors.items()]
+            plan = await self._apply_unlocked(documents, now, settled, cursor_list)
+        if plan is None:
+            plan = await self._run(body)
         self._wake(plan.changed_channels)
         out: list[list[ApplyResult]] = []
         position = 0
@@ -194,6 +200,20 @@ class DocumentApplier(SqlBase):
             out.append(plan.results[position : position + len(job.documents)])
             position += len(job.documents)
         return out
+
+    async def _apply_unlocked(
+        self,
+        documents: Sequence[Document],
+        now: datetime,
+        settled: frozenset[DocKey],
+        cursors: Sequence[tuple[str, str, str]],
+    ) -> Plan | None:
+        """Apply a batch in the fewest round trips the database allows, or return None when it
+        cannot (then the batch runs in :meth:`_run` with its rows locked from the start).
+
+        PostgreSQL plans from rows read without locks and writes only if they are unchanged
+        (see :mod:`syncd.ledger.postgres`); SQLite's transactions cost no round trip."""
+        return None
 
     async def _apply_in(
         self,
@@ -207,8 +227,6 @@ class DocumentApplier(SqlBase):
         snap = await self._load_snapshot(tx, documents, now_us)
         plan = plan_batch(documents, snap, now=now, replay=replay, settled=settled)
         await self._write_plan(tx, plan, snap, now_us)
-        if plan.changed_channels:
-            await self._notify(tx, plan.changed_channels)
         return plan
 
     async def _resolve(self, tx: Tx, identifiers: set[str], now_us: int) -> dict[str, str]:
@@ -241,7 +259,6 @@ class DocumentApplier(SqlBase):
         lines: dict[DocKey, dict[str, LineState]] = {}
         identifiers = {line for doc in documents for line in doc.lines}
         if keys:
-            await self._lock_document_keys(tx, channels_arg, ids_arg)
             for ch, doc_id, kind, version, content_hash, cancelled in await tx.fetch(
                 "lock_documents", Pairs(channels_arg, ids_arg)
             ):
@@ -260,10 +277,6 @@ class DocumentApplier(SqlBase):
         return await self._load_levels(
             tx, sorted(skus), now_us, docs=docs, lines=lines, resolve=resolve
         )
-
-    async def _lock_document_keys(self, tx: Tx, channels: list[str], ids: list[str]) -> None:
-        """Serialize batches that apply the same document (PostgreSQL: several daemons);
-        SQLite's write transactions are serialized already."""
 
     async def _load_levels(
         self,
@@ -305,6 +318,21 @@ class DocumentApplier(SqlBase):
         )
 
     async def _write_plan(self, tx: Tx, plan: Plan, snap: Snapshot, now_us: int) -> None:
+        await self._write_rows(tx, plan, now_us)
+        if needs_conflicts(plan):
+            await self._write_conflicts(tx, plan, now_us)
+
+    async def _write_conflicts(self, tx: Tx, plan: Plan, now_us: int) -> None:
+        """What a plan means for conflicts: oversells recorded or resolved, unknown SKUs."""
+        if plan.oversells or any(
+            plan.levels_before[sku] < 0 <= qty for sku, qty in plan.levels.items()
+        ):
+            await self._record_oversells(tx, plan, now_us)
+        if plan.unknown:
+            await self._record_unknown(tx, plan, now_us)
+
+    async def _write_rows(self, tx: Tx, plan: Plan, now_us: int) -> None:
+        """Documents, lines, movements, levels, figures shown, the outbox; then the wake-up."""
         if plan.documents:
             await tx.executemany(
                 "upsert_document",
@@ -365,12 +393,8 @@ class DocumentApplier(SqlBase):
                 ],
             )
         await self._write_outbox(tx, plan, now_us)
-        if plan.oversells or any(
-            plan.levels_before[sku] < 0 <= qty for sku, qty in plan.levels.items()
-        ):
-            await self._record_oversells(tx, plan, now_us)
-        if plan.unknown:
-            await self._record_unknown(tx, plan, now_us)
+        if plan.changed_channels:
+            await self._notify(tx, plan.changed_channels)
 
     async def _write_outbox(self, tx: Tx, plan: Plan, now_us: int) -> None:
         if plan.outbox_set:
@@ -599,3 +623,99 @@ class DocumentApplier(SqlBase):
         self._wake(plan.changed_channels)
         log.info("pending_lines_replayed", documents=len(plan.results))
         return plan.results
+
+
+# -- a plan as rows, a snapshot from rows (one JSON document each: see sql/postgres/schema.sql) ---
+
+
+def needs_conflicts(plan: Plan) -> bool:
+    """Whether writing ``plan`` records or resolves a conflict (reads and decides in Python)."""
+    return bool(plan.oversells or plan.unknown) or any(
+        plan.levels_before[sku] < 0 <= qty for sku, qty in plan.levels.items()
+    )
+
+
+def batch_keys(documents: Sequence[Document]) -> tuple[list[DocKey], list[str]]:
+    """The document keys (sorted) and line identifiers of a batch's valid documents."""
+    valid = [doc for doc in documents if not doc.validate()]
+    keys = sorted({doc.key for doc in valid})
+    identifiers = sorted({line for doc in valid for line in doc.lines})
+    return keys, identifiers
+
+
+def plan_rows(plan: Plan) -> dict[str, list[dict[str, object]]]:
+    """The rows a plan writes, one array per table (times of recording are the writer's)."""
+    latest = {(ln.channel, ln.doc_id, ln.line_key): ln for ln in plan.lines}
+    return {
+        "documents": [
+            {
+                "channel": d.channel,
+                "doc_id": d.doc_id,
+                "kind": d.kind.value,
+                "version": d.version,
+                "content_hash": plan.hashes[key],
+                "reference": d.reference,
+                "cancelled": d.cancelled,
+                "url": d.url,
+                "occurred_us": to_us(d.occurred_at),
+                "meta": json.dumps(dict(d.meta)) if d.meta else "{}",
+                "basis": json.dumps(dict(d.basis)) if d.basis else "{}",
+            }
+            for key, d in sorted(plan.documents.items())
+        ],
+        "lines": [
+            {
+                "channel": ln.channel,
+                "doc_id": ln.doc_id,
+                "line_key": ln.line_key,
+                "sku": ln.sku,
+                "wanted": ln.wanted,
+                "applied": ln.applied,
+            }
+            for _, ln in sorted(latest.items())
+        ],
+        "movements": [
+            {
+                "sku": m.sku,
+                "delta": m.delta,
+                "reason": m.reason.value,
+                "channel": m.channel,
+                "doc_id": m.doc_id,
+                "doc_version": m.doc_version,
+                "occurred_us": to_us(m.occurred_at),
+            }
+            for m in plan.movements
+        ],
+        "levels": [{"sku": sku, "on_hand": qty} for sku, qty in sorted(plan.levels.items())],
+        "shown": [
+            {"channel": ch, "sku": sku, "shown": value}
+            for (ch, sku), value in sorted(plan.shown.items())
+        ],
+        "outbox_set": [
+            {"channel": ch, "sku": sku, "wanted": wanted}
+            for (ch, sku), wanted in sorted(plan.outbox_set.items())
+        ],
+        "outbox_delete": [{"channel": ch, "sku": sku} for ch, sku in sorted(plan.outbox_delete)],
+    }
+
+
+def snapshot_from_rows(data: Mapping[str, list[list[Any]]]) -> Snapshot:
+    """A :class:`Snapshot` from its rows, one array per table (``syncd_snapshot``)."""
+    lines: dict[DocKey, dict[str, LineState]] = {}
+    for ch, doc_id, line_key, sku, wanted, applied in data["lines"]:
+        lines.setdefault((ch, doc_id), {})[line_key] = LineState(sku, int(wanted), int(applied))
+    return Snapshot(
+        docs={
+            (ch, doc_id): DocState(kind, int(version), content_hash, bool(cancelled))
+            for ch, doc_id, kind, version, content_hash, cancelled in data["docs"]
+        },
+        lines=lines,
+        on_hand={sku: int(qty) for sku, qty in data["levels"]},
+        resolve=dict(data["resolve"]),
+        channels=[
+            PushChannel(name, type_, bool(follows)) for name, type_, follows in data["channels"]
+        ],
+        buffers={(ch, sku): int(qty) for ch, sku, qty in data["buffers"]},
+        shown={(ch, sku): None if v is None else int(v) for ch, sku, v in data["shown"]},
+        outbox={(ch, sku): int(wanted) for ch, sku, wanted in data["outbox"]},
+    )

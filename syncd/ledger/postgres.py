@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
 import structlog
 
+from syncd.domain import Document
 from syncd.exceptions import LedgerUnavailable, SchemaError
+from syncd.ledger.apply import batch_keys, needs_conflicts, plan_rows, snapshot_from_rows
+from syncd.ledger.planner import ApplyStatus, DocKey, Plan, Snapshot, plan_batch
 from syncd.ledger.queries import fresh_schema, migrations, queries
 from syncd.ledger.sqlbase import Pairs, Tx
 from syncd.ledger.sqlstore import SqlStore
+from syncd.ledger.values import to_us
 
 log = structlog.get_logger("syncd.ledger")
 DIALECT = "postgres"
 T = TypeVar("T")
 NOTIFY_CHANNEL = "syncd_outbox"
 _MIGRATE_LOCK = 0x5379_6E63  # pg_advisory_lock key: only one process migrates at a time
+_CHANGED = "SY001"  # syncd_apply_plan: the batch's rows changed since they were read
 
 # Errors after which the same transaction may simply be tried again.
 _TRANSIENT = (
@@ -82,6 +90,7 @@ class PostgresStore(SqlStore):
         # Row locks let transactions on different SKUs commit side by side; keep one connection
         # free for reads and acknowledgements.
         self.writers = max(1, min(2, pool_size - 1))
+        self.unlocked_attempts = 2  # plans from unlocked rows before taking the locking path
         self._pool: asyncpg.Pool | None = None
         self._listener: asyncio.Task[None] | None = None
 
@@ -145,8 +154,86 @@ class PostgresStore(SqlStore):
         except _UNAVAILABLE as err:
             raise LedgerUnavailable(f"PostgreSQL ledger: {type(err).__name__}: {err}") from err
 
-    async def _lock_document_keys(self, tx: Tx, channels: list[str], ids: list[str]) -> None:
-        await tx.fetch("lock_document_keys", channels, ids)
+    # -- applying documents in few round trips ---------------------------------------------------
+
+    async def _load_snapshot(self, tx: Tx, documents: Sequence[Document], now_us: int) -> Snapshot:
+        """The batch's rows, locked, in one round trip (``syncd_snapshot``)."""
+        keys, identifiers = batch_keys(documents)
+        rows = await tx.fetch(
+            "snapshot",
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            identifiers,
+            self.strict_skus,
+            True,
+            now_us,
+        )
+        return snapshot_from_rows(json.loads(rows[0][0]))
+
+    async def _write_rows(self, tx: Tx, plan: Plan, now_us: int) -> None:
+        """The plan's rows and the wake-up in one round trip (``syncd_write_plan``)."""
+        rows: dict[str, object] = dict(plan_rows(plan))
+        if any(rows.values()):
+            rows["notify"] = sorted(plan.changed_channels)
+            await tx.execute("write_plan", json.dumps(rows), now_us)
+
+    async def _apply_unlocked(
+        self,
+        documents: Sequence[Document],
+        now: datetime,
+        settled: frozenset[DocKey],
+        cursors: Sequence[tuple[str, str, str]],
+    ) -> Plan | None:
+        """Two round trips, no explicit transaction: read the batch's rows without locks, plan,
+        then ``syncd_apply_plan`` locks them, checks they are still what was planned from, and
+        writes the plan, committed with that one statement. Rows changed meanwhile (another
+        writer, another daemon): planned again, then left to the locking path. A plan that
+        records a conflict or a rejection also takes the locking path (rare; decided in Python)."""
+        keys, identifiers = batch_keys(documents)
+        channels, ids = [k[0] for k in keys], [k[1] for k in keys]
+        now_us = to_us(now)
+        try:
+            async with self._read() as tx:
+                for attempt in range(1, self.unlocked_attempts + 1):
+                    found = await tx.fetch(
+                        "snapshot", channels, ids, identifiers, self.strict_skus, False, now_us
+                    )
+                    text: str = found[0][0]
+                    plan = plan_batch(
+                        documents, snapshot_from_rows(json.loads(text)), now=now, settled=settled
+                    )
+                    if needs_conflicts(plan) or any(
+                        r.status is ApplyStatus.REJECTED for r in plan.results
+                    ):
+                        return None
+                    rows: dict[str, object] = dict(plan_rows(plan))
+                    if not any(rows.values()) and not cursors:
+                        return plan  # nothing to write (the same versions again)
+                    rows["cursors"] = [
+                        {"channel": ch, "key": key, "value": value} for ch, key, value in cursors
+                    ]
+                    rows["notify"] = sorted(plan.changed_channels)
+                    seen = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+                    try:
+                        await tx.execute(
+                            "apply_plan",
+                            channels,
+                            ids,
+                            identifiers,
+                            self.strict_skus,
+                            now_us,
+                            seen,
+                            json.dumps(rows),
+                        )
+                    except asyncpg.PostgresError as err:
+                        if getattr(err, "sqlstate", "") != _CHANGED:
+                            raise
+                        log.debug("ledger_batch_planned_again", attempt=attempt)
+                        continue
+                    return plan
+        except _TRANSIENT as err:
+            log.info("ledger_unlocked_apply_failed", error=type(err).__name__)
+        return None
 
     async def _notify(self, tx: Tx, channels: set[str]) -> None:
         for channel in sorted(channels):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from syncd.domain import ConflictKind, ConflictStatus, Document, DocumentKind, Reason, Rejection
 from syncd.ledger import Ack, ApplyStatus, ChannelInfo, Product
 from syncd.ledger.sqlstore import SqlStore
@@ -313,12 +315,19 @@ async def test_concurrent_stores_on_one_postgres_give_the_exact_level(
             await s.close()
 
 
-async def test_the_same_new_document_from_two_daemons_at_once_moves_once(pg_dsn: str) -> None:
+@pytest.mark.parametrize("unlocked_attempts", [2, 0], ids=["one-statement", "locking"])
+async def test_the_same_new_document_from_two_daemons_at_once_moves_once(
+    pg_dsn: str, unlocked_attempts: int
+) -> None:
     # Two daemons on one PostgreSQL pull the same new order at the same moment: neither finds
     # it stored, so there is no row to lock; without a lock on its key both moved its lines.
+    # "one-statement": each plans from rows read without locks and writes only if they did not
+    # change (the usual path); "locking": each locks the rows first.
     from syncd.ledger.postgres import PostgresStore
 
     stores = [await PostgresStore(pg_dsn, strict_skus=False).open() for _ in range(2)]
+    for s in stores:
+        s.unlocked_attempts = unlocked_attempts
     try:
         await stores[0].apply_document(receipt("r1", {"HOT": 1000}))
         for i in range(60):

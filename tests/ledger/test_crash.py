@@ -9,11 +9,9 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
@@ -29,48 +27,52 @@ T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 DOC = Document("till", "r-1", DocumentKind.TILL_RECEIPT, {"A": 2, "B": 1}, T0)
 
 
-class _KillingTx:
-    """Terminates its own PostgreSQL backend just before the levels are written."""
-
-    def __init__(self, inner: Any, admin_dsn: str) -> None:
-        self.inner = inner
-        self.admin_dsn = admin_dsn
-
-    async def fetch(self, name: str, *args: Any) -> list[Any]:
-        result: list[Any] = await self.inner.fetch(name, *args)
-        return result
-
-    async def execute(self, name: str, *args: Any) -> None:
-        await self.inner.execute(name, *args)
-
-    async def executemany(self, name: str, rows: Sequence[Sequence[Any]]) -> None:
-        if name == "update_level":
-            pid = await self.inner.conn.fetchval("SELECT pg_backend_pid()")
-            admin = await asyncpg.connect(self.admin_dsn)
-            try:
-                await admin.execute("SELECT pg_terminate_backend($1)", pid)
-            finally:
-                await admin.close()
-        await self.inner.executemany(name, rows)
+async def _waiting_backend(dsn: str) -> int:
+    """The pid of the backend that waits on a lock inside one of the ledger's functions."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        for _ in range(400):
+            pid = await conn.fetchval(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query LIKE '%syncd_%'"
+            )
+            if pid is not None:
+                return int(pid)
+            await asyncio.sleep(0.025)
+    finally:
+        await conn.close()
+    raise AssertionError("the ledger never waited on the blocking row")
 
 
-class _KillingStore(PostgresStore):
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[Tx]:
-        async with super()._transaction() as tx:
-            yield _KillingTx(tx, self._dsn)
-
-
-async def test_postgres_backend_killed_mid_transaction(pg_dsn: str) -> None:
-    killer = await _KillingStore(pg_dsn, strict_skus=False).open(listen=False)
-    with pytest.raises((LedgerUnavailable, asyncpg.PostgresError)):
-        await killer.apply_document(DOC)
-    await killer.close()
+@pytest.mark.parametrize("unlocked_attempts", [2, 0], ids=["one-statement", "locking"])
+async def test_postgres_backend_killed_mid_transaction(pg_dsn: str, unlocked_attempts: int) -> None:
+    # The batch's write waits on a level row another transaction is inserting, its advisory
+    # lock, document lock and product rows already taken or written: its backend is terminated
+    # there. "one-statement": the write that commits by itself (the usual path); "locking":
+    # BEGIN, the locked snapshot, the write, COMMIT.
+    killer = await PostgresStore(pg_dsn, strict_skus=False).open(listen=False)
+    killer.unlocked_attempts = unlocked_attempts
+    blocker = await asyncpg.connect(pg_dsn)
+    try:
+        blocking = blocker.transaction()
+        await blocking.start()
+        await blocker.execute("INSERT INTO levels (sku, on_hand, updated_us) VALUES ('B', 0, 0)")
+        applying = asyncio.create_task(killer.apply_document(DOC))
+        pid = await _waiting_backend(pg_dsn)
+        await blocker.execute("SELECT pg_terminate_backend($1)", pid)
+        with pytest.raises((LedgerUnavailable, asyncpg.PostgresError)):
+            await applying
+        await blocking.rollback()
+        assert await blocker.fetchval("SELECT count(*) FROM products") == 0
+    finally:
+        await blocker.close()
+        await killer.close()
 
     store = await PostgresStore(pg_dsn, strict_skus=False).open(listen=False)
     try:
         assert await store.movement_totals() == (0, 0)
         assert await store.document_lines("till", "r-1") == {}
+        assert await store.levels() == {}
         result = await store.apply_document(DOC)
         assert result.status is ApplyStatus.APPLIED
         assert await store.levels(["A", "B"]) == {"A": -2, "B": -1}

@@ -14,13 +14,15 @@ SELECT barcode, sku FROM products WHERE barcode = ANY($1::text[]);
 -- name: insert_product_min
 INSERT INTO products (sku, updated_us) VALUES ($1, $2) ON CONFLICT (sku) DO NOTHING;
 
--- name: lock_document_keys
--- A document not stored yet has no row to lock: two daemons applying it at once would both move
--- its lines. Its key is locked instead (sorted: two batches never wait on each other in a cycle).
-SELECT count(pg_advisory_xact_lock(s.h)) FROM (
-    SELECT hashtextextended(k.c || chr(31) || k.i, 0) AS h
-    FROM unnest($1::text[], $2::text[]) AS k(c, i) ORDER BY 1
-) s;
+-- name: snapshot
+-- Every row a batch of documents touches, as JSON; locked if $5 (functions: schema.sql).
+SELECT syncd_snapshot($1::text[], $2::text[], $3::text[], $4, $5, $6);
+
+-- name: write_plan
+SELECT syncd_write_plan($1::jsonb, $2);
+
+-- name: apply_plan
+SELECT syncd_apply_plan($1::text[], $2::text[], $3::text[], $4, $5, $6, $7::jsonb);
 
 -- name: lock_documents
 SELECT d.channel, d.doc_id, d.kind, d.version, d.content_hash, d.cancelled

@@ -15,10 +15,17 @@ SELECT barcode, sku FROM products WHERE barcode IN (SELECT value FROM json_each(
 -- name: insert_product_min
 INSERT INTO products (sku, updated_us) VALUES (?1, ?2) ON CONFLICT (sku) DO NOTHING;
 
--- name: lock_document_keys
--- (PostgreSQL locks a new document's key; SQLite's write transactions are serialized already:
--- never run, defined so that both dialects keep the same queries.)
-SELECT count(*) FROM json_each(?1);
+-- name: snapshot
+-- snapshot, write_plan, apply_plan: PostgreSQL applies a batch through functions, in few round
+-- trips (issue 17); SQLite runs the statements below in process. Never run here, defined so that
+-- both dialects keep the same queries.
+SELECT NULL WHERE ?1 IS NULL;
+
+-- name: write_plan
+SELECT NULL WHERE ?1 IS NULL;
+
+-- name: apply_plan
+SELECT NULL WHERE ?1 IS NULL;
 
 -- name: lock_documents
 SELECT d.channel, d.doc_id, d.kind, d.version, d.content_hash, d.cancelled

@@ -1,0 +1,176 @@
+-- Applying a batch of documents in few round trips (issue 17): one function reads every row the
+-- planner needs (syncd/ledger/planner.py, Snapshot), one writes what it decided (Plan), one does
+-- both checks and writes in one statement. They load and write rows only: every domain rule stays
+-- in the planner. A new table is one more key in the snapshot and one more array in the plan.
+
+-- The rows a batch touches, as JSON (one array per table, in a fixed order: two snapshots of the
+-- same rows are the same text). p_lock: lock them (advisory lock per document key, since a new
+-- document has no row yet; documents and levels FOR UPDATE), insert the products an identifier
+-- becomes when SKUs are not strict, and the missing level rows.
+CREATE FUNCTION syncd_snapshot(
+    p_channels text[], p_ids text[], p_identifiers text[], p_strict boolean, p_lock boolean,
+    p_now bigint
+) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    v_docs jsonb;
+    v_lines jsonb;
+    v_idents text[];
+    v_resolve jsonb;
+    v_skus text[];
+    v_levels jsonb;
+BEGIN
+    IF p_lock THEN
+        -- Sorted: two batches never wait on each other in a cycle.
+        PERFORM pg_advisory_xact_lock(s.h) FROM (
+            SELECT hashtextextended(k.c || chr(31) || k.i, 0) AS h
+            FROM unnest(p_channels, p_ids) AS k(c, i) ORDER BY 1
+        ) s;
+        PERFORM 1 FROM documents d
+        WHERE (d.channel, d.doc_id) IN (SELECT * FROM unnest(p_channels, p_ids))
+        ORDER BY d.channel, d.doc_id
+        FOR UPDATE OF d;
+    END IF;
+    SELECT COALESCE(jsonb_agg(jsonb_build_array(d.channel, d.doc_id, d.kind, d.version,
+                                                d.content_hash, d.cancelled)
+                              ORDER BY d.channel, d.doc_id), '[]')
+    INTO v_docs
+    FROM documents d
+    WHERE (d.channel, d.doc_id) IN (SELECT * FROM unnest(p_channels, p_ids));
+    SELECT COALESCE(jsonb_agg(jsonb_build_array(l.channel, l.doc_id, l.line_key, l.sku, l.wanted,
+                                                l.applied)
+                              ORDER BY l.channel, l.doc_id, l.line_key), '[]')
+    INTO v_lines
+    FROM document_lines l
+    WHERE (l.channel, l.doc_id) IN (SELECT * FROM unnest(p_channels, p_ids));
+    -- Identifiers to resolve: the batch's lines and stored lines still pending.
+    SELECT COALESCE(array_agg(DISTINCT u.i), '{}') INTO v_idents FROM (
+        SELECT unnest(p_identifiers) AS i
+        UNION ALL
+        SELECT l.line_key FROM document_lines l
+        WHERE l.sku IS NULL AND (l.channel, l.doc_id) IN (SELECT * FROM unnest(p_channels, p_ids))
+    ) u;
+    IF p_lock AND NOT p_strict THEN
+        INSERT INTO products (sku, updated_us)
+        SELECT i, p_now FROM unnest(v_idents) AS i
+        WHERE NOT EXISTS (SELECT 1 FROM sku_aliases a WHERE a.alias = i)
+          AND NOT EXISTS (SELECT 1 FROM products p WHERE p.barcode = i)
+        ORDER BY i
+        ON CONFLICT (sku) DO NOTHING;
+    END IF;
+    -- A SKU, else an alias, else a barcode; not strict: the identifier itself.
+    WITH r AS (
+        SELECT i, COALESCE(
+            (SELECT p.sku FROM products p WHERE p.sku = i),
+            (SELECT a.sku FROM sku_aliases a WHERE a.alias = i),
+            (SELECT min(p.sku) FROM products p WHERE p.barcode = i),
+            CASE WHEN NOT p_strict THEN i END) AS sku
+        FROM unnest(v_idents) AS i
+    )
+    SELECT COALESCE(jsonb_agg(jsonb_build_array(r.i, r.sku) ORDER BY r.i)
+                    FILTER (WHERE r.sku IS NOT NULL), '[]')
+    INTO v_resolve FROM r;
+    SELECT COALESCE(array_agg(DISTINCT s.sku ORDER BY s.sku), '{}') INTO v_skus FROM (
+        SELECT e ->> 1 AS sku FROM jsonb_array_elements(v_resolve) AS e
+        UNION ALL
+        SELECT e ->> 3 FROM jsonb_array_elements(v_lines) AS e WHERE e ->> 3 IS NOT NULL
+    ) s;
+    IF p_lock THEN
+        INSERT INTO levels (sku, on_hand, updated_us)
+        SELECT s, 0, p_now FROM unnest(v_skus) AS s
+        ON CONFLICT (sku) DO NOTHING;
+        PERFORM 1 FROM levels WHERE sku = ANY(v_skus) ORDER BY sku FOR UPDATE;
+    END IF;
+    SELECT COALESCE(jsonb_agg(jsonb_build_array(s, COALESCE(l.on_hand, 0)) ORDER BY s), '[]')
+    INTO v_levels
+    FROM unnest(v_skus) AS s LEFT JOIN levels l ON l.sku = s;
+    RETURN jsonb_build_object(
+        'docs', v_docs,
+        'lines', v_lines,
+        'resolve', v_resolve,
+        'levels', v_levels,
+        'buffers', (SELECT COALESCE(jsonb_agg(jsonb_build_array(b.channel, b.sku, b.quantity)
+                                              ORDER BY b.channel, b.sku), '[]')
+                    FROM buffers b WHERE b.sku = ANY(v_skus) OR b.sku = '*'),
+        'shown', (SELECT COALESCE(jsonb_agg(jsonb_build_array(c.channel, c.sku, c.shown)
+                                            ORDER BY c.channel, c.sku), '[]')
+                  FROM channel_levels c WHERE c.sku = ANY(v_skus)),
+        'outbox', (SELECT COALESCE(jsonb_agg(jsonb_build_array(o.channel, o.sku, o.wanted)
+                                             ORDER BY o.channel, o.sku), '[]')
+                   FROM outbox o WHERE o.sku = ANY(v_skus)),
+        'channels', (SELECT COALESCE(jsonb_agg(jsonb_build_array(c.name, c.type,
+                                                                 c.follows_own_sales)
+                                               ORDER BY c.name), '[]')
+                     FROM channels c WHERE c.push)
+    )::text;
+END $$;
+
+-- Writes a plan: one JSON object, one array of rows per table (syncd/ledger/apply.py, plan_rows).
+CREATE FUNCTION syncd_write_plan(p_plan jsonb, p_now bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO documents (channel, doc_id, kind, version, content_hash, reference, cancelled,
+                           url, occurred_us, first_us, updated_us, meta, basis)
+    SELECT r.channel, r.doc_id, r.kind, r.version, r.content_hash, r.reference, r.cancelled,
+           r.url, r.occurred_us, p_now, p_now, r.meta, r.basis
+    FROM jsonb_to_recordset(p_plan -> 'documents') AS r(
+        channel text, doc_id text, kind text, version bigint, content_hash text, reference text,
+        cancelled boolean, url text, occurred_us bigint, meta text, basis text)
+    ON CONFLICT (channel, doc_id) DO UPDATE SET
+        kind = EXCLUDED.kind, version = EXCLUDED.version, content_hash = EXCLUDED.content_hash,
+        reference = EXCLUDED.reference, cancelled = EXCLUDED.cancelled, url = EXCLUDED.url,
+        occurred_us = EXCLUDED.occurred_us, updated_us = EXCLUDED.updated_us,
+        meta = EXCLUDED.meta, basis = EXCLUDED.basis;
+    INSERT INTO document_lines (channel, doc_id, line_key, sku, wanted, applied)
+    SELECT r.channel, r.doc_id, r.line_key, r.sku, r.wanted, r.applied
+    FROM jsonb_to_recordset(p_plan -> 'lines') AS r(
+        channel text, doc_id text, line_key text, sku text, wanted bigint, applied bigint)
+    ON CONFLICT (channel, doc_id, line_key) DO UPDATE SET
+        sku = EXCLUDED.sku, wanted = EXCLUDED.wanted, applied = EXCLUDED.applied;
+    INSERT INTO movements (sku, delta, reason, channel, doc_id, doc_version, occurred_us,
+                           recorded_us)
+    SELECT r.sku, r.delta, r.reason, r.channel, r.doc_id, r.doc_version, r.occurred_us, p_now
+    FROM ROWS FROM (jsonb_to_recordset(p_plan -> 'movements') AS (
+        sku text, delta bigint, reason text, channel text, doc_id text, doc_version bigint,
+        occurred_us bigint)) WITH ORDINALITY AS r(
+        sku, delta, reason, channel, doc_id, doc_version, occurred_us, n)
+    ORDER BY r.n;  -- ids in the order the planner made them
+    UPDATE levels l SET on_hand = r.on_hand, updated_us = p_now
+    FROM jsonb_to_recordset(p_plan -> 'levels') AS r(sku text, on_hand bigint)
+    WHERE l.sku = r.sku;
+    INSERT INTO channel_levels (channel, sku, shown, source, updated_us)
+    SELECT r.channel, r.sku, r.shown, 'document', p_now
+    FROM jsonb_to_recordset(p_plan -> 'shown') AS r(channel text, sku text, shown bigint)
+    ON CONFLICT (channel, sku) DO UPDATE SET
+        shown = EXCLUDED.shown, source = EXCLUDED.source, updated_us = EXCLUDED.updated_us;
+    INSERT INTO outbox (channel, sku, wanted, revision, enqueued_us, updated_us)
+    SELECT r.channel, r.sku, r.wanted, 1, p_now, p_now
+    FROM jsonb_to_recordset(p_plan -> 'outbox_set') AS r(channel text, sku text, wanted bigint)
+    ON CONFLICT (channel, sku) DO UPDATE SET
+        wanted = EXCLUDED.wanted, revision = outbox.revision + 1, updated_us = EXCLUDED.updated_us;
+    DELETE FROM outbox o
+    USING jsonb_to_recordset(p_plan -> 'outbox_delete') AS r(channel text, sku text)
+    WHERE o.channel = r.channel AND o.sku = r.sku;
+    INSERT INTO cursors (channel, key, value, updated_us)
+    SELECT r.channel, r.key, r.value, p_now
+    FROM jsonb_to_recordset(p_plan -> 'cursors') AS r(channel text, key text, value text)
+    ON CONFLICT (channel, key) DO UPDATE SET
+        value = EXCLUDED.value, updated_us = EXCLUDED.updated_us;
+    PERFORM pg_notify('syncd_outbox', c)
+    FROM (SELECT DISTINCT jsonb_array_elements_text(p_plan -> 'notify') AS c ORDER BY 1) n;
+END $$;
+
+-- Applies a plan made from an unlocked snapshot, in the statement's own transaction (one round
+-- trip, committed with it): the rows are locked and read again, and the plan is written only if
+-- they are still what the planner saw (the md5 of that snapshot's text); else SQLSTATE SY001,
+-- nothing is written, and the caller plans again.
+CREATE FUNCTION syncd_apply_plan(
+    p_channels text[], p_ids text[], p_identifiers text[], p_strict boolean, p_now bigint,
+    p_seen text, p_plan jsonb
+) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF md5(syncd_snapshot(p_channels, p_ids, p_identifiers, p_strict, true, p_now)) <> p_seen THEN
+        RAISE EXCEPTION 'the rows of this batch changed since they were read'
+            USING ERRCODE = 'SY001';
+    END IF;
+    PERFORM syncd_write_plan(p_plan, p_now);
+END $$;
