@@ -25,6 +25,7 @@ SELECT syncd_write_plan($1::jsonb, $2);
 SELECT syncd_apply_plan($1::text[], $2::text[], $3::text[], $4, $5, $6, $7::jsonb);
 
 -- name: lock_documents
+-- (The store applies documents through syncd_snapshot; kept the same in both dialects.)
 SELECT d.channel, d.doc_id, d.kind, d.version, d.content_hash, d.cancelled
 FROM documents d
 WHERE (d.channel, d.doc_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))

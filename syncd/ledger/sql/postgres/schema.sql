@@ -249,38 +249,40 @@ DECLARE
     v_idents text[];
     v_resolve jsonb;
     v_skus text[];
-    v_levels jsonb;
 BEGIN
+    -- Few statements (each costs), and every lookup one index probe per key (LATERAL ... OFFSET
+    -- 0 is never turned into a join): the plans PL/pgSQL caches stay good whatever the sizes of
+    -- the tables.
     IF p_lock THEN
         -- Sorted: two batches never wait on each other in a cycle.
         PERFORM pg_advisory_xact_lock(s.h) FROM (
             SELECT hashtextextended(k.c || chr(31) || k.i, 0) AS h
             FROM unnest(p_channels, p_ids) AS k(c, i) ORDER BY 1
         ) s;
-        PERFORM 1 FROM documents d
-        WHERE (d.channel, d.doc_id) IN (SELECT * FROM unnest(p_channels, p_ids))
-        ORDER BY d.channel, d.doc_id
-        FOR UPDATE OF d;
+        PERFORM 1 FROM unnest(p_channels, p_ids) AS k(c, i), LATERAL (
+            SELECT 1 FROM documents d WHERE d.channel = k.c AND d.doc_id = k.i FOR UPDATE
+        ) AS locked;
     END IF;
-    SELECT COALESCE(jsonb_agg(jsonb_build_array(d.channel, d.doc_id, d.kind, d.version,
-                                                d.content_hash, d.cancelled)
-                              ORDER BY d.channel, d.doc_id), '[]')
-    INTO v_docs
-    FROM documents d
-    WHERE (d.channel, d.doc_id) IN (SELECT * FROM unnest(p_channels, p_ids));
-    SELECT COALESCE(jsonb_agg(jsonb_build_array(l.channel, l.doc_id, l.line_key, l.sku, l.wanted,
-                                                l.applied)
-                              ORDER BY l.channel, l.doc_id, l.line_key), '[]')
-    INTO v_lines
-    FROM document_lines l
-    WHERE (l.channel, l.doc_id) IN (SELECT * FROM unnest(p_channels, p_ids));
+    SELECT
+        (SELECT COALESCE(jsonb_agg(jsonb_build_array(d.channel, d.doc_id, d.kind, d.version,
+                                                     d.content_hash, d.cancelled)
+                                   ORDER BY d.channel, d.doc_id), '[]')
+         FROM unnest(p_channels, p_ids) AS k(c, i), LATERAL (
+             SELECT * FROM documents d WHERE d.channel = k.c AND d.doc_id = k.i OFFSET 0) AS d),
+        (SELECT COALESCE(jsonb_agg(jsonb_build_array(l.channel, l.doc_id, l.line_key, l.sku,
+                                                     l.wanted, l.applied)
+                                   ORDER BY l.channel, l.doc_id, l.line_key), '[]')
+         FROM unnest(p_channels, p_ids) AS k(c, i), LATERAL (
+             SELECT * FROM document_lines l
+             WHERE l.channel = k.c AND l.doc_id = k.i OFFSET 0) AS l)
+    INTO v_docs, v_lines;
     -- Identifiers to resolve: the batch's lines and stored lines still pending.
-    SELECT COALESCE(array_agg(DISTINCT u.i), '{}') INTO v_idents FROM (
-        SELECT unnest(p_identifiers) AS i
-        UNION ALL
-        SELECT l.line_key FROM document_lines l
-        WHERE l.sku IS NULL AND (l.channel, l.doc_id) IN (SELECT * FROM unnest(p_channels, p_ids))
-    ) u;
+    v_idents := ARRAY(
+        SELECT DISTINCT u.i FROM (
+            SELECT unnest(p_identifiers) AS i
+            UNION ALL
+            SELECT e ->> 2 FROM jsonb_array_elements(v_lines) AS e WHERE e ->> 3 IS NULL
+        ) u ORDER BY 1);
     IF p_lock AND NOT p_strict THEN
         INSERT INTO products (sku, updated_us)
         SELECT i, p_now FROM unnest(v_idents) AS i
@@ -298,37 +300,43 @@ BEGIN
             CASE WHEN NOT p_strict THEN i END) AS sku
         FROM unnest(v_idents) AS i
     )
-    SELECT COALESCE(jsonb_agg(jsonb_build_array(r.i, r.sku) ORDER BY r.i)
-                    FILTER (WHERE r.sku IS NOT NULL), '[]')
-    INTO v_resolve FROM r;
-    SELECT COALESCE(array_agg(DISTINCT s.sku ORDER BY s.sku), '{}') INTO v_skus FROM (
-        SELECT e ->> 1 AS sku FROM jsonb_array_elements(v_resolve) AS e
-        UNION ALL
-        SELECT e ->> 3 FROM jsonb_array_elements(v_lines) AS e WHERE e ->> 3 IS NOT NULL
-    ) s;
+    SELECT
+        COALESCE(jsonb_agg(jsonb_build_array(r.i, r.sku) ORDER BY r.i)
+                 FILTER (WHERE r.sku IS NOT NULL), '[]'),
+        ARRAY(SELECT DISTINCT s FROM (
+                  SELECT r2.sku FROM r AS r2 WHERE r2.sku IS NOT NULL
+                  UNION ALL
+                  SELECT e ->> 3 FROM jsonb_array_elements(v_lines) AS e WHERE e ->> 3 IS NOT NULL
+              ) AS x(s) ORDER BY 1)
+    INTO v_resolve, v_skus
+    FROM r;
     IF p_lock THEN
         INSERT INTO levels (sku, on_hand, updated_us)
         SELECT s, 0, p_now FROM unnest(v_skus) AS s
         ON CONFLICT (sku) DO NOTHING;
-        PERFORM 1 FROM levels WHERE sku = ANY(v_skus) ORDER BY sku FOR UPDATE;
+        PERFORM 1 FROM unnest(v_skus) AS s, LATERAL (  -- in SKU order (v_skus is sorted)
+            SELECT 1 FROM levels l WHERE l.sku = s FOR UPDATE
+        ) AS locked;
     END IF;
-    SELECT COALESCE(jsonb_agg(jsonb_build_array(s, COALESCE(l.on_hand, 0)) ORDER BY s), '[]')
-    INTO v_levels
-    FROM unnest(v_skus) AS s LEFT JOIN levels l ON l.sku = s;
     RETURN jsonb_build_object(
         'docs', v_docs,
         'lines', v_lines,
         'resolve', v_resolve,
-        'levels', v_levels,
+        'levels', (SELECT COALESCE(jsonb_agg(jsonb_build_array(
+                              s, COALESCE((SELECT l.on_hand FROM levels l WHERE l.sku = s), 0))
+                              ORDER BY s), '[]')
+                   FROM unnest(v_skus) AS s),
         'buffers', (SELECT COALESCE(jsonb_agg(jsonb_build_array(b.channel, b.sku, b.quantity)
                                               ORDER BY b.channel, b.sku), '[]')
                     FROM buffers b WHERE b.sku = ANY(v_skus) OR b.sku = '*'),
         'shown', (SELECT COALESCE(jsonb_agg(jsonb_build_array(c.channel, c.sku, c.shown)
                                             ORDER BY c.channel, c.sku), '[]')
-                  FROM channel_levels c WHERE c.sku = ANY(v_skus)),
+                  FROM unnest(v_skus) AS s, LATERAL (
+                      SELECT * FROM channel_levels c WHERE c.sku = s OFFSET 0) AS c),
         'outbox', (SELECT COALESCE(jsonb_agg(jsonb_build_array(o.channel, o.sku, o.wanted)
                                              ORDER BY o.channel, o.sku), '[]')
-                   FROM outbox o WHERE o.sku = ANY(v_skus)),
+                   FROM unnest(v_skus) AS s, LATERAL (
+                       SELECT * FROM outbox o WHERE o.sku = s OFFSET 0) AS o),
         'channels', (SELECT COALESCE(jsonb_agg(jsonb_build_array(c.name, c.type,
                                                                  c.follows_own_sales)
                                                ORDER BY c.name), '[]')
@@ -339,6 +347,8 @@ END $$;
 -- Writes a plan: one JSON object, one array of rows per table (syncd/ledger/apply.py, plan_rows).
 CREATE FUNCTION syncd_write_plan(p_plan jsonb, p_now bigint) RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_row record;
 BEGIN
     INSERT INTO documents (channel, doc_id, kind, version, content_hash, reference, cancelled,
                            url, occurred_us, first_us, updated_us, meta, basis)
@@ -358,37 +368,52 @@ BEGIN
         channel text, doc_id text, line_key text, sku text, wanted bigint, applied bigint)
     ON CONFLICT (channel, doc_id, line_key) DO UPDATE SET
         sku = EXCLUDED.sku, wanted = EXCLUDED.wanted, applied = EXCLUDED.applied;
-    INSERT INTO movements (sku, delta, reason, channel, doc_id, doc_version, occurred_us,
-                           recorded_us)
-    SELECT r.sku, r.delta, r.reason, r.channel, r.doc_id, r.doc_version, r.occurred_us, p_now
-    FROM ROWS FROM (jsonb_to_recordset(p_plan -> 'movements') AS (
-        sku text, delta bigint, reason text, channel text, doc_id text, doc_version bigint,
-        occurred_us bigint)) WITH ORDINALITY AS r(
-        sku, delta, reason, channel, doc_id, doc_version, occurred_us, n)
-    ORDER BY r.n;  -- ids in the order the planner made them
-    UPDATE levels l SET on_hand = r.on_hand, updated_us = p_now
-    FROM jsonb_to_recordset(p_plan -> 'levels') AS r(sku text, on_hand bigint)
-    WHERE l.sku = r.sku;
-    INSERT INTO channel_levels (channel, sku, shown, source, updated_us)
-    SELECT r.channel, r.sku, r.shown, 'document', p_now
-    FROM jsonb_to_recordset(p_plan -> 'shown') AS r(channel text, sku text, shown bigint)
-    ON CONFLICT (channel, sku) DO UPDATE SET
-        shown = EXCLUDED.shown, source = EXCLUDED.source, updated_us = EXCLUDED.updated_us;
-    INSERT INTO outbox (channel, sku, wanted, revision, enqueued_us, updated_us)
-    SELECT r.channel, r.sku, r.wanted, 1, p_now, p_now
-    FROM jsonb_to_recordset(p_plan -> 'outbox_set') AS r(channel text, sku text, wanted bigint)
-    ON CONFLICT (channel, sku) DO UPDATE SET
-        wanted = EXCLUDED.wanted, revision = outbox.revision + 1, updated_us = EXCLUDED.updated_us;
-    DELETE FROM outbox o
-    USING jsonb_to_recordset(p_plan -> 'outbox_delete') AS r(channel text, sku text)
-    WHERE o.channel = r.channel AND o.sku = r.sku;
-    INSERT INTO cursors (channel, key, value, updated_us)
-    SELECT r.channel, r.key, r.value, p_now
-    FROM jsonb_to_recordset(p_plan -> 'cursors') AS r(channel text, key text, value text)
-    ON CONFLICT (channel, key) DO UPDATE SET
-        value = EXCLUDED.value, updated_us = EXCLUDED.updated_us;
-    PERFORM pg_notify('syncd_outbox', c)
-    FROM (SELECT DISTINCT jsonb_array_elements_text(p_plan -> 'notify') AS c ORDER BY 1) n;
+    IF jsonb_array_length(COALESCE(p_plan -> 'movements', '[]')) > 0 THEN
+        INSERT INTO movements (sku, delta, reason, channel, doc_id, doc_version, occurred_us,
+                               recorded_us)
+        SELECT r.sku, r.delta, r.reason, r.channel, r.doc_id, r.doc_version, r.occurred_us, p_now
+        FROM ROWS FROM (jsonb_to_recordset(p_plan -> 'movements') AS (
+            sku text, delta bigint, reason text, channel text, doc_id text, doc_version bigint,
+            occurred_us bigint)) WITH ORDINALITY AS r(
+            sku, delta, reason, channel, doc_id, doc_version, occurred_us, n)
+        ORDER BY r.n;  -- ids in the order the planner made them
+    END IF;
+    IF jsonb_array_length(COALESCE(p_plan -> 'levels', '[]')) > 0 THEN
+        INSERT INTO levels (sku, on_hand, updated_us)  -- rows exist: an update through the index
+        SELECT r.sku, r.on_hand, p_now
+        FROM jsonb_to_recordset(p_plan -> 'levels') AS r(sku text, on_hand bigint)
+        ON CONFLICT (sku) DO UPDATE SET on_hand = EXCLUDED.on_hand, updated_us = EXCLUDED.updated_us;
+    END IF;
+    IF jsonb_array_length(COALESCE(p_plan -> 'shown', '[]')) > 0 THEN
+        INSERT INTO channel_levels (channel, sku, shown, source, updated_us)
+        SELECT r.channel, r.sku, r.shown, 'document', p_now
+        FROM jsonb_to_recordset(p_plan -> 'shown') AS r(channel text, sku text, shown bigint)
+        ON CONFLICT (channel, sku) DO UPDATE SET
+            shown = EXCLUDED.shown, source = EXCLUDED.source, updated_us = EXCLUDED.updated_us;
+    END IF;
+    IF jsonb_array_length(COALESCE(p_plan -> 'outbox_set', '[]')) > 0 THEN
+        INSERT INTO outbox (channel, sku, wanted, revision, enqueued_us, updated_us)
+        SELECT r.channel, r.sku, r.wanted, 1, p_now, p_now
+        FROM jsonb_to_recordset(p_plan -> 'outbox_set') AS r(channel text, sku text, wanted bigint)
+        ON CONFLICT (channel, sku) DO UPDATE SET
+            wanted = EXCLUDED.wanted, revision = outbox.revision + 1, updated_us = EXCLUDED.updated_us;
+    END IF;
+    FOR v_row IN
+        SELECT * FROM jsonb_to_recordset(p_plan -> 'outbox_delete') AS r(channel text, sku text)
+    LOOP
+        DELETE FROM outbox WHERE channel = v_row.channel AND sku = v_row.sku;
+    END LOOP;
+    IF jsonb_array_length(COALESCE(p_plan -> 'cursors', '[]')) > 0 THEN
+        INSERT INTO cursors (channel, key, value, updated_us)
+        SELECT r.channel, r.key, r.value, p_now
+        FROM jsonb_to_recordset(p_plan -> 'cursors') AS r(channel text, key text, value text)
+        ON CONFLICT (channel, key) DO UPDATE SET
+            value = EXCLUDED.value, updated_us = EXCLUDED.updated_us;
+    END IF;
+    IF jsonb_array_length(COALESCE(p_plan -> 'notify', '[]')) > 0 THEN
+        PERFORM pg_notify('syncd_outbox', c)
+        FROM (SELECT DISTINCT jsonb_array_elements_text(p_plan -> 'notify') AS c ORDER BY 1) n;
+    END IF;
 END $$;
 
 -- Applies a plan made from an unlocked snapshot, in the statement's own transaction (one round
