@@ -4,6 +4,11 @@ Document versions are applied through one writer task that groups whatever is qu
 transaction (group commit); a batch that fails is retried job by job so one bad job never sinks the
 others. The domain decisions come from :mod:`syncd.ledger.planner`; this module loads what the
 planner needs and writes what it decided: movements, levels, the outbox, conflicts, rejections.
+
+A batch's rows travel as one JSON document with one array per table both ways on PostgreSQL
+(:func:`snapshot_from_rows`, :func:`plan_rows`; the functions in ``sql/postgres/schema.sql``), so
+that a batch costs two round trips there (:meth:`DocumentApplier._apply_unlocked`); a new table
+or column is one more key on each side. SQLite runs its statements in process.
 """
 
 from __future__ import annotations

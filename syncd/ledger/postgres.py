@@ -1,4 +1,8 @@
-"""The production ledger on PostgreSQL, through an asyncpg pool; NOTIFY wakes other processes."""
+"""The production ledger on PostgreSQL, through an asyncpg pool; NOTIFY wakes other processes.
+
+Documents are applied through PL/pgSQL functions that only read and write rows (migration 0010):
+``syncd_snapshot`` (every row a batch touches, as JSON), ``syncd_write_plan`` (a plan's rows) and
+``syncd_apply_plan`` (both, checked, in one statement). The planner stays in Python."""
 
 from __future__ import annotations
 

@@ -376,3 +376,35 @@ async def test_new_channel_gets_every_sku_queued(store: SqlStore) -> None:
     assert [(i.sku, i.wanted, i.last_known) for i in await store.take_outbox("magento", 10)] == [
         ("C", 7, 5)
     ]
+
+
+async def test_rows_changed_between_read_and_write_are_planned_again(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL plans a batch from rows read without locks; another daemon's sale of the same
+    # SKU commits between that read and the write: the write must notice and plan again.
+    from syncd.ledger.postgres import PostgresStore, _PgTx
+
+    mine = await PostgresStore(pg_dsn).open(listen=False)
+    other = await PostgresStore(pg_dsn).open(listen=False)
+    try:
+        await mine.upsert_products([Product("HOT")])
+        await mine.apply_document(receipt("r1", {"HOT": 10}))
+        original = _PgTx.fetch
+        interfered: list[str] = []
+
+        async def fetch(self: _PgTx, name: str, *args: object) -> list[object]:
+            rows = await original(self, name, *args)
+            if name == "snapshot" and args[4] is False and not interfered:
+                interfered.append(name)
+                await other.apply_document(till("theirs", {"HOT": 3}))
+            return rows
+
+        monkeypatch.setattr(_PgTx, "fetch", fetch)
+        assert (await mine.apply_document(till("mine", {"HOT": 2}))).status is ApplyStatus.APPLIED
+        assert interfered
+        assert await mine.levels(["HOT"]) == {"HOT": 5}
+        assert await mine.movement_totals() == (3, 5)
+    finally:
+        await mine.close()
+        await other.close()
