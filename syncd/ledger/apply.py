@@ -27,6 +27,7 @@ from syncd.domain import (
     utcnow,
 )
 from syncd.exceptions import LedgerError
+from syncd.ledger.kitrows import kit_skus, load_kits, write_kit_movements
 from syncd.ledger.planner import (
     ApplyResult,
     ApplyStatus,
@@ -274,6 +275,9 @@ class DocumentApplier(SqlBase):
         shown: dict[tuple[str, str], int | None] = {}
         outbox: dict[tuple[str, str], int] = {}
         buffers: dict[tuple[str, str], int] = {}
+        kits = await load_kits(tx, skus)
+        if kits:
+            skus = sorted(set(skus) | kit_skus(kits))
         if skus:
             await tx.execute("ensure_levels", skus, now_us)
             on_hand = {sku: int(q) for sku, q in await tx.fetch("lock_levels", skus)}
@@ -297,6 +301,7 @@ class DocumentApplier(SqlBase):
             buffers=buffers,
             shown=shown,
             outbox=outbox,
+            kits=kits,
         )
 
     async def _write_plan(self, tx: Tx, plan: Plan, snap: Snapshot, now_us: int) -> None:
@@ -345,8 +350,10 @@ class DocumentApplier(SqlBase):
                         now_us,
                     )
                     for m in plan.movements
+                    if not m.kit
                 ],
             )
+            await write_kit_movements(tx, (m for m in plan.movements if m.kit), now_us)
         if plan.levels:
             await tx.executemany(
                 "update_level", [(sku, qty, now_us) for sku, qty in sorted(plan.levels.items())]

@@ -64,7 +64,8 @@ CREATE TABLE movements (
     doc_id      text NOT NULL,
     doc_version bigint NOT NULL,
     occurred_us bigint NOT NULL,
-    recorded_us bigint NOT NULL
+    recorded_us bigint NOT NULL,
+    kit         text NOT NULL DEFAULT ''
 );
 CREATE INDEX movements_sku ON movements (sku, id);
 CREATE INDEX movements_doc ON movements (channel, doc_id);
@@ -229,3 +230,19 @@ CREATE TABLE reorder_points (
 );
 
 CREATE INDEX movements_occurred ON movements (occurred_us);
+
+-- Kits and packs (issue 17): see migrations/0011_kits.sql.
+CREATE TABLE kits (
+    sku        text PRIMARY KEY,
+    source     text NOT NULL,
+    derived_by text NOT NULL DEFAULT '',
+    updated_us bigint NOT NULL
+);
+
+CREATE TABLE kit_components (
+    kit       text NOT NULL,
+    component text NOT NULL,
+    quantity  integer NOT NULL CHECK (quantity > 0),
+    PRIMARY KEY (kit, component)
+);
+CREATE INDEX kit_components_component ON kit_components (component);

@@ -1,0 +1,35 @@
+-- Kits and packs (syncd/ledger/kits.py, kitrows.py), PostgreSQL. Lists arrive as text[].
+
+-- name: kits_for
+SELECT c.kit, c.component, c.quantity, k.derived_by
+FROM kit_components c
+JOIN kits k ON k.sku = c.kit
+WHERE c.kit = ANY($1::text[])
+   OR c.kit IN (SELECT kc.kit FROM kit_components kc
+                WHERE kc.component = ANY($1::text[]))
+ORDER BY c.kit, c.component;
+
+-- name: kits_all
+SELECT k.sku, k.source, k.derived_by, c.component, c.quantity
+FROM kits k
+LEFT JOIN kit_components c ON c.kit = k.sku
+ORDER BY k.sku, c.component;
+
+-- name: upsert_kit
+INSERT INTO kits (sku, source, derived_by, updated_us) VALUES ($1, $2, $3, $4)
+ON CONFLICT (sku) DO UPDATE SET
+    source = excluded.source, derived_by = excluded.derived_by, updated_us = excluded.updated_us;
+
+-- name: delete_kit
+DELETE FROM kits WHERE sku = $1;
+
+-- name: delete_kit_components
+DELETE FROM kit_components WHERE kit = $1;
+
+-- name: insert_kit_component
+INSERT INTO kit_components (kit, component, quantity) VALUES ($1, $2, $3);
+
+-- name: insert_kit_movement
+INSERT INTO movements (sku, delta, reason, channel, doc_id, doc_version, occurred_us, recorded_us,
+                       kit)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9);
