@@ -414,6 +414,9 @@ class DocumentApplier(SqlBase):
         # empty SKU must not cost one conflict update (and a longer JSON) per unit.
         for sku, events in sorted(by_sku.items()):
             deepest = min(e.after for e in events)
+            # A component sold through a kit: the conflict names the kit and the component that
+            # ran out (the conflict's SKU), each document the kit it sold.
+            kit_of = {(e.document.channel, e.document.doc_id): e.kit for e in events if e.kit}
             row = open_rows.get(sku)
             if row is not None:
                 detail = json.loads(row[4])
@@ -424,9 +427,11 @@ class DocumentApplier(SqlBase):
                     if (ref.channel, ref.doc_id) not in known and len(
                         docs
                     ) < MAX_CONFLICT_DOCUMENTS:
-                        docs.append(ref_json(ref))
+                        docs.append(_ref_with_kit(ref, kit_of))
                         known.add((ref.channel, ref.doc_id))
                 detail["on_hand"] = events[-1].after
+                if kit_of:
+                    detail["kits"] = sorted({*detail.get("kits", []), *kit_of.values()})
                 shortfall = max(int(row[3]), -deepest)
                 await tx.execute(
                     "update_conflict", row[0], row[2], shortfall, json.dumps(detail), now_us
@@ -456,8 +461,10 @@ class DocumentApplier(SqlBase):
             detail = {
                 "name": names.get(sku, ""),
                 "on_hand": events[-1].after,
-                "documents": [ref_json(r) for r in refs],
+                "documents": [_ref_with_kit(r, kit_of) for r in refs],
             }
+            if kit_of:
+                detail["kits"] = sorted(set(kit_of.values()))
             await tx.fetch(
                 "insert_conflict",
                 ConflictKind.OVERSELL.value,
@@ -471,6 +478,7 @@ class DocumentApplier(SqlBase):
             log.warning(
                 "oversell_recorded",
                 sku=sku,
+                kits=sorted(set(kit_of.values())),
                 shortfall=-deepest,
                 documents=[f"{r.channel}:{r.reference}" for r in refs],
             )
@@ -601,3 +609,11 @@ class DocumentApplier(SqlBase):
         self._wake(plan.changed_channels)
         log.info("pending_lines_replayed", documents=len(plan.results))
         return plan.results
+
+
+def _ref_with_kit(ref: DocumentRef, kit_of: Mapping[tuple[str, str], str]) -> dict[str, object]:
+    data = ref_json(ref)
+    kit = kit_of.get((ref.channel, ref.doc_id))
+    if kit:
+        data["kit"] = kit
+    return data
