@@ -113,8 +113,9 @@ class StatusSql(SqlBase):
                 doc_version=int(version),
                 occurred_at=from_us(occ),
                 recorded_at=from_us(rec),
+                kit=kit,
             )
-            for mid, m_sku, delta, reason, ch, doc_id, version, occ, rec in rows
+            for mid, m_sku, delta, reason, ch, doc_id, version, occ, rec, kit in rows
         ]
 
     async def pending_lines(self) -> list[PendingLine]:
