@@ -1,12 +1,18 @@
 -- Kits and packs (syncd/ledger/kits.py, kitrows.py), PostgreSQL. Lists arrive as text[].
 
 -- name: kits_for
+-- Every kit that is, or holds, one of the SKUs, or holds a component of a kit among them (a kit
+-- sold moves its components: every other kit holding one of them changes too).
+WITH moved (sku) AS (
+    SELECT unnest($1::text[])
+    UNION
+    SELECT component FROM kit_components WHERE kit = ANY($1::text[])
+)
 SELECT c.kit, c.component, c.quantity, k.derived_by
 FROM kit_components c
 JOIN kits k ON k.sku = c.kit
-WHERE c.kit = ANY($1::text[])
-   OR c.kit IN (SELECT kc.kit FROM kit_components kc
-                WHERE kc.component = ANY($1::text[]))
+WHERE c.kit IN (SELECT sku FROM moved)
+   OR c.kit IN (SELECT kc.kit FROM kit_components kc WHERE kc.component IN (SELECT sku FROM moved))
 ORDER BY c.kit, c.component;
 
 -- name: kits_all
