@@ -55,7 +55,12 @@ async def test_replays_and_restarts_neither_lose_nor_double(make_store: StoreFac
     store = await make_store()
     await store.apply_document(order)
     cancelled = Document(
-        "web", "o-1", DocumentKind.WEB_ORDER, {"GIFTBOX": 0, "MUG": 0}, T0, version=2,
+        "web",
+        "o-1",
+        DocumentKind.WEB_ORDER,
+        {"GIFTBOX": 0, "MUG": 0},
+        T0,
+        version=2,
         cancelled=True,
     )
     await store.apply_document(cancelled)

@@ -220,7 +220,9 @@ class KitLedgerMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_ledger_with_kits_agrees_with_the_model(backend: str, request: pytest.FixtureRequest) -> None:
+def test_ledger_with_kits_agrees_with_the_model(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
     KitLedgerMachine.backend = backend
     KitLedgerMachine.dsn = request.getfixturevalue("pg_dsn") if backend == "postgres" else ""
     from hypothesis.stateful import run_state_machine_as_test
