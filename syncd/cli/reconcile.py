@@ -49,7 +49,7 @@ from syncd.engine.reconciler import (
 )
 from syncd.exceptions import ConnectorError, SchemaError
 from syncd.ledger import ChannelInfo, open_store
-from syncd.ledger.store import DocumentStore, KitStore, ReconcileLedger, Store
+from syncd.ledger.store import DocumentStore, KitStore, Store
 from syncd.logs import register_secret
 from syncd.reconcile.report import (
     ChannelReport,
@@ -304,7 +304,7 @@ async def _ledger_for_init(settings: Settings, dry_run: bool) -> Store | None:
 
 async def _init(
     settings: Settings,
-    store: ReconcileLedger | None,
+    store: Store | None,
     opened: OpenChannels,
     source: str,
     dry_run: bool,
