@@ -7,7 +7,7 @@ are the planner's (:mod:`syncd.ledger.planner`); this module only reads and writ
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,7 +15,7 @@ import structlog
 
 from syncd.domain import kit_problems, utcnow
 from syncd.ledger.apply import DocumentApplier
-from syncd.ledger.kitrows import channel_set
+from syncd.ledger.kitrows import channel_set, load_kits
 from syncd.ledger.planner import ApplyResult
 from syncd.ledger.sqlbase import Tx
 from syncd.ledger.values import to_us
@@ -110,6 +110,14 @@ class KitsSql(DocumentApplier):
     async def kit_definitions(self) -> list[KitDefinition]:
         async with self._read() as tx:
             return await self._stored_kits(tx)
+
+    async def kits_among(self, skus: Sequence[str]) -> set[str]:
+        """The kits among ``skus``."""
+        if not skus:
+            return set()
+        async with self._read() as tx:
+            kits = await load_kits(tx, sorted(set(skus)))
+        return set(kits) & set(skus)
 
     @staticmethod
     async def _stored_kits(tx: Tx) -> list[KitDefinition]:

@@ -108,3 +108,16 @@ async def test_definitions_are_checked_replaced_and_derived_channels_skipped(
     await store.set_kits({}, source="config", replace_source=True)
     kits = {k.sku: k for k in await store.kit_definitions()}
     assert set(kits) == {"BUNDLE"} and kits["BUNDLE"].derived_by == ("web",)
+
+
+async def test_a_figure_changed_on_a_kit_row_is_written_back_never_adopted(
+    store: SqlStore,
+) -> None:
+    from syncd.stockin.edits import Edit, settle_edits
+
+    await _ready(store)
+    edits = [Edit("GIFTBOX", figure=10, believed=3), Edit("MUG", figure=6, believed=5)]
+    outcome = await settle_edits(store, "web", "adopt", edits)
+    assert outcome.adopted == {"MUG": 1}  # a component's edit is adopted as before
+    assert outcome.reverted == ["GIFTBOX"]
+    assert await store.levels(["MUG", "TEA"]) == {"MUG": 6, "TEA": 7}
