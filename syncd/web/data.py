@@ -564,6 +564,8 @@ def movement_view(m: Movement, t: Translator, doc: DocumentSummary | None = None
         "delta": m.delta,
         "reason": m.reason.value,
         "reason_label": label(t, REASON_LABELS, m.reason.value),
+        "kit": m.kit,
+        "kit_label": t.gettext("sold as part of %(kit)s", kit=m.kit) if m.kit else "",
         "channel": m.channel,
         "doc_id": m.doc_id,
         "occurred_at": m.occurred_at,

@@ -121,3 +121,32 @@ async def test_a_figure_changed_on_a_kit_row_is_written_back_never_adopted(
     assert outcome.adopted == {"MUG": 1}  # a component's edit is adopted as before
     assert outcome.reverted == ["GIFTBOX"]
     assert await store.levels(["MUG", "TEA"]) == {"MUG": 6, "TEA": 7}
+
+
+async def test_the_page_and_the_mail_name_the_kit_and_the_component(store: SqlStore) -> None:
+    from zoneinfo import ZoneInfo
+
+    from syncd.alerts.items import build_view, conflict_payload
+    from syncd.alerts.render import render
+    from syncd.alerts.settings import AlertSettings
+    from syncd.i18n import Translator
+    from syncd.web.data import conflict_view, movement_view
+
+    await _ready(store)
+    await store.apply_document(
+        Document("web", "o-9", DocumentKind.WEB_ORDER, {"GIFTBOX": 4}, T0, version=1)
+    )
+    [conflict] = [c for c in await store.conflicts() if c.kind is ConflictKind.OVERSELL]
+    assert conflict.sku == "TEA"
+    assert conflict_view(conflict, Translator("fr"))["kits"] == ["GIFTBOX"]
+    [moved] = await store.movements(sku="TEA", channel="web")
+    assert movement_view(moved, Translator("fr"))["kit_label"] == "vendu dans le kit GIFTBOX"
+    view = build_view(
+        "alert", [conflict_payload(conflict, {})], zone=ZoneInfo("Europe/Paris"), now=T0
+    )
+    for lang, text in (
+        ("en", "Sold as part of kit GIFTBOX: its component TEA ran out"),
+        ("fr", "Vendu dans le kit GIFTBOX : son composant TEA est épuisé"),
+    ):
+        mail = render(view, AlertSettings(to=("shop@example.com",), language=lang))
+        assert text in mail.text and text in mail.html
