@@ -88,17 +88,26 @@ async def read_packs(connector: Shop) -> list[ChannelKit]:
     for pid, kind in packs:
         sku = connector.sku_of(pid, 0, catalogue)
         parts: dict[str, int] = {}
+        missing: list[str] = []
         for b in items[pid]:
-            part = connector.sku_of(
-                whole(b.get("id"), "id"),
-                whole(b.get("id_product_attribute", 0) or 0, "id_product_attribute"),
-                catalogue,
-            )
+            item = whole(b.get("id"), "id")
+            attr = whole(b.get("id_product_attribute", 0) or 0, "id_product_attribute")
+            part = connector.sku_of(item, attr, catalogue)
             units = whole(b.get("quantity", 1), "quantity")
-            if part and units > 0:
-                parts[part] = parts.get(part, 0) + units
-        if not sku or not parts or len(parts) != len(items[pid]):
-            log.warning("prestashop_pack_left_out", channel=connector.name, id_product=pid, sku=sku)
+            if not part or units < 1:
+                # A combination that shares its product's reference has no SKU of its own
+                # unless combination_sku says how to make one (as on the real demo shop).
+                missing.append(f"{item}:{attr}")
+                continue
+            parts[part] = parts.get(part, 0) + units
+        if not sku or not parts or missing:
+            log.warning(
+                "prestashop_pack_left_out",
+                channel=connector.name,
+                id_product=pid,
+                sku=sku,
+                items_without_sku=missing,
+            )
             continue
         log.info("prestashop_pack_read", channel=connector.name, sku=sku, pack_stock_type=kind)
         kits.append(ChannelKit(sku, parts))
