@@ -194,40 +194,57 @@ def _pgbench(dsn: str, clients: int, seconds: int) -> dict[str, Any]:
 
 
 async def _kits(args: argparse.Namespace, out: dict[str, Any]) -> None:
-    """Per store, the closed-loop run without kits, then with ``--kits`` of the SKUs kits, each
-    on a fresh ledger in this same run; and how the second compares with the first."""
+    """Per store, the closed-loop and batched runs without kits and with ``--kits`` of the SKUs
+    kits, each on a fresh ledger, in this same run; ``--rounds`` times, the order alternated
+    (without first, then with first) so that a machine getting busier favours neither; the
+    figures compared are the medians."""
     for backend in args.stores.split(","):
-        result: dict[str, Any] = {"fraction": args.kits}
-        for label, fraction in (("without_kits", 0.0), ("with_kits", args.kits)):
-            _log(f"{backend}: 8 producers, {label} …")
-            with tempfile.TemporaryDirectory() as tmp:
-                if backend == "sqlite":
-                    store: SqlStore = await SqliteStore(
-                        Path(tmp) / "bench.sqlite3", strict_skus=False
-                    ).open()
-                else:
-                    admin = os.environ.get(
-                        "SYNCD_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/test"
-                    )
-                    dsn = await _fresh_pg(admin, args.database)
-                    store = await PostgresStore(dsn, strict_skus=False, pool_size=4).open()
-                try:
-                    for mode, batch in (("", 1), ("_batched", args.batch)):
-                        result[label + mode] = await _producers(
-                            store,
-                            args.producers,
-                            args.per_producer,
-                            args.skus,
-                            batch,
-                            fraction,
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for round_ in range(args.rounds):
+            labels = [("without_kits", 0.0), ("with_kits", args.kits)]
+            if round_ % 2:
+                labels.reverse()
+            for label, fraction in labels:
+                _log(f"{backend} round {round_ + 1}: 8 producers, {label} …")
+                with tempfile.TemporaryDirectory() as tmp:
+                    if backend == "sqlite":
+                        store: SqlStore = await SqliteStore(
+                            Path(tmp) / "bench.sqlite3", strict_skus=False
+                        ).open()
+                    else:
+                        admin = os.environ.get(
+                            "SYNCD_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/test"
                         )
-                        _log(f"{backend} {label}{mode}: {result[label + mode]}")
-                finally:
-                    await store.close()
+                        dsn = await _fresh_pg(admin, args.database)
+                        store = await PostgresStore(dsn, strict_skus=False, pool_size=4).open()
+                    try:
+                        for mode, batch in (("", 1), ("_batched", args.batch)):
+                            one = await _producers(
+                                store,
+                                args.producers,
+                                args.per_producer,
+                                args.skus,
+                                batch,
+                                fraction,
+                            )
+                            runs.setdefault(label + mode, []).append(one)
+                            _log(f"{backend} {label}{mode}: {one}")
+                    finally:
+                        await store.close()
+        result: dict[str, Any] = {"fraction": args.kits, "rounds": args.rounds}
+        for key, values in runs.items():
+            rates = [v["documents_per_second"] for v in values]
+            result[key] = {
+                "documents_per_second_median": round(statistics.median(rates), 1),
+                "documents_per_second": rates,
+                "p50_ms_median": round(statistics.median(v["p50_ms"] for v in values), 3),
+                "p99_ms_median": round(statistics.median(v["p99_ms"] for v in values), 3),
+                "kits": values[0]["kits"],
+            }
         for mode in ("", "_batched"):
             result["ratio" + mode] = round(
-                result["with_kits" + mode]["documents_per_second"]
-                / result["without_kits" + mode]["documents_per_second"],
+                result["with_kits" + mode]["documents_per_second_median"]
+                / result["without_kits" + mode]["documents_per_second_median"],
                 3,
             )
         out[f"{backend}_kits"] = result
@@ -333,6 +350,9 @@ def main(argv: list[str]) -> int:
         default=None,
         metavar="FRACTION",
         help="compare documents/s without kits and with this fraction of the SKUs kits",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="--kits: rounds, the order alternated (median)"
     )
     parser.add_argument(
         "--database",
