@@ -275,7 +275,7 @@ class DocumentApplier(SqlBase):
         shown: dict[tuple[str, str], int | None] = {}
         outbox: dict[tuple[str, str], int] = {}
         buffers: dict[tuple[str, str], int] = {}
-        kits = await load_kits(tx, skus)
+        kits = await load_kits(tx, skus, probe=self.backend == "sqlite")
         if kits:
             skus = sorted(set(skus) | kit_skus(kits))
         if skus:

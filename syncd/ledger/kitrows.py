@@ -15,9 +15,17 @@ from syncd.ledger.sqlbase import Tx
 from syncd.ledger.values import to_us
 
 
-async def load_kits(tx: Tx, skus: Sequence[str]) -> dict[str, Kit]:
-    """Every kit that is, or holds, one of ``skus``, with all its components."""
+async def load_kits(tx: Tx, skus: Sequence[str], *, probe: bool = False) -> dict[str, Kit]:
+    """Every kit that is, or holds, one of ``skus`` (or a component of a kit among them), with
+    all its components.
+
+    ``probe``: where a statement costs microseconds (SQLite, in process), look first whether the
+    ledger has any kit at all; a ledger without kits then pays almost nothing for them. Over a
+    network (PostgreSQL) that look would be one more round trip: the one query answers instead.
+    """
     if not skus:
+        return {}
+    if probe and not await tx.fetch("kits_exist"):
         return {}
     parts: dict[str, dict[str, int]] = {}
     derived: dict[str, frozenset[str]] = {}

@@ -1,18 +1,27 @@
 -- Kits and packs (syncd/ledger/kits.py, kitrows.py), SQLite. Lists arrive as JSON arrays.
 
+-- name: kits_exist
+SELECT 1 FROM kits LIMIT 1;
+
 -- name: kits_for
 -- Every kit that is, or holds, one of the SKUs, or holds a component of a kit among them (a kit
--- sold moves its components: every other kit holding one of them changes too).
-WITH moved (sku) AS (
-    SELECT value FROM json_each(?1)
+-- sold moves its components: every other kit holding one of them changes too). CROSS JOIN keeps
+-- the join order (batch → its kits → their components), each step an index search.
+WITH batch (sku) AS (SELECT value FROM json_each(?1)),
+moved (sku) AS (
+    SELECT sku FROM batch
     UNION
-    SELECT component FROM kit_components WHERE kit IN (SELECT value FROM json_each(?1))
+    SELECT c.component FROM batch b CROSS JOIN kit_components c ON c.kit = b.sku
+),
+wanted (kit) AS (
+    SELECT c.kit FROM batch b CROSS JOIN kit_components c ON c.kit = b.sku
+    UNION
+    SELECT c.kit FROM moved m CROSS JOIN kit_components c ON c.component = m.sku
 )
 SELECT c.kit, c.component, c.quantity, k.derived_by
-FROM kit_components c
+FROM wanted w
+CROSS JOIN kit_components c ON c.kit = w.kit
 JOIN kits k ON k.sku = c.kit
-WHERE c.kit IN (SELECT sku FROM moved)
-   OR c.kit IN (SELECT kc.kit FROM kit_components kc WHERE kc.component IN (SELECT sku FROM moved))
 ORDER BY c.kit, c.component;
 
 -- name: kits_all
