@@ -50,14 +50,41 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def kit_catalogue(skus: int, fraction: float) -> tuple[list[str], dict[str, dict[str, int]]]:
+    """``skus`` SKUs of which ``fraction`` are kits: (the SKUs sold, kit → component → units).
+
+    Each kit holds two or three of the stocked SKUs (one or two units each), spread over them, so
+    every component is held by a few kits, as gift boxes share their mugs and teas.
+    """
+    kits_count = round(skus * fraction)
+    stocked = [f"SKU-{i:06d}" for i in range(skus - kits_count)]
+    kits: dict[str, dict[str, int]] = {}
+    for k in range(kits_count):
+        parts = 2 + k % 2
+        kits[f"KIT-{k:06d}"] = {
+            stocked[(k * 7 + j * 13) % len(stocked)]: 1 + (k + j) % 2 for j in range(parts)
+        }
+    return stocked + sorted(kits), kits
+
+
 async def _producers(
-    store: SqlStore, producers: int, per: int, skus: int, batch: int = 1
+    store: SqlStore,
+    producers: int,
+    per: int,
+    skus: int,
+    batch: int = 1,
+    kit_fraction: float = 0.0,
 ) -> dict[str, float]:
     await store.register_channels(
         [ChannelInfo("till", "csv_till"), ChannelInfo("web", "prestashop")]
     )
-    # Stock first, so the run measures sales, not a storm of oversell conflicts.
-    stock = {f"SKU-{i:06d}": producers * per for i in range(skus)}
+    catalogue, kits = kit_catalogue(skus, kit_fraction)
+    if kits:
+        await store.set_kits(kits, source="bench")
+    # Stock first, so the run measures sales, not a storm of oversell conflicts (kits take a
+    # few units of each component: more stock where kits are sold).
+    units = producers * per * (8 if kits else 1)
+    stock = {sku: units for sku in catalogue if sku not in kits}
     await store.apply_document(Document("office", "opening", DocumentKind.GOODS_RECEIPT, stock, T0))
     latencies: list[float] = []
 
@@ -68,7 +95,7 @@ async def _producers(
                     "till",
                     f"bench-{n}-{i}",
                     DocumentKind.TILL_RECEIPT,
-                    {f"SKU-{(n * per + i) % skus:06d}": 1},
+                    {catalogue[(n * per + i) % skus]: 1},
                     T0,
                 )
                 for i in range(first, min(per, first + batch))
@@ -83,6 +110,7 @@ async def _producers(
     total = producers * per
     return {
         "documents": total,
+        "kits": len(kits),
         "seconds": round(elapsed, 3),
         "documents_per_second": round(total / elapsed, 1),
         "documents_per_call": batch,
@@ -127,15 +155,15 @@ async def _levels_read(store: SqlStore, count: int) -> dict[str, float]:
     return {"skus": len(levels), "read_seconds": round(elapsed, 3)}
 
 
-async def _fresh_pg(admin_dsn: str) -> str:
+async def _fresh_pg(admin_dsn: str, name: str = BENCH_DB) -> str:
     conn = await asyncpg.connect(admin_dsn)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
     base, _, _ = admin_dsn.rpartition("/")
-    return f"{base}/{BENCH_DB}"
+    return f"{base}/{name}"
 
 
 def _pgbench(dsn: str, clients: int, seconds: int) -> dict[str, Any]:
@@ -165,8 +193,79 @@ def _pgbench(dsn: str, clients: int, seconds: int) -> dict[str, Any]:
     }
 
 
+async def _kits(args: argparse.Namespace, out: dict[str, Any]) -> None:
+    """Per store, the closed-loop and batched runs without kits and with ``--kits`` of the SKUs
+    kits, each on a fresh ledger, in this same run; ``--rounds`` times, the order alternated
+    (without first, then with first) so that a machine getting busier favours neither; the
+    figures compared are the medians."""
+    for backend in args.stores.split(","):
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for round_ in range(args.rounds):
+            labels = [("without_kits", 0.0), ("with_kits", args.kits)]
+            if round_ % 2:
+                labels.reverse()
+            for label, fraction in labels:
+                _log(f"{backend} round {round_ + 1}: 8 producers, {label} …")
+                with tempfile.TemporaryDirectory() as tmp:
+                    if backend == "sqlite":
+                        store: SqlStore = await SqliteStore(
+                            Path(tmp) / "bench.sqlite3", strict_skus=False
+                        ).open()
+                    else:
+                        admin = os.environ.get(
+                            "SYNCD_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+                        )
+                        dsn = await _fresh_pg(admin, args.database)
+                        store = await PostgresStore(dsn, strict_skus=False, pool_size=4).open()
+                    try:
+                        for mode, batch in (("", 1), ("_batched", args.batch)):
+                            one = await _producers(
+                                store,
+                                args.producers,
+                                args.per_producer,
+                                args.skus,
+                                batch,
+                                fraction,
+                            )
+                            runs.setdefault(label + mode, []).append(one)
+                            _log(f"{backend} {label}{mode}: {one}")
+                    finally:
+                        await store.close()
+        result: dict[str, Any] = {"fraction": args.kits, "rounds": args.rounds}
+        for key, values in runs.items():
+            rates = [v["documents_per_second"] for v in values]
+            result[key] = {
+                "documents_per_second_median": round(statistics.median(rates), 1),
+                "documents_per_second": rates,
+                "p50_ms_median": round(statistics.median(v["p50_ms"] for v in values), 3),
+                "p99_ms_median": round(statistics.median(v["p99_ms"] for v in values), 3),
+                "kits": values[0]["kits"],
+            }
+        for mode in ("", "_batched"):
+            result["ratio" + mode] = round(
+                result["with_kits" + mode]["documents_per_second_median"]
+                / result["without_kits" + mode]["documents_per_second_median"],
+                3,
+            )
+        out[f"{backend}_kits"] = result
+        if backend == "postgres":
+            await _drop_pg(args.database)
+
+
+async def _drop_pg(name: str) -> None:
+    admin = os.environ.get("SYNCD_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"producers": args.producers, "per_producer": args.per_producer}
+    if args.kits is not None:
+        await _kits(args, out)
+        return out
     stores = args.stores.split(",")
     if "sqlite" in stores:
         await _sqlite(args, out)
@@ -245,6 +344,22 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--levels", type=int, default=100_000)
     parser.add_argument("--pgbench-seconds", type=int, default=15)
     parser.add_argument("--stores", "--ledger", default="sqlite,postgres", help="sqlite,postgres")
+    parser.add_argument(
+        "--kits",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="compare documents/s without kits and with this fraction of the SKUs kits",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="--kits: rounds, the order alternated (median)"
+    )
+    parser.add_argument(
+        "--database",
+        default=f"{BENCH_DB}_kits_{os.getpid()}",
+        metavar="NAME",
+        help="the PostgreSQL database the --kits runs create and drop",
+    )
     args = parser.parse_args(argv)
     configure_logging("warning")
     result = asyncio.run(run(args))

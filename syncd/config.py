@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from syncd.alerts.settings import AlertSettings, parse_alerts
+from syncd.domain import kit_problems
 from syncd.exceptions import ConfigError
 from syncd.reconcile.settings import ReconcileSettings, parse_reconcile
 from syncd.settings import ConfigIssue as ConfigIssue  # re-exported: the old import paths
@@ -103,6 +104,9 @@ class Settings:
     alerts: AlertSettings
     reconcile: ReconcileSettings = ReconcileSettings()
     stock: StockSettings = StockSettings()
+    # ``[kits]``: kit SKU → component SKU → units per kit (issue 17); written to the ledger at
+    # start, replacing the kits an earlier config defined.
+    kits: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     def channel(self, name: str) -> ChannelSettings:
         for ch in self.channels:
@@ -298,6 +302,7 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
         lead_days=br.integer("lead_days", 7, minimum=0, maximum=366),
     )
     br.reject_unknown()
+    kits = _parse_kits(root.table_of("kits"), file=file, issues=issues)
     alerts = parse_alerts(
         root.table_of("alerts"), file=file, issues=issues, default_timezone=web.timezone
     )
@@ -323,7 +328,46 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
         alerts=alerts,
         reconcile=reconcile,
         stock=stock,
+        kits=kits,
     )
+
+
+def _parse_kits(
+    table: Mapping[str, Any], *, file: str, issues: list[ConfigIssue]
+) -> dict[str, dict[str, int]]:
+    """``[kits]``: ``GIFTBOX = { MUG = 1, TEA = 2 }``; every kit checked with the others."""
+    kits: dict[str, dict[str, int]] = {}
+    for kit, parts in table.items():
+        key = f"kits.{kit}"
+        if not isinstance(parts, Mapping) or not parts:
+            issues.append(
+                ConfigIssue(
+                    file,
+                    key,
+                    "must be a table of component SKU = units per kit",
+                    f'"{kit}" = {{ MUG = 1, TEA = 2 }}',
+                )
+            )
+            continue
+        components: dict[str, int] = {}
+        for component, qty in parts.items():
+            if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
+                issues.append(
+                    ConfigIssue(
+                        file,
+                        f"{key}.{component}",
+                        f"must be a whole number ≥ 1 (units of {component} in one {kit}), not {qty!r}",
+                        f'"{component}" = 1',
+                    )
+                )
+            else:
+                components[str(component)] = qty
+        kits[str(kit)] = components
+    for problem in kit_problems({k: v for k, v in kits.items() if v}):
+        issues.append(
+            ConfigIssue(file, "kits", problem, "a kit is made of stocked SKUs, not of kits")
+        )
+    return kits
 
 
 def load_config(path: str | Path) -> Settings:

@@ -186,6 +186,7 @@ class Movement:
     occurred_at: datetime
     recorded_at: datetime
     id: int | None = None
+    kit: str = ""  # the kit this SKU was sold (returned, received) as part of; '' on its own
 
 
 def stock_delta(kind: DocumentKind, applied: int, wanted: int) -> int:
@@ -214,6 +215,32 @@ def movement_reason(kind: DocumentKind, delta: int, *, cancelled: bool, reason: 
     if kind is DocumentKind.STOCK_COUNT:
         return Reason.COUNT_ADJUSTMENT
     return Reason.MANUAL
+
+
+def kit_problems(kits: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """What makes a set of kit definitions (kit → component → units per kit) unusable.
+
+    A kit is made of stocked SKUs: a component may not itself be a kit (no kits of kits), a kit
+    may not hold itself, and every quantity is a whole number of at least one.
+    """
+    problems = []
+    for kit, components in sorted(kits.items()):
+        if not kit.strip():
+            problems.append("a kit has an empty SKU")
+        if not components:
+            problems.append(f"kit {kit!r} has no component")
+        for component, qty in sorted(components.items()):
+            if not component.strip():
+                problems.append(f"kit {kit!r} has a component with an empty SKU")
+            elif component == kit:
+                problems.append(f"kit {kit!r} holds itself")
+            elif component in kits:
+                problems.append(f"kit {kit!r} holds {component!r}, which is a kit itself")
+            if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
+                problems.append(
+                    f"kit {kit!r}: quantity {qty!r} of {component!r} is not a whole number ≥ 1"
+                )
+    return problems
 
 
 def available(on_hand: int, buffer: int) -> int:

@@ -125,6 +125,7 @@ class OversellView:
     on_hand: int
     documents: tuple[DocumentView, ...]
     losing: tuple[DocumentView, ...]  # the web orders to contact, cancel or back-order
+    kits: tuple[str, ...] = ()  # kits the SKU was sold as part of (the SKU is what ran out)
 
     @property
     def time(self) -> str:
@@ -299,6 +300,7 @@ def oversell_view(payload: Mapping[str, Any], zone: ZoneInfo) -> OversellView:
     )
     detail = payload.get("detail", {})
     on_hand = detail.get("on_hand", -shortfall) if isinstance(detail, Mapping) else -shortfall
+    kits = detail.get("kits") if isinstance(detail, Mapping) else None
     return OversellView(
         conflict_id=int(payload.get("conflict_id", 0)),
         sku=str(payload.get("sku", "")),
@@ -307,6 +309,7 @@ def oversell_view(payload: Mapping[str, Any], zone: ZoneInfo) -> OversellView:
         on_hand=int(on_hand),
         documents=documents,
         losing=tuple(d for d in documents if d.losing),
+        kits=tuple(str(k) for k in kits) if isinstance(kits, list) else (),
     )
 
 

@@ -195,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     from syncd.cli.stock import add_commands as add_stock_commands
 
     add_stock_commands(sub)
+
+    from syncd.cli.kits import add_commands as add_kit_commands
+
+    add_kit_commands(sub)
     return parser
 
 

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -49,7 +49,7 @@ from syncd.engine.reconciler import (
 )
 from syncd.exceptions import ConnectorError, SchemaError
 from syncd.ledger import ChannelInfo, open_store
-from syncd.ledger.store import DocumentStore, ReconcileLedger, Store
+from syncd.ledger.store import DocumentStore, KitStore, Store
 from syncd.logs import register_secret
 from syncd.reconcile.report import (
     ChannelReport,
@@ -118,7 +118,11 @@ def _progress() -> Progress:
 # -- ledger and channels --------------------------------------------------------------------------
 
 
-async def prepare_store(store: DocumentStore, settings: Settings) -> None:
+class PreparedStore(DocumentStore, KitStore, Protocol):
+    """What `prepare_store` sets up: the ledger's documents side and its kits."""
+
+
+async def prepare_store(store: PreparedStore, settings: Settings) -> None:
     """What the daemon sets at start-up: channels, aliases, buffers (the config's values)."""
     await store.register_channels(
         [
@@ -129,6 +133,7 @@ async def prepare_store(store: DocumentStore, settings: Settings) -> None:
     )
     if settings.aliases:
         await store.set_aliases(settings.aliases)
+    await store.set_kits(settings.kits, source="config", replace_source=True)
     for sku, qty in settings.buffers.items():
         await store.set_buffer(qty, sku=sku)
     for channel in settings.channels:
@@ -299,7 +304,7 @@ async def _ledger_for_init(settings: Settings, dry_run: bool) -> Store | None:
 
 async def _init(
     settings: Settings,
-    store: ReconcileLedger | None,
+    store: Store | None,
     opened: OpenChannels,
     source: str,
     dry_run: bool,

@@ -77,6 +77,18 @@ class ChannelLevel:
     detail: Mapping[str, Any] = field(default_factory=dict)  # e.g. source qty and salable qty
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelKit:
+    """A kit as a channel defines it (a PrestaShop pack, a Magento bundle): SKU → units per kit.
+
+    ``derived``: the channel computes the kit's figure itself from its components (a Magento
+    bundle); syncd then never pushes a figure for it to that channel."""
+
+    sku: str
+    components: Mapping[str, int]
+    derived: bool = False
+
+
 SettingsT = TypeVar("SettingsT")
 
 
@@ -217,6 +229,10 @@ class Connector(Generic[SettingsT]):
     def read_levels(self, skus: Sequence[str] | None = None) -> AsyncIterator[list[ChannelLevel]]:
         """Yield pages of every SKU's figure (or only ``skus``), comparable with `available`."""
         return _no_levels()
+
+    async def read_kits(self) -> list[ChannelKit]:
+        """The kits this channel defines (read at `syncd init`); none by default."""
+        return []
 
 
 async def _no_batches() -> AsyncIterator[Batch]:

@@ -182,6 +182,8 @@ class Daemon:
         assert self.store is not None
         if settings.aliases:
             await self.store.set_aliases(settings.aliases)
+        # Always: kits dropped from [kits] since the last start are removed from the ledger.
+        await self.store.set_kits(settings.kits, source="config", replace_source=True)
         for sku, qty in settings.buffers.items():
             await self.store.set_buffer(qty, sku=sku)
         for channel in settings.channels:

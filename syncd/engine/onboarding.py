@@ -9,9 +9,10 @@ read again and counted, then what every channel shows is recorded and the differ
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 import structlog
 
@@ -19,13 +20,45 @@ from syncd.config import Settings
 from syncd.domain import Document, DocumentKind, utcnow
 from syncd.engine.catchup import pull_into
 from syncd.engine.reconciler import ChannelTarget, NoProgress, Progress, figure_of
+from syncd.exceptions import ConnectorError
 from syncd.ledger.planner import WILDCARD, buffer_for
-from syncd.ledger.store import DocumentStore, Product
+from syncd.ledger.store import DocumentStore, KitStore, Product
 from syncd.reconcile.compare import Figure
 from syncd.reconcile.onboard import OnboardPlan, plan_onboarding
 
 log = structlog.get_logger("syncd.reconcile")
 INIT_CHANNEL = "init"  # the channel name of onboarding stock counts
+
+
+class OnboardLedger(DocumentStore, KitStore, Protocol):
+    """What onboarding writes: documents, figures and the kits the channels define."""
+
+
+async def define_channel_kits(store: KitStore, targets: Iterable[ChannelTarget]) -> int:
+    """The kits each channel defines (PrestaShop packs, Magento bundles), written to the ledger
+    before any document is: a pack line in the history must already move its components.
+    A channel whose kits cannot be read or do not fit the others is reported and left out."""
+    defined = 0
+    for target in targets:
+        try:
+            kits = await target.connector.read_kits()
+        except ConnectorError as err:
+            log.warning("kits_not_read", channel=target.name, error=str(err))
+            continue
+        for derived in (False, True):
+            chosen = {k.sku: dict(k.components) for k in kits if k.derived is derived}
+            if not chosen:
+                continue
+            try:
+                await store.set_kits(
+                    chosen, source=target.name, derived_by=target.name if derived else ""
+                )
+            except ValueError as err:
+                log.warning("kits_refused", channel=target.name, problem=str(err))
+                continue
+            defined += len(chosen)
+            log.info("kits_read", channel=target.name, kits=len(chosen), derived=derived)
+    return defined
 
 
 @dataclass
@@ -89,7 +122,7 @@ async def plan(
 
 
 async def apply(
-    store: DocumentStore,
+    store: OnboardLedger,
     confirmed: OnboardPlan,
     source: ChannelTarget,
     others: Sequence[ChannelTarget],
@@ -105,6 +138,7 @@ async def apply(
         sku: p for sku, p in _products(reads[source.name]).items() if sku in confirmed.counts
     }
     await store.upsert_products(list(catalogue.values()))
+    await define_channel_kits(store, (source, *others))
     # The history (every order and till file each channel has, up to now) is pulled so that
     # the cursors start at now and every document is known: a later version of one (an order
     # cancelled, refunded, edited) then applies only its difference, and the daemon's first pull

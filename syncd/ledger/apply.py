@@ -33,6 +33,7 @@ from syncd.domain import (
     utcnow,
 )
 from syncd.exceptions import LedgerError
+from syncd.ledger.kitrows import kit_skus, load_kits, write_kit_movements
 from syncd.ledger.planner import (
     ApplyResult,
     ApplyStatus,
@@ -297,6 +298,9 @@ class DocumentApplier(SqlBase):
         shown: dict[tuple[str, str], int | None] = {}
         outbox: dict[tuple[str, str], int] = {}
         buffers: dict[tuple[str, str], int] = {}
+        kits = await load_kits(tx, skus, probe=self.backend == "sqlite")
+        if kits:
+            skus = sorted(set(skus) | kit_skus(kits))
         if skus:
             await tx.execute("ensure_levels", skus, now_us)
             on_hand = {sku: int(q) for sku, q in await tx.fetch("lock_levels", skus)}
@@ -320,6 +324,7 @@ class DocumentApplier(SqlBase):
             buffers=buffers,
             shown=shown,
             outbox=outbox,
+            kits=kits,
         )
 
     async def _write_plan(self, tx: Tx, plan: Plan, snap: Snapshot, now_us: int) -> None:
@@ -383,8 +388,10 @@ class DocumentApplier(SqlBase):
                         now_us,
                     )
                     for m in plan.movements
+                    if not m.kit
                 ],
             )
+            await write_kit_movements(tx, (m for m in plan.movements if m.kit), now_us)
         if plan.levels:
             await tx.executemany(
                 "update_level", [(sku, qty, now_us) for sku, qty in sorted(plan.levels.items())]
@@ -441,6 +448,9 @@ class DocumentApplier(SqlBase):
         # empty SKU must not cost one conflict update (and a longer JSON) per unit.
         for sku, events in sorted(by_sku.items()):
             deepest = min(e.after for e in events)
+            # A component sold through a kit: the conflict names the kit and the component that
+            # ran out (the conflict's SKU), each document the kit it sold.
+            kit_of = {(e.document.channel, e.document.doc_id): e.kit for e in events if e.kit}
             row = open_rows.get(sku)
             if row is not None:
                 detail = json.loads(row[4])
@@ -451,9 +461,11 @@ class DocumentApplier(SqlBase):
                     if (ref.channel, ref.doc_id) not in known and len(
                         docs
                     ) < MAX_CONFLICT_DOCUMENTS:
-                        docs.append(ref_json(ref))
+                        docs.append(_ref_with_kit(ref, kit_of))
                         known.add((ref.channel, ref.doc_id))
                 detail["on_hand"] = events[-1].after
+                if kit_of:
+                    detail["kits"] = sorted({*detail.get("kits", []), *kit_of.values()})
                 shortfall = max(int(row[3]), -deepest)
                 await tx.execute(
                     "update_conflict", row[0], row[2], shortfall, json.dumps(detail), now_us
@@ -483,8 +495,10 @@ class DocumentApplier(SqlBase):
             detail = {
                 "name": names.get(sku, ""),
                 "on_hand": events[-1].after,
-                "documents": [ref_json(r) for r in refs],
+                "documents": [_ref_with_kit(r, kit_of) for r in refs],
             }
+            if kit_of:
+                detail["kits"] = sorted(set(kit_of.values()))
             await tx.fetch(
                 "insert_conflict",
                 ConflictKind.OVERSELL.value,
@@ -498,6 +512,7 @@ class DocumentApplier(SqlBase):
             log.warning(
                 "oversell_recorded",
                 sku=sku,
+                kits=sorted(set(kit_of.values())),
                 shortfall=-deepest,
                 documents=[f"{r.channel}:{r.reference}" for r in refs],
             )
@@ -688,6 +703,7 @@ def plan_rows(plan: Plan) -> dict[str, list[dict[str, object]]]:
                 "doc_id": m.doc_id,
                 "doc_version": m.doc_version,
                 "occurred_us": to_us(m.occurred_at),
+                "kit": m.kit,
             }
             for m in plan.movements
         ],
@@ -724,3 +740,11 @@ def snapshot_from_rows(data: Mapping[str, list[list[Any]]]) -> Snapshot:
         shown={(ch, sku): None if v is None else int(v) for ch, sku, v in data["shown"]},
         outbox={(ch, sku): int(wanted) for ch, sku, wanted in data["outbox"]},
     )
+
+
+def _ref_with_kit(ref: DocumentRef, kit_of: Mapping[tuple[str, str], str]) -> dict[str, object]:
+    data = ref_json(ref)
+    kit = kit_of.get((ref.channel, ref.doc_id))
+    if kit:
+        data["kit"] = kit
+    return data

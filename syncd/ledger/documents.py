@@ -14,11 +14,11 @@ from syncd.domain import (
     ConflictStatus,
     Document,
     Rejection,
-    available,
     utcnow,
 )
 from syncd.ledger.apply import DocumentApplier
-from syncd.ledger.planner import ApplyResult, Plan, buffer_for
+from syncd.ledger.kitrows import load_kits
+from syncd.ledger.planner import ApplyResult, Kit, Levels, Plan, channel_figure
 from syncd.ledger.sqlbase import Tx, conflict_from_row, opt_int
 from syncd.ledger.values import (
     Ack,
@@ -228,15 +228,18 @@ class DocumentsSql(DocumentApplier):
             rows = await tx.fetch("wanted_levels", channel)
             skus = [r[0] for r in rows]
             buffers: dict[tuple[str, str], int] = {}
+            kits: dict[str, Kit] = {}
             if skus:
                 for ch, sku, qty in await tx.fetch("buffers_for", skus):
                     buffers[(ch, sku)] = int(qty)
-        return [
-            WantedLevel(
-                sku, available(int(on_hand), buffer_for(buffers, channel, sku)), opt_int(shown)
-            )
-            for sku, on_hand, shown in rows
-        ]
+                kits = await load_kits(tx, skus)
+        view = Levels({sku: int(on_hand) for sku, on_hand, _ in rows}, buffers, kits)
+        out = []
+        for sku, _on_hand, shown in rows:
+            wanted = channel_figure(view, channel, sku)
+            if wanted is not None:  # None: the channel computes this kit's figure itself
+                out.append(WantedLevel(sku, wanted, opt_int(shown)))
+        return out
 
     async def record_shown(
         self,

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from syncd.domain import (
     Document,
@@ -66,6 +67,39 @@ class PushChannel:
     follows_own_sales: bool = True  # its own sales lower its figure (a shop); not a stock file
 
 
+@dataclass(frozen=True, slots=True)
+class Kit:
+    """A SKU made of components (``component → units per kit``). A kit has no stock of its own:
+    a document line on it moves its components, and a channel is told
+    min over components of ⌊available / quantity⌋ (:func:`channel_figure`)."""
+
+    sku: str
+    components: Mapping[str, int]
+    # Channels that compute the kit's figure themselves (a Magento bundle): never pushed to.
+    derived_by: frozenset[str] = frozenset()
+
+
+class StockView(Protocol):
+    """What a channel's figure is computed from: a batch's :class:`Snapshot`, or the few rows a
+    read (the status page, reconciliation) loads for the SKUs it shows."""
+
+    @property
+    def on_hand(self) -> Mapping[str, int]: ...
+    @property
+    def buffers(self) -> Mapping[ChannelSku, int]: ...
+    @property
+    def kits(self) -> Mapping[str, Kit]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Levels:
+    """A :class:`StockView` built from rows read outside a batch."""
+
+    on_hand: Mapping[str, int]
+    buffers: Mapping[ChannelSku, int]
+    kits: Mapping[str, Kit] = field(default_factory=dict)
+
+
 @dataclass(slots=True)
 class Snapshot:
     """The locked rows one batch touches."""
@@ -78,6 +112,9 @@ class Snapshot:
     buffers: Mapping[ChannelSku, int]  # (channel or '*', sku or '*') → units kept back
     shown: dict[ChannelSku, int | None]  # what each channel is known to show
     outbox: Mapping[ChannelSku, int]  # wanted figure currently queued
+    # Every kit that is, or holds, a SKU of the batch, with all its components (their levels,
+    # buffers, figures and outbox rows are loaded too).
+    kits: Mapping[str, Kit] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +135,7 @@ class OversellEvent:
     before: int
     after: int
     document: DocumentRef
+    kit: str = ""  # the kit the SKU was sold as part of ('' when sold on its own)
 
 
 @dataclass(slots=True)
@@ -126,6 +164,39 @@ def buffer_for(buffers: Mapping[ChannelSku, int], channel: str, sku: str) -> int
         if key in buffers:
             return buffers[key]
     return 0
+
+
+def channel_available(view: StockView, channel: str, sku: str) -> int:
+    """What ``channel`` may sell of one stocked SKU: on hand less the channel's buffer, never
+    below zero. The one place a SKU's figure is computed; a kit's figure is built on it."""
+    return available(view.on_hand.get(sku, 0), buffer_for(view.buffers, channel, sku))
+
+
+def channel_figure(view: StockView, channel: str, sku: str) -> int | None:
+    """The figure ``channel`` should show for ``sku``; None when it is never pushed there.
+
+    A kit shows min over its components of ⌊channel_available(component) / quantity⌋: the kits
+    that can still be made from what that channel may sell of each part. A channel that derives
+    the kit's figure itself (a Magento bundle, from its children) is never told one.
+    """
+    kit = view.kits.get(sku)
+    if kit is None:
+        return channel_available(view, channel, sku)
+    if channel in kit.derived_by:
+        return None
+    return kit_figure(view, channel, kit)
+
+
+def kit_figure(view: StockView, channel: str, kit: Kit) -> int:
+    if not kit.components:
+        return 0
+    return min(channel_available(view, channel, c) // q for c, q in kit.components.items())
+
+
+def kits_holding(kits: Mapping[str, Kit], skus: Iterable[str]) -> set[str]:
+    """The kits among ``kits`` that hold one of ``skus`` as a component."""
+    wanted = set(skus)
+    return {k.sku for k in kits.values() if not wanted.isdisjoint(k.components)}
 
 
 def _moves_own_figure(kind: DocumentKind) -> bool:
@@ -213,6 +284,20 @@ def _apply_one(
         elif line.sku is None:
             pending.append(line_key)
             plan.unknown.append((doc.channel, doc.doc_id, line_key))
+        elif line.sku in snap.kits:
+            # A kit has no stock of its own: its line moves its components, each movement naming
+            # the kit. A count of a kit moves nothing (count its components); ``applied`` stays in
+            # kit units, so a later version moves only the difference, by the kit's definition
+            # at that time.
+            if doc.kind is not DocumentKind.STOCK_COUNT:
+                kit = snap.kits[line.sku]
+                delta = stock_delta(doc.kind, line.applied, line.wanted)
+                for component, per_kit in sorted(kit.components.items()):
+                    moved += _move(
+                        doc, component, delta * per_kit, snap, plan, touched, now, kit=kit.sku
+                    )
+                touched.add(kit.sku)
+                line.applied = qty
         elif doc.kind is DocumentKind.STOCK_COUNT:
             # A count line's ``applied`` is the change it has made so far (migration 0008).
             delta = _count_delta(doc, line_key, line, snap)
@@ -257,6 +342,8 @@ def _move(
     plan: Plan,
     touched: set[str],
     now: datetime,
+    *,
+    kit: str = "",
 ) -> int:
     if delta == 0:
         return 0
@@ -278,11 +365,15 @@ def _move(
             doc_version=doc.version,
             occurred_at=doc.occurred_at,
             recorded_at=now,
+            kit=kit,
         )
     )
     # A channel's own sales already moved its figure; so did a back-office edit adopted from it.
+    # Not so a component sold through a kit: whether the channel lowered its parts (a PrestaShop
+    # pack that decrements its products) or only the kit's own row (a till) is the channel's
+    # business, so the component is pushed to it; a write it did not need changes nothing.
     own = doc.channel if _moves_own_figure(doc.kind) else doc.meta.get("edited_in", "")
-    if own:
+    if own and not kit:
         key = (own, sku)
         if any(c.name == own and c.follows_own_sales for c in snap.channels):
             shown = snap.shown.get(key)
@@ -304,6 +395,7 @@ def _move(
                     occurred_at=doc.occurred_at,
                     url=doc.url,
                 ),
+                kit=kit,
             )
         )
     return 1
@@ -312,11 +404,18 @@ def _move(
 def refresh_outbox(plan: Plan, snap: Snapshot, skus: Iterable[str]) -> None:
     """Queue, per pushed channel, the figure each SKU should show where it differs from what the
     channel is known to show; drop queued rows that became unnecessary."""
-    for sku in skus:
-        on_hand = snap.on_hand.get(sku, 0)
+    chosen = set(skus)
+    # A kit's figure follows its components: every kit holding a SKU that moved is refreshed.
+    chosen |= kits_holding(snap.kits, chosen)
+    for sku in sorted(chosen):
         for channel in snap.channels:
             key = (channel.name, sku)
-            want = available(on_hand, buffer_for(snap.buffers, channel.name, sku))
+            want = channel_figure(snap, channel.name, sku)
+            if want is None:
+                if key in snap.outbox:
+                    plan.outbox_delete.add(key)
+                    plan.outbox_set.pop(key, None)
+                continue
             shown = snap.shown.get(key)
             if shown is None or shown != want:
                 if snap.outbox.get(key) != want:

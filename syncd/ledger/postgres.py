@@ -1,6 +1,6 @@
 """The production ledger on PostgreSQL, through an asyncpg pool; NOTIFY wakes other processes.
 
-Documents are applied through PL/pgSQL functions that only read and write rows (migration 0010):
+Documents are applied through PL/pgSQL functions that only read and write rows (migration 0011):
 ``syncd_snapshot`` (every row a batch touches, as JSON), ``syncd_write_plan`` (a plan's rows) and
 ``syncd_apply_plan`` (both, checked, in one statement). The planner stays in Python."""
 
@@ -172,7 +172,11 @@ class PostgresStore(SqlStore):
             True,
             now_us,
         )
-        return snapshot_from_rows(json.loads(rows[0][0]))
+        data = json.loads(rows[0][0])
+        if data.get("has_kits"):
+            # Kits are read by kitrows.py's statements (the rows are locked already).
+            return await super()._load_snapshot(tx, documents, now_us)
+        return snapshot_from_rows(data)
 
     async def _write_rows(self, tx: Tx, plan: Plan, now_us: int) -> None:
         """The plan's rows and the wake-up in one round trip (``syncd_write_plan``)."""
@@ -203,9 +207,10 @@ class PostgresStore(SqlStore):
                         "snapshot", channels, ids, identifiers, self.strict_skus, False, now_us
                     )
                     text: str = found[0][0]
-                    plan = plan_batch(
-                        documents, snapshot_from_rows(json.loads(text)), now=now, settled=settled
-                    )
+                    data = json.loads(text)
+                    if data.get("has_kits"):
+                        return None  # the locking path reads the kits
+                    plan = plan_batch(documents, snapshot_from_rows(data), now=now, settled=settled)
                     if needs_conflicts(plan) or any(
                         r.status is ApplyStatus.REJECTED for r in plan.results
                     ):

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from syncd.domain import Movement, Reason, available
+from syncd.domain import Movement, Reason
 from syncd.ledger.documents import ConflictStore
-from syncd.ledger.planner import buffer_for
+from syncd.ledger.kitrows import kit_skus, load_kits
+from syncd.ledger.planner import Levels, buffer_for, channel_figure
 from syncd.ledger.sqlbase import SqlBase, opt_int
 from syncd.ledger.values import (
     ChannelHealth,
@@ -112,8 +113,9 @@ class StatusSql(SqlBase):
                 doc_version=int(version),
                 occurred_at=from_us(occ),
                 recorded_at=from_us(rec),
+                kit=kit,
             )
-            for mid, m_sku, delta, reason, ch, doc_id, version, occ, rec in rows
+            for mid, m_sku, delta, reason, ch, doc_id, version, occ, rec, kit in rows
         ]
 
     async def pending_lines(self) -> list[PendingLine]:
@@ -182,7 +184,14 @@ class StatusSql(SqlBase):
             }
             queued = {ch: int(w) for ch, _s, w in await tx.fetch("outbox_for", [sku])}
             channels = [(name, bool(push)) for name, _t, push, _f in await tx.fetch("channels")]
-        on_hand = int(level[0][1]) if level else 0
+            kits = await load_kits(tx, [sku])
+            parts = sorted(kit_skus(kits) - {sku}) if sku in kits else []
+            if parts:  # a kit's figure is made from its components' levels and buffers
+                level += await tx.fetch("levels_for", parts)
+                for ch, s, q in await tx.fetch("buffers_for", parts):
+                    buffers[(ch, s)] = int(q)
+        view = Levels({str(s): int(q) for s, q in level}, buffers, kits)
+        on_hand = view.on_hand.get(sku, 0)
         views = []
         for channel, _push in channels:
             buffer = buffer_for(buffers, channel, sku)
@@ -191,7 +200,7 @@ class StatusSql(SqlBase):
                 SkuChannel(
                     channel=channel,
                     buffer=buffer,
-                    wanted=available(on_hand, buffer),
+                    wanted=channel_figure(view, channel, sku) or 0,
                     shown=opt_int(shown),
                     source=source,
                     updated_at=None if updated is None else from_us(updated),

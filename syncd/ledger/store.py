@@ -20,6 +20,7 @@ from syncd.ledger.alerts import (
     NewAlertMail,
 )
 from syncd.ledger.documents import ConflictStore, DocumentStore
+from syncd.ledger.kits import KitDefinition, KitStore
 from syncd.ledger.reconcile import (
     ReconcileLedger,
     ReconcileRun,
@@ -76,6 +77,8 @@ __all__ = [
     "DocumentSummary",
     "Draft",
     "HourlySales",
+    "KitDefinition",
+    "KitStore",
     "NewAlertItem",
     "NewAlertMail",
     "OutOfStock",
@@ -109,6 +112,13 @@ __all__ = [
 
 
 class Store(
-    StockFileStore, AlertStore, ReconcileStore, StatusReads, ReportReads, StockReads, Protocol
+    StockFileStore,
+    AlertStore,
+    ReconcileStore,
+    StatusReads,
+    ReportReads,
+    StockReads,
+    KitStore,
+    Protocol,
 ):
     """Everything the ledger offers: what the daemon wires to its channels, alerts and page."""

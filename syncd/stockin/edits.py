@@ -76,10 +76,13 @@ async def settle_edits(
     skus = sorted(e.sku for e in edits)
     levels = await store.levels(skus)
     written = await store.written_figures(channel, skus)
+    # A kit has no stock of its own: a figure changed on its row (a PrestaShop pack that also
+    # decrements its own quantity) is never adopted nor reported; the kit's figure is written back.
+    kits = await store.kits_among(skus)
     for edit in edits:
         if edit.figure == edit.believed:
             continue
-        if mode == "revert" or edit.figure in written.get(edit.sku, ()):
+        if mode == "revert" or edit.sku in kits or edit.figure in written.get(edit.sku, ()):
             revert[edit.sku] = edit.figure
             continue
         if mode == "report":

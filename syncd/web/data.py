@@ -477,6 +477,12 @@ _TODO = {
 }
 
 
+def _kits_of(conflict: Conflict) -> list[str]:
+    """The kits a component in conflict was sold as part of (the conflict's SKU ran out)."""
+    kits = conflict.detail.get("kits")
+    return [str(k) for k in kits] if isinstance(kits, list) else []
+
+
 def conflict_view(conflict: Conflict, t: Translator) -> dict[str, Any]:
     others = conflict.detail.get("documents")
     named = [str(d) for d in others if not isinstance(d, dict)] if isinstance(others, list) else []
@@ -491,6 +497,7 @@ def conflict_view(conflict: Conflict, t: Translator) -> dict[str, Any]:
         "channel": conflict.channel,
         "shortfall": conflict.shortfall,
         "on_hand": conflict.detail.get("on_hand"),
+        "kits": _kits_of(conflict),
         "documents": [
             {
                 "channel": d.channel,
@@ -557,6 +564,8 @@ def movement_view(m: Movement, t: Translator, doc: DocumentSummary | None = None
         "delta": m.delta,
         "reason": m.reason.value,
         "reason_label": label(t, REASON_LABELS, m.reason.value),
+        "kit": m.kit,
+        "kit_label": t.gettext("sold as part of %(kit)s", kit=m.kit) if m.kit else "",
         "channel": m.channel,
         "doc_id": m.doc_id,
         "occurred_at": m.occurred_at,

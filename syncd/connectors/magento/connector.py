@@ -24,6 +24,7 @@ import structlog
 
 from syncd.connectors.base import (
     Batch,
+    ChannelKit,
     ChannelLevel,
     ConfigIssue,
     Connector,
@@ -538,6 +539,14 @@ class MagentoConnector(Connector[MagentoSettings]):
             )
             log.info("stock_pushed", channel=self.name, sku=item.sku, quantity=item.available)
             return PushResult(item.sku, PushStatus.WRITTEN, shown=item.available, observed=current)
+
+    # -- kits ----------------------------------------------------------------------------------
+
+    async def read_kits(self) -> list[ChannelKit]:
+        """Bundles of a fixed composition, derived by Magento (syncd/connectors/magento/bundles.py)."""
+        from syncd.connectors.magento.bundles import read_bundles
+
+        return await read_bundles(self, self.settings.page_size)
 
     # -- reconciliation ------------------------------------------------------------------------
 

@@ -255,6 +255,10 @@ async def _product(request: web.Request, emu: MagentoEmulator, sku: str) -> web.
         "type_id": product["type_id"],
         "extension_attributes": {"stock_item": emu.stock_items.get(sku)},
     }
+    if product["type_id"] == "bundle":
+        answer["extension_attributes"] = {
+            "bundle_product_options": product["bundle_product_options"]
+        }
     fields = request.query.get("fields")  # Magento's field filter: `fields=sku,type_id`
     if fields:
         answer = {k: v for k, v in answer.items() if k in fields.split(",")}

@@ -146,6 +146,47 @@ class MagentoEmulator:
             "min_qty": 0,
         }
 
+    def add_bundle(
+        self,
+        sku: str,
+        options: list[list[tuple[str, int]]],
+        *,
+        name: str = "",
+        can_change_quantity: bool = False,
+    ) -> None:
+        """A bundle: one required option per list, each with its selections (SKU, units). It
+        holds no stock of its own (no source item): Magento derives it from its selections."""
+        self.products[sku] = {
+            "id": next(self._ids["product"]),
+            "sku": sku,
+            "name": name or sku,
+            "type_id": "bundle",
+            "parent": None,
+            "bundle_product_options": [
+                {
+                    "option_id": n + 1,
+                    "title": f"Option {n + 1}",
+                    "required": True,
+                    "type": "select",
+                    "position": n + 1,
+                    "sku": sku,
+                    "product_links": [
+                        {
+                            "id": f"{n + 1}-{i}",
+                            "sku": part,
+                            "option_id": n + 1,
+                            "qty": float(units),
+                            "position": i,
+                            "is_default": i == 0,
+                            "can_change_quantity": int(can_change_quantity),
+                        }
+                        for i, (part, units) in enumerate(option)
+                    ],
+                }
+                for n, option in enumerate(options)
+            ],
+        }
+
     def load_catalog(self, items: Iterable[CatalogItem]) -> None:
         for item in items:
             self.add_product(item.sku, item.quantity, name=item.name, parent=item.parent)

@@ -37,6 +37,7 @@ import structlog
 
 from syncd.connectors.base import (
     Batch,
+    ChannelKit,
     ChannelLevel,
     ConfigIssue,
     Connector,
@@ -600,6 +601,24 @@ class PrestaShopConnector(Connector[PrestaShopSettings]):
             for sku, row in found.items()
             if isinstance(row, _StockRow) and row.id in current
         }
+
+    # -- kits ----------------------------------------------------------------------------------
+
+    async def read_kits(self) -> list[ChannelKit]:
+        """The shop's packs that decrement their products (syncd/connectors/prestashop/packs.py)."""
+        from syncd.connectors.prestashop.packs import read_packs
+
+        return await read_packs(self)
+
+    async def all_rows(self, resource: str, display: str) -> list[dict[str, Any]]:
+        """Every row of a resource, page by page."""
+        return await self._all(resource, display)
+
+    async def catalogue_of(
+        self, product_ids: Iterable[int], combination_ids: Iterable[int]
+    ) -> _Catalogue:
+        """The products and combinations with these ids."""
+        return await self._read_catalogue(product_ids, combination_ids)
 
     # -- reconciliation ------------------------------------------------------------------------
 

@@ -36,8 +36,14 @@ def _resource_fields(emulator: PrestaShopEmulator, resource: str, obj: Any) -> d
             "reference": p.reference,
             "ean13": p.ean13,
             "name": Multilingual(emulator.translations(p.name)),
+            "type": "pack" if p.pack_items else "simple",
+            "pack_stock_type": p.pack_stock_type,
             "associations": {
                 "combinations": [{"id": c} for c in p.combinations],
+                "product_bundle": [
+                    {"id": pid, "id_product_attribute": attr, "quantity": units}
+                    for pid, attr, units in p.pack_items
+                ],
                 "stock_availables": [
                     {"id": s.id, "id_product_attribute": s.id_product_attribute}
                     for s in emulator.stock_by_product.get(p.id, [])
@@ -133,7 +139,11 @@ def _objects(emulator: PrestaShopEmulator, resource: str) -> dict[int, Any]:
     if resource == "order_states":
         return {sid: (sid, flags) for sid, flags in STATE_FLAGS.items()}
     if resource == "configurations":
-        settings = {**STATES, "PS_LANG_DEFAULT": 1}
+        settings = {
+            **STATES,
+            "PS_LANG_DEFAULT": 1,
+            "PS_PACK_STOCK_TYPE": emulator.pack_stock_type_default,
+        }
         return {
             i: (i, name, str(value)) for i, (name, value) in enumerate(settings.items(), start=1)
         }
@@ -467,7 +477,7 @@ def _blank(emulator: PrestaShopEmulator, resource: str) -> dict[str, Any]:
             "product_quantity_return",
             "product_quantity_reinjected",
         ],
-        "products": ["id", "reference", "ean13", "name"],
+        "products": ["id", "reference", "ean13", "name", "type", "pack_stock_type"],
         "combinations": ["id", "id_product", "reference", "ean13"],
         "stock_availables": [
             "id",

@@ -44,6 +44,11 @@ class Product:
     name: str
     ean13: str = ""
     combinations: list[int] = field(default_factory=list)
+    # A pack (classes/Pack.php): its items (id_product, id_product_attribute, quantity) and how a
+    # sale decrements stock: 0 the pack only, 1 its products only, 2 both, 3 the shop's default
+    # (PS_PACK_STOCK_TYPE).
+    pack_items: list[tuple[int, int, int]] = field(default_factory=list)
+    pack_stock_type: int = 3
 
 
 @dataclass
@@ -119,6 +124,9 @@ class PrestaShopEmulator:
         self.orders: dict[int, Order] = {}
         self.histories: list[dict[str, Any]] = []
         self.stock_by_product: dict[int, list[StockAvailable]] = {}
+        # PS_PACK_STOCK_TYPE, the default a pack with pack_stock_type 3 follows (PrestaShop
+        # installs 0, "decrement pack only").
+        self.pack_stock_type_default = 0
         # Called as on_write(sku, quantity) when a client writes a stock row (benchmarks).
         self.on_write: Callable[[str, int], None] | None = None
         self.write_log: list[tuple[float, str, int]] = []  # (time, sku, quantity), when recorded
@@ -168,6 +176,34 @@ class PrestaShopEmulator:
         if combos:
             self._recompute_sum(pid)
         return pid
+
+    def add_pack(
+        self,
+        reference: str,
+        items: dict[str, int],
+        quantity: int = 0,
+        *,
+        pack_stock_type: int = 3,
+        name: str = "",
+    ) -> int:
+        """A pack of products without combinations (SKU → units per pack), with its own row."""
+        pid = self.add_product(reference, quantity, name=name)
+        product = self.products[pid]
+        for sku, units in items.items():
+            row = self._row_for(sku)
+            product.pack_items.append((row.id_product, row.id_product_attribute, units))
+        product.pack_stock_type = pack_stock_type
+        return pid
+
+    def pack_decrements(self, product: Product) -> tuple[bool, bool]:
+        """(the pack's own row, its products' rows): what a sale of this pack decrements.
+
+        classes/Pack.php (STOCK_TYPE_*) and StockAvailable/OrderDetail: 0 the pack only, 1 the
+        products only, 2 both; 3 follows PS_PACK_STOCK_TYPE."""
+        kind = product.pack_stock_type
+        if kind == 3:
+            kind = self.pack_stock_type_default
+        return kind in (0, 2), kind in (1, 2)
 
     def load_catalog(self, items: Iterable[CatalogItem]) -> None:
         """Demo catalogue: one product per parent, one combination per size."""
@@ -240,6 +276,15 @@ class PrestaShopEmulator:
             zero.quantity = sum(s.quantity for s in combos)
 
     def _move(self, row: OrderRow, delta: int) -> None:
+        product = self.products.get(row.product_id)
+        if product is not None and product.pack_items:
+            own, items = self.pack_decrements(product)
+            if items:
+                for pid, attr, units in product.pack_items:
+                    item = OrderRow(0, pid, attr, 0, "", "", "")
+                    self._move(item, delta * units)
+            if not own:
+                return
         stock = next(
             (
                 s

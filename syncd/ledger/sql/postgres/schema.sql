@@ -64,7 +64,8 @@ CREATE TABLE movements (
     doc_id      text NOT NULL,
     doc_version bigint NOT NULL,
     occurred_us bigint NOT NULL,
-    recorded_us bigint NOT NULL
+    recorded_us bigint NOT NULL,
+    kit         text NOT NULL DEFAULT ''
 );
 CREATE INDEX movements_sku ON movements (sku, id);
 CREATE INDEX movements_doc ON movements (channel, doc_id);
@@ -319,6 +320,9 @@ BEGIN
         ) AS locked;
     END IF;
     RETURN jsonb_build_object(
+        -- A ledger with kits is read by the statements of syncd/ledger/kitrows.py instead (kits
+        -- not yet part of this snapshot: issue 17, stated in its note).
+        'has_kits', EXISTS (SELECT 1 FROM kits),
         'docs', v_docs,
         'lines', v_lines,
         'resolve', v_resolve,
@@ -370,12 +374,13 @@ BEGIN
         sku = EXCLUDED.sku, wanted = EXCLUDED.wanted, applied = EXCLUDED.applied;
     IF jsonb_array_length(COALESCE(p_plan -> 'movements', '[]')) > 0 THEN
         INSERT INTO movements (sku, delta, reason, channel, doc_id, doc_version, occurred_us,
-                               recorded_us)
-        SELECT r.sku, r.delta, r.reason, r.channel, r.doc_id, r.doc_version, r.occurred_us, p_now
+                               recorded_us, kit)
+        SELECT r.sku, r.delta, r.reason, r.channel, r.doc_id, r.doc_version, r.occurred_us, p_now,
+               COALESCE(r.kit, '')
         FROM ROWS FROM (jsonb_to_recordset(p_plan -> 'movements') AS (
             sku text, delta bigint, reason text, channel text, doc_id text, doc_version bigint,
-            occurred_us bigint)) WITH ORDINALITY AS r(
-            sku, delta, reason, channel, doc_id, doc_version, occurred_us, n)
+            occurred_us bigint, kit text)) WITH ORDINALITY AS r(
+            sku, delta, reason, channel, doc_id, doc_version, occurred_us, kit, n)
         ORDER BY r.n;  -- ids in the order the planner made them
     END IF;
     IF jsonb_array_length(COALESCE(p_plan -> 'levels', '[]')) > 0 THEN
@@ -431,3 +436,19 @@ BEGIN
     END IF;
     PERFORM syncd_write_plan(p_plan, p_now);
 END $$;
+
+-- Kits and packs (issue 17): see migrations/0010_kits.sql.
+CREATE TABLE kits (
+    sku        text PRIMARY KEY,
+    source     text NOT NULL,
+    derived_by text NOT NULL DEFAULT '',
+    updated_us bigint NOT NULL
+);
+
+CREATE TABLE kit_components (
+    kit       text NOT NULL,
+    component text NOT NULL,
+    quantity  integer NOT NULL CHECK (quantity > 0),
+    PRIMARY KEY (kit, component)
+);
+CREATE INDEX kit_components_component ON kit_components (component);

@@ -64,7 +64,8 @@ CREATE TABLE movements (
     doc_id      TEXT NOT NULL,
     doc_version INTEGER NOT NULL,
     occurred_us INTEGER NOT NULL,
-    recorded_us INTEGER NOT NULL
+    recorded_us INTEGER NOT NULL,
+    kit         TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX movements_sku ON movements (sku, id);
 CREATE INDEX movements_doc ON movements (channel, doc_id);
@@ -229,3 +230,19 @@ CREATE TABLE reorder_points (
 );
 
 CREATE INDEX movements_occurred ON movements (occurred_us);
+
+-- Kits and packs (issue 17): see migrations/0010_kits.sql.
+CREATE TABLE kits (
+    sku        TEXT PRIMARY KEY,
+    source     TEXT NOT NULL,
+    derived_by TEXT NOT NULL DEFAULT '',
+    updated_us INTEGER NOT NULL
+);
+
+CREATE TABLE kit_components (
+    kit       TEXT NOT NULL,
+    component TEXT NOT NULL,
+    quantity  INTEGER NOT NULL CHECK (quantity > 0),
+    PRIMARY KEY (kit, component)
+);
+CREATE INDEX kit_components_component ON kit_components (component);
