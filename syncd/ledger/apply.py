@@ -73,6 +73,7 @@ class DocumentApplier(SqlBase):
 
     max_batch_documents = 500
     writers = 1  # transactions applying documents at once
+    single_writer = False  # the database runs one write transaction at a time (SQLite)
 
     def __init__(self, *, strict_skus: bool = True) -> None:
         super().__init__(strict_skus=strict_skus)
@@ -302,14 +303,24 @@ class DocumentApplier(SqlBase):
         if kits:
             skus = sorted(set(skus) | kit_skus(kits))
         if skus:
-            await tx.execute("ensure_levels", skus, now_us)
-            on_hand = {sku: int(q) for sku, q in await tx.fetch("lock_levels", skus)}
-            for ch, sku, qty in await tx.fetch("buffers_for", skus):
-                buffers[(ch, sku)] = int(qty)
-            for ch, sku, value in await tx.fetch("shown_for", skus):
-                shown[(ch, sku)] = None if value is None else int(value)
-            for ch, sku, wanted in await tx.fetch("outbox_for", skus):
-                outbox[(ch, sku)] = int(wanted)
+            if self.single_writer:
+                # Nothing else writes meanwhile: level rows are created only when missing.
+                on_hand = {sku: int(q) for sku, q in await tx.fetch("lock_levels", skus)}
+                missing = [sku for sku in skus if sku not in on_hand]
+                if missing:
+                    await tx.execute("ensure_levels", missing, now_us)
+                    on_hand.update(dict.fromkeys(missing, 0))
+            else:
+                await tx.execute("ensure_levels", skus, now_us)
+                on_hand = {sku: int(q) for sku, q in await tx.fetch("lock_levels", skus)}
+            # Buffers, figures shown and the outbox in one statement, each row tagged.
+            for table, ch, sku, value in await tx.fetch("sku_context", skus):
+                if table == "buffers":
+                    buffers[(ch, sku)] = int(value)
+                elif table == "shown":
+                    shown[(ch, sku)] = None if value is None else int(value)
+                else:
+                    outbox[(ch, sku)] = int(value)
         channels = [
             PushChannel(name, type_, bool(follows))
             for name, type_, push, follows in await tx.fetch("channels")

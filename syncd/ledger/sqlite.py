@@ -47,6 +47,17 @@ def _arg(value: Any) -> Any:
     return value
 
 
+_LISTS = (list, tuple, Pairs)
+
+
+def _rows(rows: Sequence[Sequence[Any]]) -> Sequence[Sequence[Any]]:
+    """executemany's rows: most hold scalars only, passed as they are (a batch writes thousands
+    of values; converting each one was a measurable share of a transaction)."""
+    if any(isinstance(a, _LISTS) for row in rows for a in row):
+        return [[_arg(a) for a in row] for row in rows]
+    return rows
+
+
 class _AsyncTx:
     """Statements on the aiosqlite reader connection."""
 
@@ -64,7 +75,7 @@ class _AsyncTx:
         await self.conn.execute(self.sql[name], [_arg(a) for a in args])
 
     async def executemany(self, name: str, rows: Sequence[Sequence[Any]]) -> None:
-        await self.conn.executemany(self.sql[name], [[_arg(a) for a in row] for row in rows])
+        await self.conn.executemany(self.sql[name], _rows(rows))
 
 
 class _SyncTx:
@@ -81,13 +92,14 @@ class _SyncTx:
         self.conn.execute(self.sql[name], [_arg(a) for a in args])
 
     async def executemany(self, name: str, rows: Sequence[Sequence[Any]]) -> None:
-        self.conn.executemany(self.sql[name], [[_arg(a) for a in row] for row in rows])
+        self.conn.executemany(self.sql[name], _rows(rows))
 
 
 class SqliteStore(SqlStore):
     """The ledger in one SQLite file: one writer thread, one aiosqlite reader (WAL lets both run)."""
 
     backend = "sqlite"
+    single_writer = True
 
     def __init__(
         self, path: str | Path, *, strict_skus: bool = True, synchronous: str = "FULL"

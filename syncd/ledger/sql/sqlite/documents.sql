@@ -60,6 +60,14 @@ SELECT channel, sku, shown FROM channel_levels WHERE sku IN (SELECT value FROM j
 -- name: outbox_for
 SELECT channel, sku, wanted FROM outbox WHERE sku IN (SELECT value FROM json_each(?1));
 
+-- name: sku_context
+-- What the planner needs besides levels, for some SKUs: buffers, figures shown, queued figures.
+SELECT 'buffers' AS source, channel, sku, quantity FROM buffers WHERE sku IN (SELECT value FROM json_each(?1)) OR sku = '*'
+UNION ALL
+SELECT 'shown', channel, sku, shown FROM channel_levels WHERE sku IN (SELECT value FROM json_each(?1))
+UNION ALL
+SELECT 'outbox', channel, sku, wanted FROM outbox WHERE sku IN (SELECT value FROM json_each(?1));
+
 -- name: upsert_document
 INSERT INTO documents (channel, doc_id, kind, version, content_hash, reference, cancelled, url,
                        occurred_us, first_us, updated_us, meta, basis)
