@@ -18,6 +18,7 @@ from datetime import datetime
 import structlog
 
 from syncd.domain import (
+    DEFAULT_LOCATION,
     ConflictKind,
     ConflictStatus,
     Document,
@@ -246,11 +247,11 @@ class DocumentApplier(SqlBase):
                 "lock_documents", Pairs(channels_arg, ids_arg)
             ):
                 docs[(ch, doc_id)] = DocState(kind, int(version), content_hash, bool(cancelled))
-            for ch, doc_id, line_key, sku, wanted, applied in await tx.fetch(
+            for ch, doc_id, line_key, sku, wanted, applied, placed in await tx.fetch(
                 "lock_lines", Pairs(channels_arg, ids_arg)
             ):
                 lines.setdefault((ch, doc_id), {})[line_key] = LineState(
-                    sku, int(wanted), int(applied)
+                    sku, int(wanted), int(applied), _placed(placed)
                 )
                 if sku is None:
                     identifiers.add(line_key)
@@ -293,7 +294,7 @@ class DocumentApplier(SqlBase):
             for name, type_, push, follows in await tx.fetch("channels")
             if push
         ]
-        return Snapshot(
+        snap = Snapshot(
             docs=docs or {},
             lines=lines or {},
             on_hand=on_hand,
@@ -303,6 +304,24 @@ class DocumentApplier(SqlBase):
             shown=shown,
             outbox=outbox,
         )
+        await self._load_locations(tx, skus, snap)
+        return snap
+
+    async def _load_locations(self, tx: Tx, skus: list[str], snap: Snapshot) -> None:
+        """Load step for stock per location (issue 17): the configured locations, the ones each
+        channel sells from, and the on hand per location of the SKUs (their ``levels`` rows are
+        locked already, which guards these rows too)."""
+        snap.locations = tuple(row[0] for row in await tx.fetch("locations"))
+        snap.sells_from = {
+            name: tuple(json.loads(names))
+            for name, names in await tx.fetch("channel_locations")
+            if names and names != "[]"
+        }
+        if skus:
+            snap.at = {
+                (location, sku): int(q)
+                for location, sku, q in await tx.fetch("location_levels_for", skus)
+            }
 
     async def _write_plan(self, tx: Tx, plan: Plan, snap: Snapshot, now_us: int) -> None:
         if plan.documents:
@@ -322,6 +341,8 @@ class DocumentApplier(SqlBase):
                         now_us,
                         json.dumps(dict(d.meta)) if d.meta else "{}",
                         json.dumps(dict(d.basis)) if d.basis else "{}",
+                        d.location,
+                        d.destination,
                     )
                     for key, d in plan.documents.items()
                 ],
@@ -331,7 +352,15 @@ class DocumentApplier(SqlBase):
             await tx.executemany(
                 "upsert_line",
                 [
-                    (ln.channel, ln.doc_id, ln.line_key, ln.sku, ln.wanted, ln.applied)
+                    (
+                        ln.channel,
+                        ln.doc_id,
+                        ln.line_key,
+                        ln.sku,
+                        ln.wanted,
+                        ln.applied,
+                        "" if ln.placed is None else json.dumps(ln.placed, sort_keys=True),
+                    )
                     for ln in latest.values()
                 ],
             )
@@ -348,6 +377,7 @@ class DocumentApplier(SqlBase):
                         m.doc_version,
                         to_us(m.occurred_at),
                         now_us,
+                        m.location,
                     )
                     for m in plan.movements
                 ],
@@ -356,6 +386,7 @@ class DocumentApplier(SqlBase):
             await tx.executemany(
                 "update_level", [(sku, qty, now_us) for sku, qty in sorted(plan.levels.items())]
             )
+        await self._write_locations(tx, plan, now_us)
         if plan.shown:
             await tx.executemany(
                 "upsert_shown",
@@ -365,12 +396,18 @@ class DocumentApplier(SqlBase):
                 ],
             )
         await self._write_outbox(tx, plan, now_us)
-        if plan.oversells or any(
-            plan.levels_before[sku] < 0 <= qty for sku, qty in plan.levels.items()
-        ):
+        if plan.oversells or any(plan.at_before[key] < 0 <= qty for key, qty in plan.at.items()):
             await self._record_oversells(tx, plan, now_us)
         if plan.unknown:
             await self._record_unknown(tx, plan, now_us)
+
+    async def _write_locations(self, tx: Tx, plan: Plan, now_us: int) -> None:
+        """Write step for stock per location: the new on hand of each changed (location, SKU)."""
+        if plan.at:
+            await tx.executemany(
+                "upsert_location_level",
+                [(loc, sku, qty, now_us) for (loc, sku), qty in sorted(plan.at.items())],
+            )
 
     async def _write_outbox(self, tx: Tx, plan: Plan, now_us: int) -> None:
         if plan.outbox_set:
@@ -385,34 +422,41 @@ class DocumentApplier(SqlBase):
             await tx.executemany("delete_outbox", sorted(plan.outbox_delete))
 
     async def _record_oversells(self, tx: Tx, plan: Plan, now_us: int) -> None:
-        crossing = {e.sku for e in plan.oversells}
-        # SKUs whose stock came back: their open oversell conflicts are resolved.
+        """One open conflict per SKU and location that went below zero; resolved when the
+        location's stock comes back."""
+        crossing = {(e.location, e.sku) for e in plan.oversells}
+        # Locations whose stock came back: their open oversell conflicts are resolved.
         recovered = {
-            sku
-            for sku, qty in plan.levels.items()
-            if plan.levels_before[sku] < 0 <= qty and sku not in crossing
+            key
+            for key, qty in plan.at.items()
+            if plan.at_before[key] < 0 <= qty and key not in crossing
         }
-        involved = sorted(crossing | recovered)
-        open_rows = {row[1]: row for row in await tx.fetch("open_oversells", involved)}
-        for sku in sorted(recovered):
-            row = open_rows.get(sku)
+        involved = sorted({sku for _, sku in crossing | recovered})
+        default = (await tx.fetch("locations") or [(DEFAULT_LOCATION,)])[0][0]
+        # A conflict recorded before locations existed names none: it is the default one's.
+        open_rows = {
+            (str(json.loads(row[4]).get("location") or default), row[1]): row
+            for row in await tx.fetch("open_oversells", involved)
+        }
+        for key in sorted(recovered):
+            row = open_rows.get(key)
             if row is None:
                 continue
             detail = json.loads(row[4])
             detail["resolved_by"] = "stock_back"
-            detail["on_hand"] = plan.levels[sku]
+            detail["on_hand"] = plan.at[key]
             await tx.execute("update_conflict", row[0], "resolved", 0, json.dumps(detail), now_us)
         if not crossing:
             return
-        names = dict(await tx.fetch("product_names", sorted(crossing)))
-        by_sku: dict[str, list[OversellEvent]] = defaultdict(list)
+        names = dict(await tx.fetch("product_names", sorted({sku for _, sku in crossing})))
+        by_key: dict[tuple[str, str], list[OversellEvent]] = defaultdict(list)
         for event in plan.oversells:
-            by_sku[event.sku].append(event)
-        # One write per SKU and batch, whatever the number of units: a burst of sales on an
-        # empty SKU must not cost one conflict update (and a longer JSON) per unit.
-        for sku, events in sorted(by_sku.items()):
+            by_key[(event.location, event.sku)].append(event)
+        # One write per SKU, location and batch, whatever the number of units: a burst of sales
+        # on an empty SKU must not cost one conflict update (and a longer JSON) per unit.
+        for (location, sku), events in sorted(by_key.items()):
             deepest = min(e.after for e in events)
-            row = open_rows.get(sku)
+            row = open_rows.get((location, sku))
             if row is not None:
                 detail = json.loads(row[4])
                 docs: list[dict[str, object]] = detail.setdefault("documents", [])
@@ -425,12 +469,14 @@ class DocumentApplier(SqlBase):
                         docs.append(ref_json(ref))
                         known.add((ref.channel, ref.doc_id))
                 detail["on_hand"] = events[-1].after
+                detail["location"] = location
                 shortfall = max(int(row[3]), -deepest)
                 await tx.execute(
                     "update_conflict", row[0], row[2], shortfall, json.dumps(detail), now_us
                 )
                 continue
             first = events[0]
+            batch_docs = {(e.document.channel, e.document.doc_id) for e in events}
             earlier = [
                 DocumentRef(
                     channel=ch,
@@ -442,9 +488,9 @@ class DocumentApplier(SqlBase):
                     url=url,
                 )
                 for ch, doc_id, reference, kind, qty, occurred_us, url in await tx.fetch(
-                    "recent_outflows", sku, 20
+                    "recent_outflows", sku, 20, location
                 )
-                if (ch, doc_id) not in {(e.document.channel, e.document.doc_id) for e in events}
+                if (ch, doc_id) not in batch_docs
             ]
             refs = oversell_documents(first, earlier)
             for event in events[1:]:
@@ -454,6 +500,7 @@ class DocumentApplier(SqlBase):
             detail = {
                 "name": names.get(sku, ""),
                 "on_hand": events[-1].after,
+                "location": location,
                 "documents": [ref_json(r) for r in refs],
             }
             await tx.fetch(
@@ -469,6 +516,7 @@ class DocumentApplier(SqlBase):
             log.warning(
                 "oversell_recorded",
                 sku=sku,
+                location=location,
                 shortfall=-deepest,
                 documents=[f"{r.channel}:{r.reference}" for r in refs],
             )
@@ -571,7 +619,7 @@ class DocumentApplier(SqlBase):
                 return None
             chans, ids = [k[0] for k in keys], [k[1] for k in keys]
             stored_lines: dict[DocKey, dict[str, int]] = defaultdict(dict)
-            for ch, doc_id, line_key, _sku, wanted, _applied in await tx.fetch(
+            for ch, doc_id, line_key, _sku, wanted, _applied, _placed in await tx.fetch(
                 "lock_lines", Pairs(chans, ids)
             ):
                 stored_lines[(ch, doc_id)][line_key] = int(wanted)
@@ -586,10 +634,21 @@ class DocumentApplier(SqlBase):
                     reference=reference,
                     cancelled=bool(cancelled),
                     url=url,
+                    location=location,
+                    destination=destination,
                 )
-                for ch, doc_id, kind, version, reference, cancelled, url, occurred_us in await tx.fetch(
-                    "replay_documents", Pairs(chans, ids)
-                )
+                for (
+                    ch,
+                    doc_id,
+                    kind,
+                    version,
+                    reference,
+                    cancelled,
+                    url,
+                    occurred_us,
+                    location,
+                    destination,
+                ) in await tx.fetch("replay_documents", Pairs(chans, ids))
             ]
             return await self._apply_in(tx, documents, now, replay=frozenset(keys))
 
@@ -599,3 +658,10 @@ class DocumentApplier(SqlBase):
         self._wake(plan.changed_channels)
         log.info("pending_lines_replayed", documents=len(plan.results))
         return plan.results
+
+
+def _placed(text: str) -> dict[str, int] | None:
+    """A line's units per location as stored ('' before migration 0012: None)."""
+    if not text:
+        return None
+    return {str(k): int(v) for k, v in json.loads(text).items()}

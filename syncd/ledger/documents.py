@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
@@ -14,11 +15,10 @@ from syncd.domain import (
     ConflictStatus,
     Document,
     Rejection,
-    available,
     utcnow,
 )
 from syncd.ledger.apply import DocumentApplier
-from syncd.ledger.planner import ApplyResult, Plan, buffer_for
+from syncd.ledger.planner import ApplyResult, Levels, Plan, channel_available
 from syncd.ledger.sqlbase import Tx, conflict_from_row, opt_int
 from syncd.ledger.values import (
     Ack,
@@ -120,11 +120,15 @@ class DocumentsSql(DocumentApplier):
 
         async def body(tx: Tx) -> Plan:
             known = {row[0] for row in await tx.fetch("channels") if row[2]}
-            await tx.executemany(
-                "upsert_channel",
-                [(c.name, c.type, c.push, now_us, c.follows_own_sales) for c in channels],
-            )
+            before = dict(await tx.fetch("channel_locations"))
+            rows = [
+                (c.name, c.type, c.push, now_us, c.follows_own_sales, json.dumps(c.locations))
+                for c in channels
+            ]
+            await tx.executemany("upsert_channel", rows)
+            # New pushed channels, and channels that now sell from other locations.
             new = {c.name for c in channels if c.push and c.name not in known}
+            new |= {r[0] for r in rows if r[2] and r[0] in before and before[r[0]] != r[5]}
             if not new:
                 return Plan()
             skus = [row[0] for row in await tx.fetch("all_skus")]
@@ -231,11 +235,23 @@ class DocumentsSql(DocumentApplier):
             if skus:
                 for ch, sku, qty in await tx.fetch("buffers_for", skus):
                     buffers[(ch, sku)] = int(qty)
+            sells_from = {
+                name: tuple(json.loads(names))
+                for name, names in await tx.fetch("channel_locations")
+                if name == channel
+            }
+            at: dict[tuple[str, str], int] = {}
+            if skus and sells_from.get(channel):
+                at = {(loc, s): int(q) for loc, s, q in await tx.fetch("location_levels_all")}
+        view = Levels(
+            on_hand={sku: int(on_hand) for sku, on_hand, _shown in rows},
+            buffers=buffers,
+            at=at,
+            sells_from=sells_from,
+        )
         return [
-            WantedLevel(
-                sku, available(int(on_hand), buffer_for(buffers, channel, sku)), opt_int(shown)
-            )
-            for sku, on_hand, shown in rows
+            WantedLevel(sku, channel_available(view, channel, sku), opt_int(shown))
+            for sku, _on_hand, shown in rows
         ]
 
     async def record_shown(

@@ -11,19 +11,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from syncd.domain import (
+    DEFAULT_LOCATION,
     Document,
     DocumentKind,
     DocumentRef,
     Movement,
     available,
+    is_transit,
     movement_reason,
     stock_delta,
+    transit,
 )
 
 DocKey = tuple[str, str]
 ChannelSku = tuple[str, str]
+LocationSku = tuple[str, str]
 WILDCARD = "*"
 
 
@@ -57,6 +62,9 @@ class LineState:
     sku: str | None  # None while the identifier is unknown (pending)
     wanted: int
     applied: int
+    # Where the line's stock change so far is, per location ({location: units}); None for a line
+    # applied before migration 0012: all of it at the document's (first) location.
+    placed: dict[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +86,39 @@ class Snapshot:
     buffers: Mapping[ChannelSku, int]  # (channel or '*', sku or '*') → units kept back
     shown: dict[ChannelSku, int | None]  # what each channel is known to show
     outbox: Mapping[ChannelSku, int]  # wanted figure currently queued
+    # Stock per location (issue 17): (location, sku) → on hand, every location of every SKU
+    # involved (missing means 0); Σ over locations = on_hand.
+    at: dict[LocationSku, int] = field(default_factory=dict)
+    # channel → the locations it sells from, in order; a channel missing or with none sells
+    # from the whole stock (a ledger without configured locations).
+    sells_from: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # The configured locations, in order (the first one is syncd's own documents' default);
+    # empty: none configured, everything happens at DEFAULT_LOCATION.
+    locations: tuple[str, ...] = ()
+
+
+class StockView(Protocol):
+    """What a channel's figure is computed from: a batch's :class:`Snapshot`, or the rows a read
+    (the status page, a stock file) loads for the SKUs it shows (:class:`Levels`)."""
+
+    @property
+    def on_hand(self) -> Mapping[str, int]: ...
+    @property
+    def at(self) -> Mapping[LocationSku, int]: ...
+    @property
+    def sells_from(self) -> Mapping[str, tuple[str, ...]]: ...
+    @property
+    def buffers(self) -> Mapping[ChannelSku, int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Levels:
+    """A :class:`StockView` built from rows read outside a batch."""
+
+    on_hand: Mapping[str, int]
+    buffers: Mapping[ChannelSku, int]
+    at: Mapping[LocationSku, int] = field(default_factory=dict)
+    sells_from: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +129,18 @@ class LineWrite:
     sku: str | None
     wanted: int
     applied: int
+    placed: dict[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class OversellEvent:
-    """A movement that took on_hand below zero, or further below."""
+    """A movement that took on_hand at a location below zero, or further below."""
 
     sku: str
-    before: int
+    before: int  # on hand at the location
     after: int
     document: DocumentRef
+    location: str = DEFAULT_LOCATION
 
 
 @dataclass(slots=True)
@@ -109,6 +152,8 @@ class Plan:
     movements: list[Movement] = field(default_factory=list)
     levels: dict[str, int] = field(default_factory=dict)  # new on_hand of changed SKUs
     levels_before: dict[str, int] = field(default_factory=dict)  # their on_hand before the batch
+    at: dict[LocationSku, int] = field(default_factory=dict)  # new on hand per changed location
+    at_before: dict[LocationSku, int] = field(default_factory=dict)
     shown: dict[ChannelSku, int | None] = field(default_factory=dict)
     outbox_set: dict[ChannelSku, int] = field(default_factory=dict)
     outbox_delete: set[ChannelSku] = field(default_factory=set)
@@ -126,6 +171,41 @@ def buffer_for(buffers: Mapping[ChannelSku, int], channel: str, sku: str) -> int
         if key in buffers:
             return buffers[key]
     return 0
+
+
+def channel_available(view: StockView, channel: str, sku: str) -> int:
+    """What ``channel`` may sell of a SKU: the on hand of the locations it sells from (all of
+    them when it names none) less its buffer, never below zero. The one place a channel's
+    figure is computed."""
+    locations = view.sells_from.get(channel)
+    if locations:
+        on_hand = sum(view.at.get((location, sku), 0) for location in locations)
+    else:
+        on_hand = view.on_hand.get(sku, 0)
+    return available(on_hand, buffer_for(view.buffers, channel, sku))
+
+
+def default_location(snap: Snapshot) -> str:
+    """Where syncd's own documents happen when they name no location."""
+    return snap.locations[0] if snap.locations else DEFAULT_LOCATION
+
+
+def document_locations(doc: Document, snap: Snapshot) -> tuple[str, ...]:
+    """The locations a document's lines move, in the order they are taken from: the one it
+    names, else its channel's (a web shop selling from several: each line is taken from the
+    first that has the units, then the next), else the default location."""
+    if doc.location:
+        return (doc.location,)
+    return snap.sells_from.get(doc.channel) or (default_location(snap),)
+
+
+def _location_problems(doc: Document, snap: Snapshot) -> list[str]:
+    known = set(snap.locations) or {DEFAULT_LOCATION}
+    return [
+        f"unknown location {name!r} (known: {', '.join(sorted(known))})"
+        for name in (doc.location, doc.destination)
+        if name and name not in known
+    ]
 
 
 def _moves_own_figure(kind: DocumentKind) -> bool:
@@ -153,7 +233,7 @@ def plan_batch(
     plan = Plan()
     touched: set[str] = set()
     for doc in documents:
-        problems = doc.validate()
+        problems = doc.validate() or _location_problems(doc, snap)
         if problems:
             plan.results.append(
                 ApplyResult(
@@ -194,10 +274,11 @@ def _apply_one(
             wanted.setdefault(line_key, 0)
     moved = 0
     pending: list[str] = []
+    locations = document_locations(doc, snap)
     for line_key, qty in wanted.items():
         line = lines.get(line_key)
         if line is None:
-            line = LineState(sku=snap.resolve.get(line_key), wanted=0, applied=0)
+            line = LineState(sku=snap.resolve.get(line_key), wanted=0, applied=0, placed={})
             lines[line_key] = line
         elif line.sku is None:
             line.sku = snap.resolve.get(line_key)
@@ -208,6 +289,7 @@ def _apply_one(
             # the line is in effect, so once mapped its replay moves nothing either.
             if doc.kind is not DocumentKind.STOCK_COUNT:
                 line.applied = qty
+                line.placed = None  # in effect at the document's first location
             if line.sku is None:
                 pending.append(line_key)
         elif line.sku is None:
@@ -215,15 +297,24 @@ def _apply_one(
             plan.unknown.append((doc.channel, doc.doc_id, line_key))
         elif doc.kind is DocumentKind.STOCK_COUNT:
             # A count line's ``applied`` is the change it has made so far (migration 0008).
-            delta = _count_delta(doc, line_key, line, snap)
-            moved += _move(doc, line.sku, delta, snap, plan, touched, now)
+            delta = _count_delta(doc, line_key, line, snap, locations)
+            moved += _place(doc, line, line.applied, delta, locations, snap, plan, touched, now)
             line.applied += delta
         else:
             delta = stock_delta(doc.kind, line.applied, line.wanted)
-            moved += _move(doc, line.sku, delta, snap, plan, touched, now)
+            effect = stock_delta(doc.kind, 0, line.applied)
+            moved += _place(doc, line, effect, delta, locations, snap, plan, touched, now)
             line.applied = qty
         plan.lines.append(
-            LineWrite(doc.channel, doc.doc_id, line_key, line.sku, line.wanted, line.applied)
+            LineWrite(
+                doc.channel,
+                doc.doc_id,
+                line_key,
+                line.sku,
+                line.wanted,
+                line.applied,
+                None if line.placed is None else dict(line.placed),
+            )
         )
     snap.docs[key] = DocState(doc.kind.value, doc.version, content_hash, doc.cancelled)
     plan.documents[key] = doc
@@ -233,12 +324,16 @@ def _apply_one(
     )
 
 
-def _count_delta(doc: Document, line_key: str, line: LineState, snap: Snapshot) -> int:
+def _count_delta(
+    doc: Document, line_key: str, line: LineState, snap: Snapshot, locations: Sequence[str]
+) -> int:
     """What a version of a count still has to move for one line.
 
-    Voided: undo what the line moved. With a basis (on hand when the line was counted): the
-    line's total change is counted − basis, so a sale made since the line was counted still
-    counts. Without one (an opening count, a count booked at once): on hand becomes counted.
+    Voided: undo what the line moved. With a basis (on hand at the counted location when the
+    line was counted): the line's total change is counted − basis, so a sale made since the
+    line was counted still counts. Without one (an opening count, a count booked at once): on
+    hand at the location becomes counted (several locations, an opening count from a shop that
+    sells from them: their sum becomes counted, the change made at the first).
     """
     assert line.sku is not None
     if doc.cancelled:
@@ -246,12 +341,81 @@ def _count_delta(doc: Document, line_key: str, line: LineState, snap: Snapshot) 
     basis = doc.basis.get(line_key)
     if basis is not None:
         return (line.wanted - basis) - line.applied
-    return line.wanted - snap.on_hand.get(line.sku, 0)
+    return line.wanted - sum(snap.at.get((loc, line.sku), 0) for loc in locations)
+
+
+def _place(
+    doc: Document,
+    line: LineState,
+    effect: int,
+    delta: int,
+    locations: Sequence[str],
+    snap: Snapshot,
+    plan: Plan,
+    touched: set[str],
+    now: datetime,
+) -> int:
+    """Move a line's stock change ``delta`` (its change so far: ``effect``) across locations.
+
+    A change that undoes part of what the line did (an order cancelled, a count voided) goes
+    back where it was taken or put, latest location first. A new outflow is taken from the
+    first of ``locations`` that has the units, then the next; what none of them has is taken
+    from the first (which goes below zero: an oversell there). A new inflow goes to the first.
+    A transfer's units also leave or enter transit, so a transfer never changes on hand.
+    """
+    assert line.sku is not None
+    if delta == 0:
+        return 0
+    sku = line.sku
+    if line.placed is None:  # applied before locations existed: all at the first location
+        line.placed = {locations[0]: effect} if effect else {}
+    placed = line.placed
+    moves: dict[str, int] = {}
+    remaining = delta
+    for location in reversed(list(placed)):
+        if remaining == 0:
+            break
+        held = placed[location]
+        if held * remaining < 0:  # opposite signs: give back what this location gave
+            step = -held if abs(held) <= abs(remaining) else remaining
+            moves[location] = moves.get(location, 0) + step
+            remaining -= step
+    if remaining < 0 and len(locations) > 1:
+        need = -remaining
+        for location in locations:
+            have = max(0, snap.at.get((location, sku), 0) + moves.get(location, 0))
+            take = min(need, have)
+            if take:
+                moves[location] = moves.get(location, 0) - take
+                need -= take
+            if need == 0:
+                break
+        if need:
+            moves[locations[0]] = moves.get(locations[0], 0) - need
+    elif remaining:
+        moves[locations[0]] = moves.get(locations[0], 0) + remaining
+    twin = ""
+    if doc.kind is DocumentKind.TRANSFER_OUT:
+        twin = transit(doc.destination)
+    elif doc.kind is DocumentKind.TRANSFER_IN:
+        twin = transit(doc.location)
+    moved = 0
+    for location, change in moves.items():
+        if change == 0:
+            continue
+        placed[location] = placed.get(location, 0) + change
+        if placed[location] == 0:
+            del placed[location]
+        moved += _move(doc, sku, location, change, snap, plan, touched, now)
+        if twin:
+            moved += _move(doc, sku, twin, -change, snap, plan, touched, now)
+    return moved
 
 
 def _move(
     doc: Document,
     sku: str,
+    location: str,
     delta: int,
     snap: Snapshot,
     plan: Plan,
@@ -260,11 +424,16 @@ def _move(
 ) -> int:
     if delta == 0:
         return 0
-    before = snap.on_hand.get(sku, 0)
+    before_total = snap.on_hand.get(sku, 0)
+    snap.on_hand[sku] = before_total + delta
+    plan.levels_before.setdefault(sku, before_total)
+    plan.levels[sku] = before_total + delta
+    where = (location, sku)
+    before = snap.at.get(where, 0)
     after = before + delta
-    snap.on_hand[sku] = after
-    plan.levels_before.setdefault(sku, before)
-    plan.levels[sku] = after
+    snap.at[where] = after
+    plan.at_before.setdefault(where, before)
+    plan.at[where] = after
     touched.add(sku)
     plan.movements.append(
         Movement(
@@ -278,6 +447,7 @@ def _move(
             doc_version=doc.version,
             occurred_at=doc.occurred_at,
             recorded_at=now,
+            location=location,
         )
     )
     # A channel's own sales already moved its figure; so did a back-office edit adopted from it.
@@ -289,12 +459,13 @@ def _move(
             if shown is not None:
                 snap.shown[key] = shown + delta
                 plan.shown[key] = shown + delta
-    if delta < 0 and after < 0:
+    if delta < 0 and after < 0 and not is_transit(location):
         plan.oversells.append(
             OversellEvent(
                 sku=sku,
                 before=before,
                 after=after,
+                location=location,
                 document=DocumentRef(
                     channel=doc.channel,
                     doc_id=doc.doc_id,
@@ -313,10 +484,9 @@ def refresh_outbox(plan: Plan, snap: Snapshot, skus: Iterable[str]) -> None:
     """Queue, per pushed channel, the figure each SKU should show where it differs from what the
     channel is known to show; drop queued rows that became unnecessary."""
     for sku in skus:
-        on_hand = snap.on_hand.get(sku, 0)
         for channel in snap.channels:
             key = (channel.name, sku)
-            want = available(on_hand, buffer_for(snap.buffers, channel.name, sku))
+            want = channel_available(snap, channel.name, sku)
             shown = snap.shown.get(key)
             if shown is None or shown != want:
                 if snap.outbox.get(key) != want:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from syncd.ledger.alerts import AlertsSql
 from syncd.ledger.documents import DocumentsSql
+from syncd.ledger.locations import LocationsSql
 from syncd.ledger.reconcile import ReconcileSql
 from syncd.ledger.reports import ReportsSql
 from syncd.ledger.status import StatusSql
@@ -35,6 +36,7 @@ class SqlStore(
     ReportsSql,
     StockFilesSql,
     StockReadsSql,
+    LocationsSql,
 ):
     """Every protocol of :class:`~syncd.ledger.store.Store`; each database supplies connections."""
 

@@ -20,6 +20,7 @@ from syncd.ledger.alerts import (
     NewAlertMail,
 )
 from syncd.ledger.documents import ConflictStore, DocumentStore
+from syncd.ledger.locations import LocationInfo, LocationStock, LocationStore
 from syncd.ledger.reconcile import (
     ReconcileLedger,
     ReconcileRun,
@@ -97,6 +98,9 @@ __all__ = [
     "StockRow",
     "StockReads",
     "Store",
+    "LocationInfo",
+    "LocationStock",
+    "LocationStore",
     "StoredDocument",
     "StoredFinding",
     "StoredLine",
@@ -109,6 +113,13 @@ __all__ = [
 
 
 class Store(
-    StockFileStore, AlertStore, ReconcileStore, StatusReads, ReportReads, StockReads, Protocol
+    StockFileStore,
+    AlertStore,
+    ReconcileStore,
+    StatusReads,
+    ReportReads,
+    StockReads,
+    LocationStore,
+    Protocol,
 ):
     """Everything the ledger offers: what the daemon wires to its channels, alerts and page."""

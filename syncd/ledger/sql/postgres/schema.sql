@@ -11,7 +11,8 @@ CREATE TABLE channels (
     last_push_us  bigint,
     last_error    text NOT NULL DEFAULT '',
     health_us     bigint,
-    follows_own_sales boolean NOT NULL DEFAULT true
+    follows_own_sales boolean NOT NULL DEFAULT true,
+    locations     text NOT NULL DEFAULT '[]'
 );
 
 CREATE TABLE products (
@@ -41,6 +42,8 @@ CREATE TABLE documents (
     updated_us   bigint NOT NULL,
     meta         text NOT NULL DEFAULT '{}',
     basis        text NOT NULL DEFAULT '{}',
+    location     text NOT NULL DEFAULT '',
+    destination  text NOT NULL DEFAULT '',
     PRIMARY KEY (channel, doc_id)
 );
 
@@ -51,6 +54,7 @@ CREATE TABLE document_lines (
     sku      text,
     wanted   bigint NOT NULL,
     applied  bigint NOT NULL,
+    placed   text NOT NULL DEFAULT '',
     PRIMARY KEY (channel, doc_id, line_key)
 );
 CREATE INDEX document_lines_pending ON document_lines (line_key) WHERE sku IS NULL;
@@ -64,7 +68,8 @@ CREATE TABLE movements (
     doc_id      text NOT NULL,
     doc_version bigint NOT NULL,
     occurred_us bigint NOT NULL,
-    recorded_us bigint NOT NULL
+    recorded_us bigint NOT NULL,
+    location    text NOT NULL DEFAULT 'main'
 );
 CREATE INDEX movements_sku ON movements (sku, id);
 CREATE INDEX movements_doc ON movements (channel, doc_id);
@@ -229,3 +234,19 @@ CREATE TABLE reorder_points (
 );
 
 CREATE INDEX movements_occurred ON movements (occurred_us);
+
+-- Stock per location (issue 17): Σ location_levels = levels, kept in the same transaction.
+CREATE TABLE locations (
+    name     text PRIMARY KEY,
+    kind     text NOT NULL DEFAULT 'store',
+    position integer NOT NULL DEFAULT 0
+);
+
+CREATE TABLE location_levels (
+    location   text NOT NULL,
+    sku        text NOT NULL,
+    on_hand    bigint NOT NULL,
+    updated_us bigint NOT NULL,
+    PRIMARY KEY (sku, location)
+);
+CREATE INDEX location_levels_location ON location_levels (location, sku);

@@ -1,0 +1,97 @@
+"""Stock per location (issue 17): the configured locations, and reads of stock per location.
+
+Every movement happens at one location; ``location_levels`` keeps the on hand per (location,
+SKU) in the transaction that writes ``levels`` (:mod:`syncd.ledger.apply`, its load and write
+steps), so Σ over locations = on hand. Units sent from one location to another and not received
+yet are held at ``transit:<destination>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+
+from syncd.domain import DEFAULT_LOCATION, utcnow
+from syncd.ledger.apply import DocumentApplier
+from syncd.ledger.planner import Plan
+from syncd.ledger.sqlbase import Tx
+from syncd.ledger.values import to_us
+
+log = structlog.get_logger("syncd.ledger")
+
+
+@dataclass(frozen=True, slots=True)
+class LocationInfo:
+    name: str
+    kind: str = "store"
+
+
+@dataclass(frozen=True, slots=True)
+class LocationStock:
+    """On hand of one SKU at one location (a ``transit:`` location: units on their way)."""
+
+    location: str
+    sku: str
+    on_hand: int
+
+
+class LocationStore(Protocol):
+    async def register_locations(self, locations: Sequence[LocationInfo]) -> None: ...
+    async def locations(self) -> list[LocationInfo]: ...
+    async def location_stock(self, skus: Sequence[str] | None = None) -> list[LocationStock]: ...
+
+
+class LocationsSql(DocumentApplier):
+    """:class:`LocationStore` over SQL (queries: ``locations.sql``)."""
+
+    async def register_locations(self, locations: Sequence[LocationInfo]) -> None:
+        """Declare the configured locations, in order (the first is the default one).
+
+        A ledger that held its stock at the default location ``main`` (every ledger before
+        migration 0012, or run without locations) and is now given locations that do not
+        include ``main``: its stock is the first location's, so ``main`` is renamed once (its
+        rows and its movements), before anything was booked at the first location. No figure
+        changes; every channel's figure is then refreshed.
+        """
+        now_us = to_us(utcnow())
+        names = [loc.name for loc in locations]
+
+        async def body(tx: Tx) -> Plan:
+            await tx.execute("clear_locations")
+            await tx.executemany(
+                "insert_location",
+                [(loc.name, loc.kind, position) for position, loc in enumerate(locations)],
+            )
+            if not names or DEFAULT_LOCATION in names:
+                return Plan()
+            first = names[0]
+            rows = await tx.fetch("location_in_use", first)
+            if rows:
+                return Plan()
+            await tx.execute("rename_location_levels", DEFAULT_LOCATION, first, now_us)
+            await tx.execute("rename_location_movements", DEFAULT_LOCATION, first)
+            log.info("default_location_adopted", location=first)
+            skus = [row[0] for row in await tx.fetch("all_skus")]
+            return await self._refresh_in(tx, skus, now_us)
+
+        self._wake((await self._run(body)).changed_channels)
+
+    async def locations(self) -> list[LocationInfo]:
+        async with self._read() as tx:
+            rows = await tx.fetch("locations")
+        return [LocationInfo(str(name), str(kind)) for name, kind in rows]
+
+    async def location_stock(self, skus: Sequence[str] | None = None) -> list[LocationStock]:
+        """On hand per location and SKU (rows at zero included), every SKU or the ones given."""
+        async with self._read() as tx:
+            if skus is None:
+                rows = await tx.fetch("location_levels_all")
+            else:
+                rows = await tx.fetch("location_levels_for", sorted(set(skus)))
+        return sorted(
+            (LocationStock(str(loc), str(sku), int(q)) for loc, sku, q in rows),
+            key=lambda r: (r.sku, r.location),
+        )
