@@ -195,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     from syncd.cli.stock import add_commands as add_stock_commands
 
     add_stock_commands(sub)
+
+    from syncd.cli.transfer import add_command as add_transfer_command
+
+    add_transfer_command(sub)
     return parser
 
 
