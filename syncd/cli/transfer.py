@@ -152,4 +152,3 @@ def add_command(sub: Any) -> None:
     p.add_argument("--note", default=None, metavar="T")
     p.add_argument("--dry-run", action="store_true", help="show what would be booked; book nothing")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
-

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
-from syncd.domain import DEFAULT_LOCATION, utcnow
+from syncd.domain import DEFAULT_LOCATION, TRANSIT_PREFIX, is_transit, utcnow
 from syncd.ledger.apply import DocumentApplier
 from syncd.ledger.planner import Plan
 from syncd.ledger.sqlbase import Tx
@@ -36,6 +36,52 @@ class LocationStock:
     location: str
     sku: str
     on_hand: int
+
+
+def stock_per_location(
+    locations: Sequence[LocationInfo], stock: Sequence[LocationStock]
+) -> dict[str, Any]:
+    """For `syncd status` and the status page: per location its units on hand, SKUs in stock,
+    SKUs below zero and units in transit to it; per SKU its figure at each location. Nothing
+    when no location is configured (the ledger is one location)."""
+    if not locations:
+        return {}
+    summary: dict[str, dict[str, Any]] = {
+        loc.name: {
+            "name": loc.name,
+            "kind": loc.kind,
+            "on_hand": 0,
+            "skus": 0,
+            "negative": 0,
+            "in_transit": 0,
+        }
+        for loc in locations
+    }
+    per_sku: dict[str, dict[str, int]] = {}
+    for row in stock:
+        if not row.on_hand:
+            continue
+        per_sku.setdefault(row.sku, {})[row.location] = row.on_hand
+        if is_transit(row.location):
+            target = summary.get(row.location[len(TRANSIT_PREFIX) :])
+            if target is not None:
+                target["in_transit"] += row.on_hand
+            continue
+        place = summary.setdefault(
+            row.location,  # stock at a location no longer configured: shown, never hidden
+            {
+                "name": row.location,
+                "kind": "",
+                "on_hand": 0,
+                "skus": 0,
+                "negative": 0,
+                "in_transit": 0,
+            },
+        )
+        place["on_hand"] += row.on_hand
+        place["skus"] += row.on_hand > 0
+        place["negative"] += row.on_hand < 0
+    return {"locations": list(summary.values()), "stock_per_location": per_sku}
 
 
 class LocationStore(Protocol):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from syncd.domain import Movement, Reason, available
+from syncd.domain import Movement, Reason
 from syncd.ledger.documents import ConflictStore
-from syncd.ledger.planner import buffer_for
+from syncd.ledger.planner import Levels, buffer_for, channel_available
 from syncd.ledger.sqlbase import SqlBase, opt_int
 from syncd.ledger.values import (
     ChannelHealth,
@@ -55,6 +56,8 @@ class SkuDetail:
     name: str
     on_hand: int
     channels: tuple[SkuChannel, ...]
+    # On hand per location (issue 17; "transit:B": on its way to B), rows at zero left out.
+    locations: tuple[tuple[str, int], ...] = ()
 
 
 class StatusReads(ConflictStore, Protocol):
@@ -112,8 +115,9 @@ class StatusSql(SqlBase):
                 doc_version=int(version),
                 occurred_at=from_us(occ),
                 recorded_at=from_us(rec),
+                location=location,
             )
-            for mid, m_sku, delta, reason, ch, doc_id, version, occ, rec in rows
+            for mid, m_sku, delta, reason, ch, doc_id, version, occ, rec, location in rows
         ]
 
     async def pending_lines(self) -> list[PendingLine]:
@@ -182,7 +186,14 @@ class StatusSql(SqlBase):
             }
             queued = {ch: int(w) for ch, _s, w in await tx.fetch("outbox_for", [sku])}
             channels = [(name, bool(push)) for name, _t, push, _f in await tx.fetch("channels")]
+            sells_from = {
+                name: tuple(json.loads(names))
+                for name, names in await tx.fetch("channel_locations")
+                if names and names != "[]"
+            }
+            at = {(loc, s): int(q) for loc, s, q in await tx.fetch("location_levels_for", [sku])}
         on_hand = int(level[0][1]) if level else 0
+        view = Levels({sku: on_hand}, buffers, at, sells_from)
         views = []
         for channel, _push in channels:
             buffer = buffer_for(buffers, channel, sku)
@@ -191,11 +202,12 @@ class StatusSql(SqlBase):
                 SkuChannel(
                     channel=channel,
                     buffer=buffer,
-                    wanted=available(on_hand, buffer),
+                    wanted=channel_available(view, channel, sku),
                     shown=opt_int(shown),
                     source=source,
                     updated_at=None if updated is None else from_us(updated),
                     queued=queued.get(channel),
                 )
             )
-        return SkuDetail(sku, str(names.get(sku, "")), on_hand, tuple(views))
+        places = tuple(sorted((loc, q) for (loc, _s), q in at.items() if q))
+        return SkuDetail(sku, str(names.get(sku, "")), on_hand, tuple(views), places)
