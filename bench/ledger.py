@@ -6,6 +6,12 @@ the strictest), then each applies --batch documents per call (a till file's rece
 Reports documents/s and p50/p99 apply latency per store, pgbench's built-in simple-update tps on
 the same PostgreSQL for comparison, and the time to read the levels of 100,000 SKUs.
 
+``--locations N`` (issue 17): both runs again on a fresh ledger with N locations, every document at
+one of them (producer n sells at location n mod N) and the web shop selling from all N, so each
+document also moves a location's figure and each channel's figure is a sum over locations; the
+same two channels and documents as the single-location runs, which it is compared with
+(``*_locations``, ``locations_ratio``: documents/s with N locations ÷ with one).
+
 ``sqlite_waiting``: the closed-loop run again while a pusher per channel waits on the outbox, as
 in the daemon; on SQLite that starts the watcher of other processes' commits (``PRAGMA
 data_version`` every 50 ms), whose cost under load it measures.
@@ -32,13 +38,15 @@ import asyncpg
 
 from syncd.domain import Document, DocumentKind
 from syncd.ledger import ChannelInfo
+from syncd.ledger.locations import LocationInfo
 from syncd.ledger.postgres import PostgresStore
 from syncd.ledger.sqlite import SqliteStore
 from syncd.ledger.sqlstore import SqlStore
 from syncd.logs import configure_logging
 
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
-BENCH_DB = "syncd_bench"
+# Several benchmarks may share one PostgreSQL: SYNCD_BENCH_DB names this run's database.
+BENCH_DB = os.environ.get("SYNCD_BENCH_DB", "syncd_bench")
 
 
 def _log(text: str) -> None:
@@ -51,14 +59,30 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def _producers(
-    store: SqlStore, producers: int, per: int, skus: int, batch: int = 1
+    store: SqlStore, producers: int, per: int, skus: int, batch: int = 1, locations: int = 0
 ) -> dict[str, float]:
+    places = [f"L{i}" for i in range(locations)]
+    if places:
+        await store.register_locations([LocationInfo(p) for p in places])
     await store.register_channels(
-        [ChannelInfo("till", "csv_till"), ChannelInfo("web", "prestashop")]
+        [
+            ChannelInfo("till", "csv_till", locations=tuple(places[:1])),
+            ChannelInfo("web", "prestashop", locations=tuple(places)),
+        ]
     )
     # Stock first, so the run measures sales, not a storm of oversell conflicts.
     stock = {f"SKU-{i:06d}": producers * per for i in range(skus)}
-    await store.apply_document(Document("office", "opening", DocumentKind.GOODS_RECEIPT, stock, T0))
+    for place in places or [""]:
+        await store.apply_document(
+            Document(
+                "office",
+                f"opening-{place}",
+                DocumentKind.GOODS_RECEIPT,
+                stock,
+                T0,
+                location=place,
+            )
+        )
     latencies: list[float] = []
 
     async def produce(n: int) -> None:
@@ -70,6 +94,7 @@ async def _producers(
                     DocumentKind.TILL_RECEIPT,
                     {f"SKU-{(n * per + i) % skus:06d}": 1},
                     T0,
+                    location=places[n % len(places)] if places else "",
                 )
                 for i in range(first, min(per, first + batch))
             ]
@@ -86,6 +111,7 @@ async def _producers(
         "seconds": round(elapsed, 3),
         "documents_per_second": round(total / elapsed, 1),
         "documents_per_call": batch,
+        "locations": max(1, locations),
         "p50_ms": round(statistics.median(latencies) * 1000, 3),
         "p99_ms": round(_pct(latencies, 0.99) * 1000, 3),
     }
@@ -127,15 +153,15 @@ async def _levels_read(store: SqlStore, count: int) -> dict[str, float]:
     return {"skus": len(levels), "read_seconds": round(elapsed, 3)}
 
 
-async def _fresh_pg(admin_dsn: str) -> str:
+async def _fresh_pg(admin_dsn: str, name: str = BENCH_DB) -> str:
     conn = await asyncpg.connect(admin_dsn)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
     base, _, _ = admin_dsn.rpartition("/")
-    return f"{base}/{BENCH_DB}"
+    return f"{base}/{name}"
 
 
 def _pgbench(dsn: str, clients: int, seconds: int) -> dict[str, Any]:
@@ -172,7 +198,43 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await _sqlite(args, out)
     if "postgres" in stores:
         await _postgres(args, out)
+    if args.locations:
+        await _locations(args, out, stores)
     return out
+
+
+async def _locations(args: argparse.Namespace, out: dict[str, Any], stores: list[str]) -> None:
+    """The closed-loop and batched runs on a fresh ledger with ``--locations`` locations."""
+    ratios: dict[str, float] = {}
+    for backend in stores:
+        if "skipped" in out.get(backend, {}):
+            continue
+        _log(f"{backend}: 8 producers, {args.locations} locations …")
+        with tempfile.TemporaryDirectory() as tmp:
+            store: SqlStore
+            if backend == "sqlite":
+                store = await SqliteStore(Path(tmp) / "bench.sqlite3", strict_skus=False).open()
+            else:
+                admin = os.environ.get(
+                    "SYNCD_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+                )
+                store = await PostgresStore(
+                    await _fresh_pg(admin, f"{BENCH_DB}_locations"), strict_skus=False, pool_size=4
+                ).open()
+            try:
+                for suffix, batch in (("", 1), ("_batched", args.batch)):
+                    key = f"{backend}{suffix}"
+                    result = await _producers(
+                        store, args.producers, args.per_producer, args.skus, batch, args.locations
+                    )
+                    out[f"{key}_locations"] = result
+                    ratios[key] = round(
+                        result["documents_per_second"] / out[key]["documents_per_second"], 3
+                    )
+                    _log(f"{key}_locations: {result} (ratio {ratios[key]})")
+            finally:
+                await store.close()
+    out["locations_ratio"] = ratios
 
 
 async def _sqlite(args: argparse.Namespace, out: dict[str, Any]) -> None:
@@ -244,6 +306,13 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--levels", type=int, default=100_000)
     parser.add_argument("--pgbench-seconds", type=int, default=15)
+    parser.add_argument(
+        "--locations",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run on a ledger with N locations and compare (0: no such run)",
+    )
     parser.add_argument("--stores", "--ledger", default="sqlite,postgres", help="sqlite,postgres")
     args = parser.parse_args(argv)
     configure_logging("warning")

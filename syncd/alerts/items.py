@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from syncd.domain import Conflict, ConflictKind, DocumentKind
+from syncd.domain import DEFAULT_LOCATION, Conflict, ConflictKind, DocumentKind
 from syncd.ledger.store import NewAlertItem, StoredRejection
 
 REJECTED_ROW = "rejected_row"
@@ -125,6 +125,7 @@ class OversellView:
     on_hand: int
     documents: tuple[DocumentView, ...]
     losing: tuple[DocumentView, ...]  # the web orders to contact, cancel or back-order
+    location: str = ""  # where it went below zero ('' in a ledger without locations)
 
     @property
     def time(self) -> str:
@@ -299,6 +300,7 @@ def oversell_view(payload: Mapping[str, Any], zone: ZoneInfo) -> OversellView:
     )
     detail = payload.get("detail", {})
     on_hand = detail.get("on_hand", -shortfall) if isinstance(detail, Mapping) else -shortfall
+    location = str(detail.get("location", "") or "") if isinstance(detail, Mapping) else ""
     return OversellView(
         conflict_id=int(payload.get("conflict_id", 0)),
         sku=str(payload.get("sku", "")),
@@ -307,6 +309,7 @@ def oversell_view(payload: Mapping[str, Any], zone: ZoneInfo) -> OversellView:
         on_hand=int(on_hand),
         documents=documents,
         losing=tuple(d for d in documents if d.losing),
+        location="" if location == DEFAULT_LOCATION else location,
     )
 
 

@@ -30,7 +30,9 @@ def sale(channel: str, doc_id: str, lines: dict[str, int], minute: int = 0) -> D
     )
 
 
-def order(doc_id: str, lines: dict[str, int], version: int = 1, cancelled: bool = False) -> Document:
+def order(
+    doc_id: str, lines: dict[str, int], version: int = 1, cancelled: bool = False
+) -> Document:
     return Document(
         "web",
         doc_id,
@@ -44,9 +46,7 @@ def order(doc_id: str, lines: dict[str, int], version: int = 1, cancelled: bool 
 
 
 def receipt(doc_id: str, lines: dict[str, int], location: str) -> Document:
-    return Document(
-        STOCK_CHANNEL, doc_id, DocumentKind.GOODS_RECEIPT, lines, T0, location=location
-    )
+    return Document(STOCK_CHANNEL, doc_id, DocumentKind.GOODS_RECEIPT, lines, T0, location=location)
 
 
 def send(doc_id: str, lines: dict[str, int], source: str, destination: str) -> Document:

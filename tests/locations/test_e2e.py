@@ -163,8 +163,8 @@ async def test_two_tills_at_two_stores_and_a_shop_selling_from_both(
     env = Env(tmp_path, shop, config)
     skus = sorted(await env.admin("GET", "quantities"))
     last, moved = skus[0], skus[1]
-    at_a = {sku: 4 for sku in skus} | {last: 1, moved: 5}
-    at_b = {sku: 2 for sku in skus} | {last: 0, moved: 1}
+    at_a = dict.fromkeys(skus, 4) | {last: 1, moved: 5}
+    at_b = dict.fromkeys(skus, 2) | {last: 0, moved: 1}
     await stock_the_stores(config, at_a, at_b)
     env.daemon.start()
     try:

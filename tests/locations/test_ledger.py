@@ -171,7 +171,5 @@ async def test_a_channel_selling_from_other_locations_is_queued_again(store: Sql
     await store.ack_outbox("web", [])
     web = await queued(store, "web")
     assert web["X"] == 2
-    await store.register_channels(
-        [ChannelInfo("web", "prestashop", True, True, ("W",))]
-    )
+    await store.register_channels([ChannelInfo("web", "prestashop", True, True, ("W",))])
     assert (await queued(store, "web"))["X"] == 5

@@ -167,7 +167,12 @@ class LocationMachine(RuleBasedStateMachine):
     def warehouse_count(self, sku: str, counted: int) -> None:
         self._apply(
             Document(
-                STOCK_CHANNEL, self._id(), DocumentKind.STOCK_COUNT, {sku: counted}, T0, location="W"
+                STOCK_CHANNEL,
+                self._id(),
+                DocumentKind.STOCK_COUNT,
+                {sku: counted},
+                T0,
+                location="W",
             )
         )
         self.w[sku] = counted
@@ -229,9 +234,7 @@ class LocationMachine(RuleBasedStateMachine):
         self.run(self.store.apply_document(self.latest[key]))
 
     @rule(lines=lines_strategy, route=st.sampled_from([("A", "W"), ("W", "B")]))
-    def crash_mid_transfer_then_retry(
-        self, lines: dict[str, int], route: tuple[str, str]
-    ) -> None:
+    def crash_mid_transfer_then_retry(self, lines: dict[str, int], route: tuple[str, str]) -> None:
         """The transaction fails after writing everything, before commit; then it is retried."""
         doc = Document(
             STOCK_CHANNEL,
@@ -292,8 +295,10 @@ class LocationMachine(RuleBasedStateMachine):
             assert per.get(("A", sku), 0) + per.get(("B", sku), 0) == self.store_pool[sku]
             for place in PLACES:
                 assert per.get((f"transit:{place}", sku), 0) == self.transit[(place, sku)]
-            owned = self.w[sku] + self.store_pool[sku] + sum(
-                q for (_, s), q in self.transit.items() if s == sku
+            owned = (
+                self.w[sku]
+                + self.store_pool[sku]
+                + sum(q for (_, s), q in self.transit.items() if s == sku)
             )
             assert levels.get(sku, 0) == owned  # nothing lost or doubled
         # every figure is the sum of its movements
