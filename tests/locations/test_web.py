@@ -15,7 +15,6 @@ from syncd.ledger.store import Store
 from syncd.testing import FakeChannel
 from tests.conftest import DaemonStarter
 from tests.web.conftest import DEFAULTS, ClientFactory, sale, settings_for
-from tests.web.conftest import channels, ledger, make_client  # noqa: F401 - fixtures used here
 from tests.web.test_stockin import csrf_of, field, page, post, scan
 
 
