@@ -90,7 +90,7 @@ async def _producers(
             docs = [
                 Document(
                     "till",
-                    f"bench-{n}-{i}",
+                    f"bench-{batch}-{n}-{i}",  # new documents in each run, never replays
                     DocumentKind.TILL_RECEIPT,
                     {f"SKU-{(n * per + i) % skus:06d}": 1},
                     T0,

@@ -196,7 +196,10 @@ def document_locations(doc: Document, snap: Snapshot) -> tuple[str, ...]:
     first that has the units, then the next), else the default location."""
     if doc.location:
         return (doc.location,)
-    return snap.sells_from.get(doc.channel) or (default_location(snap),)
+    # A figure edited in a shop's back office and adopted, an opening count read from a shop:
+    # that shop's locations.
+    channel = doc.meta.get("edited_in") or doc.meta.get("locations_of") or doc.channel
+    return snap.sells_from.get(channel) or (default_location(snap),)
 
 
 def _location_problems(doc: Document, snap: Snapshot) -> list[str]:
