@@ -9,7 +9,8 @@ yet are held at ``transit:<destination>``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 import structlog
@@ -18,7 +19,7 @@ from syncd.domain import DEFAULT_LOCATION, TRANSIT_PREFIX, is_transit, utcnow
 from syncd.ledger.apply import DocumentApplier
 from syncd.ledger.planner import Plan
 from syncd.ledger.sqlbase import Tx
-from syncd.ledger.values import to_us
+from syncd.ledger.values import from_us, to_us
 
 log = structlog.get_logger("syncd.ledger")
 
@@ -36,6 +37,26 @@ class LocationStock:
     location: str
     sku: str
     on_hand: int
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """A transfer sent (document ``doc_id``) and what of it arrived (``<doc_id>/in``)."""
+
+    doc_id: str
+    source: str
+    destination: str
+    sent_at: datetime
+    sent: dict[str, int] = field(default_factory=dict)  # SKU → units sent
+    received: dict[str, int] = field(default_factory=dict)  # SKU → units received so far
+    reference: str = ""
+
+    @property
+    def in_transit(self) -> dict[str, int]:
+        """SKU → units sent and not received yet (negative: more received than sent)."""
+        skus = set(self.sent) | set(self.received)
+        gaps = {s: self.sent.get(s, 0) - self.received.get(s, 0) for s in skus}
+        return {s: q for s, q in sorted(gaps.items()) if q}
 
 
 def stock_per_location(
@@ -88,6 +109,7 @@ class LocationStore(Protocol):
     async def register_locations(self, locations: Sequence[LocationInfo]) -> None: ...
     async def locations(self) -> list[LocationInfo]: ...
     async def location_stock(self, skus: Sequence[str] | None = None) -> list[LocationStock]: ...
+    async def transfers(self, *, open_only: bool = True, limit: int = 100) -> list[Transfer]: ...
 
 
 class LocationsSql(DocumentApplier):
@@ -141,3 +163,25 @@ class LocationsSql(DocumentApplier):
             (LocationStock(str(loc), str(sku), int(q)) for loc, sku, q in rows),
             key=lambda r: (r.sku, r.location),
         )
+
+    async def transfers(self, *, open_only: bool = True, limit: int = 100) -> list[Transfer]:
+        """Transfers sent (not voided), newest first; ``open_only``: those with units still in
+        transit."""
+        async with self._read() as tx:
+            sent = await tx.fetch("transfers_sent", limit)
+            ids = sorted({row[0] for row in sent})
+            received = await tx.fetch("transfers_received", [f"{i}/in" for i in ids]) if ids else []
+        found: dict[str, Transfer] = {}
+        for doc_id, source, destination, occurred_us, reference, sku, wanted in sent:
+            transfer = found.setdefault(
+                doc_id,
+                Transfer(doc_id, source, destination, from_us(occurred_us), reference=reference),
+            )
+            if sku is not None and wanted:
+                transfer.sent[sku] = int(wanted)
+        for arrival, sku, wanted in received:
+            sent_one = found.get(arrival.removesuffix("/in"))
+            if sent_one is not None and sku is not None and wanted:
+                sent_one.received[sku] = int(wanted)
+        out = sorted(found.values(), key=lambda t: (t.sent_at, t.doc_id), reverse=True)
+        return [t for t in out if t.in_transit or not open_only]

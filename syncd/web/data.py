@@ -111,6 +111,8 @@ REASON_LABELS = {
     "correction": N_("Correction"),
     "hand_edit": N_("Edited in a back office"),
     "void": N_("Voided"),
+    "transfer_out": N_("Sent to another location"),
+    "transfer_in": N_("Received from another location"),
 }
 DOCUMENT_KIND_LABELS = {
     "till_receipt": N_("Till receipt"),
@@ -119,6 +121,8 @@ DOCUMENT_KIND_LABELS = {
     "stock_count": N_("Stock count"),
     "manual": N_("Manual correction"),
     "adjustment": N_("Adjustment"),
+    "transfer_out": N_("Transfer sent"),
+    "transfer_in": N_("Transfer received"),
 }
 ORIGIN_LABELS = {
     "page": N_("from this page"),
@@ -135,6 +139,8 @@ VOIDABLE = frozenset(
         DocumentKind.STOCK_COUNT,
         DocumentKind.ADJUSTMENT,
         DocumentKind.TILL_RECEIPT,
+        DocumentKind.TRANSFER_OUT,
+        DocumentKind.TRANSFER_IN,
     }
 )
 SOURCE_LABELS = {
@@ -575,6 +581,8 @@ def movement_view(m: Movement, t: Translator, doc: DocumentSummary | None = None
         "reason_label": label(t, REASON_LABELS, m.reason.value),
         "channel": m.channel,
         "doc_id": m.doc_id,
+        # Where it happened; unsaid in a ledger without locations (its one location).
+        "location": "" if m.location == DEFAULT_LOCATION else m.location,
         "occurred_at": m.occurred_at,
         "recorded_at": m.recorded_at,
         "document": document_view(doc, t) if doc is not None else None,

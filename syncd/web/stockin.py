@@ -25,6 +25,7 @@ from aiohttp import web
 
 import syncd.web.corrections as corrections
 import syncd.web.scans as scans
+import syncd.web.transfers as transfers
 from syncd.domain import STOCK_CHANNEL, utcnow
 from syncd.i18n import Translator
 from syncd.ledger.stockreads import MAX_PREFIX_SKUS
@@ -67,6 +68,7 @@ FLOWS = {f.path: f for f in (RECEIVE, COUNT)}
 
 def add_routes(app: web.Application) -> None:
     corrections.add_routes(app)
+    transfers.add_routes(app)
     flow = "/stock/{flow:receive|count}"
     draft = f"{flow}/{_DRAFT_ID}"
     app.router.add_get(flow, index_page)

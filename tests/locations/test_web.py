@@ -7,6 +7,7 @@ import copy
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -100,3 +101,35 @@ async def test_stock_per_location_is_shown_and_chosen_on_the_forms(
     assert re.search(r"SHIRT-44</a>[^\n]* at A</h3>", html)
     french = await (await client.get("/conflicts", headers={"Accept-Language": "fr"})).text()
     assert re.search(r"SHIRT-44</a>[^\n]* à A</h3>", french)
+
+
+async def test_a_transfer_is_sent_and_received_from_the_page(
+    make_client: ClientFactory, daemon: ServedDaemon
+) -> None:
+    store = store_of(daemon)
+    client = await make_client()
+    html = await page(client, "/stock/transfer")
+    token, form_token = csrf_of(html), field(html, "token")
+    assert "Nothing on its way." in html
+    same = {"token": form_token, "source": "A", "destination": "A", "sku": "CAP", "quantity": "2"}
+    resp = await post(client, "/stock/transfer", same, token, 400)
+    assert "Choose two different locations." in await resp.text()
+    data = {**same, "destination": "B"}
+    resp = await post(client, "/stock/transfer", data, token)
+    doc_id = f"transfer:page:{form_token}"
+    assert unquote(resp.headers["Location"]) == f"/stock/transfer?done={doc_id}"
+    await post(client, "/stock/transfer", data, token)  # sent twice: booked once
+    assert await at(store, "CAP") == {"A": 3, "transit:B": 2}
+    html = await page(client, "/stock/transfer")
+    assert f'data-transfer="{doc_id}"' in html and "Arrived at B" in html
+    (transfer,) = await store.transfers()
+    assert transfer.in_transit == {"CAP": 2}
+
+    await post(client, "/stock/transfer/receive", {"transfer": doc_id}, token)
+    await post(client, "/stock/transfer/receive", {"transfer": doc_id}, token)  # twice: once
+    assert await at(store, "CAP") == {"A": 3, "B": 2}
+    assert await store.transfers() == []
+    html = await page(client, "/stock/transfer")
+    assert "Nothing on its way." in html
+    activity = await page(client, "/activity")
+    assert "Sent to another location" in activity and "Received from another location" in activity

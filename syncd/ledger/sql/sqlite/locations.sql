@@ -18,3 +18,19 @@ UPDATE movements SET location = ?2 WHERE location = ?1;
 
 -- name: location_levels_all
 SELECT location, sku, on_hand FROM location_levels ORDER BY sku, location;
+
+-- name: transfers_sent
+-- The latest transfers sent (not voided), with their lines.
+SELECT d.doc_id, d.location, d.destination, d.occurred_us, d.reference, l.sku, l.wanted
+FROM documents d
+LEFT JOIN document_lines l ON l.channel = d.channel AND l.doc_id = d.doc_id
+WHERE d.doc_id IN (
+    SELECT doc_id FROM documents
+    WHERE channel = 'stock' AND kind = 'transfer_out' AND NOT cancelled
+    ORDER BY occurred_us DESC LIMIT ?1)
+  AND d.channel = 'stock';
+
+-- name: transfers_received
+SELECT l.doc_id, l.sku, l.wanted FROM document_lines l
+JOIN documents d ON d.channel = l.channel AND d.doc_id = l.doc_id
+WHERE l.channel = 'stock' AND l.doc_id IN (SELECT value FROM json_each(?1)) AND NOT d.cancelled;
