@@ -18,6 +18,14 @@ from syncd.settings import ConfigIssue, TableReader
 
 # Connector types that are a till: one store, one location.
 TILL_TYPES = ("csv_till",)
+# A shop channel with several locations is told their sum, as one figure:
+# - PrestaShop keeps one quantity per product (or combination) and shop, stock_available.quantity
+#   (PrestaShop/PrestaShop classes/stock/StockAvailable.php): there is nowhere to put more.
+# - Magento (MSI) could take one source item per location, but its reservations are per stock,
+#   not per source (magento/inventory InventoryReservationsApi/Model/
+#   GetReservationsQuantityInterface.php: execute(sku, stockId)), so "source = available +
+#   reserved" has no per-source meaning yet; until that rule is settled a Magento channel writes
+#   the sum of its locations to its one `source_code` (issue 17: per-source push left out).
 
 
 @dataclass(frozen=True, slots=True)

@@ -243,10 +243,11 @@ class DocumentApplier(SqlBase):
         identifiers = {line for doc in documents for line in doc.lines}
         if keys:
             await self._lock_document_keys(tx, channels_arg, ids_arg)
-            for ch, doc_id, kind, version, content_hash, cancelled in await tx.fetch(
-                "lock_documents", Pairs(channels_arg, ids_arg)
-            ):
-                docs[(ch, doc_id)] = DocState(kind, int(version), content_hash, bool(cancelled))
+            for row in await tx.fetch("lock_documents", Pairs(channels_arg, ids_arg)):
+                ch, doc_id, kind, version, content_hash, cancelled, location, destination = row
+                docs[(ch, doc_id)] = DocState(
+                    kind, int(version), content_hash, bool(cancelled), location, destination
+                )
             for ch, doc_id, line_key, sku, wanted, applied, placed in await tx.fetch(
                 "lock_lines", Pairs(channels_arg, ids_arg)
             ):

@@ -55,6 +55,8 @@ class DocState:
     version: int
     content_hash: str
     cancelled: bool
+    location: str = ""  # as the stored version names them
+    destination: str = ""
 
 
 @dataclass(slots=True)
@@ -211,6 +213,9 @@ def _location_problems(doc: Document, snap: Snapshot) -> list[str]:
     ]
 
 
+_TRANSFERS = (DocumentKind.TRANSFER_OUT, DocumentKind.TRANSFER_IN)
+
+
 def _moves_own_figure(kind: DocumentKind) -> bool:
     """Documents whose channel already changed its own figure by the same lines (its own sales)."""
     return kind in (DocumentKind.TILL_RECEIPT, DocumentKind.WEB_ORDER)
@@ -268,6 +273,11 @@ def _apply_one(
             return ApplyResult(doc.channel, doc.doc_id, ApplyStatus.STALE)
         if doc.version == state.version and content_hash == state.content_hash:
             return ApplyResult(doc.channel, doc.doc_id, ApplyStatus.UNCHANGED)
+    if state is not None and doc.kind in _TRANSFERS:
+        if (state.location, state.destination) != (doc.location, doc.destination):
+            # Its units are in transit to one place: another route is another transfer.
+            error = "a transfer's locations cannot change: void it and send a new one"
+            return ApplyResult(doc.channel, doc.doc_id, ApplyStatus.REJECTED, error=error)
     lines = snap.lines.setdefault(key, {})
     # Every line this version names, plus lines of earlier versions it no longer names (→ 0). A
     # count's unnamed lines stay as counted, unless the count is voided (cancelled, no lines).
@@ -319,7 +329,9 @@ def _apply_one(
                 None if line.placed is None else dict(line.placed),
             )
         )
-    snap.docs[key] = DocState(doc.kind.value, doc.version, content_hash, doc.cancelled)
+    snap.docs[key] = DocState(
+        doc.kind.value, doc.version, content_hash, doc.cancelled, doc.location, doc.destination
+    )
     plan.documents[key] = doc
     plan.hashes[key] = content_hash
     return ApplyResult(
@@ -367,18 +379,28 @@ def _place(
     A transfer's units also leave or enter transit, so a transfer never changes on hand.
     """
     assert line.sku is not None
-    if delta == 0:
+    relocated = bool(doc.location and line.placed and set(line.placed) != {doc.location})
+    if delta == 0 and not relocated:
         return 0
     sku = line.sku
     if line.placed is None:  # applied before locations existed: all at the first location
         line.placed = {locations[0]: effect} if effect else {}
     placed = line.placed
     moves: dict[str, int] = {}
+    current = dict(placed)  # where the line's change is, once relocated
+    if doc.location and doc.kind not in _TRANSFERS:
+        # A new version naming another location (a delivery booked again at the right store):
+        # what the line did elsewhere moves there.
+        for location in [loc for loc in current if loc != doc.location]:
+            held = current.pop(location)
+            moves[location] = moves.get(location, 0) - held
+            moves[doc.location] = moves.get(doc.location, 0) + held
+            current[doc.location] = current.get(doc.location, 0) + held
     remaining = delta
-    for location in reversed(list(placed)):
+    for location in reversed(list(current)):
         if remaining == 0:
             break
-        held = placed[location]
+        held = current[location]
         if held * remaining < 0:  # opposite signs: give back what this location gave
             step = -held if abs(held) <= abs(remaining) else remaining
             moves[location] = moves.get(location, 0) + step

@@ -173,3 +173,34 @@ async def test_a_channel_selling_from_other_locations_is_queued_again(store: Sql
     assert web["X"] == 2
     await store.register_channels([ChannelInfo("web", "prestashop", True, True, ("W",))])
     assert (await queued(store, "web"))["X"] == 5
+
+
+async def test_a_delivery_booked_again_at_another_location_moves_its_units_there(
+    store: SqlStore,
+) -> None:
+    await set_up(store)
+    await store.apply_document(receipt("r1", {"X": 4, "Y": 1}, "A"))
+    await store.apply_document(receipt("r1", {"X": 4, "Y": 2}, "B"))  # same note, right store
+    assert await at(store, "X") == {"B": 4}
+    assert await at(store, "Y") == {"B": 2}
+    assert (await store.levels(["X", "Y"])) == {"X": 4, "Y": 2}
+
+
+async def test_a_transfer_keeps_its_route(store: SqlStore) -> None:
+    await set_up(store)
+    await store.apply_document(receipt("r1", {"X": 4}, "A"))
+    await store.apply_document(send("T1", {"X": 3}, "A", "B"))
+    rerouted = Document(
+        "stock",
+        "T1",
+        DocumentKind.TRANSFER_OUT,
+        {"X": 3},
+        T0,
+        version=1,
+        location="A",
+        destination="W",
+    )
+    result = await store.apply_document(rerouted)
+    assert result.status is ApplyStatus.REJECTED
+    assert "locations cannot change" in result.error
+    assert await at(store, "X") == {"A": 1, "transit:B": 3}

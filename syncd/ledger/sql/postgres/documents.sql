@@ -23,7 +23,8 @@ SELECT count(pg_advisory_xact_lock(s.h)) FROM (
 ) s;
 
 -- name: lock_documents
-SELECT d.channel, d.doc_id, d.kind, d.version, d.content_hash, d.cancelled
+SELECT d.channel, d.doc_id, d.kind, d.version, d.content_hash, d.cancelled, d.location,
+       d.destination
 FROM documents d
 WHERE (d.channel, d.doc_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 ORDER BY d.channel, d.doc_id

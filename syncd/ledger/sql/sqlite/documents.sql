@@ -21,7 +21,8 @@ INSERT INTO products (sku, updated_us) VALUES (?1, ?2) ON CONFLICT (sku) DO NOTH
 SELECT count(*) FROM json_each(?1);
 
 -- name: lock_documents
-SELECT d.channel, d.doc_id, d.kind, d.version, d.content_hash, d.cancelled
+SELECT d.channel, d.doc_id, d.kind, d.version, d.content_hash, d.cancelled, d.location,
+       d.destination
 FROM documents d
 WHERE (d.channel, d.doc_id) IN (
     SELECT value ->> 0, value ->> 1 FROM json_each(?1))
