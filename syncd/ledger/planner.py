@@ -273,11 +273,15 @@ def _apply_one(
             return ApplyResult(doc.channel, doc.doc_id, ApplyStatus.STALE)
         if doc.version == state.version and content_hash == state.content_hash:
             return ApplyResult(doc.channel, doc.doc_id, ApplyStatus.UNCHANGED)
-    if state is not None and doc.kind in _TRANSFERS:
-        if (state.location, state.destination) != (doc.location, doc.destination):
-            # Its units are in transit to one place: another route is another transfer.
-            error = "a transfer's locations cannot change: void it and send a new one"
-            return ApplyResult(doc.channel, doc.doc_id, ApplyStatus.REJECTED, error=error)
+    route = (doc.location, doc.destination)
+    if (
+        state is not None
+        and doc.kind in _TRANSFERS
+        and (state.location, state.destination) != route
+    ):
+        # Its units are in transit to one place: another route is another transfer.
+        error = "a transfer's locations cannot change: void it and send a new one"
+        return ApplyResult(doc.channel, doc.doc_id, ApplyStatus.REJECTED, error=error)
     lines = snap.lines.setdefault(key, {})
     # Every line this version names, plus lines of earlier versions it no longer names (→ 0). A
     # count's unnamed lines stay as counted, unless the count is voided (cancelled, no lines).
