@@ -189,7 +189,9 @@ class Document:
             problems.append("only a transfer sent out has a destination")
         if self.kind is DocumentKind.TRANSFER_IN and not self.location:
             problems.append("a transfer received names the location receiving it")
-        if is_transit(self.location) or is_transit(self.destination):
+        if (self.location or self.destination) and (
+            is_transit(self.location) or is_transit(self.destination)
+        ):
             problems.append(f"{TRANSIT_PREFIX}… is not a location a document may name")
         for sku, qty in self.basis.items():
             if isinstance(qty, bool) or not isinstance(qty, int):
