@@ -6,11 +6,12 @@ the strictest), then each applies --batch documents per call (a till file's rece
 Reports documents/s and p50/p99 apply latency per store, pgbench's built-in simple-update tps on
 the same PostgreSQL for comparison, and the time to read the levels of 100,000 SKUs.
 
-``--locations N`` (issue 17): both runs again on a fresh ledger with N locations, every document at
-one of them (producer n sells at location n mod N) and the web shop selling from all N, so each
-document also moves a location's figure and each channel's figure is a sum over locations; the
-same two channels and documents as the single-location runs, which it is compared with
-(``*_locations``, ``locations_ratio``: documents/s with N locations ÷ with one).
+``--locations N`` (issue 17): both runs again on fresh ledgers with N locations, every document
+at one of them (producer n sells at location n mod N) and the web shop selling from all N, so
+each document also moves a location's figure and each channel's figure is a sum over locations;
+the same two channels and documents as with one location, run alternately with it for
+``--rounds`` rounds (``*_one_location``, ``*_locations``; ``locations_ratio``: the median of
+documents/s with N locations ÷ the median with one).
 
 ``sqlite_waiting``: the closed-loop run again while a pusher per channel waits on the outbox, as
 in the daemon; on SQLite that starts the watcher of other processes' commits (``PRAGMA
@@ -204,36 +205,47 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _locations(args: argparse.Namespace, out: dict[str, Any], stores: list[str]) -> None:
-    """The closed-loop and batched runs on a fresh ledger with ``--locations`` locations."""
+    """The closed-loop and batched runs with ``--locations`` locations, each beside the same run
+    with one location, on fresh ledgers, alternately for ``--rounds`` rounds (a shared machine's
+    load drifts by more than the difference measured); the ratio is of their medians."""
     ratios: dict[str, float] = {}
+    admin = os.environ.get("SYNCD_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/test")
     for backend in stores:
         if "skipped" in out.get(backend, {}):
             continue
-        _log(f"{backend}: 8 producers, {args.locations} locations …")
-        with tempfile.TemporaryDirectory() as tmp:
-            store: SqlStore
-            if backend == "sqlite":
-                store = await SqliteStore(Path(tmp) / "bench.sqlite3", strict_skus=False).open()
-            else:
-                admin = os.environ.get(
-                    "SYNCD_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/test"
-                )
-                store = await PostgresStore(
-                    await _fresh_pg(admin, f"{BENCH_DB}_locations"), strict_skus=False, pool_size=4
-                ).open()
-            try:
-                for suffix, batch in (("", 1), ("_batched", args.batch)):
-                    key = f"{backend}{suffix}"
-                    result = await _producers(
-                        store, args.producers, args.per_producer, args.skus, batch, args.locations
-                    )
-                    out[f"{key}_locations"] = result
-                    ratios[key] = round(
-                        result["documents_per_second"] / out[key]["documents_per_second"], 3
-                    )
-                    _log(f"{key}_locations: {result} (ratio {ratios[key]})")
-            finally:
-                await store.close()
+        runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        for round_ in range(args.rounds):
+            for locations in (0, args.locations):
+                _log(f"{backend}: round {round_ + 1}, {max(1, locations)} location(s) …")
+                with tempfile.TemporaryDirectory() as tmp:
+                    store: SqlStore
+                    if backend == "sqlite":
+                        path = Path(tmp) / "bench.sqlite3"
+                        store = await SqliteStore(path, strict_skus=False).open()
+                    else:
+                        dsn = await _fresh_pg(admin, f"{BENCH_DB}_locations")
+                        store = await PostgresStore(dsn, strict_skus=False, pool_size=4).open()
+                    try:
+                        for suffix, batch in (("", 1), ("_batched", args.batch)):
+                            result = await _producers(
+                                store,
+                                args.producers,
+                                args.per_producer,
+                                args.skus,
+                                batch,
+                                locations,
+                            )
+                            runs.setdefault((f"{backend}{suffix}", locations), []).append(result)
+                    finally:
+                        await store.close()
+        for suffix in ("", "_batched"):
+            key = f"{backend}{suffix}"
+            one = [r["documents_per_second"] for r in runs[(key, 0)]]
+            many = [r["documents_per_second"] for r in runs[(key, args.locations)]]
+            out[f"{key}_one_location"] = {"documents_per_second": one}
+            out[f"{key}_locations"] = {"documents_per_second": many, "locations": args.locations}
+            ratios[key] = round(statistics.median(many) / statistics.median(one), 3)
+            _log(f"{key}: one location {one}, {args.locations} locations {many}: {ratios[key]}")
     out["locations_ratio"] = ratios
 
 
@@ -312,6 +324,9 @@ def main(argv: list[str]) -> int:
         default=0,
         metavar="N",
         help="also run on a ledger with N locations and compare (0: no such run)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="--locations: paired runs, alternately (median)"
     )
     parser.add_argument("--stores", "--ledger", default="sqlite,postgres", help="sqlite,postgres")
     args = parser.parse_args(argv)
