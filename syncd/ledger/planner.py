@@ -205,6 +205,8 @@ def document_locations(doc: Document, snap: Snapshot) -> tuple[str, ...]:
 
 
 def _location_problems(doc: Document, snap: Snapshot) -> list[str]:
+    if not doc.location and not doc.destination:
+        return []
     known = set(snap.locations) or {DEFAULT_LOCATION}
     return [
         f"unknown location {name!r} (known: {', '.join(sorted(known))})"
