@@ -44,7 +44,9 @@ def test_a_channel_is_told_the_sum_of_its_locations_less_its_buffer() -> None:
     assert channel_available(view, "till_a", "X") == 2
     assert channel_available(view, "web", "X") == 6
     assert channel_available(view, "other", "X") == 10  # sells from everything
-    negative = Levels({"X": 1}, {}, {("A", "X"): -3, ("B", "X"): 4}, {"till_a": ("A",)})
+    negative = Levels(
+        {"X": 1}, {}, at={("A", "X"): -3, ("B", "X"): 4}, sells_from={"till_a": ("A",)}
+    )
     assert channel_available(negative, "till_a", "X") == 0
 
 
