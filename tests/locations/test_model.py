@@ -1,6 +1,7 @@
-"""A hypothesis state machine drives both ledgers with locations and transfers against a model:
-Σ per location = on hand, nothing lost or doubled across a transfer, under random documents,
-replays, restarts and transactions that fail half-way (a crash)."""
+"""A hypothesis state machine drives both ledgers with locations, transfers and a kit against a
+model: Σ per location = on hand, nothing lost or doubled across a transfer, a kit holds no stock
+and each channel is told min over its components of ⌊available / quantity⌋, under random
+documents, replays, restarts and transactions that fail half-way (a crash)."""
 
 from __future__ import annotations
 
@@ -23,12 +24,24 @@ from tests.crashing import CrashError, CrashingPostgres, CrashingSqlite
 from tests.locations.helpers import CHANNELS, LOCATIONS, T0
 
 SKUS = ["P", "Q"]
+KIT = {"P": 1, "Q": 2}  # "K": sold, delivered and sent like any SKU; it moves its components
 PLACES = ["A", "B", "W"]
 TABLES = (
     "channels, products, sku_aliases, documents, document_lines, movements, levels, buffers, "
     "channel_levels, outbox, cursors, conflicts, rejections, locations, location_levels"
 )
-lines_strategy = st.dictionaries(st.sampled_from(SKUS), st.integers(1, 4), min_size=1, max_size=2)
+lines_strategy = st.dictionaries(
+    st.sampled_from([*SKUS, "K"]), st.integers(1, 4), min_size=1, max_size=2
+)
+
+
+def expand(lines: dict[str, int]) -> dict[str, int]:
+    """What lines move, in components (a kit line moves its components)."""
+    out: dict[str, int] = defaultdict(int)
+    for sku, qty in lines.items():
+        for part, per in (KIT if sku == "K" else {sku: 1}).items():
+            out[part] += qty * per
+    return out
 
 
 class LocationMachine(RuleBasedStateMachine):
@@ -44,6 +57,7 @@ class LocationMachine(RuleBasedStateMachine):
         self.store = self.run(self._open())
         self.run(self.store.register_locations(LOCATIONS))
         self.run(self.store.register_channels(CHANNELS))
+        self.run(self.store.set_kits({"K": KIT}, source="config"))
         # The model: exact where it is decided without a choice; A+B as one pool (a web order
         # takes from A then B: where exactly is the planner's choice, tested elsewhere).
         self.w: dict[str, int] = defaultdict(int)
@@ -97,13 +111,13 @@ class LocationMachine(RuleBasedStateMachine):
             STOCK_CHANNEL, self._id(), DocumentKind.GOODS_RECEIPT, lines, T0, location=place
         )
         self._apply(doc)
-        for sku, qty in lines.items():
+        for sku, qty in expand(lines).items():
             self._add(place, sku, qty)
 
     @rule(lines=lines_strategy, till=st.sampled_from(["till_a", "till_b"]))
     def till_sale(self, lines: dict[str, int], till: str) -> None:
         self._apply(Document(till, self._id(), DocumentKind.TILL_RECEIPT, lines, T0))
-        for sku, qty in lines.items():
+        for sku, qty in expand(lines).items():
             self.store_pool[sku] -= qty
 
     @rule(lines=lines_strategy)
@@ -111,11 +125,11 @@ class LocationMachine(RuleBasedStateMachine):
         doc_id = self._id()
         self._apply(Document("web", doc_id, DocumentKind.WEB_ORDER, lines, T0, version=1))
         self.orders[doc_id] = (1, dict(lines))
-        for sku, qty in lines.items():
+        for sku, qty in expand(lines).items():
             self.store_pool[sku] -= qty
 
     @precondition(lambda self: bool(self.orders))
-    @rule(data=st.data(), new=st.dictionaries(st.sampled_from(SKUS), st.integers(0, 5)))
+    @rule(data=st.data(), new=st.dictionaries(st.sampled_from([*SKUS, "K"]), st.integers(0, 5)))
     def edit_or_cancel_order(self, data: st.DataObject, new: dict[str, int]) -> None:
         doc_id = data.draw(st.sampled_from(sorted(self.orders)))
         version, old = self.orders[doc_id]
@@ -132,8 +146,9 @@ class LocationMachine(RuleBasedStateMachine):
                 cancelled=cancelled,
             )
         )
-        for sku in merged:
-            self.store_pool[sku] += old.get(sku, 0) - merged[sku]
+        given_back = expand({sku: old.get(sku, 0) - merged[sku] for sku in merged})
+        for sku, qty in given_back.items():
+            self.store_pool[sku] += qty
         self.orders[doc_id] = (version + 1, merged)
 
     @rule(sku=st.sampled_from(SKUS), counted=st.integers(0, 9))
@@ -168,7 +183,7 @@ class LocationMachine(RuleBasedStateMachine):
                 destination=destination,
             )
         )
-        for sku, qty in lines.items():
+        for sku, qty in expand(lines).items():
             self._add(source, sku, -qty)
             self.transit[(destination, sku)] += qty
         self.transfers[doc_id] = (source, destination, dict(lines), -1, {})
@@ -191,8 +206,7 @@ class LocationMachine(RuleBasedStateMachine):
                 location=destination,
             )
         )
-        for sku, qty in got.items():
-            change = qty - received.get(sku, 0)
+        for sku, change in expand({s: q - received.get(s, 0) for s, q in got.items()}).items():
             self._add(destination, sku, change)
             self.transit[(destination, sku)] -= change
         self.transfers[doc_id] = (source, destination, sent, version + 1, got)
@@ -223,7 +237,7 @@ class LocationMachine(RuleBasedStateMachine):
             self.run(self.store.apply_document(doc))
         self.check_sums()  # nothing of it was written
         self._apply(doc)
-        for sku, qty in lines.items():
+        for sku, qty in expand(lines).items():
             self._add(route[0], sku, -qty)
             self.transit[(route[1], sku)] += qty
         self.transfers[doc.doc_id] = (route[0], route[1], dict(lines), -1, {})
@@ -274,6 +288,9 @@ class LocationMachine(RuleBasedStateMachine):
                 + sum(q for (_, s), q in self.transit.items() if s == sku)
             )
             assert levels.get(sku, 0) == owned  # nothing lost or doubled
+        # a kit holds no stock of its own
+        assert levels.get("K", 0) == 0
+        assert not any(q for (_, s), q in per.items() if s == "K")
         # every figure is the sum of its movements
         assert self._movement_sums() == per
 
@@ -283,8 +300,13 @@ class LocationMachine(RuleBasedStateMachine):
         per = {(r.location, r.sku): r.on_hand for r in rows}
         for channel, places in (("till_a", ["A"]), ("till_b", ["B"]), ("web", ["A", "B"])):
             items = {i.sku: i.wanted for i in self.run(self.store.take_outbox(channel, 100))}
+            available = {sku: max(0, sum(per.get((p, sku), 0) for p in places)) for sku in SKUS}
             for sku, wanted in items.items():
-                assert wanted == max(0, sum(per.get((p, sku), 0) for p in places)), channel
+                if sku == "K":
+                    kits = min(available[c] // q for c, q in KIT.items())
+                    assert wanted == kits, (channel, available)
+                else:
+                    assert wanted == available[sku], channel
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from syncd.domain import DEFAULT_LOCATION, STOCK_CHANNEL, Document, DocumentKind
 from syncd.ledger.planner import (
     ApplyStatus,
+    Kit,
     Levels,
     PushChannel,
     Snapshot,
@@ -86,3 +87,40 @@ def test_a_transfer_leaves_on_hand_unchanged_and_refuses_an_unknown_location() -
     assert [(m.location, m.delta) for m in plan.movements] == [("A", -2), ("transit:B", 2)]
     assert snap.on_hand == {"X": 3}
     assert plan.oversells == []
+
+
+def test_a_kit_sold_from_two_locations_takes_each_kit_whole_where_it_can_be_made() -> None:
+    # A holds 3 mugs and 1 tea: no whole box (1 mug + 2 teas); B holds the parts of two boxes.
+    at = {("A", "MUG"): 3, ("A", "TEA"): 1, ("B", "MUG"): 2, ("B", "TEA"): 4}
+    snap = snapshot(at)
+    snap.resolve = {"BOX": "BOX", "MUG": "MUG", "TEA": "TEA"}
+    snap.kits = {"BOX": Kit("BOX", {"MUG": 1, "TEA": 2})}
+    plan = plan_batch([order("o", {"BOX": 2})], snap, now=T0)
+    assert sorted((m.location, m.sku, m.delta, m.kit) for m in plan.movements) == [
+        ("B", "MUG", -2, "BOX"),
+        ("B", "TEA", -4, "BOX"),
+    ]
+    assert plan.oversells == []
+    # The web shop sells from A and B: ⌊(3+2-2) / 1⌋ = 3 mugs, ⌊(1+4-4) / 2⌋ = 0 teas' boxes.
+    assert plan.outbox_set[("web", "BOX")] == 0
+    # Cancelled: the parts go back to B, where they were taken.
+    again = plan_batch([order("o", {"BOX": 0}, version=2, cancelled=True)], snap, now=T0)
+    assert sorted((m.location, m.sku, m.delta) for m in again.movements) == [
+        ("B", "MUG", 2),
+        ("B", "TEA", 4),
+    ]
+    assert snap.at == at
+
+
+def test_a_kit_no_location_can_make_is_taken_at_the_first_and_the_conflict_names_both() -> None:
+    snap = snapshot({("A", "MUG"): 1, ("B", "TEA"): 2})
+    snap.resolve = {"BOX": "BOX"}
+    snap.kits = {"BOX": Kit("BOX", {"MUG": 1, "TEA": 2})}
+    plan = plan_batch([order("o", {"BOX": 1})], snap, now=T0)
+    assert sorted((m.location, m.sku, m.delta) for m in plan.movements) == [
+        ("A", "MUG", -1),
+        ("A", "TEA", -2),
+    ]
+    assert [(e.sku, e.kit, e.location, e.after) for e in plan.oversells] == [
+        ("TEA", "BOX", "A", -2)
+    ]
