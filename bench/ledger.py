@@ -436,9 +436,6 @@ def main(argv: list[str]) -> int:
         metavar="N",
         help="also run on a ledger with N locations and compare (0: no such run)",
     )
-    parser.add_argument(
-        "--rounds", type=int, default=3, help="--locations: paired runs, alternately (median)"
-    )
     parser.add_argument("--stores", "--ledger", default="sqlite,postgres", help="sqlite,postgres")
     parser.add_argument(
         "--kits",
@@ -448,7 +445,10 @@ def main(argv: list[str]) -> int:
         help="compare documents/s without kits and with this fraction of the SKUs kits",
     )
     parser.add_argument(
-        "--rounds", type=int, default=3, help="--kits: rounds, the order alternated (median)"
+        "--rounds",
+        type=int,
+        default=3,
+        help="--kits, --locations: paired runs, the order alternated (median)",
     )
     parser.add_argument(
         "--database",
