@@ -5,10 +5,9 @@ transaction (group commit); a batch that fails is retried job by job so one bad 
 others. The domain decisions come from :mod:`syncd.ledger.planner`; this module loads what the
 planner needs and writes what it decided: movements, levels, the outbox, conflicts, rejections.
 
-A batch's rows travel as one JSON document with one array per table both ways on PostgreSQL
-(:func:`snapshot_from_rows`, :func:`plan_rows`; the functions in ``sql/postgres/schema.sql``), so
-that a batch costs two round trips there (:meth:`DocumentApplier._apply_unlocked`); a new table
-or column is one more key on each side. SQLite runs its statements in process.
+On PostgreSQL a batch's rows travel as one JSON document each way (:mod:`syncd.ledger.rows`), so
+that a batch costs two round trips there (:meth:`DocumentApplier._apply_unlocked`); SQLite runs
+its statements in process. Conflicts and rejections: :mod:`syncd.ledger.conflictrows`.
 """
 
 from __future__ import annotations
@@ -19,39 +18,33 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import structlog
 
 from syncd.domain import (
-    DEFAULT_LOCATION,
-    ConflictKind,
-    ConflictStatus,
     Document,
     DocumentKind,
-    DocumentRef,
     Rejection,
     utcnow,
 )
 from syncd.exceptions import LedgerError
-from syncd.ledger.kitrows import kit_skus, kits_from_rows, load_kits
+from syncd.ledger.conflictrows import ConflictWriter
+from syncd.ledger.kitrows import kit_skus, load_kits
 from syncd.ledger.planner import (
     ApplyResult,
     ApplyStatus,
     DocKey,
     DocState,
     LineState,
-    OversellEvent,
     Plan,
     PushChannel,
     Snapshot,
-    oversell_documents,
     plan_batch,
     refresh_outbox,
 )
-from syncd.ledger.sqlbase import Pairs, SqlBase, Tx, ref_json, storable
+from syncd.ledger.rows import needs_conflicts, placed_text
+from syncd.ledger.sqlbase import Pairs, Tx, storable
 from syncd.ledger.values import from_us, to_us
-from syncd.logs import clean
 
 log = structlog.get_logger("syncd.ledger")
 MAX_CONFLICT_DOCUMENTS = 20  # documents kept in one conflict's detail
@@ -69,7 +62,7 @@ class _Job:
     )
 
 
-class DocumentApplier(SqlBase):
+class DocumentApplier(ConflictWriter):
     """Applies document versions (group commit) and refreshes the outbox; the ledger's core."""
 
     max_batch_documents = 500
@@ -276,7 +269,7 @@ class DocumentApplier(SqlBase):
                 "lock_lines", Pairs(channels_arg, ids_arg)
             ):
                 lines.setdefault((ch, doc_id), {})[line_key] = LineState(
-                    sku, int(wanted), int(applied), _placed(placed)
+                    sku, int(wanted), int(applied), placed(placed)
                 )
                 if sku is None:
                     identifiers.add(line_key)
@@ -408,7 +401,7 @@ class DocumentApplier(SqlBase):
                         ln.sku,
                         ln.wanted,
                         ln.applied,
-                        _placed_text(ln.placed),
+                        placed_text(ln.placed),
                     )
                     for ln in latest.values()
                 ],
@@ -468,172 +461,6 @@ class DocumentApplier(SqlBase):
             )
         if plan.outbox_delete:
             await tx.executemany("delete_outbox", sorted(plan.outbox_delete))
-
-    async def _record_oversells(self, tx: Tx, plan: Plan, now_us: int) -> None:
-        """One open conflict per SKU and location that went below zero; resolved when the
-        location's stock comes back."""
-        crossing = {(e.location, e.sku) for e in plan.oversells}
-        # Locations whose stock came back: their open oversell conflicts are resolved.
-        recovered = {
-            key
-            for key, qty in plan.at.items()
-            if plan.at_before[key] < 0 <= qty and key not in crossing
-        }
-        involved = sorted({sku for _, sku in crossing | recovered})
-        default = (await tx.fetch("locations") or [(DEFAULT_LOCATION,)])[0][0]
-        # A conflict recorded before locations existed names none: it is the default one's.
-        open_rows = {
-            (str(json.loads(row[4]).get("location") or default), row[1]): row
-            for row in await tx.fetch("open_oversells", involved)
-        }
-        for key in sorted(recovered):
-            row = open_rows.get(key)
-            if row is None:
-                continue
-            detail = json.loads(row[4])
-            detail["resolved_by"] = "stock_back"
-            detail["on_hand"] = plan.at[key]
-            await tx.execute("update_conflict", row[0], "resolved", 0, json.dumps(detail), now_us)
-        if not crossing:
-            return
-        names = dict(await tx.fetch("product_names", sorted({sku for _, sku in crossing})))
-        by_key: dict[tuple[str, str], list[OversellEvent]] = defaultdict(list)
-        for event in plan.oversells:
-            by_key[(event.location, event.sku)].append(event)
-        # One write per SKU, location and batch, whatever the number of units: a burst of sales
-        # on an empty SKU must not cost one conflict update (and a longer JSON) per unit.
-        for (location, sku), events in sorted(by_key.items()):
-            deepest = min(e.after for e in events)
-            # A component sold through a kit: the conflict names the kit and the component that
-            # ran out (the conflict's SKU), each document the kit it sold.
-            kit_of = {(e.document.channel, e.document.doc_id): e.kit for e in events if e.kit}
-            row = open_rows.get((location, sku))
-            if row is not None:
-                detail = json.loads(row[4])
-                docs: list[dict[str, object]] = detail.setdefault("documents", [])
-                known = {(d.get("channel"), d.get("doc_id")) for d in docs}
-                for event in events:
-                    ref = event.document
-                    if (ref.channel, ref.doc_id) not in known and len(
-                        docs
-                    ) < MAX_CONFLICT_DOCUMENTS:
-                        docs.append(_ref_with_kit(ref, kit_of))
-                        known.add((ref.channel, ref.doc_id))
-                detail["on_hand"] = events[-1].after
-                if kit_of:
-                    detail["kits"] = sorted({*detail.get("kits", []), *kit_of.values()})
-                detail["location"] = location
-                shortfall = max(int(row[3]), -deepest)
-                await tx.execute(
-                    "update_conflict", row[0], row[2], shortfall, json.dumps(detail), now_us
-                )
-                continue
-            first = events[0]
-            batch_docs = {(e.document.channel, e.document.doc_id) for e in events}
-            earlier = [
-                DocumentRef(
-                    channel=ch,
-                    doc_id=doc_id,
-                    reference=reference,
-                    kind=kind,
-                    quantity=int(qty),
-                    occurred_at=from_us(occurred_us),
-                    url=url,
-                )
-                for ch, doc_id, reference, kind, qty, occurred_us, url in await tx.fetch(
-                    "recent_outflows", sku, 20, location
-                )
-                if (ch, doc_id) not in batch_docs
-            ]
-            refs = oversell_documents(first, earlier)
-            for event in events[1:]:
-                if len(refs) >= MAX_CONFLICT_DOCUMENTS:
-                    break
-                refs.append(event.document)
-            detail = {
-                "name": names.get(sku, ""),
-                "on_hand": events[-1].after,
-                "location": location,
-                "documents": [_ref_with_kit(r, kit_of) for r in refs],
-            }
-            if kit_of:
-                detail["kits"] = sorted(set(kit_of.values()))
-            await tx.fetch(
-                "insert_conflict",
-                ConflictKind.OVERSELL.value,
-                ConflictStatus.OPEN.value,
-                sku,
-                first.document.channel,
-                -deepest,
-                json.dumps(detail),
-                now_us,
-            )
-            log.warning(
-                "oversell_recorded",
-                sku=sku,
-                kits=sorted(set(kit_of.values())),
-                location=location,
-                shortfall=-deepest,
-                documents=[f"{r.channel}:{r.reference}" for r in refs],
-            )
-
-    async def _record_unknown(self, tx: Tx, plan: Plan, now_us: int) -> None:
-        seen: dict[tuple[str, str], list[str]] = defaultdict(list)
-        for channel, doc_id, identifier in plan.unknown:
-            seen[(channel, identifier)].append(doc_id)
-        for (channel, identifier), doc_ids in sorted(seen.items()):
-            await self._upsert_conflict(
-                tx,
-                ConflictKind.UNKNOWN_SKU,
-                sku=identifier,
-                channel=channel,
-                detail={"identifier": identifier, "documents": sorted(set(doc_ids))[:20]},
-                now_us=now_us,
-            )
-        log.warning("unknown_sku_kept", identifiers=sorted({i for _, _, i in plan.unknown})[:20])
-
-    async def _upsert_conflict(
-        self,
-        tx: Tx,
-        kind: ConflictKind,
-        *,
-        sku: str,
-        channel: str,
-        detail: Mapping[str, object],
-        now_us: int,
-    ) -> int:
-        rows = await tx.fetch("open_conflict_like", kind.value, sku, channel)
-        if rows:
-            await tx.execute("touch_conflict", rows[0][0], json.dumps(detail), now_us)
-            return int(rows[0][0])
-        rows = await tx.fetch(
-            "insert_conflict", kind.value, "open", sku, channel, 0, json.dumps(detail), now_us
-        )
-        return int(rows[0][0])
-
-    async def _write_rejections(self, tx: Tx, rejections: Sequence[Rejection], now_us: int) -> None:
-        # Rejection texts come from outside (a file's header, a shop's answer) and are shown on
-        # the status page and in mails: cleaned like a log line, whatever the channel.
-        rejections = [
-            Rejection(
-                r.channel, clean(r.source), r.row, clean(r.column), clean(r.value), clean(r.reason)
-            )
-            for r in rejections
-        ]
-        await tx.executemany(
-            "insert_rejection",
-            [(r.channel, r.source, r.row, r.column, r.value, r.reason, now_us) for r in rejections],
-        )
-        for r in rejections:
-            if r.row is None:  # a whole file or document could not be read
-                await self._upsert_conflict(
-                    tx,
-                    ConflictKind.UNREADABLE,
-                    sku="",
-                    channel=r.channel,
-                    detail={"source": r.source, "reason": r.reason},
-                    now_us=now_us,
-                )
 
     # -- refreshing the outbox, replaying pending lines ---------------------------------------
 
@@ -714,145 +541,3 @@ class DocumentApplier(SqlBase):
         self._wake(plan.changed_channels)
         log.info("pending_lines_replayed", documents=len(plan.results))
         return plan.results
-
-
-# -- a plan as rows, a snapshot from rows (one JSON document each: see sql/postgres/schema.sql) ---
-
-
-def needs_conflicts(plan: Plan) -> bool:
-    """Whether writing ``plan`` records or resolves a conflict (reads and decides in Python)."""
-    return bool(plan.oversells or plan.unknown) or any(
-        plan.at_before[key] < 0 <= qty for key, qty in plan.at.items()
-    )
-
-
-def batch_keys(documents: Sequence[Document]) -> tuple[list[DocKey], list[str]]:
-    """The document keys (sorted) and line identifiers of a batch's valid documents."""
-    valid = [doc for doc in documents if not doc.validate()]
-    keys = sorted({doc.key for doc in valid})
-    identifiers = sorted({line for doc in valid for line in doc.lines})
-    return keys, identifiers
-
-
-def plan_rows(plan: Plan) -> dict[str, list[dict[str, object]]]:
-    """The rows a plan writes, one array per table (times of recording are the writer's)."""
-    latest = {(ln.channel, ln.doc_id, ln.line_key): ln for ln in plan.lines}
-    return {
-        "documents": [
-            {
-                "channel": d.channel,
-                "doc_id": d.doc_id,
-                "kind": d.kind.value,
-                "version": d.version,
-                "content_hash": plan.hashes[key],
-                "reference": d.reference,
-                "cancelled": d.cancelled,
-                "url": d.url,
-                "occurred_us": to_us(d.occurred_at),
-                "meta": json.dumps(dict(d.meta)) if d.meta else "{}",
-                "basis": json.dumps(dict(d.basis)) if d.basis else "{}",
-                "location": d.location,
-                "destination": d.destination,
-            }
-            for key, d in sorted(plan.documents.items())
-        ],
-        "lines": [
-            {
-                "channel": ln.channel,
-                "doc_id": ln.doc_id,
-                "line_key": ln.line_key,
-                "sku": ln.sku,
-                "wanted": ln.wanted,
-                "applied": ln.applied,
-                "placed": _placed_text(ln.placed),
-            }
-            for _, ln in sorted(latest.items())
-        ],
-        "movements": [
-            {
-                "sku": m.sku,
-                "delta": m.delta,
-                "reason": m.reason.value,
-                "channel": m.channel,
-                "doc_id": m.doc_id,
-                "doc_version": m.doc_version,
-                "occurred_us": to_us(m.occurred_at),
-                "kit": m.kit,
-                "location": m.location,
-            }
-            for m in plan.movements
-        ],
-        "levels": [{"sku": sku, "on_hand": qty} for sku, qty in sorted(plan.levels.items())],
-        "at": [
-            {"location": loc, "sku": sku, "on_hand": qty}
-            for (loc, sku), qty in sorted(plan.at.items())
-        ],
-        "shown": [
-            {"channel": ch, "sku": sku, "shown": value}
-            for (ch, sku), value in sorted(plan.shown.items())
-        ],
-        "outbox_set": [
-            {"channel": ch, "sku": sku, "wanted": wanted}
-            for (ch, sku), wanted in sorted(plan.outbox_set.items())
-        ],
-        "outbox_delete": [{"channel": ch, "sku": sku} for ch, sku in sorted(plan.outbox_delete)],
-    }
-
-
-def snapshot_from_rows(data: Mapping[str, list[list[Any]]]) -> Snapshot:
-    """A :class:`Snapshot` from its rows, one array per table (``syncd_snapshot``)."""
-    lines: dict[DocKey, dict[str, LineState]] = {}
-    for ch, doc_id, line_key, sku, wanted, applied, placed in data["lines"]:
-        lines.setdefault((ch, doc_id), {})[line_key] = LineState(
-            sku, int(wanted), int(applied), _placed(placed)
-        )
-    return Snapshot(
-        docs={
-            (ch, doc_id): DocState(
-                kind, int(version), content_hash, bool(cancelled), location, destination
-            )
-            for ch, doc_id, kind, version, content_hash, cancelled, location, destination in data[
-                "docs"
-            ]
-        },
-        lines=lines,
-        on_hand={sku: int(qty) for sku, qty in data["levels"]},
-        resolve=dict(data["resolve"]),
-        channels=[
-            PushChannel(name, type_, bool(follows)) for name, type_, follows in data["channels"]
-        ],
-        buffers={(ch, sku): int(qty) for ch, sku, qty in data["buffers"]},
-        shown={(ch, sku): None if v is None else int(v) for ch, sku, v in data["shown"]},
-        outbox={(ch, sku): int(wanted) for ch, sku, wanted in data["outbox"]},
-        kits=kits_from_rows(data["kits"]),
-        at={(loc, sku): int(qty) for loc, sku, qty in data["at"]},
-        sells_from={
-            name: tuple(json.loads(names)) for name, names in data["sells_from"] if names != "[]"
-        },
-        locations=tuple(str(name) for name in data["locations"]),
-    )
-
-
-def _ref_with_kit(ref: DocumentRef, kit_of: Mapping[tuple[str, str], str]) -> dict[str, object]:
-    data = ref_json(ref)
-    kit = kit_of.get((ref.channel, ref.doc_id))
-    if kit:
-        data["kit"] = kit
-    return data
-
-
-def _placed_text(placed: dict[str, int] | None) -> str:
-    """A line's units per location as stored: JSON, written by hand because it is written for
-    every line (json.dumps cost ~10 µs a line, most of what locations added to a batch). Location
-    names are the config's (letters, digits, - and _), "main" or "transit:<name>": nothing to
-    escape."""
-    if placed is None:
-        return ""
-    return "{" + ",".join(f'"{k}":{int(v)}' for k, v in sorted(placed.items())) + "}"
-
-
-def _placed(text: str) -> dict[str, int] | None:
-    """A line's units per location as stored ('' before migration 0012: None)."""
-    if not text:
-        return None
-    return {str(k): int(v) for k, v in json.loads(text).items()}

@@ -19,9 +19,9 @@ import structlog
 
 from syncd.domain import Document
 from syncd.exceptions import LedgerUnavailable, SchemaError
-from syncd.ledger.apply import batch_keys, needs_conflicts, plan_rows, snapshot_from_rows
 from syncd.ledger.planner import ApplyStatus, DocKey, Plan, Snapshot, plan_batch
 from syncd.ledger.queries import fresh_schema, migrations, queries
+from syncd.ledger.rows import batch_keys, needs_conflicts, plan_rows, snapshot_from_rows
 from syncd.ledger.sqlbase import Pairs, Tx
 from syncd.ledger.sqlstore import SqlStore
 from syncd.ledger.values import to_us
