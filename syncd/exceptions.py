@@ -82,3 +82,8 @@ class ChannelConfigError(FatalError):
 
 class ParseError(ConnectorError):
     """An input (a file, a response body) could not be read; it is quarantined, never dropped."""
+
+
+class StaleLease(LedgerError):
+    """A write made under a job's lease that another daemon has taken since (a paused or cut-off
+    daemon waking up): refused in its transaction, nothing of it written."""

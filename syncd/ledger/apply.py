@@ -29,6 +29,7 @@ from syncd.domain import (
 )
 from syncd.exceptions import LedgerError
 from syncd.ledger.conflictrows import ConflictWriter
+from syncd.ledger.fencing import Lease, check_fences, current_leases, unfenced
 from syncd.ledger.kitrows import kit_skus, load_kits
 from syncd.ledger.planner import (
     ApplyResult,
@@ -57,6 +58,8 @@ class _Job:
     cursors: Mapping[str, str]
     rejections: Sequence[Rejection]
     settled: bool = False  # already in the stock figures: stored, moving nothing (onboarding)
+    # The leases of the job that asked (issue 20): checked in the transaction that writes it.
+    fences: tuple[Lease, ...] = field(default_factory=current_leases.get)
     future: asyncio.Future[list[ApplyResult]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -113,7 +116,8 @@ class DocumentApplier(ConflictWriter):
             raise LedgerError("the ledger is closing; nothing was applied")
         job = _Job(list(documents), channel, dict(cursors or {}), list(rejections), settled)
         if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_loop(), name="ledger-writer")
+            with unfenced():  # the writer carries each job's leases with the job, not its own
+                self._writer = asyncio.create_task(self._write_loop(), name="ledger-writer")
         self._queue.put_nowait(job)
         # The writer finishes the job even if this caller is cancelled (shutdown mid-batch).
         return await asyncio.shield(job.future)
@@ -167,7 +171,10 @@ class DocumentApplier(ConflictWriter):
         settled = frozenset(doc.key for job in jobs if job.settled for doc in job.documents)
         now = utcnow()
 
+        fences = [lease for job in jobs for lease in job.fences]
+
         async def body(tx: Tx) -> Plan:
+            await check_fences(tx, fences)
             plan = await self._apply_in(tx, documents, now, settled=settled)
             now_us = to_us(now)
             cursor_rows = [
@@ -191,7 +198,7 @@ class DocumentApplier(ConflictWriter):
         plan: Plan | None = None
         if not any(job.rejections for job in jobs):
             cursor_list = [(job.channel, k, v) for job in jobs for k, v in job.cursors.items()]
-            plan = await self._apply_unlocked(documents, now, settled, cursor_list)
+            plan = await self._apply_unlocked(documents, now, settled, cursor_list, fences)
         if plan is None:
             plan = await self._run(body)
         self._wake(plan.changed_channels)
@@ -208,9 +215,11 @@ class DocumentApplier(ConflictWriter):
         now: datetime,
         settled: frozenset[DocKey],
         cursors: Sequence[tuple[str, str, str]],
+        fences: Sequence[Lease] = (),
     ) -> Plan | None:
         """Apply a batch in the fewest round trips the database allows, or return None when it
         cannot (then the batch runs in :meth:`_run` with its rows locked from the start).
+        ``fences``: the leases of the jobs asking, checked where the batch is written.
 
         PostgreSQL plans from rows read without locks and writes only if they are unchanged
         (see :mod:`syncd.ledger.postgres`); SQLite's transactions cost no round trip."""

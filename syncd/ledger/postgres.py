@@ -18,7 +18,8 @@ import asyncpg
 import structlog
 
 from syncd.domain import Document
-from syncd.exceptions import LedgerUnavailable, SchemaError
+from syncd.exceptions import LedgerUnavailable, SchemaError, StaleLease
+from syncd.ledger.fencing import Lease
 from syncd.ledger.planner import ApplyStatus, DocKey, Plan, Snapshot, plan_batch
 from syncd.ledger.queries import fresh_schema, migrations, queries
 from syncd.ledger.rows import batch_keys, needs_conflicts, plan_rows, snapshot_from_rows
@@ -32,6 +33,7 @@ T = TypeVar("T")
 NOTIFY_CHANNEL = "syncd_outbox"
 _MIGRATE_LOCK = 0x5379_6E63  # pg_advisory_lock key: only one process migrates at a time
 _CHANGED = "SY001"  # syncd_apply_plan: the batch's rows changed since they were read
+_STALE = "SY002"  # syncd_apply_plan: a fenced job's lease was taken (issue 20)
 
 # Errors after which the same transaction may simply be tried again.
 _TRANSIENT = (
@@ -187,6 +189,7 @@ class PostgresStore(SqlStore):
         now: datetime,
         settled: frozenset[DocKey],
         cursors: Sequence[tuple[str, str, str]],
+        fences: Sequence[Lease] = (),
     ) -> Plan | None:
         """Two round trips, no explicit transaction: read the batch's rows without locks, plan,
         then ``syncd_apply_plan`` locks them, checks they are still what was planned from, and
@@ -216,6 +219,9 @@ class PostgresStore(SqlStore):
                         {"channel": ch, "key": key, "value": value} for ch, key, value in cursors
                     ]
                     rows["notify"] = sorted(plan.changed_channels)
+                    rows["fences"] = [
+                        {"job": f.job, "holder": f.holder, "epoch": f.epoch} for f in fences
+                    ]
                     seen = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
                     try:
                         await self._apply_plan(
@@ -229,6 +235,9 @@ class PostgresStore(SqlStore):
                             json.dumps(rows),
                         )
                     except asyncpg.PostgresError as err:
+                        if getattr(err, "sqlstate", "") == _STALE:
+                            log.warning("stale_write_refused", error=str(err))
+                            raise StaleLease(str(err)) from err
                         if getattr(err, "sqlstate", "") != _CHANGED:
                             raise
                         log.debug("ledger_batch_planned_again", attempt=attempt)

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from syncd.domain import Conflict, ConflictKind, ConflictStatus, DocumentRef
+from syncd.ledger.fencing import fenced
 from syncd.ledger.values import from_us
 
 T = TypeVar("T")
@@ -56,7 +57,9 @@ class SqlBase:
         raise NotImplementedError
 
     async def _run(self, body: Callable[[Tx], Awaitable[T]]) -> T:
-        """Run ``body`` in one write transaction: all of it commits or none of it does."""
+        """Run ``body`` in one write transaction: all of it commits or none of it does. A write
+        made for a job under a lease checks it first (:mod:`syncd.ledger.leases`)."""
+        body = fenced(body)
         async with self._transaction() as tx:
             return await body(tx)
 

@@ -28,6 +28,7 @@ import structlog
 
 from syncd.domain import utcnow
 from syncd.exceptions import LedgerUnavailable, SchemaError
+from syncd.ledger.fencing import fenced
 from syncd.ledger.queries import Migration, fresh_schema, migrations, queries
 from syncd.ledger.sqlbase import Pairs, Tx
 from syncd.ledger.sqlstore import SqlStore
@@ -174,8 +175,9 @@ class SqliteStore(SqlStore):
 
     async def _run(self, body: Callable[[Tx], Awaitable[T]]) -> T:
         # Once started, the transaction finishes in the writer thread even if the caller is
-        # cancelled: shutdown never leaves half a document behind.
-        return await self._in_writer(self._run_sync, body)
+        # cancelled: shutdown never leaves half a document behind. Fenced by the caller's
+        # leases (read here, in the caller's task).
+        return await self._in_writer(self._run_sync, fenced(body))
 
     def _run_sync(self, body: Callable[[Tx], Awaitable[T]]) -> T:
         conn = self._conn

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from syncd.ledger.alerts import AlertsSql
 from syncd.ledger.documents import DocumentsSql
 from syncd.ledger.kits import KitsSql
+from syncd.ledger.leases import LeasesSql
 from syncd.ledger.locations import LocationsSql
 from syncd.ledger.reconcile import ReconcileSql
 from syncd.ledger.reports import ReportsSql
@@ -39,6 +40,7 @@ class SqlStore(
     StockReadsSql,
     KitsSql,
     LocationsSql,
+    LeasesSql,
 ):
     """Every protocol of :class:`~syncd.ledger.store.Store`; each database supplies connections."""
 

@@ -21,6 +21,7 @@ from syncd.ledger.alerts import (
 )
 from syncd.ledger.documents import ConflictStore, DocumentStore
 from syncd.ledger.kits import KitDefinition, KitStore
+from syncd.ledger.leases import LeaseStore
 from syncd.ledger.locations import LocationInfo, LocationStock, LocationStore
 from syncd.ledger.reconcile import (
     ReconcileLedger,
@@ -124,6 +125,7 @@ class Store(
     StockReads,
     KitStore,
     LocationStore,
+    LeaseStore,
     Protocol,
 ):
     """Everything the ledger offers: what the daemon wires to its channels, alerts and page."""

@@ -1,0 +1,94 @@
+"""Leases per job (issue 20): which daemon runs a channel's loops, the alert mails, the scheduled
+reconciliation, when several share one PostgreSQL; and the fence that keeps a daemon that lost
+its lease from writing.
+
+A lease is a row (``leases``): the job, its holder, an **epoch** raised at every takeover, and an
+expiry in the database's clock. The holder renews it well before it expires; when it stops
+renewing (killed, cut off, paused), another daemon takes it once it has expired, with the next
+epoch. A lease table rather than advisory locks held on a session: a paused daemon (SIGSTOP, a
+stalled VM) keeps its session, and so its advisory locks, alive; an expiry does not wait for it.
+
+**Fencing** (:mod:`syncd.ledger.fencing`): every write transaction a job makes checks, in that
+transaction, that its lease still has that holder and epoch (PostgreSQL: ``FOR SHARE``, so a
+takeover waits for the write to commit, and a write after the takeover sees the new epoch), else
+it raises :class:`~syncd.exceptions.StaleLease` and writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import structlog
+
+from syncd.domain import utcnow
+from syncd.ledger.fencing import Lease, unfenced
+from syncd.ledger.sqlbase import SqlBase, Tx
+from syncd.ledger.values import from_us, to_us
+
+log = structlog.get_logger("syncd.ledger")
+
+
+class LeaseStore(Protocol):
+    async def acquire_lease(self, job: str, holder: str, ttl_seconds: float) -> Lease | None: ...
+    async def renew_lease(self, lease: Lease, ttl_seconds: float) -> Lease | None: ...
+    async def release_lease(self, lease: Lease) -> None: ...
+    async def leases(self) -> list[Lease]: ...
+
+
+class LeasesSql(SqlBase):
+    """:class:`LeaseStore` over SQL (``leases.sql``). Times are the database's on PostgreSQL
+    (daemons on several machines share its clock); SQLite's daemons share one machine's."""
+
+    async def acquire_lease(self, job: str, holder: str, ttl_seconds: float) -> Lease | None:
+        """The lease, if it is free or expired (the epoch raised); None while another holds it."""
+        ttl_us = int(ttl_seconds * 1_000_000)
+
+        async def body(tx: Tx) -> Lease | None:
+            rows = await tx.fetch("lease_acquire", job, holder, ttl_us, to_us(utcnow()))
+            return _lease(job, holder, rows[0]) if rows else None
+
+        with unfenced():
+            lease = await self._run(body)
+        if lease is not None:
+            log.info("lease_acquired", job=job, holder=holder, epoch=lease.epoch)
+        return lease
+
+    async def renew_lease(self, lease: Lease, ttl_seconds: float) -> Lease | None:
+        """Extend a lease still held with its epoch (even if it expired meanwhile, as long as
+        nobody took it); None when it was taken: the job must stop at once."""
+        ttl_us = int(ttl_seconds * 1_000_000)
+
+        async def body(tx: Tx) -> Lease | None:
+            rows = await tx.fetch(
+                "lease_renew", lease.job, lease.holder, lease.epoch, ttl_us, to_us(utcnow())
+            )
+            return _lease(lease.job, lease.holder, rows[0]) if rows else None
+
+        with unfenced():
+            renewed = await self._run(body)
+        if renewed is None:
+            log.warning("lease_lost", job=lease.job, holder=lease.holder, epoch=lease.epoch)
+        return renewed
+
+    async def release_lease(self, lease: Lease) -> None:
+        """Let another daemon take the job at once (a graceful stop)."""
+
+        async def body(tx: Tx) -> None:
+            await tx.execute("lease_release", lease.job, lease.holder, lease.epoch)
+
+        with unfenced():
+            await self._run(body)
+
+    async def leases(self) -> list[Lease]:
+        async with self._read() as tx:
+            rows = await tx.fetch("leases_all")
+        return [
+            Lease(job, holder, int(epoch), from_us(since), from_us(expires))
+            for job, holder, epoch, since, expires in rows
+        ]
+
+
+def _lease(job: str, holder: str, row: Sequence[Any]) -> Lease:
+    epoch, since, expires = row
+    return Lease(job, holder, int(epoch), from_us(int(since)), from_us(int(expires)))

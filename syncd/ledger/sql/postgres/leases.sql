@@ -1,0 +1,30 @@
+-- Leases per job (syncd/ledger/leases.py), PostgreSQL. Times are the database's clock
+-- (syncd_now_us()), shared by daemons on several machines; the daemon's own ($4 or $5) is SQLite's.
+
+-- name: lease_acquire
+-- Free, or expired: taken with the next epoch. Held and not expired: no row.
+INSERT INTO leases (job, holder, epoch, since_us, expires_us)
+SELECT $1, $2, 1, n.now_us, n.now_us + $3
+FROM (SELECT syncd_now_us() AS now_us, $4::bigint AS daemon_us) AS n
+ON CONFLICT (job) DO UPDATE SET
+    holder = EXCLUDED.holder, epoch = leases.epoch + 1, since_us = EXCLUDED.since_us,
+    expires_us = EXCLUDED.expires_us
+WHERE leases.expires_us < EXCLUDED.since_us
+RETURNING epoch, since_us, expires_us;
+
+-- name: lease_renew
+UPDATE leases SET expires_us = n.now_us + $4
+FROM (SELECT syncd_now_us() AS now_us, $5::bigint AS daemon_us) AS n
+WHERE job = $1 AND holder = $2 AND epoch = $3
+RETURNING epoch, since_us, expires_us;
+
+-- name: lease_release
+UPDATE leases SET expires_us = 0 WHERE job = $1 AND holder = $2 AND epoch = $3;
+
+-- name: leases_all
+SELECT job, holder, epoch, since_us, expires_us FROM leases ORDER BY job;
+
+-- name: lease_check
+-- In a fenced write: FOR SHARE, so a takeover (an UPDATE of this row) waits for the write to
+-- commit, and a write after it reads the new epoch.
+SELECT 1 FROM leases WHERE job = $1 AND holder = $2 AND epoch = $3 FOR SHARE;

@@ -1,0 +1,27 @@
+-- Leases per job (syncd/ledger/leases.py), SQLite: the daemons sharing a SQLite ledger share one
+-- machine, and its clock (?4 or ?5, the daemon's).
+
+-- name: lease_acquire
+-- Free, or expired: taken with the next epoch. Held and not expired: no row.
+INSERT INTO leases (job, holder, epoch, since_us, expires_us)
+VALUES (?1, ?2, 1, ?4, ?4 + ?3)
+ON CONFLICT (job) DO UPDATE SET
+    holder = excluded.holder, epoch = leases.epoch + 1, since_us = excluded.since_us,
+    expires_us = excluded.expires_us
+WHERE leases.expires_us < excluded.since_us
+RETURNING epoch, since_us, expires_us;
+
+-- name: lease_renew
+UPDATE leases SET expires_us = ?5 + ?4
+WHERE job = ?1 AND holder = ?2 AND epoch = ?3
+RETURNING epoch, since_us, expires_us;
+
+-- name: lease_release
+UPDATE leases SET expires_us = 0 WHERE job = ?1 AND holder = ?2 AND epoch = ?3;
+
+-- name: leases_all
+SELECT job, holder, epoch, since_us, expires_us FROM leases ORDER BY job;
+
+-- name: lease_check
+-- Write transactions run one at a time (BEGIN IMMEDIATE): a takeover is before or after.
+SELECT 1 FROM leases WHERE job = ?1 AND holder = ?2 AND epoch = ?3;
