@@ -36,6 +36,20 @@ class SyncSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    """``[cluster]`` (issue 20): daemons sharing one PostgreSQL ledger, each job (a channel's
+    loops, the alert mails, the scheduled reconciliation) run by one of them at a time."""
+
+    name: str = ""  # this daemon, on the status page; default: host name and process id
+    # A job's lease lasts this long without renewal (renewed every third of it): a standby takes
+    # over a killed, cut-off or paused daemon's jobs within about this plus a second.
+    lease_seconds: float = 6.0
+    # Channels this daemon takes first; the others it takes only once they have been free for
+    # a whole lease (another daemon preferring them had its chance).
+    prefer: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class WebSettings:
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -111,6 +125,7 @@ class Settings:
     # start, replacing the kits an earlier config defined.
     kits: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     locations: tuple[LocationSettings, ...] = ()  # [locations.<name>], in order
+    cluster: ClusterSettings = ClusterSettings()
 
     def channel(self, name: str) -> ChannelSettings:
         for ch in self.channels:
@@ -313,6 +328,16 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
     )
     br.reject_unknown()
     kits = _parse_kits(root.table_of("kits"), file=file, issues=issues)
+    cr = TableReader(root.table_of("cluster"), file=file, prefix="cluster", issues=issues)
+    cluster = ClusterSettings(
+        name=cr.string("name", ""),
+        lease_seconds=cr.number("lease_seconds", 6.0, minimum=1, maximum=300),
+        prefer=cr.string_list("prefer"),
+    )
+    for name in cluster.prefer:
+        if name not in {c.name for c in channels}:
+            cr.problem("prefer", f"{name!r} is not a channel of this config")
+    cr.reject_unknown()
     alerts = parse_alerts(
         root.table_of("alerts"), file=file, issues=issues, default_timezone=web.timezone
     )
@@ -340,6 +365,7 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
         stock=stock,
         kits=kits,
         locations=locations,
+        cluster=cluster,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -21,6 +21,7 @@ from syncd.connectors import connector_class
 from syncd.connectors.base import Connector
 from syncd.domain import utcnow
 from syncd.engine.channel import ChannelRunner
+from syncd.engine.cluster import Cluster
 from syncd.engine.declare import declare_channels
 from syncd.engine.notify import SystemdNotifier
 from syncd.engine.reconciler import ScheduledReconciler
@@ -28,6 +29,7 @@ from syncd.engine.stockfolder import StockFolders
 from syncd.events import EventFeed
 from syncd.exceptions import ConfigError, LedgerError
 from syncd.ledger import open_store
+from syncd.ledger.fencing import writing_under
 from syncd.ledger.store import Store
 from syncd.logs import configure_logging, register_secret
 from syncd.stockin.reorderfile import ReorderFileError, import_reorder_file
@@ -100,6 +102,7 @@ class Daemon:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     web_port: int | None = None
     reconciler: ScheduledReconciler | None = None  # scheduled and after-outage reconciliation
+    cluster: Cluster | None = None  # the jobs' leases among the daemons sharing the ledger
     alerts: AlertService | None = None  # the alert mail loop; .status for the page
     stock_folders: StockFolders | None = None  # [stock] receipts_folder / counts_folder
     frontends: list[Frontend] = field(default_factory=list)
@@ -118,6 +121,7 @@ class Daemon:
             register_secret(secret)
         self.store = await open_store(settings.ledger)
         store = self.store
+        self.cluster = Cluster(store, settings.cluster, self.stopping)
         await declare_channels(store, settings)
         await self._apply_stock_settings(settings)
         await self._import_reorder_file(settings)
@@ -137,11 +141,15 @@ class Daemon:
             if self.reconciler is not None:
                 runner.state_listeners.append(self.reconciler.channel_state)
             self.runners[channel.name] = runner
-            self._supervise(f"{channel.name}:start", functools.partial(self._run_channel, runner))
+            self._hold(
+                f"channel:{channel.name}",
+                functools.partial(self._run_channel, runner),
+                preferred=not settings.cluster.prefer or channel.name in settings.cluster.prefer,
+            )
         self._supervise("health", self._health_loop)
         self._supervise("prune", self._prune_loop)
         if self.reconciler is not None:
-            self._supervise("reconcile", self.reconciler.loop)
+            self._hold("reconcile", self.reconciler.loop)
         self.alerts = AlertService(
             settings.alerts,
             store,
@@ -155,7 +163,7 @@ class Daemon:
             reorder=self._to_reorder,
         )
         alerts = self.alerts
-        self._supervise("alerts", lambda: alerts.run(self.stopping))
+        self._hold("alerts", lambda: alerts.run(self.stopping))
         if settings.stock.receipts_folder is not None or settings.stock.counts_folder is not None:
             folders = self.stock_folders = StockFolders(settings, store, self.events, self.stopping)
             self._supervise("stock-folders", folders.loop)
@@ -215,15 +223,34 @@ class Daemon:
         assert self.store is not None
         return digest_payloads(await reorder_list(self.store, self.settings.stock, now=now))
 
+    def _hold(
+        self, job: str, run: Callable[[], Coroutine[Any, Any, None]], *, preferred: bool = True
+    ) -> None:
+        """Run a job whenever this daemon holds its lease (:class:`~.cluster.Cluster`)."""
+        assert self.cluster is not None
+        cluster = self.cluster
+        self._supervise(f"{job}:lease", lambda: cluster.hold(job, run, preferred=preferred))
+
     async def _run_channel(self, runner: ChannelRunner) -> None:
-        """Start-up check (retried while the channel is not ready), then its loops."""
+        """Start-up check (retried while the channel is not ready), then its loops, until the
+        job ends (the daemon stops, or its lease went to another daemon: then they are stopped)."""
         if not await runner.start_up():
             return
         assert self.store is not None
+        loops = []
         if runner.settings.push:
-            self._supervise(f"{runner.name}:push", runner.push_loop)
+            loops.append(self._supervise(f"{runner.name}:push", runner.push_loop))
         if runner.settings.pull:
-            self._supervise(f"{runner.name}:ingest", runner.ingest_loop)
+            loops.append(self._supervise(f"{runner.name}:ingest", runner.ingest_loop))
+        try:
+            await asyncio.gather(*(loop.task for loop in loops if loop.task is not None))
+        finally:
+            for loop in loops:
+                if loop.task is not None and not self.stopping.is_set():
+                    loop.task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await loop.task
+                    self.loops.remove(loop)
 
     def _supervise(self, name: str, factory: Callable[[], Awaitable[None]]) -> Supervised:
         loop = Supervised(name, factory)
@@ -254,7 +281,8 @@ class Daemon:
         last = ""
         while not self.stopping.is_set():
             for runner in self.runners.values():
-                await runner.record_health()
+                if self.cluster is None or self.cluster.holds(f"channel:{runner.name}"):
+                    await runner.record_health()
             line = self.status_line()
             if line != last:
                 self.notifier.status(line)
@@ -338,15 +366,25 @@ class Daemon:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+        cluster = self.cluster
+        held = dict(cluster.held) if cluster is not None else {}
         for runner in self.runners.values():
+            lease = held.get(f"channel:{runner.name}")
             if (
-                runner.status.state not in (ChannelState.REFUSED, ChannelState.DOWN)
+                lease is not None  # another daemon runs this channel: not ours to flush
+                and runner.status.state not in (ChannelState.REFUSED, ChannelState.DOWN)
                 and runner.settings.push
             ):
-                await runner.flush(deadline)
+                with writing_under(lease):
+                    await runner.flush(deadline)
         for runner in self.runners.values():
-            runner.status.state = ChannelState.STOPPED
-            await runner.record_health()
+            lease = held.get(f"channel:{runner.name}")
+            if lease is not None:
+                runner.status.state = ChannelState.STOPPED
+                with writing_under(lease):
+                    await runner.record_health()
+        if cluster is not None:
+            await cluster.release_all()  # a standby takes the jobs at once
         for frontend in reversed(self.frontends):
             await frontend.stop()
         for gate in self.hook_gates.values():

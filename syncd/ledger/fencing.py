@@ -13,14 +13,21 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import structlog
 
 from syncd.exceptions import StaleLease
 
-if TYPE_CHECKING:
-    from syncd.ledger.sqlbase import Tx
+
+class Tx(Protocol):
+    """What a fence check needs of a transaction (:class:`syncd.ledger.sqlbase.Tx` has it)."""
+
+    async def fetch(self, name: str, *args: Any) -> list[Any]: ...
+
+
+TxT = TypeVar("TxT", bound=Tx)
+
 
 log = structlog.get_logger("syncd.ledger")
 T = TypeVar("T")
@@ -63,8 +70,8 @@ async def check_fences(tx: Tx, fences: Sequence[Lease]) -> None:
 
 
 def fenced(
-    body: Callable[[Tx], Awaitable[T]], fences: Sequence[Lease] | None = None
-) -> Callable[[Tx], Awaitable[T]]:
+    body: Callable[[TxT], Awaitable[T]], fences: Sequence[Lease] | None = None
+) -> Callable[[TxT], Awaitable[T]]:
     """``body``, preceded in its transaction by the check of ``fences`` (default: the leases the
     calling task writes under)."""
     if fences is None:
@@ -72,7 +79,7 @@ def fenced(
     if not fences:
         return body
 
-    async def checked(tx: Tx) -> T:
+    async def checked(tx: TxT) -> T:
         await check_fences(tx, fences)
         return await body(tx)
 

@@ -30,7 +30,9 @@ log = structlog.get_logger("syncd.ledger")
 
 
 class LeaseStore(Protocol):
-    async def acquire_lease(self, job: str, holder: str, ttl_seconds: float) -> Lease | None: ...
+    async def acquire_lease(
+        self, job: str, holder: str, ttl_seconds: float, *, free_for: float = 0.0
+    ) -> Lease | None: ...
     async def renew_lease(self, lease: Lease, ttl_seconds: float) -> Lease | None: ...
     async def release_lease(self, lease: Lease) -> None: ...
     async def leases(self) -> list[Lease]: ...
@@ -40,12 +42,16 @@ class LeasesSql(SqlBase):
     """:class:`LeaseStore` over SQL (``leases.sql``). Times are the database's on PostgreSQL
     (daemons on several machines share its clock); SQLite's daemons share one machine's."""
 
-    async def acquire_lease(self, job: str, holder: str, ttl_seconds: float) -> Lease | None:
-        """The lease, if it is free or expired (the epoch raised); None while another holds it."""
+    async def acquire_lease(
+        self, job: str, holder: str, ttl_seconds: float, *, free_for: float = 0.0
+    ) -> Lease | None:
+        """The lease, if it is free or expired (for ``free_for`` seconds at least), with the next
+        epoch; None while another daemon holds it."""
         ttl_us = int(ttl_seconds * 1_000_000)
+        grace_us = int(free_for * 1_000_000)
 
         async def body(tx: Tx) -> Lease | None:
-            rows = await tx.fetch("lease_acquire", job, holder, ttl_us, to_us(utcnow()))
+            rows = await tx.fetch("lease_acquire", job, holder, ttl_us, grace_us, to_us(utcnow()))
             return _lease(job, holder, rows[0]) if rows else None
 
         with unfenced():

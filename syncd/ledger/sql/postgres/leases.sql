@@ -1,15 +1,16 @@
 -- Leases per job (syncd/ledger/leases.py), PostgreSQL. Times are the database's clock
--- (syncd_now_us()), shared by daemons on several machines; the daemon's own ($4 or $5) is SQLite's.
+-- (syncd_now_us()), shared by daemons on several machines; the daemon's own (last parameter)
+-- is SQLite's.
 
 -- name: lease_acquire
--- Free, or expired: taken with the next epoch. Held and not expired: no row.
+-- Free, or expired for $4 µs: taken with the next epoch. Else no row.
 INSERT INTO leases (job, holder, epoch, since_us, expires_us)
 SELECT $1, $2, 1, n.now_us, n.now_us + $3
-FROM (SELECT syncd_now_us() AS now_us, $4::bigint AS daemon_us) AS n
+FROM (SELECT syncd_now_us() AS now_us, $5::bigint AS daemon_us) AS n
 ON CONFLICT (job) DO UPDATE SET
     holder = EXCLUDED.holder, epoch = leases.epoch + 1, since_us = EXCLUDED.since_us,
     expires_us = EXCLUDED.expires_us
-WHERE leases.expires_us < EXCLUDED.since_us
+WHERE leases.expires_us < EXCLUDED.since_us - $4
 RETURNING epoch, since_us, expires_us;
 
 -- name: lease_renew

@@ -1,14 +1,14 @@
 -- Leases per job (syncd/ledger/leases.py), SQLite: the daemons sharing a SQLite ledger share one
--- machine, and its clock (?4 or ?5, the daemon's).
+-- machine, and its clock (the last parameter, the daemon's).
 
 -- name: lease_acquire
--- Free, or expired: taken with the next epoch. Held and not expired: no row.
+-- Free, or expired for ?4 µs: taken with the next epoch. Else no row.
 INSERT INTO leases (job, holder, epoch, since_us, expires_us)
-VALUES (?1, ?2, 1, ?4, ?4 + ?3)
+VALUES (?1, ?2, 1, ?5, ?5 + ?3)
 ON CONFLICT (job) DO UPDATE SET
     holder = excluded.holder, epoch = leases.epoch + 1, since_us = excluded.since_us,
     expires_us = excluded.expires_us
-WHERE leases.expires_us < excluded.since_us
+WHERE leases.expires_us < excluded.since_us - ?4
 RETURNING epoch, since_us, expires_us;
 
 -- name: lease_renew

@@ -1,0 +1,137 @@
+"""Several daemons on one ledger (issue 20): each job runs on the daemon holding its lease.
+
+A job is a channel's loops (``channel:<name>``), the alert mails (``alerts``) or the scheduled
+reconciliation (``reconcile``). :meth:`Cluster.hold` waits for the job's lease, runs the job under
+it (every ledger write the job's tasks make is fenced by it: :mod:`syncd.ledger.fencing`), renews
+it every third of ``lease_seconds``, and stops the job the moment the lease is lost, or cannot be
+renewed before it would expire (the database unreachable: another daemon may take it then). A
+daemon alone takes every lease at once; a standby polls, and takes a job once its lease expired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from syncd.config import ClusterSettings
+from syncd.exceptions import LedgerError
+from syncd.ledger.fencing import Lease, writing_under
+from syncd.ledger.leases import LeaseStore
+
+log = structlog.get_logger("syncd.cluster")
+
+
+def daemon_name(settings: ClusterSettings) -> str:
+    """This process's name among the daemons: the configured one, else host and process id; a
+    restarted daemon is a new holder (its old leases are taken over like anyone's)."""
+    base = settings.name or socket.gethostname()
+    return f"{base}:{os.getpid()}:{int(time.time())}"
+
+
+@dataclass
+class Cluster:
+    store: LeaseStore
+    settings: ClusterSettings
+    stopping: asyncio.Event
+    name: str = ""
+    held: dict[str, Lease] = field(default_factory=dict)  # job → the lease this daemon holds
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            self.name = daemon_name(self.settings)
+
+    def holds(self, job: str) -> bool:
+        return job in self.held
+
+    async def hold(
+        self, job: str, run: Callable[[], Coroutine[Any, Any, None]], *, preferred: bool = True
+    ) -> None:
+        """Run ``run`` whenever this daemon holds ``job``'s lease, until the daemon stops. The
+        lease is kept at the stop (:meth:`release_all` lets the others take it at once)."""
+        ttl = self.settings.lease_seconds
+        poll = min(1.0, ttl / 3)
+        # A job another daemon prefers: taken only once it has been free for a whole lease.
+        free_for = 0.0 if preferred else ttl
+        if not preferred and await self._sleep(ttl):
+            return
+        while not self.stopping.is_set():
+            lease = await self._acquire(job, free_for)
+            if lease is None:
+                if await self._sleep(poll):
+                    return
+                continue
+            self.held[job] = lease
+            log.info("job_taken", job=job, daemon=self.name, epoch=lease.epoch)
+            with writing_under(lease):
+                task = asyncio.create_task(run(), name=f"job:{job}")
+            try:
+                await self._keep(job, lease, task)
+            finally:
+                if not self.stopping.is_set():
+                    self.held.pop(job, None)
+                if not task.done():
+                    task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def release_all(self) -> None:
+        """At a graceful stop, after the last flush: every job can be taken at once."""
+        for job, lease in sorted(self.held.items()):
+            with contextlib.suppress(LedgerError):
+                await self.store.release_lease(lease)
+                log.info("job_released", job=job, daemon=self.name, epoch=lease.epoch)
+        self.held.clear()
+
+    async def _acquire(self, job: str, free_for: float) -> Lease | None:
+        try:
+            return await self.store.acquire_lease(
+                job, self.name, self.settings.lease_seconds, free_for=free_for
+            )
+        except LedgerError as err:
+            log.info("lease_not_acquired", job=job, error=str(err))
+            return None
+
+    async def _keep(self, job: str, lease: Lease, task: asyncio.Task[None]) -> None:
+        """Renew ``lease`` while ``task`` runs; return when the daemon stops, the task ends, or
+        the lease is lost (or would expire before we could renew it)."""
+        ttl = self.settings.lease_seconds
+        loop = asyncio.get_running_loop()
+        # Counted from before each renewal was asked: the database's expiry is later.
+        valid_until = loop.time() + ttl
+        while True:
+            waiter = asyncio.ensure_future(self.stopping.wait())
+            done, _ = await asyncio.wait({task, waiter}, timeout=ttl / 3)
+            waiter.cancel()
+            if task in done or self.stopping.is_set():
+                return
+            asked = loop.time()
+            try:
+                renewed = await asyncio.wait_for(
+                    self.store.renew_lease(lease, ttl), max(0.1, valid_until - asked)
+                )
+            except (LedgerError, TimeoutError) as err:
+                if loop.time() < valid_until - ttl / 6:
+                    log.info("lease_renewal_failed", job=job, error=str(err) or type(err).__name__)
+                    continue
+                log.warning("job_stopped_lease_unsure", job=job, daemon=self.name)
+                return
+            if renewed is None:
+                log.warning("job_lost", job=job, daemon=self.name, epoch=lease.epoch)
+                return
+            lease = renewed
+            self.held[job] = lease
+            valid_until = asked + ttl
+
+    async def _sleep(self, seconds: float) -> bool:
+        """Wait ``seconds``; True if the daemon is stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+        return self.stopping.is_set()
