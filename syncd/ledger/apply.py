@@ -43,7 +43,7 @@ from syncd.ledger.planner import (
     plan_batch,
     refresh_outbox,
 )
-from syncd.ledger.rows import needs_conflicts, placed_text
+from syncd.ledger.rows import needs_conflicts, placed_text, read_placed
 from syncd.ledger.sqlbase import Pairs, Tx, storable
 from syncd.ledger.values import from_us, to_us
 
@@ -278,7 +278,7 @@ class DocumentApplier(ConflictWriter):
                 "lock_lines", Pairs(channels_arg, ids_arg)
             ):
                 lines.setdefault((ch, doc_id), {})[line_key] = LineState(
-                    sku, int(wanted), int(applied), placed(placed)
+                    sku, int(wanted), int(applied), read_placed(placed)
                 )
                 if sku is None:
                     identifiers.add(line_key)

@@ -102,7 +102,7 @@ def snapshot_from_rows(data: Mapping[str, list[list[Any]]]) -> Snapshot:
     lines: dict[DocKey, dict[str, LineState]] = {}
     for ch, doc_id, line_key, sku, wanted, applied, placed in data["lines"]:
         lines.setdefault((ch, doc_id), {})[line_key] = LineState(
-            sku, int(wanted), int(applied), placed(placed)
+            sku, int(wanted), int(applied), read_placed(placed)
         )
     return Snapshot(
         docs={
@@ -141,7 +141,7 @@ def placed_text(placed: dict[str, int] | None) -> str:
     return "{" + ",".join(f'"{k}":{int(v)}' for k, v in sorted(placed.items())) + "}"
 
 
-def placed(text: str) -> dict[str, int] | None:
+def read_placed(text: str) -> dict[str, int] | None:
     """A line's units per location as stored ('' before migration 0012: None)."""
     if not text:
         return None
