@@ -27,6 +27,7 @@ async def gather_status(settings: Settings) -> dict[str, Any]:
         alert_counts = await store.alert_counts()
         unsent = await store.unsent_alert_mails(1)
         stock = await store.location_stock()
+        leases = await store.leases()
     finally:
         await store.close()
     now = utcnow()
@@ -50,6 +51,19 @@ async def gather_status(settings: Settings) -> dict[str, Any]:
         )
     return {
         "channels": channels,
+        # Which daemon runs each job (issue 20): the holder of its lease, since when, until when
+        # (an expired lease: the job waits for a daemon to take it).
+        "jobs": [
+            {
+                "job": lease.job,
+                "daemon": lease.holder,
+                "epoch": lease.epoch,
+                "since": lease.since.isoformat(),
+                "expires_at": lease.expires_at.isoformat(),
+                "running": lease.expires_at > now,
+            }
+            for lease in leases
+        ],
         **stock_per_location(
             [LocationInfo(loc.name, loc.kind) for loc in settings.locations], stock
         ),
@@ -136,6 +150,14 @@ def render_status(report: dict[str, Any]) -> None:
             c["last_error"][:60],
         )
     console.print(table)
+    if report.get("jobs"):
+        jt = Table(title="Jobs (which daemon runs each)")
+        for column in ("job", "daemon", "epoch", "since", "state"):
+            jt.add_column(column)
+        for j in report["jobs"]:
+            state = "running" if j["running"] else "waiting for a daemon"
+            jt.add_row(j["job"], j["daemon"], str(j["epoch"]), j["since"][:19], state)
+        console.print(jt)
     if report.get("locations"):
         _render_locations(console, report)
     conflicts = report["open_conflicts"]
