@@ -77,10 +77,22 @@ class Cluster:
             finally:
                 if not self.stopping.is_set():
                     self.held.pop(job, None)
-                if not task.done():
+                ended = task.done()
+                if not ended:
                     task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            if ended and not self.stopping.is_set():
+                # The job ended by itself: its lease is let go (another daemon may fare better).
+                # A crash is raised to the supervisor, which starts holding again after a pause;
+                # a job that returned (a channel refused at start-up) is not started again here.
+                with contextlib.suppress(LedgerError):
+                    await self.store.release_lease(self.held.pop(job, lease))
+                error = None if task.cancelled() else task.exception()
+                if error is not None:
+                    raise error
+                log.info("job_ended", job=job, daemon=self.name)
+                return
 
     async def release_all(self) -> None:
         """At a graceful stop, after the last flush: every job can be taken at once."""
