@@ -29,6 +29,25 @@ from syncd.ledger.leases import LeaseStore
 log = structlog.get_logger("syncd.cluster")
 
 
+def _dead_here(holder: str, me: str) -> bool:
+    """Whether ``holder`` was a process of this machine (same base name as ``me``) that is gone.
+    A process id reused since is taken for alive: then the lease is waited for, as for anyone."""
+    rest, _, _started = holder.rpartition(":")
+    base, _, pid_text = rest.rpartition(":")
+    if base != me.rsplit(":", 2)[0] or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
+
+
 def daemon_name(settings: ClusterSettings) -> str:
     """This process's name among the daemons: the configured one, else host and process id; a
     restarted daemon is a new holder (its old leases are taken over like anyone's)."""
@@ -103,10 +122,16 @@ class Cluster:
         self.held.clear()
 
     async def _acquire(self, job: str, free_for: float) -> Lease | None:
+        ttl = self.settings.lease_seconds
         try:
-            return await self.store.acquire_lease(
-                job, self.name, self.settings.lease_seconds, free_for=free_for
-            )
+            lease = await self.store.acquire_lease(job, self.name, ttl, free_for=free_for)
+            if lease is None:
+                # Held by this machine's earlier process (killed, restarted by systemd): no need
+                # to wait for its lease to expire; its epoch fences it like any other.
+                dead = next((x for x in await self.store.leases() if x.job == job), None)
+                if dead is not None and _dead_here(dead.holder, self.name):
+                    lease = await self.store.take_over_lease(dead, self.name, ttl)
+            return lease
         except LedgerError as err:
             log.info("lease_not_acquired", job=job, error=str(err))
             return None

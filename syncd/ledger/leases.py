@@ -33,6 +33,9 @@ class LeaseStore(Protocol):
     async def acquire_lease(
         self, job: str, holder: str, ttl_seconds: float, *, free_for: float = 0.0
     ) -> Lease | None: ...
+    async def take_over_lease(
+        self, dead: Lease, holder: str, ttl_seconds: float
+    ) -> Lease | None: ...
     async def renew_lease(self, lease: Lease, ttl_seconds: float) -> Lease | None: ...
     async def release_lease(self, lease: Lease) -> None: ...
     async def leases(self) -> list[Lease]: ...
@@ -58,6 +61,29 @@ class LeasesSql(SqlBase):
             lease = await self._run(body)
         if lease is not None:
             log.info("lease_acquired", job=job, holder=holder, epoch=lease.epoch)
+        return lease
+
+    async def take_over_lease(self, dead: Lease, holder: str, ttl_seconds: float) -> Lease | None:
+        """Take ``dead`` (a lease whose holder is known to be gone) at once, with the next epoch;
+        None if it changed meanwhile."""
+        ttl_us = int(ttl_seconds * 1_000_000)
+
+        async def body(tx: Tx) -> Lease | None:
+            rows = await tx.fetch(
+                "lease_take_over",
+                dead.job,
+                holder,
+                ttl_us,
+                dead.holder,
+                dead.epoch,
+                to_us(utcnow()),
+            )
+            return _lease(dead.job, holder, rows[0]) if rows else None
+
+        with unfenced():
+            lease = await self._run(body)
+        if lease is not None:
+            log.info("lease_taken_over", job=dead.job, holder=holder, dead=dead.holder)
         return lease
 
     async def renew_lease(self, lease: Lease, ttl_seconds: float) -> Lease | None:

@@ -98,3 +98,16 @@ async def test_the_holder_writes_and_a_stale_job_never_sinks_the_others_in_its_b
     assert isinstance(results[0], StaleLease) and results[1] is None
     assert await b.levels(["SHIRT"]) == {"SHIRT": 3}  # b1 and a2
     assert await b.cursors("till") == {"file": "y.csv:1"}
+
+
+async def test_a_restarted_daemon_takes_its_dead_process_lease_at_once_and_only_that_one(
+    make_store: StoreFactory,
+) -> None:
+    store = await make_store()
+    old = await store.acquire_lease("till", "pc:100:1", 60)
+    assert old is not None
+    stale = Lease(old.job, old.holder, old.epoch + 5, old.since, old.expires_at)
+    assert await store.take_over_lease(stale, "pc:200:2", 60) is None  # not the one held
+    new = await store.take_over_lease(old, "pc:200:2", 60)
+    assert new is not None and new.epoch == old.epoch + 1 and new.holder == "pc:200:2"
+    assert await store.renew_lease(old, 60) is None  # the old process, if alive, is fenced

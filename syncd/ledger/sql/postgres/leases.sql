@@ -13,6 +13,13 @@ ON CONFLICT (job) DO UPDATE SET
 WHERE leases.expires_us < EXCLUDED.since_us - $4
 RETURNING epoch, since_us, expires_us;
 
+-- name: lease_take_over
+-- From a holder known dead (a restarted daemon's earlier process): at once, the next epoch.
+UPDATE leases SET holder = $2, epoch = epoch + 1, since_us = syncd_now_us(), expires_us = syncd_now_us() + $3
+WHERE job = $1 AND holder = $4 AND epoch = $5
+    AND $6::bigint IS NOT NULL
+RETURNING epoch, since_us, expires_us;
+
 -- name: lease_renew
 UPDATE leases SET expires_us = n.now_us + $4
 FROM (SELECT syncd_now_us() AS now_us, $5::bigint AS daemon_us) AS n

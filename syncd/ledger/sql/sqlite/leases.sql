@@ -11,6 +11,12 @@ ON CONFLICT (job) DO UPDATE SET
 WHERE leases.expires_us < excluded.since_us - ?4
 RETURNING epoch, since_us, expires_us;
 
+-- name: lease_take_over
+-- From a holder known dead (a restarted daemon's earlier process): at once, the next epoch.
+UPDATE leases SET holder = ?2, epoch = epoch + 1, since_us = ?6, expires_us = ?6 + ?3
+WHERE job = ?1 AND holder = ?4 AND epoch = ?5
+RETURNING epoch, since_us, expires_us;
+
 -- name: lease_renew
 UPDATE leases SET expires_us = ?5 + ?4
 WHERE job = ?1 AND holder = ?2 AND epoch = ?3
