@@ -66,6 +66,13 @@ def credential_path(name: str, base: Path | None = None) -> Path:
     return (base or Path.cwd()) / path
 
 
+def _exists(name: str, folder: Path) -> bool:
+    try:
+        return credential_path(name, folder).exists()
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
 class TableReader:
     """Reads typed values from one TOML table and collects every problem as a ConfigIssue."""
 
@@ -285,6 +292,14 @@ class TableReader:
                 reason = err.strerror if isinstance(err, OSError) and err.strerror else err
                 if isinstance(err, UnicodeDecodeError):
                     reason = "the file is not UTF-8 text"
+                if _exists(file_name, folder):  # a real file: naming it shows no secret
+                    self.problem(
+                        file_key,
+                        f"cannot read {credential_path(file_name, folder)}: {reason}",
+                        "let the user syncd runs as read it (mode 0600, owned by that user), "
+                        "or fix the path",
+                    )
+                    return None
                 self.problem(
                     file_key,
                     f"cannot read the file it names (relative names are looked up in "

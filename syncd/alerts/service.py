@@ -133,6 +133,13 @@ class AlertService:
         """Until ``stopping`` is set: one round every ``poll_seconds``."""
         if not self.settings.active:
             log.info("alerts_disabled", reason="no recipients" if self.settings.enabled else "off")
+        elif self.settings.password_in_clear:
+            log.warning(
+                "smtp_password_in_clear",
+                smtp_host=self.settings.smtp_host,
+                smtp_port=self.settings.smtp_port,
+                fix='smtp_security = "starttls" or "tls"',
+            )
         while not stopping.is_set():
             try:
                 await self.tick()

@@ -33,7 +33,11 @@ def _load(path: str) -> Settings:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from syncd.alerts.settings import alert_warnings
+
     settings = _load(args.config)
+    for warning in alert_warnings(settings.alerts, file=args.config):
+        print(f"warning: {warning}", file=sys.stderr)
     names = ", ".join(f"{c.name} ({c.type})" for c in settings.channels)
     print(
         f"{args.config}: valid; ledger {settings.ledger.backend}; channels: {names}",
