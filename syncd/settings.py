@@ -6,6 +6,7 @@ with these, so they import nothing of syncd but the exceptions.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import math
 import os
@@ -335,13 +336,27 @@ class TableReader:
         allowed = self.seen | set(extra_allowed)
         for key in self.table:
             if key not in allowed:
-                close = sorted(a for a in allowed if a[:3] == key[:3])
-                hint = (
-                    f"did you mean {close[0]}?"
-                    if close
-                    else f"known keys: {', '.join(sorted(allowed))}"
-                )
-                self.problem(key, "is not a known setting", hint)
+                self.problem(key, UNKNOWN_SETTING, unknown_hint(key, allowed))
+
+
+UNKNOWN_SETTING = "is not a known setting"
+
+
+def close_names(name: str, known: Iterable[str]) -> list[str]:
+    """The known names ``name`` is probably a typo of ("pol_seconds" → poll_seconds), best first."""
+    names = sorted(set(known))
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.75)
+    if not close:  # a name typed in another case ("Poll_Seconds") or only half of it
+        folded = {n.lower(): n for n in names}
+        close = [folded[c] for c in difflib.get_close_matches(name.lower(), folded, n=3)]
+    return close
+
+
+def unknown_hint(name: str, known: Iterable[str]) -> str:
+    """ "did you mean poll_seconds?" when a known name is close, else the known names."""
+    if close := close_names(name, known):
+        return f"did you mean {' or '.join(close)}?"
+    return f"known keys: {', '.join(sorted(set(known)))}"
 
 
 @dataclass(frozen=True, slots=True)
