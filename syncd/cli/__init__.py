@@ -100,7 +100,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_till_parse(args: argparse.Namespace) -> int:
     from syncd.cli.till import parse_command
 
-    return parse_command(args.file, preset=args.preset, as_json=args.json)
+    return parse_command(
+        args.file,
+        preset=args.preset,
+        as_json=args.json,
+        config=args.config,
+        channel=args.channel,
+    )
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
@@ -171,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_till_parse)
     p.add_argument("file", metavar="FILE")
     p.add_argument("--preset", default=None, metavar="P")
+    p.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="read the file as this config's till does (its columns mapping and time zone)",
+    )
+    p.add_argument("--channel", default=None, metavar="NAME", help="the till, when several")
     p.add_argument("--json", action="store_true")
 
     p = add("tail", cmd_tail, "the live event feed of a running daemon (its status page's /ws)")
