@@ -33,7 +33,7 @@ from syncd.alerts.settings import AlertSettings
 from syncd.alerts.throttle import HOUR, Throttle, digest_day
 from syncd.alerts.watch import ChannelBack, ChannelDown, ChannelWatch, Observation
 from syncd.backoff import backoff_seconds
-from syncd.domain import Conflict, ConflictKind, ConflictStatus, utcnow
+from syncd.domain import Conflict, ConflictKind, ConflictStatus, iso_utc, utcnow
 from syncd.events import EventFeed
 from syncd.exceptions import LedgerError, LedgerUnavailable
 from syncd.ledger.store import AlertItem, AlertMail, AlertStore, NewAlertItem, NewAlertMail
@@ -75,7 +75,7 @@ class AlertStatus:
 
     def as_dict(self) -> dict[str, Any]:
         def iso(when: datetime | None) -> str | None:
-            return None if when is None else when.isoformat()
+            return None if when is None else iso_utc(when)
 
         return {
             "state": self.state,

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from syncd.config import Settings
-from syncd.domain import ConflictStatus, is_transit, utcnow
+from syncd.domain import ConflictStatus, is_transit, iso_utc, utcnow
 from syncd.ledger import open_store
 from syncd.ledger.locations import LocationInfo, stock_per_location
 
@@ -42,10 +42,10 @@ async def gather_status(settings: Settings) -> dict[str, Any]:
                 "state": h.state if h else "unknown",
                 "lag_seconds": round(s.lag_seconds(now), 1) if s else 0.0,
                 "outbox": s.depth if s else 0,
-                "last_pull": h.last_pull.isoformat() if h and h.last_pull else None,
-                "last_push": h.last_push.isoformat() if h and h.last_push else None,
+                "last_pull": iso_utc(h.last_pull) if h and h.last_pull else None,
+                "last_push": iso_utc(h.last_push) if h and h.last_push else None,
                 "last_error": h.last_error if h else "",
-                "recorded_at": h.updated_at.isoformat() if h and h.updated_at else None,
+                "recorded_at": iso_utc(h.updated_at) if h and h.updated_at else None,
             }
         )
     return {
@@ -62,7 +62,7 @@ async def gather_status(settings: Settings) -> dict[str, Any]:
                 "shortfall": c.shortfall,
                 "location": str(c.detail.get("location", "")),
                 "documents": [f"{d.channel}:{d.reference}" for d in c.documents],
-                "created_at": c.created_at.isoformat(),
+                "created_at": iso_utc(c.created_at),
             }
             for c in conflicts
         ],
@@ -74,7 +74,7 @@ async def gather_status(settings: Settings) -> dict[str, Any]:
             "enabled": settings.alerts.active,
             "unsent_mails": alert_counts.unsent_mails,
             "last_sent_at": (
-                alert_counts.last_sent_at.isoformat() if alert_counts.last_sent_at else None
+                iso_utc(alert_counts.last_sent_at) if alert_counts.last_sent_at else None
             ),
             "last_error": unsent[0].last_error if unsent else "",
         },

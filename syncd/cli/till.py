@@ -7,9 +7,11 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from syncd.connectors.csv_till.parser import ParseOptions, parse_bytes
 from syncd.connectors.csv_till.presets import PRESETS, columns_snippet
+from syncd.domain import iso_utc
 
 
 def till_options(config: str, channel: str | None) -> tuple[str, ParseOptions]:
@@ -68,7 +70,7 @@ def parse_command(
             {
                 "doc_id": d.doc_id,
                 "reference": d.reference,
-                "occurred_at": d.occurred_at.isoformat(),
+                "occurred_at": iso_utc(d.occurred_at),
                 "lines": dict(d.lines),
             }
             for d in result.documents
@@ -92,14 +94,18 @@ def parse_command(
         elif result.unreadable:
             print(f"{path}: cannot be used: {result.unreadable}", file=sys.stderr)
         else:
+            zone = _zone(options.timezone)
             print(
                 f"{path}: preset {result.preset}, {result.encoding}, delimiter {result.delimiter!r}; "
                 f"{result.rows} rows → {len(result.documents)} receipts, "
-                f"{len(result.rejections)} rejected, {result.skipped} cancelled",
+                f"{len(result.rejections)} rejected, {result.skipped} cancelled; "
+                f"times in {zone.key}",
             )
             for d in result.documents:
                 lines = ", ".join(f"{sku} {qty:+d}" for sku, qty in d.lines.items())
-                print(f"  receipt {d.reference}  {d.occurred_at:%Y-%m-%d %H:%M}  sold: {lines}")
+                # the shop's clock, as the till printed it: never UTC unsaid
+                at = d.occurred_at.astimezone(zone)
+                print(f"  receipt {d.reference}  {at:%Y-%m-%d %H:%M} {zone.key}  sold: {lines}")
             for r in result.rejections:
                 print(
                     f"  REJECTED {r.source} row {r.row} column {r.column!r} value {r.value!r}: {r.reason}"
@@ -123,3 +129,10 @@ def _explain_mapping(path: str, header: list[str], channel: str, config: str | N
         f"Known layouts (preset = …): {', '.join(sorted(PRESETS))}",
     ]
     print("\n".join(say), file=sys.stderr)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
