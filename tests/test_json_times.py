@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from syncd.cli import main
+from syncd.cli.status import render_status
 from syncd.domain import Document, DocumentKind, utcnow
 from syncd.ledger import ChannelInfo, Product
 from syncd.ledger.sqlstore import SqlStore
@@ -54,7 +55,9 @@ async def test_every_json_output_gives_times_in_utc(
     ledger_backend: tuple[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # the tables unwrapped
     await store.register_channels(
         [ChannelInfo("till", "fake", push=True), ChannelInfo("web", "fake", push=True)]
     )
@@ -87,7 +90,15 @@ async def test_every_json_output_gives_times_in_utc(
     assert_utc("conflicts list", out, at_least=4)
     web = next(d for d in conflict["documents"] if d["channel"] == "web")
     assert datetime.fromisoformat(web["occurred_at"]) == noon  # the same moment, said in UTC
-    assert_utc("status", await run_syncd(capsys, "status", "--config", str(config), "--json"))
+    status = await run_syncd(capsys, "status", "--config", str(config), "--json")
+    assert_utc("status", status)
+    # and the same report read by a person: the shop's clock, the zone named
+    report = json.loads(status)
+    report["channels"][0]["last_pull"] = "2026-03-14T11:00:00+00:00"
+    render_status(report, "Europe/Paris")
+    table = capsys.readouterr().out
+    assert "times in Europe/Paris" in table and "2026-03-14 12:00:00" in table
+    assert "11:00" not in table
     assert_utc("day", await run_syncd(capsys, "day", "--config", str(config), "--json"), 3)
     assert_utc("reorder", await run_syncd(capsys, "reorder", "--config", str(config), "--json"))
 

@@ -116,7 +116,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
     else:
-        render_status(report)
+        render_status(report, settings.web.timezone)
     return EXIT_OK
 
 

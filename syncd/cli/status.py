@@ -4,7 +4,9 @@ from the ledger (it works while the daemon runs, and after it stopped)."""
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
@@ -110,9 +112,17 @@ def _render_locations(console: Console, report: dict[str, Any]) -> None:
     console.print(st)
 
 
-def render_status(report: dict[str, Any]) -> None:
+def _local(when: str | None, zone: ZoneInfo) -> str:
+    """A JSON time (UTC) as the shop's clock reads it."""
+    if not when:
+        return "-"
+    return f"{datetime.fromisoformat(when).astimezone(zone):%Y-%m-%d %H:%M:%S}"
+
+
+def render_status(report: dict[str, Any], timezone: str = "UTC") -> None:
     console = Console(file=sys.stdout)
-    table = Table(title="Channels")
+    zone = ZoneInfo(timezone)
+    table = Table(title=f"Channels (times in {zone.key})")
     for column in (
         "channel",
         "type",
@@ -131,8 +141,8 @@ def render_status(report: dict[str, Any]) -> None:
             c["state"],
             f"{c['lag_seconds']:.0f}",
             str(c["outbox"]),
-            (c["last_pull"] or "-")[:19],
-            (c["last_push"] or "-")[:19],
+            _local(c["last_pull"], zone),
+            _local(c["last_push"], zone),
             c["last_error"][:60],
         )
     console.print(table)
