@@ -116,8 +116,11 @@ class TableReader:
         if choices is not None:
             allowed = list(choices)
             if value not in allowed:
+                close = close_names(value, allowed)
                 self.problem(
-                    key, f"{value!r} is not one of {', '.join(allowed)}", f'{key} = "{allowed[0]}"'
+                    key,
+                    f"{value!r} is not one of {', '.join(allowed)}",
+                    f'{key} = "{(close or allowed)[0]}"',
                 )
                 return default or allowed[0]
         return value
@@ -352,11 +355,11 @@ def close_names(name: str, known: Iterable[str]) -> list[str]:
     return close
 
 
-def unknown_hint(name: str, known: Iterable[str]) -> str:
+def unknown_hint(name: str, known: Iterable[str], what: str = "keys") -> str:
     """ "did you mean poll_seconds?" when a known name is close, else the known names."""
     if close := close_names(name, known):
         return f"did you mean {' or '.join(close)}?"
-    return f"known keys: {', '.join(sorted(set(known)))}"
+    return f"known {what}: {', '.join(sorted(set(known)))}"
 
 
 @dataclass(frozen=True, slots=True)

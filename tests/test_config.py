@@ -120,8 +120,15 @@ colour = "red"
 [channels.till]
 type = "csv_til"
 
+[channels.shop_till]
+type = "csv_till"
+drop_folder = "in"
+preset = "generic-fr"
+columns = { skus = "Code", colour = "Couleur" }
+
 [alerts]
 Poll_Seconds = 3
+smtp_security = "startls"
 """
 
 
@@ -139,8 +146,13 @@ def test_every_unknown_key_gets_the_closest_known_one(
         ("channels.web.pol_seconds", "did you mean poll_seconds?"),
         ("channels.till.type", "did you mean csv_till?"),
         ("alerts.Poll_Seconds", "did you mean poll_seconds?"),
+        ("channels.shop_till.columns.skus", "did you mean sku?"),
+        ("alerts.smtp_security", 'smtp_security = "starttls"'),
+        ("channels.shop_till.preset", 'preset = "generic_fr"'),
     ):
         [line] = [line for line in lines if f"{path}: {key}:" in line]
         assert line.endswith(f"(fix: {hint})"), line
+    [role] = [line for line in lines if "channels.shop_till.columns.colour" in line]
+    assert "(fix: known roles: barcode, date" in role
     [colour] = [line for line in lines if "channels.web.colour" in line]
     assert "known keys: " in colour and "poll_seconds" in colour and "api_key_file" in colour
