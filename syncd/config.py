@@ -13,6 +13,7 @@ from syncd.domain import kit_problems
 from syncd.exceptions import ConfigError
 from syncd.locationsettings import LocationSettings, parse_locations, resolve_channel_locations
 from syncd.reconcile.settings import ReconcileSettings, parse_reconcile
+from syncd.settings import UNKNOWN_SETTING, close_names, unknown_hint
 from syncd.settings import ConfigIssue as ConfigIssue  # re-exported: the old import paths
 from syncd.settings import LedgerSettings as LedgerSettings
 from syncd.settings import Secret as Secret
@@ -187,6 +188,22 @@ def _host_names(reader: TableReader) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _with_common_keys(issue: ConfigIssue, prefix: str) -> ConfigIssue:
+    """A connector judges the keys it does not share with every channel, so its hint for an
+    unknown key knows only its own: "pol_seconds" must still get "did you mean poll_seconds?"."""
+    if issue.message != UNKNOWN_SETTING:
+        return issue
+    key = issue.key.removeprefix(f"{prefix}.")
+    guessed = issue.fix.startswith("did you mean ")
+    own = issue.fix.removeprefix("did you mean ").removesuffix("?").split(" or ") if guessed else []
+    if close := close_names(key, [*own, *_COMMON_CHANNEL_KEYS]):  # the closest of both, first
+        return replace(issue, fix=unknown_hint(key, close[:1]))
+    if guessed:
+        return issue
+    common = ", ".join(sorted(_COMMON_CHANNEL_KEYS))
+    return replace(issue, fix=f"{issue.fix}; in every channel: {common}")
+
+
 def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
     """Validate a parsed TOML document; raise ConfigError listing every issue."""
     from syncd.connectors import connector_class, connector_types
@@ -274,10 +291,13 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
             try:
                 cls = connector_class(type_name)
             except KeyError:
+                close = close_names(type_name, connector_types())
                 cr.problem(
                     "type",
                     f"unknown connector type {type_name!r}",
-                    f"one of: {', '.join(connector_types())}",
+                    f"did you mean {' or '.join(close)}?"
+                    if close
+                    else f"one of: {', '.join(connector_types())}",
                 )
                 cls = None
             except ImportError as err:
@@ -287,7 +307,7 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
             cr.seen.update(own)  # the connector judges its own keys
             if cls is not None:
                 options, own_issues = cls.parse_settings(own, file=file, prefix=prefix)
-                issues.extend(own_issues)
+                issues.extend(_with_common_keys(issue, prefix) for issue in own_issues)
         channels.append(
             ChannelSettings(
                 name=name,

@@ -115,6 +115,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso_utc(when: datetime) -> str:
+    """A time in JSON, everywhere (CLI --json, the JSON API, the event feed): ISO 8601 in UTC,
+    "2026-03-14T11:00:00+00:00", whatever zone it was read in. People see local times; JSON
+    readers compare and sort them."""
+    return when.astimezone(UTC).isoformat()
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     """One version of a stock-affecting document from a channel.

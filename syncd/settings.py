@@ -6,6 +6,7 @@ with these, so they import nothing of syncd but the exceptions.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import math
 import os
@@ -66,6 +67,13 @@ def credential_path(name: str, base: Path | None = None) -> Path:
     return (base or Path.cwd()) / path
 
 
+def _exists(name: str, folder: Path) -> bool:
+    try:
+        return credential_path(name, folder).exists()
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
 class TableReader:
     """Reads typed values from one TOML table and collects every problem as a ConfigIssue."""
 
@@ -108,8 +116,11 @@ class TableReader:
         if choices is not None:
             allowed = list(choices)
             if value not in allowed:
+                close = close_names(value, allowed)
                 self.problem(
-                    key, f"{value!r} is not one of {', '.join(allowed)}", f'{key} = "{allowed[0]}"'
+                    key,
+                    f"{value!r} is not one of {', '.join(allowed)}",
+                    f'{key} = "{(close or allowed)[0]}"',
                 )
                 return default or allowed[0]
         return value
@@ -285,6 +296,14 @@ class TableReader:
                 reason = err.strerror if isinstance(err, OSError) and err.strerror else err
                 if isinstance(err, UnicodeDecodeError):
                     reason = "the file is not UTF-8 text"
+                if _exists(file_name, folder):  # a real file: naming it shows no secret
+                    self.problem(
+                        file_key,
+                        f"cannot read {credential_path(file_name, folder)}: {reason}",
+                        "let the user syncd runs as read it (mode 0600, owned by that user), "
+                        "or fix the path",
+                    )
+                    return None
                 self.problem(
                     file_key,
                     f"cannot read the file it names (relative names are looked up in "
@@ -320,13 +339,27 @@ class TableReader:
         allowed = self.seen | set(extra_allowed)
         for key in self.table:
             if key not in allowed:
-                close = sorted(a for a in allowed if a[:3] == key[:3])
-                hint = (
-                    f"did you mean {close[0]}?"
-                    if close
-                    else f"known keys: {', '.join(sorted(allowed))}"
-                )
-                self.problem(key, "is not a known setting", hint)
+                self.problem(key, UNKNOWN_SETTING, unknown_hint(key, allowed))
+
+
+UNKNOWN_SETTING = "is not a known setting"
+
+
+def close_names(name: str, known: Iterable[str]) -> list[str]:
+    """The known names ``name`` is probably a typo of ("pol_seconds" → poll_seconds), best first."""
+    names = sorted(set(known))
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.75)
+    if not close:  # a name typed in another case ("Poll_Seconds") or only half of it
+        folded = {n.lower(): n for n in names}
+        close = [folded[c] for c in difflib.get_close_matches(name.lower(), folded, n=3)]
+    return close
+
+
+def unknown_hint(name: str, known: Iterable[str], what: str = "keys") -> str:
+    """ "did you mean poll_seconds?" when a known name is close, else the known names."""
+    if close := close_names(name, known):
+        return f"did you mean {' or '.join(close)}?"
+    return f"known {what}: {', '.join(sorted(set(known)))}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,3 +104,55 @@ def test_log_lines_are_json_and_scrub_secrets(capsys: pytest.CaptureFixture[str]
     event = json.loads(line)
     assert event["event"] == "stock_pushed" and event["api_key"] == "<redacted>"
     assert "k3y-0123456789abcdef" not in line
+
+
+TYPOS = """
+[sync]
+grace_secs = 3
+
+[channels.web]
+type = "prestashop"
+url = "http://127.0.0.1:1/"
+api_key = "ABCDEFGHIJKLMNOPQRSTUVWXYZ123456"
+pol_seconds = 3
+colour = "red"
+
+[channels.till]
+type = "csv_til"
+
+[channels.shop_till]
+type = "csv_till"
+drop_folder = "in"
+preset = "generic-fr"
+columns = { skus = "Code", colour = "Couleur" }
+
+[alerts]
+Poll_Seconds = 3
+smtp_security = "startls"
+"""
+
+
+def test_every_unknown_key_gets_the_closest_known_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A channel's own keys are judged by its connector, the shared ones (poll_seconds) by the
+    config reader: a typo of either is named, wherever it is."""
+    path = tmp_path / "typos.toml"
+    path.write_text(TYPOS, encoding="utf-8")
+    assert main(["check-config", "--config", str(path)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    for key, hint in (
+        ("sync.grace_secs", "did you mean grace_seconds?"),
+        ("channels.web.pol_seconds", "did you mean poll_seconds?"),
+        ("channels.till.type", "did you mean csv_till?"),
+        ("alerts.Poll_Seconds", "did you mean poll_seconds?"),
+        ("channels.shop_till.columns.skus", "did you mean sku?"),
+        ("alerts.smtp_security", 'smtp_security = "starttls"'),
+        ("channels.shop_till.preset", 'preset = "generic_fr"'),
+    ):
+        [line] = [line for line in lines if f"{path}: {key}:" in line]
+        assert line.endswith(f"(fix: {hint})"), line
+    [role] = [line for line in lines if "channels.shop_till.columns.colour" in line]
+    assert "(fix: known roles: barcode, date" in role
+    [colour] = [line for line in lines if "channels.web.colour" in line]
+    assert "known keys: " in colour and "poll_seconds" in colour and "api_key_file" in colour

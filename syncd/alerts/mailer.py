@@ -144,10 +144,14 @@ async def send_message(settings: AlertSettings, message: EmailMessage) -> list[s
             f"the mail server {where} did not answer within {settings.timeout_seconds:.0f} s",
         ) from err
     except aiosmtplib.SMTPConnectError as err:
+        if (tls_err := _ssl_cause(err)) is not None:
+            raise SendError("tls", _tls_failure(settings, tls_err)) from err
         raise SendError(
             "connect", f"cannot connect to the mail server {where}: {_reason(err)}"
         ) from err
     except aiosmtplib.SMTPNotSupported as err:
+        if "STARTTLS" in str(err).upper():
+            raise SendError("tls", _no_starttls(settings)) from err
         raise SendError(
             "tls" if "TLS" in str(err).upper() else "protocol",
             f"the mail server {where} does not support what smtp_security = "
@@ -158,9 +162,14 @@ async def send_message(settings: AlertSettings, message: EmailMessage) -> list[s
     except aiosmtplib.SMTPResponseException as err:
         raise SendError("protocol", f"the mail server {where} answered {_answer(err)}") from err
     except aiosmtplib.SMTPException as err:
+        # aiosmtplib.SMTP.starttls raises a plain SMTPException when EHLO offers no STARTTLS
+        if settings.smtp_security == "starttls" and "STARTTLS" in str(err).upper():
+            raise SendError("tls", _no_starttls(settings)) from err
+        if (tls_err := _ssl_cause(err)) is not None:
+            raise SendError("tls", _tls_failure(settings, tls_err)) from err
         raise SendError("protocol", f"sending through {where} failed: {err}") from err
     except ssl.SSLError as err:
-        raise SendError("tls", f"TLS with the mail server {where} failed: {err}") from err
+        raise SendError("tls", _tls_failure(settings, err)) from err
     except OSError as err:
         raise SendError(
             "connect", f"cannot connect to the mail server {where}: {_reason(err)}"
@@ -172,11 +181,51 @@ def _answer(err: aiosmtplib.SMTPResponseException) -> str:
     return f"{err.code} {err.message}".strip()
 
 
-def _reason(err: BaseException) -> str:
-    """Plain words ("connection refused"), not the library's "[Errno 111] Connect call failed"."""
+def _ssl_cause(err: BaseException) -> ssl.SSLError | None:
     cause: BaseException | None = err
     while cause is not None:
-        if isinstance(cause, OSError) and cause.errno:
+        if isinstance(cause, ssl.SSLError):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _no_starttls(settings: AlertSettings) -> str:
+    return (
+        f"the mail server {server_name(settings)} does not offer STARTTLS, which "
+        'smtp_security = "starttls" needs: if it takes TLS from the start (usually port 465), '
+        'set smtp_security = "tls" and smtp_port = 465; "none" only for a relay on this '
+        "machine, without a login"
+    )
+
+
+def _tls_failure(settings: AlertSettings, err: ssl.SSLError) -> str:
+    where = server_name(settings)
+    reason = err.reason or err.strerror or str(err)
+    if isinstance(err, ssl.SSLCertVerificationError):
+        return (
+            f"the mail server {where} showed a certificate that cannot be trusted "
+            f"({err.verify_message or reason}): check smtp_host is the name on its certificate"
+        )
+    if settings.smtp_security == "tls" and reason in (
+        "WRONG_VERSION_NUMBER",
+        "RECORD_LAYER_FAILURE",
+    ):
+        # It answered in plain text, as a STARTTLS (587) or plain (25) port does.
+        return (
+            f"the mail server {where} does not speak TLS from the start (TLS failed: "
+            f"{reason.lower().replace('_', ' ')}): it is probably a STARTTLS port; set "
+            f'smtp_security = "starttls" (port 587), or smtp_port = 465 for smtp_security = "tls"'
+        )
+    return f"TLS with the mail server {where} failed: {reason}"
+
+
+def _reason(err: BaseException) -> str:
+    """Plain words ("connection refused"), not the library's "[Errno 111] Connect call failed".
+    An ssl.SSLError's errno is OpenSSL's error code, not an errno: never read it as one."""
+    cause: BaseException | None = err
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno and not isinstance(cause, ssl.SSLError):
             return os.strerror(cause.errno).lower()
         cause = cause.__cause__ or cause.__context__
     return str(err)

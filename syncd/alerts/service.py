@@ -33,7 +33,7 @@ from syncd.alerts.settings import AlertSettings
 from syncd.alerts.throttle import HOUR, Throttle, digest_day
 from syncd.alerts.watch import ChannelBack, ChannelDown, ChannelWatch, Observation
 from syncd.backoff import backoff_seconds
-from syncd.domain import Conflict, ConflictKind, ConflictStatus, utcnow
+from syncd.domain import Conflict, ConflictKind, ConflictStatus, iso_utc, utcnow
 from syncd.events import EventFeed
 from syncd.exceptions import LedgerError, LedgerUnavailable
 from syncd.ledger.store import AlertItem, AlertMail, AlertStore, NewAlertItem, NewAlertMail
@@ -75,7 +75,7 @@ class AlertStatus:
 
     def as_dict(self) -> dict[str, Any]:
         def iso(when: datetime | None) -> str | None:
-            return None if when is None else when.isoformat()
+            return None if when is None else iso_utc(when)
 
         return {
             "state": self.state,
@@ -133,6 +133,13 @@ class AlertService:
         """Until ``stopping`` is set: one round every ``poll_seconds``."""
         if not self.settings.active:
             log.info("alerts_disabled", reason="no recipients" if self.settings.enabled else "off")
+        elif self.settings.password_in_clear:
+            log.warning(
+                "smtp_password_in_clear",
+                smtp_host=self.settings.smtp_host,
+                smtp_port=self.settings.smtp_port,
+                fix='smtp_security = "starttls" or "tls"',
+            )
         while not stopping.is_set():
             try:
                 await self.tick()

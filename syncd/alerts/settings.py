@@ -7,6 +7,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parseaddr
+from functools import cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,7 +28,7 @@ class AlertSettings:
 
     enabled: bool = True
     to: tuple[str, ...] = ()
-    sender: str = ""  # "" → syncd@<this host>
+    sender: str = ""  # "" → default_sender(): the login, syncd@<FQDN>, or the recipients' domain
     smtp_host: str = "localhost"
     smtp_port: int = 587
     smtp_security: str = "starttls"  # starttls | tls (implicit, port 465) | none
@@ -52,7 +53,12 @@ class AlertSettings:
 
     @property
     def from_address(self) -> str:
-        return self.sender or f"syncd@{socket.gethostname() or 'localhost'}"
+        return self.sender or default_sender(self)[0]
+
+    @property
+    def password_in_clear(self) -> bool:
+        """A login over a connection that is never encrypted: the password crosses in clear."""
+        return self.smtp_security == "none" and bool(self.smtp_username)
 
     @property
     def lang(self) -> str:
@@ -66,6 +72,59 @@ class AlertSettings:
     def digest_at(self) -> tuple[int, int] | None:
         match = _TIME.match(self.digest_time)
         return (int(match[1]), int(match[2])) if match else None
+
+
+@cache
+def host_domain() -> str:
+    """This machine's DNS domain name (FQDN) when it has one, else "" (a bare "vm" or "pi" is
+    no mail domain: many servers refuse such a sender, RFC 5321 §4.1.2 wants a domain)."""
+    name = socket.getfqdn().strip(".").lower()
+    if "." not in name or name.startswith("localhost") or name.endswith(".localdomain"):
+        return ""
+    return name
+
+
+def default_sender(settings: AlertSettings) -> tuple[str, str]:
+    """The sender when ``from`` is not set, and where it comes from (said by check-config):
+    the SMTP login when it is an address (many providers refuse any other sender), else
+    syncd@<this host's FQDN>, else syncd@<the first recipient's domain>."""
+    if _is_address(settings.smtp_username):
+        return settings.smtp_username, "the SMTP login"
+    if domain := host_domain():
+        return f"syncd@{domain}", "this host's domain name"
+    for address in settings.to:
+        domain = parseaddr(address)[1].rpartition("@")[2]
+        if "." in domain:
+            return f"syncd@{domain}", "the first recipient's domain (this host has no domain name)"
+    return "syncd@localhost", "no domain found"
+
+
+def alert_warnings(settings: AlertSettings, *, file: str) -> list[ConfigIssue]:
+    """What works but deserves a look: check-config prints these, and the daemon logs them."""
+    if not settings.active:
+        return []
+    warnings: list[ConfigIssue] = []
+    if settings.password_in_clear:
+        warnings.append(
+            ConfigIssue(
+                file,
+                "alerts.smtp_security",
+                f'"none" with smtp_username: the password goes to {settings.smtp_host} in clear',
+                'smtp_security = "starttls" (port 587) or "tls" (port 465); "none" only for '
+                "a relay on this machine, without a login",
+            )
+        )
+    if not settings.sender:
+        sender, origin = default_sender(settings)
+        warnings.append(
+            ConfigIssue(
+                file,
+                "alerts.from",
+                f"not set: mails go from {sender} ({origin})",
+                'from = "syncd@your-domain" (an address your mail server accepts)',
+            )
+        )
+    return warnings
 
 
 def _is_address(text: str) -> bool:
@@ -128,7 +187,9 @@ def parse_alerts(
         )
     if settings.smtp_password is not None and not settings.smtp_username:
         r.problem("smtp_username", "a password is set but no user name", 'smtp_username = "…"')
-    if settings.smtp_username and settings.smtp_password is None:
+    password_given = "smtp_password" in table or "smtp_password_file" in table
+    if settings.smtp_username and settings.smtp_password is None and not password_given:
+        # a password file that is there but cannot be read is reported once, by r.secret
         r.problem(
             "smtp_password_file",
             "a user name is set but no password",

@@ -16,6 +16,35 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 
+# The emulators' admin routes (syncd/connectors/prestashop/emulator/routes.py::_admin_routes,
+# syncd/connectors/magento/emulator.py::_admin_routes, syncd/connectors/emulation.py).
+EMULATOR_EPILOG = """\
+It prints one JSON line first: the URL and the shop's credentials (PrestaShop: api_key;
+Magento: username, password, access_token). Put them in the channel's table of the config.
+
+What a tester does to the emulated shop (JSON bodies; the answer is JSON):
+  POST /__emulator/orders             place an order
+       prestashop: {"lines": {"SHIRT-0000-38": 2}, "state": "PS_OS_PAYMENT"}
+       magento:    {"lines": {"SHIRT-0000-38": 2}}
+  POST /__emulator/orders/ID/state    prestashop: {"state": "PS_OS_CANCELED"} (or PS_OS_SHIPPING…)
+  POST /__emulator/orders/ID/refund   prestashop: {"sku": "…", "quantity": 1, "restock": true}
+                                      magento: {"lines": {"…": 1}, "return_to_stock": true}
+  POST /__emulator/orders/ID/ACTION   magento: ACTION = ship, invoice or cancel (no body)
+  GET  /__emulator/quantities         every SKU's figure (magento: source and salable)
+  POST /__emulator/quantities         set figures by hand, as a back office edit: {"SKU": 5}
+  POST /__emulator/products           add a product
+       prestashop: {"reference": "MUG", "quantity": 3, "name": "Mug", "ean13": "…",
+                    "combinations": [{"reference": "MUG-RED", "quantity": 1}]}
+       magento:    {"sku": "MUG", "quantity": 3, "name": "Mug", "parent": null}
+  GET|POST /__emulator/faults         read or set faults: latency_ms, error_rate, error_status,
+                                      stall_rate, stall_seconds, rate_limit_rate, retry_after, down
+  GET|POST /__emulator/writes         the stock writes received (POST: start recording afresh)
+  POST /__emulator/expire-tokens      magento: every admin token expires now
+
+Example: curl -s -X POST http://127.0.0.1:P/__emulator/orders -d '{"lines": {"SHIRT-0000-38": 1}}'
+"""
+
+
 def _print_config_error(err: ConfigError) -> None:
     from syncd.logs import redact_userinfo, scrub
 
@@ -33,7 +62,11 @@ def _load(path: str) -> Settings:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from syncd.alerts.settings import alert_warnings
+
     settings = _load(args.config)
+    for warning in alert_warnings(settings.alerts, file=args.config):
+        print(f"warning: {warning}", file=sys.stderr)
     names = ", ".join(f"{c.name} ({c.type})" for c in settings.channels)
     print(
         f"{args.config}: valid; ledger {settings.ledger.backend}; channels: {names}",
@@ -83,7 +116,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
     else:
-        render_status(report)
+        render_status(report, settings.web.timezone)
     return EXIT_OK
 
 
@@ -96,7 +129,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_till_parse(args: argparse.Namespace) -> int:
     from syncd.cli.till import parse_command
 
-    return parse_command(args.file, preset=args.preset, as_json=args.json)
+    return parse_command(
+        args.file,
+        preset=args.preset,
+        as_json=args.json,
+        config=args.config,
+        channel=args.channel,
+    )
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
@@ -167,6 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_till_parse)
     p.add_argument("file", metavar="FILE")
     p.add_argument("--preset", default=None, metavar="P")
+    p.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="read the file as this config's till does (its columns mapping and time zone)",
+    )
+    p.add_argument("--channel", default=None, metavar="NAME", help="the till, when several")
     p.add_argument("--json", action="store_true")
 
     p = add("tail", cmd_tail, "the live event feed of a running daemon (its status page's /ws)")
@@ -175,10 +221,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password-file", default=None, metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON object per event on stdout")
     p = add("emulator", cmd_emulator, "run one shop emulator, standalone, for trying a connector")
-    p.add_argument("shop", choices=("prestashop", "magento"))
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0, metavar="P")
-    p.add_argument("--products", type=int, default=20, metavar="N")
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = EMULATOR_EPILOG
+    p.add_argument("shop", choices=("prestashop", "magento"), help="the shop to emulate")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)"
+    )
+    p.add_argument(
+        "--port", type=int, default=0, metavar="P", help="the port (default 0: any free one)"
+    )
+    p.add_argument(
+        "--products",
+        type=int,
+        default=20,
+        metavar="N",
+        help="SKUs in the demo catalogue (SHIRT-0000-38 …, 0-12 units each; default 20)",
+    )
 
     from syncd.cli.alerts import add_commands as add_alert_commands
 

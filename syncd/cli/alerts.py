@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from syncd.config import Settings, load_config
-from syncd.domain import Conflict, ConflictStatus
+from syncd.domain import Conflict, ConflictStatus, iso_utc
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -59,14 +59,14 @@ def conflict_json(c: Conflict) -> dict[str, Any]:
                 "reference": d.reference,
                 "kind": d.kind,
                 "quantity": d.quantity,
-                "occurred_at": d.occurred_at.isoformat(),
+                "occurred_at": iso_utc(d.occurred_at),
                 "url": d.url,
             }
             for d in c.documents
         ],
         "detail": {k: v for k, v in c.detail.items() if k != "documents"},
-        "created_at": c.created_at.isoformat(),
-        "updated_at": c.updated_at.isoformat(),
+        "created_at": iso_utc(c.created_at),
+        "updated_at": iso_utc(c.updated_at),
     }
 
 
@@ -98,7 +98,7 @@ def conflicts_command(args: argparse.Namespace) -> int:
         if args.json:
             sys.stdout.write(json.dumps({"conflicts": [conflict_json(c) for c in found]}) + "\n")
         else:
-            _print_table(found, args.status)
+            _print_table(found, args.status, settings.web.timezone)
         return EXIT_OK
     new = (
         ConflictStatus.ACKNOWLEDGED if args.conflicts_command == "ack" else ConflictStatus.RESOLVED
@@ -113,7 +113,9 @@ def conflicts_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_table(found: list[Conflict], status: str) -> None:
+def _print_table(found: list[Conflict], status: str, timezone: str) -> None:
+    from zoneinfo import ZoneInfo
+
     from rich.console import Console
     from rich.table import Table
 
@@ -122,7 +124,9 @@ def _print_table(found: list[Conflict], status: str) -> None:
         console.print(f"No conflict ({status}).")
         return
     table = Table(title=f"Conflicts ({status}): {len(found)}")
-    for column in ("id", "status", "kind", "channel", "SKU", "short", "documents", "since"):
+    zone = ZoneInfo(timezone)  # checked by the config reader
+    since = f"since ({zone.key})"
+    for column in ("id", "status", "kind", "channel", "SKU", "short", "documents", since):
         table.add_column(column)
     for c in found:
         table.add_row(
@@ -133,7 +137,7 @@ def _print_table(found: list[Conflict], status: str) -> None:
             c.sku,
             str(c.shortfall),
             ", ".join(f"{d.channel}:{d.reference}" for d in c.documents)[:80],
-            c.created_at.isoformat()[:19],
+            f"{c.created_at.astimezone(zone):%Y-%m-%d %H:%M:%S}",
         )
     console.print(table)
 

@@ -321,8 +321,15 @@ async def _init(
     if not plan.counts:
         console.print(f"error: {source} showed no stock figure: it cannot be the source")
         return EXIT_FAILURE
+    for name in sorted(n for n, figures in reads.items() if not figures and n != source):
+        console.print(
+            f"note: {name} reports no stock (a till's figures exist only once syncd has written "
+            f"its stock file): it is left out of the SKU audit, and will be told the figures below"
+        )
+    # The tables and the outcome are the result: on stdout (or the JSON object alone there);
+    # progress, notes, warnings and errors on stderr.
+    out = console if as_json else Console()
     if not as_json:
-        out = Console()
         for table in onboard_tables(plan):
             out.print(table)
     confirmed = yes
@@ -340,7 +347,7 @@ async def _init(
     if dry_run or not confirmed or store is None:
         if as_json:
             _emit_json(onboard_json(plan, applied=False, dry_run=dry_run))
-        console.print("dry run: nothing written" if dry_run else "nothing written")
+        out.print("dry run: nothing written" if dry_run else "nothing written")
         return EXIT_OK
     reconciler = Reconciler(store, settings.sync, ReconcileOptions(push=True))
     outcome = await onboarding.apply(
@@ -356,7 +363,7 @@ async def _init(
     )
     if as_json:
         _emit_json(result)
-    console.print(
+    out.print(
         f"ledger set from {source} at {shop_time(outcome.counted_at, settings)}: "
         f"{outcome.counted} SKUs counted, {outcome.history_documents} earlier document(s) "
         f"recorded as already in the count, {outcome.queued} figure(s) queued, "

@@ -4,9 +4,12 @@ the status page, the JSON API, /ws, /healthz, /metrics and the shops' webhooks, 
 from __future__ import annotations
 
 import asyncio
+import errno
 import hmac
+import os
 import secrets
 import signal
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +18,7 @@ from aiohttp import web
 
 from syncd.config import Settings
 from syncd.engine.daemon import Daemon, HookGate
+from syncd.exceptions import ConfigError
 from syncd.web import create_app
 
 WEBHOOK_HEADER = "X-Syncd-Secret"
@@ -45,7 +49,14 @@ class WebFront:
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, web_settings.host, web_settings.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as err:
+            await self._runner.cleanup()
+            self._runner = None
+            raise ConfigError(
+                port_problem(err, web_settings.host, web_settings.port, self.daemon.settings.file)
+            ) from err
         sockets: Any = getattr(site._server, "sockets", None)
         self.daemon.web_port = int(sockets[0].getsockname()[1]) if sockets else web_settings.port
 
@@ -56,6 +67,39 @@ class WebFront:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+def port_problem(err: OSError, host: str, port: int, config_file: str) -> str:
+    """One line: why the status page cannot listen, the key to change, and a port free now."""
+    if err.errno == errno.EADDRINUSE:
+        why = "the port is already in use (another program, or another syncd)"
+    elif err.errno == errno.EACCES:
+        why = "only root may listen on a port below 1024"
+    elif err.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"the status page cannot listen on {host}:{port}: this machine has no address "
+            f'{host}; set [web] host = "127.0.0.1" in {config_file}'
+        )
+    else:
+        why = os.strerror(err.errno).lower() if err.errno else str(err)
+    free = free_port_near(host, port)
+    instead = f"port = {free} (free now)" if free else "another port"
+    return (
+        f"the status page cannot listen on {host}:{port}: {why}; set [web] {instead} in "
+        f"{config_file}, or [web] enabled = false"
+    )
+
+
+def free_port_near(host: str, port: int) -> int | None:
+    """The first port after ``port`` nobody listens on (of 50), or None."""
+    for candidate in range(max(port, 1023) + 1, min(max(port, 1023) + 51, 65536)):
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            try:
+                probe.bind((host, candidate))
+            except OSError:
+                continue
+            return candidate
+    return None
 
 
 async def webhook(daemon: Daemon, request: web.Request) -> web.Response:

@@ -4,13 +4,15 @@ from the ledger (it works while the daemon runs, and after it stopped)."""
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
 
 from syncd.config import Settings
-from syncd.domain import ConflictStatus, is_transit, utcnow
+from syncd.domain import ConflictStatus, is_transit, iso_utc, utcnow
 from syncd.ledger import open_store
 from syncd.ledger.locations import LocationInfo, stock_per_location
 
@@ -43,10 +45,10 @@ async def gather_status(settings: Settings) -> dict[str, Any]:
                 "state": h.state if h else "unknown",
                 "lag_seconds": round(s.lag_seconds(now), 1) if s else 0.0,
                 "outbox": s.depth if s else 0,
-                "last_pull": h.last_pull.isoformat() if h and h.last_pull else None,
-                "last_push": h.last_push.isoformat() if h and h.last_push else None,
+                "last_pull": iso_utc(h.last_pull) if h and h.last_pull else None,
+                "last_push": iso_utc(h.last_push) if h and h.last_push else None,
                 "last_error": h.last_error if h else "",
-                "recorded_at": h.updated_at.isoformat() if h and h.updated_at else None,
+                "recorded_at": iso_utc(h.updated_at) if h and h.updated_at else None,
             }
         )
     return {
@@ -76,7 +78,7 @@ async def gather_status(settings: Settings) -> dict[str, Any]:
                 "shortfall": c.shortfall,
                 "location": str(c.detail.get("location", "")),
                 "documents": [f"{d.channel}:{d.reference}" for d in c.documents],
-                "created_at": c.created_at.isoformat(),
+                "created_at": iso_utc(c.created_at),
             }
             for c in conflicts
         ],
@@ -88,7 +90,7 @@ async def gather_status(settings: Settings) -> dict[str, Any]:
             "enabled": settings.alerts.active,
             "unsent_mails": alert_counts.unsent_mails,
             "last_sent_at": (
-                alert_counts.last_sent_at.isoformat() if alert_counts.last_sent_at else None
+                iso_utc(alert_counts.last_sent_at) if alert_counts.last_sent_at else None
             ),
             "last_error": unsent[0].last_error if unsent else "",
         },
@@ -124,9 +126,17 @@ def _render_locations(console: Console, report: dict[str, Any]) -> None:
     console.print(st)
 
 
-def render_status(report: dict[str, Any]) -> None:
+def _local(when: str | None, zone: ZoneInfo) -> str:
+    """A JSON time (UTC) as the shop's clock reads it."""
+    if not when:
+        return "-"
+    return f"{datetime.fromisoformat(when).astimezone(zone):%Y-%m-%d %H:%M:%S}"
+
+
+def render_status(report: dict[str, Any], timezone: str = "UTC") -> None:
     console = Console(file=sys.stdout)
-    table = Table(title="Channels")
+    zone = ZoneInfo(timezone)
+    table = Table(title=f"Channels (times in {zone.key})")
     for column in (
         "channel",
         "type",
@@ -145,8 +155,8 @@ def render_status(report: dict[str, Any]) -> None:
             c["state"],
             f"{c['lag_seconds']:.0f}",
             str(c["outbox"]),
-            (c["last_pull"] or "-")[:19],
-            (c["last_push"] or "-")[:19],
+            _local(c["last_pull"], zone),
+            _local(c["last_push"], zone),
             c["last_error"][:60],
         )
     console.print(table)

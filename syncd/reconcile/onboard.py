@@ -82,7 +82,10 @@ def audit(
                 found.append(
                     Finding(channel, sku, FindingKind.DUPLICATE_REFERENCE, detail={"rows": n})
                 )
-    if len(reads) > 1:
+    # A channel that reports no figure at all (a till before syncd wrote its stock file) cannot
+    # be missing a SKU: it is not compared, or every SKU would be "missing in till".
+    reporting = {channel for channel, figures in reads.items() if figures}
+    if len(reporting) > 1:
         for sku, channels in sorted(where.items()):
             if len(channels) == 1:
                 (only,) = channels
@@ -91,7 +94,7 @@ def audit(
                         only,
                         sku,
                         FindingKind.ONLY_IN_CHANNEL,
-                        detail={"missing_in": sorted(set(reads) - channels)},
+                        detail={"missing_in": sorted(reporting - channels)},
                     )
                 )
     for code, skus in sorted(by_barcode.items()):

@@ -15,6 +15,7 @@ from typing import Any
 from rich.table import Table
 
 from syncd.csvcells import safe_row
+from syncd.domain import iso_utc
 from syncd.reconcile.compare import Finding, FindingKind
 from syncd.reconcile.onboard import OnboardPlan
 
@@ -82,7 +83,7 @@ def report_json(report: RunReport) -> dict[str, Any]:
     return {
         "run": report.run_id,
         "mode": report.mode,
-        "started_at": report.started_at.isoformat(),
+        "started_at": iso_utc(report.started_at),
         "resumed": report.resumed,
         "differences": report.differences,
         "channels": [

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from syncd.domain import Conflict, DocumentKind, utcnow
+from syncd.domain import Conflict, DocumentKind, iso_utc, utcnow
 from syncd.ledger.reports import (
     ChannelSales,
     DayDocument,
@@ -188,7 +188,7 @@ class DayReport:
 
 
 def _utc(when: datetime) -> str:
-    return when.astimezone(UTC).isoformat()
+    return iso_utc(when)
 
 
 def _sales_json(s: ChannelSales) -> dict[str, object]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from syncd.domain import STOCK_CHANNEL, DocumentKind, Rejection, utcnow
+from syncd.domain import STOCK_CHANNEL, DocumentKind, Rejection, iso_utc, utcnow
 from syncd.ledger.stockfiles import StockFileStore
 from syncd.logs import clean
 from syncd.stockin.booking import (
@@ -93,7 +93,7 @@ class FileBooking:
             out.update(supplier=self.supplier, delivery_note=self.delivery_note)
         else:
             out.update(
-                counted_at=self.at.isoformat() if self.at is not None else None,
+                counted_at=iso_utc(self.at) if self.at is not None else None,
                 zeroed=len(self.zeroed),
             )
         return out

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from syncd.config import StockSettings
 from syncd.csvcells import safe_row
-from syncd.domain import utcnow
+from syncd.domain import iso_utc, utcnow
 from syncd.i18n import Translator
 from syncd.ledger.reports import ReportReads
 from syncd.stockin.reorder import (
@@ -47,8 +47,8 @@ class ReorderList:
 
     def as_json(self, *, everything: bool = False) -> dict[str, object]:
         return {
-            "generated_at": self.generated_at.isoformat(),
-            "sales_since": self.since.isoformat(),
+            "generated_at": iso_utc(self.generated_at),
+            "sales_since": iso_utc(self.since),
             "sales_days": self.sales_days,
             "lead_days": self.lead_days,
             "cover_days": self.cover_days,

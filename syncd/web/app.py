@@ -27,7 +27,7 @@ from markupsafe import Markup
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from syncd.config import Settings, WebSettings
-from syncd.domain import ConflictStatus, utcnow
+from syncd.domain import ConflictStatus, iso_utc, utcnow
 from syncd.exceptions import ConfigError, LedgerError
 from syncd.i18n import LANGUAGES, Translator, choose_language, environment
 from syncd.logs import clean, register_secret
@@ -394,7 +394,7 @@ def _plain_path(text: str) -> bool:
 
 def to_json(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.isoformat()
+        return iso_utc(value)
     if isinstance(value, Markup):
         return str(value)
     if isinstance(value, ConflictStatus):

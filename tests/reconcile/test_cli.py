@@ -178,3 +178,23 @@ def test_unknown_channel_and_contradictory_flags_are_usage_errors(
     with pytest.raises(SystemExit) as exit_info:
         main(["reconcile", "--config", config, "--fix", "--dry-run"])
     assert exit_info.value.code == 2
+
+
+def test_init_with_a_till_that_reports_no_stock_says_so_once_and_keeps_streams_apart(
+    tmp_path: Path, threaded_shop: Shop, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A till has no figures before syncd writes its stock file: not a mapping problem. The
+    tables and the outcome go to stdout, notes and progress to stderr."""
+    config = str(write_config(tmp_path, threaded_shop, "sqlite", ""))
+    assert main(["init", "--config", config, "--from", "webshop", "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    out, err = captured.out, captured.err
+    assert "only in" not in out + err and "missing in" not in out + err
+    assert "mapping audit" not in out
+    assert err.count("till reports no stock") == 1 and "till reports no stock" not in out
+    assert "Ledger set from webshop" in out and "till: 4 figure(s) will change" in out
+    assert out.rstrip().endswith("dry run: nothing written")
+    assert "Ledger set from" not in err and "dry run" not in err
+    # --json: the JSON object alone on stdout, its audit empty too
+    code, plan = run(capsys, "init", "--config", config, "--from", "webshop", "--dry-run", "--json")
+    assert code == 0 and plan["audit"] == []

@@ -222,3 +222,10 @@ def test_reconcile_settings_every_bad_value_is_reported_with_its_key() -> None:
         "reconcile.fix",
         "reconcile.interval_seconds",
     ]
+
+
+def test_a_channel_that_reports_no_figure_is_missing_no_sku() -> None:
+    shop = [Figure("A", 3), Figure("B", 1)]
+    assert audit({"webshop": shop, "till": []}) == []
+    [only] = audit({"webshop": shop, "till": [Figure("A", 3)], "market": []})
+    assert (only.sku, only.detail["missing_in"]) == ("B", ["till"])

@@ -50,7 +50,7 @@ from syncd.exceptions import ChannelConfigError, NotReadyError, RetriableError
 from syncd.logs import clean
 from syncd.reconcile.compare import Finding, FindingKind
 from syncd.reconcile.missed import TillFile, missing_files
-from syncd.settings import TableReader
+from syncd.settings import TableReader, unknown_hint
 
 log = structlog.get_logger("syncd.till")
 log_missed = structlog.get_logger("syncd.reconcile")  # a catch-up's findings
@@ -122,7 +122,9 @@ class CsvTillConnector(Connector[TillSettings]):
         columns = r.string_map("columns")
         for role in columns:
             if role not in ROLES:
-                r.problem(f"columns.{role}", f"unknown column role; known: {', '.join(ROLES)}", "")
+                r.problem(
+                    f"columns.{role}", "unknown column role", unknown_hint(role, ROLES, "roles")
+                )
         timezone = r.string("timezone", "Europe/Paris")
         try:
             from zoneinfo import ZoneInfo

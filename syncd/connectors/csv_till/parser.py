@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from syncd.connectors.csv_till.presets import PRESETS, Preset, detect_preset
+from syncd.connectors.csv_till.presets import PRESETS, Preset, columns_snippet, detect_preset
 from syncd.csvcells import decode, parse_quantity, parse_when, sniff_delimiter
 from syncd.domain import Document, DocumentKind, Rejection
 
@@ -44,6 +44,8 @@ class ParseResult:
     applied: int = 0  # rows that became a document line
     skipped: int = 0  # cancelled / voided rows, counted, not applied
     unreadable: str = ""  # the whole file could not be read: why
+    header: list[str] = field(default_factory=list)  # the file's column names
+    no_layout: bool = False  # unreadable because no layout matched: a `columns` mapping is needed
 
     @property
     def ok(self) -> bool:
@@ -105,13 +107,19 @@ def parse_bytes(
     except (StopIteration, csv.Error) as err:
         result.unreadable = f"no readable header line: {err}"
         return result
+    result.header = header
     preset = _choose_preset(header, options)
     if preset is None:
         known = ", ".join(sorted(PRESETS))
+        mapping = columns_snippet(header, channel).split("\n")[1]
+        shown = ", ".join(f'"{h}"' for h in header[:12]) + (", …" if len(header) > 12 else "")
         result.unreadable = (
-            f"no known till export layout matches the header {header[:8]!r}; set preset "
-            f"(one of: {known}) and, for 'generic', its columns"
+            f"no known till export layout matches this file's columns ({shown}): say which "
+            f"column holds what with a columns mapping under [channels.{channel}] in the config, "
+            f"e.g. {mapping} (needed: sku or barcode, and quantity; also receipt, date, time, "
+            f"name, type, status), or set preset to one of: {known}"
         )
+        result.no_layout = True
         return result
     result.preset = preset.name
     columns = preset.resolve(header, options.columns)
@@ -232,4 +240,11 @@ def parse_bytes(
 def _choose_preset(header: list[str], options: ParseOptions) -> Preset | None:
     if options.preset and options.preset != "auto":
         return PRESETS.get(options.preset)
-    return detect_preset(header)
+    found = detect_preset(header)
+    if found is None and options.columns:
+        # no known layout, but the config says which column is which: that is enough
+        generic = PRESETS["generic"]
+        mapped = generic.resolve(header, options.columns)
+        if "quantity" in mapped and ("sku" in mapped or "barcode" in mapped):
+            return generic
+    return found
