@@ -60,8 +60,8 @@ async def gather_status(settings: Settings) -> dict[str, Any]:
                 "job": lease.job,
                 "daemon": lease.holder,
                 "epoch": lease.epoch,
-                "since": lease.since.isoformat(),
-                "expires_at": lease.expires_at.isoformat(),
+                "since": iso_utc(lease.since),
+                "expires_at": iso_utc(lease.expires_at),
                 "running": lease.expires_at > now,
             }
             for lease in leases
@@ -161,12 +161,12 @@ def render_status(report: dict[str, Any], timezone: str = "UTC") -> None:
         )
     console.print(table)
     if report.get("jobs"):
-        jt = Table(title="Jobs (which daemon runs each)")
+        jt = Table(title=f"Jobs: which daemon runs each (times in {zone.key})")
         for column in ("job", "daemon", "epoch", "since", "state"):
             jt.add_column(column)
         for j in report["jobs"]:
             state = "running" if j["running"] else "waiting for a daemon"
-            jt.add_row(j["job"], j["daemon"], str(j["epoch"]), j["since"][:19], state)
+            jt.add_row(j["job"], j["daemon"], str(j["epoch"]), _local(j["since"], zone), state)
         console.print(jt)
     if report.get("locations"):
         _render_locations(console, report)
