@@ -38,7 +38,7 @@ def seed(emulator: ShopifyEmulator) -> None:
 
 
 async def start(**options: Any) -> tuple[Shop, web.AppRunner]:
-    emulator = ShopifyEmulator(access_token=TOKEN, client_secret=SECRET, **options)
+    emulator = ShopifyEmulator(access_token=TOKEN, client_secret=SECRET, seed=1, **options)
     seed(emulator)
     faults = Faults()
     app = create_app(emulator, faults=faults, seed=1)

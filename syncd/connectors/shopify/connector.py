@@ -398,18 +398,16 @@ class ShopifyConnector(Connector[ShopifySettings]):
         pending = list(items)
         observed: dict[str, int] = {}
         for attempt in range(WRITE_ATTEMPTS + 1):
-            # Read what we cannot write blind: SKUs never resolved, forced ones (the engine
-            # pulled: whatever the shop shows now is what we compare with), those watched for
-            # an edit, those whose compare failed. The others go out on the figure we believe.
+            # Read only what cannot be written blind: SKUs never resolved or never seen, and
+            # those whose compare failed. The others go out comparing with the figure we
+            # believe: if Shopify still shows it, nothing was sold, restocked or edited behind
+            # our back (no read needed for force or defer_higher); if not, the call fails,
+            # writes nothing, and those SKUs are read and decided here on the next round.
             blind = attempt == 0
             to_read = [
                 i.sku
                 for i in pending
-                if not blind
-                or i.sku not in self._ids
-                or i.last_known is None
-                or i.force
-                or i.defer_higher
+                if not blind or i.sku not in self._ids or i.last_known is None
             ]
             read = await self._read_items(to_read) if to_read else {}
             writes: list[tuple[PushItem, int]] = []

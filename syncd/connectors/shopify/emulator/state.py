@@ -114,6 +114,7 @@ class ShopState:
         self.on_event: Callable[[str, dict[str, Any]], None] | None = None  # webhooks
         self.on_write: Callable[[str, int], None] | None = None  # benchmarks' write log
         self.write_log: list[tuple[float, str, int]] = []
+        self.stale_refusals = 0  # inventorySetQuantities calls refused for a stale figure
 
     # -- catalogue and inventory ---------------------------------------------------------------
 
@@ -323,6 +324,8 @@ class ShopState:
                     continue
             planned.append((key, quantity, variant))
         if errors:  # all or nothing
+            if any(e["code"] == STALE_CODE for e in errors):
+                self.stale_refusals += 1
             return {"inventoryAdjustmentGroup": None, "userErrors": errors}
         changes = []
         for key, quantity, variant in planned:
