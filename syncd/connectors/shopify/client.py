@@ -46,9 +46,9 @@ class ShopifySettings:
     location_id: str  # gid://shopify/Location/<n>
     api_version: str = DEFAULT_API_VERSION
     batch_size: int = 250  # quantities per inventorySetQuantities (Shopify's input limit)
-    page_size: int = 5  # orders per page (their lines and refunds are in the same query)
-    lines_per_order: int = 50
-    overlap_seconds: int = 300
+    page_size: int = 3  # orders per page (their lines and refunds are in the same query)
+    lines_per_order: int = 20
+    overlap_seconds: int = 10
     timeout_seconds: float = 15.0
     bulk_from: int = 250  # a read of more SKUs than this runs a bulk operation
     bulk_poll_seconds: float = 1.0

@@ -59,7 +59,10 @@ __all__ = ["ShopifyConnector", "ShopifySettings"]
 
 log = structlog.get_logger("syncd.shopify")
 CURSOR = "orders.updated_at"
-REFUNDS_PER_ORDER = 3
+# An order page is charged its requested cost up front (2 + orders × (1 + lines × 2 + refunds ×
+# (3 + refund lines × 2))): kept small, or a pull waits for the bucket to hold it while pushes
+# drain it. 3 orders of 20 lines and 2 refunds of 10: 269 points; a larger order is read alone.
+REFUNDS_PER_ORDER = 2
 REFUND_LINES = 10
 VARIANTS_PER_READ = 100  # variants per productVariants page (5 points each)
 WRITE_ATTEMPTS = 3  # compare failures on one SKU in one push before it is deferred
@@ -202,9 +205,11 @@ class ShopifyConnector(Connector[ShopifySettings]):
                 location_id=f"gid://shopify/Location/{number.group(1)}" if number else "",
                 api_version=version,
                 batch_size=r.integer("batch_size", 250, minimum=1, maximum=250),
-                page_size=r.integer("page_size", 5, minimum=1, maximum=10),
-                lines_per_order=r.integer("lines_per_order", 50, minimum=1, maximum=60),
-                overlap_seconds=r.integer("overlap_seconds", 300, minimum=0, maximum=86_400),
+                page_size=r.integer("page_size", 3, minimum=1, maximum=10),
+                lines_per_order=r.integer("lines_per_order", 20, minimum=1, maximum=60),
+                # Short: every order re-read is charged to the API's throttle (the other shops
+                # re-read 300 s for free). updatedAt has whole seconds and is read with >=.
+                overlap_seconds=r.integer("overlap_seconds", 10, minimum=0, maximum=86_400),
                 timeout_seconds=r.number("timeout_seconds", 15.0, minimum=1, maximum=300),
                 bulk_from=r.integer("bulk_from", 250, minimum=1, maximum=10_000_000),
                 bulk_poll_seconds=r.number("bulk_poll_seconds", 1.0, minimum=0.01, maximum=60),
