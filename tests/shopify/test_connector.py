@@ -172,3 +172,15 @@ def test_a_webhook_is_checked_against_the_app_secret_and_deduplicated(shop: Shop
     assert c.webhook_verdict({**headers, "X-Shopify-Webhook-Id": "w-3"}, body, b"other") is (
         WebhookVerdict.REFUSED
     )
+
+
+async def test_an_order_larger_than_a_page_is_read_alone_and_whole(shop: Shop) -> None:
+    state = shop.emulator.state
+    state.add_variant("SOCK", 9)
+    big = state.place_order({"CAP": 1, "SHIRT-44": 1, "SOCK": 2})
+    for sku in ("CAP", "SHIRT-44", "SOCK"):
+        state.refund(big.id, {sku: (1, "NO_RESTOCK")})  # three refunds: more than a page holds
+    small = state.place_order({"CAP": 1})
+    docs = await pulled(shop, lines_per_order=2)
+    assert docs[str(big.id)].lines == {"CAP": 1, "SHIRT-44": 1, "SOCK": 2}
+    assert docs[str(small.id)].lines == {"CAP": 1}
