@@ -8,6 +8,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,6 +131,15 @@ async def test_signed_webhooks_trigger_one_pull_per_delivery(
             assert resp.status == 401
         async with http.post(url, data=body) as resp:
             assert resp.status == 401
+        # A large order's payload (well over the 64 KB of syncd's own webhooks) is checked.
+        large = b'{"line_items":"' + b"x" * 300_000 + b'"}'
+        digest = hmac.new(SECRET.encode(), large, hashlib.sha256).digest()
+        big = {"X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode()}
+        async with http.post(url, data=io.BytesIO(large), headers=big) as resp:
+            assert resp.status == 202
+        huge = io.BytesIO(b"x" * (4 * 1024 * 1024 + 1))
+        async with http.post(url, data=huge, headers=big) as resp:
+            assert resp.status == 413
         other = f"http://127.0.0.1:{daemon.web_port}/hooks/shopify/nope"
         async with http.post(other, data=body, headers=headers) as resp:
             assert resp.status == 401
