@@ -424,6 +424,12 @@ overlap_seconds = 2
             "till_sales": self.receipts,
             "web_orders": len(self.events) - self.receipts,
             "ledger_matches_model": all(levels.get(s) == q for s, q in self.model.items()),
+            "ledger_mismatches": {
+                s: {"ledger": levels.get(s), "model": q}
+                for s, q in list(self.model.items())
+                if levels.get(s) != q
+            },
+            "folder": str(self.folder),
             "shop_matches_ledger": all(shop_figures[s] == max(0, levels[s]) for s in self.model),
             "magento_matches_ledger": all(
                 magento_figures[s]["salable"] == max(0, levels[s]) for s in self.model

@@ -308,8 +308,15 @@ class ShopifyConnector(Connector[ShopifySettings]):
         refunds: int = REFUNDS_PER_ORDER,
         refund_lines: int = REFUND_LINES,
     ) -> dict[str, Any]:
-        first = first or self.settings.page_size
         lines = lines or self.settings.lines_per_order
+        if first is None:
+            # A page is charged its requested cost before it runs: with the bucket low (pushes
+            # spent it), ask for fewer orders rather than wait (and hold up the pushes) until
+            # it holds a whole page. Most polls find few orders; the next page follows.
+            per_order = self._orders_cost(1, lines, refunds, refund_lines) - 2
+            room = self.client.throttle.now_available() - 2  # inf: not reported yet
+            fits = self.settings.page_size if room == float("inf") else int(room // per_order)
+            first = max(1, min(self.settings.page_size, fits))
         data = await self.client.graphql(
             ORDERS_QUERY,
             {
