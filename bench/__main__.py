@@ -10,6 +10,7 @@ NAMES = (
     "till",
     "prestashop",
     "magento",
+    "shopify",
     "latency",
     "reconcile",
     "footprint",

@@ -1,5 +1,5 @@
-"""Propagation latency under load: 50 till sales/s + 10 web orders/s (PrestaShop and Magento by
-turns) and 1 delivery/s for 60 s, on SQLite and on PostgreSQL.
+"""Propagation latency under load: 50 till sales/s + 10 web orders/s (PrestaShop, Magento and
+Shopify by turns) and 1 delivery/s for 60 s, on SQLite and on PostgreSQL.
 
 The daemon runs as its own process (`syncd run`), as in production, and so does each shop
 emulator (`syncd emulator …`, on loopback). This process drives the load: till exports dropped by
@@ -46,6 +46,8 @@ from syncd.ledger import Product, open_store
 from syncd.ledger.store import Store
 from syncd.logs import configure_logging
 from syncd.testing.harness import SYNCD, Emulator, free_port
+
+SHOPS = ("webshop", "magento", "shopify")  # the web orders' channels, by turns
 
 # The command that books a delivery note: ``RECEIVE + ["--config", F, NOTE, "--note-number", N]``.
 RECEIVE: list[str] = [*SYNCD, "receive"]
@@ -151,10 +153,9 @@ class Run:
         self.model[sku] -= 1
         self.events.append(("till", sku, time.time()))
 
-    async def web_order(self, magento: bool) -> None:
+    async def web_order(self, shop: str) -> None:
         sku = self.rng.choice(self.for_sale).sku
         t0 = time.time()
-        shop = "magento" if magento else "webshop"
         await self.admin(shop, "POST", "orders", {"lines": {sku: 1}})
         self.model[sku] -= 1
         self.events.append((shop, sku, t0))
@@ -248,7 +249,7 @@ class Run:
         missing: dict[str, int] = defaultdict(int)
         for kind, sku, started in self.deliveries:
             at = committed.get(sku)
-            for target in ("webshop", "magento", "till"):
+            for target in SHOPS + ("till",):
                 writes = [t for t in self.writes.get((target, sku), []) if t >= started]
                 if at is None or not writes:
                     missing[f"{kind}->{target}"] += 1
@@ -278,16 +279,20 @@ class Run:
         dsn = await _fresh_pg() if self.store == "postgres" else ""
         shop = Emulator("prestashop", self.args.products)
         magento = Emulator("magento", self.args.products)
-        shop_info, magento_info = shop.info, magento.info
+        shopify = Emulator("shopify", self.args.products)
+        shop_info, magento_info, shopify_info = shop.info, magento.info, shopify.info
         port = free_port()
         self.urls = {
             "webshop": shop_info["url"],
             "magento": magento_info["url"],
+            "shopify": shopify_info["url"],
             "page": f"http://127.0.0.1:{port}",
         }
         self.http = aiohttp.ClientSession()
         await self.admin("webshop", "POST", "quantities", self.model)
         await self.admin("magento", "POST", "quantities", self.model)
+        await self.admin("shopify", "POST", "inventory", self.model)
+        await self.admin("shopify", "POST", "throttle", {"plan": self.args.shopify_plan})
         (self.folder / "till" / "inbox").mkdir(parents=True)
         ledger = (
             f'backend = "postgres"\ndsn = "{dsn}"'
@@ -323,6 +328,13 @@ url = "{magento_info["url"]}"
 access_token = "{magento_info["access_token"]}"
 poll_seconds = 0.3
 overlap_seconds = 2
+[channels.shopify]
+type = "shopify"
+url = "{shopify_info["url"]}"
+access_token = "{shopify_info["access_token"]}"
+location_id = "{shopify_info["location_id"]}"
+poll_seconds = {self.args.shopify_poll_seconds}
+overlap_seconds = 2
 """,
             encoding="utf-8",
         )
@@ -355,6 +367,7 @@ overlap_seconds = 2
             self.page = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
             await self.admin("webshop", "POST", "writes")
             await self.admin("magento", "POST", "writes")
+            await self.admin("shopify", "POST", "writes")
             self.writes.clear()
             started = time.monotonic()
             till_due = web_due = delivery_due = 0
@@ -363,7 +376,7 @@ overlap_seconds = 2
                     self.till_sale()
                     till_due += 1
                 while web_due <= elapsed * self.args.web_rate:
-                    await self.web_order(magento=web_due % 2 == 1)
+                    await self.web_order(SHOPS[web_due % len(SHOPS)])
                     web_due += 1
                 while (
                     self.args.delivery_rate
@@ -375,11 +388,12 @@ overlap_seconds = 2
                 await asyncio.sleep(0.005)
             await asyncio.gather(*self.commands, *self.pages, return_exceptions=True)
             await asyncio.sleep(self.args.settle)
-            for target in ("webshop", "magento"):
+            for target in SHOPS:
                 for when, sku, _qty in await self.admin(target, "GET", "writes"):
                     self.writes[(target, sku)].append(when)
             shop_figures = await self.admin("webshop", "GET", "quantities")
             magento_figures = await self.admin("magento", "GET", "quantities")
+            shopify_figures = await self.admin("shopify", "GET", "inventory")
         finally:
             daemon.terminate()
             code = daemon.wait(60)
@@ -388,7 +402,7 @@ overlap_seconds = 2
             await self.http.close()
             if self.page is not None:
                 await self.page.close()
-            for emulator in (shop, magento):
+            for emulator in (shop, magento, shopify):
                 emulator.stop()
         store = await open_store(load_config(config).ledger, migrate=False)
         levels = await store.levels()
@@ -397,7 +411,7 @@ overlap_seconds = 2
         paths: dict[str, list[float]] = defaultdict(list)
         missing: dict[str, int] = defaultdict(int)
         for source, sku, t0 in self.events:
-            for target in ("till", "webshop", "magento"):
+            for target in ("till", *SHOPS):
                 if target == source:
                     continue
                 after = [t for t in self.writes.get((target, sku), []) if t >= t0]
@@ -410,9 +424,18 @@ overlap_seconds = 2
             "till_sales": self.receipts,
             "web_orders": len(self.events) - self.receipts,
             "ledger_matches_model": all(levels.get(s) == q for s, q in self.model.items()),
+            "ledger_mismatches": {
+                s: {"ledger": levels.get(s), "model": q}
+                for s, q in list(self.model.items())
+                if levels.get(s) != q
+            },
+            "folder": str(self.folder),
             "shop_matches_ledger": all(shop_figures[s] == max(0, levels[s]) for s in self.model),
             "magento_matches_ledger": all(
                 magento_figures[s]["salable"] == max(0, levels[s]) for s in self.model
+            ),
+            "shopify_matches_ledger": all(
+                shopify_figures[s] == max(0, levels[s]) for s in self.model
             ),
             "events_without_a_write": dict(missing),
         }
@@ -432,6 +455,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "till_per_second": args.till_rate,
         "web_per_second": args.web_rate,
         "shop_poll_seconds": 0.3,
+        "shopify_poll_seconds": args.shopify_poll_seconds,
+        "shopify_plan": args.shopify_plan,
         "settle_seconds": args.settle_seconds,
         "deliveries_per_second": args.delivery_rate,
     }
@@ -467,6 +492,18 @@ def main(argv: list[str]) -> int:
         type=float,
         default=0.2,
         help="the till's settle time; 0 measures our own overhead on the till → shop path",
+    )
+    parser.add_argument(
+        "--shopify-plan",
+        default="standard",
+        choices=("standard", "advanced", "plus"),
+        help="the emulated shop's plan: its API throttle restores 100, 200 or 1000 points/s",
+    )
+    parser.add_argument(
+        "--shopify-poll-seconds",
+        type=float,
+        default=1.0,
+        help="Shopify's pull interval (each read of orders is charged to its throttle)",
     )
     args = parser.parse_args(argv)
     configure_logging("error")

@@ -15,6 +15,8 @@ from syncd.connectors.magento.emulator import MagentoEmulator
 from syncd.connectors.magento.emulator import create_app as magento_app
 from syncd.connectors.prestashop.emulator import PrestaShopEmulator
 from syncd.connectors.prestashop.emulator.routes import create_app as prestashop_app
+from syncd.connectors.shopify.emulator import ShopifyEmulator
+from syncd.connectors.shopify.emulator import create_app as shopify_app
 
 
 def admin_paths(app: web.Application) -> set[str]:
@@ -34,17 +36,18 @@ def test_every_option_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
         ("--host HOST", "address to listen on"),
         ("--port P", "any free one"),
         ("--products N", "demo catalogue"),
-        ("{prestashop,magento}", "the shop to emulate"),
     ):
         lines = [line for line in out.splitlines() if line.strip().startswith(option)]
         assert any(words in line for line in lines), (option, lines)
+    assert "{prestashop,magento,shopify}" in out and "the shop to emulate" in out
     assert "/__emulator/orders" in out
 
 
-def test_the_help_lists_every_admin_route_of_both_emulators() -> None:
+def test_the_help_lists_every_admin_route_of_every_emulator() -> None:
     apps = (
         prestashop_app(PrestaShopEmulator(), api_key="K" * 32),
         magento_app(MagentoEmulator()),
+        shopify_app(ShopifyEmulator()),
     )
     routes = set().union(*(admin_paths(app) for app in apps))
     assert "/__emulator/orders" in routes and len(routes) >= 8

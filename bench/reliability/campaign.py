@@ -75,6 +75,9 @@ class Options:
     # The shops' hand_edits, as a merchant runs them ("adopt"): under these faults no write of
     # ours, answered or not, may ever be taken for a back-office edit (the model would differ).
     hand_edits: str = "adopt"
+    # A Shopify channel too (its emulator behind a fault proxy, its webhooks late and twice):
+    # `python -m bench soak --shopify`. Off by default: the seeds' campaigns stay as they were.
+    shopify: bool = False
 
 
 @dataclass
@@ -207,6 +210,7 @@ class Campaign:
         self.unconverged: list[str] = []
         self.reconciled: int | None = None  # exit code of the repairing reconcile, if needed
         self.pages_checked = 0
+        self.shops = ["prestashop", "magento"] + (["shopify"] if options.shopify else [])
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -237,7 +241,20 @@ class Campaign:
         self.record.model = {i.sku: 150 + self.rng.randrange(100) for i in catalog}
         await self.admin("prestashop", "POST", "quantities", self.record.model)
         await self.admin("magento", "POST", "quantities", self.record.model)
-        for kind in ("prestashop", "magento"):
+        if self.o.shopify:
+            self._emulator("shopify")
+            await self.admin("shopify", "POST", "inventory", self.record.model)
+            await self.admin(
+                "shopify",
+                "POST",
+                "webhooks",
+                {
+                    "address": f"http://127.0.0.1:{self.web_port}/hooks/shopify/shopify",
+                    "delay_seconds": 0.3,
+                    "duplicate": True,
+                },
+            )
+        for kind in self.shops:
             port = int(self.info[kind]["url"].rsplit(":", 1)[1].split("/")[0])
             proxy = FaultProxy("127.0.0.1", port, random.Random(self.rng.random()))
             await proxy.start()
@@ -328,11 +345,23 @@ class Campaign:
                         "password": mg["password"],
                         **shop,
                     },
+                    **({"shopify": self._shopify_channel(shop)} if self.o.shopify else {}),
                 },
             },
         )
         self.inbox.mkdir(parents=True, exist_ok=True)
         return config
+
+    def _shopify_channel(self, shop: dict[str, Any]) -> dict[str, Any]:
+        info = self.info["shopify"]
+        return {
+            "type": "shopify",
+            "url": f"http://127.0.0.1:{self.proxies['shopify'].port}",
+            "access_token": info["access_token"],
+            "location_id": info["location_id"],
+            "webhook_secret": info["client_secret"],
+            **shop,
+        }
 
     @property
     def smtp_password(self) -> str:
@@ -345,7 +374,11 @@ class Campaign:
             self.info["magento"]["password"],
             WEBHOOK_SECRET,
             self.smtp_password,
-        ]
+        ] + (
+            [self.info["shopify"]["access_token"], self.info["shopify"]["client_secret"]]
+            if self.o.shopify
+            else []
+        )
 
     # -- the daemon ---------------------------------------------------------------------------
 
@@ -432,13 +465,18 @@ class Campaign:
 
     async def web_order(self) -> None:
         rec = self.record
-        kind = "prestashop" if self.rng.random() < 0.5 else "magento"
-        channel = "webshop" if kind == "prestashop" else "magento"
+        if self.o.shopify and self.rng.random() < 1 / 3:
+            kind = "shopify"
+        else:
+            kind = "prestashop" if self.rng.random() < 0.5 else "magento"
+        channel = "webshop" if kind == "prestashop" else kind
         if rec.orders and self.rng.random() < 0.15:
             index = self.rng.randrange(len(rec.orders))
             ckind, oid, lines = rec.orders.pop(index)
-            cchannel = "webshop" if ckind == "prestashop" else "magento"
-            if ckind == "prestashop":
+            cchannel = "webshop" if ckind == "prestashop" else ckind
+            if ckind == "shopify":  # cancelled with restock
+                await self.admin(ckind, "POST", f"orders/{oid}/cancel", {"restock": True})
+            elif ckind == "prestashop":
                 await self.admin(ckind, "POST", f"orders/{oid}/state", {"state": "PS_OS_CANCELED"})
             else:
                 await self.admin(ckind, "POST", f"orders/{oid}/cancel")
@@ -479,7 +517,7 @@ class Campaign:
             await _sleep_or(self.stop_traffic, self.rng.uniform(1.0, 4.0))
             if self.stop_traffic.is_set():
                 break
-            kind = self.rng.choice(["prestashop", "magento"])
+            kind = self.rng.choice(self.shops)
             if kind == "magento" and self.rng.random() < 0.25:
                 await self.admin(kind, "POST", "expire-tokens")
                 self.faults["token_expired"] += 1
@@ -603,7 +641,7 @@ class Campaign:
     async def end_faults(self) -> None:
         for proxy in self.proxies.values():
             proxy.rate = 0.0
-        for kind in ("prestashop", "magento"):
+        for kind in self.shops:
             await self.admin(kind, "POST", "faults", _no_faults())
 
     # -- checks -------------------------------------------------------------------------------
@@ -615,7 +653,11 @@ class Campaign:
         with contextlib.suppress(OSError, ValueError, IndexError):
             text = (self.folder / "till" / "stock.csv").read_text(encoding="utf-8")
             till = {ln.split(";")[0]: int(ln.split(";")[1]) for ln in text.splitlines()[1:]}
-        return {
+        shown: dict[str, dict[str, int]] = {}
+        if self.o.shopify:
+            sf = await self.admin("shopify", "GET", "inventory")
+            shown["shopify"] = {s: max(0, int(sf[s])) if s in sf else -1 for s in self.record.model}
+        return shown | {
             # A quantity below 0 (orders taken out of stock) sells nothing, as 0 does.
             "webshop": {s: max(0, int(ps[s])) if s in ps else -1 for s in self.record.model},
             # Salable below 0 (unshipped orders beyond the source) sells nothing, as 0 does.

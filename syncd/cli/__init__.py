@@ -20,16 +20,21 @@ EXIT_USAGE = 2
 # syncd/connectors/magento/emulator.py::_admin_routes, syncd/connectors/emulation.py).
 EMULATOR_EPILOG = """\
 It prints one JSON line first: the URL and the shop's credentials (PrestaShop: api_key;
-Magento: username, password, access_token). Put them in the channel's table of the config.
+Magento: username, password, access_token; Shopify: access_token, client_secret for webhooks).
+Put them in the channel's table of the config.
 
 What a tester does to the emulated shop (JSON bodies; the answer is JSON):
   POST /__emulator/orders             place an order
        prestashop: {"lines": {"SHIRT-0000-38": 2}, "state": "PS_OS_PAYMENT"}
        magento:    {"lines": {"SHIRT-0000-38": 2}}
+       shopify:    {"lines": {"SHIRT-0000-38": 2}, "test": false}
   POST /__emulator/orders/ID/state    prestashop: {"state": "PS_OS_CANCELED"} (or PS_OS_SHIPPING…)
   POST /__emulator/orders/ID/refund   prestashop: {"sku": "…", "quantity": 1, "restock": true}
                                       magento: {"lines": {"…": 1}, "return_to_stock": true}
   POST /__emulator/orders/ID/ACTION   magento: ACTION = ship, invoice or cancel (no body)
+                                      shopify: cancel {"restock": true}; refund {"lines":
+                                      {"…": {"quantity": 1, "restockType": "RETURN"}}}; edit
+                                      {"sku": "…", "quantity": 1, "restock": true}
   GET  /__emulator/quantities         every SKU's figure (magento: source and salable)
   POST /__emulator/quantities         set figures by hand, as a back office edit: {"SKU": 5}
   POST /__emulator/products           add a product
@@ -40,6 +45,13 @@ What a tester does to the emulated shop (JSON bodies; the answer is JSON):
                                       stall_rate, stall_seconds, rate_limit_rate, retry_after, down
   GET|POST /__emulator/writes         the stock writes received (POST: start recording afresh)
   POST /__emulator/expire-tokens      magento: every admin token expires now
+  GET|POST /__emulator/inventory      shopify: every SKU's available figure; POST sets them
+  POST /__emulator/webhooks           shopify: {"address": URL, "topics": [...]} subscribes;
+                                      delay_seconds, duplicate, shuffle, hold: how they arrive
+  POST /__emulator/webhooks/deliver   shopify: release the webhooks held
+  GET|POST /__emulator/throttle       shopify: the cost bucket; POST {"plan": "plus"} or
+                                      {"available": 0}
+  GET  /__emulator/bulk/ID.jsonl      shopify: a bulk operation's result (its url says so)
 
 Example: curl -s -X POST http://127.0.0.1:P/__emulator/orders -d '{"lines": {"SHIRT-0000-38": 1}}'
 """
@@ -223,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("emulator", cmd_emulator, "run one shop emulator, standalone, for trying a connector")
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = EMULATOR_EPILOG
-    p.add_argument("shop", choices=("prestashop", "magento"), help="the shop to emulate")
+    p.add_argument("shop", choices=("prestashop", "magento", "shopify"), help="the shop to emulate")
     p.add_argument(
         "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)"
     )

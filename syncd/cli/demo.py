@@ -1,6 +1,6 @@
 """`syncd demo`: the embedded default end to end, with nothing to install.
 
-A SQLite ledger in a temporary folder, emulated PrestaShop and Magento shops, a CSV till drop folder, the
+A SQLite ledger in a temporary folder, emulated PrestaShop, Magento and Shopify shops, a CSV till drop folder, the
 daemon, and generated traffic: till sales (export files dropped by atomic rename), web orders,
 cancellations, and now and then the last unit of a SKU sold at the till and online at once.
 With ``--seconds N`` it stops, lets things settle, and checks every generated document against
@@ -32,12 +32,15 @@ from syncd.connectors.emulation import CatalogItem, demo_catalog, start_server
 from syncd.connectors.magento.emulator import MagentoEmulator
 from syncd.connectors.magento.emulator import create_app as create_magento_app
 from syncd.connectors.prestashop.emulator import PrestaShopEmulator, create_app
+from syncd.connectors.shopify.emulator import ShopifyEmulator
+from syncd.connectors.shopify.emulator import create_app as create_shopify_app
 from syncd.domain import Document, DocumentKind
 from syncd.ledger import Product, open_store
 from syncd.logs import configure_logging
 
 DEMO_KEY = "DEMO0DEMO0DEMO0DEMO0DEMO0DEMO012"  # the emulator's key; not a secret
 DEMO_MAGENTO_TOKEN = "demo-integration-token"  # likewise
+DEMO_SHOPIFY_TOKEN = "shpat_demo0demo0demo0demo0demo0demo0"  # likewise
 LOYVERSE_HEADER = (
     "Date,Receipt number,Receipt type,Category,SKU,Item,Variant,Modifiers applied,Quantity,"
     "Gross sales,Discounts,Net sales,Cost of goods,Gross profit,Taxes,POS,Store,Cashier name,"
@@ -53,6 +56,8 @@ class Traffic:
     web_orders: dict[int, dict[str, int]] = field(default_factory=dict)
     magento_orders: dict[int, dict[str, int]] = field(default_factory=dict)
     magento_shipped: set[int] = field(default_factory=set)
+    shopify_orders: dict[int, dict[str, int]] = field(default_factory=dict)
+    shopify_cancelled: set[int] = field(default_factory=set)
     cancelled: set[int] = field(default_factory=set)
     double_sells: int = 0
     pending: list[tuple[str, str, float, str]] = field(
@@ -63,7 +68,12 @@ class Traffic:
 
 
 def demo_config(
-    folder: Path, shop_url: str, magento_url: str, web_port: int, ledger_dsn: str = ""
+    folder: Path,
+    shop_url: str,
+    magento_url: str,
+    web_port: int,
+    ledger_dsn: str = "",
+    shopify_url: str = "",
 ) -> str:
     ledger = (
         f'backend = "postgres"\ndsn = "{ledger_dsn}"'
@@ -108,7 +118,19 @@ access_token = "{DEMO_MAGENTO_TOKEN}"
 mode = "msi"
 poll_seconds = 0.3
 overlap_seconds = 2
+""" + (
+        f"""
+[channels.shopify]
+type = "shopify"
+url = "{shopify_url}"
+access_token = "{DEMO_SHOPIFY_TOKEN}"
+location_id = "gid://shopify/Location/1"
+poll_seconds = 0.3
+overlap_seconds = 2
 """
+        if shopify_url
+        else ""
+    )
 
 
 def _till_file(receipt: str, lines: dict[str, int]) -> bytes:
@@ -122,7 +144,9 @@ def _till_file(receipt: str, lines: dict[str, int]) -> bytes:
 
 
 class Demo:
-    def __init__(self, folder: Path, products: int, seed: int, ledger_dsn: str = "") -> None:
+    def __init__(
+        self, folder: Path, products: int, seed: int, ledger_dsn: str = "", shopify: bool = False
+    ) -> None:
         self.folder = folder
         self.ledger_dsn = ledger_dsn
         self.rng = random.Random(seed)
@@ -131,6 +155,15 @@ class Demo:
         self.shop.load_catalog(self.catalog)
         self.magento = MagentoEmulator(msi=True)
         self.magento.load_catalog(self.catalog)
+        self.shopify: ShopifyEmulator | None = None
+        if shopify:
+            self.shopify = ShopifyEmulator(access_token=DEMO_SHOPIFY_TOKEN)
+            for item in self.catalog:
+                self.shopify.state.add_variant(
+                    item.sku, item.quantity, barcode=item.ean13, title=item.name
+                )
+        self._shopify_runner: web.AppRunner | None = None
+        self.shopify_url = ""
         self.traffic = Traffic()
         self.daemon: ServedDaemon | None = None
         self._runner: web.AppRunner | None = None
@@ -147,9 +180,19 @@ class Demo:
         magento_app = create_magento_app(self.magento, integration_token=DEMO_MAGENTO_TOKEN)
         self._magento_runner, port = await start_server(magento_app)
         self.magento_url = f"http://127.0.0.1:{port}"
+        if self.shopify is not None:
+            self._shopify_runner, port = await start_server(create_shopify_app(self.shopify))
+            self.shopify_url = f"http://127.0.0.1:{port}"
         config = self.folder / "syncd.toml"
         config.write_text(
-            demo_config(self.folder, self.shop_url, self.magento_url, 0, self.ledger_dsn),
+            demo_config(
+                self.folder,
+                self.shop_url,
+                self.magento_url,
+                0,
+                self.ledger_dsn,
+                shopify_url=self.shopify_url,
+            ),
             encoding="utf-8",
         )
         (self.folder / "till" / "inbox").mkdir(parents=True, exist_ok=True)
@@ -176,7 +219,7 @@ class Demo:
     async def stop(self) -> None:
         if self.daemon is not None:
             await self.daemon.stop()
-        for runner in (self._runner, self._magento_runner):
+        for runner in (self._runner, self._magento_runner, self._shopify_runner):
             if runner is not None:
                 await runner.cleanup()
 
@@ -184,6 +227,13 @@ class Demo:
 
     def _in_stock(self) -> list[str]:
         return [sku for sku, qty in self.model.items() if qty > 0]
+
+    def _pending(self, sku: str, now: float, source: str) -> None:
+        """Every other channel is to receive this SKU's new figure."""
+        targets = ["till", "webshop", "magento"] + (["shopify"] if self.shopify else [])
+        for target in targets:
+            if target != source:
+                self.traffic.pending.append((target, sku, now, source))
 
     def till_sale(self, lines: dict[str, int] | None = None) -> None:
         if lines is None:
@@ -201,8 +251,7 @@ class Demo:
         self.traffic.till_receipts[receipt] = dict(lines)
         for sku, qty in lines.items():
             self.model[sku] -= qty
-            self.traffic.pending.append(("webshop", sku, now, "till"))
-            self.traffic.pending.append(("magento", sku, now, "till"))
+            self._pending(sku, now, "till")
 
     def web_order(self, lines: dict[str, int] | None = None) -> None:
         if lines is None:
@@ -215,8 +264,7 @@ class Demo:
         now = time.monotonic()
         for sku, qty in lines.items():
             self.model[sku] -= qty
-            self.traffic.pending.append(("till", sku, now, "webshop"))
-            self.traffic.pending.append(("magento", sku, now, "webshop"))
+            self._pending(sku, now, "webshop")
 
     def magento_order(self) -> None:
         choices = [s for s in self._in_stock() if self.magento.salable(s) > 0]
@@ -228,8 +276,38 @@ class Demo:
         now = time.monotonic()
         for sku, qty in lines.items():
             self.model[sku] -= qty
-            self.traffic.pending.append(("till", sku, now, "magento"))
-            self.traffic.pending.append(("webshop", sku, now, "magento"))
+            self._pending(sku, now, "magento")
+
+    def shopify_order(self) -> None:
+        if self.shopify is None:
+            return
+        state = self.shopify.state
+        choices = [s for s in self._in_stock() if state.available(s) > 0]
+        if not choices:
+            return
+        lines = {self.rng.choice(choices): 1}
+        order = state.place_order(lines)
+        self.traffic.shopify_orders[order.id] = lines
+        now = time.monotonic()
+        for sku, qty in lines.items():
+            self.model[sku] -= qty
+            self._pending(sku, now, "shopify")
+
+    def shopify_cancel(self) -> None:
+        """A Shopify order cancelled with restock: its units are for sale again."""
+        if self.shopify is None:
+            return
+        done = self.traffic.shopify_cancelled
+        open_orders = [o for o in self.traffic.shopify_orders if o not in done]
+        if not open_orders:
+            return
+        order = self.rng.choice(open_orders)
+        self.shopify.state.cancel(order, restock=True)
+        done.add(order)
+        now = time.monotonic()
+        for sku, qty in self.traffic.shopify_orders[order].items():
+            self.model[sku] += qty
+            self._pending(sku, now, "shopify")
 
     def magento_ship(self) -> None:
         waiting = [o for o in self.traffic.magento_orders if o not in self.traffic.magento_shipped]
@@ -248,7 +326,7 @@ class Demo:
         now = time.monotonic()
         for sku, qty in self.traffic.web_orders[order].items():
             self.model[sku] += qty
-            self.traffic.pending.append(("till", sku, now, "webshop"))
+            self._pending(sku, now, "webshop")
 
     def double_sell(self) -> None:
         """The blue shirt in size 44 leaves the shop at 10:02 while a web customer pays for it."""
@@ -289,6 +367,10 @@ class Demo:
                 self.web_order()
             if tick % 4 == 0:
                 self.magento_order()
+            if tick % 5 == 0:
+                self.shopify_order()
+            if tick % 13 == 0:
+                self.shopify_cancel()
             if tick % 9 == 0:
                 self.magento_ship()
             if tick % 11 == 0:
@@ -360,6 +442,13 @@ class Demo:
                 applied = stored.get(sku, (0, 0))[1]
                 lost += max(0, qty - applied)
                 duplicated += max(0, applied - qty)
+        for order, lines in self.traffic.shopify_orders.items():
+            stored = await store.document_lines("shopify", str(order))
+            kept = 0 if order in self.traffic.shopify_cancelled else 1
+            for sku, qty in lines.items():
+                applied = stored.get(sku, (0, 0))[1]
+                lost += max(0, qty * kept - applied)
+                duplicated += max(0, applied - qty * kept)
         # The ledger equals the model: opening stock minus what the generator sold for good.
         expected = self.model
         levels = await store.levels()
@@ -370,6 +459,13 @@ class Demo:
         )
         magento_mismatches = sorted(
             s for s in expected if self.magento.salable(s) != max(0, levels.get(s, 0))
+        )
+        shopify_mismatches = (
+            sorted(
+                s for s in expected if self.shopify.state.available(s) != max(0, levels.get(s, 0))
+            )
+            if self.shopify is not None
+            else []
         )
         till_file = (
             (self.folder / "till" / "stock.csv").read_text(encoding="utf-8").splitlines()[1:]
@@ -393,6 +489,8 @@ class Demo:
             "web_orders": len(self.traffic.web_orders),
             "magento_orders": len(self.traffic.magento_orders),
             "magento_shipped": len(self.traffic.magento_shipped),
+            "shopify_orders": len(self.traffic.shopify_orders),
+            "shopify_cancellations": len(self.traffic.shopify_cancelled),
             "cancellations": len(self.traffic.cancelled),
             "last_unit_sold_twice": self.traffic.double_sells,
             "movements": movements,
@@ -405,9 +503,14 @@ class Demo:
             "ledger_matches_model": not ledger_mismatches,
             "shop_matches_ledger": not shop_mismatches,
             "magento_matches_ledger": not magento_mismatches,
+            "shopify_matches_ledger": not shopify_mismatches,
             "till_matches_ledger": not till_mismatches,
             "mismatched_skus": (
-                ledger_mismatches + shop_mismatches + magento_mismatches + till_mismatches
+                ledger_mismatches
+                + shop_mismatches
+                + magento_mismatches
+                + shopify_mismatches
+                + till_mismatches
             )[:10],
         }
 
@@ -415,7 +518,7 @@ class Demo:
 async def run_demo(seconds: float | None, as_json: bool, products: int = 40, seed: int = 7) -> int:
     configure_logging("warning", "json" if as_json else "auto")
     folder = Path(tempfile.mkdtemp(prefix="syncd-demo-"))
-    demo = Demo(folder, products, seed)
+    demo = Demo(folder, products, seed, shopify=True)
     out = sys.stderr
     try:
         await demo.start()
@@ -428,6 +531,8 @@ async def run_demo(seconds: float | None, as_json: bool, products: int = 40, see
             f"  till stock:    {folder / 'till' / 'stock.csv'}\n"
             f"  PrestaShop:    {demo.shop_url}/api  (key {DEMO_KEY})\n"
             f"  Magento:       {demo.magento_url}/rest/V1  (token {DEMO_MAGENTO_TOKEN})\n"
+            f"  Shopify:       {demo.shopify_url}/admin/api/2025-01/graphql.json  "
+            f"(token {DEMO_SHOPIFY_TOKEN})\n"
             f"  status page:   http://127.0.0.1:{demo.daemon.web_port}/\n"
             f"  health:        http://127.0.0.1:{demo.daemon.web_port}/healthz\n"
             f"  status:        syncd status --config {folder / 'syncd.toml'}\n"
@@ -465,6 +570,7 @@ async def run_demo(seconds: float | None, as_json: bool, products: int = 40, see
         and summary["ledger_matches_model"]
         and summary["shop_matches_ledger"]
         and summary["magento_matches_ledger"]
+        and summary["shopify_matches_ledger"]
         and summary["till_matches_ledger"]
     )
     return 0 if ok else 1

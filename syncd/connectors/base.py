@@ -8,6 +8,7 @@ point in the ``syncd.connectors`` group.
 from __future__ import annotations
 
 import asyncio
+import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -48,6 +49,14 @@ class PushItem:
     # Defer too when the channel shows MORE than last_known (a back-office edit, or a
     # cancellation not pulled yet): hand_edits adopt/report look at it before it is written over.
     defer_higher: bool = False
+
+
+class WebhookVerdict(StrEnum):
+    """What a channel makes of a webhook it was sent (Connector.webhook_verdict)."""
+
+    ACCEPTED = "accepted"  # genuine and new: pull soon
+    DUPLICATE = "duplicate"  # genuine, already received (same delivery id): nothing to do
+    REFUSED = "refused"  # not signed with the channel's secret
 
 
 class PushStatus(StrEnum):
@@ -114,6 +123,9 @@ class Connector(Generic[SettingsT]):
     rereads: ClassVar[bool] = True
     # Keys of the channel's config table this connector reads (besides the common ones).
     settings_keys: ClassVar[frozenset[str]] = frozenset()
+    # True when the shop signs its webhooks' bodies itself (Shopify's HMAC): the body is read
+    # first and handed to webhook_verdict. False: syncd's own X-Syncd-Secret header is checked.
+    signs_webhooks: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -205,6 +217,16 @@ class Connector(Generic[SettingsT]):
     def nudge(self) -> None:
         """Ask for a pull now (webhook received, push found drift)."""
         self._wake.set()
+
+    def webhook_verdict(
+        self, headers: Mapping[str, str], body: bytes, secret: bytes
+    ) -> WebhookVerdict:
+        """Whether a webhook is genuine (``secret``: the channel's ``webhook_secret``) and new.
+        The default checks syncd's own header; a shop that signs its bodies overrides it (and
+        sets ``signs_webhooks``). Compare in constant time."""
+        given = headers.get("X-Syncd-Secret", "").encode("utf-8", "surrogateescape")
+        ok = hmac.compare_digest(given, secret)
+        return WebhookVerdict.ACCEPTED if ok else WebhookVerdict.REFUSED
 
     # -- push ----------------------------------------------------------------------------------
 
