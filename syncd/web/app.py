@@ -560,7 +560,23 @@ async def health_report(daemon: DaemonView) -> tuple[bool, dict[str, Any]]:
         if lag > threshold:
             healthy = False
             reasons.append(f"channel {name} lags {lag:.0f} s (threshold {threshold:.0f} s)")
-    body = {"healthy": healthy, "reasons": [clean(r) for r in reasons], "channels": channels}
+    # Which daemon runs each job, when several share the ledger (issue 20): any of them tells.
+    jobs = [
+        {
+            "job": lease.job,
+            "daemon": lease.holder,
+            "epoch": lease.epoch,
+            "since": iso_utc(lease.since),
+            "running": lease.expires_at > now,
+        }
+        for lease in await daemon.store.leases()
+    ]
+    body = {
+        "healthy": healthy,
+        "reasons": [clean(r) for r in reasons],
+        "channels": channels,
+        "jobs": jobs,
+    }
     return healthy, body
 
 

@@ -198,6 +198,10 @@ async def test_healthz_flips_to_503_when_a_channel_stalls_and_back(
     await settled(daemon)
     healthy = await client.get("/healthz")
     assert healthy.status == 200 and (await healthy.json())["healthy"] is True
+    # The daemon alone holds every job (issue 20: several daemons may share the ledger).
+    jobs = {j["job"]: j for j in (await healthy.json())["jobs"]}
+    assert {f"channel:{name}" for name in channels} <= set(jobs)
+    assert all(j["running"] and j["epoch"] >= 1 for j in jobs.values())
 
     channels["webshop"].push_delay = 3.5  # the shop hangs: nothing fails, nothing arrives
     seller(daemon, "till").sell(sale("till", "4-4001", {"CAP": 1}))
