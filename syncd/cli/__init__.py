@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password-file", default=None, metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON object per event on stdout")
     p = add("emulator", cmd_emulator, "run one shop emulator, standalone, for trying a connector")
-    p.add_argument("shop", choices=("prestashop", "magento"))
+    p.add_argument("shop", choices=("prestashop", "magento", "woocommerce"))
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, metavar="P")
     p.add_argument("--products", type=int, default=20, metavar="N")

@@ -112,6 +112,8 @@ class Connector(Generic[SettingsT]):
     # queried by update time): a catch-up then pulls again from a rewound cursor. False when a
     # pull consumes its input (till files moved to done/): only missed_documents() catches up.
     rereads: ClassVar[bool] = True
+    # True when the shop signs its webhook deliveries itself (verify_webhook checks them).
+    signs_webhooks: ClassVar[bool] = False
     # Keys of the channel's config table this connector reads (besides the common ones).
     settings_keys: ClassVar[frozenset[str]] = frozenset()
 
@@ -205,6 +207,17 @@ class Connector(Generic[SettingsT]):
     def nudge(self) -> None:
         """Ask for a pull now (webhook received, push found drift)."""
         self._wake.set()
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: bytes) -> bool:
+        """Whether a webhook delivery to ``/hooks/<type>/<name>`` is genuine, for a connector
+        with ``signs_webhooks`` (the shop signs the body with ``secret``, the channel's
+        ``webhook_secret``). Others send syncd's own ``X-Syncd-Secret`` header instead."""
+        return False
+
+    def is_webhook_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """A shop's unsigned "is this URL alive" request made when a webhook is created,
+        answered 200 without a pull (``signs_webhooks`` connectors only)."""
+        return False
 
     # -- push ----------------------------------------------------------------------------------
 

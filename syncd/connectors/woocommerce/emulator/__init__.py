@@ -1,0 +1,22 @@
+"""A WooCommerce 11 REST emulator (wc/v3) for what syncd uses: the shop's state and stock rules
+(``state.py``) and its HTTP side (``routes.py``). The PyPI `woocommerce` client drives it in the
+tests, and tests/woocommerce/test_parity.py holds its answers' shapes to the real shop's."""
+
+from syncd.connectors.woocommerce.emulator.routes import (
+    EMULATOR_KEY,
+    create_app,
+    deliver_due,
+    load_catalog,
+    run_standalone,
+)
+from syncd.connectors.woocommerce.emulator.state import WooCommerceEmulator, signature
+
+__all__ = [
+    "EMULATOR_KEY",
+    "WooCommerceEmulator",
+    "create_app",
+    "deliver_due",
+    "load_catalog",
+    "run_standalone",
+    "signature",
+]
