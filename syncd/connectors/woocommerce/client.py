@@ -14,6 +14,7 @@ a write is not part of the signature (only form bodies are).
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import AsyncIterator, Mapping
@@ -74,7 +75,8 @@ class WooCommerceClient(HttpClient):
         )
         self.settings = settings
         key, secret = settings.consumer_key.reveal(), settings.consumer_secret.reveal()
-        self._basic = aiohttp.BasicAuth(key, secret).encode() if settings.https else ""
+        token = base64.b64encode(f"{key}:{secret}".encode()).decode()
+        self._basic = f"Basic {token}" if settings.https else ""
         self._oauth = (
             None
             if settings.https
