@@ -483,6 +483,7 @@ def product_json(product: Mapping[str, Any], base: str) -> dict[str, Any]:
         "meta_data": [],
     }
     if product["type"] == "variation":
+        del out["slug"]  # a variation has none (observed)
         out["attributes"] = [{"id": 0, "name": "Size", "slug": "size", "option": product["name"]}]
         out["_links"] = {
             "self": [
