@@ -108,6 +108,8 @@ class Run:
         self.pages: list[asyncio.Task[None]] = []
         self.config: Path | None = None
         self.page: aiohttp.ClientSession | None = None  # the merchant's browser
+        # the webshops orders come from, by turns (--woocommerce adds a WooCommerce channel)
+        self.webs = ["webshop", "magento", *(["woo"] if args.woocommerce else [])]
 
     async def watch_till_file(self, stop: asyncio.Event) -> None:
         path = self.folder / "till" / "stock.csv"
@@ -151,10 +153,10 @@ class Run:
         self.model[sku] -= 1
         self.events.append(("till", sku, time.time()))
 
-    async def web_order(self, magento: bool) -> None:
+    async def web_order(self, number: int) -> None:
         sku = self.rng.choice(self.for_sale).sku
         t0 = time.time()
-        shop = "magento" if magento else "webshop"
+        shop = self.webs[number % len(self.webs)]
         await self.admin(shop, "POST", "orders", {"lines": {sku: 1}})
         self.model[sku] -= 1
         self.events.append((shop, sku, t0))
@@ -248,7 +250,7 @@ class Run:
         missing: dict[str, int] = defaultdict(int)
         for kind, sku, started in self.deliveries:
             at = committed.get(sku)
-            for target in ("webshop", "magento", "till"):
+            for target in (*self.webs, "till"):
                 writes = [t for t in self.writes.get((target, sku), []) if t >= started]
                 if at is None or not writes:
                     missing[f"{kind}->{target}"] += 1
@@ -278,6 +280,7 @@ class Run:
         dsn = await _fresh_pg() if self.store == "postgres" else ""
         shop = Emulator("prestashop", self.args.products)
         magento = Emulator("magento", self.args.products)
+        woo = Emulator("woocommerce", self.args.products) if self.args.woocommerce else None
         shop_info, magento_info = shop.info, magento.info
         port = free_port()
         self.urls = {
@@ -285,9 +288,20 @@ class Run:
             "magento": magento_info["url"],
             "page": f"http://127.0.0.1:{port}",
         }
+        woo_channel = ""
+        if woo is not None:
+            self.urls["woo"] = woo.url
+            woo_channel = f"""[channels.woo]
+type = "woocommerce"
+url = "{woo.url}"
+consumer_key = "{woo.info["consumer_key"]}"
+consumer_secret = "{woo.info["consumer_secret"]}"
+poll_seconds = 0.3
+overlap_seconds = 2
+"""
         self.http = aiohttp.ClientSession()
-        await self.admin("webshop", "POST", "quantities", self.model)
-        await self.admin("magento", "POST", "quantities", self.model)
+        for web in self.webs:
+            await self.admin(web, "POST", "quantities", self.model)
         (self.folder / "till" / "inbox").mkdir(parents=True)
         ledger = (
             f'backend = "postgres"\ndsn = "{dsn}"'
@@ -323,7 +337,7 @@ url = "{magento_info["url"]}"
 access_token = "{magento_info["access_token"]}"
 poll_seconds = 0.3
 overlap_seconds = 2
-""",
+{woo_channel}""",
             encoding="utf-8",
         )
         store = await open_store(load_config(config).ledger)
@@ -353,8 +367,8 @@ overlap_seconds = 2
                 await ledger.close()
             # An IP address's cookies are kept only by an "unsafe" jar (the page's session).
             self.page = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-            await self.admin("webshop", "POST", "writes")
-            await self.admin("magento", "POST", "writes")
+            for web in self.webs:
+                await self.admin(web, "POST", "writes")
             self.writes.clear()
             started = time.monotonic()
             till_due = web_due = delivery_due = 0
@@ -363,7 +377,7 @@ overlap_seconds = 2
                     self.till_sale()
                     till_due += 1
                 while web_due <= elapsed * self.args.web_rate:
-                    await self.web_order(magento=web_due % 2 == 1)
+                    await self.web_order(web_due)
                     web_due += 1
                 while (
                     self.args.delivery_rate
@@ -375,11 +389,12 @@ overlap_seconds = 2
                 await asyncio.sleep(0.005)
             await asyncio.gather(*self.commands, *self.pages, return_exceptions=True)
             await asyncio.sleep(self.args.settle)
-            for target in ("webshop", "magento"):
+            for target in self.webs:
                 for when, sku, _qty in await self.admin(target, "GET", "writes"):
                     self.writes[(target, sku)].append(when)
             shop_figures = await self.admin("webshop", "GET", "quantities")
             magento_figures = await self.admin("magento", "GET", "quantities")
+            woo_figures = await self.admin("woo", "GET", "quantities") if woo else {}
         finally:
             daemon.terminate()
             code = daemon.wait(60)
@@ -388,7 +403,7 @@ overlap_seconds = 2
             await self.http.close()
             if self.page is not None:
                 await self.page.close()
-            for emulator in (shop, magento):
+            for emulator in (shop, magento, *([woo] if woo else [])):
                 emulator.stop()
         store = await open_store(load_config(config).ledger, migrate=False)
         levels = await store.levels()
@@ -397,7 +412,7 @@ overlap_seconds = 2
         paths: dict[str, list[float]] = defaultdict(list)
         missing: dict[str, int] = defaultdict(int)
         for source, sku, t0 in self.events:
-            for target in ("till", "webshop", "magento"):
+            for target in ("till", *self.webs):
                 if target == source:
                     continue
                 after = [t for t in self.writes.get((target, sku), []) if t >= t0]
@@ -416,6 +431,10 @@ overlap_seconds = 2
             ),
             "events_without_a_write": dict(missing),
         }
+        if woo is not None:
+            out["woocommerce_matches_ledger"] = all(
+                woo_figures[s] == max(0, levels[s]) for s in self.model
+            )
         for path, values in sorted(paths.items()):
             out[path] = _summary(values)
         if self.deliveries:
@@ -461,6 +480,11 @@ def main(argv: list[str]) -> int:
         type=float,
         default=1,
         help="deliveries per second, booked by turns by a command and as the page does",
+    )
+    parser.add_argument(
+        "--woocommerce",
+        action="store_true",
+        help="a WooCommerce channel too (its emulator): web orders by turns from three shops",
     )
     parser.add_argument(
         "--settle-seconds",
