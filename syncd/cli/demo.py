@@ -1,6 +1,6 @@
 """`syncd demo`: the embedded default end to end, with nothing to install.
 
-A SQLite ledger in a temporary folder, emulated PrestaShop and Magento shops, a CSV till drop folder, the
+A SQLite ledger in a temporary folder, emulated PrestaShop, Magento and WooCommerce shops, a CSV till drop folder, the
 daemon, and generated traffic: till sales (export files dropped by atomic rename), web orders,
 cancellations, and now and then the last unit of a SKU sold at the till and online at once.
 With ``--seconds N`` it stops, lets things settle, and checks every generated document against
@@ -32,12 +32,16 @@ from syncd.connectors.emulation import CatalogItem, demo_catalog, start_server
 from syncd.connectors.magento.emulator import MagentoEmulator
 from syncd.connectors.magento.emulator import create_app as create_magento_app
 from syncd.connectors.prestashop.emulator import PrestaShopEmulator, create_app
+from syncd.connectors.woocommerce.emulator import WooCommerceEmulator, add_catalog
+from syncd.connectors.woocommerce.emulator import create_app as create_woo_app
 from syncd.domain import Document, DocumentKind
 from syncd.ledger import Product, open_store
 from syncd.logs import configure_logging
 
 DEMO_KEY = "DEMO0DEMO0DEMO0DEMO0DEMO0DEMO012"  # the emulator's key; not a secret
 DEMO_MAGENTO_TOKEN = "demo-integration-token"  # likewise
+DEMO_WOO_KEY = "ck_" + "d" * 40  # likewise
+DEMO_WOO_SECRET = "cs_" + "d" * 40  # likewise
 LOYVERSE_HEADER = (
     "Date,Receipt number,Receipt type,Category,SKU,Item,Variant,Modifiers applied,Quantity,"
     "Gross sales,Discounts,Net sales,Cost of goods,Gross profit,Taxes,POS,Store,Cashier name,"
@@ -53,6 +57,7 @@ class Traffic:
     web_orders: dict[int, dict[str, int]] = field(default_factory=dict)
     magento_orders: dict[int, dict[str, int]] = field(default_factory=dict)
     magento_shipped: set[int] = field(default_factory=set)
+    woo_orders: dict[int, dict[str, int]] = field(default_factory=dict)
     cancelled: set[int] = field(default_factory=set)
     double_sells: int = 0
     pending: list[tuple[str, str, float, str]] = field(
@@ -63,7 +68,12 @@ class Traffic:
 
 
 def demo_config(
-    folder: Path, shop_url: str, magento_url: str, web_port: int, ledger_dsn: str = ""
+    folder: Path,
+    shop_url: str,
+    magento_url: str,
+    web_port: int,
+    ledger_dsn: str = "",
+    woo_url: str = "",
 ) -> str:
     ledger = (
         f'backend = "postgres"\ndsn = "{ledger_dsn}"'
@@ -108,7 +118,19 @@ access_token = "{DEMO_MAGENTO_TOKEN}"
 mode = "msi"
 poll_seconds = 0.3
 overlap_seconds = 2
+""" + (
+        f"""
+[channels.woo]
+type = "woocommerce"
+url = "{woo_url}"
+consumer_key = "{DEMO_WOO_KEY}"
+consumer_secret = "{DEMO_WOO_SECRET}"
+poll_seconds = 0.3
+overlap_seconds = 2
 """
+        if woo_url
+        else ""
+    )
 
 
 def _till_file(receipt: str, lines: dict[str, int]) -> bytes:
@@ -131,6 +153,10 @@ class Demo:
         self.shop.load_catalog(self.catalog)
         self.magento = MagentoEmulator(msi=True)
         self.magento.load_catalog(self.catalog)
+        self.woo = WooCommerceEmulator()
+        add_catalog(self.woo, self.catalog)
+        self._woo_runner: web.AppRunner | None = None
+        self.woo_url = ""
         self.traffic = Traffic()
         self.daemon: ServedDaemon | None = None
         self._runner: web.AppRunner | None = None
@@ -147,9 +173,16 @@ class Demo:
         magento_app = create_magento_app(self.magento, integration_token=DEMO_MAGENTO_TOKEN)
         self._magento_runner, port = await start_server(magento_app)
         self.magento_url = f"http://127.0.0.1:{port}"
+        woo_app = create_woo_app(
+            self.woo, consumer_key=DEMO_WOO_KEY, consumer_secret=DEMO_WOO_SECRET
+        )
+        self._woo_runner, port = await start_server(woo_app)
+        self.woo_url = f"http://127.0.0.1:{port}"
         config = self.folder / "syncd.toml"
         config.write_text(
-            demo_config(self.folder, self.shop_url, self.magento_url, 0, self.ledger_dsn),
+            demo_config(
+                self.folder, self.shop_url, self.magento_url, 0, self.ledger_dsn, self.woo_url
+            ),
             encoding="utf-8",
         )
         (self.folder / "till" / "inbox").mkdir(parents=True, exist_ok=True)
@@ -176,7 +209,7 @@ class Demo:
     async def stop(self) -> None:
         if self.daemon is not None:
             await self.daemon.stop()
-        for runner in (self._runner, self._magento_runner):
+        for runner in (self._runner, self._magento_runner, self._woo_runner):
             if runner is not None:
                 await runner.cleanup()
 
@@ -203,6 +236,7 @@ class Demo:
             self.model[sku] -= qty
             self.traffic.pending.append(("webshop", sku, now, "till"))
             self.traffic.pending.append(("magento", sku, now, "till"))
+            self.traffic.pending.append(("woo", sku, now, "till"))
 
     def web_order(self, lines: dict[str, int] | None = None) -> None:
         if lines is None:
@@ -217,6 +251,7 @@ class Demo:
             self.model[sku] -= qty
             self.traffic.pending.append(("till", sku, now, "webshop"))
             self.traffic.pending.append(("magento", sku, now, "webshop"))
+            self.traffic.pending.append(("woo", sku, now, "webshop"))
 
     def magento_order(self) -> None:
         choices = [s for s in self._in_stock() if self.magento.salable(s) > 0]
@@ -230,6 +265,24 @@ class Demo:
             self.model[sku] -= qty
             self.traffic.pending.append(("till", sku, now, "magento"))
             self.traffic.pending.append(("webshop", sku, now, "magento"))
+            self.traffic.pending.append(("woo", sku, now, "magento"))
+
+    def woo_order(self) -> None:
+        """A WooCommerce customer pays for a shirt (status processing: the shop takes stock)."""
+        choices = [s for s in self._in_stock() if (self.woo.quantity(s) or 0) > 0]
+        if not choices:
+            return
+        sku = self.rng.choice(choices)
+        variation = self.woo.by_sku(sku)
+        assert variation is not None
+        order = self.woo.create_order(
+            [(variation["parent_id"], variation["id"], 1)], status="processing"
+        )
+        self.traffic.woo_orders[order["id"]] = {sku: 1}
+        now = time.monotonic()
+        self.model[sku] -= 1
+        for target in ("till", "webshop", "magento"):
+            self.traffic.pending.append((target, sku, now, "woo"))
 
     def magento_ship(self) -> None:
         waiting = [o for o in self.traffic.magento_orders if o not in self.traffic.magento_shipped]
@@ -289,6 +342,8 @@ class Demo:
                 self.web_order()
             if tick % 4 == 0:
                 self.magento_order()
+            if tick % 5 == 0:
+                self.woo_order()
             if tick % 9 == 0:
                 self.magento_ship()
             if tick % 11 == 0:
@@ -354,12 +409,11 @@ class Demo:
                 applied = stored.get(sku, (0, 0))[1]
                 lost += max(0, qty * effective - applied) if effective else max(0, applied)
                 duplicated += max(0, applied - qty * effective) if effective else 0
-        for order, lines in self.traffic.magento_orders.items():
-            stored = await store.document_lines("magento", str(order))
-            for sku, qty in lines.items():
-                applied = stored.get(sku, (0, 0))[1]
-                lost += max(0, qty - applied)
-                duplicated += max(0, applied - qty)
+        for channel, orders in (
+            ("magento", self.traffic.magento_orders),
+            ("woo", self.traffic.woo_orders),
+        ):
+            lost, duplicated = await self._count(store, channel, orders, lost, duplicated)
         # The ledger equals the model: opening stock minus what the generator sold for good.
         expected = self.model
         levels = await store.levels()
@@ -368,6 +422,44 @@ class Demo:
         shop_mismatches = sorted(
             s for s in expected if self.shop.quantity(s) != max(0, levels.get(s, 0))
         )
+        woo_mismatches = sorted(
+            s for s in expected if self.woo.quantity(s) != max(0, levels.get(s, 0))
+        )
+        return await self._summary(
+            store,
+            levels,
+            movements,
+            ledger_mismatches,
+            shop_mismatches,
+            woo_mismatches,
+            lost,
+            duplicated,
+        )
+
+    @staticmethod
+    async def _count(
+        store: Any, channel: str, orders: dict[int, dict[str, int]], lost: int, duplicated: int
+    ) -> tuple[int, int]:
+        for order, lines in orders.items():
+            stored = await store.document_lines(channel, str(order))
+            for sku, qty in lines.items():
+                applied = stored.get(sku, (0, 0))[1]
+                lost += max(0, qty - applied)
+                duplicated += max(0, applied - qty)
+        return lost, duplicated
+
+    async def _summary(
+        self,
+        store: Any,
+        levels: dict[str, int],
+        movements: int,
+        ledger_mismatches: list[str],
+        shop_mismatches: list[str],
+        woo_mismatches: list[str],
+        lost: int,
+        duplicated: int,
+    ) -> dict[str, Any]:
+        expected = self.model
         magento_mismatches = sorted(
             s for s in expected if self.magento.salable(s) != max(0, levels.get(s, 0))
         )
@@ -393,6 +485,7 @@ class Demo:
             "web_orders": len(self.traffic.web_orders),
             "magento_orders": len(self.traffic.magento_orders),
             "magento_shipped": len(self.traffic.magento_shipped),
+            "woocommerce_orders": len(self.traffic.woo_orders),
             "cancellations": len(self.traffic.cancelled),
             "last_unit_sold_twice": self.traffic.double_sells,
             "movements": movements,
@@ -405,9 +498,14 @@ class Demo:
             "ledger_matches_model": not ledger_mismatches,
             "shop_matches_ledger": not shop_mismatches,
             "magento_matches_ledger": not magento_mismatches,
+            "woocommerce_matches_ledger": not woo_mismatches,
             "till_matches_ledger": not till_mismatches,
             "mismatched_skus": (
-                ledger_mismatches + shop_mismatches + magento_mismatches + till_mismatches
+                ledger_mismatches
+                + shop_mismatches
+                + magento_mismatches
+                + woo_mismatches
+                + till_mismatches
             )[:10],
         }
 
@@ -428,6 +526,7 @@ async def run_demo(seconds: float | None, as_json: bool, products: int = 40, see
             f"  till stock:    {folder / 'till' / 'stock.csv'}\n"
             f"  PrestaShop:    {demo.shop_url}/api  (key {DEMO_KEY})\n"
             f"  Magento:       {demo.magento_url}/rest/V1  (token {DEMO_MAGENTO_TOKEN})\n"
+            f"  WooCommerce:   {demo.woo_url}/wp-json/wc/v3  (key {DEMO_WOO_KEY})\n"
             f"  status page:   http://127.0.0.1:{demo.daemon.web_port}/\n"
             f"  health:        http://127.0.0.1:{demo.daemon.web_port}/healthz\n"
             f"  status:        syncd status --config {folder / 'syncd.toml'}\n"
@@ -465,6 +564,7 @@ async def run_demo(seconds: float | None, as_json: bool, products: int = 40, see
         and summary["ledger_matches_model"]
         and summary["shop_matches_ledger"]
         and summary["magento_matches_ledger"]
+        and summary["woocommerce_matches_ledger"]
         and summary["till_matches_ledger"]
     )
     return 0 if ok else 1

@@ -4,6 +4,7 @@ tests, and tests/woocommerce/test_parity.py holds its answers' shapes to the rea
 
 from syncd.connectors.woocommerce.emulator.routes import (
     EMULATOR_KEY,
+    add_catalog,
     create_app,
     deliver_due,
     load_catalog,
@@ -13,6 +14,7 @@ from syncd.connectors.woocommerce.emulator.state import WooCommerceEmulator, sig
 
 __all__ = [
     "EMULATOR_KEY",
+    "add_catalog",
     "WooCommerceEmulator",
     "create_app",
     "deliver_due",

@@ -14,7 +14,7 @@ import math
 import operator
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +24,7 @@ import aiohttp
 from aiohttp import web
 
 from syncd.connectors.emulation import (
+    CatalogItem,
     Faults,
     add_write_log,
     demo_catalog,
@@ -789,8 +790,13 @@ def run_standalone(host: str, port: int, products: int) -> None:
 
 def load_catalog(emulator: WooCommerceEmulator, count: int) -> None:
     """The shared demo catalogue: each shirt a variable product, its sizes variations."""
+    add_catalog(emulator, demo_catalog(count))
+
+
+def add_catalog(emulator: WooCommerceEmulator, items: Sequence[CatalogItem]) -> None:
+    """Catalogue items as variable products (one per parent) and their variations."""
     parents: dict[str, int] = {}
-    for item in demo_catalog(count):
+    for item in items:
         if item.parent not in parents:
             parents[item.parent] = emulator.add_product(
                 item.parent, name=item.name.rsplit(",", 1)[0], variations={}
