@@ -39,6 +39,9 @@ def main(argv: list[str]) -> int:
         choices=("adopt", "revert", "report"),
         help="the shops' hand_edits (default adopt, the merchant's default)",
     )
+    parser.add_argument(
+        "--woocommerce", action="store_true", help="a third webshop: WooCommerce (its emulator)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     configure_logging("error")
@@ -53,6 +56,7 @@ def main(argv: list[str]) -> int:
             proxy_rate=args.proxy_rate,
             converge_timeout=120,
             hand_edits=args.hand_edits,
+            woocommerce=args.woocommerce,
         )
         result = asyncio.run(run_campaign(options))
         print(f"{store}: {json.dumps(result)}", file=sys.stderr, flush=True)

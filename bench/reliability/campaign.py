@@ -54,6 +54,8 @@ HEADER = (
     "Gross sales,Discounts,Net sales,Cost of goods,Gross profit,Taxes,POS,Store,Cashier name,"
     "Customer name,Customer contacts,Comment,Status\n"
 )
+# The channel each shop emulator is configured as.
+CHANNELS = {"prestashop": "webshop", "magento": "magento", "woocommerce": "woo"}
 # Recognisable secrets: the campaign proves none of them ever leaves the daemon.
 WEBHOOK_SECRET = "WEBHOOK-SECRET-7f3a9c41d2"
 
@@ -75,6 +77,7 @@ class Options:
     # The shops' hand_edits, as a merchant runs them ("adopt"): under these faults no write of
     # ours, answered or not, may ever be taken for a back-office edit (the model would differ).
     hand_edits: str = "adopt"
+    woocommerce: bool = False  # a third webshop: WooCommerce (its emulator, behind a proxy)
 
 
 @dataclass
@@ -90,6 +93,7 @@ class Record:
     web_orders: int = 0
     cancels: int = 0
     orders: list[tuple[str, int, dict[str, int]]] = field(default_factory=list)
+    orders_by_shop: Counter[str] = field(default_factory=Counter)
 
     def take(self, channel: str, lines: dict[str, int], sign: int = -1) -> None:
         for sku, qty in lines.items():
@@ -207,6 +211,7 @@ class Campaign:
         self.unconverged: list[str] = []
         self.reconciled: int | None = None  # exit code of the repairing reconcile, if needed
         self.pages_checked = 0
+        self.shops = ["prestashop", "magento", *(["woocommerce"] if options.woocommerce else [])]
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -232,12 +237,14 @@ class Campaign:
 
         self._emulator("prestashop")
         self._emulator("magento")
+        if self.o.woocommerce:
+            self._emulator("woocommerce")
         self.http = aiohttp.ClientSession()
         catalog = demo_catalog(self.o.products)
         self.record.model = {i.sku: 150 + self.rng.randrange(100) for i in catalog}
-        await self.admin("prestashop", "POST", "quantities", self.record.model)
-        await self.admin("magento", "POST", "quantities", self.record.model)
-        for kind in ("prestashop", "magento"):
+        for kind in self.shops:
+            await self.admin(kind, "POST", "quantities", self.record.model)
+        for kind in self.shops:
             port = int(self.info[kind]["url"].rsplit(":", 1)[1].split("/")[0])
             proxy = FaultProxy("127.0.0.1", port, random.Random(self.rng.random()))
             await proxy.start()
@@ -328,6 +335,19 @@ class Campaign:
                         "password": mg["password"],
                         **shop,
                     },
+                    **(
+                        {
+                            "woo": {
+                                "type": "woocommerce",
+                                "url": f"http://127.0.0.1:{self.proxies['woocommerce'].port}",
+                                "consumer_key": self.info["woocommerce"]["consumer_key"],
+                                "consumer_secret": self.info["woocommerce"]["consumer_secret"],
+                                **shop,
+                            }
+                        }
+                        if self.o.woocommerce
+                        else {}
+                    ),
                 },
             },
         )
@@ -345,6 +365,7 @@ class Campaign:
             self.info["magento"]["password"],
             WEBHOOK_SECRET,
             self.smtp_password,
+            *([self.info["woocommerce"]["consumer_secret"]] if self.o.woocommerce else []),
         ]
 
     # -- the daemon ---------------------------------------------------------------------------
@@ -430,13 +451,18 @@ class Campaign:
 
     async def web_order(self) -> None:
         rec = self.record
-        kind = "prestashop" if self.rng.random() < 0.5 else "magento"
-        channel = "webshop" if kind == "prestashop" else "magento"
+        if self.o.woocommerce:
+            kind = self.rng.choice(self.shops)
+        else:  # the draws of the campaigns before WooCommerce: the same seed, the same run
+            kind = "prestashop" if self.rng.random() < 0.5 else "magento"
+        channel = CHANNELS[kind]
         if rec.orders and self.rng.random() < 0.15:
             index = self.rng.randrange(len(rec.orders))
             ckind, oid, lines = rec.orders.pop(index)
-            cchannel = "webshop" if ckind == "prestashop" else "magento"
-            if ckind == "prestashop":
+            cchannel = CHANNELS[ckind]
+            if ckind == "woocommerce":
+                await self.admin(ckind, "POST", f"orders/{oid}/status", {"status": "cancelled"})
+            elif ckind == "prestashop":
                 await self.admin(ckind, "POST", f"orders/{oid}/state", {"state": "PS_OS_CANCELED"})
             else:
                 await self.admin(ckind, "POST", f"orders/{oid}/cancel")
@@ -448,6 +474,7 @@ class Campaign:
         answer = await self.admin(kind, "POST", "orders", {"lines": lines})
         rec.take(channel, lines)
         rec.web_orders += 1
+        rec.orders_by_shop[kind] += 1
         rec.orders.append((kind, int(answer["id"]), lines))
 
     async def traffic(self) -> None:
@@ -477,7 +504,7 @@ class Campaign:
             await _sleep_or(self.stop_traffic, self.rng.uniform(1.0, 4.0))
             if self.stop_traffic.is_set():
                 break
-            kind = self.rng.choice(["prestashop", "magento"])
+            kind = self.rng.choice(self.shops)
             if kind == "magento" and self.rng.random() < 0.25:
                 await self.admin(kind, "POST", "expire-tokens")
                 self.faults["token_expired"] += 1
@@ -601,7 +628,7 @@ class Campaign:
     async def end_faults(self) -> None:
         for proxy in self.proxies.values():
             proxy.rate = 0.0
-        for kind in ("prestashop", "magento"):
+        for kind in self.shops:
             await self.admin(kind, "POST", "faults", _no_faults())
 
     # -- checks -------------------------------------------------------------------------------
@@ -621,7 +648,13 @@ class Campaign:
                 s: max(0, int(mg[s]["salable"])) if s in mg else -1 for s in self.record.model
             },
             "till": {s: till.get(s, -1) for s in self.record.model},
+            **({"woo": await self._woo_shown()} if self.o.woocommerce else {}),
         }
+
+    async def _woo_shown(self) -> dict[str, int]:
+        wc = await self.admin("woocommerce", "GET", "quantities")
+        # below 0 (REST orders are not checked against stock) it sells nothing, as at 0
+        return {s: max(0, int(wc[s])) if wc.get(s) is not None else -1 for s in self.record.model}
 
     def mismatches(self, shown: dict[str, dict[str, int]]) -> dict[str, int]:
         want = {s: max(0, q) for s, q in self.record.model.items()}
@@ -822,6 +855,7 @@ class Campaign:
                 "duplicate_files": rec.duplicate_files,
                 "web_orders": rec.web_orders,
                 "cancels": rec.cancels,
+                "web_orders_by_shop": dict(rec.orders_by_shop),
                 "documents": rec.till_receipts + rec.web_orders,
                 "convergence_seconds": round(convergence, 2),
                 "mismatched_after_convergence": mismatched,

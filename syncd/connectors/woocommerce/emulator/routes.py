@@ -744,6 +744,13 @@ def _admin_routes(app: web.Application) -> None:
         order = emulator.create_order(lines, status=str(data.get("status") or "processing"))
         return web.json_response({"id": order["id"]})
 
+    async def order_status(request: web.Request) -> web.Response:
+        """{"status": "cancelled"}: the merchant moves an order (stock rules apply)."""
+        emulator = request.app[EMULATOR_KEY]
+        order = emulator.order(int(request.match_info["id"]))
+        emulator.set_status(order, str((await request.json())["status"]))
+        return web.json_response({"id": order["id"], "status": order["status"]})
+
     async def quantities(request: web.Request) -> web.Response:
         emulator = request.app[EMULATOR_KEY]
         if request.method == "POST":
@@ -771,6 +778,7 @@ def _admin_routes(app: web.Application) -> None:
 
     app.router.add_post("/__emulator/products", products)
     app.router.add_post("/__emulator/orders", orders)
+    app.router.add_post("/__emulator/orders/{id}/status", order_status)
     app.router.add_route("*", "/__emulator/quantities", quantities)
     app.router.add_route("*", "/__emulator/webhooks", webhooks)
     app.router.add_post("/__emulator/webhooks/deliver", deliver_now)
