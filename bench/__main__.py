@@ -10,6 +10,7 @@ NAMES = (
     "till",
     "prestashop",
     "magento",
+    "woocommerce",
     "latency",
     "reconcile",
     "footprint",
