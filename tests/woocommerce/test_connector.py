@@ -184,3 +184,23 @@ async def test_https_uses_basic_auth(emulated: WooShop) -> None:
                 await client.close()
     finally:
         await runner.cleanup()
+
+
+async def test_skus_with_spaces_plus_commas_and_accents_are_signed_and_found(
+    woo: WooShop,
+) -> None:
+    odd = {"A +B": 3, "Tée/ç": 4, "X,Y": 5}
+    ids = {}
+    for name, qty in odd.items():
+        ids[name] = await run(woo.product, name, qty)
+    skus = {woo.sku(name): qty for name, qty in odd.items()}
+    c = connector_for(woo)
+    await c.open()
+    try:
+        assert await c.read_figures(list(skus)) == skus
+        results = await c.push([PushItem(s, q + 1, q) for s, q in skus.items()])
+        assert [r.status for r in results] == [PushStatus.WRITTEN] * 3, results
+        for name, qty in odd.items():
+            assert await run(woo.stock, ids[name]) == qty + 1
+    finally:
+        await c.close()
