@@ -204,3 +204,31 @@ async def test_skus_with_spaces_plus_commas_and_accents_are_signed_and_found(
             assert await run(woo.stock, ids[name]) == qty + 1
     finally:
         await c.close()
+
+
+async def test_a_wrong_url_is_a_configuration_error(emulated: WooShop) -> None:
+    from syncd.exceptions import ChannelConfigError
+
+    wrong = WooShop(emulated.url + "/blog", emulated.key, emulated.secret)
+    c = connector_for(wrong)
+    await c.open()
+    try:
+        with pytest.raises(ChannelConfigError, match="no WooCommerce REST API"):
+            await c.check()
+    finally:
+        await c.close()
+
+
+async def test_a_refused_batch_request_skips_its_items_only(emulated: WooShop) -> None:
+    emulator: Any = emulated.emulator  # type: ignore[attr-defined]
+    parent = emulator.add_product("TEE", variations={"TEE-S": 2})
+    emulator.add_product("MUG", 5)
+    del emulator.products[parent]  # deleted under its variation: its batch answers 400
+    c = connector_for(emulated)
+    await c.open()
+    try:
+        tee, mug = await c.push([PushItem("TEE-S", 1, 2), PushItem("MUG", 4, 5)])
+        assert tee.status is PushStatus.SKIPPED and "Invalid ID" in tee.reason
+        assert mug.status is PushStatus.WRITTEN and emulator.quantity("MUG") == 4
+    finally:
+        await c.close()

@@ -31,6 +31,7 @@ from syncd.connectors.http import HttpClient, HttpResponse, RetryPolicy, retry_a
 from syncd.connectors.woocommerce.settings import WooCommerceSettings
 from syncd.exceptions import (
     AuthError,
+    ChannelConfigError,
     ConnectorError,
     FatalError,
     ParseError,
@@ -102,6 +103,22 @@ class WooCommerceClient(HttpClient):
                 channel=self.channel,
                 code=code or str(response.status),
                 retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            )
+        if response.status in (301, 302, 307, 308):
+            # WordPress sends http to https (or to its canonical host): nothing to retry
+            target = response.headers.get("Location", "").split("?", 1)[0]
+            return ChannelConfigError(
+                f"{where}: HTTP {response.status}: the site moved to {target!r}; set url to the "
+                "site's address as WordPress gives it (Settings > General)",
+                channel=self.channel,
+                code=str(response.status),
+            )
+        if response.status == 404 and code in ("", "rest_no_route"):
+            return ChannelConfigError(
+                f"{where}: {detail}: no WooCommerce REST API at this url (is WooCommerce active, "
+                "are permalinks on, and is url the site's home address?)",
+                channel=self.channel,
+                code=code or "404",
             )
         if response.status in (401, 403):
             # woocommerce_rest_authentication_error (signature, key, timestamp, nonce) and

@@ -48,7 +48,7 @@ from syncd.connectors.woocommerce.settings import (
     parse_settings,
 )
 from syncd.domain import Document, Rejection
-from syncd.exceptions import ParseError
+from syncd.exceptions import AuthError, FatalError, ParseError, RetriableError
 
 log = structlog.get_logger("syncd.woocommerce")
 CURSOR = "orders.date_modified_gmt"
@@ -310,7 +310,19 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
             for group in writes.values()
             for start in range(0, len(group), BATCH_LIMIT)
         ]
-        for written in await asyncio.gather(*(self._write(job) for job in jobs)):
+        answers = await asyncio.gather(*(self._write(job) for job in jobs), return_exceptions=True)
+        for job, written in zip(jobs, answers, strict=True):
+            if isinstance(written, AuthError | RetriableError) or not isinstance(
+                written, dict | FatalError | ParseError
+            ):
+                raise written  # retriable or auth (or a bug): the whole batch is tried later
+            if isinstance(written, FatalError | ParseError):
+                # the request itself refused (its product gone…): these items only
+                for item, _ in job:
+                    results[item.sku] = PushResult(
+                        item.sku, PushStatus.SKIPPED, reason=str(written)
+                    )
+                continue
             results.update(written)
         out = [results[i.sku] for i in items]
         if any(r.status is PushStatus.DEFERRED for r in out):
