@@ -232,3 +232,32 @@ async def test_a_refused_batch_request_skips_its_items_only(emulated: WooShop) -
         assert mug.status is PushStatus.WRITTEN and emulator.quantity("MUG") == 4
     finally:
         await c.close()
+
+
+async def test_missed_orders_are_found_and_pulled_again(emulated: WooShop) -> None:
+    from syncd.reconcile.missed import rewind_cursors
+
+    emulator: Any = emulated.emulator  # type: ignore[attr-defined]
+    mug = emulator.add_product("MUG", 10)
+    first = emulator.create_order([(mug, 0, 1)], status="processing")
+    second = emulator.create_order([(mug, 0, 2)], status="processing")
+    c = connector_for(emulated, overlap_seconds=0)
+    await c.open()
+    try:
+        cursors: dict[str, str] = {}
+        await collect_documents(c, cursors)
+        # the cursor is a time the catch-up can rewind ("YYYY-MM-DD HH:MM:SS", GMT)
+        assert rewind_cursors(cursors, 60)[CURSOR] < cursors[CURSOR]
+
+        async def known() -> set[str]:
+            return {str(first["id"])}  # a ledger restored from before the second order
+
+        later = {CURSOR: "2999-01-01 00:00:00"}
+        batches = [b async for b in c.missed_documents(known, later, window_seconds=3600)]
+        docs = [d for b in batches for d in b.documents]
+        findings = [f for b in batches for f in b.missed]
+        assert str(second["id"]) in {d.doc_id for d in docs}
+        assert [f.sku for f in findings] == [str(second["id"])]
+        assert all(not b.cursors for b in batches)  # never moves the ingest position
+    finally:
+        await c.close()

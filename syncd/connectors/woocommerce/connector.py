@@ -22,7 +22,7 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -41,7 +41,7 @@ from syncd.connectors.base import (
     PushStatus,
 )
 from syncd.connectors.woocommerce.client import BATCH_LIMIT, WooCommerceClient, batch_errors
-from syncd.connectors.woocommerce.orders import GMT, gmt, order_document, whole
+from syncd.connectors.woocommerce.orders import GMT, NEVER, gmt, order_document, whole
 from syncd.connectors.woocommerce.settings import (
     START_FORMAT,
     WooCommerceSettings,
@@ -49,9 +49,11 @@ from syncd.connectors.woocommerce.settings import (
 )
 from syncd.domain import Document, Rejection
 from syncd.exceptions import AuthError, FatalError, ParseError, RetriableError
+from syncd.reconcile.compare import Finding, FindingKind
+from syncd.reconcile.missed import CHANNEL_TIME, earliest_cursors, missing_orders, newest_time
 
 log = structlog.get_logger("syncd.woocommerce")
-CURSOR = "orders.date_modified_gmt"
+CURSOR = "orders.date_modified_gmt"  # "YYYY-MM-DD HH:MM:SS", GMT
 ORDER_FIELDS = "id,number,status,date_created_gmt,date_modified_gmt,line_items"
 PRODUCT_FIELDS = "id,name,type,parent_id,sku,global_unique_id,manage_stock,stock_quantity"
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"
@@ -131,7 +133,7 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
     def _start(self, cursors: Mapping[str, str]) -> str:
         since = cursors.get(CURSOR, "")
         if since:
-            start = gmt(since, CURSOR)
+            start = gmt(since.replace(" ", "T"), CURSOR)
         elif self.settings.start_from:
             local = datetime.strptime(self.settings.start_from, START_FORMAT)  # noqa: DTZ007
             start = local.replace(tzinfo=self.zone).astimezone(UTC)
@@ -146,7 +148,9 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
         ``modified_after`` as GMT (WC_REST_CRUD_Controller::prepare_objects_query), the way the
         cursor is kept. An order modified while we page moves to the end and is read there or
         by the next pull, which starts an overlap before the newest time seen."""
-        newest = cursors.get(CURSOR, "")
+        newest = ""
+        if cursors.get(CURSOR):  # one format, whichever was stored (an ISO "T" one too)
+            newest = gmt(cursors[CURSOR].replace(" ", "T"), CURSOR).strftime(CHANNEL_TIME)
         params = {
             "modified_after": self._start(cursors),
             "dates_are_gmt": "true",
@@ -176,14 +180,78 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
                     documents.append(document)
             for order in orders:
                 try:
-                    seen = gmt(order.get("date_modified_gmt"), "date_modified_gmt").strftime(GMT)
+                    seen = gmt(order.get("date_modified_gmt"), "date_modified_gmt")
                 except ParseError:
                     continue  # never a garbage cursor
-                newest = max(newest, seen)
+                # kept as the other shops' cursors are (GMT here): a catch-up rewinds them
+                newest = max(newest, seen.strftime(CHANNEL_TIME))
             yield Batch(
                 documents=documents,
                 cursors={CURSOR: newest} if newest else {},
                 rejections=rejections,
+            )
+
+    def missed_documents(
+        self,
+        known: Callable[[], Awaitable[Set[str]]],
+        cursors: Mapping[str, str],
+        *,
+        window_seconds: float,
+    ) -> AsyncIterator[Batch]:
+        """Orders modified before the ingest cursor that the ledger never applied (a ledger
+        restored from a backup): pulled again from just before the earliest, then one finding
+        per missed order."""
+        return self._missed(known, cursors)
+
+    async def _missed(
+        self, known: Callable[[], Awaitable[Set[str]]], cursors: Mapping[str, str]
+    ) -> AsyncIterator[Batch]:
+        if not cursors.get(CURSOR):
+            return  # never pulled: the first pull reads everything anyway
+        times: dict[str, str] = {}
+        params = {
+            "status": "any",
+            "orderby": "id",
+            "order": "asc",
+            "_fields": "id,status,date_modified_gmt",
+        }
+        async for orders in self.client.pages("orders", params, page_size=100):
+            for order in orders:
+                if str(order.get("status")) in NEVER:
+                    continue
+                try:
+                    when = gmt(order.get("date_modified_gmt"), "date_modified_gmt")
+                except ParseError:
+                    continue
+                times[str(order.get("id"))] = when.strftime(CHANNEL_TIME)
+        since = ""
+        if self.settings.start_from:
+            local = datetime.strptime(self.settings.start_from, START_FORMAT)  # noqa: DTZ007
+            since = local.replace(tzinfo=self.zone).astimezone(UTC).strftime(CHANNEL_TIME)
+        ledger = await known()
+        found = missing_orders(times, ledger, since=since, before=newest_time(cursors))
+        if not found:
+            return
+        start = earliest_cursors(cursors, min(m.updated for m in found))
+        applied = set(ledger)
+        async for batch in self.pull(start):
+            applied.update(d.doc_id for d in batch.documents)
+            if batch.documents:
+                yield Batch(documents=batch.documents)  # never the pull's cursors
+        for m in found:
+            done = m.order_id in applied
+            log.warning(
+                "missed_order", channel=self.name, order=m.order_id, updated=m.updated, applied=done
+            )
+            yield Batch(
+                missed=[
+                    Finding(
+                        self.name,
+                        m.order_id,
+                        FindingKind.MISSED_ORDER,
+                        detail={"updated": m.updated, "applied": done},
+                    )
+                ]
             )
 
     # -- reading stock -------------------------------------------------------------------------
