@@ -5,20 +5,14 @@ deliveries, and the ``/__emulator/…`` admin API for tests, the demo and the be
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import hashlib
-import hmac
 import json
 import math
 import operator
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
@@ -31,168 +25,30 @@ from syncd.connectors.emulation import (
     install_faults,
     serve_forever,
 )
+from syncd.connectors.woocommerce.emulator.auth import (
+    EMULATOR_KEY,
+    OPTIONS_KEY,
+    Options,
+    authenticate,
+    denied,
+    error,
+)
 from syncd.connectors.woocommerce.emulator.state import (
     GMT,
     PARIS,
-    Delivery,
     ShopError,
     Webhook,
     WooCommerceEmulator,
-    dumps,
     order_json,
     product_json,
-    signature,
 )
-
-EMULATOR_KEY = web.AppKey("woocommerce_emulator", WooCommerceEmulator)
-BATCH_LIMIT = 100
-NONCE_WINDOW = 15 * 60  # check_oauth_timestamp_and_nonce: 15 minutes either way
-
-
-@dataclass
-class Options:
-    consumer_key: str
-    consumer_secret: str
-    https: bool = False  # as if WordPress saw HTTPS (behind TLS): Basic auth accepted
-    webhook_delay: float | None = 0.0  # seconds; None: held until /__emulator/webhooks/deliver
-    nonces: dict[str, float] = field(default_factory=dict)
-    refused: int = 0  # requests answered 401
-    base: str = "http://127.0.0.1"  # the shop's URL as clients reach it (webhook payloads)
-
-
-OPTIONS_KEY = web.AppKey("woocommerce_options", Options)
-
-
-def _error(status: int, code: str, message: str, **data: Any) -> web.Response:
-    return web.json_response(
-        {"code": code, "message": message, "data": {"status": status, **data}}, status=status
-    )
-
-
-def rfc3986(text: str) -> str:
-    """PHP's rawurlencode (wc_rest_urlencode_rfc3986)."""
-    return quote(text, safe="-_.~")
-
-
-def _expected_signature(request: web.Request, params: Mapping[str, str], secret: str) -> str:
-    """check_oauth_signature: METHOD & enc(url) & the sorted, twice-normalised parameters."""
-    scheme = "https" if request.app[OPTIONS_KEY].https else "http"
-    base = rfc3986(f"{scheme}://{request.host}{request.path}")
-    pairs = sorted((k, v) for k, v in params.items() if k != "oauth_signature")
-    joined = "%26".join(rfc3986(f"{rfc3986(k)}={rfc3986(v)}") for k, v in pairs)
-    algorithm = params.get("oauth_signature_method", "").replace("HMAC-", "").lower()
-    digest = hmac.new(
-        (secret + "&").encode(),
-        f"{request.method.upper()}&{base}&{joined}".encode(),
-        getattr(hashlib, algorithm),
-    ).digest()
-    return base64.b64encode(digest).decode()
-
-
-def _authenticate(request: web.Request) -> web.Response | bool:
-    """True when the key is good, False when no credentials came (the permission check then
-    refuses), or the 401 WooCommerce answers for bad ones."""
-    options: Options = request.app[OPTIONS_KEY]
-    if options.https:
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Basic "):
-            try:
-                user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-            except (ValueError, UnicodeDecodeError):
-                user = password = ""
-            if user != options.consumer_key:
-                return _error(
-                    401, "woocommerce_rest_authentication_error", "Consumer key is invalid."
-                )
-            if not hmac.compare_digest(password, options.consumer_secret):
-                return _error(
-                    401, "woocommerce_rest_authentication_error", "Consumer secret is invalid."
-                )
-            return True
-        key = request.query.get("consumer_key")
-        if key is not None:
-            if key != options.consumer_key:
-                return _error(
-                    401, "woocommerce_rest_authentication_error", "Consumer key is invalid."
-                )
-            if not hmac.compare_digest(
-                request.query.get("consumer_secret", ""), options.consumer_secret
-            ):
-                return _error(
-                    401, "woocommerce_rest_authentication_error", "Consumer secret is invalid."
-                )
-            return True
-        return False
-    params = dict(request.query)
-    if "oauth_consumer_key" not in params:
-        return False
-    for name in ("oauth_timestamp", "oauth_nonce", "oauth_signature", "oauth_signature_method"):
-        if not params.get(name):
-            return _error(
-                401, "woocommerce_rest_authentication_error", f"Missing OAuth parameter {name}"
-            )
-    if params["oauth_consumer_key"] != options.consumer_key:
-        return _error(401, "woocommerce_rest_authentication_error", "Consumer key is invalid.")
-    if params["oauth_signature_method"] not in ("HMAC-SHA1", "HMAC-SHA256"):
-        return _error(
-            401,
-            "woocommerce_rest_authentication_error",
-            "Invalid signature - signature method is invalid.",
-        )
-    given = params["oauth_signature"].replace(" ", "+")
-    if not hmac.compare_digest(
-        given, _expected_signature(request, params, options.consumer_secret)
-    ):
-        return _error(
-            401,
-            "woocommerce_rest_authentication_error",
-            "Invalid signature - provided signature does not match.",
-        )
-    now = time.time()
-    try:
-        stamp = int(params["oauth_timestamp"])
-    except ValueError:
-        stamp = 0
-    if abs(stamp - now) > NONCE_WINDOW:
-        return _error(401, "woocommerce_rest_authentication_error", "Invalid timestamp.")
-    for nonce, seen in list(options.nonces.items()):
-        if seen < now - NONCE_WINDOW:
-            del options.nonces[nonce]
-    nonce = params["oauth_nonce"]
-    if nonce in options.nonces:
-        return _error(
-            401,
-            "woocommerce_rest_authentication_error",
-            "Invalid nonce - nonce has already been used.",
-        )
-    options.nonces[nonce] = now
-    return True
-
-
-def _denied(request: web.Request, kind: str) -> web.Response:
-    """What the permission callbacks answer without credentials (rest_authorization_required_code)."""
-    messages = {
-        "list": ("woocommerce_rest_cannot_view", "Sorry, you cannot list resources."),
-        "view": ("woocommerce_rest_cannot_view", "Sorry, you cannot view this resource."),
-        "create": (
-            "woocommerce_rest_cannot_create",
-            "Sorry, you are not allowed to create resources.",
-        ),
-        "edit": (
-            "woocommerce_rest_cannot_edit",
-            "Sorry, you are not allowed to edit this resource.",
-        ),
-        "batch": (
-            "woocommerce_rest_cannot_batch",
-            "Sorry, you are not allowed to batch manipulate this resource.",
-        ),
-        "delete": (
-            "woocommerce_rest_cannot_delete",
-            "Sorry, you are not allowed to delete this resource.",
-        ),
-    }
-    code, message = messages[kind]
-    return _error(401, code, message)
+from syncd.connectors.woocommerce.emulator.webhooks import (
+    SESSION_KEY,
+    deliver_due,
+    queue,
+    start_deliveries,
+    stop_deliveries,
+)
 
 
 def _base(request: web.Request) -> str:
@@ -217,16 +73,16 @@ def _paged(request: web.Request, rows: list[dict[str, Any]]) -> web.Response:
         per_page = int(request.query.get("per_page", "10"))
         page = int(request.query.get("page", "1"))
     except ValueError:
-        return _error(400, "rest_invalid_param", "Invalid parameter(s): per_page")
+        return error(400, "rest_invalid_param", "Invalid parameter(s): per_page")
     if not 1 <= per_page <= 100:
-        return _error(
+        return error(
             400,
             "rest_invalid_param",
             "Invalid parameter(s): per_page",
             params={"per_page": "per_page must be between 1 (inclusive) and 100 (inclusive)"},
         )
     if page < 1:
-        return _error(400, "rest_invalid_param", "Invalid parameter(s): page")
+        return error(400, "rest_invalid_param", "Invalid parameter(s): page")
     total = len(rows)
     pages = math.ceil(total / per_page)
     chunk = rows[(page - 1) * per_page : page * per_page]
@@ -247,6 +103,9 @@ def _paged(request: web.Request, rows: list[dict[str, Any]]) -> web.Response:
     return web.json_response(_fields(chunk, request), headers=headers)
 
 
+# WC_REST_Controller::check_batch_limit (filter woocommerce_rest_batch_items_limit, default 100)
+BATCH_LIMIT = 100
+
 # -- the API ------------------------------------------------------------------------------------
 
 
@@ -258,13 +117,13 @@ def _api(kind: str, route: Route) -> Callable[[web.Request], Awaitable[web.Respo
         emulator = request.app[EMULATOR_KEY]
         emulator.requests.append((request.method, request.path))
         request.app[OPTIONS_KEY].base = _base(request)
-        auth = _authenticate(request)
+        auth = authenticate(request)
         if isinstance(auth, web.Response):
             request.app[OPTIONS_KEY].refused += 1
             return auth
         if not auth:
             request.app[OPTIONS_KEY].refused += 1
-            return _denied(request, kind)
+            return denied(request, kind)
         try:
             return await route(request, emulator)
         except ShopError as err:
@@ -574,100 +433,6 @@ async def create_webhook(request: web.Request, emulator: WooCommerceEmulator) ->
     )
 
 
-# -- webhook deliveries -------------------------------------------------------------------------
-
-SESSION_KEY = web.AppKey("woocommerce_session", aiohttp.ClientSession)
-WORKER_KEY = web.AppKey("woocommerce_deliveries", asyncio.Task)
-
-
-def _queue(app: web.Application, topic: str, resource_id: int) -> None:
-    """One pending delivery per webhook and resource: later changes merge into it (Action
-    Scheduler's woocommerce_deliver_webhook_async is not queued again while one is pending)."""
-    emulator = app[EMULATOR_KEY]
-    options: Options = app[OPTIONS_KEY]
-    loop_time = asyncio.get_event_loop().time()
-    delay = options.webhook_delay
-    for hook in emulator.webhooks.values():
-        if hook.status != "active" or hook.topic != topic:
-            continue
-        if any(d.webhook.id == hook.id and d.resource_id == resource_id for d in emulator.queue):
-            continue
-        due = math.inf if delay is None else loop_time + delay
-        emulator.queue.append(Delivery(hook, resource_id, topic, due))
-
-
-async def deliver(app: web.Application, delivery: Delivery) -> int:
-    """POST one delivery as WC_Webhook::deliver does; its HTTP status (0: unreachable)."""
-    emulator = app[EMULATOR_KEY]
-    base = app[OPTIONS_KEY].base
-    resource, event = delivery.topic.split(".", 1)
-    if resource == "order":
-        order = emulator.orders.get(delivery.resource_id)
-        payload: dict[str, Any] = (
-            order_json(order, base) if order is not None else {"id": delivery.resource_id}
-        )
-    else:
-        product = emulator.products.get(delivery.resource_id)
-        payload = (
-            product_json(product, base) if product is not None else {"id": delivery.resource_id}
-        )
-    body = dumps(payload)
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "WooCommerce/11.0.1 Hookshot (WordPress/7.0.4)",
-        "X-WC-Webhook-Source": base + "/",
-        "X-WC-Webhook-Topic": delivery.topic,
-        "X-WC-Webhook-Resource": resource,
-        "X-WC-Webhook-Event": event,
-        "X-WC-Webhook-Signature": signature(delivery.webhook.secret, body),
-        "X-WC-Webhook-ID": str(delivery.webhook.id),
-        "X-WC-Webhook-Delivery-ID": secrets.token_hex(16),
-    }
-    try:
-        async with app[SESSION_KEY].post(
-            delivery.webhook.delivery_url,
-            data=body,
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=5),
-        ) as response:
-            return response.status
-    except (aiohttp.ClientError, TimeoutError):
-        return 0
-
-
-async def deliver_due(app: web.Application, *, everything: bool = False) -> int:
-    emulator = app[EMULATOR_KEY]
-    now = asyncio.get_event_loop().time()
-    due = [d for d in emulator.queue if everything or d.due <= now]
-    emulator.queue = [d for d in emulator.queue if d not in due]
-    for delivery in due:
-        await deliver(app, delivery)
-    return len(due)
-
-
-async def _delivery_loop(app: web.Application) -> None:
-    while True:
-        await asyncio.sleep(0.05)
-        if app[EMULATOR_KEY].queue:
-            await deliver_due(app)
-
-
-async def _start(app: web.Application) -> None:
-    app[SESSION_KEY] = aiohttp.ClientSession()
-    app[WORKER_KEY] = asyncio.get_event_loop().create_task(
-        _delivery_loop(app), name="woocommerce-emulator-deliveries"
-    )
-
-
-async def _stop(app: web.Application) -> None:
-    app[WORKER_KEY].cancel()
-    try:
-        await app[WORKER_KEY]
-    except asyncio.CancelledError:
-        pass
-    await app[SESSION_KEY].close()
-
-
 # -- the app ------------------------------------------------------------------------------------
 
 
@@ -684,7 +449,7 @@ def create_app(
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app[EMULATOR_KEY] = emulator
     app[OPTIONS_KEY] = Options(consumer_key, consumer_secret, https, webhook_delay)
-    emulator.on_event = lambda topic, rid: _queue(app, topic, rid)
+    emulator.on_event = lambda topic, rid: queue(app, topic, rid)
     install_faults(app, faults, seed)
     api = "/wp-json/wc/v3"
     r = app.router
@@ -710,8 +475,8 @@ def create_app(
     r.add_post(one, _api("edit", update_variation))
     r.add_post(f"{api}/webhooks", _api("create", create_webhook))
     _admin_routes(app)
-    app.on_startup.append(_start)
-    app.on_cleanup.append(_stop)
+    app.on_startup.append(start_deliveries)
+    app.on_cleanup.append(stop_deliveries)
     return app
 
 
