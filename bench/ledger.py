@@ -6,6 +6,17 @@ the strictest), then each applies --batch documents per call (a till file's rece
 Reports documents/s and p50/p99 apply latency per store, pgbench's built-in simple-update tps on
 the same PostgreSQL for comparison, and the time to read the levels of 100,000 SKUs.
 
+``--locations N`` (issue 17): both runs again on fresh ledgers with N locations, every document
+at one of them (producer n sells at location n mod N) and the web shop selling from all N, so
+each document also moves a location's figure and each channel's figure is a sum over locations;
+the same two channels and documents as with one location, run alternately with it for
+``--rounds`` rounds (``*_one_location``, ``*_locations``; ``locations_ratio``: the median of
+documents/s with N locations ÷ the median with one).
+
+``--kits F`` (issue 17): the same runs without kits and with a fraction F of the SKUs kits, on
+fresh ledgers; with ``--locations N`` as well, the second run also has N locations
+(``ratio``: its documents/s ÷ the first's, medians over ``--rounds``).
+
 ``sqlite_waiting``: the closed-loop run again while a pusher per channel waits on the outbox, as
 in the daemon; on SQLite that starts the watcher of other processes' commits (``PRAGMA
 data_version`` every 50 ms), whose cost under load it measures.
@@ -32,13 +43,15 @@ import asyncpg
 
 from syncd.domain import Document, DocumentKind
 from syncd.ledger import ChannelInfo
+from syncd.ledger.locations import LocationInfo
 from syncd.ledger.postgres import PostgresStore
 from syncd.ledger.sqlite import SqliteStore
 from syncd.ledger.sqlstore import SqlStore
 from syncd.logs import configure_logging
 
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
-BENCH_DB = "syncd_bench"
+# Several benchmarks may share one PostgreSQL: SYNCD_BENCH_DB names this run's database.
+BENCH_DB = os.environ.get("SYNCD_BENCH_DB", "syncd_bench")
 
 
 def _log(text: str) -> None:
@@ -74,9 +87,16 @@ async def _producers(
     skus: int,
     batch: int = 1,
     kit_fraction: float = 0.0,
+    locations: int = 0,
 ) -> dict[str, float]:
+    places = [f"L{i}" for i in range(locations)]
+    if places:
+        await store.register_locations([LocationInfo(p) for p in places])
     await store.register_channels(
-        [ChannelInfo("till", "csv_till"), ChannelInfo("web", "prestashop")]
+        [
+            ChannelInfo("till", "csv_till", locations=tuple(places[:1])),
+            ChannelInfo("web", "prestashop", locations=tuple(places)),
+        ]
     )
     catalogue, kits = kit_catalogue(skus, kit_fraction)
     if kits:
@@ -85,7 +105,17 @@ async def _producers(
     # few units of each component: more stock where kits are sold).
     units = producers * per * (8 if kits else 1)
     stock = {sku: units for sku in catalogue if sku not in kits}
-    await store.apply_document(Document("office", "opening", DocumentKind.GOODS_RECEIPT, stock, T0))
+    for place in places or [""]:
+        await store.apply_document(
+            Document(
+                "office",
+                f"opening-{place}",
+                DocumentKind.GOODS_RECEIPT,
+                stock,
+                T0,
+                location=place,
+            )
+        )
     latencies: list[float] = []
 
     async def produce(n: int) -> None:
@@ -93,10 +123,11 @@ async def _producers(
             docs = [
                 Document(
                     "till",
-                    f"bench-{n}-{i}",
+                    f"bench-{batch}-{n}-{i}",  # new documents in each run, never replays
                     DocumentKind.TILL_RECEIPT,
                     {catalogue[(n * per + i) % skus]: 1},
                     T0,
+                    location=places[n % len(places)] if places else "",
                 )
                 for i in range(first, min(per, first + batch))
             ]
@@ -114,6 +145,7 @@ async def _producers(
         "seconds": round(elapsed, 3),
         "documents_per_second": round(total / elapsed, 1),
         "documents_per_call": batch,
+        "locations": max(1, locations),
         "p50_ms": round(statistics.median(latencies) * 1000, 3),
         "p99_ms": round(_pct(latencies, 0.99) * 1000, 3),
     }
@@ -201,10 +233,12 @@ async def _kits(args: argparse.Namespace, out: dict[str, Any]) -> None:
     for backend in args.stores.split(","):
         runs: dict[str, list[dict[str, Any]]] = {}
         for round_ in range(args.rounds):
-            labels = [("without_kits", 0.0), ("with_kits", args.kits)]
+            # With --locations too, the "with" run also has that many locations: the figure the
+            # issue compares (``--locations 3 --kits 0.1`` against one location and no kits).
+            labels = [("without_kits", 0.0, 0), ("with_kits", args.kits, args.locations)]
             if round_ % 2:
                 labels.reverse()
-            for label, fraction in labels:
+            for label, fraction, locations in labels:
                 _log(f"{backend} round {round_ + 1}: 8 producers, {label} …")
                 with tempfile.TemporaryDirectory() as tmp:
                     if backend == "sqlite":
@@ -226,12 +260,17 @@ async def _kits(args: argparse.Namespace, out: dict[str, Any]) -> None:
                                 args.skus,
                                 batch,
                                 fraction,
+                                locations,
                             )
                             runs.setdefault(label + mode, []).append(one)
                             _log(f"{backend} {label}{mode}: {one}")
                     finally:
                         await store.close()
-        result: dict[str, Any] = {"fraction": args.kits, "rounds": args.rounds}
+        result: dict[str, Any] = {
+            "fraction": args.kits,
+            "locations": max(1, args.locations),
+            "rounds": args.rounds,
+        }
         for key, values in runs.items():
             rates = [v["documents_per_second"] for v in values]
             result[key] = {
@@ -271,7 +310,54 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await _sqlite(args, out)
     if "postgres" in stores:
         await _postgres(args, out)
+    if args.locations:
+        await _locations(args, out, stores)
     return out
+
+
+async def _locations(args: argparse.Namespace, out: dict[str, Any], stores: list[str]) -> None:
+    """The closed-loop and batched runs with ``--locations`` locations, each beside the same run
+    with one location, on fresh ledgers, alternately for ``--rounds`` rounds (a shared machine's
+    load drifts by more than the difference measured); the ratio is of their medians."""
+    ratios: dict[str, float] = {}
+    admin = os.environ.get("SYNCD_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+    for backend in stores:
+        if "skipped" in out.get(backend, {}):
+            continue
+        runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        for round_ in range(args.rounds):
+            for locations in (0, args.locations):
+                _log(f"{backend}: round {round_ + 1}, {max(1, locations)} location(s) …")
+                with tempfile.TemporaryDirectory() as tmp:
+                    store: SqlStore
+                    if backend == "sqlite":
+                        path = Path(tmp) / "bench.sqlite3"
+                        store = await SqliteStore(path, strict_skus=False).open()
+                    else:
+                        dsn = await _fresh_pg(admin, f"{BENCH_DB}_locations")
+                        store = await PostgresStore(dsn, strict_skus=False, pool_size=4).open()
+                    try:
+                        for suffix, batch in (("", 1), ("_batched", args.batch)):
+                            result = await _producers(
+                                store,
+                                args.producers,
+                                args.per_producer,
+                                args.skus,
+                                batch,
+                                locations=locations,
+                            )
+                            runs.setdefault((f"{backend}{suffix}", locations), []).append(result)
+                    finally:
+                        await store.close()
+        for suffix in ("", "_batched"):
+            key = f"{backend}{suffix}"
+            one = [r["documents_per_second"] for r in runs[(key, 0)]]
+            many = [r["documents_per_second"] for r in runs[(key, args.locations)]]
+            out[f"{key}_one_location"] = {"documents_per_second": one}
+            out[f"{key}_locations"] = {"documents_per_second": many, "locations": args.locations}
+            ratios[key] = round(statistics.median(many) / statistics.median(one), 3)
+            _log(f"{key}: one location {one}, {args.locations} locations {many}: {ratios[key]}")
+    out["locations_ratio"] = ratios
 
 
 async def _sqlite(args: argparse.Namespace, out: dict[str, Any]) -> None:
@@ -343,6 +429,13 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--levels", type=int, default=100_000)
     parser.add_argument("--pgbench-seconds", type=int, default=15)
+    parser.add_argument(
+        "--locations",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run on a ledger with N locations and compare (0: no such run)",
+    )
     parser.add_argument("--stores", "--ledger", default="sqlite,postgres", help="sqlite,postgres")
     parser.add_argument(
         "--kits",
@@ -352,7 +445,10 @@ def main(argv: list[str]) -> int:
         help="compare documents/s without kits and with this fraction of the SKUs kits",
     )
     parser.add_argument(
-        "--rounds", type=int, default=3, help="--kits: rounds, the order alternated (median)"
+        "--rounds",
+        type=int,
+        default=3,
+        help="--kits, --locations: paired runs, the order alternated (median)",
     )
     parser.add_argument(
         "--database",

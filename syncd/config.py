@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from syncd.alerts.settings import AlertSettings, parse_alerts
 from syncd.domain import kit_problems
 from syncd.exceptions import ConfigError
+from syncd.locationsettings import LocationSettings, parse_locations, resolve_channel_locations
 from syncd.reconcile.settings import ReconcileSettings, parse_reconcile
 from syncd.settings import ConfigIssue as ConfigIssue  # re-exported: the old import paths
 from syncd.settings import LedgerSettings as LedgerSettings
@@ -69,6 +70,8 @@ class ChannelSettings:
     # it as an adjustment that reaches every channel; "revert" writes syncd's figure back;
     # "report" only shows it (status page, reconcile report).
     hand_edits: str = "adopt"
+    # The locations it sells from, in order (issue 17); () when no location is configured.
+    locations: tuple[str, ...] = ()
 
 
 HAND_EDITS = ("adopt", "revert", "report")
@@ -107,6 +110,7 @@ class Settings:
     # ``[kits]``: kit SKU → component SKU → units per kit (issue 17); written to the ledger at
     # start, replacing the kits an earlier config defined.
     kits: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    locations: tuple[LocationSettings, ...] = ()  # [locations.<name>], in order
 
     def channel(self, name: str) -> ChannelSettings:
         for ch in self.channels:
@@ -129,6 +133,7 @@ _COMMON_CHANNEL_KEYS = frozenset(
         "webhook_secret_file",
         "webhook_min_seconds",
         "hand_edits",
+        "locations",
     }
 )
 
@@ -225,6 +230,8 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
             "timezone", f"{web.timezone!r} is not a known time zone", 'timezone = "Europe/Paris"'
         )
 
+    locations = parse_locations(root.table_of("locations"), file=file, issues=issues)
+    channel_locations: list[tuple[str, str, tuple[str, ...]]] = []
     channels: list[ChannelSettings] = []
     raw_channels = root.table_of("channels")
     if not raw_channels:
@@ -283,7 +290,10 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
                 hand_edits=cr.string("hand_edits", "adopt", choices=HAND_EDITS),
             )
         )
+        channel_locations.append((name, type_name, cr.string_list("locations")))
         cr.reject_unknown()
+    sells_from = resolve_channel_locations(locations, channel_locations, file=file, issues=issues)
+    channels = [replace(c, locations=sells_from.get(c.name, ())) for c in channels]
 
     mr = TableReader(root.table_of("mapping"), file=file, prefix="mapping", issues=issues)
     aliases = mr.string_map("aliases")
@@ -329,6 +339,7 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
         reconcile=reconcile,
         stock=stock,
         kits=kits,
+        locations=locations,
     )
 
 

@@ -21,6 +21,10 @@ class DocumentKind(StrEnum):
     STOCK_COUNT = "stock_count"
     MANUAL = "manual"  # lines: units added (negative: removed)
     ADJUSTMENT = "adjustment"  # lines: units added (negative: removed), with a reason in meta
+    # A transfer between locations is two documents: units sent out of ``location`` towards
+    # ``destination`` (they are in transit meanwhile), then units received at the destination.
+    TRANSFER_OUT = "transfer_out"  # lines: units sent
+    TRANSFER_IN = "transfer_in"  # lines: units received
 
 
 class Reason(StrEnum):
@@ -42,6 +46,8 @@ class Reason(StrEnum):
     CORRECTION = "correction"
     HAND_EDIT = "hand_edit"  # a figure typed in a shop's back office, adopted (hand_edits)
     VOID = "void"  # a document booked by mistake, undone
+    TRANSFER_OUT = "transfer_out"  # units sent to another location (into transit)
+    TRANSFER_IN = "transfer_in"  # units received from another location (out of transit)
 
 
 # Reasons a person may give to an adjustment.
@@ -57,6 +63,24 @@ ADJUSTMENT_REASONS: tuple[str, ...] = (
 # no configured channel may take this name.
 STOCK_CHANNEL = "stock"
 # Where a booked document came from (meta "origin").
+# The location of a ledger without configured locations (and of everything before migration 0012).
+DEFAULT_LOCATION = "main"
+# Units sent to location X and not received yet are held at the location "transit:X": the
+# business still owns them (on hand counts them), no channel sells them.
+TRANSIT_PREFIX = "transit:"
+# Kinds of location a config may name.
+LOCATION_KINDS: tuple[str, ...] = ("store", "warehouse", "stand")
+
+
+def transit(destination: str) -> str:
+    """The location holding units on their way to ``destination``."""
+    return TRANSIT_PREFIX + destination
+
+
+def is_transit(location: str) -> bool:
+    return location.startswith(TRANSIT_PREFIX)
+
+
 ORIGINS: tuple[str, ...] = ("page", "file", "command", "channel_edit", "init", "folder")
 
 
@@ -82,6 +106,8 @@ _OUTFLOW_SIGN: Mapping[DocumentKind, int] = {
     DocumentKind.GOODS_RECEIPT: +1,
     DocumentKind.MANUAL: +1,
     DocumentKind.ADJUSTMENT: +1,
+    DocumentKind.TRANSFER_OUT: -1,
+    DocumentKind.TRANSFER_IN: +1,
 }
 
 
@@ -115,6 +141,10 @@ class Document:
     meta: Mapping[str, str] = field(default_factory=dict)
     # Stock counts only: SKU → on hand when that line was counted (see DocumentKind.STOCK_COUNT).
     basis: Mapping[str, int] = field(default_factory=dict)
+    # Where it happened; '' = its channel's location(s) (a web order: the ones its shop sells
+    # from, in order), or the first configured location for syncd's own documents.
+    location: str = ""
+    destination: str = ""  # a transfer sent out: the location the units go to
 
     @property
     def key(self) -> tuple[str, str]:
@@ -125,6 +155,8 @@ class Document:
         content: list[object] = [self.kind.value, sorted(self.lines.items()), self.cancelled]
         if self.basis:  # only counts have one: every other document keeps its earlier hash
             content.append(sorted(self.basis.items()))
+        if self.location or self.destination:  # likewise: a document naming none keeps its hash
+            content.append([self.location, self.destination])
         payload = json.dumps(content, separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
@@ -148,6 +180,19 @@ class Document:
             problems.append("negative version")
         if self.basis and self.kind is not DocumentKind.STOCK_COUNT:
             problems.append("only a stock count has a basis")
+        if self.kind is DocumentKind.TRANSFER_OUT:
+            if not self.location or not self.destination:
+                problems.append("a transfer names the location it leaves and its destination")
+            elif self.location == self.destination:
+                problems.append("a transfer goes to another location")
+        elif self.destination:
+            problems.append("only a transfer sent out has a destination")
+        if self.kind is DocumentKind.TRANSFER_IN and not self.location:
+            problems.append("a transfer received names the location receiving it")
+        if (self.location or self.destination) and (
+            is_transit(self.location) or is_transit(self.destination)
+        ):
+            problems.append(f"{TRANSIT_PREFIX}… is not a location a document may name")
         for sku, qty in self.basis.items():
             if isinstance(qty, bool) or not isinstance(qty, int):
                 problems.append(f"basis {qty!r} of {sku!r} is not a whole number")
@@ -158,6 +203,8 @@ class Document:
             *self.lines,
             *self.names.values(),
             *self.meta.values(),
+            self.location,
+            self.destination,
         )
         if not all(_is_unicode(t) for t in texts):
             # JSON may carry lone surrogates ("\ud800"); no database can store them.
@@ -187,6 +234,7 @@ class Movement:
     recorded_at: datetime
     id: int | None = None
     kit: str = ""  # the kit this SKU was sold (returned, received) as part of; '' on its own
+    location: str = DEFAULT_LOCATION
 
 
 def stock_delta(kind: DocumentKind, applied: int, wanted: int) -> int:
@@ -214,6 +262,10 @@ def movement_reason(kind: DocumentKind, delta: int, *, cancelled: bool, reason: 
         return Reason.RECEIPT
     if kind is DocumentKind.STOCK_COUNT:
         return Reason.COUNT_ADJUSTMENT
+    if kind is DocumentKind.TRANSFER_OUT:
+        return Reason.TRANSFER_OUT
+    if kind is DocumentKind.TRANSFER_IN:
+        return Reason.TRANSFER_IN
     return Reason.MANUAL
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from syncd.domain import Conflict, ConflictKind, DocumentKind
+from syncd.domain import DEFAULT_LOCATION, Conflict, ConflictKind, DocumentKind
 from syncd.ledger.store import NewAlertItem, StoredRejection
 
 REJECTED_ROW = "rejected_row"
@@ -126,6 +126,7 @@ class OversellView:
     documents: tuple[DocumentView, ...]
     losing: tuple[DocumentView, ...]  # the web orders to contact, cancel or back-order
     kits: tuple[str, ...] = ()  # kits the SKU was sold as part of (the SKU is what ran out)
+    location: str = ""  # where it went below zero ('' in a ledger without locations)
 
     @property
     def time(self) -> str:
@@ -301,6 +302,7 @@ def oversell_view(payload: Mapping[str, Any], zone: ZoneInfo) -> OversellView:
     detail = payload.get("detail", {})
     on_hand = detail.get("on_hand", -shortfall) if isinstance(detail, Mapping) else -shortfall
     kits = detail.get("kits") if isinstance(detail, Mapping) else None
+    location = str(detail.get("location", "") or "") if isinstance(detail, Mapping) else ""
     return OversellView(
         conflict_id=int(payload.get("conflict_id", 0)),
         sku=str(payload.get("sku", "")),
@@ -310,6 +312,7 @@ def oversell_view(payload: Mapping[str, Any], zone: ZoneInfo) -> OversellView:
         documents=documents,
         losing=tuple(d for d in documents if d.losing),
         kits=tuple(str(k) for k in kits) if isinstance(kits, list) else (),
+        location="" if location == DEFAULT_LOCATION else location,
     )
 
 

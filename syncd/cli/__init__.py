@@ -199,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     from syncd.cli.kits import add_commands as add_kit_commands
 
     add_kit_commands(sub)
+    from syncd.cli.transfer import add_command as add_transfer_command
+
+    add_transfer_command(sub)
     return parser
 
 

@@ -39,6 +39,7 @@ from syncd.config import ChannelSettings, Settings
 from syncd.connectors import connector_class
 from syncd.connectors.base import Connector
 from syncd.engine import onboarding
+from syncd.engine.declare import DeclaringStore, declare_channels
 from syncd.engine.reconciler import (
     ChannelTarget,
     NoProgress,
@@ -48,8 +49,8 @@ from syncd.engine.reconciler import (
     can_read,
 )
 from syncd.exceptions import ConnectorError, SchemaError
-from syncd.ledger import ChannelInfo, open_store
-from syncd.ledger.store import DocumentStore, KitStore, Store
+from syncd.ledger import open_store
+from syncd.ledger.store import KitStore, Store
 from syncd.logs import register_secret
 from syncd.reconcile.report import (
     ChannelReport,
@@ -118,19 +119,13 @@ def _progress() -> Progress:
 # -- ledger and channels --------------------------------------------------------------------------
 
 
-class PreparedStore(DocumentStore, KitStore, Protocol):
-    """What `prepare_store` sets up: the ledger's documents side and its kits."""
+class PreparedStore(DeclaringStore, KitStore, Protocol):
+    """What `prepare_store` sets up: locations, channels and kits."""
 
 
 async def prepare_store(store: PreparedStore, settings: Settings) -> None:
-    """What the daemon sets at start-up: channels, aliases, buffers (the config's values)."""
-    await store.register_channels(
-        [
-            ChannelInfo(c.name, c.type, c.push, connector_class(c.type).follows_own_sales)
-            for c in settings.channels
-            if c.enabled
-        ]
-    )
+    """What the daemon sets at start-up: locations, channels, aliases, buffers, kits (the config's)."""
+    await declare_channels(store, settings)
     if settings.aliases:
         await store.set_aliases(settings.aliases)
     await store.set_kits(settings.kits, source="config", replace_source=True)

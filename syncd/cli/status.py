@@ -10,8 +10,11 @@ from rich.console import Console
 from rich.table import Table
 
 from syncd.config import Settings
-from syncd.domain import ConflictStatus, utcnow
+from syncd.domain import ConflictStatus, is_transit, utcnow
 from syncd.ledger import open_store
+from syncd.ledger.locations import LocationInfo, stock_per_location
+
+SKU_ROWS = 40  # SKUs listed per location on the terminal (--json lists every one)
 
 
 async def gather_status(settings: Settings) -> dict[str, Any]:
@@ -23,6 +26,7 @@ async def gather_status(settings: Settings) -> dict[str, Any]:
         pending = await store.pending_lines()
         alert_counts = await store.alert_counts()
         unsent = await store.unsent_alert_mails(1)
+        stock = await store.location_stock()
     finally:
         await store.close()
     now = utcnow()
@@ -46,6 +50,9 @@ async def gather_status(settings: Settings) -> dict[str, Any]:
         )
     return {
         "channels": channels,
+        **stock_per_location(
+            [LocationInfo(loc.name, loc.kind) for loc in settings.locations], stock
+        ),
         "open_conflicts": [
             {
                 "id": c.id,
@@ -53,6 +60,7 @@ async def gather_status(settings: Settings) -> dict[str, Any]:
                 "sku": c.sku,
                 "channel": c.channel,
                 "shortfall": c.shortfall,
+                "location": str(c.detail.get("location", "")),
                 "documents": [f"{d.channel}:{d.reference}" for d in c.documents],
                 "created_at": c.created_at.isoformat(),
             }
@@ -71,6 +79,35 @@ async def gather_status(settings: Settings) -> dict[str, Any]:
             "last_error": unsent[0].last_error if unsent else "",
         },
     }
+
+
+def _render_locations(console: Console, report: dict[str, Any]) -> None:
+    places = [p["name"] for p in report["locations"]]
+    table = Table(title="Stock per location")
+    for column in ("location", "kind", "on hand", "SKUs", "below zero", "in transit to it"):
+        table.add_column(column)
+    for p in report["locations"]:
+        table.add_row(
+            p["name"],
+            p["kind"],
+            str(p["on_hand"]),
+            str(p["skus"]),
+            str(p["negative"]),
+            str(p["in_transit"]),
+        )
+    console.print(table)
+    per_sku = report["stock_per_location"]
+    if not per_sku:
+        return
+    shown = sorted(per_sku)[:SKU_ROWS]
+    st = Table(title=f"On hand per SKU and location ({len(shown)} of {len(per_sku)} SKUs)")
+    for column in ("SKU", *places, "in transit"):
+        st.add_column(column, justify="left" if column == "SKU" else "right")
+    for sku in shown:
+        figures = per_sku[sku]
+        transit = sum(q for loc, q in figures.items() if is_transit(loc))
+        st.add_row(sku, *(str(figures.get(p, 0)) for p in places), str(transit))
+    console.print(st)
 
 
 def render_status(report: dict[str, Any]) -> None:
@@ -99,14 +136,21 @@ def render_status(report: dict[str, Any]) -> None:
             c["last_error"][:60],
         )
     console.print(table)
+    if report.get("locations"):
+        _render_locations(console, report)
     conflicts = report["open_conflicts"]
     if conflicts:
         ct = Table(title=f"Open conflicts ({len(conflicts)})")
-        for column in ("id", "kind", "SKU", "short", "documents"):
+        for column in ("id", "kind", "SKU", "location", "short", "documents"):
             ct.add_column(column)
         for c in conflicts:
             ct.add_row(
-                str(c["id"]), c["kind"], c["sku"], str(c["shortfall"]), ", ".join(c["documents"])
+                str(c["id"]),
+                c["kind"],
+                c["sku"],
+                c["location"],
+                str(c["shortfall"]),
+                ", ".join(c["documents"]),
             )
         console.print(ct)
     else:

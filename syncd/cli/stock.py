@@ -230,6 +230,7 @@ async def receive_command(settings: Settings, args: argparse.Namespace) -> int:
             columns=columns,
             timezone=settings.web.timezone,
             dry_run=args.dry_run,
+            location=location_option(settings, args.location),
         )
         if not args.dry_run:
             await quarantine(store, result.rejections)
@@ -269,6 +270,7 @@ async def count_command(settings: Settings, args: argparse.Namespace) -> int:
                 columns=columns,
                 timezone=settings.web.timezone,
                 dry_run=dry_run,
+                location=location_option(settings, args.location),
             )
 
         result = await book(True)
@@ -327,6 +329,7 @@ async def adjust_command(settings: Settings, args: argparse.Namespace) -> int:
                 origin="command",
                 note=args.note or "",
                 dry_run=args.dry_run,
+                location=location_option(settings, args.location),
             )
         except BookingError as err:
             if args.json:
@@ -465,6 +468,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("delta", type=int, metavar="±N", help="units to add (+3) or remove (-2)")
     p.add_argument("--reason", required=True, choices=ADJUSTMENT_REASONS)
     p.add_argument("--note", default=None, metavar="T")
+    _location_option(p)
     p.add_argument("--dry-run", action="store_true", help="show the change; book nothing")
     p.add_argument("--json", action="store_true")
 
@@ -478,7 +482,28 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
 
 
+def location_option(settings: Settings, name: str | None) -> str:
+    """The location a booking names: one of the config's; '' (the first) when not given."""
+    if not name:
+        return ""
+    known = [loc.name for loc in settings.locations]
+    if name not in known:
+        listed = ", ".join(known) or "none configured"
+        raise UsageError(f"--location {name!r} is not a configured location ({listed})")
+    return name
+
+
+def _location_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--location",
+        default=None,
+        metavar="L",
+        help="where it happened, one of [locations.*] (default: the first)",
+    )
+
+
 def _file_options(p: argparse.ArgumentParser) -> None:
+    _location_option(p)
     p.add_argument(
         "--columns",
         default=None,

@@ -21,12 +21,13 @@ from syncd.connectors import connector_class
 from syncd.connectors.base import Connector
 from syncd.domain import utcnow
 from syncd.engine.channel import ChannelRunner
+from syncd.engine.declare import declare_channels
 from syncd.engine.notify import SystemdNotifier
 from syncd.engine.reconciler import ScheduledReconciler
 from syncd.engine.stockfolder import StockFolders
 from syncd.events import EventFeed
 from syncd.exceptions import ConfigError, LedgerError
-from syncd.ledger import ChannelInfo, open_store
+from syncd.ledger import open_store
 from syncd.ledger.store import Store
 from syncd.logs import configure_logging, register_secret
 from syncd.stockin.reorderfile import ReorderFileError, import_reorder_file
@@ -117,13 +118,7 @@ class Daemon:
             register_secret(secret)
         self.store = await open_store(settings.ledger)
         store = self.store
-        await store.register_channels(
-            [
-                ChannelInfo(c.name, c.type, c.push, connector_class(c.type).follows_own_sales)
-                for c in settings.channels
-                if c.enabled
-            ]
-        )
+        await declare_channels(store, settings)
         await self._apply_stock_settings(settings)
         await self._import_reorder_file(settings)
         if settings.reconcile.enabled:  # before the channels: it hears their first state change

@@ -174,6 +174,9 @@ async def apply(
         lines=final.counts,
         occurred_at=now,
         reference=f"onboarding from {source.name}",
+        # The source's locations are counted (issue 17): one, or several whose sum becomes its
+        # figure, the change made at the first (planner._count_delta).
+        meta={"locations_of": source.name},
     )
     result = await store.apply_document(count)
     log.info(

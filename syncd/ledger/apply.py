@@ -24,6 +24,7 @@ from typing import Any
 import structlog
 
 from syncd.domain import (
+    DEFAULT_LOCATION,
     ConflictKind,
     ConflictStatus,
     Document,
@@ -33,7 +34,7 @@ from syncd.domain import (
     utcnow,
 )
 from syncd.exceptions import LedgerError
-from syncd.ledger.kitrows import kit_skus, load_kits, write_kit_movements
+from syncd.ledger.kitrows import kit_skus, kits_from_rows, load_kits
 from syncd.ledger.planner import (
     ApplyResult,
     ApplyStatus,
@@ -266,15 +267,16 @@ class DocumentApplier(SqlBase):
         lines: dict[DocKey, dict[str, LineState]] = {}
         identifiers = {line for doc in documents for line in doc.lines}
         if keys:
-            for ch, doc_id, kind, version, content_hash, cancelled in await tx.fetch(
-                "lock_documents", Pairs(channels_arg, ids_arg)
-            ):
-                docs[(ch, doc_id)] = DocState(kind, int(version), content_hash, bool(cancelled))
-            for ch, doc_id, line_key, sku, wanted, applied in await tx.fetch(
+            for row in await tx.fetch("lock_documents", Pairs(channels_arg, ids_arg)):
+                ch, doc_id, kind, version, content_hash, cancelled, location, destination = row
+                docs[(ch, doc_id)] = DocState(
+                    kind, int(version), content_hash, bool(cancelled), location, destination
+                )
+            for ch, doc_id, line_key, sku, wanted, applied, placed in await tx.fetch(
                 "lock_lines", Pairs(channels_arg, ids_arg)
             ):
                 lines.setdefault((ch, doc_id), {})[line_key] = LineState(
-                    sku, int(wanted), int(applied)
+                    sku, int(wanted), int(applied), _placed(placed)
                 )
                 if sku is None:
                     identifiers.add(line_key)
@@ -326,7 +328,7 @@ class DocumentApplier(SqlBase):
             for name, type_, push, follows in await tx.fetch("channels")
             if push
         ]
-        return Snapshot(
+        snap = Snapshot(
             docs=docs or {},
             lines=lines or {},
             on_hand=on_hand,
@@ -337,6 +339,24 @@ class DocumentApplier(SqlBase):
             outbox=outbox,
             kits=kits,
         )
+        await self._load_locations(tx, skus, snap)
+        return snap
+
+    async def _load_locations(self, tx: Tx, skus: list[str], snap: Snapshot) -> None:
+        """Load step for stock per location (issue 17): the configured locations, the ones each
+        channel sells from, and the on hand per location of the SKUs (their ``levels`` rows are
+        locked already, which guards these rows too)."""
+        snap.locations = tuple(row[0] for row in await tx.fetch("locations"))
+        snap.sells_from = {
+            name: tuple(json.loads(names))
+            for name, names in await tx.fetch("channel_locations")
+            if names and names != "[]"
+        }
+        if skus:
+            snap.at = {
+                (location, sku): int(q)
+                for location, sku, q in await tx.fetch("location_levels_for", skus)
+            }
 
     async def _write_plan(self, tx: Tx, plan: Plan, snap: Snapshot, now_us: int) -> None:
         await self._write_rows(tx, plan, now_us)
@@ -345,9 +365,8 @@ class DocumentApplier(SqlBase):
 
     async def _write_conflicts(self, tx: Tx, plan: Plan, now_us: int) -> None:
         """What a plan means for conflicts: oversells recorded or resolved, unknown SKUs."""
-        if plan.oversells or any(
-            plan.levels_before[sku] < 0 <= qty for sku, qty in plan.levels.items()
-        ):
+        # Conflicts are per location: one that went below zero, or came back.
+        if plan.oversells or any(plan.at_before[key] < 0 <= qty for key, qty in plan.at.items()):
             await self._record_oversells(tx, plan, now_us)
         if plan.unknown:
             await self._record_unknown(tx, plan, now_us)
@@ -371,6 +390,8 @@ class DocumentApplier(SqlBase):
                         now_us,
                         json.dumps(dict(d.meta)) if d.meta else "{}",
                         json.dumps(dict(d.basis)) if d.basis else "{}",
+                        d.location,
+                        d.destination,
                     )
                     for key, d in plan.documents.items()
                 ],
@@ -380,7 +401,15 @@ class DocumentApplier(SqlBase):
             await tx.executemany(
                 "upsert_line",
                 [
-                    (ln.channel, ln.doc_id, ln.line_key, ln.sku, ln.wanted, ln.applied)
+                    (
+                        ln.channel,
+                        ln.doc_id,
+                        ln.line_key,
+                        ln.sku,
+                        ln.wanted,
+                        ln.applied,
+                        _placed_text(ln.placed),
+                    )
                     for ln in latest.values()
                 ],
             )
@@ -397,16 +426,17 @@ class DocumentApplier(SqlBase):
                         m.doc_version,
                         to_us(m.occurred_at),
                         now_us,
+                        m.kit,
+                        m.location,
                     )
                     for m in plan.movements
-                    if not m.kit
                 ],
             )
-            await write_kit_movements(tx, (m for m in plan.movements if m.kit), now_us)
         if plan.levels:
             await tx.executemany(
                 "update_level", [(sku, qty, now_us) for sku, qty in sorted(plan.levels.items())]
             )
+        await self._write_locations(tx, plan, now_us)
         if plan.shown:
             await tx.executemany(
                 "upsert_shown",
@@ -418,6 +448,14 @@ class DocumentApplier(SqlBase):
         await self._write_outbox(tx, plan, now_us)
         if plan.changed_channels:
             await self._notify(tx, plan.changed_channels)
+
+    async def _write_locations(self, tx: Tx, plan: Plan, now_us: int) -> None:
+        """Write step for stock per location: the new on hand of each changed (location, SKU)."""
+        if plan.at:
+            await tx.executemany(
+                "upsert_location_level",
+                [(loc, sku, qty, now_us) for (loc, sku), qty in sorted(plan.at.items())],
+            )
 
     async def _write_outbox(self, tx: Tx, plan: Plan, now_us: int) -> None:
         if plan.outbox_set:
@@ -432,37 +470,44 @@ class DocumentApplier(SqlBase):
             await tx.executemany("delete_outbox", sorted(plan.outbox_delete))
 
     async def _record_oversells(self, tx: Tx, plan: Plan, now_us: int) -> None:
-        crossing = {e.sku for e in plan.oversells}
-        # SKUs whose stock came back: their open oversell conflicts are resolved.
+        """One open conflict per SKU and location that went below zero; resolved when the
+        location's stock comes back."""
+        crossing = {(e.location, e.sku) for e in plan.oversells}
+        # Locations whose stock came back: their open oversell conflicts are resolved.
         recovered = {
-            sku
-            for sku, qty in plan.levels.items()
-            if plan.levels_before[sku] < 0 <= qty and sku not in crossing
+            key
+            for key, qty in plan.at.items()
+            if plan.at_before[key] < 0 <= qty and key not in crossing
         }
-        involved = sorted(crossing | recovered)
-        open_rows = {row[1]: row for row in await tx.fetch("open_oversells", involved)}
-        for sku in sorted(recovered):
-            row = open_rows.get(sku)
+        involved = sorted({sku for _, sku in crossing | recovered})
+        default = (await tx.fetch("locations") or [(DEFAULT_LOCATION,)])[0][0]
+        # A conflict recorded before locations existed names none: it is the default one's.
+        open_rows = {
+            (str(json.loads(row[4]).get("location") or default), row[1]): row
+            for row in await tx.fetch("open_oversells", involved)
+        }
+        for key in sorted(recovered):
+            row = open_rows.get(key)
             if row is None:
                 continue
             detail = json.loads(row[4])
             detail["resolved_by"] = "stock_back"
-            detail["on_hand"] = plan.levels[sku]
+            detail["on_hand"] = plan.at[key]
             await tx.execute("update_conflict", row[0], "resolved", 0, json.dumps(detail), now_us)
         if not crossing:
             return
-        names = dict(await tx.fetch("product_names", sorted(crossing)))
-        by_sku: dict[str, list[OversellEvent]] = defaultdict(list)
+        names = dict(await tx.fetch("product_names", sorted({sku for _, sku in crossing})))
+        by_key: dict[tuple[str, str], list[OversellEvent]] = defaultdict(list)
         for event in plan.oversells:
-            by_sku[event.sku].append(event)
-        # One write per SKU and batch, whatever the number of units: a burst of sales on an
-        # empty SKU must not cost one conflict update (and a longer JSON) per unit.
-        for sku, events in sorted(by_sku.items()):
+            by_key[(event.location, event.sku)].append(event)
+        # One write per SKU, location and batch, whatever the number of units: a burst of sales
+        # on an empty SKU must not cost one conflict update (and a longer JSON) per unit.
+        for (location, sku), events in sorted(by_key.items()):
             deepest = min(e.after for e in events)
             # A component sold through a kit: the conflict names the kit and the component that
             # ran out (the conflict's SKU), each document the kit it sold.
             kit_of = {(e.document.channel, e.document.doc_id): e.kit for e in events if e.kit}
-            row = open_rows.get(sku)
+            row = open_rows.get((location, sku))
             if row is not None:
                 detail = json.loads(row[4])
                 docs: list[dict[str, object]] = detail.setdefault("documents", [])
@@ -477,12 +522,14 @@ class DocumentApplier(SqlBase):
                 detail["on_hand"] = events[-1].after
                 if kit_of:
                     detail["kits"] = sorted({*detail.get("kits", []), *kit_of.values()})
+                detail["location"] = location
                 shortfall = max(int(row[3]), -deepest)
                 await tx.execute(
                     "update_conflict", row[0], row[2], shortfall, json.dumps(detail), now_us
                 )
                 continue
             first = events[0]
+            batch_docs = {(e.document.channel, e.document.doc_id) for e in events}
             earlier = [
                 DocumentRef(
                     channel=ch,
@@ -494,9 +541,9 @@ class DocumentApplier(SqlBase):
                     url=url,
                 )
                 for ch, doc_id, reference, kind, qty, occurred_us, url in await tx.fetch(
-                    "recent_outflows", sku, 20
+                    "recent_outflows", sku, 20, location
                 )
-                if (ch, doc_id) not in {(e.document.channel, e.document.doc_id) for e in events}
+                if (ch, doc_id) not in batch_docs
             ]
             refs = oversell_documents(first, earlier)
             for event in events[1:]:
@@ -506,6 +553,7 @@ class DocumentApplier(SqlBase):
             detail = {
                 "name": names.get(sku, ""),
                 "on_hand": events[-1].after,
+                "location": location,
                 "documents": [_ref_with_kit(r, kit_of) for r in refs],
             }
             if kit_of:
@@ -524,6 +572,7 @@ class DocumentApplier(SqlBase):
                 "oversell_recorded",
                 sku=sku,
                 kits=sorted(set(kit_of.values())),
+                location=location,
                 shortfall=-deepest,
                 documents=[f"{r.channel}:{r.reference}" for r in refs],
             )
@@ -626,7 +675,7 @@ class DocumentApplier(SqlBase):
                 return None
             chans, ids = [k[0] for k in keys], [k[1] for k in keys]
             stored_lines: dict[DocKey, dict[str, int]] = defaultdict(dict)
-            for ch, doc_id, line_key, _sku, wanted, _applied in await tx.fetch(
+            for ch, doc_id, line_key, _sku, wanted, _applied, _placed in await tx.fetch(
                 "lock_lines", Pairs(chans, ids)
             ):
                 stored_lines[(ch, doc_id)][line_key] = int(wanted)
@@ -641,10 +690,21 @@ class DocumentApplier(SqlBase):
                     reference=reference,
                     cancelled=bool(cancelled),
                     url=url,
+                    location=location,
+                    destination=destination,
                 )
-                for ch, doc_id, kind, version, reference, cancelled, url, occurred_us in await tx.fetch(
-                    "replay_documents", Pairs(chans, ids)
-                )
+                for (
+                    ch,
+                    doc_id,
+                    kind,
+                    version,
+                    reference,
+                    cancelled,
+                    url,
+                    occurred_us,
+                    location,
+                    destination,
+                ) in await tx.fetch("replay_documents", Pairs(chans, ids))
             ]
             return await self._apply_in(tx, documents, now, replay=frozenset(keys))
 
@@ -662,7 +722,7 @@ class DocumentApplier(SqlBase):
 def needs_conflicts(plan: Plan) -> bool:
     """Whether writing ``plan`` records or resolves a conflict (reads and decides in Python)."""
     return bool(plan.oversells or plan.unknown) or any(
-        plan.levels_before[sku] < 0 <= qty for sku, qty in plan.levels.items()
+        plan.at_before[key] < 0 <= qty for key, qty in plan.at.items()
     )
 
 
@@ -691,6 +751,8 @@ def plan_rows(plan: Plan) -> dict[str, list[dict[str, object]]]:
                 "occurred_us": to_us(d.occurred_at),
                 "meta": json.dumps(dict(d.meta)) if d.meta else "{}",
                 "basis": json.dumps(dict(d.basis)) if d.basis else "{}",
+                "location": d.location,
+                "destination": d.destination,
             }
             for key, d in sorted(plan.documents.items())
         ],
@@ -702,6 +764,7 @@ def plan_rows(plan: Plan) -> dict[str, list[dict[str, object]]]:
                 "sku": ln.sku,
                 "wanted": ln.wanted,
                 "applied": ln.applied,
+                "placed": _placed_text(ln.placed),
             }
             for _, ln in sorted(latest.items())
         ],
@@ -715,10 +778,15 @@ def plan_rows(plan: Plan) -> dict[str, list[dict[str, object]]]:
                 "doc_version": m.doc_version,
                 "occurred_us": to_us(m.occurred_at),
                 "kit": m.kit,
+                "location": m.location,
             }
             for m in plan.movements
         ],
         "levels": [{"sku": sku, "on_hand": qty} for sku, qty in sorted(plan.levels.items())],
+        "at": [
+            {"location": loc, "sku": sku, "on_hand": qty}
+            for (loc, sku), qty in sorted(plan.at.items())
+        ],
         "shown": [
             {"channel": ch, "sku": sku, "shown": value}
             for (ch, sku), value in sorted(plan.shown.items())
@@ -734,12 +802,18 @@ def plan_rows(plan: Plan) -> dict[str, list[dict[str, object]]]:
 def snapshot_from_rows(data: Mapping[str, list[list[Any]]]) -> Snapshot:
     """A :class:`Snapshot` from its rows, one array per table (``syncd_snapshot``)."""
     lines: dict[DocKey, dict[str, LineState]] = {}
-    for ch, doc_id, line_key, sku, wanted, applied in data["lines"]:
-        lines.setdefault((ch, doc_id), {})[line_key] = LineState(sku, int(wanted), int(applied))
+    for ch, doc_id, line_key, sku, wanted, applied, placed in data["lines"]:
+        lines.setdefault((ch, doc_id), {})[line_key] = LineState(
+            sku, int(wanted), int(applied), _placed(placed)
+        )
     return Snapshot(
         docs={
-            (ch, doc_id): DocState(kind, int(version), content_hash, bool(cancelled))
-            for ch, doc_id, kind, version, content_hash, cancelled in data["docs"]
+            (ch, doc_id): DocState(
+                kind, int(version), content_hash, bool(cancelled), location, destination
+            )
+            for ch, doc_id, kind, version, content_hash, cancelled, location, destination in data[
+                "docs"
+            ]
         },
         lines=lines,
         on_hand={sku: int(qty) for sku, qty in data["levels"]},
@@ -750,6 +824,12 @@ def snapshot_from_rows(data: Mapping[str, list[list[Any]]]) -> Snapshot:
         buffers={(ch, sku): int(qty) for ch, sku, qty in data["buffers"]},
         shown={(ch, sku): None if v is None else int(v) for ch, sku, v in data["shown"]},
         outbox={(ch, sku): int(wanted) for ch, sku, wanted in data["outbox"]},
+        kits=kits_from_rows(data["kits"]),
+        at={(loc, sku): int(qty) for loc, sku, qty in data["at"]},
+        sells_from={
+            name: tuple(json.loads(names)) for name, names in data["sells_from"] if names != "[]"
+        },
+        locations=tuple(str(name) for name in data["locations"]),
     )
 
 
@@ -759,3 +839,20 @@ def _ref_with_kit(ref: DocumentRef, kit_of: Mapping[tuple[str, str], str]) -> di
     if kit:
         data["kit"] = kit
     return data
+
+
+def _placed_text(placed: dict[str, int] | None) -> str:
+    """A line's units per location as stored: JSON, written by hand because it is written for
+    every line (json.dumps cost ~10 µs a line, most of what locations added to a batch). Location
+    names are the config's (letters, digits, - and _), "main" or "transit:<name>": nothing to
+    escape."""
+    if placed is None:
+        return ""
+    return "{" + ",".join(f'"{k}":{int(v)}' for k, v in sorted(placed.items())) + "}"
+
+
+def _placed(text: str) -> dict[str, int] | None:
+    """A line's units per location as stored ('' before migration 0012: None)."""
+    if not text:
+        return None
+    return {str(k): int(v) for k, v in json.loads(text).items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
@@ -120,11 +121,15 @@ class DocumentsSql(DocumentApplier):
 
         async def body(tx: Tx) -> Plan:
             known = {row[0] for row in await tx.fetch("channels") if row[2]}
-            await tx.executemany(
-                "upsert_channel",
-                [(c.name, c.type, c.push, now_us, c.follows_own_sales) for c in channels],
-            )
+            before = dict(await tx.fetch("channel_locations"))
+            rows = [
+                (c.name, c.type, c.push, now_us, c.follows_own_sales, json.dumps(c.locations))
+                for c in channels
+            ]
+            await tx.executemany("upsert_channel", rows)
+            # New pushed channels, and channels that now sell from other locations.
             new = {c.name for c in channels if c.push and c.name not in known}
+            new |= {r[0] for r in rows if r[2] and r[0] in before and before[r[0]] != r[5]}
             if not new:
                 return Plan()
             skus = [row[0] for row in await tx.fetch("all_skus")]
@@ -233,7 +238,21 @@ class DocumentsSql(DocumentApplier):
                 for ch, sku, qty in await tx.fetch("buffers_for", skus):
                     buffers[(ch, sku)] = int(qty)
                 kits = await load_kits(tx, skus)
-        view = Levels({sku: int(on_hand) for sku, on_hand, _ in rows}, buffers, kits)
+            sells_from = {
+                name: tuple(json.loads(names))
+                for name, names in await tx.fetch("channel_locations")
+                if name == channel
+            }
+            at: dict[tuple[str, str], int] = {}
+            if skus and sells_from.get(channel):
+                at = {(loc, s): int(q) for loc, s, q in await tx.fetch("location_levels_all")}
+        view = Levels(
+            on_hand={sku: int(on_hand) for sku, on_hand, _shown in rows},
+            buffers=buffers,
+            kits=kits,
+            at=at,
+            sells_from=sells_from,
+        )
         out = []
         for sku, _on_hand, shown in rows:
             wanted = channel_figure(view, channel, sku)

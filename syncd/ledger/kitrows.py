@@ -1,18 +1,17 @@
-"""The kit rows of the apply path: load the kits a batch needs, write movements naming a kit.
+"""The kit rows of the apply path: load the kits a batch needs.
 
-Two steps the document writer (:mod:`syncd.ledger.apply`) calls, kept apart from it: a load step
-(every kit that is, or holds, a SKU of the batch, with all its components) and a write step
-(component movements that name the kit they were sold as part of). The rules are the planner's.
+A load step the document writer (:mod:`syncd.ledger.apply`) calls: every kit that is, or holds, a
+SKU of the batch, with all its components. The rules are the planner's; a component's movement
+names its kit in the movements' own ``kit`` column (``insert_movement``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from syncd.domain import Movement
 from syncd.ledger.planner import Kit
 from syncd.ledger.sqlbase import Tx
-from syncd.ledger.values import to_us
 
 
 async def load_kits(tx: Tx, skus: Sequence[str], *, probe: bool = False) -> dict[str, Kit]:
@@ -27,9 +26,14 @@ async def load_kits(tx: Tx, skus: Sequence[str], *, probe: bool = False) -> dict
         return {}
     if probe and not await tx.fetch("kits_exist"):
         return {}
+    return kits_from_rows(await tx.fetch("kits_for", list(skus)))
+
+
+def kits_from_rows(rows: Iterable[Sequence[Any]]) -> dict[str, Kit]:
+    """Kits from ``(kit, component, quantity, derived_by)`` rows (``kits_for``, the snapshot)."""
     parts: dict[str, dict[str, int]] = {}
     derived: dict[str, frozenset[str]] = {}
-    for kit, component, quantity, derived_by in await tx.fetch("kits_for", list(skus)):
+    for kit, component, quantity, derived_by in rows:
         parts.setdefault(kit, {})[component] = int(quantity)
         derived[kit] = channel_set(derived_by)
     return {kit: Kit(kit, components, derived[kit]) for kit, components in parts.items()}
@@ -38,26 +42,6 @@ async def load_kits(tx: Tx, skus: Sequence[str], *, probe: bool = False) -> dict
 def kit_skus(kits: Mapping[str, Kit]) -> set[str]:
     """The kits and all their components: the SKUs whose rows a batch with these kits needs."""
     return set(kits) | {c for kit in kits.values() for c in kit.components}
-
-
-async def write_kit_movements(tx: Tx, movements: Iterable[Movement], now_us: int) -> None:
-    """Movements of components sold (returned, received) through a kit, naming the kit."""
-    rows = [
-        (
-            m.sku,
-            m.delta,
-            m.reason.value,
-            m.channel,
-            m.doc_id,
-            m.doc_version,
-            to_us(m.occurred_at),
-            now_us,
-            m.kit,
-        )
-        for m in movements
-    ]
-    if rows:
-        await tx.executemany("insert_kit_movement", rows)
 
 
 def channel_set(text: str) -> frozenset[str]:

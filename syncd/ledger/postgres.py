@@ -172,11 +172,7 @@ class PostgresStore(SqlStore):
             True,
             now_us,
         )
-        data = json.loads(rows[0][0])
-        if data.get("has_kits"):
-            # Kits are read by kitrows.py's statements (the rows are locked already).
-            return await super()._load_snapshot(tx, documents, now_us)
-        return snapshot_from_rows(data)
+        return snapshot_from_rows(json.loads(rows[0][0]))
 
     async def _write_rows(self, tx: Tx, plan: Plan, now_us: int) -> None:
         """The plan's rows and the wake-up in one round trip (``syncd_write_plan``)."""
@@ -207,10 +203,8 @@ class PostgresStore(SqlStore):
                         "snapshot", channels, ids, identifiers, self.strict_skus, False, now_us
                     )
                     text: str = found[0][0]
-                    data = json.loads(text)
-                    if data.get("has_kits"):
-                        return None  # the locking path reads the kits
-                    plan = plan_batch(documents, snapshot_from_rows(data), now=now, settled=settled)
+                    snap = snapshot_from_rows(json.loads(text))
+                    plan = plan_batch(documents, snap, now=now, settled=settled)
                     if needs_conflicts(plan) or any(
                         r.status is ApplyStatus.REJECTED for r in plan.results
                     ):
@@ -224,8 +218,8 @@ class PostgresStore(SqlStore):
                     rows["notify"] = sorted(plan.changed_channels)
                     seen = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
                     try:
-                        await tx.execute(
-                            "apply_plan",
+                        await self._apply_plan(
+                            tx,
                             channels,
                             ids,
                             identifiers,
@@ -243,6 +237,11 @@ class PostgresStore(SqlStore):
         except _TRANSIENT as err:
             log.info("ledger_unlocked_apply_failed", error=type(err).__name__)
         return None
+
+    async def _apply_plan(self, tx: Tx, *args: Any) -> None:
+        """``syncd_apply_plan``: lock, check, write and commit in one statement (tests make it
+        fail after writing, before the commit, to prove nothing of it remains)."""
+        await tx.execute("apply_plan", *args)
 
     async def _notify(self, tx: Tx, channels: set[str]) -> None:
         for channel in sorted(channels):

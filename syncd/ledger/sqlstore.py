@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from syncd.ledger.alerts import AlertsSql
 from syncd.ledger.documents import DocumentsSql
 from syncd.ledger.kits import KitsSql
+from syncd.ledger.locations import LocationsSql
 from syncd.ledger.reconcile import ReconcileSql
 from syncd.ledger.reports import ReportsSql
 from syncd.ledger.status import StatusSql
@@ -37,6 +38,7 @@ class SqlStore(
     StockFilesSql,
     StockReadsSql,
     KitsSql,
+    LocationsSql,
 ):
     """Every protocol of :class:`~syncd.ledger.store.Store`; each database supplies connections."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -56,6 +57,8 @@ class SkuDetail:
     name: str
     on_hand: int
     channels: tuple[SkuChannel, ...]
+    # On hand per location (issue 17; "transit:B": on its way to B), rows at zero left out.
+    locations: tuple[tuple[str, int], ...] = ()
 
 
 class StatusReads(ConflictStore, Protocol):
@@ -114,8 +117,9 @@ class StatusSql(SqlBase):
                 occurred_at=from_us(occ),
                 recorded_at=from_us(rec),
                 kit=kit,
+                location=location,
             )
-            for mid, m_sku, delta, reason, ch, doc_id, version, occ, rec, kit in rows
+            for mid, m_sku, delta, reason, ch, doc_id, version, occ, rec, kit, location in rows
         ]
 
     async def pending_lines(self) -> list[PendingLine]:
@@ -190,7 +194,16 @@ class StatusSql(SqlBase):
                 level += await tx.fetch("levels_for", parts)
                 for ch, s, q in await tx.fetch("buffers_for", parts):
                     buffers[(ch, s)] = int(q)
-        view = Levels({str(s): int(q) for s, q in level}, buffers, kits)
+            sells_from = {
+                name: tuple(json.loads(names))
+                for name, names in await tx.fetch("channel_locations")
+                if names and names != "[]"
+            }
+            at = {
+                (loc, s): int(q)
+                for loc, s, q in await tx.fetch("location_levels_for", [sku, *parts])
+            }
+        view = Levels({str(s): int(q) for s, q in level}, buffers, kits, at, sells_from)
         on_hand = view.on_hand.get(sku, 0)
         views = []
         for channel, _push in channels:
@@ -207,4 +220,5 @@ class StatusSql(SqlBase):
                     queued=queued.get(channel),
                 )
             )
-        return SkuDetail(sku, str(names.get(sku, "")), on_hand, tuple(views))
+        places = tuple(sorted((loc, q) for (loc, s), q in at.items() if q and s == sku))
+        return SkuDetail(sku, str(names.get(sku, "")), on_hand, tuple(views), places)

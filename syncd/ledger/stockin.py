@@ -43,6 +43,8 @@ class StoredDocument:
     meta: Mapping[str, str]
     basis: Mapping[str, int]
     lines: tuple[StoredLine, ...]
+    location: str = ""  # the location it names ('' = its channel's)
+    destination: str = ""  # a transfer sent out: where to
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,10 @@ class Draft:
 class StockInStore(DocumentStore, ConflictStore, Protocol):
     """What booking deliveries, counts, adjustments and voids needs of the ledger."""
 
-    async def on_hand_at(self, skus: Sequence[str], at: datetime) -> dict[str, int]: ...
+    async def on_hand_at(
+        self, skus: Sequence[str], at: datetime, location: str = ""
+    ) -> dict[str, int]: ...
+    async def levels_at(self, location: str, skus: Sequence[str]) -> dict[str, int]: ...
     async def stored_document(self, channel: str, doc_id: str) -> StoredDocument | None: ...
     async def documents_with_meta(self, channel: str, key: str, value: str) -> list[str]: ...
     async def resolve_identifiers(self, identifiers: Sequence[str]) -> dict[str, str]: ...
@@ -81,14 +86,28 @@ class StockInStore(DocumentStore, ConflictStore, Protocol):
 
 
 class StockInSql(SqlBase):
-    async def on_hand_at(self, skus: Sequence[str], at: datetime) -> dict[str, int]:
-        """On hand of each SKU as the ledger held it at ``at``: today's figure less every
-        movement recorded since. Movements are only ever appended, so the answer does not change
-        when more are recorded later (a count's basis can be read before it is booked)."""
+    async def on_hand_at(
+        self, skus: Sequence[str], at: datetime, location: str = ""
+    ) -> dict[str, int]:
+        """On hand of each SKU as the ledger held it at ``at`` (at one location, or everywhere):
+        today's figure less every movement recorded since. Movements are only ever appended, so
+        the answer does not change when more are recorded later (a count's basis can be read
+        before it is booked)."""
         wanted = sorted(set(skus))
         async with self._read() as tx:
-            rows = await tx.fetch("on_hand_at", wanted, to_us(at))
+            if location:
+                rows = await tx.fetch("on_hand_at_location", wanted, to_us(at), location)
+            else:
+                rows = await tx.fetch("on_hand_at", wanted, to_us(at))
         found = {str(sku): int(on_hand) for sku, on_hand in rows}
+        return {sku: found.get(sku, 0) for sku in wanted}
+
+    async def levels_at(self, location: str, skus: Sequence[str]) -> dict[str, int]:
+        """On hand of each SKU at one location now."""
+        wanted = sorted(set(skus))
+        async with self._read() as tx:
+            rows = await tx.fetch("location_levels_for", wanted)
+        found = {str(sku): int(q) for loc, sku, q in rows if loc == location}
         return {sku: found.get(sku, 0) for sku in wanted}
 
     async def stored_document(self, channel: str, doc_id: str) -> StoredDocument | None:
@@ -97,7 +116,9 @@ class StockInSql(SqlBase):
             if not rows:
                 return None
             lines = await tx.fetch("document_lines", channel, doc_id)
-        (kind, version, reference, cancelled, occurred_us, updated_us, meta, basis) = rows[0]
+        (kind, version, reference, cancelled, occurred_us, updated_us, meta, basis, *where) = rows[
+            0
+        ]
         return StoredDocument(
             channel=channel,
             doc_id=doc_id,
@@ -113,6 +134,8 @@ class StockInSql(SqlBase):
                 StoredLine(str(key), sku, int(wanted), int(applied))
                 for key, sku, wanted, applied in lines
             ),
+            location=str(where[0]),
+            destination=str(where[1]),
         )
 
     async def documents_with_meta(self, channel: str, key: str, value: str) -> list[str]:

@@ -21,6 +21,7 @@ from syncd.ledger.alerts import (
 )
 from syncd.ledger.documents import ConflictStore, DocumentStore
 from syncd.ledger.kits import KitDefinition, KitStore
+from syncd.ledger.locations import LocationInfo, LocationStock, LocationStore
 from syncd.ledger.reconcile import (
     ReconcileLedger,
     ReconcileRun,
@@ -100,6 +101,9 @@ __all__ = [
     "StockRow",
     "StockReads",
     "Store",
+    "LocationInfo",
+    "LocationStock",
+    "LocationStore",
     "StoredDocument",
     "StoredFinding",
     "StoredLine",
@@ -119,6 +123,7 @@ class Store(
     ReportReads,
     StockReads,
     KitStore,
+    LocationStore,
     Protocol,
 ):
     """Everything the ledger offers: what the daemon wires to its channels, alerts and page."""

@@ -23,6 +23,7 @@ class ChannelInfo:
     type: str
     push: bool = True  # False: the ledger never queues figures for it (pull-only)
     follows_own_sales: bool = True  # its own sales lower its figure (False: a stock file)
+    locations: tuple[str, ...] = ()  # the locations it sells from, in order; () = all
 
 
 @dataclass(frozen=True, slots=True)

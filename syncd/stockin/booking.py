@@ -72,6 +72,8 @@ class Booking:
     after: dict[str, int] = field(default_factory=dict)  # on hand after (expected on a dry run)
     status: str = "planned"  # planned (dry run) | applied | unchanged (already booked)
     movements: int = 0
+    location: str = ""  # where it was booked; before/after are that location's ('' = everywhere)
+    destination: str = ""  # a transfer sent out: where to
 
     @property
     def booked(self) -> bool:
@@ -97,6 +99,8 @@ class Booking:
                 for r in self.refused
             ],
             "movements": self.movements,
+            **({"location": self.location} if self.location else {}),
+            **({"destination": self.destination} if self.destination else {}),
         }
 
 
@@ -140,16 +144,22 @@ def _meta(origin: str, **fields: str) -> dict[str, str]:
     return {"origin": origin, **{k: v for k, v in fields.items() if v}}
 
 
+async def _figures(store: StockInStore, location: str, skus: list[str]) -> dict[str, int]:
+    return await store.levels_at(location, skus) if location else await store.levels(skus)
+
+
 async def _book(store: StockInStore, doc: Document, booking: Booking, *, dry_run: bool) -> Booking:
     skus = sorted(booking.lines)
-    booking.before = await store.levels(skus)
+    booking.location = doc.location
+    booking.destination = doc.destination
+    booking.before = await _figures(store, doc.location, skus)
     if not dry_run:
         result: ApplyResult = await store.apply_document(doc)
         if result.status is ApplyStatus.REJECTED:
             raise BookingError(f"the ledger refused {doc.doc_id}: {result.error}")
         booking.status = "unchanged" if result.status is ApplyStatus.UNCHANGED else "applied"
         booking.movements = result.movements
-        booking.after = await store.levels(skus)
+        booking.after = await _figures(store, doc.location, skus)
     return booking
 
 
@@ -165,10 +175,11 @@ async def book_receipt(
     source: str = "",
     occurred_at: datetime | None = None,
     dry_run: bool = False,
+    location: str = "",
 ) -> Booking:
-    """Book a delivery: every line adds its units. Without ``doc_id``, the id comes from the
-    supplier and delivery-note number when given, else from the lines (the same note twice
-    books once)."""
+    """Book a delivery: every line adds its units (at ``location``; '' = the first configured
+    location). Without ``doc_id``, the id comes from the supplier and delivery-note number when
+    given, else from the lines (the same note twice books once)."""
     ok, refused = await resolve_lines(store, lines)
     quantities: dict[str, int] = {}
     for ln, sku in ok:
@@ -191,6 +202,7 @@ async def book_receipt(
         occurred_at=occurred_at or utcnow(),
         reference=reference,
         meta=_meta(origin, supplier=supplier, delivery_note=delivery_note, note=note, file=source),
+        location=location,
     )
     booking = await _book(store, doc, booking, dry_run=dry_run)
     for sku, qty in quantities.items():
@@ -209,8 +221,9 @@ async def book_count(
     source: str = "",
     at: datetime | None = None,
     dry_run: bool = False,
+    location: str = "",
 ) -> Booking:
-    """Book a count. Each line moves stock by counted − on hand when it was counted (its ``at``,
+    """Book a count (of the shelves of ``location``; '' = the first configured location). Each line moves stock by counted − on hand when it was counted (its ``at``,
     else ``at``, else the moment the count is applied), so sales made while counting stay.
     ``zero``: SKUs inside the count's scope (a prefix, a full count) not counted: counted as 0.
     Lines naming one SKU twice (two shelves) add up; the first one's time is the SKU's."""
@@ -230,7 +243,7 @@ async def book_count(
     times = {t for t in when.values() if t is not None}
     for moment in sorted(times):
         skus = [s for s, t in when.items() if t == moment]
-        basis.update(await store.on_hand_at(skus, moment))
+        basis.update(await store.on_hand_at(skus, moment, location))
     if not doc_id:
         doc_id = content_id(
             "count", [sorted(counted.items()), sorted((s, str(t)) for s, t in when.items())]
@@ -252,6 +265,7 @@ async def book_count(
         reference=source or "count",
         meta=_meta(origin, note=note, file=source),
         basis=basis,
+        location=location,
     )
     booking = await _book(store, doc, booking, dry_run=dry_run)
     now = booking.before
@@ -272,6 +286,7 @@ async def book_adjustment(
     doc_id: str = "",
     edited_in: str = "",
     dry_run: bool = False,
+    location: str = "",
 ) -> Booking:
     """Add (or remove, negative) units of one SKU, with a reason. ``doc_id``: the page's form
     token, so submitting it twice books once; else a new id every call."""
@@ -296,6 +311,7 @@ async def book_adjustment(
         occurred_at=utcnow(),
         reference=reference,
         meta=_meta(origin, reason=reason, note=note, edited_in=edited_in),
+        location=location,
     )
     booking = await _book(store, doc, booking, dry_run=dry_run)
     booking.after.setdefault(sku, booking.before.get(sku, 0) + delta)
@@ -327,6 +343,12 @@ async def void(
             )
         if found.cancelled and not any(ln.applied for ln in found.lines):
             continue  # already void
+        if found.kind is DocumentKind.TRANSFER_OUT:
+            arrival = await store.stored_document(channel, received_id(one))
+            if arrival is not None and any(ln.applied for ln in arrival.lines):
+                raise BookingError(
+                    f"transfer {one} has arrived: void its arrival {received_id(one)} first"
+                )
         documents.append(
             Document(
                 channel=channel,
@@ -339,11 +361,108 @@ async def void(
                 cancelled=True,
                 meta={**found.meta, "voided_by": origin, **({"void_note": note} if note else {})},
                 basis=found.basis if found.kind is DocumentKind.STOCK_COUNT else {},
+                location=found.location,
+                destination=found.destination,
             )
         )
     if not documents:
         return []
     return await store.apply_batch(documents)
+
+
+async def book_transfer(
+    store: StockInStore,
+    lines: Sequence[Line],
+    *,
+    source: str,
+    destination: str,
+    origin: str,
+    doc_id: str = "",
+    note: str = "",
+    dry_run: bool = False,
+) -> Booking:
+    """Send units from one location to another: they leave ``source`` now and are in transit
+    (still on hand, sold by no channel) until :func:`receive_transfer` books their arrival.
+    ``doc_id``: the page's form token or a file's content id (booked once); else a new id."""
+    if not source or not destination:
+        raise BookingError("a transfer names the location it leaves and its destination")
+    if source == destination:
+        raise BookingError(f"a transfer goes from one location to another, not {source} → itself")
+    ok, refused = await resolve_lines(store, lines)
+    quantities: dict[str, int] = {}
+    for ln, sku in ok:
+        quantities[sku] = quantities.get(sku, 0) + ln.quantity
+    quantities = {s: q for s, q in quantities.items() if q}
+    if not quantities:
+        raise BookingError(_nothing("transfer", refused))
+    doc_id = doc_id or new_id("transfer")
+    booking = Booking(doc_id, DocumentKind.TRANSFER_OUT, quantities, refused)
+    doc = Document(
+        channel=STOCK_CHANNEL,
+        doc_id=doc_id,
+        kind=DocumentKind.TRANSFER_OUT,
+        lines=quantities,
+        occurred_at=utcnow(),
+        reference=f"{source} → {destination}",
+        meta=_meta(origin, note=note),
+        location=source,
+        destination=destination,
+    )
+    booking = await _book(store, doc, booking, dry_run=dry_run)
+    for sku, qty in quantities.items():
+        booking.after.setdefault(sku, booking.before.get(sku, 0) - qty)
+    return booking
+
+
+def received_id(transfer_id: str) -> str:
+    """The id of the document that books a transfer's arrival."""
+    return f"{transfer_id}/in"
+
+
+async def receive_transfer(
+    store: StockInStore,
+    transfer_id: str,
+    *,
+    origin: str,
+    lines: Sequence[Line] | None = None,
+    note: str = "",
+    dry_run: bool = False,
+) -> Booking:
+    """Book the arrival of a transfer at its destination: every unit sent (or the ``lines``
+    actually received; what is missing stays in transit and is shown). Booking it again with
+    other lines corrects it, by difference."""
+    sent = await store.stored_document(STOCK_CHANNEL, transfer_id)
+    if sent is None or sent.kind is not DocumentKind.TRANSFER_OUT:
+        raise BookingError(f"no transfer {transfer_id!r}")
+    if sent.cancelled:
+        raise BookingError(f"transfer {transfer_id} was voided")
+    refused: list[Refused] = []
+    if lines is None:
+        quantities = {ln.sku or ln.line_key: ln.wanted for ln in sent.lines if ln.wanted}
+    else:
+        ok, refused = await resolve_lines(store, lines)
+        quantities = {}
+        for ln, sku in ok:
+            quantities[sku] = quantities.get(sku, 0) + ln.quantity
+    doc_id = received_id(transfer_id)
+    previous = await store.stored_document(STOCK_CHANNEL, doc_id)
+    booking = Booking(doc_id, DocumentKind.TRANSFER_IN, quantities, refused)
+    doc = Document(
+        channel=STOCK_CHANNEL,
+        doc_id=doc_id,
+        kind=DocumentKind.TRANSFER_IN,
+        lines=quantities,
+        occurred_at=utcnow(),
+        # Booked again as sent: the same version (unchanged); with other lines: a correction.
+        version=0 if previous is None else previous.version + (lines is not None),
+        reference=f"{sent.reference} ({transfer_id})",
+        meta=_meta(origin, note=note, transfer=transfer_id),
+        location=sent.destination,
+    )
+    booking = await _book(store, doc, booking, dry_run=dry_run)
+    for sku, qty in quantities.items():
+        booking.after.setdefault(sku, booking.before.get(sku, 0) + qty)
+    return booking
 
 
 def _nothing(what: str, refused: Sequence[Refused]) -> str:

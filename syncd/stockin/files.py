@@ -24,6 +24,7 @@ from syncd.stockin.booking import (
     Refused,
     book_count,
     book_receipt,
+    book_transfer,
     content_id,
     resolve_lines,
 )
@@ -98,6 +99,47 @@ class FileBooking:
         return out
 
 
+async def transfer_file(
+    store: StockFileStore,
+    data: bytes,
+    name: str,
+    *,
+    source: str,
+    destination: str,
+    origin: str,
+    columns: dict[str, str] | None = None,
+    timezone: str = "Europe/Paris",
+    dry_run: bool = False,
+) -> FileBooking:
+    """Book a transfer from a file of SKU and quantity lines (a delivery note's layout); the
+    same file booked twice books once."""
+    parsed = read_stock_file(data, name, kind="receipt", columns=columns, timezone=timezone)
+    result = FileBooking(parsed)
+    if not parsed.ok:
+        return _unreadable(result)
+    lines, rows = await _lines(store, parsed)
+    ok, refused = await resolve_lines(store, lines)
+    _refusals(result, refused, rows)
+    if not any(ln.quantity for ln, _ in ok):
+        result.error = _nothing(result, "transfer")
+        return result
+    try:
+        result.booking = await book_transfer(
+            store,
+            lines,
+            source=source,
+            destination=destination,
+            origin=origin,
+            doc_id=content_id("transfer", ["file", parsed.sha256, source, destination]),
+            dry_run=dry_run,
+        )
+    except BookingError as err:
+        result.error = str(err)
+        return result
+    result.names = await _names(store, result.booking, rows)
+    return result
+
+
 async def receive_file(
     store: StockFileStore,
     data: bytes,
@@ -109,6 +151,7 @@ async def receive_file(
     columns: dict[str, str] | None = None,
     timezone: str = "Europe/Paris",
     dry_run: bool = False,
+    location: str = "",
 ) -> FileBooking:
     """Book a supplier's delivery note (``name``: the file's name, kept in the document)."""
     parsed = read_stock_file(data, name, kind="receipt", columns=columns, timezone=timezone)
@@ -138,6 +181,7 @@ async def receive_file(
             delivery_note=result.delivery_note,
             source=name,
             dry_run=dry_run,
+            location=location,
         )
     except BookingError as err:
         result.error = str(err)
@@ -158,6 +202,7 @@ async def count_file(
     columns: dict[str, str] | None = None,
     timezone: str = "Europe/Paris",
     dry_run: bool = False,
+    location: str = "",
 ) -> FileBooking:
     """Book a count file. ``at``: when the shelf was counted (a row's own time wins), so the
     sales made since stay sold; None: at booking. ``prefix``: every SKU of the ledger starting
@@ -195,6 +240,7 @@ async def count_file(
             source=name,
             at=at,
             dry_run=dry_run,
+            location=location,
         )
     except BookingError as err:
         result.error = str(err)

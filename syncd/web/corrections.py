@@ -64,6 +64,20 @@ def add_routes(app: web.Application) -> None:
 # -- shared by every stock-in form ----------------------------------------------------------------
 
 
+def locations_of(request: web.Request) -> list[str]:
+    """The configured locations, in order ([] without any: the page offers no choice)."""
+    return [loc.name for loc in state_of(request).daemon.settings.locations]
+
+
+def chosen_location(request: web.Request, value: object, t: Translator) -> tuple[str, str]:
+    """(the location a form chose, '' for the first; an error message, '' when none)."""
+    if not isinstance(value, str) or not value:
+        return "", ""
+    if value not in locations_of(request):
+        return "", t.gettext("“%(value)s” is not a configured location.", value=value[:40])
+    return value, ""
+
+
 def store_of(request: web.Request) -> Store:
     store = state_of(request).daemon.store
     assert store is not None
@@ -149,6 +163,7 @@ def _adjust_form(
         token=form.get("token") or secrets.token_hex(10),
         form=form,
         reasons=_reasons(t),
+        locations=locations_of(request),
         errors=errors,
         booked=booked,
         again=again,
@@ -193,6 +208,9 @@ async def adjust(request: web.Request) -> web.StreamResponse:
         delta = scans.parse_quantity(form.get("delta"), signed=True)
         reason = form.get("reason", "")
         errors = []
+        location, problem = chosen_location(request, form.get("location"), t)
+        if problem:
+            errors.append(problem)
         if not code:
             errors.append(t.gettext("Type or scan the product code."))
         elif code not in await store.resolve_identifiers([code]):
@@ -217,6 +235,7 @@ async def adjust(request: web.Request) -> web.StreamResponse:
                 origin=ORIGIN,
                 note=scans.clean_text(form.get("note")),
                 doc_id=doc_id,
+                location=location,
             )
         except BookingError as err:
             return _adjust_form(request, form=form, status=400, errors=[str(err)])

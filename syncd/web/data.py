@@ -12,8 +12,18 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from syncd.domain import Conflict, ConflictKind, ConflictStatus, DocumentKind, Movement
+from syncd.domain import (
+    DEFAULT_LOCATION,
+    TRANSIT_PREFIX,
+    Conflict,
+    ConflictKind,
+    ConflictStatus,
+    DocumentKind,
+    Movement,
+    is_transit,
+)
 from syncd.i18n import N_, Translator
+from syncd.ledger.locations import LocationInfo, stock_per_location
 from syncd.logs import clean
 from syncd.web.charts import Series, bar_chart, colors_for, line_chart
 from syncd.web.history import History, Point
@@ -101,6 +111,8 @@ REASON_LABELS = {
     "correction": N_("Correction"),
     "hand_edit": N_("Edited in a back office"),
     "void": N_("Voided"),
+    "transfer_out": N_("Sent to another location"),
+    "transfer_in": N_("Received from another location"),
 }
 DOCUMENT_KIND_LABELS = {
     "till_receipt": N_("Till receipt"),
@@ -109,6 +121,8 @@ DOCUMENT_KIND_LABELS = {
     "stock_count": N_("Stock count"),
     "manual": N_("Manual correction"),
     "adjustment": N_("Adjustment"),
+    "transfer_out": N_("Transfer sent"),
+    "transfer_in": N_("Transfer received"),
 }
 ORIGIN_LABELS = {
     "page": N_("from this page"),
@@ -125,6 +139,8 @@ VOIDABLE = frozenset(
         DocumentKind.STOCK_COUNT,
         DocumentKind.ADJUSTMENT,
         DocumentKind.TILL_RECEIPT,
+        DocumentKind.TRANSFER_OUT,
+        DocumentKind.TRANSFER_IN,
     }
 )
 SOURCE_LABELS = {
@@ -498,6 +514,12 @@ def conflict_view(conflict: Conflict, t: Translator) -> dict[str, Any]:
         "shortfall": conflict.shortfall,
         "on_hand": conflict.detail.get("on_hand"),
         "kits": _kits_of(conflict),
+        # Where the stock went below zero (a ledger without locations: its one location, unsaid).
+        "location": (
+            ""
+            if conflict.detail.get("location") in (None, "", DEFAULT_LOCATION)
+            else str(conflict.detail["location"])
+        ),
         "documents": [
             {
                 "channel": d.channel,
@@ -568,6 +590,8 @@ def movement_view(m: Movement, t: Translator, doc: DocumentSummary | None = None
         "kit_label": t.gettext("sold as part of %(kit)s", kit=m.kit) if m.kit else "",
         "channel": m.channel,
         "doc_id": m.doc_id,
+        # Where it happened; unsaid in a ledger without locations (its one location).
+        "location": "" if m.location == DEFAULT_LOCATION else m.location,
         "occurred_at": m.occurred_at,
         "recorded_at": m.recorded_at,
         "document": document_view(doc, t) if doc is not None else None,
@@ -607,10 +631,25 @@ async def sku_view(daemon: DaemonView, t: Translator, sku: str) -> dict[str, Any
     if detail is None:
         return None
     recent = await activity(daemon, t, sku=sku, limit=20)
+    configured = [loc.name for loc in daemon.settings.locations]
+    held = dict(detail.locations)
     return {
         "sku": detail.sku,
         "name": detail.name,
         "on_hand": detail.on_hand,
+        # Per configured location (and any other holding stock), then units in transit.
+        "locations": [
+            {"name": name, "on_hand": held.get(name, 0), "transit_to": ""}
+            for name in [*configured, *sorted(set(held) - set(configured))]
+            if not is_transit(name) and (configured or held.get(name))
+        ]
+        + [
+            {"name": name, "on_hand": qty, "transit_to": name[len(TRANSIT_PREFIX) :]}
+            for name, qty in sorted(held.items())
+            if is_transit(name)
+        ]
+        if configured
+        else [],
         "channels": [
             {
                 "channel": c.channel,
@@ -626,6 +665,17 @@ async def sku_view(daemon: DaemonView, t: Translator, sku: str) -> dict[str, Any
         ],
         "movements": recent,
     }
+
+
+async def locations(daemon: DaemonView) -> list[dict[str, Any]]:
+    """Per configured location: units on hand, SKUs in stock, SKUs below zero, units in transit
+    to it (empty when no location is configured)."""
+    if not daemon.settings.locations or daemon.store is None:
+        return []
+    rows = await daemon.store.location_stock()
+    places = [LocationInfo(loc.name, loc.kind) for loc in daemon.settings.locations]
+    summary: list[dict[str, Any]] = stock_per_location(places, rows).get("locations", [])
+    return summary
 
 
 async def unknown(daemon: DaemonView, limit: int = 200) -> dict[str, Any]:

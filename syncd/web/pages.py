@@ -88,6 +88,7 @@ async def _overview_context(request: web.Request) -> dict[str, Any]:
         "movements": await data.activity(state.daemon, t, limit=OVERVIEW_MOVEMENTS),
         "channels": list(state.daemon.runners),
         "filters": {"channel": None, "sku": None},
+        "locations": await data.locations(state.daemon),
     }
 
 

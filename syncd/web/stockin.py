@@ -25,6 +25,7 @@ from aiohttp import web
 
 import syncd.web.corrections as corrections
 import syncd.web.scans as scans
+import syncd.web.transfers as transfers
 from syncd.domain import STOCK_CHANNEL, utcnow
 from syncd.i18n import Translator
 from syncd.ledger.stockreads import MAX_PREFIX_SKUS
@@ -32,7 +33,15 @@ from syncd.ledger.store import Draft, Store
 from syncd.stockin import booking
 from syncd.stockin.booking import BookingError, Line
 from syncd.web.app import render, translator
-from syncd.web.corrections import LOCKS, ORIGIN, booked_event, store_of, url
+from syncd.web.corrections import (
+    LOCKS,
+    ORIGIN,
+    booked_event,
+    chosen_location,
+    locations_of,
+    store_of,
+    url,
+)
 from syncd.web.data import void_url
 
 log = structlog.get_logger("syncd.web")
@@ -59,6 +68,7 @@ FLOWS = {f.path: f for f in (RECEIVE, COUNT)}
 
 def add_routes(app: web.Application) -> None:
     corrections.add_routes(app)
+    transfers.add_routes(app)
     flow = "/stock/{flow:receive|count}"
     draft = f"{flow}/{_DRAFT_ID}"
     app.router.add_get(flow, index_page)
@@ -121,6 +131,7 @@ def _page(flow: Flow, **context: Any) -> dict[str, Any]:
         "discarded": "",
         "scope_error": "",
         "form": {},
+        "locations": [],
     }
     return {**defaults, **context}
 
@@ -203,6 +214,7 @@ async def _draft_context(request: web.Request, flow: Flow, draft: Draft) -> dict
         last_line=last_line,
         scan_action=_draft_url(flow, draft.id, "/scan"),
         scope=scans.Scope.from_meta(draft.meta),
+        locations=locations_of(request),
     )
     if draft.doc_id:
         context["stored"] = await store.stored_document(STOCK_CHANNEL, draft.doc_id)
@@ -367,6 +379,9 @@ async def save(request: web.Request) -> web.StreamResponse:
             )
         else:
             quantities[code] = qty
+    location, problem = chosen_location(request, form.get("location"), t)
+    if problem:
+        errors.append(problem)
     remove = form.get("remove")
     then = form.get("then")
     async with request.app[LOCKS](request.match_info["id"]):
@@ -378,6 +393,8 @@ async def save(request: web.Request) -> web.StreamResponse:
             context["problems"] = errors + context["problems"]
             return render(request, flow.template, status=400, **context)
         meta = dict(draft.meta)
+        if "location" in form:
+            meta["location"] = location
         if flow is RECEIVE:
             for field in ("supplier", "delivery_note"):
                 if field in form:
@@ -439,6 +456,7 @@ async def _book(store: Store, flow: Flow, draft: Draft, *, dry_run: bool) -> boo
             supplier=draft.meta.get("supplier", ""),
             delivery_note=draft.meta.get("delivery_note", ""),
             dry_run=dry_run,
+            location=draft.meta.get("location", ""),
         )
     return await booking.book_count(
         store,
@@ -447,6 +465,7 @@ async def _book(store: Store, flow: Flow, draft: Draft, *, dry_run: bool) -> boo
         doc_id=_doc_id(flow, draft),
         zero=await _zero_skus(store, draft),
         dry_run=dry_run,
+        location=draft.meta.get("location", ""),
     )
 
 
@@ -496,7 +515,7 @@ async def _rows(
         moments = {at for sku, at in first_at.items() if at is not None and sku in planned.lines}
         for moment in sorted(moments):
             skus = [s for s, at in first_at.items() if at == moment]
-            basis.update(await store.on_hand_at(skus, moment))
+            basis.update(await store.on_hand_at(skus, moment, draft.meta.get("location", "")))
     rows = []
     for sku in sorted(planned.lines, key=lambda s: (s not in first_at, s)):
         now = planned.before.get(sku, 0)

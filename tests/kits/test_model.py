@@ -18,11 +18,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from syncd.domain import Document, DocumentKind
 from syncd.ledger import ChannelInfo
-from syncd.ledger.planner import Plan, Snapshot
-from syncd.ledger.postgres import PostgresStore
-from syncd.ledger.sqlbase import Tx
-from syncd.ledger.sqlite import SqliteStore
 from syncd.ledger.sqlstore import SqlStore
+from tests.crashing import CrashError, CrashingPostgres, CrashingSqlite
 
 COMPONENTS = ["A", "B", "C"]
 KITS = {"K1": {"A": 1, "B": 2}, "K2": {"B": 1, "C": 3}}
@@ -36,28 +33,6 @@ CHANNELS = ("till", "web")
 BUFFER = ("web", "B", 1)  # a buffer on a component: the kit's web figure must use it
 
 lines_strategy = st.dictionaries(st.sampled_from(SKUS), st.integers(0, 3), min_size=1, max_size=3)
-
-
-class Crash(Exception):
-    """Raised inside the transaction, after every write of the plan: nothing may remain."""
-
-
-class _Crashing:
-    crash_next = False
-
-    async def _write_plan(self, tx: Tx, plan: Plan, snap: Snapshot, now_us: int) -> None:
-        await super()._write_plan(tx, plan, snap, now_us)  # type: ignore[misc]
-        if self.crash_next:
-            self.crash_next = False
-            raise Crash
-
-
-class CrashingSqlite(_Crashing, SqliteStore):
-    pass
-
-
-class CrashingPostgres(_Crashing, PostgresStore):
-    pass
 
 
 def expand(lines: dict[str, int]) -> dict[str, int]:
@@ -177,7 +152,7 @@ class KitLedgerMachine(RuleBasedStateMachine):
     def crash_before_commit(self, lines: dict[str, int]) -> None:
         doc = Document("till", self._new_id(), DocumentKind.TILL_RECEIPT, lines, T0)
         self.store.crash_next = True  # type: ignore[attr-defined]
-        with pytest.raises(Crash):
+        with pytest.raises(CrashError):
             self.run(self.store.apply_document(doc))
         # The till sends its file again after the crash: applied once.
         self._apply(doc)

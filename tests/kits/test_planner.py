@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from syncd.domain import Document, DocumentKind, kit_problems
+from syncd.domain import DEFAULT_LOCATION, Document, DocumentKind, kit_problems
 from syncd.ledger.planner import (
     Kit,
     Levels,
@@ -30,6 +30,8 @@ def snapshot(on_hand: dict[str, int], **extra: object) -> Snapshot:
         shown={},
         outbox={},
         kits=extra.get("kits", kits),  # type: ignore[arg-type]
+        # One location holds it all, as in a ledger without configured locations.
+        at={(DEFAULT_LOCATION, sku): qty for sku, qty in on_hand.items()},
     )
 
 

@@ -24,7 +24,7 @@ SKUS = ["A", "B", "C"]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 TABLES = (
     "channels, products, sku_aliases, documents, document_lines, movements, levels, buffers, "
-    "channel_levels, outbox, cursors, conflicts, rejections"
+    "channel_levels, outbox, cursors, conflicts, rejections, locations, location_levels"
 )
 
 lines_strategy = st.dictionaries(st.sampled_from(SKUS), st.integers(0, 4), min_size=1, max_size=3)

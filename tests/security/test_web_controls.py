@@ -42,6 +42,9 @@ POST_ROUTES = {
     "/stock/{flow}/{id}/discard",
     "/stock/adjust",
     "/stock/void",
+    # locations (issue 17): the same test
+    "/stock/transfer",
+    "/stock/transfer/receive",
 }
 
 
@@ -131,6 +134,8 @@ async def test_stock_forms_need_the_token_of_this_session(start_site: SiteFactor
         f"{draft}/discard": {},
         "/stock/adjust": {"token": form_token[1], "sku": "CAP", "delta": "5", "reason": "gift"},
         "/stock/void": {"channel": "init", "doc": "opening"},
+        "/stock/transfer": {"token": form_token[1], "sku": "CAP", "quantity": "1"},
+        "/stock/transfer/receive": {"transfer": "transfer:x"},
     }
     for path, data in forms.items():
         for given in (None, "", "0" * 64, foreign, token[:-1]):

@@ -43,7 +43,3 @@ DELETE FROM kit_components WHERE kit = $1;
 -- name: insert_kit_component
 INSERT INTO kit_components (kit, component, quantity) VALUES ($1, $2, $3);
 
--- name: insert_kit_movement
-INSERT INTO movements (sku, delta, reason, channel, doc_id, doc_version, occurred_us, recorded_us,
-                       kit)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9);

@@ -11,7 +11,8 @@ CREATE TABLE channels (
     last_push_us  bigint,
     last_error    text NOT NULL DEFAULT '',
     health_us     bigint,
-    follows_own_sales boolean NOT NULL DEFAULT true
+    follows_own_sales boolean NOT NULL DEFAULT true,
+    locations     text NOT NULL DEFAULT '[]'
 );
 
 CREATE TABLE products (
@@ -41,6 +42,8 @@ CREATE TABLE documents (
     updated_us   bigint NOT NULL,
     meta         text NOT NULL DEFAULT '{}',
     basis        text NOT NULL DEFAULT '{}',
+    location     text NOT NULL DEFAULT '',
+    destination  text NOT NULL DEFAULT '',
     PRIMARY KEY (channel, doc_id)
 );
 
@@ -51,6 +54,7 @@ CREATE TABLE document_lines (
     sku      text,
     wanted   bigint NOT NULL,
     applied  bigint NOT NULL,
+    placed   text NOT NULL DEFAULT '',
     PRIMARY KEY (channel, doc_id, line_key)
 );
 CREATE INDEX document_lines_pending ON document_lines (line_key) WHERE sku IS NULL;
@@ -65,7 +69,8 @@ CREATE TABLE movements (
     doc_version bigint NOT NULL,
     occurred_us bigint NOT NULL,
     recorded_us bigint NOT NULL,
-    kit         text NOT NULL DEFAULT ''
+    kit         text NOT NULL DEFAULT '',
+    location    text NOT NULL DEFAULT 'main'
 );
 CREATE INDEX movements_sku ON movements (sku, id);
 CREATE INDEX movements_doc ON movements (channel, doc_id);
@@ -250,6 +255,7 @@ DECLARE
     v_idents text[];
     v_resolve jsonb;
     v_skus text[];
+    v_kits jsonb := '[]';
 BEGIN
     -- Few statements (each costs), and every lookup one index probe per key (LATERAL ... OFFSET
     -- 0 is never turned into a join): the plans PL/pgSQL caches stay good whatever the sizes of
@@ -266,12 +272,13 @@ BEGIN
     END IF;
     SELECT
         (SELECT COALESCE(jsonb_agg(jsonb_build_array(d.channel, d.doc_id, d.kind, d.version,
-                                                     d.content_hash, d.cancelled)
+                                                     d.content_hash, d.cancelled, d.location,
+                                                     d.destination)
                                    ORDER BY d.channel, d.doc_id), '[]')
          FROM unnest(p_channels, p_ids) AS k(c, i), LATERAL (
              SELECT * FROM documents d WHERE d.channel = k.c AND d.doc_id = k.i OFFSET 0) AS d),
         (SELECT COALESCE(jsonb_agg(jsonb_build_array(l.channel, l.doc_id, l.line_key, l.sku,
-                                                     l.wanted, l.applied)
+                                                     l.wanted, l.applied, l.placed)
                                    ORDER BY l.channel, l.doc_id, l.line_key), '[]')
          FROM unnest(p_channels, p_ids) AS k(c, i), LATERAL (
              SELECT * FROM document_lines l
@@ -311,6 +318,34 @@ BEGIN
               ) AS x(s) ORDER BY 1)
     INTO v_resolve, v_skus
     FROM r;
+    -- Kits (kits_for in kits.sql): every kit that is, or holds, a SKU of the batch, or holds a
+    -- component of a kit among them, with all its components; their SKUs join the batch's.
+    IF EXISTS (SELECT 1 FROM kits) THEN
+        WITH batch (sku) AS (SELECT unnest(v_skus)),
+        moved (sku) AS (
+            SELECT sku FROM batch
+            UNION
+            SELECT c.component FROM batch b JOIN kit_components c ON c.kit = b.sku
+        ),
+        wanted (kit) AS (
+            SELECT c.kit FROM batch b JOIN kit_components c ON c.kit = b.sku
+            UNION
+            SELECT c.kit FROM moved m JOIN kit_components c ON c.component = m.sku
+        )
+        SELECT COALESCE(jsonb_agg(jsonb_build_array(c.kit, c.component, c.quantity, k.derived_by)
+                                  ORDER BY c.kit, c.component), '[]')
+        INTO v_kits
+        FROM wanted w
+        JOIN kit_components c ON c.kit = w.kit
+        JOIN kits k ON k.sku = c.kit;
+        v_skus := ARRAY(SELECT DISTINCT s FROM (
+                      SELECT unnest(v_skus)
+                      UNION ALL
+                      SELECT e ->> 0 FROM jsonb_array_elements(v_kits) AS e
+                      UNION ALL
+                      SELECT e ->> 1 FROM jsonb_array_elements(v_kits) AS e
+                  ) AS x(s) ORDER BY 1);
+    END IF;
     IF p_lock THEN
         INSERT INTO levels (sku, on_hand, updated_us)
         SELECT s, 0, p_now FROM unnest(v_skus) AS s
@@ -320,9 +355,6 @@ BEGIN
         ) AS locked;
     END IF;
     RETURN jsonb_build_object(
-        -- A ledger with kits is read by the statements of syncd/ledger/kitrows.py instead (kits
-        -- not yet part of this snapshot: issue 17, stated in its note).
-        'has_kits', EXISTS (SELECT 1 FROM kits),
         'docs', v_docs,
         'lines', v_lines,
         'resolve', v_resolve,
@@ -344,7 +376,19 @@ BEGIN
         'channels', (SELECT COALESCE(jsonb_agg(jsonb_build_array(c.name, c.type,
                                                                  c.follows_own_sales)
                                                ORDER BY c.name), '[]')
-                     FROM channels c WHERE c.push)
+                     FROM channels c WHERE c.push),
+        'kits', v_kits,
+        -- Stock per location (issue 17): every location of every SKU, the configured locations
+        -- in order, and the channels that sell from some of them.
+        'at', (SELECT COALESCE(jsonb_agg(jsonb_build_array(ll.location, ll.sku, ll.on_hand)
+                                         ORDER BY ll.sku, ll.location), '[]')
+               FROM unnest(v_skus) AS s, LATERAL (
+                   SELECT * FROM location_levels ll WHERE ll.sku = s OFFSET 0) AS ll),
+        'locations', (SELECT COALESCE(jsonb_agg(l.name ORDER BY l.position, l.name), '[]')
+                      FROM locations l),
+        'sells_from', (SELECT COALESCE(jsonb_agg(jsonb_build_array(c.name, c.locations)
+                                                 ORDER BY c.name), '[]')
+                       FROM channels c WHERE c.locations <> '[]')
     )::text;
 END $$;
 
@@ -355,33 +399,45 @@ DECLARE
     v_row record;
 BEGIN
     INSERT INTO documents (channel, doc_id, kind, version, content_hash, reference, cancelled,
-                           url, occurred_us, first_us, updated_us, meta, basis)
+                           url, occurred_us, first_us, updated_us, meta, basis, location,
+                           destination)
     SELECT r.channel, r.doc_id, r.kind, r.version, r.content_hash, r.reference, r.cancelled,
-           r.url, r.occurred_us, p_now, p_now, r.meta, r.basis
+           r.url, r.occurred_us, p_now, p_now, r.meta, r.basis, r.location, r.destination
     FROM jsonb_to_recordset(p_plan -> 'documents') AS r(
         channel text, doc_id text, kind text, version bigint, content_hash text, reference text,
-        cancelled boolean, url text, occurred_us bigint, meta text, basis text)
+        cancelled boolean, url text, occurred_us bigint, meta text, basis text, location text,
+        destination text)
     ON CONFLICT (channel, doc_id) DO UPDATE SET
         kind = EXCLUDED.kind, version = EXCLUDED.version, content_hash = EXCLUDED.content_hash,
         reference = EXCLUDED.reference, cancelled = EXCLUDED.cancelled, url = EXCLUDED.url,
         occurred_us = EXCLUDED.occurred_us, updated_us = EXCLUDED.updated_us,
-        meta = EXCLUDED.meta, basis = EXCLUDED.basis;
-    INSERT INTO document_lines (channel, doc_id, line_key, sku, wanted, applied)
-    SELECT r.channel, r.doc_id, r.line_key, r.sku, r.wanted, r.applied
+        meta = EXCLUDED.meta, basis = EXCLUDED.basis, location = EXCLUDED.location,
+        destination = EXCLUDED.destination;
+    INSERT INTO document_lines (channel, doc_id, line_key, sku, wanted, applied, placed)
+    SELECT r.channel, r.doc_id, r.line_key, r.sku, r.wanted, r.applied, r.placed
     FROM jsonb_to_recordset(p_plan -> 'lines') AS r(
-        channel text, doc_id text, line_key text, sku text, wanted bigint, applied bigint)
+        channel text, doc_id text, line_key text, sku text, wanted bigint, applied bigint,
+        placed text)
     ON CONFLICT (channel, doc_id, line_key) DO UPDATE SET
-        sku = EXCLUDED.sku, wanted = EXCLUDED.wanted, applied = EXCLUDED.applied;
+        sku = EXCLUDED.sku, wanted = EXCLUDED.wanted, applied = EXCLUDED.applied,
+        placed = EXCLUDED.placed;
     IF jsonb_array_length(COALESCE(p_plan -> 'movements', '[]')) > 0 THEN
         INSERT INTO movements (sku, delta, reason, channel, doc_id, doc_version, occurred_us,
-                               recorded_us, kit)
+                               recorded_us, kit, location)
         SELECT r.sku, r.delta, r.reason, r.channel, r.doc_id, r.doc_version, r.occurred_us, p_now,
-               COALESCE(r.kit, '')
+               r.kit, r.location
         FROM ROWS FROM (jsonb_to_recordset(p_plan -> 'movements') AS (
             sku text, delta bigint, reason text, channel text, doc_id text, doc_version bigint,
-            occurred_us bigint, kit text)) WITH ORDINALITY AS r(
-            sku, delta, reason, channel, doc_id, doc_version, occurred_us, kit, n)
+            occurred_us bigint, kit text, location text)) WITH ORDINALITY AS r(
+            sku, delta, reason, channel, doc_id, doc_version, occurred_us, kit, location, n)
         ORDER BY r.n;  -- ids in the order the planner made them
+    END IF;
+    IF jsonb_array_length(COALESCE(p_plan -> 'at', '[]')) > 0 THEN
+        INSERT INTO location_levels (location, sku, on_hand, updated_us)
+        SELECT r.location, r.sku, r.on_hand, p_now
+        FROM jsonb_to_recordset(p_plan -> 'at') AS r(location text, sku text, on_hand bigint)
+        ON CONFLICT (sku, location) DO UPDATE SET
+            on_hand = EXCLUDED.on_hand, updated_us = EXCLUDED.updated_us;
     END IF;
     IF jsonb_array_length(COALESCE(p_plan -> 'levels', '[]')) > 0 THEN
         INSERT INTO levels (sku, on_hand, updated_us)  -- rows exist: an update through the index
@@ -452,3 +508,18 @@ CREATE TABLE kit_components (
     PRIMARY KEY (kit, component)
 );
 CREATE INDEX kit_components_component ON kit_components (component);
+-- Stock per location (issue 17): Σ location_levels = levels, kept in the same transaction.
+CREATE TABLE locations (
+    name     text PRIMARY KEY,
+    kind     text NOT NULL DEFAULT 'store',
+    position integer NOT NULL DEFAULT 0
+);
+
+CREATE TABLE location_levels (
+    location   text NOT NULL,
+    sku        text NOT NULL,
+    on_hand    bigint NOT NULL,
+    updated_us bigint NOT NULL,
+    PRIMARY KEY (sku, location)
+);
+CREATE INDEX location_levels_location ON location_levels (location, sku);

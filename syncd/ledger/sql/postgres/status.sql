@@ -6,7 +6,8 @@
 SELECT channel, count(*) AS depth, min(enqueued_us) AS oldest_us FROM outbox GROUP BY channel;
 
 -- name: movements
-SELECT id, sku, delta, reason, channel, doc_id, doc_version, occurred_us, recorded_us, kit
+SELECT id, sku, delta, reason, channel, doc_id, doc_version, occurred_us, recorded_us, kit,
+       location
 FROM movements
 WHERE ($1::text IS NULL OR sku = $1) AND ($2::text IS NULL OR channel = $2) AND id > $3
 ORDER BY id DESC

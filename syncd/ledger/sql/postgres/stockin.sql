@@ -8,8 +8,18 @@ SELECT l.sku, l.on_hand - COALESCE((
       AND NOT (m.reason = 'count_adjustment' AND m.occurred_us <= $2)), 0)::bigint
 FROM levels l WHERE l.sku = ANY($1::text[]);
 
+-- name: on_hand_at_location
+-- The same, at one location (a count's basis there).
+SELECT l.sku, l.on_hand - COALESCE((
+    SELECT SUM(m.delta) FROM movements m
+    WHERE m.sku = l.sku AND m.location = l.location AND m.recorded_us > $2
+      AND NOT (m.reason = 'count_adjustment' AND m.occurred_us <= $2)), 0)::bigint
+FROM location_levels l
+WHERE l.location = $3 AND l.sku = ANY($1::text[]);
+
 -- name: stored_document
-SELECT kind, version, reference, cancelled, occurred_us, updated_us, meta, basis
+SELECT kind, version, reference, cancelled, occurred_us, updated_us, meta, basis, location,
+       destination
 FROM documents WHERE channel = $1 AND doc_id = $2;
 
 -- name: documents_with_meta

@@ -28,14 +28,15 @@ SELECT NULL WHERE ?1 IS NULL;
 SELECT NULL WHERE ?1 IS NULL;
 
 -- name: lock_documents
-SELECT d.channel, d.doc_id, d.kind, d.version, d.content_hash, d.cancelled
+SELECT d.channel, d.doc_id, d.kind, d.version, d.content_hash, d.cancelled, d.location,
+       d.destination
 FROM documents d
 WHERE (d.channel, d.doc_id) IN (
     SELECT value ->> 0, value ->> 1 FROM json_each(?1))
 ORDER BY d.channel, d.doc_id;
 
 -- name: lock_lines
-SELECT l.channel, l.doc_id, l.line_key, l.sku, l.wanted, l.applied
+SELECT l.channel, l.doc_id, l.line_key, l.sku, l.wanted, l.applied, l.placed
 FROM document_lines l
 WHERE (l.channel, l.doc_id) IN (
     SELECT value ->> 0, value ->> 1 FROM json_each(?1));
@@ -70,23 +71,25 @@ SELECT 'outbox', channel, sku, wanted FROM outbox WHERE sku IN (SELECT value FRO
 
 -- name: upsert_document
 INSERT INTO documents (channel, doc_id, kind, version, content_hash, reference, cancelled, url,
-                       occurred_us, first_us, updated_us, meta, basis)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12)
+                       occurred_us, first_us, updated_us, meta, basis, location, destination)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13, ?14)
 ON CONFLICT (channel, doc_id) DO UPDATE SET
     kind = excluded.kind, version = excluded.version, content_hash = excluded.content_hash,
     reference = excluded.reference, cancelled = excluded.cancelled, url = excluded.url,
     occurred_us = excluded.occurred_us, updated_us = excluded.updated_us,
-    meta = excluded.meta, basis = excluded.basis;
+    meta = excluded.meta, basis = excluded.basis, location = excluded.location,
+    destination = excluded.destination;
 
 -- name: upsert_line
-INSERT INTO document_lines (channel, doc_id, line_key, sku, wanted, applied)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+INSERT INTO document_lines (channel, doc_id, line_key, sku, wanted, applied, placed)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
 ON CONFLICT (channel, doc_id, line_key) DO UPDATE SET
-    sku = excluded.sku, wanted = excluded.wanted, applied = excluded.applied;
+    sku = excluded.sku, wanted = excluded.wanted, applied = excluded.applied, placed = excluded.placed;
 
 -- name: insert_movement
-INSERT INTO movements (sku, delta, reason, channel, doc_id, doc_version, occurred_us, recorded_us)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8);
+INSERT INTO movements (sku, delta, reason, channel, doc_id, doc_version, occurred_us, recorded_us,
+                       kit, location)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10);
 
 -- name: update_level
 UPDATE levels SET on_hand = ?2, updated_us = ?3 WHERE sku = ?1;
@@ -122,7 +125,7 @@ SELECT m.channel, m.doc_id, COALESCE(NULLIF(d.reference, ''), m.doc_id) AS refer
        COALESCE(d.kind, '') AS kind, -m.delta AS quantity, m.occurred_us, COALESCE(d.url, '') AS url
 FROM movements m
 LEFT JOIN documents d ON d.channel = m.channel AND d.doc_id = m.doc_id
-WHERE m.sku = ?1 AND m.delta < 0
+WHERE m.sku = ?1 AND m.delta < 0 AND m.location = ?3
 ORDER BY m.id DESC
 LIMIT ?2;
 
@@ -161,9 +164,10 @@ DELETE FROM outbox WHERE channel = ?1 AND sku = ?2 AND wanted = ?3;
 SELECT key, value FROM cursors WHERE channel = ?1;
 
 -- name: upsert_channel
-INSERT INTO channels (name, type, push, registered_us, follows_own_sales) VALUES (?1, ?2, ?3, ?4, ?5)
+INSERT INTO channels (name, type, push, registered_us, follows_own_sales,
+                      locations) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
 ON CONFLICT (name) DO UPDATE SET type = excluded.type, push = excluded.push,
-    follows_own_sales = excluded.follows_own_sales;
+    follows_own_sales = excluded.follows_own_sales, locations = excluded.locations;
 
 -- name: upsert_product
 INSERT INTO products (sku, name, barcode, updated_us) VALUES (?1, ?2, ?3, ?4)
@@ -186,7 +190,8 @@ FROM document_lines l
 WHERE l.sku IS NULL AND l.line_key IN (SELECT value FROM json_each(?1));
 
 -- name: replay_documents
-SELECT d.channel, d.doc_id, d.kind, d.version, d.reference, d.cancelled, d.url, d.occurred_us
+SELECT d.channel, d.doc_id, d.kind, d.version, d.reference, d.cancelled, d.url, d.occurred_us,
+       d.location, d.destination
 FROM documents d
 WHERE (d.channel, d.doc_id) IN (
     SELECT value ->> 0, value ->> 1 FROM json_each(?1));
@@ -260,3 +265,19 @@ WHERE created_us < ?1 AND state <> 'pending'
   AND (conflict_id IS NULL OR conflict_id NOT IN (SELECT id FROM conflicts))
   AND (mail_id IS NULL OR mail_id NOT IN (SELECT id FROM alert_mails WHERE sent_us IS NULL))
 RETURNING 1;
+
+-- Stock per location (issue 17; syncd/ledger/apply.py _load_locations, _write_locations).
+
+-- name: locations
+SELECT name, kind FROM locations ORDER BY position, name;
+
+-- name: channel_locations
+SELECT name, locations FROM channels ORDER BY name;
+
+-- name: location_levels_for
+SELECT location, sku, on_hand FROM location_levels WHERE sku IN (SELECT value FROM json_each(?1));
+
+-- name: upsert_location_level
+INSERT INTO location_levels (location, sku, on_hand, updated_us) VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (sku, location) DO UPDATE SET
+    on_hand = excluded.on_hand, updated_us = excluded.updated_us;

@@ -11,7 +11,8 @@ CREATE TABLE channels (
     last_push_us  INTEGER,
     last_error    TEXT NOT NULL DEFAULT '',
     health_us     INTEGER,
-    follows_own_sales INTEGER NOT NULL DEFAULT 1
+    follows_own_sales INTEGER NOT NULL DEFAULT 1,
+    locations     TEXT NOT NULL DEFAULT '[]'
 );
 
 CREATE TABLE products (
@@ -41,6 +42,8 @@ CREATE TABLE documents (
     updated_us   INTEGER NOT NULL,
     meta         TEXT NOT NULL DEFAULT '{}',
     basis        TEXT NOT NULL DEFAULT '{}',
+    location     TEXT NOT NULL DEFAULT '',
+    destination  TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (channel, doc_id)
 );
 
@@ -51,6 +54,7 @@ CREATE TABLE document_lines (
     sku      TEXT,
     wanted   INTEGER NOT NULL,
     applied  INTEGER NOT NULL,
+    placed   TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (channel, doc_id, line_key)
 );
 CREATE INDEX document_lines_pending ON document_lines (line_key) WHERE sku IS NULL;
@@ -65,7 +69,8 @@ CREATE TABLE movements (
     doc_version INTEGER NOT NULL,
     occurred_us INTEGER NOT NULL,
     recorded_us INTEGER NOT NULL,
-    kit         TEXT NOT NULL DEFAULT ''
+    kit         TEXT NOT NULL DEFAULT '',
+    location    TEXT NOT NULL DEFAULT 'main'
 );
 CREATE INDEX movements_sku ON movements (sku, id);
 CREATE INDEX movements_doc ON movements (channel, doc_id);
@@ -246,3 +251,18 @@ CREATE TABLE kit_components (
     PRIMARY KEY (kit, component)
 );
 CREATE INDEX kit_components_component ON kit_components (component);
+-- Stock per location (issue 17): Σ location_levels = levels, kept in the same transaction.
+CREATE TABLE locations (
+    name     TEXT PRIMARY KEY,
+    kind     TEXT NOT NULL DEFAULT 'store',
+    position INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE location_levels (
+    location   TEXT NOT NULL,
+    sku        TEXT NOT NULL,
+    on_hand    INTEGER NOT NULL,
+    updated_us INTEGER NOT NULL,
+    PRIMARY KEY (sku, location)
+);
+CREATE INDEX location_levels_location ON location_levels (location, sku);

@@ -1,0 +1,279 @@
+-- Stock per location (issue 17). `levels` stays the business-wide on hand per SKU; every movement
+-- happens at one location and `location_levels` keeps, in the same transaction, the on hand per
+-- (location, SKU): Σ location_levels = levels. An existing ledger becomes one location, "main",
+-- holding every figure it held: no figure changes.
+CREATE TABLE locations (
+    name     text PRIMARY KEY,
+    kind     text NOT NULL DEFAULT 'store',
+    position integer NOT NULL DEFAULT 0
+);
+
+CREATE TABLE location_levels (
+    location   text NOT NULL,
+    sku        text NOT NULL,
+    on_hand    bigint NOT NULL,
+    updated_us bigint NOT NULL,
+    PRIMARY KEY (sku, location)
+);
+CREATE INDEX location_levels_location ON location_levels (location, sku);
+INSERT INTO location_levels (location, sku, on_hand, updated_us)
+SELECT 'main', sku, on_hand, updated_us FROM levels;
+
+ALTER TABLE movements ADD COLUMN location text NOT NULL DEFAULT 'main';
+-- The location a document names ('' = its channel's), and a transfer's destination.
+ALTER TABLE documents ADD COLUMN location text NOT NULL DEFAULT '';
+ALTER TABLE documents ADD COLUMN destination text NOT NULL DEFAULT '';
+-- Where a line's units went: JSON {location: stock change}; '' = all at the document's location.
+ALTER TABLE document_lines ADD COLUMN placed text NOT NULL DEFAULT '';
+-- The locations a channel sells from, in order (JSON array); '[]' = all of them.
+ALTER TABLE channels ADD COLUMN locations text NOT NULL DEFAULT '[]';
+
+-- The batch functions of migration 0011 read and write the rows above, and kits (which 0011
+-- left to the statements of syncd/ledger/kitrows.py); the same text as schema.sql.
+CREATE OR REPLACE FUNCTION syncd_snapshot(
+    p_channels text[], p_ids text[], p_identifiers text[], p_strict boolean, p_lock boolean,
+    p_now bigint
+) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    v_docs jsonb;
+    v_lines jsonb;
+    v_idents text[];
+    v_resolve jsonb;
+    v_skus text[];
+    v_kits jsonb := '[]';
+BEGIN
+    -- Few statements (each costs), and every lookup one index probe per key (LATERAL ... OFFSET
+    -- 0 is never turned into a join): the plans PL/pgSQL caches stay good whatever the sizes of
+    -- the tables.
+    IF p_lock THEN
+        -- Sorted: two batches never wait on each other in a cycle.
+        PERFORM pg_advisory_xact_lock(s.h) FROM (
+            SELECT hashtextextended(k.c || chr(31) || k.i, 0) AS h
+            FROM unnest(p_channels, p_ids) AS k(c, i) ORDER BY 1
+        ) s;
+        PERFORM 1 FROM unnest(p_channels, p_ids) AS k(c, i), LATERAL (
+            SELECT 1 FROM documents d WHERE d.channel = k.c AND d.doc_id = k.i FOR UPDATE
+        ) AS locked;
+    END IF;
+    SELECT
+        (SELECT COALESCE(jsonb_agg(jsonb_build_array(d.channel, d.doc_id, d.kind, d.version,
+                                                     d.content_hash, d.cancelled, d.location,
+                                                     d.destination)
+                                   ORDER BY d.channel, d.doc_id), '[]')
+         FROM unnest(p_channels, p_ids) AS k(c, i), LATERAL (
+             SELECT * FROM documents d WHERE d.channel = k.c AND d.doc_id = k.i OFFSET 0) AS d),
+        (SELECT COALESCE(jsonb_agg(jsonb_build_array(l.channel, l.doc_id, l.line_key, l.sku,
+                                                     l.wanted, l.applied, l.placed)
+                                   ORDER BY l.channel, l.doc_id, l.line_key), '[]')
+         FROM unnest(p_channels, p_ids) AS k(c, i), LATERAL (
+             SELECT * FROM document_lines l
+             WHERE l.channel = k.c AND l.doc_id = k.i OFFSET 0) AS l)
+    INTO v_docs, v_lines;
+    -- Identifiers to resolve: the batch's lines and stored lines still pending.
+    v_idents := ARRAY(
+        SELECT DISTINCT u.i FROM (
+            SELECT unnest(p_identifiers) AS i
+            UNION ALL
+            SELECT e ->> 2 FROM jsonb_array_elements(v_lines) AS e WHERE e ->> 3 IS NULL
+        ) u ORDER BY 1);
+    IF p_lock AND NOT p_strict THEN
+        INSERT INTO products (sku, updated_us)
+        SELECT i, p_now FROM unnest(v_idents) AS i
+        WHERE NOT EXISTS (SELECT 1 FROM sku_aliases a WHERE a.alias = i)
+          AND NOT EXISTS (SELECT 1 FROM products p WHERE p.barcode = i)
+        ORDER BY i
+        ON CONFLICT (sku) DO NOTHING;
+    END IF;
+    -- A SKU, else an alias, else a barcode; not strict: the identifier itself.
+    WITH r AS (
+        SELECT i, COALESCE(
+            (SELECT p.sku FROM products p WHERE p.sku = i),
+            (SELECT a.sku FROM sku_aliases a WHERE a.alias = i),
+            (SELECT min(p.sku) FROM products p WHERE p.barcode = i),
+            CASE WHEN NOT p_strict THEN i END) AS sku
+        FROM unnest(v_idents) AS i
+    )
+    SELECT
+        COALESCE(jsonb_agg(jsonb_build_array(r.i, r.sku) ORDER BY r.i)
+                 FILTER (WHERE r.sku IS NOT NULL), '[]'),
+        ARRAY(SELECT DISTINCT s FROM (
+                  SELECT r2.sku FROM r AS r2 WHERE r2.sku IS NOT NULL
+                  UNION ALL
+                  SELECT e ->> 3 FROM jsonb_array_elements(v_lines) AS e WHERE e ->> 3 IS NOT NULL
+              ) AS x(s) ORDER BY 1)
+    INTO v_resolve, v_skus
+    FROM r;
+    -- Kits (kits_for in kits.sql): every kit that is, or holds, a SKU of the batch, or holds a
+    -- component of a kit among them, with all its components; their SKUs join the batch's.
+    IF EXISTS (SELECT 1 FROM kits) THEN
+        WITH batch (sku) AS (SELECT unnest(v_skus)),
+        moved (sku) AS (
+            SELECT sku FROM batch
+            UNION
+            SELECT c.component FROM batch b JOIN kit_components c ON c.kit = b.sku
+        ),
+        wanted (kit) AS (
+            SELECT c.kit FROM batch b JOIN kit_components c ON c.kit = b.sku
+            UNION
+            SELECT c.kit FROM moved m JOIN kit_components c ON c.component = m.sku
+        )
+        SELECT COALESCE(jsonb_agg(jsonb_build_array(c.kit, c.component, c.quantity, k.derived_by)
+                                  ORDER BY c.kit, c.component), '[]')
+        INTO v_kits
+        FROM wanted w
+        JOIN kit_components c ON c.kit = w.kit
+        JOIN kits k ON k.sku = c.kit;
+        v_skus := ARRAY(SELECT DISTINCT s FROM (
+                      SELECT unnest(v_skus)
+                      UNION ALL
+                      SELECT e ->> 0 FROM jsonb_array_elements(v_kits) AS e
+                      UNION ALL
+                      SELECT e ->> 1 FROM jsonb_array_elements(v_kits) AS e
+                  ) AS x(s) ORDER BY 1);
+    END IF;
+    IF p_lock THEN
+        INSERT INTO levels (sku, on_hand, updated_us)
+        SELECT s, 0, p_now FROM unnest(v_skus) AS s
+        ON CONFLICT (sku) DO NOTHING;
+        PERFORM 1 FROM unnest(v_skus) AS s, LATERAL (  -- in SKU order (v_skus is sorted)
+            SELECT 1 FROM levels l WHERE l.sku = s FOR UPDATE
+        ) AS locked;
+    END IF;
+    RETURN jsonb_build_object(
+        'docs', v_docs,
+        'lines', v_lines,
+        'resolve', v_resolve,
+        'levels', (SELECT COALESCE(jsonb_agg(jsonb_build_array(
+                              s, COALESCE((SELECT l.on_hand FROM levels l WHERE l.sku = s), 0))
+                              ORDER BY s), '[]')
+                   FROM unnest(v_skus) AS s),
+        'buffers', (SELECT COALESCE(jsonb_agg(jsonb_build_array(b.channel, b.sku, b.quantity)
+                                              ORDER BY b.channel, b.sku), '[]')
+                    FROM buffers b WHERE b.sku = ANY(v_skus) OR b.sku = '*'),
+        'shown', (SELECT COALESCE(jsonb_agg(jsonb_build_array(c.channel, c.sku, c.shown)
+                                            ORDER BY c.channel, c.sku), '[]')
+                  FROM unnest(v_skus) AS s, LATERAL (
+                      SELECT * FROM channel_levels c WHERE c.sku = s OFFSET 0) AS c),
+        'outbox', (SELECT COALESCE(jsonb_agg(jsonb_build_array(o.channel, o.sku, o.wanted)
+                                             ORDER BY o.channel, o.sku), '[]')
+                   FROM unnest(v_skus) AS s, LATERAL (
+                       SELECT * FROM outbox o WHERE o.sku = s OFFSET 0) AS o),
+        'channels', (SELECT COALESCE(jsonb_agg(jsonb_build_array(c.name, c.type,
+                                                                 c.follows_own_sales)
+                                               ORDER BY c.name), '[]')
+                     FROM channels c WHERE c.push),
+        'kits', v_kits,
+        -- Stock per location (issue 17): every location of every SKU, the configured locations
+        -- in order, and the channels that sell from some of them.
+        'at', (SELECT COALESCE(jsonb_agg(jsonb_build_array(ll.location, ll.sku, ll.on_hand)
+                                         ORDER BY ll.sku, ll.location), '[]')
+               FROM unnest(v_skus) AS s, LATERAL (
+                   SELECT * FROM location_levels ll WHERE ll.sku = s OFFSET 0) AS ll),
+        'locations', (SELECT COALESCE(jsonb_agg(l.name ORDER BY l.position, l.name), '[]')
+                      FROM locations l),
+        'sells_from', (SELECT COALESCE(jsonb_agg(jsonb_build_array(c.name, c.locations)
+                                                 ORDER BY c.name), '[]')
+                       FROM channels c WHERE c.locations <> '[]')
+    )::text;
+END $$;
+
+-- Writes a plan: one JSON object, one array of rows per table (syncd/ledger/apply.py, plan_rows).
+CREATE OR REPLACE FUNCTION syncd_write_plan(p_plan jsonb, p_now bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_row record;
+BEGIN
+    INSERT INTO documents (channel, doc_id, kind, version, content_hash, reference, cancelled,
+                           url, occurred_us, first_us, updated_us, meta, basis, location,
+                           destination)
+    SELECT r.channel, r.doc_id, r.kind, r.version, r.content_hash, r.reference, r.cancelled,
+           r.url, r.occurred_us, p_now, p_now, r.meta, r.basis, r.location, r.destination
+    FROM jsonb_to_recordset(p_plan -> 'documents') AS r(
+        channel text, doc_id text, kind text, version bigint, content_hash text, reference text,
+        cancelled boolean, url text, occurred_us bigint, meta text, basis text, location text,
+        destination text)
+    ON CONFLICT (channel, doc_id) DO UPDATE SET
+        kind = EXCLUDED.kind, version = EXCLUDED.version, content_hash = EXCLUDED.content_hash,
+        reference = EXCLUDED.reference, cancelled = EXCLUDED.cancelled, url = EXCLUDED.url,
+        occurred_us = EXCLUDED.occurred_us, updated_us = EXCLUDED.updated_us,
+        meta = EXCLUDED.meta, basis = EXCLUDED.basis, location = EXCLUDED.location,
+        destination = EXCLUDED.destination;
+    INSERT INTO document_lines (channel, doc_id, line_key, sku, wanted, applied, placed)
+    SELECT r.channel, r.doc_id, r.line_key, r.sku, r.wanted, r.applied, r.placed
+    FROM jsonb_to_recordset(p_plan -> 'lines') AS r(
+        channel text, doc_id text, line_key text, sku text, wanted bigint, applied bigint,
+        placed text)
+    ON CONFLICT (channel, doc_id, line_key) DO UPDATE SET
+        sku = EXCLUDED.sku, wanted = EXCLUDED.wanted, applied = EXCLUDED.applied,
+        placed = EXCLUDED.placed;
+    IF jsonb_array_length(COALESCE(p_plan -> 'movements', '[]')) > 0 THEN
+        INSERT INTO movements (sku, delta, reason, channel, doc_id, doc_version, occurred_us,
+                               recorded_us, kit, location)
+        SELECT r.sku, r.delta, r.reason, r.channel, r.doc_id, r.doc_version, r.occurred_us, p_now,
+               r.kit, r.location
+        FROM ROWS FROM (jsonb_to_recordset(p_plan -> 'movements') AS (
+            sku text, delta bigint, reason text, channel text, doc_id text, doc_version bigint,
+            occurred_us bigint, kit text, location text)) WITH ORDINALITY AS r(
+            sku, delta, reason, channel, doc_id, doc_version, occurred_us, kit, location, n)
+        ORDER BY r.n;  -- ids in the order the planner made them
+    END IF;
+    IF jsonb_array_length(COALESCE(p_plan -> 'at', '[]')) > 0 THEN
+        INSERT INTO location_levels (location, sku, on_hand, updated_us)
+        SELECT r.location, r.sku, r.on_hand, p_now
+        FROM jsonb_to_recordset(p_plan -> 'at') AS r(location text, sku text, on_hand bigint)
+        ON CONFLICT (sku, location) DO UPDATE SET
+            on_hand = EXCLUDED.on_hand, updated_us = EXCLUDED.updated_us;
+    END IF;
+    IF jsonb_array_length(COALESCE(p_plan -> 'levels', '[]')) > 0 THEN
+        INSERT INTO levels (sku, on_hand, updated_us)  -- rows exist: an update through the index
+        SELECT r.sku, r.on_hand, p_now
+        FROM jsonb_to_recordset(p_plan -> 'levels') AS r(sku text, on_hand bigint)
+        ON CONFLICT (sku) DO UPDATE SET on_hand = EXCLUDED.on_hand, updated_us = EXCLUDED.updated_us;
+    END IF;
+    IF jsonb_array_length(COALESCE(p_plan -> 'shown', '[]')) > 0 THEN
+        INSERT INTO channel_levels (channel, sku, shown, source, updated_us)
+        SELECT r.channel, r.sku, r.shown, 'document', p_now
+        FROM jsonb_to_recordset(p_plan -> 'shown') AS r(channel text, sku text, shown bigint)
+        ON CONFLICT (channel, sku) DO UPDATE SET
+            shown = EXCLUDED.shown, source = EXCLUDED.source, updated_us = EXCLUDED.updated_us;
+    END IF;
+    IF jsonb_array_length(COALESCE(p_plan -> 'outbox_set', '[]')) > 0 THEN
+        INSERT INTO outbox (channel, sku, wanted, revision, enqueued_us, updated_us)
+        SELECT r.channel, r.sku, r.wanted, 1, p_now, p_now
+        FROM jsonb_to_recordset(p_plan -> 'outbox_set') AS r(channel text, sku text, wanted bigint)
+        ON CONFLICT (channel, sku) DO UPDATE SET
+            wanted = EXCLUDED.wanted, revision = outbox.revision + 1, updated_us = EXCLUDED.updated_us;
+    END IF;
+    FOR v_row IN
+        SELECT * FROM jsonb_to_recordset(p_plan -> 'outbox_delete') AS r(channel text, sku text)
+    LOOP
+        DELETE FROM outbox WHERE channel = v_row.channel AND sku = v_row.sku;
+    END LOOP;
+    IF jsonb_array_length(COALESCE(p_plan -> 'cursors', '[]')) > 0 THEN
+        INSERT INTO cursors (channel, key, value, updated_us)
+        SELECT r.channel, r.key, r.value, p_now
+        FROM jsonb_to_recordset(p_plan -> 'cursors') AS r(channel text, key text, value text)
+        ON CONFLICT (channel, key) DO UPDATE SET
+            value = EXCLUDED.value, updated_us = EXCLUDED.updated_us;
+    END IF;
+    IF jsonb_array_length(COALESCE(p_plan -> 'notify', '[]')) > 0 THEN
+        PERFORM pg_notify('syncd_outbox', c)
+        FROM (SELECT DISTINCT jsonb_array_elements_text(p_plan -> 'notify') AS c ORDER BY 1) n;
+    END IF;
+END $$;
+
+-- Applies a plan made from an unlocked snapshot, in the statement's own transaction (one round
+-- trip, committed with it): the rows are locked and read again, and the plan is written only if
+-- they are still what the planner saw (the md5 of that snapshot's text); else SQLSTATE SY001,
+-- nothing is written, and the caller plans again.
+CREATE OR REPLACE FUNCTION syncd_apply_plan(
+    p_channels text[], p_ids text[], p_identifiers text[], p_strict boolean, p_now bigint,
+    p_seen text, p_plan jsonb
+) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF md5(syncd_snapshot(p_channels, p_ids, p_identifiers, p_strict, true, p_now)) <> p_seen THEN
+        RAISE EXCEPTION 'the rows of this batch changed since they were read'
+            USING ERRCODE = 'SY001';
+    END IF;
+    PERFORM syncd_write_plan(p_plan, p_now);
+END $$;
