@@ -208,13 +208,15 @@ class Connector(Generic[SettingsT]):
         """Ask for a pull now (webhook received, push found drift)."""
         self._wake.set()
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: bytes) -> bool:
+    @classmethod
+    def verify_webhook(cls, headers: Mapping[str, str], body: bytes, secret: bytes) -> bool:
         """Whether a webhook delivery to ``/hooks/<type>/<name>`` is genuine, for a connector
         with ``signs_webhooks`` (the shop signs the body with ``secret``, the channel's
         ``webhook_secret``). Others send syncd's own ``X-Syncd-Secret`` header instead."""
         return False
 
-    def is_webhook_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
+    @classmethod
+    def is_webhook_ping(cls, headers: Mapping[str, str], body: bytes) -> bool:
         """A shop's unsigned "is this URL alive" request made when a webhook is created,
         answered 200 without a pull (``signs_webhooks`` connectors only)."""
         return False

@@ -99,3 +99,24 @@ async def test_only_a_signed_delivery_pulls(
         if await served.store.levels(["MUG"]) == {"MUG": 8}:
             break
     assert await served.store.levels(["MUG"]) == {"MUG": 8}
+
+
+async def test_an_unknown_channel_name_is_answered_as_a_known_one(
+    daemon: tuple[ServedDaemon, WooCommerceEmulator],
+) -> None:
+    served, _ = daemon
+    body = b'{"id": 1}'
+    headers = {"Content-Type": "application/json", "X-WC-Webhook-Signature": signature("x", body)}
+    ping = {"Content-Type": "application/x-www-form-urlencoded"}
+    answers = {}
+    for name in ("woo", "no-such-channel"):
+        url = f"http://127.0.0.1:{served.web_port}/hooks/woocommerce/{name}"
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, data=b"webhook_id=9", headers=ping) as r:
+                pinged = r.status
+            async with http.post(url, data=body, headers=headers) as r:
+                wrong = r.status
+            async with http.post(url, data=b"x" * 70_000, headers=headers) as r:
+                big = r.status
+        answers[name] = (pinged, wrong, big)
+    assert answers["woo"] == answers["no-such-channel"] == (200, 401, 413)

@@ -113,14 +113,16 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
 
     # -- webhooks ------------------------------------------------------------------------------
 
-    def is_webhook_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
+    @classmethod
+    def is_webhook_ping(cls, headers: Mapping[str, str], body: bytes) -> bool:
         """WooCommerce's ping when a webhook is saved: ``webhook_id=N`` form body, no signature
         (``WC_Webhook::deliver_ping``; anything but 200 fails the webhook's creation)."""
         return SIGNATURE_HEADER.lower() not in {k.lower() for k in headers} and bool(
             re.fullmatch(rb"webhook_id=\d+", body)
         )
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: bytes) -> bool:
+    @classmethod
+    def verify_webhook(cls, headers: Mapping[str, str], body: bytes, secret: bytes) -> bool:
         """A delivery is signed with the webhook's secret: ``X-WC-Webhook-Signature`` is the
         base64 HMAC-SHA256 of the raw body (``WC_Webhook::generate_signature``); compared in
         constant time."""
