@@ -137,12 +137,19 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
         if since:
             start = gmt(since.replace(" ", "T"), CURSOR)
         elif self.settings.start_from:
-            local = datetime.strptime(self.settings.start_from, START_FORMAT)  # noqa: DTZ007
-            start = local.replace(tzinfo=self.zone).astimezone(UTC)
+            start = self._start_from()
         else:
             start = datetime(1970, 1, 2, tzinfo=UTC)
         start -= timedelta(seconds=self.settings.overlap_seconds)
+        if self.settings.start_from:
+            # never before start_from, even from a cursor rewound by a catch-up: the ledger is
+            # not meant to hold those orders (the count at onboarding already does)
+            start = max(start, self._start_from())
         return max(start, datetime(1970, 1, 2, tzinfo=UTC)).strftime(GMT)
+
+    def _start_from(self) -> datetime:
+        local = datetime.strptime(self.settings.start_from, START_FORMAT)  # noqa: DTZ007
+        return local.replace(tzinfo=self.zone).astimezone(UTC)
 
     async def pull(self, cursors: Mapping[str, str]) -> AsyncIterator[Batch]:
         """Orders modified after the cursor (minus the overlap: ``modified_after`` is strictly
@@ -226,10 +233,7 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
                 except ParseError:
                     continue
                 times[str(order.get("id"))] = when.strftime(CHANNEL_TIME)
-        since = ""
-        if self.settings.start_from:
-            local = datetime.strptime(self.settings.start_from, START_FORMAT)  # noqa: DTZ007
-            since = local.replace(tzinfo=self.zone).astimezone(UTC).strftime(CHANNEL_TIME)
+        since = self._start_from().strftime(CHANNEL_TIME) if self.settings.start_from else ""
         ledger = await known()
         found = missing_orders(times, ledger, since=since, before=newest_time(cursors))
         if not found:
