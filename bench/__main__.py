@@ -11,6 +11,7 @@ NAMES = (
     "prestashop",
     "magento",
     "shopify",
+    "woocommerce",
     "latency",
     "reconcile",
     "footprint",

@@ -47,8 +47,6 @@ from syncd.ledger.store import Store
 from syncd.logs import configure_logging
 from syncd.testing.harness import SYNCD, Emulator, free_port
 
-SHOPS = ("webshop", "magento", "shopify")  # the web orders' channels, by turns
-
 # The command that books a delivery note: ``RECEIVE + ["--config", F, NOTE, "--note-number", N]``.
 RECEIVE: list[str] = [*SYNCD, "receive"]
 
@@ -110,6 +108,9 @@ class Run:
         self.pages: list[asyncio.Task[None]] = []
         self.config: Path | None = None
         self.page: aiohttp.ClientSession | None = None  # the merchant's browser
+        # the webshops orders come from, by turns (--woocommerce adds a WooCommerce channel)
+        # The web orders' channels, by turns.
+        self.webs = ["webshop", "magento", "shopify", *(["woo"] if args.woocommerce else [])]
 
     async def watch_till_file(self, stop: asyncio.Event) -> None:
         path = self.folder / "till" / "stock.csv"
@@ -153,9 +154,10 @@ class Run:
         self.model[sku] -= 1
         self.events.append(("till", sku, time.time()))
 
-    async def web_order(self, shop: str) -> None:
+    async def web_order(self, number: int) -> None:
         sku = self.rng.choice(self.for_sale).sku
         t0 = time.time()
+        shop = self.webs[number % len(self.webs)]
         await self.admin(shop, "POST", "orders", {"lines": {sku: 1}})
         self.model[sku] -= 1
         self.events.append((shop, sku, t0))
@@ -249,7 +251,7 @@ class Run:
         missing: dict[str, int] = defaultdict(int)
         for kind, sku, started in self.deliveries:
             at = committed.get(sku)
-            for target in SHOPS + ("till",):
+            for target in (*self.webs, "till"):
                 writes = [t for t in self.writes.get((target, sku), []) if t >= started]
                 if at is None or not writes:
                     missing[f"{kind}->{target}"] += 1
@@ -280,6 +282,7 @@ class Run:
         shop = Emulator("prestashop", self.args.products)
         magento = Emulator("magento", self.args.products)
         shopify = Emulator("shopify", self.args.products)
+        woo = Emulator("woocommerce", self.args.products) if self.args.woocommerce else None
         shop_info, magento_info, shopify_info = shop.info, magento.info, shopify.info
         port = free_port()
         self.urls = {
@@ -288,10 +291,22 @@ class Run:
             "shopify": shopify_info["url"],
             "page": f"http://127.0.0.1:{port}",
         }
+        woo_channel = ""
+        if woo is not None:
+            self.urls["woo"] = woo.url
+            woo_channel = f"""[channels.woo]
+type = "woocommerce"
+url = "{woo.url}"
+consumer_key = "{woo.info["consumer_key"]}"
+consumer_secret = "{woo.info["consumer_secret"]}"
+poll_seconds = 0.3
+overlap_seconds = 2
+"""
         self.http = aiohttp.ClientSession()
-        await self.admin("webshop", "POST", "quantities", self.model)
-        await self.admin("magento", "POST", "quantities", self.model)
-        await self.admin("shopify", "POST", "inventory", self.model)
+        for web in self.webs:
+            # Shopify's emulator sets figures at /__emulator/inventory.
+            route = "inventory" if web == "shopify" else "quantities"
+            await self.admin(web, "POST", route, self.model)
         await self.admin("shopify", "POST", "throttle", {"plan": self.args.shopify_plan})
         (self.folder / "till" / "inbox").mkdir(parents=True)
         ledger = (
@@ -335,7 +350,7 @@ access_token = "{shopify_info["access_token"]}"
 location_id = "{shopify_info["location_id"]}"
 poll_seconds = {self.args.shopify_poll_seconds}
 overlap_seconds = 2
-""",
+{woo_channel}""",
             encoding="utf-8",
         )
         store = await open_store(load_config(config).ledger)
@@ -365,9 +380,8 @@ overlap_seconds = 2
                 await ledger.close()
             # An IP address's cookies are kept only by an "unsafe" jar (the page's session).
             self.page = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-            await self.admin("webshop", "POST", "writes")
-            await self.admin("magento", "POST", "writes")
-            await self.admin("shopify", "POST", "writes")
+            for web in self.webs:
+                await self.admin(web, "POST", "writes")
             self.writes.clear()
             started = time.monotonic()
             till_due = web_due = delivery_due = 0
@@ -376,7 +390,7 @@ overlap_seconds = 2
                     self.till_sale()
                     till_due += 1
                 while web_due <= elapsed * self.args.web_rate:
-                    await self.web_order(SHOPS[web_due % len(SHOPS)])
+                    await self.web_order(web_due)
                     web_due += 1
                 while (
                     self.args.delivery_rate
@@ -388,12 +402,13 @@ overlap_seconds = 2
                 await asyncio.sleep(0.005)
             await asyncio.gather(*self.commands, *self.pages, return_exceptions=True)
             await asyncio.sleep(self.args.settle)
-            for target in SHOPS:
+            for target in self.webs:
                 for when, sku, _qty in await self.admin(target, "GET", "writes"):
                     self.writes[(target, sku)].append(when)
             shop_figures = await self.admin("webshop", "GET", "quantities")
             magento_figures = await self.admin("magento", "GET", "quantities")
             shopify_figures = await self.admin("shopify", "GET", "inventory")
+            woo_figures = await self.admin("woo", "GET", "quantities") if woo else {}
         finally:
             daemon.terminate()
             code = daemon.wait(60)
@@ -402,7 +417,7 @@ overlap_seconds = 2
             await self.http.close()
             if self.page is not None:
                 await self.page.close()
-            for emulator in (shop, magento, shopify):
+            for emulator in (shop, magento, shopify, *([woo] if woo else [])):
                 emulator.stop()
         store = await open_store(load_config(config).ledger, migrate=False)
         levels = await store.levels()
@@ -411,7 +426,7 @@ overlap_seconds = 2
         paths: dict[str, list[float]] = defaultdict(list)
         missing: dict[str, int] = defaultdict(int)
         for source, sku, t0 in self.events:
-            for target in ("till", *SHOPS):
+            for target in ("till", *self.webs):
                 if target == source:
                     continue
                 after = [t for t in self.writes.get((target, sku), []) if t >= t0]
@@ -439,6 +454,10 @@ overlap_seconds = 2
             ),
             "events_without_a_write": dict(missing),
         }
+        if woo is not None:
+            out["woocommerce_matches_ledger"] = all(
+                woo_figures[s] == max(0, levels[s]) for s in self.model
+            )
         for path, values in sorted(paths.items()):
             out[path] = _summary(values)
         if self.deliveries:
@@ -486,6 +505,11 @@ def main(argv: list[str]) -> int:
         type=float,
         default=1,
         help="deliveries per second, booked by turns by a command and as the page does",
+    )
+    parser.add_argument(
+        "--woocommerce",
+        action="store_true",
+        help="a WooCommerce channel too (its emulator): web orders by turns from three shops",
     )
     parser.add_argument(
         "--settle-seconds",

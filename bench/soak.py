@@ -42,6 +42,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--shopify", action="store_true", help="a Shopify channel too (emulator, webhooks)"
     )
+    parser.add_argument(
+        "--woocommerce", action="store_true", help="a third webshop: WooCommerce (its emulator)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     configure_logging("error")
@@ -57,6 +60,7 @@ def main(argv: list[str]) -> int:
             converge_timeout=120,
             hand_edits=args.hand_edits,
             shopify=args.shopify,
+            woocommerce=args.woocommerce,
         )
         result = asyncio.run(run_campaign(options))
         print(f"{store}: {json.dumps(result)}", file=sys.stderr, flush=True)

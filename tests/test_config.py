@@ -27,7 +27,7 @@ grace_secnds = 3
 host = "0.0.0.0"
 
 [channels.shop]
-type = "woocommerce"
+type = "no-such-shop"
 
 [channels.till]
 type = "fake"

@@ -54,6 +54,13 @@ HEADER = (
     "Gross sales,Discounts,Net sales,Cost of goods,Gross profit,Taxes,POS,Store,Cashier name,"
     "Customer name,Customer contacts,Comment,Status\n"
 )
+# The channel each shop emulator is configured as.
+CHANNELS = {
+    "prestashop": "webshop",
+    "magento": "magento",
+    "shopify": "shopify",
+    "woocommerce": "woo",
+}
 # Recognisable secrets: the campaign proves none of them ever leaves the daemon.
 WEBHOOK_SECRET = "WEBHOOK-SECRET-7f3a9c41d2"
 
@@ -78,6 +85,7 @@ class Options:
     # A Shopify channel too (its emulator behind a fault proxy, its webhooks late and twice):
     # `python -m bench soak --shopify`. Off by default: the seeds' campaigns stay as they were.
     shopify: bool = False
+    woocommerce: bool = False  # a third webshop: WooCommerce (its emulator, behind a proxy)
 
 
 @dataclass
@@ -93,6 +101,7 @@ class Record:
     web_orders: int = 0
     cancels: int = 0
     orders: list[tuple[str, int, dict[str, int]]] = field(default_factory=list)
+    orders_by_shop: Counter[str] = field(default_factory=Counter)
 
     def take(self, channel: str, lines: dict[str, int], sign: int = -1) -> None:
         for sku, qty in lines.items():
@@ -210,7 +219,12 @@ class Campaign:
         self.unconverged: list[str] = []
         self.reconciled: int | None = None  # exit code of the repairing reconcile, if needed
         self.pages_checked = 0
-        self.shops = ["prestashop", "magento"] + (["shopify"] if options.shopify else [])
+        self.shops = [
+            "prestashop",
+            "magento",
+            *(["shopify"] if options.shopify else []),
+            *(["woocommerce"] if options.woocommerce else []),
+        ]
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -236,24 +250,27 @@ class Campaign:
 
         self._emulator("prestashop")
         self._emulator("magento")
+        if self.o.woocommerce:
+            self._emulator("woocommerce")
         self.http = aiohttp.ClientSession()
         catalog = demo_catalog(self.o.products)
         self.record.model = {i.sku: 150 + self.rng.randrange(100) for i in catalog}
-        await self.admin("prestashop", "POST", "quantities", self.record.model)
-        await self.admin("magento", "POST", "quantities", self.record.model)
-        if self.o.shopify:
-            self._emulator("shopify")
-            await self.admin("shopify", "POST", "inventory", self.record.model)
-            await self.admin(
-                "shopify",
-                "POST",
-                "webhooks",
-                {
-                    "address": f"http://127.0.0.1:{self.web_port}/hooks/shopify/shopify",
-                    "delay_seconds": 0.3,
-                    "duplicate": True,
-                },
-            )
+        for kind in self.shops:
+            if kind == "shopify":
+                self._emulator("shopify")
+                await self.admin("shopify", "POST", "inventory", self.record.model)
+                await self.admin(
+                    "shopify",
+                    "POST",
+                    "webhooks",
+                    {
+                        "address": f"http://127.0.0.1:{self.web_port}/hooks/shopify/shopify",
+                        "delay_seconds": 0.3,
+                        "duplicate": True,
+                    },
+                )
+            else:
+                await self.admin(kind, "POST", "quantities", self.record.model)
         for kind in self.shops:
             port = int(self.info[kind]["url"].rsplit(":", 1)[1].split("/")[0])
             proxy = FaultProxy("127.0.0.1", port, random.Random(self.rng.random()))
@@ -346,6 +363,19 @@ class Campaign:
                         **shop,
                     },
                     **({"shopify": self._shopify_channel(shop)} if self.o.shopify else {}),
+                    **(
+                        {
+                            "woo": {
+                                "type": "woocommerce",
+                                "url": f"http://127.0.0.1:{self.proxies['woocommerce'].port}",
+                                "consumer_key": self.info["woocommerce"]["consumer_key"],
+                                "consumer_secret": self.info["woocommerce"]["consumer_secret"],
+                                **shop,
+                            }
+                        }
+                        if self.o.woocommerce
+                        else {}
+                    ),
                 },
             },
         )
@@ -369,15 +399,19 @@ class Campaign:
 
     @property
     def secrets(self) -> list[str]:
-        return [
-            self.info["prestashop"]["api_key"],
-            self.info["magento"]["password"],
-            WEBHOOK_SECRET,
-            self.smtp_password,
-        ] + (
-            [self.info["shopify"]["access_token"], self.info["shopify"]["client_secret"]]
-            if self.o.shopify
-            else []
+        return (
+            [
+                self.info["prestashop"]["api_key"],
+                self.info["magento"]["password"],
+                WEBHOOK_SECRET,
+                self.smtp_password,
+            ]
+            + (
+                [self.info["shopify"]["access_token"], self.info["shopify"]["client_secret"]]
+                if self.o.shopify
+                else []
+            )
+            + ([self.info["woocommerce"]["consumer_secret"]] if self.o.woocommerce else [])
         )
 
     # -- the daemon ---------------------------------------------------------------------------
@@ -465,17 +499,21 @@ class Campaign:
 
     async def web_order(self) -> None:
         rec = self.record
-        if self.o.shopify and self.rng.random() < 1 / 3:
+        if self.o.woocommerce:
+            kind = self.rng.choice(self.shops)
+        elif self.o.shopify and self.rng.random() < 1 / 3:
             kind = "shopify"
-        else:
+        else:  # the draws of the campaigns before Shopify and WooCommerce: same seed, same run
             kind = "prestashop" if self.rng.random() < 0.5 else "magento"
-        channel = "webshop" if kind == "prestashop" else kind
+        channel = CHANNELS[kind]
         if rec.orders and self.rng.random() < 0.15:
             index = self.rng.randrange(len(rec.orders))
             ckind, oid, lines = rec.orders.pop(index)
-            cchannel = "webshop" if ckind == "prestashop" else ckind
+            cchannel = CHANNELS[ckind]
             if ckind == "shopify":  # cancelled with restock
                 await self.admin(ckind, "POST", f"orders/{oid}/cancel", {"restock": True})
+            elif ckind == "woocommerce":
+                await self.admin(ckind, "POST", f"orders/{oid}/status", {"status": "cancelled"})
             elif ckind == "prestashop":
                 await self.admin(ckind, "POST", f"orders/{oid}/state", {"state": "PS_OS_CANCELED"})
             else:
@@ -488,6 +526,7 @@ class Campaign:
         answer = await self.admin(kind, "POST", "orders", {"lines": lines})
         rec.take(channel, lines)
         rec.web_orders += 1
+        rec.orders_by_shop[kind] += 1
         rec.orders.append((kind, int(answer["id"]), lines))
 
     async def traffic(self) -> None:
@@ -665,7 +704,13 @@ class Campaign:
                 s: max(0, int(mg[s]["salable"])) if s in mg else -1 for s in self.record.model
             },
             "till": {s: till.get(s, -1) for s in self.record.model},
+            **({"woo": await self._woo_shown()} if self.o.woocommerce else {}),
         }
+
+    async def _woo_shown(self) -> dict[str, int]:
+        wc = await self.admin("woocommerce", "GET", "quantities")
+        # below 0 (REST orders are not checked against stock) it sells nothing, as at 0
+        return {s: max(0, int(wc[s])) if wc.get(s) is not None else -1 for s in self.record.model}
 
     def mismatches(self, shown: dict[str, dict[str, int]]) -> dict[str, int]:
         want = {s: max(0, q) for s, q in self.record.model.items()}
@@ -866,6 +911,7 @@ class Campaign:
                 "duplicate_files": rec.duplicate_files,
                 "web_orders": rec.web_orders,
                 "cancels": rec.cancels,
+                "web_orders_by_shop": dict(rec.orders_by_shop),
                 "documents": rec.till_receipts + rec.web_orders,
                 "convergence_seconds": round(convergence, 2),
                 "mismatched_after_convergence": mismatched,

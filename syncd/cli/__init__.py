@@ -235,7 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("emulator", cmd_emulator, "run one shop emulator, standalone, for trying a connector")
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = EMULATOR_EPILOG
-    p.add_argument("shop", choices=("prestashop", "magento", "shopify"), help="the shop to emulate")
+    p.add_argument(
+        "shop",
+        choices=("prestashop", "magento", "shopify", "woocommerce"),
+        help="the shop to emulate",
+    )
     p.add_argument(
         "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)"
     )

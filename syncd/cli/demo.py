@@ -1,6 +1,6 @@
 """`syncd demo`: the embedded default end to end, with nothing to install.
 
-A SQLite ledger in a temporary folder, emulated PrestaShop, Magento and Shopify shops, a CSV till drop folder, the
+A SQLite ledger in a temporary folder, emulated PrestaShop, Magento, Shopify and WooCommerce shops, a CSV till drop folder, the
 daemon, and generated traffic: till sales (export files dropped by atomic rename), web orders,
 cancellations, and now and then the last unit of a SKU sold at the till and online at once.
 With ``--seconds N`` it stops, lets things settle, and checks every generated document against
@@ -34,6 +34,8 @@ from syncd.connectors.magento.emulator import create_app as create_magento_app
 from syncd.connectors.prestashop.emulator import PrestaShopEmulator, create_app
 from syncd.connectors.shopify.emulator import ShopifyEmulator
 from syncd.connectors.shopify.emulator import create_app as create_shopify_app
+from syncd.connectors.woocommerce.emulator import WooCommerceEmulator, add_catalog
+from syncd.connectors.woocommerce.emulator import create_app as create_woo_app
 from syncd.domain import Document, DocumentKind
 from syncd.ledger import Product, open_store
 from syncd.logs import configure_logging
@@ -41,6 +43,8 @@ from syncd.logs import configure_logging
 DEMO_KEY = "DEMO0DEMO0DEMO0DEMO0DEMO0DEMO012"  # the emulator's key; not a secret
 DEMO_MAGENTO_TOKEN = "demo-integration-token"  # likewise
 DEMO_SHOPIFY_TOKEN = "shpat_demo0demo0demo0demo0demo0demo0"  # likewise
+DEMO_WOO_KEY = "ck_" + "d" * 40  # likewise
+DEMO_WOO_SECRET = "cs_" + "d" * 40  # likewise
 LOYVERSE_HEADER = (
     "Date,Receipt number,Receipt type,Category,SKU,Item,Variant,Modifiers applied,Quantity,"
     "Gross sales,Discounts,Net sales,Cost of goods,Gross profit,Taxes,POS,Store,Cashier name,"
@@ -58,6 +62,7 @@ class Traffic:
     magento_shipped: set[int] = field(default_factory=set)
     shopify_orders: dict[int, dict[str, int]] = field(default_factory=dict)
     shopify_cancelled: set[int] = field(default_factory=set)
+    woo_orders: dict[int, dict[str, int]] = field(default_factory=dict)
     cancelled: set[int] = field(default_factory=set)
     double_sells: int = 0
     pending: list[tuple[str, str, float, str]] = field(
@@ -74,13 +79,15 @@ def demo_config(
     web_port: int,
     ledger_dsn: str = "",
     shopify_url: str = "",
+    woo_url: str = "",
 ) -> str:
     ledger = (
         f'backend = "postgres"\ndsn = "{ledger_dsn}"'
         if ledger_dsn
         else 'backend = "sqlite"\npath = "ledger.sqlite3"'
     )
-    return f"""# Written by `syncd demo`: the embedded default with emulated shops.
+    return (
+        f"""# Written by `syncd demo`: the embedded default with emulated shops.
 [ledger]
 {ledger}
 
@@ -118,8 +125,9 @@ access_token = "{DEMO_MAGENTO_TOKEN}"
 mode = "msi"
 poll_seconds = 0.3
 overlap_seconds = 2
-""" + (
-        f"""
+"""
+        + (
+            f"""
 [channels.shopify]
 type = "shopify"
 url = "{shopify_url}"
@@ -128,8 +136,22 @@ location_id = "gid://shopify/Location/1"
 poll_seconds = 0.3
 overlap_seconds = 2
 """
-        if shopify_url
-        else ""
+            if shopify_url
+            else ""
+        )
+        + (
+            f"""
+[channels.woo]
+type = "woocommerce"
+url = "{woo_url}"
+consumer_key = "{DEMO_WOO_KEY}"
+consumer_secret = "{DEMO_WOO_SECRET}"
+poll_seconds = 0.3
+overlap_seconds = 2
+"""
+            if woo_url
+            else ""
+        )
     )
 
 
@@ -164,6 +186,10 @@ class Demo:
                 )
         self._shopify_runner: web.AppRunner | None = None
         self.shopify_url = ""
+        self.woo = WooCommerceEmulator()
+        add_catalog(self.woo, self.catalog)
+        self._woo_runner: web.AppRunner | None = None
+        self.woo_url = ""
         self.traffic = Traffic()
         self.daemon: ServedDaemon | None = None
         self._runner: web.AppRunner | None = None
@@ -183,6 +209,11 @@ class Demo:
         if self.shopify is not None:
             self._shopify_runner, port = await start_server(create_shopify_app(self.shopify))
             self.shopify_url = f"http://127.0.0.1:{port}"
+        woo_app = create_woo_app(
+            self.woo, consumer_key=DEMO_WOO_KEY, consumer_secret=DEMO_WOO_SECRET
+        )
+        self._woo_runner, port = await start_server(woo_app)
+        self.woo_url = f"http://127.0.0.1:{port}"
         config = self.folder / "syncd.toml"
         config.write_text(
             demo_config(
@@ -192,6 +223,7 @@ class Demo:
                 0,
                 self.ledger_dsn,
                 shopify_url=self.shopify_url,
+                woo_url=self.woo_url,
             ),
             encoding="utf-8",
         )
@@ -219,7 +251,12 @@ class Demo:
     async def stop(self) -> None:
         if self.daemon is not None:
             await self.daemon.stop()
-        for runner in (self._runner, self._magento_runner, self._shopify_runner):
+        for runner in (
+            self._runner,
+            self._magento_runner,
+            self._shopify_runner,
+            self._woo_runner,
+        ):
             if runner is not None:
                 await runner.cleanup()
 
@@ -230,7 +267,7 @@ class Demo:
 
     def _pending(self, sku: str, now: float, source: str) -> None:
         """Every other channel is to receive this SKU's new figure."""
-        targets = ["till", "webshop", "magento"] + (["shopify"] if self.shopify else [])
+        targets = ["till", "webshop", "magento", "woo"] + (["shopify"] if self.shopify else [])
         for target in targets:
             if target != source:
                 self.traffic.pending.append((target, sku, now, source))
@@ -309,6 +346,22 @@ class Demo:
             self.model[sku] += qty
             self._pending(sku, now, "shopify")
 
+    def woo_order(self) -> None:
+        """A WooCommerce customer pays for a shirt (status processing: the shop takes stock)."""
+        choices = [s for s in self._in_stock() if (self.woo.quantity(s) or 0) > 0]
+        if not choices:
+            return
+        sku = self.rng.choice(choices)
+        variation = self.woo.by_sku(sku)
+        assert variation is not None
+        order = self.woo.create_order(
+            [(variation["parent_id"], variation["id"], 1)], status="processing"
+        )
+        self.traffic.woo_orders[order["id"]] = {sku: 1}
+        now = time.monotonic()
+        self.model[sku] -= 1
+        self._pending(sku, now, "woo")
+
     def magento_ship(self) -> None:
         waiting = [o for o in self.traffic.magento_orders if o not in self.traffic.magento_shipped]
         if waiting:
@@ -369,6 +422,7 @@ class Demo:
                 self.magento_order()
             if tick % 5 == 0:
                 self.shopify_order()
+                self.woo_order()
             if tick % 13 == 0:
                 self.shopify_cancel()
             if tick % 9 == 0:
@@ -436,12 +490,11 @@ class Demo:
                 applied = stored.get(sku, (0, 0))[1]
                 lost += max(0, qty * effective - applied) if effective else max(0, applied)
                 duplicated += max(0, applied - qty * effective) if effective else 0
-        for order, lines in self.traffic.magento_orders.items():
-            stored = await store.document_lines("magento", str(order))
-            for sku, qty in lines.items():
-                applied = stored.get(sku, (0, 0))[1]
-                lost += max(0, qty - applied)
-                duplicated += max(0, applied - qty)
+        for channel, orders in (
+            ("magento", self.traffic.magento_orders),
+            ("woo", self.traffic.woo_orders),
+        ):
+            lost, duplicated = await self._count(store, channel, orders, lost, duplicated)
         for order, lines in self.traffic.shopify_orders.items():
             stored = await store.document_lines("shopify", str(order))
             kept = 0 if order in self.traffic.shopify_cancelled else 1
@@ -457,6 +510,44 @@ class Demo:
         shop_mismatches = sorted(
             s for s in expected if self.shop.quantity(s) != max(0, levels.get(s, 0))
         )
+        woo_mismatches = sorted(
+            s for s in expected if self.woo.quantity(s) != max(0, levels.get(s, 0))
+        )
+        return await self._summary(
+            store,
+            levels,
+            movements,
+            ledger_mismatches,
+            shop_mismatches,
+            woo_mismatches,
+            lost,
+            duplicated,
+        )
+
+    @staticmethod
+    async def _count(
+        store: Any, channel: str, orders: dict[int, dict[str, int]], lost: int, duplicated: int
+    ) -> tuple[int, int]:
+        for order, lines in orders.items():
+            stored = await store.document_lines(channel, str(order))
+            for sku, qty in lines.items():
+                applied = stored.get(sku, (0, 0))[1]
+                lost += max(0, qty - applied)
+                duplicated += max(0, applied - qty)
+        return lost, duplicated
+
+    async def _summary(
+        self,
+        store: Any,
+        levels: dict[str, int],
+        movements: int,
+        ledger_mismatches: list[str],
+        shop_mismatches: list[str],
+        woo_mismatches: list[str],
+        lost: int,
+        duplicated: int,
+    ) -> dict[str, Any]:
+        expected = self.model
         magento_mismatches = sorted(
             s for s in expected if self.magento.salable(s) != max(0, levels.get(s, 0))
         )
@@ -491,6 +582,7 @@ class Demo:
             "magento_shipped": len(self.traffic.magento_shipped),
             "shopify_orders": len(self.traffic.shopify_orders),
             "shopify_cancellations": len(self.traffic.shopify_cancelled),
+            "woocommerce_orders": len(self.traffic.woo_orders),
             "cancellations": len(self.traffic.cancelled),
             "last_unit_sold_twice": self.traffic.double_sells,
             "movements": movements,
@@ -504,12 +596,14 @@ class Demo:
             "shop_matches_ledger": not shop_mismatches,
             "magento_matches_ledger": not magento_mismatches,
             "shopify_matches_ledger": not shopify_mismatches,
+            "woocommerce_matches_ledger": not woo_mismatches,
             "till_matches_ledger": not till_mismatches,
             "mismatched_skus": (
                 ledger_mismatches
                 + shop_mismatches
                 + magento_mismatches
                 + shopify_mismatches
+                + woo_mismatches
                 + till_mismatches
             )[:10],
         }
@@ -533,6 +627,7 @@ async def run_demo(seconds: float | None, as_json: bool, products: int = 40, see
             f"  Magento:       {demo.magento_url}/rest/V1  (token {DEMO_MAGENTO_TOKEN})\n"
             f"  Shopify:       {demo.shopify_url}/admin/api/2025-01/graphql.json  "
             f"(token {DEMO_SHOPIFY_TOKEN})\n"
+            f"  WooCommerce:   {demo.woo_url}/wp-json/wc/v3  (key {DEMO_WOO_KEY})\n"
             f"  status page:   http://127.0.0.1:{demo.daemon.web_port}/\n"
             f"  health:        http://127.0.0.1:{demo.daemon.web_port}/healthz\n"
             f"  status:        syncd status --config {folder / 'syncd.toml'}\n"
@@ -571,6 +666,7 @@ async def run_demo(seconds: float | None, as_json: bool, products: int = 40, see
         and summary["shop_matches_ledger"]
         and summary["magento_matches_ledger"]
         and summary["shopify_matches_ledger"]
+        and summary["woocommerce_matches_ledger"]
         and summary["till_matches_ledger"]
     )
     return 0 if ok else 1

@@ -17,7 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from syncd.config import Settings
-from syncd.connectors.base import WebhookVerdict
+from syncd.connectors import connector_class
+from syncd.connectors.base import Connector, WebhookVerdict
 from syncd.engine.channel import ChannelRunner
 from syncd.engine.daemon import Daemon, HookGate
 from syncd.exceptions import ConfigError
@@ -115,8 +116,9 @@ async def webhook(daemon: Daemon, request: web.Request) -> web.Response:
     name = request.match_info["channel"]
     runner = daemon.runners.get(name)
     known = runner is not None and runner.settings.type == request.match_info["type"]
-    if runner is not None and known and runner.connector.signs_webhooks:
-        return await _signed_webhook(daemon, request, runner)
+    signing = _signing_type(request.match_info["type"])
+    if signing is not None:  # every name of that type answered alike, known or not
+        return await _signed_webhook(daemon, request, signing, runner if known else None)
     secret = runner.settings.webhook_secret if runner is not None and known else None
     # Header bytes that are not UTF-8 arrive as surrogate escapes: compare the raw bytes.
     given = request.headers.get(WEBHOOK_HEADER, "").encode("utf-8", "surrogateescape")
@@ -141,27 +143,43 @@ def _pull_requested(daemon: Daemon, name: str, runner: ChannelRunner) -> web.Res
     return web.json_response({"status": "pull requested"}, status=202)
 
 
+def _signing_type(type_name: str) -> type[Connector[Any]] | None:
+    """The connector class of a type whose shop signs its webhooks itself, else None."""
+    try:
+        cls = connector_class(type_name)
+    except KeyError:
+        return None
+    return cls if cls.signs_webhooks else None
+
+
 async def _signed_webhook(
-    daemon: Daemon, request: web.Request, runner: ChannelRunner
+    daemon: Daemon,
+    request: web.Request,
+    cls: type[Connector[Any]],
+    runner: ChannelRunner | None,
 ) -> web.Response:
-    """A shop that signs the raw body (Shopify): read it, then let its connector judge it. A
-    wrong signature gets the same answer as an unknown channel; a delivery already received
-    (its id seen) is acknowledged without another pull."""
-    name = runner.name
+    """A shop that signs the raw body (Shopify, WooCommerce): read it (up to a size of its
+    own), answer the shop's creation ping, then let the channel's connector judge it. An
+    unknown name, a wrong signature and a channel without a secret get the same answer; a
+    delivery already received (its id seen) is acknowledged without another pull."""
     body = bytearray()
     async for chunk in request.content.iter_chunked(64 * 1024):
         body += chunk
         if len(body) > SIGNED_WEBHOOK_MAX_BYTES:
             return web.json_response({"error": "body too large"}, status=413)
-    secret = runner.settings.webhook_secret
+    if cls.is_webhook_ping(request.headers, bytes(body)):
+        return web.json_response({"status": "pong"}, status=200)
+    secret = runner.settings.webhook_secret if runner is not None else None
     key = secret.reveal().encode() if secret is not None else _NO_SECRET
-    verdict = runner.connector.webhook_verdict(request.headers, bytes(body), key)
-    if verdict is WebhookVerdict.REFUSED or secret is None:
+    verdict = WebhookVerdict.REFUSED
+    if runner is not None:
+        verdict = runner.connector.webhook_verdict(request.headers, bytes(body), key)
+    if verdict is WebhookVerdict.REFUSED or secret is None or runner is None:
         daemon.refused_hooks.add("refused", source=request.remote)
         return web.json_response({"error": "unknown webhook or wrong secret"}, status=401)
     if verdict is WebhookVerdict.DUPLICATE:
         return web.json_response({"status": "already received"}, status=200)
-    return _pull_requested(daemon, name, runner)
+    return _pull_requested(daemon, runner.name, runner)
 
 
 @dataclass

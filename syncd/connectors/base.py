@@ -123,7 +123,7 @@ class Connector(Generic[SettingsT]):
     rereads: ClassVar[bool] = True
     # Keys of the channel's config table this connector reads (besides the common ones).
     settings_keys: ClassVar[frozenset[str]] = frozenset()
-    # True when the shop signs its webhooks' bodies itself (Shopify's HMAC): the body is read
+    # True when the shop signs its webhooks' bodies itself (Shopify, WooCommerce): the body is read
     # first and handed to webhook_verdict. False: syncd's own X-Syncd-Secret header is checked.
     signs_webhooks: ClassVar[bool] = False
 
@@ -227,6 +227,12 @@ class Connector(Generic[SettingsT]):
         given = headers.get("X-Syncd-Secret", "").encode("utf-8", "surrogateescape")
         ok = hmac.compare_digest(given, secret)
         return WebhookVerdict.ACCEPTED if ok else WebhookVerdict.REFUSED
+
+    @classmethod
+    def is_webhook_ping(cls, headers: Mapping[str, str], body: bytes) -> bool:
+        """A shop's unsigned "is this URL alive" request made when a webhook is created,
+        answered 200 without a pull (``signs_webhooks`` connectors only)."""
+        return False
 
     # -- push ----------------------------------------------------------------------------------
 

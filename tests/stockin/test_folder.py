@@ -63,6 +63,9 @@ async def test_a_dropped_note_is_booked_moved_and_reaches_the_shops_once(
     assert not (receipts / "bl-1.csv").exists()
     assert await store.levels(["CAP"]) == {"CAP": 9}
     await until(lambda: fake_connector.channels["shop"].figures["CAP"] == 9)
+    # the report is written just after the move (stockfolder._move): wait for it too (a loaded
+    # machine saw the read come first)
+    await until(lambda: (receipts / "booked" / "bl-1.csv.report.txt").exists())
     report = (receipts / "booked" / "bl-1.csv.report.txt").read_text(encoding="utf-8")
     assert "booked: document stock receipt:" in report
     assert "CAP\tCap\t4\ton hand 5 -> 9" in report

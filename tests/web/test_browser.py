@@ -60,7 +60,7 @@ async def test_overview_is_live_acknowledges_and_speaks_french(
     demo: Demo, browser: Browser
 ) -> None:
     page = await open_overview(browser, demo)
-    await expect(page.locator(".card")).to_have_count(3)
+    await expect(page.locator(".card")).to_have_count(4)  # till, PrestaShop, Magento, WooCommerce
     await page.evaluate("window.__notReloaded = true")
 
     sku = demo.catalog[0].sku
@@ -108,7 +108,7 @@ async def test_without_javascript_and_on_a_phone(demo: Demo, browser: Browser) -
     context = await browser.new_context(java_script_enabled=False)
     page = await context.new_page()
     await page.goto(url_of(demo) + "/")
-    await expect(page.locator(".card")).to_have_count(3)
+    await expect(page.locator(".card")).to_have_count(4)  # till, PrestaShop, Magento, WooCommerce
     await expect(page.locator("svg.chart").first).to_be_attached()
     await context.close()
 

@@ -1,0 +1,192 @@
+"""`python -m bench woocommerce --real`: syncd's stock writes against the real WooCommerce 11.0.1
+of ../shared, next to a plain loop of the same batch requests at the same concurrency.
+
+The shop gets ``--products`` simple products of its own (SKUs prefixed per run, created once
+through ``products/batch``). Then, in alternating rounds: the connector's push of ``--writes``
+changed figures (what the daemon's pusher does: read the figures of up to 100 SKUs in one
+``GET products?sku=…``, compare them with what it last wrote, then ``POST products/batch`` of up
+to 100), and a plain loop sending the same ``POST products/batch`` requests (signed the same way,
+OAuth 1.0a over HTTP) with nothing else, both at the shop's own concurrency (php-fpm's 4
+workers). Reported: writes per second of each, and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_QUERY
+from oauthlib.oauth1 import Client as OAuthClient
+from yarl import URL
+
+from syncd.config import parse_config
+from syncd.connectors.base import PushItem, PushStatus
+from syncd.connectors.woocommerce.connector import WooCommerceConnector
+from syncd.logs import configure_logging
+
+CONCURRENCY = 4  # php-fpm pm.max_children of the real shop (woocommerce.sh)
+BATCH = 100
+
+
+def real_shop_env() -> dict[str, str]:
+    """Start the installed real shop (install it when it is not), as the tests do."""
+    os.environ.setdefault("SYNCD_REAL_SHOPS_REUSE", "1")
+    from syncd.testing import realshops
+
+    if not realshops.available("woocommerce"):
+        raise SystemExit(realshops.why_skipped("woocommerce"))
+    return realshops.STARTER.get("woocommerce").env
+
+
+def connector(env: dict[str, str]) -> WooCommerceConnector:
+    table = {
+        "type": "woocommerce",
+        "url": env["REALWC_URL"],
+        "consumer_key": env["REALWC_CK"],
+        "consumer_secret": env["REALWC_CS"],
+        "concurrency": CONCURRENCY,
+        "timeout_seconds": 120,
+    }
+    settings = parse_config({"channels": {"woo": table}}, file="bench.toml")
+    return WooCommerceConnector("woo", settings.channel("woo").options)
+
+
+async def create_products(c: WooCommerceConnector, prefix: str, count: int) -> dict[str, int]:
+    """SKU → product id of ``count`` new simple products managing their stock (50 each)."""
+    ids: dict[str, int] = {}
+    for start in range(0, count, BATCH):
+        create = [
+            {
+                "name": f"Bench {n}",
+                "sku": f"{prefix}-{n:04d}",
+                "regular_price": "10",
+                "manage_stock": True,
+                "stock_quantity": 50,
+            }
+            for n in range(start, min(count, start + BATCH))
+        ]
+        answer = await c.client.post_json("products/batch", {"create": create})
+        for row in answer["create"]:
+            ids[str(row["sku"])] = int(row["id"])
+    return ids
+
+
+async def plain_round(
+    http: aiohttp.ClientSession, env: dict[str, str], writes: list[tuple[int, int]]
+) -> float:
+    """The same batch requests, nothing else: seconds for all of them."""
+    signer = OAuthClient(
+        env["REALWC_CK"],
+        client_secret=env["REALWC_CS"],
+        signature_method=SIGNATURE_HMAC_SHA256,
+        signature_type=SIGNATURE_TYPE_QUERY,
+    )
+    limit = asyncio.Semaphore(CONCURRENCY)
+    url = f"{env['REALWC_URL']}/wp-json/wc/v3/products/batch"
+
+    async def one(chunk: list[tuple[int, int]]) -> None:
+        body = {"update": [{"id": pid, "stock_quantity": qty} for pid, qty in chunk]}
+        async with limit:
+            signed, _, _ = signer.sign(url, http_method="POST")
+            async with http.post(URL(signed, encoded=True), json=body) as resp:
+                await resp.read()
+                assert resp.status == 200, resp.status
+
+    started = time.perf_counter()
+    chunks = [writes[i : i + BATCH] for i in range(0, len(writes), BATCH)]
+    await asyncio.gather(*(one(chunk) for chunk in chunks))
+    return time.perf_counter() - started
+
+
+async def throughput(
+    env: dict[str, str], rounds: int, per_round: int, products: int
+) -> dict[str, Any]:
+    c = connector(env)
+    await c.open()
+    try:
+        await c.check()
+        prefix = "BENCH" + uuid.uuid4().hex[:6].upper()
+        ids = await create_products(c, prefix, products)
+        skus = sorted(ids)
+        figure = dict.fromkeys(skus, 50)
+        plain_s = syncd_s = 0.0
+        plain_n = syncd_n = 0
+        rounds_out = []
+        timeout = aiohttp.ClientTimeout(total=300)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            for r in range(rounds):
+                # syncd: every SKU once per pass, each a real change (figure ± 1)
+                items = []
+                for i in range(per_round):
+                    sku = skus[i % len(skus)]
+                    target = figure[sku] + (1 if (r + i // len(skus)) % 2 == 0 else -1)
+                    items.append(PushItem(sku, target, figure[sku]))
+                    figure[sku] = target
+                started = time.perf_counter()
+                for start in range(0, len(items), len(skus)):
+                    results = await c.push(items[start : start + len(skus)])
+                    syncd_n += sum(1 for x in results if x.status is PushStatus.WRITTEN)
+                took = time.perf_counter() - started
+                syncd_s += took
+                # the plain loop: the same number of writes on the same products
+                writes = []
+                for i in range(per_round):
+                    sku = skus[i % len(skus)]
+                    figure[sku] += 1 if (r + i // len(skus)) % 2 == 0 else -1
+                    writes.append((ids[sku], figure[sku]))
+                plain = await plain_round(http, env, writes)
+                plain_s += plain
+                plain_n += len(writes)
+                rounds_out.append(
+                    {
+                        "syncd_per_second": round(per_round / took, 1),
+                        "plain_per_second": round(per_round / plain, 1),
+                    }
+                )
+                print(f"round {r + 1}: {rounds_out[-1]}", file=sys.stderr, flush=True)
+        # clean up: the products go to the trash (no stock moves)
+        for start in range(0, len(skus), BATCH):
+            chunk = [ids[s] for s in skus[start : start + BATCH]]
+            await c.client.post_json("products/batch", {"delete": chunk})
+        return {
+            "products": len(skus),
+            "concurrency": CONCURRENCY,
+            "batch": BATCH,
+            "rounds": rounds_out,
+            "plain_batch_writes": plain_n,
+            "plain_writes_per_second": round(plain_n / plain_s, 1),
+            "syncd_writes": syncd_n,
+            "syncd_writes_per_second": round(syncd_n / syncd_s, 1),
+            "ratio": round((syncd_n / syncd_s) / (plain_n / plain_s), 3),
+        }
+    finally:
+        await c.close()
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench woocommerce", description=__doc__)
+    parser.add_argument("--real", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--products", type=int, default=400)
+    parser.add_argument("--writes", type=int, default=400, help="writes per round and side")
+    args = parser.parse_args(argv)
+    if not args.real:
+        print(
+            "python -m bench woocommerce: only --real (the real WooCommerce) for now",
+            file=sys.stderr,
+        )
+        return 2
+    configure_logging("warning")
+    env = real_shop_env()
+    out: dict[str, Any] = {"shop": f"real WooCommerce {env.get('REALWC_WC_VERSION', '')}"}
+    out["writes"] = asyncio.run(throughput(env, args.rounds, args.writes, args.products))
+    print(json.dumps(out) if args.json else out)
+    return 0
