@@ -39,7 +39,7 @@ def test_every_option_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
     ):
         lines = [line for line in out.splitlines() if line.strip().startswith(option)]
         assert any(words in line for line in lines), (option, lines)
-    assert "{prestashop,magento,shopify}" in out and "the shop to emulate" in out
+    assert "{prestashop,magento,shopify,woocommerce}" in out and "the shop to emulate" in out
     assert "/__emulator/orders" in out
 
 
