@@ -102,16 +102,25 @@ class Cluster:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             if ended and not self.stopping.is_set():
-                # The job ended by itself: its lease is let go (another daemon may fare better).
-                # A crash is raised to the supervisor, which starts holding again after a pause;
-                # a job that returned (a channel refused at start-up) is not started again here.
-                with contextlib.suppress(LedgerError):
-                    await self.store.release_lease(self.held.pop(job, lease))
                 error = None if task.cancelled() else task.exception()
                 if error is not None:
+                    # A crash: the lease is let go, and the supervisor holds again after a pause.
+                    with contextlib.suppress(LedgerError):
+                        await self.store.release_lease(lease)
                     raise error
+                # The job returned (alert mails off, a channel refused at start-up): it stays
+                # this daemon's, not started again, so that no other daemon runs it either (the
+                # daemons share one config); the lease is renewed until the daemon stops.
                 log.info("job_ended", job=job, daemon=self.name)
-                return
+                self.held[job] = lease
+                idle = asyncio.create_task(self.stopping.wait())
+                try:
+                    await self._keep(job, lease, idle)
+                finally:
+                    idle.cancel()
+                if self.stopping.is_set():
+                    return
+                self.held.pop(job, None)
 
     async def release_all(self) -> None:
         """At a graceful stop, after the last flush: every job can be taken at once."""
@@ -136,7 +145,7 @@ class Cluster:
             log.info("lease_not_acquired", job=job, error=str(err))
             return None
 
-    async def _keep(self, job: str, lease: Lease, task: asyncio.Task[None]) -> None:
+    async def _keep(self, job: str, lease: Lease, task: asyncio.Task[Any]) -> None:
         """Renew ``lease`` while ``task`` runs; return when the daemon stops, the task ends, or
         the lease is lost (or would expire before we could renew it)."""
         ttl = self.settings.lease_seconds

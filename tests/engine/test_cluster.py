@@ -51,3 +51,29 @@ async def test_a_job_stops_when_its_lease_cannot_be_renewed_and_the_other_daemon
     await asyncio.gather(held_a, held_b)
     await b.release_all()
     await two.close()
+
+
+async def test_a_job_that_returns_keeps_its_lease_and_is_run_once(tmp_path: Path) -> None:
+    """Alert mails off: the job returns at once. It must not pass from daemon to daemon."""
+    path = tmp_path / "ledger.sqlite3"
+    one, two = await SqliteStore(path).open(), await SqliteStore(path).open()
+    stop = asyncio.Event()
+    a = Cluster(one, ClusterSettings(lease_seconds=TTL), stop, name="a")
+    b = Cluster(two, ClusterSettings(lease_seconds=TTL), stop, name="b")
+    runs: list[str] = []
+
+    def job(name: str) -> object:
+        async def run() -> None:
+            runs.append(name)
+
+        return run
+
+    held_a = asyncio.create_task(a.hold("alerts", job("a")))  # type: ignore[arg-type]
+    await until(lambda: runs == ["a"])
+    held_b = asyncio.create_task(b.hold("alerts", job("b")))  # type: ignore[arg-type]
+    await asyncio.sleep(TTL * 3)
+    assert runs == ["a"] and a.holds("alerts") and not b.holds("alerts")
+    stop.set()
+    await asyncio.gather(held_a, held_b)
+    await one.close()
+    await two.close()
