@@ -87,9 +87,73 @@ class ChannelSettings:
     hand_edits: str = "adopt"
     # The locations it sells from, in order (issue 17); () when no location is configured.
     locations: tuple[str, ...] = ()
+    # Ledger location → the shop's location, when each location's figure is written apart (one
+    # lane per location, syncd.domain.lane_name); empty when the channel is told one figure.
+    shop_locations: Mapping[str, str] = field(default_factory=dict)
 
 
 HAND_EDITS = ("adopt", "revert", "report")
+
+
+def _check_lanes(
+    channel: ChannelSettings,
+    key: str,
+    shop_map: Mapping[str, str],
+    *,
+    file: str,
+    issues: list[ConfigIssue],
+) -> Mapping[str, str]:
+    """A channel told each location apart must map exactly the locations it sells from."""
+    where = f"channels.{channel.name}.{key}"
+    sold = channel.locations
+    if not sold:
+        issues.append(
+            ConfigIssue(
+                file,
+                where,
+                "maps ledger locations, but the ledger has none for this channel",
+                f'[locations.{next(iter(shop_map))}] and locations = ["{next(iter(shop_map))}"] '
+                f"in [channels.{channel.name}]",
+            )
+        )
+        return {}
+    ok = True
+    for location in sold:
+        if location not in shop_map:
+            ok = False
+            issues.append(
+                ConfigIssue(
+                    file,
+                    f"{where}.{location}",
+                    f"the channel sells from location {location!r}, which has no shop location",
+                    f'{location} = "gid://shopify/Location/123456789"',
+                )
+            )
+    for location in shop_map:
+        if location not in sold:
+            ok = False
+            issues.append(
+                ConfigIssue(
+                    file,
+                    f"{where}.{location}",
+                    f"{location!r} is not a location this channel sells from ({', '.join(sold)})",
+                    f"remove it, or add it to locations = [...] in [channels.{channel.name}]",
+                )
+            )
+    shops = list(shop_map.values())
+    for shop_location in sorted({s for s in shops if shops.count(s) > 1}):
+        ok = False
+        issues.append(
+            ConfigIssue(
+                file,
+                where,
+                f"{shop_location} is mapped from more than one ledger location",
+                "one ledger location per shop location",
+            )
+        )
+    return {loc: shop_map[loc] for loc in sold} if ok else {}
+
+
 RESERVED_CHANNEL_NAMES = ("stock", "init", "syncd")  # channels of documents syncd books itself
 
 
@@ -265,6 +329,7 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
     locations = parse_locations(root.table_of("locations"), file=file, issues=issues)
     channel_locations: list[tuple[str, str, tuple[str, ...]]] = []
     channels: list[ChannelSettings] = []
+    lanes: dict[str, tuple[str, Mapping[str, str]]] = {}  # channel → (config key, its map)
     raw_channels = root.table_of("channels")
     if not raw_channels:
         root.problem("channels", "no channel is configured", '[channels.till] type = "csv_till"')
@@ -308,6 +373,8 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
             if cls is not None:
                 options, own_issues = cls.parse_settings(own, file=file, prefix=prefix)
                 issues.extend(_with_common_keys(issue, prefix) for issue in own_issues)
+                if options is not None and cls.shop_locations(options):
+                    lanes[name] = (cls.shop_locations_key, cls.shop_locations(options))
         channels.append(
             ChannelSettings(
                 name=name,
@@ -329,6 +396,12 @@ def parse_config(data: Mapping[str, Any], *, file: str) -> Settings:
         cr.reject_unknown()
     sells_from = resolve_channel_locations(locations, channel_locations, file=file, issues=issues)
     channels = [replace(c, locations=sells_from.get(c.name, ())) for c in channels]
+    channels = [
+        replace(c, shop_locations=_check_lanes(c, *lanes[c.name], file=file, issues=issues))
+        if c.name in lanes
+        else c
+        for c in channels
+    ]
 
     mr = TableReader(root.table_of("mapping"), file=file, prefix="mapping", issues=issues)
     aliases = mr.string_map("aliases")

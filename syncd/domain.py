@@ -81,6 +81,23 @@ def is_transit(location: str) -> bool:
     return location.startswith(TRANSIT_PREFIX)
 
 
+# A shop channel that writes each of its locations' figures to a location of its own (Shopify's
+# ``shopify_locations``) has one "lane" per location in the ledger: a pushed channel named
+# ``<channel>@<location>`` selling from that location only, with its own outbox rows and figures
+# shown. Channel names never hold "@" (letters, digits, - and _), so a lane is never a channel.
+LANE_MARK = "@"
+
+
+def lane_name(channel: str, location: str) -> str:
+    """The ledger's name of ``channel``'s lane for ``location``."""
+    return f"{channel}{LANE_MARK}{location}"
+
+
+def lane_channel(name: str) -> str:
+    """The channel a lane belongs to (a channel's own name for a channel)."""
+    return name.split(LANE_MARK, 1)[0]
+
+
 ORIGINS: tuple[str, ...] = ("page", "file", "command", "channel_edit", "init", "folder")
 
 

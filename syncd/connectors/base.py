@@ -49,6 +49,9 @@ class PushItem:
     # Defer too when the channel shows MORE than last_known (a back-office edit, or a
     # cancellation not pulled yet): hand_edits adopt/report look at it before it is written over.
     defer_higher: bool = False
+    # The ledger location whose figure this is, for a channel that writes each location apart
+    # (Connector.shop_locations); '' for a channel told one figure.
+    location: str = ""
 
 
 class WebhookVerdict(StrEnum):
@@ -126,6 +129,8 @@ class Connector(Generic[SettingsT]):
     # True when the shop signs its webhooks' bodies itself (Shopify, WooCommerce): the body is read
     # first and handed to webhook_verdict. False: syncd's own X-Syncd-Secret header is checked.
     signs_webhooks: ClassVar[bool] = False
+    # The config key of shop_locations' table (e.g. "shopify_locations"), for error messages.
+    shop_locations_key: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -153,6 +158,14 @@ class Connector(Generic[SettingsT]):
         a connector with its own settings type overrides it.
         """
         return cast(SettingsT, dict(table)), []
+
+    @classmethod
+    def shop_locations(cls, settings: Any) -> Mapping[str, str]:
+        """Ledger location → the shop's own location, for a channel that is told each location's
+        figure apart (one lane per location, :func:`syncd.domain.lane_name`); empty (the
+        default) for a channel told one figure for all the locations it sells from. The config
+        checks that these are exactly the channel's locations."""
+        return {}
 
     # -- lifecycle -----------------------------------------------------------------------------
 

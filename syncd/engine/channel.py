@@ -17,7 +17,7 @@ from syncd.channelstatus import ChannelState as ChannelState
 from syncd.channelstatus import ChannelStatus as ChannelStatus
 from syncd.config import ChannelSettings, SyncSettings
 from syncd.connectors.base import Connector, PushItem, PushResult, PushStatus
-from syncd.domain import utcnow
+from syncd.domain import lane_name, utcnow
 from syncd.engine.catchup import catch_up
 from syncd.events import EventFeed
 from syncd.exceptions import (
@@ -56,6 +56,8 @@ class ChannelRunner:
         self.status = ChannelStatus(settings.name, settings.type)
         self.stopping = asyncio.Event()
         self._deferred: dict[str, int] = {}  # SKU → pull generation when its push was deferred
+        # The same per lane, for a channel told each location apart (settings.shop_locations).
+        self._lane_deferred: dict[str, dict[str, int]] = {}
         self._low: dict[str, int] = {}  # SKU → pull generation when it read lower than believed
         # hand_edits adopt/report: SKU → (pull generation, figure, believed) when its figure
         # was first found to differ from what we believe; confirmed when found the same after
@@ -251,7 +253,13 @@ class ChannelRunner:
             if close is not None:
                 await close()
         self.status.documents += applied
-        if self.settings.push and self.connector.follows_own_sales:
+        # A channel told each location apart writes with a compare-and-set (Shopify): a sale
+        # landing between a read and a write is refused by the shop, never written over.
+        if (
+            self.settings.push
+            and self.connector.follows_own_sales
+            and not self.settings.shop_locations
+        ):
             again = touched | set(self._low) | set(self._suspects)
             if again:
                 await self._read_back(sorted(again))
@@ -421,6 +429,8 @@ class ChannelRunner:
             return await self._push_locked()
 
     async def _push_locked(self) -> int:
+        if self.settings.shop_locations:
+            return await self._push_lanes()
         items = await self.store.take_outbox(self.name, self.sync.push_batch)
         if len(items) < self.sync.push_batch:
             # Whole outbox seen: a deferral whose row is gone (the pull settled it) is over.
@@ -457,6 +467,37 @@ class ChannelRunner:
             results = await self.connector.push(push_items)
         return await self._acknowledge(items, results)
 
+    async def _push_lanes(self) -> int:
+        """A channel told each location apart: each lane's outbox (one per location) is pushed
+        with its location named, and acknowledged as that lane's."""
+        depth = acknowledged = 0
+        can_pull = self.settings.pull
+        force_after = self.status.pull_generation
+        for location in self.settings.shop_locations:
+            lane = lane_name(self.name, location)
+            items = await self.store.take_outbox(lane, self.sync.push_batch)
+            deferred = self._lane_deferred.setdefault(lane, {})
+            if len(items) < self.sync.push_batch:
+                queued = {i.sku for i in items}
+                self._lane_deferred[lane] = {s: g for s, g in deferred.items() if s in queued}
+            depth += len(items)
+            if not items:
+                continue
+            push_items = [
+                PushItem(
+                    sku=i.sku,
+                    available=i.wanted,
+                    last_known=i.last_known,
+                    force=i.sku in deferred and (not can_pull or force_after > deferred[i.sku]),
+                    location=location,
+                )
+                for i in items
+            ]
+            results = await self.connector.push(push_items)
+            acknowledged += await self._acknowledge(items, results, lane=lane)
+        self._update_lag_state(depth)
+        return acknowledged
+
     async def _push_snapshot(self, items: list[OutboxItem]) -> list[PushResult]:
         """Channels that import a complete stock file get every SKU's figure."""
         everything = await self.store.wanted_levels(self.name)
@@ -465,8 +506,13 @@ class ChannelRunner:
         results = await self.connector.push(push_items)
         return [r for r in results if r.sku in wanted]
 
-    async def _acknowledge(self, items: list[OutboxItem], results: list[PushResult]) -> int:
+    async def _acknowledge(
+        self, items: list[OutboxItem], results: list[PushResult], *, lane: str = ""
+    ) -> int:
+        """``lane``: the items are that lane's (a location's figures), acknowledged as its."""
         by_sku = {r.sku: r for r in results}
+        deferrals = self._lane_deferred.setdefault(lane, {}) if lane else self._deferred
+        watch = self.settings.hand_edits != "revert" and not lane
         acks: list[Ack] = []
         deferred = 0
         for item in items:
@@ -476,7 +522,7 @@ class ChannelRunner:
             if result.status in (PushStatus.WRITTEN, PushStatus.UNCHANGED):
                 shown = item.wanted if result.shown is None else result.shown
                 acks.append(Ack(item.sku, item.wanted, shown))
-                self._deferred.pop(item.sku, None)
+                deferrals.pop(item.sku, None)
                 latency = (utcnow() - item.enqueued_at).total_seconds()
                 self.events.publish(
                     "stock_pushed",
@@ -484,19 +530,18 @@ class ChannelRunner:
                     sku=item.sku,
                     quantity=shown,
                     queued_seconds=round(latency, 4),
+                    **({"lane": lane} if lane else {}),
                 )
             elif result.status is PushStatus.SKIPPED:
                 acks.append(Ack(item.sku, item.wanted, None))
-                self._deferred.pop(item.sku, None)
-                log.warning("push_skipped", channel=self.name, sku=item.sku, reason=result.reason)
+                deferrals.pop(item.sku, None)
+                log.warning(
+                    "push_skipped", channel=lane or self.name, sku=item.sku, reason=result.reason
+                )
             else:  # DEFERRED: the channel sold (or restocked) units we have not pulled yet
                 deferred += 1
-                self._deferred.setdefault(item.sku, self.status.pull_generation)
-                if (
-                    self.settings.hand_edits != "revert"
-                    and result.observed is not None
-                    and item.last_known is not None
-                ):
+                deferrals.setdefault(item.sku, self.status.pull_generation)
+                if watch and result.observed is not None and item.last_known is not None:
                     figure = max(0, result.observed)
                     seen = self._suspects.get(item.sku)
                     if seen is None or seen[1:] != (figure, item.last_known):
@@ -504,14 +549,14 @@ class ChannelRunner:
                         self._suspects[item.sku] = (generation, figure, item.last_known)
                 log.info(
                     "push_deferred",
-                    channel=self.name,
+                    channel=lane or self.name,
                     sku=item.sku,
                     observed=result.observed,
                     last_known=item.last_known,
                 )
         if deferred and self.settings.pull:
             self.connector.nudge()
-        acknowledged = await self.store.ack_outbox(self.name, acks) if acks else 0
+        acknowledged = await self.store.ack_outbox(lane or self.name, acks) if acks else 0
         self.status.pushed += acknowledged
         if acknowledged or not deferred:
             self._succeeded("push")

@@ -21,6 +21,7 @@ from syncd.domain import (
     Movement,
     available,
     is_transit,
+    lane_name,
     movement_reason,
     stock_delta,
     transit,
@@ -573,12 +574,15 @@ def _move(
     # business, so the component is pushed to it; a write it did not need changes nothing.
     own = doc.channel if _moves_own_figure(doc.kind) else doc.meta.get("edited_in", "")
     if own and not kit:
-        key = (own, sku)
-        if any(c.name == own and c.follows_own_sales for c in snap.channels):
-            shown = snap.shown.get(key)
-            if shown is not None:
-                snap.shown[key] = shown + delta
-                plan.shown[key] = shown + delta
+        # A channel told each location apart lowered the figure of the location it sold from:
+        # its lane's (syncd.domain.lane_name).
+        for name in (own, lane_name(own, location)):
+            key = (name, sku)
+            if any(c.name == name and c.follows_own_sales for c in snap.channels):
+                shown = snap.shown.get(key)
+                if shown is not None:
+                    snap.shown[key] = shown + delta
+                    plan.shown[key] = shown + delta
     if delta < 0 and after < 0 and not is_transit(location):
         plan.oversells.append(
             OversellEvent(

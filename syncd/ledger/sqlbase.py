@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from syncd.domain import Conflict, ConflictKind, ConflictStatus, DocumentRef
+from syncd.domain import Conflict, ConflictKind, ConflictStatus, DocumentRef, lane_channel
 from syncd.ledger.fencing import fenced
 from syncd.ledger.values import from_us
 
@@ -83,7 +83,7 @@ class SqlBase:
 
     def _wake(self, channels: set[str]) -> None:
         for channel in channels:
-            self._events[channel].set()
+            self._events[lane_channel(channel)].set()  # a lane's rows are its channel's to push
 
     def wake_all(self) -> None:
         """Wake every pusher (after a reconnect: notifications may have been missed)."""

@@ -15,7 +15,7 @@ import asyncio
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -53,6 +53,10 @@ class ShopifySettings:
     bulk_from: int = 250  # a read of more SKUs than this runs a bulk operation
     bulk_poll_seconds: float = 1.0
     admin_order_url: str = ""  # e.g. https://admin.shopify.com/store/<shop>/orders/{id}
+    # Ledger location → Shopify location (gid), in the channel's order: each location's figure
+    # is written to its Shopify location (config [channels.X.shopify_locations]); empty: the
+    # channel's one location_id is told the sum of the locations it sells from.
+    locations: Mapping[str, str] = field(default_factory=dict)
 
 
 class Throttle:

@@ -86,11 +86,19 @@ query Orders($first: Int!, $after: String, $query: String, $lines: Int!, $refund
           pageInfo { hasNextPage }
           nodes { quantity restockType lineItem { id } }
         }
-      }
+      }%s
     }
   }
 }
 """
+# Where an order takes its units, read only by a channel told each location apart: Order.
+# fulfillmentOrders → FulfillmentOrder.assignedLocation → FulfillmentOrderAssignedLocation.location
+# ("the location where the fulfillment is expected to happen"; the vendored 2025-01 schema,
+# emulator/admin_schema_2025-01.json.gz). Order.physicalLocation is deprecated there, and
+# retailLocation is only a POS order's. 2 per order: the first is where Shopify placed it.
+ORDER_LOCATIONS = """
+      fulfillmentOrders(first: 2) { nodes { assignedLocation { location { id } } } }"""
+FULFILMENT_ORDERS = 2
 
 VARIANTS_QUERY = """
 query Variants($first: Int!, $query: String, $location: ID!) {
@@ -135,6 +143,7 @@ BULK_LEVELS = """
     inventoryLevel(locationId: "%s") { quantities(names: ["available"]) { quantity } } }
 } } } }
 """
+LOCATION_ID = re.compile(r"(?:gid://shopify/Location/)?(\d+)")
 
 
 class Item:
@@ -155,6 +164,7 @@ class Item:
 class ShopifyConnector(Connector[ShopifySettings]):
     type: ClassVar[str] = "shopify"
     signs_webhooks: ClassVar[bool] = True
+    shop_locations_key: ClassVar[str] = "shopify_locations"
 
     def __init__(
         self,
@@ -165,7 +175,10 @@ class ShopifyConnector(Connector[ShopifySettings]):
     ) -> None:
         super().__init__(name, settings, session=session)
         self.client = ShopifyClient(settings, channel=name, session=session)
-        self._ids: dict[str, str] = {}  # SKU → inventory item id (tracked, stocked here)
+        # (Shopify location, SKU) → inventory item id (tracked, stocked at that location)
+        self._ids: dict[tuple[str, str], str] = {}
+        # Shopify location → ledger location, for orders (a channel told each location apart)
+        self._ledger_location = {shop: ours for ours, shop in settings.locations.items()}
         self._webhook_ids: OrderedDict[str, None] = OrderedDict()
 
     @classmethod
@@ -176,14 +189,33 @@ class ShopifyConnector(Connector[ShopifySettings]):
         r = TableReader(table, file=file, prefix=prefix, issues=issues)
         url = r.url("url", required=True, credentials_key="access_token_file")
         token = r.secret("access_token", required=True)
-        location = r.string("location_id", "", required=True)
-        number = re.fullmatch(r"(?:gid://shopify/Location/)?(\d+)", location or "")
+        # A channel selling from several ledger locations may write each one's figure to a
+        # Shopify location of its own: [channels.X.shopify_locations] store = "gid://…/1".
+        lanes: dict[str, str] = {}
+        mapped = r.string_map("shopify_locations")
+        for ours, theirs in mapped.items():
+            found = LOCATION_ID.fullmatch(theirs.strip())
+            if found is None:
+                r.problem(
+                    f"shopify_locations.{ours}",
+                    f"{theirs!r} is not a Shopify location id",
+                    f'{ours} = "gid://shopify/Location/123456789" (or "123456789")',
+                )
+            else:
+                lanes[ours] = f"gid://shopify/Location/{found.group(1)}"
+        location = r.string("location_id", "", required=not mapped)
+        number = LOCATION_ID.fullmatch(location or "")
         if location and number is None:
             r.problem(
                 "location_id",
                 f"{location!r} is not a Shopify location id",
                 'location_id = "gid://shopify/Location/123456789" (or 123456789)',
             )
+        one = f"gid://shopify/Location/{number.group(1)}" if number else ""
+        if mapped and len(lanes) < len(mapped):
+            one = ""  # a mapping in error: no settings
+        elif lanes and not location:
+            one = next(iter(lanes.values()))  # check() and reconcile read the first
         version = r.string("api_version", DEFAULT_API_VERSION)
         if not re.fullmatch(r"\d{4}-(01|04|07|10)", version or ""):
             r.problem(
@@ -202,7 +234,7 @@ class ShopifyConnector(Connector[ShopifySettings]):
             ShopifySettings(
                 url=url,
                 access_token=token,
-                location_id=f"gid://shopify/Location/{number.group(1)}" if number else "",
+                location_id=one,
                 api_version=version,
                 batch_size=r.integer("batch_size", 250, minimum=1, maximum=250),
                 page_size=r.integer("page_size", 3, minimum=1, maximum=10),
@@ -214,12 +246,17 @@ class ShopifyConnector(Connector[ShopifySettings]):
                 bulk_from=r.integer("bulk_from", 250, minimum=1, maximum=10_000_000),
                 bulk_poll_seconds=r.number("bulk_poll_seconds", 1.0, minimum=0.01, maximum=60),
                 admin_order_url=admin_url,
+                locations=lanes,
             )
-            if url and token is not None and number is not None
+            if url and token is not None and one
             else None
         )
         r.reject_unknown()
         return settings, issues
+
+    @classmethod
+    def shop_locations(cls, settings: Any) -> Mapping[str, str]:
+        return settings.locations if isinstance(settings, ShopifySettings) else {}
 
     async def open(self) -> None:
         await self.client.open()
@@ -228,17 +265,22 @@ class ShopifyConnector(Connector[ShopifySettings]):
         await self.client.close()
 
     async def check(self) -> None:
-        """The token works and the location exists."""
-        data = await self.client.graphql(
-            "query Check($id: ID!) { shop { name } location(id: $id) { id name } }",
-            {"id": self.settings.location_id},
-            cost=2,
-        )
-        if not isinstance(data.get("location"), dict):
-            raise ChannelConfigError(
-                f"location_id = {self.settings.location_id!r}: Shopify has no such location",
-                channel=self.name,
+        """The token works and the location (each mapped location) exists."""
+        wanted = [("location_id", self.settings.location_id)]
+        wanted += [(f"shopify_locations.{k}", v) for k, v in self.settings.locations.items()]
+        named: dict[str, str] = {}  # Shopify location → the first key naming it
+        for key, where in wanted:
+            named.setdefault(where, key)
+        for where, key in named.items():
+            data = await self.client.graphql(
+                "query Check($id: ID!) { shop { name } location(id: $id) { id name } }",
+                {"id": where},
+                cost=2,
             )
+            if not isinstance(data.get("location"), dict):
+                raise ChannelConfigError(
+                    f"{key} = {where!r}: Shopify has no such location", channel=self.name
+                )
 
     # -- webhooks ------------------------------------------------------------------------------
 
@@ -278,7 +320,11 @@ class ShopifyConnector(Connector[ShopifySettings]):
                     if truncated(order, REFUNDS_PER_ORDER):
                         order = await self._whole_order(order)
                     document = order_document(
-                        order, channel=self.name, admin_order_url=self.settings.admin_order_url
+                        order,
+                        channel=self.name,
+                        admin_order_url=self.settings.admin_order_url,
+                        locations=self._ledger_location,
+                        first_location=next(iter(self.settings.locations), ""),
                     )
                 except ParseError as err:
                     source = f"order {str(order.get('name') or order.get('id') or '?')[:40]}"
@@ -296,6 +342,8 @@ class ShopifyConnector(Connector[ShopifySettings]):
 
     def _orders_cost(self, first: int, lines: int, refunds: int, refund_lines: int) -> int:
         per_order = 1 + (2 + lines * 2) + refunds * (1 + 2 + refund_lines * 2)
+        if self.settings.locations:  # fulfillmentOrders: 2 + n × (order, assigned, location)
+            per_order += 2 + FULFILMENT_ORDERS * 3
         return 2 + first * per_order
 
     async def _orders_page(
@@ -318,7 +366,7 @@ class ShopifyConnector(Connector[ShopifySettings]):
             fits = self.settings.page_size if room == float("inf") else int(room // per_order)
             first = max(1, min(self.settings.page_size, fits))
         data = await self.client.graphql(
-            ORDERS_QUERY,
+            ORDERS_QUERY % (ORDER_LOCATIONS if self.settings.locations else ""),
             {
                 "first": first,
                 "after": after,
@@ -355,15 +403,17 @@ class ShopifyConnector(Connector[ShopifySettings]):
 
     # -- push ----------------------------------------------------------------------------------
 
-    async def _read_items(self, skus: Sequence[str]) -> dict[str, Item | str]:
-        """Each SKU's inventory item and figure at our location, or why it has none."""
+    async def _read_items(self, skus: Sequence[str], where: str = "") -> dict[str, Item | str]:
+        """Each SKU's inventory item and figure at Shopify location ``where`` (default: the
+        channel's ``location_id``), or why it has none."""
+        where = where or self.settings.location_id
         found: dict[str, Item | str] = {}
         for start in range(0, len(skus), VARIANTS_PER_READ):
             chunk = list(skus[start : start + VARIANTS_PER_READ])
             terms = " OR ".join(f"sku:{_quote(s)} OR barcode:{_quote(s)}" for s in chunk)
             data = await self.client.graphql(
                 VARIANTS_QUERY,
-                {"first": 2 * len(chunk), "query": terms, "location": self.settings.location_id},
+                {"first": 2 * len(chunk), "query": terms, "location": where},
                 cost=2 + 2 * len(chunk) * 4,
             )
             variants = (data.get("productVariants") or {}).get("nodes") or []
@@ -376,10 +426,10 @@ class ShopifyConnector(Connector[ShopifySettings]):
                 if key in matches:
                     matches[key].append(variant)
             for sku, hits in matches.items():
-                found[sku] = self._item(sku, hits)
+                found[sku] = self._item(sku, hits, where)
         return found
 
-    def _item(self, sku: str, hits: list[dict[str, Any]]) -> Item | str:
+    def _item(self, sku: str, hits: list[dict[str, Any]], where: str) -> Item | str:
         if not hits:
             return f"Shopify has no variant with SKU (or barcode) {sku!r}"
         if len(hits) > 1:
@@ -389,23 +439,45 @@ class ShopifyConnector(Connector[ShopifySettings]):
         item_id = str(inventory.get("id") or "")
         name = str(variant.get("displayName") or "")
         if inventory.get("tracked") is False:
-            self._ids.pop(sku, None)
+            self._ids.pop((where, sku), None)
             return (
                 f"Shopify does not track inventory for {sku!r} (inventoryItem.tracked = false): "
                 "syncd never writes it"
             )
         level = inventory.get("inventoryLevel")
         if not isinstance(level, dict):
-            self._ids.pop(sku, None)
-            return f"{sku!r} is not stocked at location {self.settings.location_id} in Shopify"
+            self._ids.pop((where, sku), None)
+            return f"{sku!r} is not stocked at location {where} in Shopify"
         figures = [q.get("quantity") for q in level.get("quantities") or [] if isinstance(q, dict)]
         figure = figures[0] if figures and isinstance(figures[0], int) else None
         if figure is None:
             return f"Shopify answered no available quantity for {sku!r}"
-        self._ids[sku] = item_id
+        self._ids[(where, sku)] = item_id
         return Item(item_id, True, figure, name)
 
     async def push(self, items: Sequence[PushItem]) -> list[PushResult]:
+        """Each item written at its Shopify location: its ledger location's (``shopify_locations``)
+        or the channel's ``location_id``."""
+        groups: dict[str, list[PushItem]] = {}
+        for item in items:
+            groups.setdefault(item.location, []).append(item)
+        done: dict[tuple[str, str], PushResult] = {}
+        for location, group in groups.items():
+            where = self.settings.locations.get(location) if location else None
+            if location and where is None:
+                raise FatalError(
+                    f"ledger location {location!r} has no Shopify location "
+                    f"(shopify_locations of channel {self.name})",
+                    channel=self.name,
+                )
+            for result in await self._push_at(where or self.settings.location_id, group):
+                done[(location, result.sku)] = result
+        if any(r.status is PushStatus.DEFERRED for r in done.values()):
+            self.nudge()
+        return [done[(i.location, i.sku)] for i in items]
+
+    async def _push_at(self, where: str, items: Sequence[PushItem]) -> list[PushResult]:
+        """Write SKUs' figures at one Shopify location, comparing with what we believe."""
         results: dict[str, PushResult] = {}
         pending = list(items)
         observed: dict[str, int] = {}
@@ -419,9 +491,9 @@ class ShopifyConnector(Connector[ShopifySettings]):
             to_read = [
                 i.sku
                 for i in pending
-                if not blind or i.sku not in self._ids or i.last_known is None
+                if not blind or (where, i.sku) not in self._ids or i.last_known is None
             ]
-            read = await self._read_items(to_read) if to_read else {}
+            read = await self._read_items(to_read, where) if to_read else {}
             writes: list[tuple[PushItem, int]] = []
             for item in pending:
                 if item.sku in read:
@@ -439,7 +511,7 @@ class ShopifyConnector(Connector[ShopifySettings]):
                 else:
                     assert item.last_known is not None
                     writes.append((item, item.last_known))
-            stale = await self._write(writes, results, observed)
+            stale = await self._write(writes, results, observed, where)
             if not stale:
                 break
             pending = stale
@@ -451,8 +523,6 @@ class ShopifyConnector(Connector[ShopifySettings]):
                     observed=observed.get(item.sku),
                     reason="Shopify's figure kept moving while syncd wrote it",
                 )
-        if any(r.status is PushStatus.DEFERRED for r in results.values()):
-            self.nudge()
         return [results[i.sku] for i in items]
 
     def _decide(self, item: PushItem, shows: int) -> PushResult | None:
@@ -486,6 +556,7 @@ class ShopifyConnector(Connector[ShopifySettings]):
         writes: list[tuple[PushItem, int]],
         results: dict[str, PushResult],
         observed: dict[str, int],
+        where: str,
     ) -> list[PushItem]:
         """Write in batches of ``batch_size``; the items whose compare failed (to read again).
 
@@ -498,7 +569,7 @@ class ShopifyConnector(Connector[ShopifySettings]):
             batch = batches.pop()
             if not batch:
                 continue
-            errors = await self._set_quantities(batch)
+            errors = await self._set_quantities(batch, where)
             if errors is None:
                 for item, compare in batch:
                     results[item.sku] = PushResult(
@@ -513,6 +584,7 @@ class ShopifyConnector(Connector[ShopifySettings]):
                         sku=item.sku,
                         quantity=item.available,
                         compared=compare,
+                        location=where,
                     )
                 continue
             failed: set[int] = set()
@@ -529,7 +601,7 @@ class ShopifyConnector(Connector[ShopifySettings]):
                     log.info("shopify_compare_stale", channel=self.name, sku=item.sku)
                     stale.append(item)
                 elif code in GONE:
-                    self._ids.pop(item.sku, None)
+                    self._ids.pop((where, item.sku), None)
                     stale.append(item)  # read again: it says why it cannot be written
                 else:
                     results[item.sku] = PushResult(
@@ -539,7 +611,7 @@ class ShopifyConnector(Connector[ShopifySettings]):
         return stale
 
     async def _set_quantities(
-        self, batch: list[tuple[PushItem, int]]
+        self, batch: list[tuple[PushItem, int]], where: str
     ) -> list[tuple[int | None, str, str]] | None:
         data = await self.client.graphql(
             SET_QUANTITIES,
@@ -550,8 +622,8 @@ class ShopifyConnector(Connector[ShopifySettings]):
                     "referenceDocumentUri": f"syncd://{self.name}/push",
                     "quantities": [
                         {
-                            "inventoryItemId": self._ids[item.sku],
-                            "locationId": self.settings.location_id,
+                            "inventoryItemId": self._ids[(where, item.sku)],
+                            "locationId": where,
                             "quantity": item.available,
                             "compareQuantity": compare,
                         }
@@ -569,10 +641,10 @@ class ShopifyConnector(Connector[ShopifySettings]):
             return None
         out: list[tuple[int | None, str, str]] = []
         for error in errors:
-            where = error.get("field") if isinstance(error, dict) else None
+            path = error.get("field") if isinstance(error, dict) else None
             index = None
-            if isinstance(where, list) and len(where) >= 3 and str(where[2]).isdigit():
-                index = int(where[2])
+            if isinstance(path, list) and len(path) >= 3 and str(path[2]).isdigit():
+                index = int(path[2])
             out.append((index, str(error.get("code") or ""), str(error.get("message") or "")))
         return out
 
@@ -610,7 +682,7 @@ class ShopifyConnector(Connector[ShopifySettings]):
             if not isinstance(figure, int):
                 continue
             if sku:
-                self._ids[sku] = str(inventory.get("id") or "")
+                self._ids[(self.settings.location_id, sku)] = str(inventory.get("id") or "")
             page.append(ChannelLevel(sku, figure, name=str(row.get("displayName") or "")))
             if len(page) >= 1000:
                 yield page

@@ -84,10 +84,33 @@ def truncated(order: Mapping[str, Any], refunds_asked: int) -> bool:
     return more or len(refunds) >= refunds_asked
 
 
+def order_location(
+    order: Mapping[str, Any], locations: Mapping[str, str], first_location: str
+) -> str:
+    """The ledger location an order takes its units from, for a channel told each location
+    apart: its first fulfilment order's assigned location (``fulfillmentOrders`` →
+    ``assignedLocation.location.id``, where Shopify reserved the units) when it is a mapped one,
+    else the channel's first location (a shop that gives no fulfilment orders to this app)."""
+    for fulfilment in _nodes(order.get("fulfillmentOrders")):
+        assigned = fulfilment.get("assignedLocation")
+        place = assigned.get("location") if isinstance(assigned, dict) else None
+        where = str(place.get("id") or "") if isinstance(place, dict) else ""
+        if where in locations:
+            return locations[where]
+    return first_location
+
+
 def order_document(
-    order: Mapping[str, Any], *, channel: str, admin_order_url: str = ""
+    order: Mapping[str, Any],
+    *,
+    channel: str,
+    admin_order_url: str = "",
+    locations: Mapping[str, str] | None = None,
+    first_location: str = "",
 ) -> Document | None:
-    """The document of one order; None for a test order."""
+    """The document of one order; None for a test order. ``locations``: Shopify location →
+    ledger location, for a channel told each location apart (the document then names where
+    it took its units)."""
     order_id = legacy_id(order.get("id"))
     if not order_id:
         raise ParseError("Shopify sent an order without an id", channel=channel)
@@ -133,6 +156,7 @@ def order_document(
         cancelled=order.get("cancelledAt") is not None,
         names=names,
         url=admin_order_url.replace("{id}", order_id) if admin_order_url else "",
+        location=order_location(order, locations, first_location) if locations else "",
     )
     problems = document.validate()
     if problems:

@@ -516,14 +516,20 @@ def create_app(
             barcode=data.get("barcode", ""),
             title=data.get("title", ""),
             tracked=bool(data.get("tracked", True)),
+            elsewhere={int(k): int(v) for k, v in (data.get("elsewhere") or {}).items()},
         )
         return web.json_response({"variant_id": variant.id, "inventory_item_id": variant.item_id})
 
     async def orders(request: web.Request) -> web.Response:
         data = await request.json()
-        order = emulator.state.place_order(
-            {k: int(v) for k, v in data["lines"].items()}, test=bool(data.get("test"))
-        )
+        try:
+            order = emulator.state.place_order(
+                {k: int(v) for k, v in data["lines"].items()},
+                test=bool(data.get("test")),
+                location_id=int(data["location_id"]) if data.get("location_id") else None,
+            )
+        except ValueError as err:
+            return web.json_response({"error": str(err)}, status=422)
         return web.json_response({"id": order.id})
 
     async def action(request: web.Request) -> web.Response:

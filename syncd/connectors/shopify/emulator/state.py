@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -129,13 +129,23 @@ class ShopState:
         barcode: str = "",
         title: str = "",
         tracked: bool = True,
+        elsewhere: Mapping[int, int] | None = None,
     ) -> Variant:
+        """A variant stocked at the shop's first location (``available``) and at the other
+        locations in ``elsewhere`` (location id → available)."""
         variant = Variant(next(self._ids), sku, barcode, title or sku, next(self._ids), tracked)
         self.variants[variant.id] = variant
         if sku:
             self.by_sku[sku] = variant.id
         self.levels[(variant.item_id, self.location_id)] = available
+        for location_id, figure in (elsewhere or {}).items():
+            self.add_location(location_id)
+            self.levels[(variant.item_id, location_id)] = figure
         return variant
+
+    def add_location(self, location_id: int, name: str = "") -> None:
+        """Another location of the shop (Settings → Locations)."""
+        self.locations.setdefault(location_id, name or f"Location {location_id}")
 
     def variant(self, sku: str) -> Variant:
         """The variant of a SKU, or (one without SKU) of its barcode."""
@@ -147,10 +157,10 @@ class ShopState:
         variant = self.variant(sku)
         return self.levels.get((variant.item_id, location_id or self.location_id), 0)
 
-    def set_available(self, sku: str, quantity: int) -> None:
+    def set_available(self, sku: str, quantity: int, location_id: int | None = None) -> None:
         """A figure typed in Shopify's admin (a hand edit)."""
         variant = self.variant(sku)
-        self.levels[(variant.item_id, self.location_id)] = quantity
+        self.levels[(variant.item_id, location_id or self.location_id)] = quantity
         self._event("inventory_levels/update", {"inventory_item_id": variant.item_id})
 
     def _move(self, variant_id: int | None, delta: int, location_id: int) -> None:
@@ -166,7 +176,11 @@ class ShopState:
     def _touch(self, order: Order) -> None:
         order.updated_at = max(self.now(), order.updated_at)
 
-    def place_order(self, lines: dict[str, int], *, test: bool = False) -> Order:
+    def place_order(
+        self, lines: dict[str, int], *, test: bool = False, location_id: int | None = None
+    ) -> Order:
+        """An order whose units Shopify reserves at ``location_id`` (default: the first
+        location): one fulfilment order assigned there, ``available`` lowered there."""
         number = next(self._ids)
         now = self.now()
         items = []
@@ -179,7 +193,10 @@ class ShopState:
             title = variant.title if variant else code
             line_id = next(self._ids)
             items.append(LineItem(line_id, variant.id if variant else None, sku, title, quantity))
-        order = Order(number, f"#{number}", now, now, items, self.location_id, test=test)
+        where = location_id or self.location_id
+        if where not in self.locations:
+            raise ValueError(f"no location {where}")
+        order = Order(number, f"#{number}", now, now, items, where, test=test)
         self.orders[number] = order
         for item in items:
             self._move(item.variant_id, -item.quantity, order.location_id)
@@ -455,6 +472,25 @@ class ShopState:
             "closed": order.cancelled_at is not None,
             "lineItems": lambda info, **args: connection(
                 [line_node(line) for line in order.lines], args, info
+            ),
+            # One fulfilment order, assigned where the order took its units (objects/
+            # FulfillmentOrder.assignedLocation in the 2025-01 schema).
+            "fulfillmentOrders": lambda info, **args: connection(
+                [
+                    {
+                        "__typename": "FulfillmentOrder",
+                        "id": gid("FulfillmentOrder", order.id),
+                        "status": "CLOSED" if order.cancelled_at else "OPEN",
+                        "assignedLocation": {
+                            "__typename": "FulfillmentOrderAssignedLocation",
+                            "name": self.locations.get(order.location_id, ""),
+                            "countryCode": "FR",
+                            "location": self.location_node(order.location_id),
+                        },
+                    }
+                ],
+                args,
+                info,
             ),
             "refunds": lambda _info, first=None: [
                 refund_node(i, r) for i, r in enumerate(order.refunds)
