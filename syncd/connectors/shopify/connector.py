@@ -51,6 +51,16 @@ from syncd.connectors.shopify.client import (
     ShopifySettings,
 )
 from syncd.connectors.shopify.orders import order_document, shopify_time, truncated
+from syncd.connectors.shopify.queries import (
+    BULK_LEVELS,
+    BULK_POLL,
+    BULK_RUN,
+    FULFILMENT_ORDERS,
+    ORDER_LOCATIONS,
+    ORDERS_QUERY,
+    SET_QUANTITIES,
+    VARIANTS_QUERY,
+)
 from syncd.domain import Document, Rejection
 from syncd.exceptions import ChannelConfigError, FatalError, ParseError, RetriableError
 from syncd.settings import TableReader
@@ -70,79 +80,6 @@ WEBHOOK_IDS_KEPT = 10_000
 STALE = "COMPARE_QUANTITY_STALE"
 GONE = ("INVALID_INVENTORY_ITEM", "ITEM_NOT_STOCKED_AT_LOCATION", "NON_MUTABLE_INVENTORY_ITEM")
 
-ORDERS_QUERY = """
-query Orders($first: Int!, $after: String, $query: String, $lines: Int!, $refunds: Int!,
-             $refundLines: Int!) {
-  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
-    pageInfo { hasNextPage endCursor }
-    nodes {
-      id name test createdAt updatedAt cancelledAt
-      lineItems(first: $lines) {
-        pageInfo { hasNextPage }
-        nodes { id name sku quantity currentQuantity variant { sku barcode } }
-      }
-      refunds(first: $refunds) {
-        refundLineItems(first: $refundLines) {
-          pageInfo { hasNextPage }
-          nodes { quantity restockType lineItem { id } }
-        }
-      }%s
-    }
-  }
-}
-"""
-# Where an order takes its units, read only by a channel told each location apart: Order.
-# fulfillmentOrders → FulfillmentOrder.assignedLocation → FulfillmentOrderAssignedLocation.location
-# ("the location where the fulfillment is expected to happen"; the vendored 2025-01 schema,
-# emulator/admin_schema_2025-01.json.gz). Order.physicalLocation is deprecated there, and
-# retailLocation is only a POS order's. 2 per order: the first is where Shopify placed it.
-ORDER_LOCATIONS = """
-      fulfillmentOrders(first: 2) { nodes { assignedLocation { location { id } } } }"""
-FULFILMENT_ORDERS = 2
-
-VARIANTS_QUERY = """
-query Variants($first: Int!, $query: String, $location: ID!) {
-  productVariants(first: $first, query: $query) {
-    nodes {
-      sku barcode displayName
-      inventoryItem {
-        id tracked
-        inventoryLevel(locationId: $location) { quantities(names: ["available"]) { quantity } }
-      }
-    }
-  }
-}
-"""
-
-SET_QUANTITIES = """
-mutation SetAvailable($input: InventorySetQuantitiesInput!) {
-  inventorySetQuantities(input: $input) {
-    userErrors { code field message }
-    inventoryAdjustmentGroup { id }
-  }
-}
-"""
-
-BULK_RUN = """
-mutation Bulk($query: String!) {
-  bulkOperationRunQuery(query: $query) {
-    bulkOperation { id status }
-    userErrors { field message }
-  }
-}
-"""
-
-BULK_POLL = """
-query { currentBulkOperation(type: QUERY) { id status errorCode objectCount url } }
-"""
-
-BULK_LEVELS = """
-{ productVariants { edges { node {
-  id sku barcode displayName
-  inventoryItem { id tracked
-    inventoryLevel(locationId: "%s") { quantities(names: ["available"]) { quantity } } }
-} } } }
-"""
 LOCATION_ID = re.compile(r"(?:gid://shopify/Location/)?(\d+)")
 
 

@@ -1,0 +1,76 @@
+"""The GraphQL documents the Shopify connector sends (Admin API 2025-01; each is validated by the
+emulator against the vendored schema, emulator/admin_schema_2025-01.json.gz)."""
+
+ORDERS_QUERY = """
+query Orders($first: Int!, $after: String, $query: String, $lines: Int!, $refunds: Int!,
+             $refundLines: Int!) {
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id name test createdAt updatedAt cancelledAt
+      lineItems(first: $lines) {
+        pageInfo { hasNextPage }
+        nodes { id name sku quantity currentQuantity variant { sku barcode } }
+      }
+      refunds(first: $refunds) {
+        refundLineItems(first: $refundLines) {
+          pageInfo { hasNextPage }
+          nodes { quantity restockType lineItem { id } }
+        }
+      }%s
+    }
+  }
+}
+"""
+# Where an order takes its units, read only by a channel told each location apart: Order.
+# fulfillmentOrders → FulfillmentOrder.assignedLocation → FulfillmentOrderAssignedLocation.location
+# ("the location where the fulfillment is expected to happen"; the vendored 2025-01 schema,
+# emulator/admin_schema_2025-01.json.gz). Order.physicalLocation is deprecated there, and
+# retailLocation is only a POS order's. 2 per order: the first is where Shopify placed it.
+ORDER_LOCATIONS = """
+      fulfillmentOrders(first: 2) { nodes { assignedLocation { location { id } } } }"""
+FULFILMENT_ORDERS = 2
+
+VARIANTS_QUERY = """
+query Variants($first: Int!, $query: String, $location: ID!) {
+  productVariants(first: $first, query: $query) {
+    nodes {
+      sku barcode displayName
+      inventoryItem {
+        id tracked
+        inventoryLevel(locationId: $location) { quantities(names: ["available"]) { quantity } }
+      }
+    }
+  }
+}
+"""
+
+SET_QUANTITIES = """
+mutation SetAvailable($input: InventorySetQuantitiesInput!) {
+  inventorySetQuantities(input: $input) {
+    userErrors { code field message }
+    inventoryAdjustmentGroup { id }
+  }
+}
+"""
+
+BULK_RUN = """
+mutation Bulk($query: String!) {
+  bulkOperationRunQuery(query: $query) {
+    bulkOperation { id status }
+    userErrors { field message }
+  }
+}
+"""
+
+BULK_POLL = """
+query { currentBulkOperation(type: QUERY) { id status errorCode objectCount url } }
+"""
+
+BULK_LEVELS = """
+{ productVariants { edges { node {
+  id sku barcode displayName
+  inventoryItem { id tracked
+    inventoryLevel(locationId: "%s") { quantities(names: ["available"]) { quantity } } }
+} } } }
+"""
