@@ -45,6 +45,7 @@ from syncd.connectors.base import (
     PushResult,
     PushStatus,
 )
+from syncd.connectors.drift import drift_decision
 from syncd.connectors.http import RetryPolicy
 from syncd.connectors.prestashop.client import PrestaShopClient, stock_xml
 from syncd.connectors.prestashop.missed_orders import missed_orders
@@ -542,28 +543,9 @@ class PrestaShopConnector(Connector[PrestaShopSettings]):
                 reason="depends_on_stock=1: PrestaShop computes this stock from warehouses",
             )
         # Below 0 (orders taken out of stock) the shop sells nothing, just as at 0.
-        shows = max(0, quantity)
-        if item.last_known is not None and shows < item.last_known and not item.force:
-            return PushResult(
-                item.sku,
-                PushStatus.DEFERRED,
-                observed=quantity,
-                reason="the shop sold units we have not pulled yet",
-            )
-        if (
-            item.defer_higher
-            and item.last_known is not None
-            and item.last_known < shows != item.available
-            and not item.force
-        ):
-            return PushResult(
-                item.sku,
-                PushStatus.DEFERRED,
-                observed=quantity,
-                reason="the shop shows more than syncd wrote: an edit or a cancellation",
-            )
-        if shows == item.available:
-            return PushResult(item.sku, PushStatus.UNCHANGED, shown=shows, observed=quantity)
+        decided = drift_decision(item, quantity)
+        if decided is not None:
+            return decided
         async with self._limit:
             if self.uses_patch:
                 body = stock_xml({"id": row.id, "quantity": item.available})

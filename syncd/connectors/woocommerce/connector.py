@@ -41,6 +41,7 @@ from syncd.connectors.base import (
     PushStatus,
     WebhookVerdict,
 )
+from syncd.connectors.drift import drift_decision
 from syncd.connectors.woocommerce.client import BATCH_LIMIT, WooCommerceClient, batch_errors
 from syncd.connectors.woocommerce.orders import GMT, NEVER, gmt, order_document, whole
 from syncd.connectors.woocommerce.settings import (
@@ -352,31 +353,10 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
             return PushResult(item.sku, PushStatus.SKIPPED, reason=stock)
         if not stock.manages:
             return self._unmanaged(item.sku, None)
-        quantity = stock.quantity
-        # Below 0 (REST orders are not checked against stock) the shop sells nothing, as at 0.
-        shows = max(0, quantity)
-        if item.last_known is not None and shows < item.last_known and not item.force:
-            return PushResult(
-                item.sku,
-                PushStatus.DEFERRED,
-                observed=quantity,
-                reason="the shop sold units we have not pulled yet",
-            )
-        if (
-            item.defer_higher
-            and item.last_known is not None
-            and item.last_known < shows != item.available
-            and not item.force
-        ):
-            return PushResult(
-                item.sku,
-                PushStatus.DEFERRED,
-                observed=quantity,
-                reason="the shop shows more than syncd wrote: an edit or a cancellation",
-            )
-        if quantity == item.available:
-            return PushResult(item.sku, PushStatus.UNCHANGED, shown=shows, observed=quantity)
-        return stock
+        # Below 0 (REST orders are not checked against stock) the shop sells nothing, as at 0;
+        # 0 is then written over it.
+        decided = drift_decision(item, stock.quantity, negative_is_zero=False)
+        return stock if decided is None else decided
 
     async def push(self, items: Sequence[PushItem]) -> list[PushResult]:
         found = await self._lookup([i.sku for i in items])
