@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import os
 import random
@@ -74,6 +75,17 @@ def _summary(values: list[float]) -> dict[str, float]:
         "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000, 1),
         "max_ms": round(ordered[-1] * 1000, 1),
     }
+
+
+def _union(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Intervals merged where they overlap, in order."""
+    merged: list[tuple[float, float]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
 
 
 async def _fresh_pg() -> str:
@@ -161,6 +173,57 @@ class Run:
         await self.admin(shop, "POST", "orders", {"lines": {sku: 1}})
         self.model[sku] -= 1
         self.events.append((shop, sku, t0))
+
+    def _log_level(self) -> str:
+        if self.args.own_overhead:
+            return "debug"  # the daemon's shop_wait events (syncd/connectors/http.py)
+        return "info" if self.args.daemon_log else "warning"
+
+    def _own_overhead(self, log_path: Path) -> dict[str, Any]:
+        """Till → shop latency minus the time the shop's channel spent waiting on the shop
+        while pushing (its HTTP answers and its throttle: the daemon's ``shop_wait`` events,
+        logged for push calls only) within each sample's window [sale, write]."""
+        waits: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        waited: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        with log_path.open(encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                if '"shop_wait"' not in line:
+                    continue
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if event.get("event") != "shop_wait" or event.get("purpose") != "push":
+                    continue
+                start, seconds = float(event["started"]), float(event["seconds"])
+                waits[str(event["channel"])].append((start, start + seconds))
+                waited[str(event["channel"])][str(event["what"])] += seconds
+        out: dict[str, Any] = {}
+        for target in self.webs:
+            spans = _union(waits.get(target, []))
+            ends = [b for _, b in spans]
+            totals, own = [], []
+            for source, sku, t0 in self.events:
+                if source != "till":
+                    continue
+                after = [t for t in self.writes.get((target, sku), []) if t >= t0]
+                if not after:
+                    continue
+                end = min(after)
+                shop = 0.0
+                for a, b in spans[bisect.bisect_left(ends, t0) :]:
+                    if a >= end:
+                        break
+                    shop += max(0.0, min(b, end) - max(a, t0))
+                totals.append(end - t0)
+                own.append(max(0.0, end - t0 - shop))
+            if own:
+                out[f"till->{target}"] = {
+                    "end_to_end": _summary(totals),
+                    "own": _summary(own),
+                    "push_wait_seconds": {k: round(v, 3) for k, v in waited[target].items()},
+                }
+        return out
 
     async def settled(self, store: Store, deadline: float) -> None:
         """The start-up work done (the first pulls, the first full sync to every channel): the
@@ -319,7 +382,7 @@ overlap_seconds = 2
             f"""[ledger]
 {ledger}
 [log]
-level = "{"info" if self.args.daemon_log else "warning"}"
+level = "{self._log_level()}"
 format = "json"
 [web]
 enabled = true
@@ -361,7 +424,8 @@ overlap_seconds = 2
             )
         )
         await store.close()
-        log_path = self.folder / "daemon.log" if self.args.daemon_log else Path(os.devnull)
+        keep_log = self.args.daemon_log or self.args.own_overhead
+        log_path = self.folder / "daemon.log" if keep_log else Path(os.devnull)
         with open(log_path, "wb") as log:  # the child keeps its own descriptor
             daemon = subprocess.Popen(
                 [*SYNCD, "run", "--config", str(config)], stderr=log, cwd=self.folder
@@ -460,6 +524,8 @@ overlap_seconds = 2
             )
         for path, values in sorted(paths.items()):
             out[path] = _summary(values)
+        if self.args.own_overhead:
+            out["own_overhead"] = self._own_overhead(log_path)
         if self.deliveries:
             out["delivery"] = self._delivery_report(committed)
         print(f"{self.store}: {out}", file=sys.stderr, flush=True)
@@ -499,6 +565,12 @@ def main(argv: list[str]) -> int:
         "--daemon-log",
         action="store_true",
         help="keep the daemon's log (level info) as daemon.log in the run's folder",
+    )
+    parser.add_argument(
+        "--own-overhead",
+        action="store_true",
+        help="also report till → shop latency minus the push's waits on the shop (its HTTP "
+        "answers, its throttle), from the daemon's debug shop_wait events (kept in daemon.log)",
     )
     parser.add_argument(
         "--delivery-rate",

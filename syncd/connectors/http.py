@@ -6,7 +6,9 @@ import asyncio
 import email.utils
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,37 @@ from tenacity import (
 from syncd.exceptions import AuthError, ConnectorError, FatalError, RetriableError
 
 log = structlog.get_logger("syncd.http")
+
+# What the calls made in this task are for ("push" while the engine pushes a channel's figures):
+# each such call's time waiting on the shop (its HTTP answer, its throttle) is logged as a
+# debug event ``shop_wait``, so that a benchmark can tell syncd's own overhead from the shop's
+# (bench/latency.py --own-overhead). Nothing is logged at the usual levels.
+WAITING_FOR: ContextVar[str] = ContextVar("syncd_shop_waiting_for", default="")
+
+
+@contextmanager
+def waiting_for(purpose: str) -> Iterator[None]:
+    """Tag the shop calls made inside (and in the tasks it starts) with ``purpose``."""
+    token = WAITING_FOR.set(purpose)
+    try:
+        yield
+    finally:
+        WAITING_FOR.reset(token)
+
+
+def note_wait(channel: str, what: str, started: float, seconds: float) -> None:
+    """A debug ``shop_wait`` event: ``seconds`` from ``started`` (wall clock, time.time()) spent
+    waiting on the shop (``what``: "http", "throttle") by a tagged call."""
+    purpose = WAITING_FOR.get()
+    if purpose:
+        log.debug(
+            "shop_wait",
+            channel=channel,
+            purpose=purpose,
+            what=what,
+            started=round(started, 6),
+            seconds=round(seconds, 6),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +160,7 @@ class HttpClient:
     ) -> HttpResponse:
         url = path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
         shown = self.redact(url)
+        sent = time.time()
         try:
             async with self.session.request(
                 method,
@@ -140,6 +174,7 @@ class HttpClient:
             ) as resp:
                 body = await resp.read()
                 response = HttpResponse(resp.status, dict(resp.headers), body)
+            note_wait(self.channel, "http", sent, time.time() - sent)
         except TimeoutError as err:
             raise RetriableError(
                 f"{method} {shown}: no answer within {self.policy.timeout:g} s",

@@ -21,7 +21,13 @@ from typing import Any
 import aiohttp
 import structlog
 
-from syncd.connectors.http import HttpClient, HttpResponse, RetryPolicy, retry_after_seconds
+from syncd.connectors.http import (
+    HttpClient,
+    HttpResponse,
+    RetryPolicy,
+    note_wait,
+    retry_after_seconds,
+)
 from syncd.exceptions import (
     AuthError,
     ConnectorError,
@@ -155,12 +161,16 @@ class ShopifyClient(HttpClient):
         }
         body = json.dumps({"query": query, "variables": dict(variables or {})})
         for _ in range(THROTTLE_ATTEMPTS):
+            queued = time.time()
             async with self._pace:  # one caller at a time takes points from the bucket
                 wait = self.throttle.wait_for(cost)
                 if wait:
                     self.throttle.waited += wait
                     await asyncio.sleep(wait)
                 self.throttle.spend(cost)
+            # Waiting for points (ours, or another caller's sleep on the lock): the throttle's.
+            if time.time() - queued > 0.0005:
+                note_wait(self.channel, "throttle", queued, time.time() - queued)
             response = await self.request("POST", self.endpoint, data=body, headers=headers)
             try:
                 answer = json.loads(response.body)
