@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from syncd.domain import Movement, Reason
+from syncd.domain import Movement, Reason, lane_channel
 from syncd.ledger.documents import ConflictStore
 from syncd.ledger.kitrows import kit_skus, load_kits
 from syncd.ledger.planner import Levels, buffer_for, channel_figure
@@ -89,9 +89,18 @@ class StatusSql(SqlBase):
     async def outbox_stats(self) -> dict[str, OutboxStats]:
         async with self._read() as tx:
             rows = await tx.fetch("outbox_stats")
+        # A channel told each location apart queues in its lanes (syncd.domain.lane_name): their
+        # rows are its own, shown and counted as the channel's.
+        folded: dict[str, tuple[int, int | None]] = {}
+        for ch, depth, oldest in rows:
+            name = lane_channel(str(ch))
+            total, first = folded.get(name, (0, None))
+            if oldest is not None:
+                first = int(oldest) if first is None else min(first, int(oldest))
+            folded[name] = (total + int(depth), first)
         return {
-            ch: OutboxStats(ch, int(depth), None if oldest is None else from_us(oldest))
-            for ch, depth, oldest in rows
+            ch: OutboxStats(ch, depth, None if oldest is None else from_us(oldest))
+            for ch, (depth, oldest) in folded.items()
         }
 
     async def movements(

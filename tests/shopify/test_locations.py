@@ -16,8 +16,12 @@ import pytest
 
 from syncd.cli.run import ServedDaemon
 from syncd.config import parse_config
-from syncd.domain import Document, DocumentKind
+from syncd.domain import Document, DocumentKind, lane_name
 from syncd.exceptions import ConfigError
+from syncd.ledger import ChannelInfo, Product
+from syncd.ledger.locations import LocationInfo
+from syncd.ledger.sqlstore import SqlStore
+from syncd.ledger.store import Ack
 from syncd.testing import FakeChannel, FakeConnector
 from syncd.testing.daemon import settings_for
 from syncd.testing.harness import until
@@ -201,3 +205,38 @@ def test_a_mapping_that_is_not_the_channels_locations_is_refused_clearly() -> No
 
     text = config_errors({"store": "1"}, None)
     assert "the ledger has none for this channel" in text
+
+
+async def test_lanes_queue_each_location_and_count_as_their_channel(store: SqlStore) -> None:
+    """The ledger side alone, on both ledgers: a lane sells from its one location, a channel's
+    own order lowers the figure shown of the lane it sold from, and the outbox depth of the
+    lanes is their channel's."""
+    await store.register_locations([LocationInfo("store"), LocationInfo("warehouse")])
+    await store.register_channels(
+        [
+            ChannelInfo("web", "shopify", False, True, ("store", "warehouse")),
+            ChannelInfo(lane_name("web", "store"), "shopify", True, True, ("store",)),
+            ChannelInfo(lane_name("web", "warehouse"), "shopify", True, True, ("warehouse",)),
+        ]
+    )
+    await store.upsert_products([Product("CAP")])
+    for where, counted in (("store", 5), ("warehouse", 3)):
+        await store.apply_document(
+            Document(
+                "init", f"n-{where}", DocumentKind.STOCK_COUNT, {"CAP": counted}, T0, location=where
+            )
+        )
+    queued = {(i.sku, i.wanted) for i in await store.take_outbox("web@warehouse", 10)}
+    assert queued == {("CAP", 3)}
+    assert {(i.sku, i.wanted) for i in await store.take_outbox("web@store", 10)} == {("CAP", 5)}
+    assert await store.take_outbox("web", 10) == []  # the channel itself is told nothing
+    stats = await store.outbox_stats()
+    assert stats["web"].depth == 2 and not any("@" in name for name in stats)
+    await store.ack_outbox("web@warehouse", [Ack("CAP", 3, 3)])
+    await store.ack_outbox("web@store", [Ack("CAP", 5, 5)])
+    await store.apply_document(
+        Document("web", "o1", DocumentKind.WEB_ORDER, {"CAP": 2}, T0, location="warehouse")
+    )
+    # Shopify lowered the warehouse itself: nothing to write, at either location.
+    assert await store.take_outbox("web@warehouse", 10) == []
+    assert await store.take_outbox("web@store", 10) == []
