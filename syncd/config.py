@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from syncd.alerts.settings import AlertSettings, parse_alerts
-from syncd.domain import kit_problems
+from syncd.domain import kit_problems, lane_name
 from syncd.exceptions import ConfigError
 from syncd.locationsettings import LocationSettings, parse_locations, resolve_channel_locations
 from syncd.reconcile.settings import ReconcileSettings, parse_reconcile
@@ -90,6 +90,12 @@ class ChannelSettings:
     # Ledger location → the shop's location, when each location's figure is written apart (one
     # lane per location, syncd.domain.lane_name); empty when the channel is told one figure.
     shop_locations: Mapping[str, str] = field(default_factory=dict)
+
+
+def ledger_names(channel: ChannelSettings) -> tuple[str, ...]:
+    """The channel's names in the ledger: its own, then its lanes' (one per location it is told
+    apart, syncd.domain.lane_name); its buffers hold for each, per location for a lane."""
+    return (channel.name, *(lane_name(channel.name, loc) for loc in channel.shop_locations))
 
 
 HAND_EDITS = ("adopt", "revert", "report")

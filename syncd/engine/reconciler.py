@@ -506,6 +506,8 @@ class ScheduledReconciler:
                 continue
             if not runner.settings.push or not can_read(runner.connector):
                 continue
+            if runner.settings.shop_locations:
+                continue  # told each location apart: not compared yet (issue 19, README)
             if runner.status.state not in self.BACK:
                 later.add(name)  # not reachable now; reconciled once it is back
                 continue

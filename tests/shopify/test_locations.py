@@ -240,3 +240,20 @@ async def test_lanes_queue_each_location_and_count_as_their_channel(store: SqlSt
     # Shopify lowered the warehouse itself: nothing to write, at either location.
     assert await store.take_outbox("web@warehouse", 10) == []
     assert await store.take_outbox("web@store", 10) == []
+
+
+async def test_the_channels_buffer_holds_at_each_location(
+    tmp_path: Path,
+    ledger_backend: tuple[str, str],
+    shop: Shop,
+    till: FakeChannel,
+    start_daemon: DaemonStarter,
+) -> None:
+    settings = settings_for(tmp_path, lanes_config(shop, buffer=1), ledger=ledger_backend)
+    daemon = await start_daemon(settings)  # CAP 5 at "store"
+    assert daemon.store is not None
+    await daemon.store.apply_document(
+        Document("init", "n-wh", DocumentKind.STOCK_COUNT, {"CAP": 3}, T0, location="warehouse")
+    )
+    await until(lambda: shows(shop, "CAP", WAREHOUSE) == 2)
+    await until(lambda: shows(shop, "CAP", STORE) == 4)
