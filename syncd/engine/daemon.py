@@ -16,7 +16,7 @@ import structlog
 from syncd.alerts.service import AlertService
 from syncd.backoff import backoff_seconds
 from syncd.channelstatus import ChannelState
-from syncd.config import Secret, Settings, load_config
+from syncd.config import Secret, Settings, ledger_names, load_config
 from syncd.connectors import connector_class
 from syncd.connectors.base import Connector
 from syncd.domain import utcnow
@@ -190,9 +190,10 @@ class Daemon:
         for sku, qty in settings.buffers.items():
             await self.store.set_buffer(qty, sku=sku)
         for channel in settings.channels:
-            await self.store.set_buffer(channel.buffer, channel=channel.name)
-            for sku, qty in channel.buffers.items():
-                await self.store.set_buffer(qty, channel=channel.name, sku=sku)
+            for name in ledger_names(channel):  # a lane's location keeps the channel's buffer
+                await self.store.set_buffer(channel.buffer, channel=name)
+                for sku, qty in channel.buffers.items():
+                    await self.store.set_buffer(qty, channel=name, sku=sku)
 
     async def _import_reorder_file(self, settings: Settings) -> None:
         """``[stock] reorder_file``, read at start: its good rows stored, its bad ones logged."""
