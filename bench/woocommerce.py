@@ -22,6 +22,11 @@ On a machine shared with other work the shop's wall-clock speed still moves betw
 shop is PHP and MariaDB on the same 2 cores), so each side's cost to the shop is also measured as
 the CPU time the shop's processes (MariaDB, php-fpm, nginx under the shop's folder) spent:
 writes per shop-CPU-second, a figure other processes' load does not move.
+
+Measured on 2026-11-27 (8 rounds, order alternating): the side that ran second in a round was
+the faster one (syncd first: 0.45-0.87, plain first: 0.60-1.57), so a side paid for what the
+shop still did after the previous side's writes. Each side now starts once the shop's processes
+are idle (shop_idle).
 """
 
 from __future__ import annotations
@@ -95,6 +100,20 @@ def connector(env: dict[str, str]) -> WooCommerceConnector:
     }
     settings = parse_config({"channels": {"woo": table}}, file="bench.toml")
     return WooCommerceConnector("woo", settings.channel("woo").options)
+
+
+async def shop_idle(root: str, *, quiet: float = 0.05, longest: float = 60.0) -> float:
+    """Wait until the shop's processes use less than ``quiet`` CPU seconds per half second
+    (what the previous side's writes left it to do is done); the seconds waited."""
+    started = time.perf_counter()
+    before = shop_cpu(root)
+    while time.perf_counter() - started < longest:
+        await asyncio.sleep(0.5)
+        now = shop_cpu(root)
+        if now - before < quiet:
+            break
+        before = now
+    return time.perf_counter() - started
 
 
 async def create_products(c: WooCommerceConnector, prefix: str, count: int) -> dict[str, int]:
@@ -172,6 +191,7 @@ async def throughput(
                     items.append(PushItem(sku, target, figure[sku]))
                     figure[sku] = target
                 written = 0
+                await shop_idle(root)
                 used = shop_cpu(root)
                 started = time.perf_counter()
                 for start in range(0, len(items), len(skus)):
@@ -188,6 +208,7 @@ async def throughput(
                     sku = skus[i % len(skus)]
                     figure[sku] += 1 if (r + i // len(skus)) % 2 == 0 else -1
                     writes.append((ids[sku], figure[sku]))
+                await shop_idle(root)
                 used = shop_cpu(root)
                 took = await plain_round(http, env, writes)
                 cpu["plain"] = shop_cpu(root) - used
