@@ -108,6 +108,7 @@ class Run:
         self.writes: dict[tuple[str, str], list[float]] = defaultdict(list)
         self.events: list[tuple[str, str, float]] = []  # source, sku, t0 (wall clock)
         self.receipts = 0
+        self.renamed: dict[str, float] = {}  # till file → when it was dropped (wall clock)
         self.rng = random.Random(5)
         self.urls: dict[str, str] = {}
         self.http: aiohttp.ClientSession | None = None
@@ -165,6 +166,7 @@ class Run:
         os.replace(staging, self.folder / "till" / "inbox" / f"{receipt}.csv")
         self.model[sku] -= 1
         self.events.append(("till", sku, time.time()))
+        self.renamed[f"{receipt}.csv"] = self.events[-1][2]
 
     async def web_order(self, number: int) -> None:
         sku = self.rng.choice(self.for_sale).sku
@@ -185,8 +187,19 @@ class Run:
         logged for push calls only) within each sample's window [sale, write]."""
         waits: dict[str, list[tuple[float, float]]] = defaultdict(list)
         waited: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        ingest: list[float] = []  # a till file dropped → its sales committed (till_file_applied)
         with log_path.open(encoding="utf-8", errors="replace") as lines:
             for line in lines:
+                if '"till_file_applied"' in line:
+                    try:
+                        event = json.loads(line)
+                        dropped = self.renamed.get(str(event.get("file")))
+                        at = datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00"))
+                    except (ValueError, KeyError):
+                        continue
+                    if dropped is not None:
+                        ingest.append(at.timestamp() - dropped)
+                    continue
                 if '"shop_wait"' not in line:
                     continue
                 try:
@@ -198,7 +211,8 @@ class Run:
                 start, seconds = float(event["started"]), float(event["seconds"])
                 waits[str(event["channel"])].append((start, start + seconds))
                 waited[str(event["channel"])][str(event["what"])] += seconds
-        out: dict[str, Any] = {}
+        # Where the time goes: the till's part (dropped → committed) is common to every shop.
+        out: dict[str, Any] = {"till_file_to_commit": _summary(ingest)} if ingest else {}
         for target in self.webs:
             spans = _union(waits.get(target, []))
             ends = [b for _, b in spans]
