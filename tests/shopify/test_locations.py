@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from syncd.cli.run import ServedDaemon
@@ -249,7 +250,12 @@ async def test_the_channels_buffer_holds_at_each_location(
     till: FakeChannel,
     start_daemon: DaemonStarter,
 ) -> None:
-    settings = settings_for(tmp_path, lanes_config(shop, buffer=1), ledger=ledger_backend)
+    settings = settings_for(
+        tmp_path,
+        lanes_config(shop, buffer=1),
+        ledger=ledger_backend,
+        web={"enabled": True, "port": 0},
+    )
     daemon = await start_daemon(settings)  # CAP 5 at "store"
     assert daemon.store is not None
     await daemon.store.apply_document(
@@ -257,3 +263,9 @@ async def test_the_channels_buffer_holds_at_each_location(
     )
     await until(lambda: shows(shop, "CAP", WAREHOUSE) == 2)
     await until(lambda: shows(shop, "CAP", STORE) == 4)
+    # The status page, its JSON and the metrics know the channel, never its lanes.
+    async with aiohttp.ClientSession() as http:
+        for path in ("/", "/api/overview", "/metrics"):
+            async with http.get(f"http://127.0.0.1:{daemon.web_port}{path}") as resp:
+                assert resp.status == 200, path
+                assert "shop@" not in await resp.text(), path
