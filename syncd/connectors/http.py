@@ -21,6 +21,7 @@ from tenacity import (
 )
 
 from syncd.exceptions import AuthError, ConnectorError, FatalError, RetriableError
+from syncd.ledger.fencing import check_tenure
 
 log = structlog.get_logger("syncd.http")
 
@@ -127,6 +128,10 @@ class HttpClient:
     ) -> HttpResponse:
         url = path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
         shown = self.redact(url)
+        if method not in ("GET", "HEAD"):
+            # Before every attempt: a daemon paused past its lease never sends a write
+            # (StaleLease; the job is being stopped, another daemon holds it).
+            check_tenure(f"{method} {shown}")
         try:
             async with self.session.request(
                 method,

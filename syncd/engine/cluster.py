@@ -23,7 +23,7 @@ import structlog
 
 from syncd.config import ClusterSettings
 from syncd.exceptions import LedgerError
-from syncd.ledger.fencing import Lease, writing_under
+from syncd.ledger.fencing import Lease, Tenure, holding, writing_under
 from syncd.ledger.leases import LeaseStore
 
 log = structlog.get_logger("syncd.cluster")
@@ -62,6 +62,7 @@ class Cluster:
     stopping: asyncio.Event
     name: str = ""
     held: dict[str, Lease] = field(default_factory=dict)  # job → the lease this daemon holds
+    tenures: dict[str, Tenure] = field(default_factory=dict)  # job → how long it surely does
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -81,20 +82,27 @@ class Cluster:
         free_for = 0.0 if preferred else ttl
         if not preferred and await self._sleep(ttl):
             return
+        loop = asyncio.get_running_loop()
         while not self.stopping.is_set():
+            asked = loop.time()
             lease = await self._acquire(job, free_for)
             if lease is None:
                 if await self._sleep(poll):
                     return
                 continue
             self.held[job] = lease
+            # Writes outside the ledger (shops, the till's stock file, mails) need a third of
+            # the lease left by this daemon's own clock: fencing.check_tenure.
+            tenure = Tenure(job, asked + ttl, ttl / 3)
+            self.tenures[job] = tenure
             log.info("job_taken", job=job, daemon=self.name, epoch=lease.epoch)
-            with writing_under(lease):
+            with writing_under(lease), holding(tenure):
                 task = asyncio.create_task(run(), name=f"job:{job}")
             try:
-                await self._keep(job, lease, task)
+                await self._keep(job, lease, task, tenure)
             finally:
                 if not self.stopping.is_set():
+                    tenure.lost = True
                     self.held.pop(job, None)
                 ended = task.done()
                 if not ended:
@@ -115,7 +123,7 @@ class Cluster:
                 self.held[job] = lease
                 idle = asyncio.create_task(self.stopping.wait())
                 try:
-                    await self._keep(job, lease, idle)
+                    await self._keep(job, lease, idle, tenure)
                 finally:
                     idle.cancel()
                 if self.stopping.is_set():
@@ -145,13 +153,12 @@ class Cluster:
             log.info("lease_not_acquired", job=job, error=str(err))
             return None
 
-    async def _keep(self, job: str, lease: Lease, task: asyncio.Task[Any]) -> None:
+    async def _keep(self, job: str, lease: Lease, task: asyncio.Task[Any], tenure: Tenure) -> None:
         """Renew ``lease`` while ``task`` runs; return when the daemon stops, the task ends, or
-        the lease is lost (or would expire before we could renew it)."""
+        the lease is lost (or would expire before we could renew it). ``tenure.valid_until`` is
+        counted from before each renewal was asked: the database's expiry is later."""
         ttl = self.settings.lease_seconds
         loop = asyncio.get_running_loop()
-        # Counted from before each renewal was asked: the database's expiry is later.
-        valid_until = loop.time() + ttl
         while True:
             waiter = asyncio.ensure_future(self.stopping.wait())
             done, _ = await asyncio.wait({task, waiter}, timeout=ttl / 3)
@@ -161,10 +168,10 @@ class Cluster:
             asked = loop.time()
             try:
                 renewed = await asyncio.wait_for(
-                    self.store.renew_lease(lease, ttl), max(0.1, valid_until - asked)
+                    self.store.renew_lease(lease, ttl), max(0.1, tenure.valid_until - asked)
                 )
             except (LedgerError, TimeoutError) as err:
-                if loop.time() < valid_until - ttl / 6:
+                if loop.time() < tenure.valid_until - ttl / 6:
                     log.info("lease_renewal_failed", job=job, error=str(err) or type(err).__name__)
                     continue
                 log.warning("job_stopped_lease_unsure", job=job, daemon=self.name)
@@ -174,7 +181,7 @@ class Cluster:
                 return
             lease = renewed
             self.held[job] = lease
-            valid_until = asked + ttl
+            tenure.valid_until = asked + ttl
 
     async def _sleep(self, seconds: float) -> bool:
         """Wait ``seconds``; True if the daemon is stopping."""
