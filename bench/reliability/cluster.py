@@ -191,6 +191,9 @@ class ClusterCampaign(Campaign):
                 continue
             active = int(held.most_common(1)[0][0][1:])
             draw = self.rng.random()
+            # A short run sees both: the first fault kills the active daemon, the second pauses it.
+            done = self.faults["kill_9"] + self.faults["sigstop"]
+            draw = 0.3 if done == 0 else 0.8 if done == 1 else draw
             if draw < 0.15:
                 standby = [i for i in range(len(self.daemons)) if f"d{i}" not in held]
                 if standby:
