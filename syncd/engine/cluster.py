@@ -17,14 +17,16 @@ import socket
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import structlog
 
 from syncd.config import ClusterSettings
+from syncd.domain import utcnow
 from syncd.exceptions import LedgerError
 from syncd.ledger.fencing import Lease, Tenure, holding, writing_under
-from syncd.ledger.leases import LeaseStore
+from syncd.ledger.leases import PRESENCE, LeaseStore
 
 log = structlog.get_logger("syncd.cluster")
 
@@ -63,6 +65,7 @@ class Cluster:
     name: str = ""
     held: dict[str, Lease] = field(default_factory=dict)  # job → the lease this daemon holds
     tenures: dict[str, Tenure] = field(default_factory=dict)  # job → how long it surely does
+    present: Lease | None = None  # this daemon's presence (shown as a standby when idle)
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -130,6 +133,26 @@ class Cluster:
                     return
                 self.held.pop(job, None)
 
+    async def presence(self) -> None:
+        """Hold this daemon's presence (job ``daemon:<name>``) until it stops, so that every
+        daemon's views show the standbys too; presences gone for an hour are forgotten."""
+        ttl = self.settings.lease_seconds
+        job = PRESENCE + self.name
+        with contextlib.suppress(LedgerError):
+            await self.store.forget_daemons(utcnow() - timedelta(hours=1))
+        while not self.stopping.is_set():
+            try:
+                lease = self.present
+                if lease is not None:
+                    lease = await self.store.renew_lease(lease, ttl)
+                if lease is None:
+                    lease = await self.store.acquire_lease(job, self.name, ttl)
+                self.present = lease
+            except LedgerError as err:
+                log.info("presence_not_renewed", daemon=self.name, error=str(err))
+            if await self._sleep(ttl / 3):
+                return
+
     async def release_all(self) -> None:
         """At a graceful stop, after the last flush: every job can be taken at once."""
         for job, lease in sorted(self.held.items()):
@@ -137,6 +160,10 @@ class Cluster:
                 await self.store.release_lease(lease)
                 log.info("job_released", job=job, daemon=self.name, epoch=lease.epoch)
         self.held.clear()
+        if self.present is not None:
+            with contextlib.suppress(LedgerError):
+                await self.store.release_lease(self.present)
+            self.present = None
 
     async def _acquire(self, job: str, free_for: float) -> Lease | None:
         ttl = self.settings.lease_seconds

@@ -146,6 +146,8 @@ class Daemon:
                 functools.partial(self._run_channel, runner),
                 preferred=not settings.cluster.prefer or channel.name in settings.cluster.prefer,
             )
+        cluster = self.cluster
+        self._supervise("presence", cluster.presence)
         self._supervise("health", self._health_loop)
         self._supervise("prune", self._prune_loop)
         if self.reconciler is not None:
