@@ -421,6 +421,11 @@ class ChannelRunner:
                 task.cancel()
             await asyncio.gather(waiter, stopper, return_exceptions=True)
 
+    def quiet(self) -> asyncio.Lock:
+        """Held, no push is in flight (nor an edit check): the channel's loops can be stopped
+        between two batches (a job handed over to a daemon that prefers it)."""
+        return self._push_lock
+
     async def push_once(self) -> int:
         """Push one batch of the outbox; returns how many rows were acknowledged."""
         async with self._push_lock:

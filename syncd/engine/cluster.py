@@ -26,7 +26,7 @@ from syncd.config import ClusterSettings
 from syncd.domain import utcnow
 from syncd.exceptions import LedgerError
 from syncd.ledger.fencing import Lease, Tenure, holding, writing_under
-from syncd.ledger.leases import PRESENCE, LeaseStore
+from syncd.ledger.leases import CLAIM, PRESENCE, LeaseStore
 
 log = structlog.get_logger("syncd.cluster")
 
@@ -66,6 +66,7 @@ class Cluster:
     held: dict[str, Lease] = field(default_factory=dict)  # job → the lease this daemon holds
     tenures: dict[str, Tenure] = field(default_factory=dict)  # job → how long it surely does
     present: Lease | None = None  # this daemon's presence (shown as a standby when idle)
+    claims: dict[str, Lease] = field(default_factory=dict)  # jobs it prefers, held by others
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -75,10 +76,21 @@ class Cluster:
         return job in self.held
 
     async def hold(
-        self, job: str, run: Callable[[], Coroutine[Any, Any, None]], *, preferred: bool = True
+        self,
+        job: str,
+        run: Callable[[], Coroutine[Any, Any, None]],
+        *,
+        preferred: bool = True,
+        claim: bool = False,
+        quiesce: Callable[[], contextlib.AbstractAsyncContextManager[Any]] | None = None,
     ) -> None:
         """Run ``run`` whenever this daemon holds ``job``'s lease, until the daemon stops. The
-        lease is kept at the stop (:meth:`release_all` lets the others take it at once)."""
+        lease is kept at the stop (:meth:`release_all` lets the others take it at once).
+
+        ``claim``: this daemon's ``prefer`` names the job. While another daemon holds it, this
+        one says so (a lease ``claim:<job>``); a holder whose ``prefer`` does not name it hands
+        it over at its next renewal: inside ``quiesce`` (a channel's push lock: the batch in
+        flight finishes, no other starts) its loops are stopped and the lease is released."""
         ttl = self.settings.lease_seconds
         poll = min(1.0, ttl / 3)
         # A job another daemon prefers: taken only once it has been free for a whole lease.
@@ -90,9 +102,13 @@ class Cluster:
             asked = loop.time()
             lease = await self._acquire(job, free_for)
             if lease is None:
+                if claim:
+                    await self._claim(job)
                 if await self._sleep(poll):
                     return
                 continue
+            if claim:
+                await self._unclaim(job)
             self.held[job] = lease
             # Writes outside the ledger (shops, the till's stock file, mails) need a third of
             # the lease left by this daemon's own clock: fencing.check_tenure.
@@ -101,8 +117,11 @@ class Cluster:
             log.info("job_taken", job=job, daemon=self.name, epoch=lease.epoch)
             with writing_under(lease), holding(tenure):
                 task = asyncio.create_task(run(), name=f"job:{job}")
+            handover = False
             try:
-                await self._keep(job, lease, task, tenure)
+                handover = await self._keep(job, lease, task, tenure, yields=not claim)
+                if handover and not task.done():
+                    await _wind_down(task, quiesce, ttl / 3)
             finally:
                 if not self.stopping.is_set():
                     tenure.lost = True
@@ -112,6 +131,14 @@ class Cluster:
                     task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            if handover and not self.stopping.is_set():
+                with contextlib.suppress(LedgerError):
+                    await self.store.release_lease(self.held.get(job, lease))
+                log.info("job_handed_over", job=job, daemon=self.name, epoch=lease.epoch)
+                # The daemon preferring it takes it now; this one waits, as a standby does.
+                if await self._sleep(ttl):
+                    return
+                continue
             if ended and not self.stopping.is_set():
                 error = None if task.cancelled() else task.exception()
                 if error is not None:
@@ -180,9 +207,49 @@ class Cluster:
             log.info("lease_not_acquired", job=job, error=str(err))
             return None
 
-    async def _keep(self, job: str, lease: Lease, task: asyncio.Task[Any], tenure: Tenure) -> None:
+    async def _claim(self, job: str) -> None:
+        """Say (or keep saying) that this daemon prefers ``job``, held by another."""
+        ttl = self.settings.lease_seconds
+        claim = self.claims.get(job)
+        try:
+            if claim is not None:
+                claim = await self.store.renew_lease(claim, ttl)
+            if claim is None:
+                claim = await self.store.acquire_lease(CLAIM + job, self.name, ttl)
+        except LedgerError:
+            claim = None
+        if claim is None:
+            self.claims.pop(job, None)
+        else:
+            self.claims[job] = claim
+
+    async def _unclaim(self, job: str) -> None:
+        claim = self.claims.pop(job, None)
+        if claim is not None:
+            with contextlib.suppress(LedgerError):
+                await self.store.release_lease(claim)
+
+    async def _claimed(self, job: str, lease: Lease) -> bool:
+        """Another daemon claims ``job`` now (by the database's clock: ``lease`` was just
+        renewed, so its expiry less the lease's length is the database's now)."""
+        now = lease.expires_at - timedelta(seconds=self.settings.lease_seconds)
+        return any(
+            x.job == CLAIM + job and x.holder != self.name and x.expires_at > now
+            for x in await self.store.leases()
+        )
+
+    async def _keep(
+        self,
+        job: str,
+        lease: Lease,
+        task: asyncio.Task[Any],
+        tenure: Tenure,
+        *,
+        yields: bool = False,
+    ) -> bool:
         """Renew ``lease`` while ``task`` runs; return when the daemon stops, the task ends, or
-        the lease is lost (or would expire before we could renew it). ``tenure.valid_until`` is
+        the lease is lost (or would expire before we could renew it); True when the job is to be
+        handed over (``yields``: a daemon preferring it claims it). ``tenure.valid_until`` is
         counted from before each renewal was asked: the database's expiry is later."""
         ttl = self.settings.lease_seconds
         loop = asyncio.get_running_loop()
@@ -191,7 +258,7 @@ class Cluster:
             done, _ = await asyncio.wait({task, waiter}, timeout=ttl / 3)
             waiter.cancel()
             if task in done or self.stopping.is_set():
-                return
+                return False
             asked = loop.time()
             try:
                 renewed = await asyncio.wait_for(
@@ -202,16 +269,43 @@ class Cluster:
                     log.info("lease_renewal_failed", job=job, error=str(err) or type(err).__name__)
                     continue
                 log.warning("job_stopped_lease_unsure", job=job, daemon=self.name)
-                return
+                return False
             if renewed is None:
                 log.warning("job_lost", job=job, daemon=self.name, epoch=lease.epoch)
-                return
+                return False
             lease = renewed
             self.held[job] = lease
             tenure.valid_until = asked + ttl
+            if yields:
+                with contextlib.suppress(LedgerError):
+                    if await self._claimed(job, lease):
+                        log.info("job_handover", job=job, daemon=self.name, epoch=lease.epoch)
+                        return True
 
     async def _sleep(self, seconds: float) -> bool:
         """Wait ``seconds``; True if the daemon is stopping."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stopping.wait(), seconds)
         return self.stopping.is_set()
+
+
+async def _wind_down(
+    task: asyncio.Task[Any],
+    quiesce: Callable[[], contextlib.AbstractAsyncContextManager[Any]] | None,
+    within: float,
+) -> None:
+    """Stop a job being handed over: inside ``quiesce`` if it can be entered ``within`` seconds
+    (the batch in flight finishes first), else at once (a kill mid-batch is safe, only slower)."""
+    manager = quiesce() if quiesce is not None else None
+    entered = False
+    if manager is not None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(manager.__aenter__(), within)
+            entered = True
+    try:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    finally:
+        if manager is not None and entered:
+            await manager.__aexit__(None, None, None)

@@ -32,6 +32,9 @@ log = structlog.get_logger("syncd.ledger")
 # A daemon's presence is a lease too (job ``daemon:<its name>``), renewed like a job's: the
 # daemons holding no job are the standbys, and any daemon can show them.
 PRESENCE = "daemon:"
+# A daemon whose ``prefer`` names a job held by another says so (job ``claim:<job>``): the holder,
+# if its own ``prefer`` does not name it, hands it over at its next renewal.
+CLAIM = "claim:"
 
 
 class LeaseStore(Protocol):
@@ -150,13 +153,19 @@ def cluster_view(leases: Sequence[Lease], now: datetime) -> dict[str, list[dict[
             "running": x.expires_at > now,
         }
         for x in sorted(leases, key=lambda x: x.job)
-        if not x.job.startswith(PRESENCE)
+        if not x.job.startswith((PRESENCE, CLAIM))
     ]
     daemons = []
     for x in sorted(leases, key=lambda x: x.holder):
         if not x.job.startswith(PRESENCE) or x.expires_at <= now:
             continue
-        held = [j for j in leases if j.holder == x.holder and j.job != x.job and j.expires_at > now]
+        held = [
+            j
+            for j in leases
+            if j.holder == x.holder
+            and not j.job.startswith((PRESENCE, CLAIM))
+            and j.expires_at > now
+        ]
         daemons.append(
             {
                 "daemon": x.holder,
