@@ -88,8 +88,9 @@ async def _fresh_pg() -> str:
 
 
 class Run:
-    def __init__(self, store: str, args: argparse.Namespace) -> None:
+    def __init__(self, store: str, args: argparse.Namespace, daemons: int = 1) -> None:
         self.store, self.args = store, args
+        self.daemons = daemons  # several: one active, the others standbys on the same ledger
         self.folder = Path(tempfile.mkdtemp(prefix=f"syncd-latency-{store}-"))
         self.catalog = demo_catalog(args.products)  # the emulators' own catalogue (same seed)
         self.model = {i.sku: (i.quantity + 1) * 20 for i in self.catalog}  # plenty, never 0
@@ -366,6 +367,21 @@ overlap_seconds = 2
             daemon = subprocess.Popen(
                 [*SYNCD, "run", "--config", str(config)], stderr=log, cwd=self.folder
             )
+        standbys = []
+        for n in range(1, self.daemons):
+            # The same channels on the same ledger, its own page: it runs whichever jobs it
+            # takes (a standby, until the first daemon goes away).
+            other = self.folder / f"syncd-{n}.toml"
+            text = config.read_text(encoding="utf-8")
+            other.write_text(text.replace(f"port = {port}\n", f"port = {free_port()}\n"))
+            with open(
+                self.folder / f"daemon-{n}.log" if self.args.daemon_log else os.devnull, "wb"
+            ) as log:
+                standbys.append(
+                    subprocess.Popen(
+                        [*SYNCD, "run", "--config", str(other)], stderr=log, cwd=self.folder
+                    )
+                )
         stop = asyncio.Event()
         watcher = asyncio.create_task(self.watch_till_file(stop))
         try:
@@ -410,8 +426,11 @@ overlap_seconds = 2
             shopify_figures = await self.admin("shopify", "GET", "inventory")
             woo_figures = await self.admin("woo", "GET", "quantities") if woo else {}
         finally:
-            daemon.terminate()
+            for process in (daemon, *standbys):
+                process.terminate()
             code = daemon.wait(60)
+            for process in standbys:
+                code = code or process.wait(60)
             stop.set()
             await watcher
             await self.http.close()
@@ -435,6 +454,7 @@ overlap_seconds = 2
                 else:
                     missing[f"{source}->{target}"] += 1
         out: dict[str, Any] = {
+            "daemons": self.daemons,
             "daemon_exit_code": code,
             "till_sales": self.receipts,
             "web_orders": len(self.events) - self.receipts,
@@ -480,7 +500,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "deliveries_per_second": args.delivery_rate,
     }
     for store in args.stores.split(","):
-        result[store] = await Run(store, args).execute()
+        if args.daemons == 1:
+            result[store] = await Run(store, args).execute()
+            continue
+        # The same load with one daemon, then with several on the same ledger (issue 20).
+        one = await Run(store, args).execute()
+        several = await Run(store, args, args.daemons).execute()
+        ratios = {
+            path: round(several[path]["p99_ms"] / one[path]["p99_ms"], 3)
+            for path in ("till->webshop", "till->magento", "till->shopify")
+            if one.get(path, {}).get("n") and several.get(path, {}).get("n")
+        }
+        result[store] = {
+            "one_daemon": one,
+            f"{args.daemons}_daemons": several,
+            # The goal: within 20 % (ratio <= 1.2) on the till → shop paths.
+            "p99_ratio": ratios,
+        }
     return result
 
 
@@ -495,6 +531,12 @@ def main(argv: list[str]) -> int:
         "--settle", type=float, default=10, help="seconds to let the last writes land"
     )
     parser.add_argument("--stores", "--ledger", default="sqlite,postgres", help="sqlite,postgres")
+    parser.add_argument(
+        "--daemons",
+        type=int,
+        default=1,
+        help="2: the run again with two daemons on the same ledger; the till → shop p99 ratio",
+    )
     parser.add_argument(
         "--daemon-log",
         action="store_true",
@@ -530,6 +572,8 @@ def main(argv: list[str]) -> int:
         help="Shopify's pull interval (each read of orders is charged to its throttle)",
     )
     args = parser.parse_args(argv)
+    if args.daemons < 1:
+        parser.error(f"--daemons: at least 1, got {args.daemons}")
     configure_logging("error")
     result = asyncio.run(run(args))
     print(json.dumps(result) if args.json else result)

@@ -168,8 +168,10 @@ class ClusterCampaign(Campaign):
         assert self.pg is not None
         conn = await asyncpg.connect(self.pg.dsn, timeout=5)
         try:
+            # Jobs only: not the daemons' presences nor their claims (syncd.ledger.leases).
             rows = await conn.fetch(
                 "SELECT job, holder, epoch, expires_us > syncd_now_us() AS current FROM leases"
+                " WHERE job NOT LIKE 'daemon:%' AND job NOT LIKE 'claim:%'"
             )
         finally:
             await conn.close()
