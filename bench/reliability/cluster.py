@@ -125,6 +125,8 @@ class ClusterCampaign(Campaign):
                 DaemonProcess(config, cwd=self.folder, log=self.folder / f"daemon-{name}.log")
             )
         self.process = self.daemons[0]
+        if self.pg is not None:
+            self.pg.terminate_backends = self._terminate_daemons  # type: ignore[method-assign]
         conn = await asyncpg.connect(dsn)
         try:
             await conn.execute(AUDIT_SQL)
@@ -132,6 +134,19 @@ class ClusterCampaign(Campaign):
             await conn.close()
 
     # -- the daemons ----------------------------------------------------------------------------
+
+    async def _terminate_daemons(self) -> int:
+        """pg_terminate_backend of the daemons' sessions (not the campaign's own)."""
+        assert self.pg is not None
+        conn = await asyncpg.connect(self.pg.dsn)
+        try:
+            rows = await conn.fetch(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name LIKE 'syncd-d%'"
+            )
+        finally:
+            await conn.close()
+        return len(rows)
 
     def start_daemon(self) -> None:
         """Every daemon not running started, every paused one woken."""
@@ -186,8 +201,8 @@ class ClusterCampaign(Campaign):
                 return
             try:
                 leases = await self.leases()
-            except (OSError, asyncpg.PostgresError, TimeoutError):
-                continue  # PostgreSQL restarting: next time
+            except Exception:  # noqa: BLE001 - PostgreSQL restarting: next time
+                continue
             held = Counter(d for _, d, _, current in leases if current)
             if not held:
                 continue
@@ -231,7 +246,8 @@ class ClusterCampaign(Campaign):
         left = dict(jobs)
         deadline = fault_at + 30
         while left and time.monotonic() < deadline:
-            with contextlib.suppress(OSError, asyncpg.PostgresError, TimeoutError):
+            # The campaign's own reads meet its faults too (a restart, a terminated backend).
+            with contextlib.suppress(Exception):
                 for job, holder, epoch, current in await self.leases():
                     if job in left and holder != f"d{victim}" and epoch > left[job] and current:
                         del left[job]
