@@ -97,7 +97,7 @@ WORDS = {
         "doc": "Receipt",
         "lines": "Lines (SKU: units; negative = given back)",
         "rejected": "Rejected row",
-        "yes": "yes",
+        "colon": ":",
     },
     "fr": {
         "key": "Clé",
@@ -121,7 +121,7 @@ WORDS = {
         "doc": "Ticket",
         "lines": "Lignes (SKU : unités ; négatif = rendu)",
         "rejected": "Ligne refusée",
-        "yes": "oui",
+        "colon": " :",
     },
 }
 # The probe config's channels are named after their connector type; its one location is "*".
@@ -169,7 +169,9 @@ def probe_reads(cat: dict[str, Any] | None = None) -> tuple[list[Read], list[Any
     return _probe(cat, kinds)
 
 
-def _probe_table(keys: dict[str, Any], table: str, kinds: dict[tuple[str, str], str]) -> dict[str, Any]:
+def _probe_table(
+    keys: dict[str, Any], table: str, kinds: dict[tuple[str, str], str]
+) -> dict[str, Any]:
     body: dict[str, Any] = {}
     for key in keys:
         kind = kinds.get((table, key))
@@ -267,7 +269,9 @@ def literal_keys() -> set[str]:
             if node.func.attr in READERS and node.func.attr != "table_of":
                 keys.add(f"{name}_file" if node.func.attr == "secret" else name)
             elif (
-                node.func.attr == "get" and isinstance(receiver, ast.Name) and receiver.id == "table"
+                node.func.attr == "get"
+                and isinstance(receiver, ast.Name)
+                and receiver.id == "table"
             ):
                 keys.add(name)
     return keys
@@ -390,7 +394,9 @@ def render_config(lang: str) -> str:
     w = WORDS[lang]
     out: list[str] = []
     for table, intro in cat["tables"].items():
-        out.append(f"## {intro['title_' + lang]} {{#{table.replace('.', '-').replace('*', 'all')}}}")
+        out.append(
+            f"## {intro['title_' + lang]} {{#{table.replace('.', '-').replace('*', 'all')}}}"
+        )
         out.append("")
         out.append(intro[lang].strip())
         out.append("")
@@ -412,13 +418,15 @@ def render_config(lang: str) -> str:
 
 
 def _option_row(action: argparse.Action) -> tuple[str, str, str]:
-    names = ", ".join(f"`{n}`" for n in action.option_strings) or f"`{action.metavar or action.dest}`"
+    names = (
+        ", ".join(f"`{n}`" for n in action.option_strings) or f"`{action.metavar or action.dest}`"
+    )
     if action.choices:
         names += " (" + " \\| ".join(f"`{c}`" for c in action.choices) + ")"
     elif action.nargs != 0 and action.option_strings:
         names += f" `{action.metavar or action.dest.upper()}`"
     default = ""
-    if action.required:
+    if action.required and action.option_strings:  # a positional's need shows in the usage
         default = "required"
     elif action.default not in (None, False, argparse.SUPPRESS) and action.nargs != 0:
         default = f"`{action.default}`"
@@ -478,37 +486,45 @@ def render_presets(lang: str) -> str:
         out.append("|---|---|")
         for role, headers in preset.columns.items():
             role_text = cat["roles"][role][lang]
-            out.append(f"| `{role}`: {role_text} | " + ", ".join(f"`{h}`" for h in headers) + " |")
+            out.append(
+                f"| `{role}`{w['colon']} {role_text} | "
+                + ", ".join(f"`{h}`" for h in headers)
+                + " |"
+            )
         out.append("")
         if preset.refund_values:
-            out.append(f"{w['refund']}: " + ", ".join(f"`{v}`" for v in sorted(preset.refund_values)))
+            out.append(
+                f"{w['refund']}{w['colon']} "
+                + ", ".join(f"`{v}`" for v in sorted(preset.refund_values))
+            )
             out.append("")
         if preset.cancelled_values:
             values = ", ".join(f"`{v}`" for v in sorted(preset.cancelled_values))
-            out.append(f"{w['cancel']}: {values}")
+            out.append(f"{w['cancel']}{w['colon']} {values}")
             out.append("")
         raw: str | bytes = (
             getattr(tillsamples, text["sample"]) if "sample" in text else text["sample_text"]
         )
         data = raw if isinstance(raw, bytes) else raw.encode("utf-8")
         shown = data.decode("cp1252" if isinstance(raw, bytes) else "utf-8").replace("\r\n", "\n")
-        out.append(f"```text title=\"{name}.csv\"")
+        out.append(f'```text title="{name}.csv"')
         out.append(shown.rstrip("\n"))
         out.append("```")
         out.append("")
         result = parse_bytes(data, f"{name}.csv", ParseOptions(timezone="Europe/Paris"))
         if result.preset != name:
             log.warning("the %s example is read as %s, not as %s", name, result.preset, name)
-        out.append(f"{w['gives']}:")
+        out.append(f"{w['gives']}{w['colon']}")
         out.append("")
         out.append(f"| {w['doc']} | {w['lines']} |")
         out.append("|---|---|")
         for doc in result.documents:
-            lines = ", ".join(f"`{sku}`: {qty}" for sku, qty in doc.lines.items())
+            lines = ", ".join(f"`{sku}`{w['colon']} {qty}" for sku, qty in doc.lines.items())
             out.append(f"| `{doc.doc_id}` | {lines} |")
         for rej in result.rejections:
             out.append(
-                f"| {w['rejected']} {rej.row} | `{rej.column}` = `{rej.value}`: {_cell(rej.reason)} |"
+                f"| {w['rejected']} {rej.row} | `{rej.column}` = `{rej.value}`{w['colon']} "
+                f"{_cell(rej.reason)} |"
             )
         out.append("")
     return "\n".join(out)
