@@ -82,3 +82,22 @@ def test_every_page_is_in_the_navigation() -> None:
     nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8").split("\nnav:")[1]
     for page in (ROOT / "docs/en").glob("*.md"):
         assert f": {page.name}" in nav, page.name
+
+
+def test_troubleshooting_quotes_only_messages_the_code_prints(manual: ModuleType) -> None:
+    code = manual._code_text()
+    for lang in ("en", "fr"):
+        page = (ROOT / "docs" / lang / "troubleshooting.md").read_text(encoding="utf-8")
+        messages = list(manual.quoted_messages(page))
+        assert len(messages) >= 15
+        for message in messages:
+            assert message in code, (lang, message)
+
+
+def test_till_layout_examples_are_read_as_their_layout(manual: ModuleType) -> None:
+    from syncd.connectors.csv_till.presets import PRESETS
+
+    text = manual.render_presets("en")
+    for name in PRESETS:
+        assert f'title="{name}.csv"' in text  # every layout has its example
+    assert "`SHIRT-0000-44`: 1, `CAP-1`: 2" in text  # generic_fr's first receipt, as parsed
