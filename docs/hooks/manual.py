@@ -88,7 +88,7 @@ WORDS = {
         "inline": "or `{key}` inline, for trying out only",
         "usage": "Usage",
         "option": "Option",
-        "help": "Help",
+        "help": "Meaning",
         "column": "Role",
         "headers": "Column names it recognises",
         "refund": "Refund values (type column)",
@@ -112,7 +112,7 @@ WORDS = {
         "inline": "ou `{key}` écrit en clair, seulement pour un essai",
         "usage": "Syntaxe",
         "option": "Option",
-        "help": "Aide (telle que l'affiche `--help`, en anglais)",
+        "help": "Rôle",
         "column": "Rôle",
         "headers": "Noms de colonnes reconnus",
         "refund": "Valeurs de remboursement (colonne type)",
@@ -337,6 +337,17 @@ def problems() -> list[str]:
     for name in commands:
         if name not in cat["commands"]:
             out.append(f"command `syncd {name}` is not described in docs/hooks/catalog.toml")
+    used: set[str] = set()
+    for name, parser in commands.items():
+        for action in _options(parser):
+            key = _option_key(action)
+            used.update({key, f"{name} {key}"})
+            for lang in ("en", "fr"):
+                if not option_meaning(cat, name, action, lang):
+                    out.append(f"`syncd {name} {key}` has no {lang} meaning in catalog.toml")
+    for key in cat["options"]:
+        if key not in used:
+            out.append(f"catalog.toml describes the option {key!r}, which no command has")
     for name, text in cat["commands"].items():
         if name not in commands and not text.get("planned"):
             out.append(f"catalog.toml describes `syncd {name}`, which the CLI does not have")
@@ -417,7 +428,7 @@ def render_config(lang: str) -> str:
     return "\n".join(out)
 
 
-def _option_row(action: argparse.Action) -> tuple[str, str, str]:
+def _option_row(action: argparse.Action) -> tuple[str, str]:
     names = (
         ", ".join(f"`{n}`" for n in action.option_strings) or f"`{action.metavar or action.dest}`"
     )
@@ -430,7 +441,28 @@ def _option_row(action: argparse.Action) -> tuple[str, str, str]:
         default = "required"
     elif action.default not in (None, False, argparse.SUPPRESS) and action.nargs != 0:
         default = f"`{action.default}`"
-    return names, default, action.help or ""
+    return names, default
+
+
+def _option_key(action: argparse.Action) -> str:
+    return action.option_strings[0] if action.option_strings else action.dest
+
+
+def option_meaning(cat: dict[str, Any], command: str, action: argparse.Action, lang: str) -> str:
+    """What an option means: the catalogue's, for this command or for every command having it;
+    in English, else the option's own --help text."""
+    key = _option_key(action)
+    entry = cat["options"].get(f"{command} {key}") or cat["options"].get(key) or {}
+    text = entry.get(lang) or (action.help if lang == "en" else None) or ""
+    return str(text)
+
+
+def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return [
+        a
+        for a in parser._actions
+        if not isinstance(a, argparse._HelpAction | argparse._SubParsersAction)
+    ]
 
 
 def render_commands(lang: str) -> str:
@@ -449,15 +481,15 @@ def render_commands(lang: str) -> str:
         out.append(usage.removeprefix("usage: "))
         out.append("```")
         out.append("")
-        actions = [a for a in parser._actions if not isinstance(a, argparse._HelpAction)]
-        actions = [a for a in actions if not isinstance(a, argparse._SubParsersAction)]
+        actions = _options(parser)
         if actions:
             out.append(f"| {w['option']} | {w['default']} | {w['help']} |")
             out.append("|---|---|---|")
             for action in actions:
-                names, default, help_ = _option_row(action)
+                names, default = _option_row(action)
                 default = req if default == "required" else default
-                out.append(f"| {names} | {default} | {_cell(help_)} |")
+                meaning = option_meaning(cat, name, action, lang)
+                out.append(f"| {names} | {default} | {_cell(meaning)} |")
             out.append("")
     for name, text in cat["commands"].items():
         if text.get("planned") and name not in command_paths():
