@@ -248,7 +248,10 @@ CREATE INDEX movements_occurred ON movements (occurred_us);
 CREATE FUNCTION syncd_snapshot(
     p_channels text[], p_ids text[], p_identifiers text[], p_strict boolean, p_lock boolean,
     p_now bigint
-) RETURNS text LANGUAGE plpgsql AS $$
+) RETURNS text LANGUAGE plpgsql
+-- Generic plans (migrations/0014_generic_plans.sql): planning was most of the cost of a call.
+-- A migration that replaces one of these functions must set it again.
+SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_docs jsonb;
     v_lines jsonb;
@@ -321,23 +324,32 @@ BEGIN
     -- Kits (kits_for in kits.sql): every kit that is, or holds, a SKU of the batch, or holds a
     -- component of a kit among them, with all its components; their SKUs join the batch's.
     IF EXISTS (SELECT 1 FROM kits) THEN
+        -- Index probes per key like every lookup here (migrations/0015_kit_probes.sql): joins
+        -- planned once for the session hashed the whole of kit_components four times a batch.
         WITH batch (sku) AS (SELECT unnest(v_skus)),
+        direct (kit) AS (  -- the batch's kits
+            SELECT b.sku FROM batch b
+            WHERE EXISTS (SELECT 1 FROM kit_components c WHERE c.kit = b.sku)
+        ),
         moved (sku) AS (
             SELECT sku FROM batch
             UNION
-            SELECT c.component FROM batch b JOIN kit_components c ON c.kit = b.sku
+            SELECT c.component FROM direct d, LATERAL (
+                SELECT c.component FROM kit_components c WHERE c.kit = d.kit OFFSET 0) AS c
         ),
         wanted (kit) AS (
-            SELECT c.kit FROM batch b JOIN kit_components c ON c.kit = b.sku
+            SELECT kit FROM direct
             UNION
-            SELECT c.kit FROM moved m JOIN kit_components c ON c.component = m.sku
+            SELECT c.kit FROM moved m, LATERAL (
+                SELECT c.kit FROM kit_components c WHERE c.component = m.sku OFFSET 0) AS c
         )
-        SELECT COALESCE(jsonb_agg(jsonb_build_array(c.kit, c.component, c.quantity, k.derived_by)
-                                  ORDER BY c.kit, c.component), '[]')
+        SELECT COALESCE(jsonb_agg(jsonb_build_array(x.kit, x.component, x.quantity, x.derived_by)
+                                  ORDER BY x.kit, x.component), '[]')
         INTO v_kits
-        FROM wanted w
-        JOIN kit_components c ON c.kit = w.kit
-        JOIN kits k ON k.sku = c.kit;
+        FROM wanted w, LATERAL (
+            SELECT c.kit, c.component, c.quantity, k.derived_by
+            FROM kit_components c JOIN kits k ON k.sku = c.kit
+            WHERE c.kit = w.kit OFFSET 0) AS x;
         v_skus := ARRAY(SELECT DISTINCT s FROM (
                       SELECT unnest(v_skus)
                       UNION ALL
@@ -394,7 +406,7 @@ END $$;
 
 -- Writes a plan: one JSON object, one array of rows per table (syncd/ledger/apply.py, plan_rows).
 CREATE FUNCTION syncd_write_plan(p_plan jsonb, p_now bigint) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_row record;
 BEGIN
@@ -490,7 +502,7 @@ $$;
 CREATE FUNCTION syncd_apply_plan(
     p_channels text[], p_ids text[], p_identifiers text[], p_strict boolean, p_now bigint,
     p_seen text, p_plan jsonb
-) RETURNS void LANGUAGE plpgsql AS $$
+) RETURNS void LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_fence record;
 BEGIN
