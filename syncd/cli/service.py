@@ -55,7 +55,7 @@ def syncd_executable() -> Path:
 
 def quoted(arg: str) -> str:
     """One ExecStart= argument, quoted when it has a space or a quote (systemd.service(5))."""
-    if arg and not any(c in arg for c in ' \t"\'\\'):
+    if arg and not any(c in arg for c in " \t\"'\\"):
         return arg.replace("%", "%%").replace("$", "$$")
     escaped = arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
     return f'"{escaped}"'
@@ -268,7 +268,11 @@ def install(args: argparse.Namespace) -> int:
     settings = load_config(config)  # ConfigError: exit 2 with every issue (cli.main)
     plan = plan_install(args, settings, config)
     commands = [["write", str(plan.unit_path)], *plan.commands]
-    _show(plan, console, f"{plan.unit_path} (new)" if not plan.unit_path.exists() else str(plan.unit_path))
+    _show(
+        plan,
+        console,
+        f"{plan.unit_path} (new)" if not plan.unit_path.exists() else str(plan.unit_path),
+    )
     if not systemd_running(args):
         console.print("systemctl is not used (no systemd running here, or --no-systemctl)")
     if args.dry_run:

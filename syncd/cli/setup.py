@@ -209,8 +209,7 @@ def _shop_questions(kind: str, asker: Asker, retry: bool, old: dict[str, Any]) -
         ):
             table[key] = asker.ask(
                 flag,
-                f"WooCommerce {what} (WooCommerce > Settings > Advanced > REST API, "
-                "read/write)",
+                f"WooCommerce {what} (WooCommerce > Settings > Advanced > REST API, read/write)",
                 check=key_check(kind, key, table),
                 secret=True,
                 retry=retry,
@@ -318,13 +317,17 @@ def setup_till(asker: Asker, draft: Draft, console: Console) -> None:
             return None
         return f"{path} does not exist (the till's export folder; syncd never creates it itself)"
 
-    folder = Path(
-        asker.ask(
-            "--till-folder",
-            "The folder the till exports its receipts to (the drop folder)",
-            check=folder_check,
+    folder = (
+        Path(
+            asker.ask(
+                "--till-folder",
+                "The folder the till exports its receipts to (the drop folder)",
+                check=folder_check,
+            )
         )
-    ).expanduser().resolve()
+        .expanduser()
+        .resolve()
+    )
     columns = columns_flag(asker)
     retry = False
     while True:
@@ -447,7 +450,9 @@ def setup_mail(asker: Asker, draft: Draft, console: Console) -> None:
         except ProbeFailed as err:
             if not asker.interactive:
                 flag = {"auth": "--smtp-username/--smtp-password-file", "refused": "--mail-to"}
-                asker.fail(f"{flag.get(err.field, '--smtp-host/--smtp-port/--smtp-security')}: {err}")
+                asker.fail(
+                    f"{flag.get(err.field, '--smtp-host/--smtp-port/--smtp-security')}: {err}"
+                )
             asker.say_error(str(err))
             retry, old = True, table
     console.print(f"[green]✓[/] test mail sent to {escape(', '.join(table['to']))} ({msg_id})")
@@ -500,7 +505,7 @@ def setup_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from syncd.logs import configure_logging
 
-    configure_logging("warning", "console")  # the guide speaks; the connectors' events do not
+    configure_logging("error", "console")  # the guide speaks; the connectors' events do not
     console = Console(stderr=True, highlight=False)
     asker = Asker(args, interactive, console)
     try:
@@ -537,8 +542,12 @@ def _guide(args: argparse.Namespace, asker: Asker, console: Console) -> int:
         else:
             setup_shop(kind, asker, draft, console)
     console.rule("Alert mails")
-    if asker.given("--mail-to") or asker.interactive and asker.confirm(
-        "Send alert mails (an oversell, a channel down, an unreadable file)?", True
+    if (
+        asker.given("--mail-to")
+        or asker.interactive
+        and asker.confirm(
+            "Send alert mails (an oversell, a channel down, an unreadable file)?", True
+        )
     ):
         setup_mail(asker, draft, console)
     console.rule("Status page")
@@ -547,11 +556,7 @@ def _guide(args: argparse.Namespace, asker: Asker, console: Console) -> int:
 
 
 def _channels(asker: Asker) -> list[str]:
-    flagged = [
-        k
-        for k in KINDS
-        if asker.given(f"--{k}-url" if k != "till" else "--till-folder")
-    ]
+    flagged = [k for k in KINDS if asker.given(f"--{k}-url" if k != "till" else "--till-folder")]
     if not asker.interactive:
         if not flagged:
             asker.fail(
@@ -596,8 +601,8 @@ def _write_and_offer_init(
         if code != EXIT_OK:
             return code
     console.print(
-        "Next: run it with  syncd run --config {0}\n"
-        "or as a service:   sudo syncd service install --config {0}".format(draft.config)
+        f"Next: run it with  syncd run --config {draft.config}\n"
+        f"or as a service:   sudo syncd service install --config {draft.config}"
     )
     return EXIT_OK
 
@@ -641,26 +646,49 @@ def add_command(sub: Any) -> None:
     text = "a guided setup: each channel tried at once, then the config and its secrets written"
     p = sub.add_parser("setup", help=text, description=text + " (" + __doc__.split("\n")[-2] + ")")
     p.set_defaults(func=setup_command)
-    p.add_argument("--config", default=None, metavar="FILE", help="default ./syncd.toml (root: /etc/syncd/syncd.toml)")
-    p.add_argument("--non-interactive", action="store_true", help="ask nothing: the flags are the answers")
+    p.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="default ./syncd.toml (root: /etc/syncd/syncd.toml)",
+    )
+    p.add_argument(
+        "--non-interactive", action="store_true", help="ask nothing: the flags are the answers"
+    )
     p.add_argument("--force", action="store_true", help="replace an existing config (kept as .bak)")
     p.add_argument("--timezone", metavar="ZONE", help="the shop's time zone (Europe/Paris)")
     p.add_argument("--ledger", metavar="PATH", help="the SQLite ledger file")
     p.add_argument("--port", metavar="N", help="the status page's port (8080, or a free one)")
     for kind in ("prestashop", "magento", "woocommerce", "shopify"):
-        p.add_argument(f"--{kind}-url", metavar="URL", help=f"{SHOP_LABELS[kind][0]}: the shop's address")
-    p.add_argument("--prestashop-key-file", metavar="FILE", help="a file holding the webservice key")
-    p.add_argument("--magento-token-file", metavar="FILE", help="a file holding an integration token")
+        p.add_argument(
+            f"--{kind}-url", metavar="URL", help=f"{SHOP_LABELS[kind][0]}: the shop's address"
+        )
+    p.add_argument(
+        "--prestashop-key-file", metavar="FILE", help="a file holding the webservice key"
+    )
+    p.add_argument(
+        "--magento-token-file", metavar="FILE", help="a file holding an integration token"
+    )
     p.add_argument("--magento-username", metavar="USER", help="or an admin user…")
-    p.add_argument("--magento-password-file", metavar="FILE", help="…and a file holding its password")
+    p.add_argument(
+        "--magento-password-file", metavar="FILE", help="…and a file holding its password"
+    )
     p.add_argument("--magento-source", metavar="CODE", help="the MSI source written (default)")
     p.add_argument("--woocommerce-key-file", metavar="FILE", help="a file holding the ck_… key")
-    p.add_argument("--woocommerce-secret-file", metavar="FILE", help="a file holding the cs_… secret")
+    p.add_argument(
+        "--woocommerce-secret-file", metavar="FILE", help="a file holding the cs_… secret"
+    )
     p.add_argument("--shopify-token-file", metavar="FILE", help="a file holding the shpat_… token")
     p.add_argument("--shopify-location", metavar="ID", help="the location id it sells from")
     p.add_argument("--till-folder", metavar="DIR", help="the till's export (drop) folder")
-    p.add_argument("--till-sample", metavar="FILE", help="one real export (default: the newest in DIR)")
-    p.add_argument("--till-columns", metavar="ROLE=COLUMN,…", help="which column is which, when no layout matches")
+    p.add_argument(
+        "--till-sample", metavar="FILE", help="one real export (default: the newest in DIR)"
+    )
+    p.add_argument(
+        "--till-columns",
+        metavar="ROLE=COLUMN,…",
+        help="which column is which, when no layout matches",
+    )
     p.add_argument("--till-stock-file", metavar="FILE", help="the stock file written for the till")
     p.add_argument("--mail-to", metavar="ADDR,…", help="alert mail recipients (no mails without)")
     p.add_argument("--smtp-host", metavar="HOST")
@@ -669,4 +697,8 @@ def add_command(sub: Any) -> None:
     p.add_argument("--smtp-username", metavar="USER")
     p.add_argument("--smtp-password-file", metavar="FILE")
     p.add_argument("--mail-from", metavar="ADDR")
-    p.add_argument("--init-from", metavar="CHANNEL", help="then syncd init from this channel (dry-run table, then applied)")
+    p.add_argument(
+        "--init-from",
+        metavar="CHANNEL",
+        help="then syncd init from this channel (dry-run table, then applied)",
+    )

@@ -21,6 +21,7 @@ from syncd.config import ConfigIssue
 from syncd.connectors import connector_class
 from syncd.connectors.base import ChannelLevel, Connector
 from syncd.connectors.csv_till.parser import ParseOptions, ParseResult, parse_bytes
+from syncd.connectors.http import HttpClient, RetryPolicy
 from syncd.exceptions import AuthError, ChannelConfigError, ConnectorError, SyncdError
 from syncd.logs import redact_userinfo, register_secret, scrub
 
@@ -31,6 +32,7 @@ SHOP_LABELS = {
     "woocommerce": ("WooCommerce", "REST API key and secret"),
     "shopify": ("Shopify", "Admin API access token"),
 }
+SECRET_KEYS = ("api_key", "access_token", "password", "consumer_key", "consumer_secret")
 SKU_READ_SECONDS = 20.0  # a large catalogue: count what was read in this time and say so
 
 
@@ -70,6 +72,8 @@ def parse_channel(type_name: str, name: str, table: Mapping[str, Any]) -> Any:
 
 
 def _http_status(err: ConnectorError) -> str:
+    if err.status is not None:
+        return str(err.status)
     found = re.search(r"HTTP (\d{3})", str(err))
     if found:
         return found[1]
@@ -109,14 +113,17 @@ async def probe_shop(type_name: str, name: str, table: Mapping[str, Any]) -> Sho
     """One real start-up check of the shop (its connector's `check()`), its version and what it
     knows (order states, source, location), then its catalogue's figures."""
     options = parse_channel(type_name, name, table)
-    for value in table.values():
-        if isinstance(value, str) and value and not value.startswith("http"):
-            register_secret(value)
+    for key in SECRET_KEYS:
+        if isinstance(table.get(key), str):
+            register_secret(table[key])
     label = SHOP_LABELS[type_name][0]
     url = str(table.get("url", ""))
     answer = ShopAnswer(label=label, version=None)
     async with aiohttp.ClientSession() as session:
         connector: Connector[Any] = connector_class(type_name)(name, options, session=session)
+        client = getattr(connector, "client", None)
+        if isinstance(client, HttpClient):  # a person waits: two tries, not a minute of them
+            client.policy = RetryPolicy(attempts=2, max_seconds=10, timeout=10)
         await connector.open()
         try:
             try:
@@ -155,9 +162,7 @@ async def _facts(type_name: str, connector: Any, answer: ShopAnswer) -> None:
         # GET system_status (WC_REST_System_Status_V2_Controller) gives environment.version;
         # a key without that right still syncs, so its refusal only hides the version.
         with contextlib.suppress(ConnectorError):
-            status = await connector.client.get_json(
-                "system_status", {"_fields": "environment"}
-            )
+            status = await connector.client.get_json("system_status", {"_fields": "environment"})
             env = status.get("environment") if isinstance(status, dict) else None
             if isinstance(env, dict) and env.get("version"):
                 answer.version = str(env["version"])
