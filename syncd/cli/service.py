@@ -197,7 +197,7 @@ def plan_install(args: argparse.Namespace, settings: Settings, config: Path) -> 
         note=f"Installed by `syncd service install --config {config}`; source: systemd/syncd.service",
     )
     plan = Plan(unit, text, warnings=warnings)
-    for path in [config, *rw, *(p for _, p in creds)]:
+    for path in [config, *rw]:  # credentials: read by systemd before the namespace is made
         hidden = next((h for h in HIDDEN if h == path or h in path.parents), None)
         if hidden is not None:
             plan.warnings.append(
@@ -252,8 +252,6 @@ def _show(plan: Plan, console: Console, title: str) -> None:
 
 def _run(plan: Plan, console: Console) -> int:
     for command in plan.commands:
-        if command[0] == "write":
-            continue
         console.print(f"$ {escape(' '.join(command))}")
         done = subprocess.run(command, check=False)
         if done.returncode != 0:
@@ -267,7 +265,6 @@ def install(args: argparse.Namespace) -> int:
     config = Path(args.config).expanduser().resolve()
     settings = load_config(config)  # ConfigError: exit 2 with every issue (cli.main)
     plan = plan_install(args, settings, config)
-    commands = [["write", str(plan.unit_path)], *plan.commands]
     _show(
         plan,
         console,
@@ -287,7 +284,7 @@ def install(args: argparse.Namespace) -> int:
     if not plan.unit_path.parent.is_dir():
         console.print(f"error: --unit-dir {plan.unit_path.parent} is not a folder")
         return EXIT_USAGE
-    useradd = [c for c in commands if c[0] == "useradd"]
+    useradd = [c for c in plan.commands if c[0] == "useradd"]
     if useradd and _run(Plan(plan.unit_path, "", useradd), console) != EXIT_OK:
         return EXIT_FAILURE
     tmp = plan.unit_path.with_name(f".{plan.unit_path.name}.tmp")

@@ -16,12 +16,12 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.prompt import Confirm, Prompt
 
+from syncd.cli.prompts import Asker, UsageStop
 from syncd.cli.setupprobes import (
     SHOP_LABELS,
     ProbeFailed,
@@ -40,92 +40,6 @@ from syncd.cli.setupwriter import Draft, write_all
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 KINDS = ("prestashop", "magento", "woocommerce", "shopify", "till")
 KIND_LABELS = {**{k: v[0] for k, v in SHOP_LABELS.items()}, "till": "a till (CSV exports)"}
-
-
-class UsageStop(Exception):
-    """Non-interactive: a bad or missing answer; the message names the flag (exit 2)."""
-
-
-class Asker:
-    """One question at a time: the flag's value if given and good; else (on a terminal) the
-    question, asked again after every bad answer with the reason; else exit 2 naming the flag."""
-
-    def __init__(self, args: argparse.Namespace, interactive: bool, console: Console) -> None:
-        self.args = args
-        self.interactive = interactive
-        self.console = console
-
-    def flag_value(self, flag: str) -> Any:
-        return getattr(self.args, flag.lstrip("-").replace("-", "_"), None)
-
-    def given(self, *flags: str) -> bool:
-        return any(self.flag_value(f) not in (None, False) for f in flags)
-
-    def fail(self, message: str) -> NoReturn:
-        raise UsageStop(message)
-
-    def say_error(self, message: str) -> None:
-        self.console.print(f"[bold red]✗[/] {escape(message)}")
-
-    def ask(
-        self,
-        flag: str,
-        question: str,
-        *,
-        default: str | None = None,
-        check: Callable[[str], str | None] | None = None,
-        secret: bool = False,
-        optional: bool = False,
-        retry: bool = False,
-    ) -> str:
-        """An answer that passes ``check`` (None: good; else why not). ``secret``: the flag
-        names a file holding it; the prompt does not echo. ``retry``: asked again after a failed
-        test, so the flag's value (already tried) is not taken again."""
-        value = None if retry else self.flag_value(flag)
-        if value is not None and secret:
-            try:
-                value = Path(value).read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as err:
-                reason = getattr(err, "strerror", None) or err
-                problem = f"{flag} {value}: cannot read the file: {reason}"
-                if not self.interactive:
-                    self.fail(problem)
-                self.say_error(problem)
-                value = None
-        if value is not None:
-            why = check(value) if check else None
-            if why is None:
-                return str(value)
-            if not self.interactive:
-                self.fail(f"{flag}: {why}")
-            self.say_error(why)
-        elif not self.interactive:
-            if default is not None or optional:
-                return default or ""
-            self.fail(f"{flag} is needed ({question})")
-        while True:
-            answer = Prompt.ask(
-                escape(question),
-                console=self.console,
-                password=secret,
-                default=default if default is not None else ("" if optional else ...),
-                show_default=not secret,
-            )
-            answer = str(answer).strip()
-            if not answer and optional:
-                return ""
-            if not answer:
-                self.say_error("an answer is needed")
-                continue
-            why = check(answer) if check else None
-            if why is None:
-                return answer
-            self.say_error(why)
-
-    def confirm(self, question: str, default: bool = True) -> bool:
-        if not self.interactive:
-            return default
-        return bool(Confirm.ask(escape(question), console=self.console, default=default))
 
 
 # -- checks of single answers -------------------------------------------------------------------------
@@ -244,13 +158,6 @@ CREDENTIALS = {  # key in the table → (credential file name, the flag that giv
     },
     "shopify": {"access_token": ("shopify.token", "--shopify-token-file")},
 }
-FIELD_FLAGS = {  # a failed probe's field → the flag to name
-    "url": "--{kind}-url",
-    "key": "--{kind}-key-file",
-    "settings": "--{kind}-url",
-}
-
-
 def _failed_flag(kind: str, field: str) -> str:
     if field == "key":
         return {
@@ -267,7 +174,8 @@ def _failed_flag(kind: str, field: str) -> str:
 
 
 def setup_shop(kind: str, asker: Asker, draft: Draft, console: Console) -> None:
-    retry, old = False, {}
+    retry = False
+    old: dict[str, Any] = {}
     while True:
         table = _shop_questions(kind, asker, retry, old)
         console.print(f"Trying {KIND_LABELS[kind]} at {escape(table['url'])} …")
@@ -388,7 +296,8 @@ def columns_flag_needed(sample: Path, header: list[str]) -> str:
 
 
 def setup_mail(asker: Asker, draft: Draft, console: Console) -> None:
-    retry, old = False, {}
+    retry = False
+    old: dict[str, Any] = {}
     while True:
         table: dict[str, Any] = {"enabled": True, "timeout_seconds": 15.0}
         to = asker.ask(

@@ -15,7 +15,7 @@ from rich.table import Table
 from syncd.connectors.csv_till.presets import ROLES, guess_columns
 
 if TYPE_CHECKING:
-    from syncd.cli.setup import Asker
+    from syncd.cli.prompts import Asker
     from syncd.cli.setupprobes import TillAnswer
 
 RECEIPTS_SHOWN = 5

@@ -150,7 +150,13 @@ def test_bad_or_missing_flags_are_exit_2_naming_the_flag(
 
 def test_an_unreachable_shop_names_the_url_flag(tmp_path: Path) -> None:
     key = secret_file(tmp_path, "k", "A" * 32)
-    done = setup(tmp_path, "--prestashop-url", f"http://127.0.0.1:{free_port()}", "--prestashop-key-file", key)
+    done = setup(
+        tmp_path,
+        "--prestashop-url",
+        f"http://127.0.0.1:{free_port()}",
+        "--prestashop-key-file",
+        key,
+    )
     assert done.returncode == 2
     assert "error: --prestashop-url: PrestaShop at http://127.0.0.1:" in done.stderr
     assert "cannot be reached" in done.stderr
@@ -178,7 +184,9 @@ def test_an_unknown_layout_needs_columns_and_takes_them(tmp_path: Path) -> None:
     assert "'Bon', 'Horodatage', 'Article', 'Nombre'" in done.stderr
     bad = setup(tmp_path, "--till-folder", str(inbox), "--till-columns", "sku=Article")
     assert bad.returncode == 2 and "--till-columns: sku (or barcode) and quantity" in bad.stderr
-    wrong = setup(tmp_path, "--till-folder", str(inbox), "--till-columns", "sku=Bon,quantity=Article")
+    wrong = setup(
+        tmp_path, "--till-folder", str(inbox), "--till-columns", "sku=Bon,quantity=Article"
+    )
     assert wrong.returncode == 2 and "--till-columns:" in wrong.stderr
     assert "quantity is not a number" in wrong.stderr
     good = setup(

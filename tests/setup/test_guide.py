@@ -113,7 +113,6 @@ async def run_the_guide(
     assert checked.returncode == 0, checked.stderr
 
 
-
 async def sale_reaches_the_shop(tmp_path: Path, config: Path, shop: Emulator, inbox: Path) -> None:
     """The daemon it configured keeps the till and the shop in sync."""
     daemon = DaemonProcess(config, cwd=tmp_path)

@@ -153,9 +153,13 @@ def test_an_inline_secret_is_named_as_not_passed_by_systemd(tmp_path: Path) -> N
     )
     units = tmp_path / "units"
     units.mkdir()
-    done = service("install", "--config", str(config), "--unit-dir", str(units), "--no-systemctl", "--yes")
+    done = service(
+        "install", "--config", str(config), "--unit-dir", str(units), "--no-systemctl", "--yes"
+    )
     assert done.returncode == 0, done.stderr
-    assert "[channels.shop] api_key is written in the config itself" in " ".join(done.stderr.split())
+    assert "[channels.shop] api_key is written in the config itself" in " ".join(
+        done.stderr.split()
+    )
     assert "K" * 32 not in done.stderr
     assert not lines((units / "syncd.service").read_text(encoding="utf-8"), "LoadCredential")
 
