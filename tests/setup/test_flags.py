@@ -208,3 +208,61 @@ def test_without_a_terminal_it_asks_for_flags(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 2 and "--non-interactive" in done.stderr
+
+
+def shop_flags(tmp: Path, kind: str, info: dict[str, str], wrong: bool = False) -> list[str]:
+    """The flags of one shop; ``wrong``: a credential the shop refuses (well formed)."""
+
+    def given(name: str, value: str) -> str:
+        return secret_file(tmp, name, value)
+
+    if kind == "magento":
+        password = "not-the-password" if wrong else info["password"]
+        return ["--magento-username", "admin", "--magento-password-file", given("m", password)]
+    if kind == "woocommerce":
+        key = "ck_" + "0" * 40 if wrong else info["consumer_key"]
+        secret = "cs_" + "0" * 40 if wrong else info["consumer_secret"]
+        return [
+            "--woocommerce-key-file", given("k", key),
+            "--woocommerce-secret-file", given("s", secret),
+        ]  # fmt: skip
+    token = "shpat_" + "0" * 32 if wrong else info["access_token"]
+    location = info["location_id"].rsplit("/", 1)[-1]
+    return ["--shopify-token-file", given("t", token), "--shopify-location", location]
+
+
+@pytest.mark.parametrize("kind", ["magento", "woocommerce", "shopify"])
+def test_each_other_shop_is_tried_and_written(tmp_path: Path, kind: str) -> None:
+    with Emulator(kind, 4, quiet=True) as emulator:
+        info = emulator.info
+        port = str(free_port())
+        done = setup(
+            tmp_path,
+            f"--{kind}-url",
+            emulator.url,
+            *shop_flags(tmp_path, kind, info),
+            "--port",
+            port,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "4 SKUs found, 4 with stock" in done.stderr
+        config = tmp_path / "syncd.toml"
+        checked = subprocess.run(
+            [*SYNCD, "check-config", "--config", str(config)], capture_output=True, text=True
+        )
+        assert checked.returncode == 0, checked.stderr
+        text = config.read_text(encoding="utf-8")
+        files = [p for p in tmp_path.iterdir() if p.name.startswith(kind) and p.is_file()]
+        assert files and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
+        for path in files:
+            value = path.read_text(encoding="utf-8").strip()
+            assert value not in text and value not in done.stderr
+
+        other = tmp_path / "wrong"
+        other.mkdir()
+        wrong = setup(
+            other, f"--{kind}-url", emulator.url, *shop_flags(other, kind, info, wrong=True)
+        )
+        assert wrong.returncode == 2
+        assert f"at {emulator.url} refused the" in wrong.stderr, wrong.stderr
+        assert "(HTTP 401)" in wrong.stderr, wrong.stderr
