@@ -177,6 +177,21 @@ def _user_exists(user: str) -> bool:
     return True
 
 
+def _writable_by(path: Path, user: str) -> bool:
+    """Whether ``user`` may write the folder by its mode bits (True when the user is unknown:
+    the warning about the missing user says enough)."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return True
+    info = path.stat()
+    if entry.pw_uid in (0, info.st_uid):
+        return entry.pw_uid == 0 or bool(info.st_mode & 0o200)
+    if info.st_gid == entry.pw_gid:
+        return bool(info.st_mode & 0o020)
+    return bool(info.st_mode & 0o002)
+
+
 def plan_install(args: argparse.Namespace, settings: Settings, config: Path) -> Plan:
     unit = Path(args.unit_dir) / f"{args.name}.service"
     creds, warnings = credentials(settings, config)
@@ -210,6 +225,11 @@ def plan_install(args: argparse.Namespace, settings: Settings, config: Path) -> 
             plan.warnings.append(
                 f"{path} does not exist: systemd refuses to start the unit until it does "
                 "(ReadWritePaths=)"
+            )
+        elif not _writable_by(path, args.user):
+            plan.warnings.append(
+                f"{args.user} cannot write {path}: sudo chown -R {args.user}: {path} (or give "
+                f"its group write access and add {args.user} to that group)"
             )
     running = systemd_running(args)
     if not _user_exists(args.user):
