@@ -226,7 +226,9 @@ def plan_install(args: argparse.Namespace, settings: Settings, config: Path) -> 
                 f"{path} does not exist: systemd refuses to start the unit until it does "
                 "(ReadWritePaths=)"
             )
-        elif not _writable_by(path, args.user):
+        elif not all(
+            _writable_by(p, args.user) for p in [path, *(c for c in path.iterdir() if c.is_dir())]
+        ):
             plan.warnings.append(
                 f"{args.user} cannot write {path}: sudo chown -R {args.user}: {path} (or give "
                 f"its group write access and add {args.user} to that group)"

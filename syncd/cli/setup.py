@@ -158,6 +158,8 @@ CREDENTIALS = {  # key in the table → (credential file name, the flag that giv
     },
     "shopify": {"access_token": ("shopify.token", "--shopify-token-file")},
 }
+
+
 def _failed_flag(kind: str, field: str) -> str:
     if field == "key":
         return {
