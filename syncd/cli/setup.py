@@ -424,6 +424,9 @@ def setup_command(args: argparse.Namespace) -> int:
     except UsageStop as stop:
         print(f"error: {stop}", file=sys.stderr)
         return EXIT_USAGE
+    except EOFError:  # Ctrl-D at a question
+        print("\nsetup stopped: the configuration was not written", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def _guide(args: argparse.Namespace, asker: Asker, console: Console) -> int:
