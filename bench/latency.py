@@ -88,8 +88,8 @@ async def _fresh_pg() -> str:
 
 
 class Run:
-    def __init__(self, store: str, args: argparse.Namespace) -> None:
-        self.store, self.args = store, args
+    def __init__(self, store: str, args: argparse.Namespace, daemons: int = 1) -> None:
+        self.store, self.args, self.daemons = store, args, daemons
         self.folder = Path(tempfile.mkdtemp(prefix=f"syncd-latency-{store}-"))
         self.catalog = demo_catalog(args.products)  # the emulators' own catalogue (same seed)
         self.model = {i.sku: (i.quantity + 1) * 20 for i in self.catalog}  # plenty, never 0
@@ -236,6 +236,17 @@ class Run:
         code = await proc.wait()
         return code, time.monotonic() - started
 
+    async def spread(self, store: Store, deadline: float) -> None:
+        """Wait until each daemon holds the channels it prefers (the leases in the ledger)."""
+        want = {"channel:till": "a:", "channel:webshop": "a:"}
+        want |= {f"channel:{w}": "b:" for w in self.webs if w != "webshop"}
+        while True:
+            held = {lease.job: lease.holder for lease in await store.leases()}
+            if all(held.get(job, "").startswith(who) for job, who in want.items()):
+                return
+            assert time.monotonic() < deadline, f"the jobs were not spread: {held}"
+            await asyncio.sleep(0.2)
+
     async def _commit_times(self, store: Store) -> dict[str, float]:
         """SKU → when its delivery committed (the receipt movement's recorded_at)."""
         out: dict[str, float] = {}
@@ -353,6 +364,26 @@ overlap_seconds = 2
 {woo_channel}""",
             encoding="utf-8",
         )
+        configs = [config]
+        if self.daemons == 2:
+            # Issue 20: two daemons on the one PostgreSQL, the jobs spread: the first prefers
+            # the till and PrestaShop, the second the other shops, so a till sale reaches most
+            # shops through the other daemon (woken by PostgreSQL's NOTIFY). The second has its
+            # own status page port; both share the folders (one machine).
+            text = config.read_text(encoding="utf-8")
+            first, _, rest = text.partition("[web]")
+            others = [w for w in self.webs if w != "webshop"]
+            config.write_text(
+                f'{first}[cluster]\nname = "a"\nprefer = ["till", "webshop"]\n[web]{rest}',
+                encoding="utf-8",
+            )
+            second = self.folder / "syncd-b.toml"
+            second.write_text(
+                f'{first}[cluster]\nname = "b"\nprefer = {json.dumps(others)}\n[web]'
+                + rest.replace(f"port = {port}\n", f"port = {free_port()}\n", 1),
+                encoding="utf-8",
+            )
+            configs.append(second)
         store = await open_store(load_config(config).ledger)
         await store.upsert_products([Product(i.sku, i.name) for i in self.catalog])
         await store.apply_document(
@@ -362,10 +393,16 @@ overlap_seconds = 2
         )
         await store.close()
         log_path = self.folder / "daemon.log" if self.args.daemon_log else Path(os.devnull)
-        with open(log_path, "wb") as log:  # the child keeps its own descriptor
-            daemon = subprocess.Popen(
-                [*SYNCD, "run", "--config", str(config)], stderr=log, cwd=self.folder
-            )
+        daemons = []
+        for n, path in enumerate(configs):
+            if n and self.args.daemon_log:
+                log_path = self.folder / f"daemon-{n + 1}.log"
+            with open(log_path, "wb") as log:  # the child keeps its own descriptor
+                daemons.append(
+                    subprocess.Popen(
+                        [*SYNCD, "run", "--config", str(path)], stderr=log, cwd=self.folder
+                    )
+                )
         stop = asyncio.Event()
         watcher = asyncio.create_task(self.watch_till_file(stop))
         try:
@@ -376,6 +413,8 @@ overlap_seconds = 2
             ledger = await open_store(load_config(config).ledger, migrate=False)
             try:
                 await self.settled(ledger, deadline)
+                if self.daemons == 2:
+                    await self.spread(ledger, deadline)
             finally:
                 await ledger.close()
             # An IP address's cookies are kept only by an "unsafe" jar (the page's session).
@@ -410,8 +449,9 @@ overlap_seconds = 2
             shopify_figures = await self.admin("shopify", "GET", "inventory")
             woo_figures = await self.admin("woo", "GET", "quantities") if woo else {}
         finally:
-            daemon.terminate()
-            code = daemon.wait(60)
+            for daemon in daemons:
+                daemon.terminate()
+            code = max(abs(daemon.wait(60)) for daemon in daemons)
             stop.set()
             await watcher
             await self.http.close()
@@ -435,6 +475,7 @@ overlap_seconds = 2
                 else:
                     missing[f"{source}->{target}"] += 1
         out: dict[str, Any] = {
+            "daemons": self.daemons,
             "daemon_exit_code": code,
             "till_sales": self.receipts,
             "web_orders": len(self.events) - self.receipts,
@@ -481,6 +522,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     for store in args.stores.split(","):
         result[store] = await Run(store, args).execute()
+    if args.daemons == 2:
+        # The same load with two daemons sharing the PostgreSQL ledger (issue 20), compared
+        # with the one-daemon run above: till → shop p99, two daemons ÷ one.
+        one = result.get("postgres") or await Run("postgres", args).execute()
+        result["postgres"] = one
+        two = result["postgres_two_daemons"] = await Run("postgres", args, daemons=2).execute()
+        result["two_daemons_p99_ratio"] = {
+            path: round(two[path]["p99_ms"] / one[path]["p99_ms"], 3)
+            for path in sorted(one)
+            if path.startswith("till->")
+            and one[path].get("p99_ms")
+            and two.get(path, {}).get("p99_ms")
+        }
     return result
 
 
@@ -505,6 +559,14 @@ def main(argv: list[str]) -> int:
         type=float,
         default=1,
         help="deliveries per second, booked by turns by a command and as the page does",
+    )
+    parser.add_argument(
+        "--daemons",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: also run with two daemons on PostgreSQL, the jobs spread between them, and "
+        "compare till → shop p99 with one daemon's (two_daemons_p99_ratio)",
     )
     parser.add_argument(
         "--woocommerce",

@@ -213,7 +213,7 @@ class Document:
             self.location,
             self.destination,
         )
-        if not all(_is_unicode(t) for t in texts):
+        if not _is_unicode("".join(texts)):  # one encode for them all (the ledger's hot path)
             # JSON may carry lone surrogates ("\ud800"); no database can store them.
             problems.append("text with a lone surrogate (not valid Unicode)")
         return problems

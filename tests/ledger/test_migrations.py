@@ -35,9 +35,15 @@ async def _pg_schema(dsn: str) -> list[tuple[object, ...]]:
             "ORDER BY 1, 2"
         )
         versions = await conn.fetch("SELECT version, name FROM schema_migrations ORDER BY 1")
+        # The functions and their settings (the apply functions keep generic plans).
+        functions = await conn.fetch(
+            "SELECT p.proname, pg_get_function_identity_arguments(p.oid), p.proconfig "
+            "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = 'public' ORDER BY 1, 2"
+        )
     finally:
         await conn.close()
-    return [tuple(r) for rows in (columns, indexes, constraints, versions) for r in rows]
+    return [tuple(r) for rows in (columns, indexes, constraints, versions, functions) for r in rows]
 
 
 async def test_postgres_migrations_from_zero_equal_the_fresh_schema(

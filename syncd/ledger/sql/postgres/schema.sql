@@ -248,7 +248,10 @@ CREATE INDEX movements_occurred ON movements (occurred_us);
 CREATE FUNCTION syncd_snapshot(
     p_channels text[], p_ids text[], p_identifiers text[], p_strict boolean, p_lock boolean,
     p_now bigint
-) RETURNS text LANGUAGE plpgsql AS $$
+) RETURNS text LANGUAGE plpgsql
+-- Generic plans (migrations/0014_generic_plans.sql): planning was most of the cost of a call.
+-- A migration that replaces one of these functions must set it again.
+SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_docs jsonb;
     v_lines jsonb;
@@ -394,7 +397,7 @@ END $$;
 
 -- Writes a plan: one JSON object, one array of rows per table (syncd/ledger/apply.py, plan_rows).
 CREATE FUNCTION syncd_write_plan(p_plan jsonb, p_now bigint) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_row record;
 BEGIN
@@ -490,7 +493,7 @@ $$;
 CREATE FUNCTION syncd_apply_plan(
     p_channels text[], p_ids text[], p_identifiers text[], p_strict boolean, p_now bigint,
     p_seen text, p_plan jsonb
-) RETURNS void LANGUAGE plpgsql AS $$
+) RETURNS void LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_fence record;
 BEGIN
