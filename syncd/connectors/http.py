@@ -158,7 +158,9 @@ class HttpClient:
                 code="network",
             ) from err
         if response.status >= 400 or response.status in (301, 302, 303, 307, 308):
-            raise self.classify(response, method=method, url=shown)
+            error = self.classify(response, method=method, url=shown)
+            error.status = response.status
+            raise error
         return response
 
     async def request(self, method: str, path: str, **kwargs: Any) -> HttpResponse:

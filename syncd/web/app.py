@@ -128,7 +128,7 @@ def base_app(
         register_secret(web_settings.password.reveal())  # scrubbed from errors shown and logged
     try:
         zone = ZoneInfo(web_settings.timezone)
-    except (ZoneInfoNotFoundError, ValueError) as err:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as err:  # OSError: "Europe" (tzdata)
         raise ConfigError(
             f"{daemon.settings.file}: [web] timezone = {web_settings.timezone!r} is not a known "
             'time zone: write one like "Europe/Paris"'
