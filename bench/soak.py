@@ -45,11 +45,22 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--woocommerce", action="store_true", help="a third webshop: WooCommerce (its emulator)"
     )
+    parser.add_argument(
+        "--daemons",
+        type=int,
+        default=1,
+        help="several daemons on one PostgreSQL (issue 20): kill -9 and SIGSTOP of the active "
+        "one, takeover times, stale writes (implies --store postgres)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     configure_logging("error")
     if args.month:
         return _month(args)
+    if args.daemons < 1:
+        parser.error(f"--daemons: at least 1, got {args.daemons}")
+    if args.daemons > 1:
+        return _cluster(args)
     runs: list[dict[str, Any]] = []
     for store in args.stores.split(","):
         options = Options(
@@ -114,6 +125,81 @@ def main(argv: list[str]) -> int:
         and summary["secret_leaks"] == 0
     )
     return 0 if ok else 1
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    """`--daemons N`: the campaign with N daemons on the campaign's own PostgreSQL."""
+    from bench.reliability.cluster import run_cluster_campaign
+
+    options = Options(
+        seed=args.seed,
+        seconds=args.minutes * 60,
+        store="postgres",
+        proxy_rate=args.proxy_rate,
+        converge_timeout=120,
+        hand_edits=args.hand_edits,
+        shopify=args.shopify,
+        woocommerce=args.woocommerce,
+        daemons=args.daemons,
+    )
+    result = asyncio.run(run_cluster_campaign(options))
+    keys = (
+        "seed",
+        "daemons",
+        "seconds",
+        "lost",
+        "duplicated",
+        "mailed_twice",
+        "stale_writes_accepted",
+        "stale_writes_refused",
+        "takeover_seconds_p50",
+        "takeover_seconds_p99",
+        "takeover_seconds_max",
+        "takeovers",
+        "takeovers_missed",
+        "lease_seconds",
+        "kills",
+        "sigstops",
+        "faults_injected",
+        "faults",
+        "documents",
+        "ledger_matches_model",
+        "convergence_seconds",
+        "reconcile_needed",
+        "unconverged",
+        "loop_crashes",
+        "crashes",
+        "alerts_lost",
+        "alert_mails",
+        "alert_mails_received",
+        "final_exit_code",
+        "secret_leaks",
+        "stale_writes",
+        "wrong",
+    )
+    summary = {k: result.get(k) for k in keys}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(" ".join(f"{k}={v}" for k, v in summary.items()))
+    return 0 if cluster_ok(result) else 1
+
+
+def cluster_ok(result: dict[str, Any]) -> bool:
+    """The several-daemons campaign's pass: nothing lost, duplicated, mailed twice or written
+    stale; every takeover seen, and every channel right without a reconcile."""
+    return (
+        result["lost"] == 0
+        and result["duplicated"] == 0
+        and result["mailed_twice"] == 0
+        and result["stale_writes_accepted"] == 0
+        and not result["takeovers_missed"]
+        and result["ledger_matches_model"]
+        and not result["reconcile_needed"]
+        and result["loop_crashes"] == 0
+        and result["alerts_lost"] == 0
+        and not result["secret_leaks"]
+    )
 
 
 def _month(args: argparse.Namespace) -> int:

@@ -22,4 +22,11 @@ fi
 .venv/bin/ruff format --check syncd tests bench
 .venv/bin/mypy syncd
 .venv/bin/lint-imports --no-logo  # the layers, the pure core and no cycles: [tool.importlinter]
+# The manual (docs/), French and English: any warning (a broken link, a config key or command the
+# code has and the manual does not describe) fails the build.
+manual="$(mktemp -d)"
+if ! NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict -d "$manual/site" >"$manual/log" 2>&1; then
+  grep -v '^INFO' "$manual/log" >&2; rm -rf "$manual"; exit 1
+fi
+rm -rf "$manual"
 .venv/bin/pytest -q -rs "$@"

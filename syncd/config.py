@@ -229,7 +229,7 @@ def _known_zone(name: str) -> bool:
 
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" (tzdata)
         return False
     return True
 

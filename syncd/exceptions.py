@@ -47,6 +47,9 @@ class ConnectorError(SyncdError):
         super().__init__(message)
         self.channel = channel
         self.code = code
+        # The HTTP status of the answer that raised it (set by connectors.http), None otherwise:
+        # `syncd setup` names it ("refused the key (HTTP 401)") whatever the shop's error code.
+        self.status: int | None = None
 
 
 class RetriableError(ConnectorError):

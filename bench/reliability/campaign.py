@@ -86,6 +86,7 @@ class Options:
     # `python -m bench soak --shopify`. Off by default: the seeds' campaigns stay as they were.
     shopify: bool = False
     woocommerce: bool = False  # a third webshop: WooCommerce (its emulator, behind a proxy)
+    daemons: int = 1  # several on one PostgreSQL: bench/reliability/cluster.py
 
 
 @dataclass

@@ -36,6 +36,7 @@ from syncd.backoff import backoff_seconds
 from syncd.domain import Conflict, ConflictKind, ConflictStatus, iso_utc, utcnow
 from syncd.events import EventFeed
 from syncd.exceptions import LedgerError, LedgerUnavailable
+from syncd.ledger.fencing import check_tenure
 from syncd.ledger.store import AlertItem, AlertMail, AlertStore, NewAlertItem, NewAlertMail
 from syncd.logs import scrub
 
@@ -334,6 +335,9 @@ class AlertService:
             except Exception as err:  # noqa: BLE001 - any failure to build fails this mail only
                 await self._unbuildable_mail(mail, err)
                 continue
+            # Another daemon may have taken the alerts job while this one was paused: then the
+            # mail is its to send (StaleLease; the round is tried again by the new holder).
+            check_tenure("alert mail")
             try:
                 refused = await send_message(self.settings, message)
             except SendError as err:

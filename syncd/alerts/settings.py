@@ -181,7 +181,7 @@ def parse_alerts(
         )
     try:
         ZoneInfo(settings.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" (tzdata)
         r.problem(
             "timezone", f"unknown time zone {settings.timezone!r}", 'timezone = "Europe/Paris"'
         )

@@ -276,6 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
     from syncd.cli.transfer import add_command as add_transfer_command
 
     add_transfer_command(sub)
+    from syncd.cli.setup import add_command as add_setup_command
+
+    add_setup_command(sub)
+    from syncd.cli.service import add_command as add_service_command
+
+    add_service_command(sub)
     return parser
 
 

@@ -14,6 +14,8 @@ from rich.table import Table
 from syncd.config import Settings
 from syncd.domain import ConflictStatus, is_transit, iso_utc, utcnow
 from syncd.ledger import open_store
+from syncd.ledger.fencing import Lease
+from syncd.ledger.leases import cluster_view
 from syncd.ledger.locations import LocationInfo, stock_per_location
 
 SKU_ROWS = 40  # SKUs listed per location on the terminal (--json lists every one)
@@ -54,18 +56,9 @@ async def gather_status(settings: Settings) -> dict[str, Any]:
     return {
         "channels": channels,
         # Which daemon runs each job (issue 20): the holder of its lease, since when, until when
-        # (an expired lease: the job waits for a daemon to take it).
-        "jobs": [
-            {
-                "job": lease.job,
-                "daemon": lease.holder,
-                "epoch": lease.epoch,
-                "since": iso_utc(lease.since),
-                "expires_at": iso_utc(lease.expires_at),
-                "running": lease.expires_at > now,
-            }
-            for lease in leases
-        ],
+        # (an expired lease: the job waits for a daemon to take it); the daemons present, those
+        # running no job being the standbys.
+        **_cluster_json(leases, now),
         **stock_per_location(
             [LocationInfo(loc.name, loc.kind) for loc in settings.locations], stock
         ),
@@ -168,6 +161,14 @@ def render_status(report: dict[str, Any], timezone: str = "UTC") -> None:
             state = "running" if j["running"] else "waiting for a daemon"
             jt.add_row(j["job"], j["daemon"], str(j["epoch"]), _local(j["since"], zone), state)
         console.print(jt)
+    if report.get("daemons"):
+        dt = Table(title=f"Daemons (times in {zone.key})")
+        for column in ("daemon", "jobs", "since", "up since"):
+            dt.add_column(column)
+        for d in report["daemons"]:
+            jobs = ", ".join(d["jobs"]) if d["jobs"] else "standby"
+            dt.add_row(d["daemon"], jobs, _local(d["since"], zone), _local(d["up_since"], zone))
+        console.print(dt)
     if report.get("locations"):
         _render_locations(console, report)
     conflicts = report["open_conflicts"]
@@ -197,3 +198,15 @@ def render_status(report: dict[str, Any], timezone: str = "UTC") -> None:
         )
     elif not alerts["enabled"]:
         console.print("Alert mails are off (no [alerts] recipients).")
+
+
+def _cluster_json(leases: list[Lease], now: datetime) -> dict[str, Any]:
+    """The cluster (:func:`~syncd.ledger.leases.cluster_view`) with its times in UTC ISO."""
+    view = cluster_view(leases, now)
+    return {
+        part: [
+            {k: iso_utc(v) if isinstance(v, datetime) else v for k, v in row.items()}
+            for row in rows
+        ]
+        for part, rows in view.items()
+    }

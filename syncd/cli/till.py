@@ -134,5 +134,5 @@ def _explain_mapping(path: str, header: list[str], channel: str, config: str | N
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" (tzdata)
         return ZoneInfo("UTC")

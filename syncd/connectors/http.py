@@ -23,6 +23,7 @@ from tenacity import (
 )
 
 from syncd.exceptions import AuthError, ConnectorError, FatalError, RetriableError
+from syncd.ledger.fencing import check_tenure
 
 log = structlog.get_logger("syncd.http")
 
@@ -160,6 +161,10 @@ class HttpClient:
     ) -> HttpResponse:
         url = path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
         shown = self.redact(url)
+        if method not in ("GET", "HEAD"):
+            # Before every attempt: a daemon paused past its lease never sends a write
+            # (StaleLease; the job is being stopped, another daemon holds it).
+            check_tenure(f"{method} {shown}")
         sent = time.time()
         try:
             async with self.session.request(
@@ -188,7 +193,9 @@ class HttpClient:
                 code="network",
             ) from err
         if response.status >= 400 or response.status in (301, 302, 303, 307, 308):
-            raise self.classify(response, method=method, url=shown)
+            error = self.classify(response, method=method, url=shown)
+            error.status = response.status
+            raise error
         return response
 
     async def request(self, method: str, path: str, **kwargs: Any) -> HttpResponse:

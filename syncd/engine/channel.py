@@ -28,7 +28,9 @@ from syncd.exceptions import (
     FatalError,
     LedgerError,
     RetriableError,
+    StaleLease,
 )
+from syncd.ledger.fencing import check_tenure
 from syncd.ledger.store import Ack, OutboxItem, StockInStore
 from syncd.stockin.edits import Edit, settle_edits
 
@@ -403,6 +405,10 @@ class ChannelRunner:
             except ConnectorError as err:
                 await self._sleep(self._failed("push", err))
                 continue
+            except StaleLease:
+                # Logged where refused (stale_write_refused); the job is being stopped.
+                await self._sleep(1.0)
+                continue
             except LedgerError as err:
                 log.error("ledger_unavailable", channel=self.name, error=str(err))
                 await self._sleep(backoff_seconds(2, cap=30))
@@ -423,6 +429,11 @@ class ChannelRunner:
             for task in (waiter, stopper):
                 task.cancel()
             await asyncio.gather(waiter, stopper, return_exceptions=True)
+
+    def quiet(self) -> asyncio.Lock:
+        """Held, no push is in flight (nor an edit check): the channel's loops can be stopped
+        between two batches (a job handed over to a daemon that prefers it)."""
+        return self._push_lock
 
     async def push_once(self) -> int:
         """Push one batch of the outbox; returns how many rows were acknowledged."""
@@ -466,7 +477,9 @@ class ChannelRunner:
                 # Remembered before writing (in the ledger: a kill mid-push forgets nothing), so
                 # that finding this figure later is known to be our write, never an edit.
                 await self.store.note_attempts(self.name, {i.sku: i.available for i in push_items})
+            check_tenure(f"push to {self.name}")
             results = await self.connector.push(push_items)
+        check_tenure(f"acknowledgement of {self.name}'s push")
         return await self._acknowledge(items, results)
 
     async def _push_lanes(self) -> int:
@@ -505,6 +518,7 @@ class ChannelRunner:
         everything = await self.store.wanted_levels(self.name)
         wanted = {i.sku: i.wanted for i in items}
         push_items = [PushItem(w.sku, wanted.get(w.sku, w.wanted), w.shown) for w in everything]
+        check_tenure(f"push to {self.name}")
         results = await self.connector.push(push_items)
         return [r for r in results if r.sku in wanted]
 

@@ -145,7 +145,11 @@ class Daemon:
                 f"channel:{channel.name}",
                 functools.partial(self._run_channel, runner),
                 preferred=not settings.cluster.prefer or channel.name in settings.cluster.prefer,
+                claim=channel.name in settings.cluster.prefer,
+                quiesce=runner.quiet,
             )
+        cluster = self.cluster
+        self._supervise("presence", cluster.presence)
         self._supervise("health", self._health_loop)
         self._supervise("prune", self._prune_loop)
         if self.reconciler is not None:
@@ -225,12 +229,21 @@ class Daemon:
         return digest_payloads(await reorder_list(self.store, self.settings.stock, now=now))
 
     def _hold(
-        self, job: str, run: Callable[[], Coroutine[Any, Any, None]], *, preferred: bool = True
+        self,
+        job: str,
+        run: Callable[[], Coroutine[Any, Any, None]],
+        *,
+        preferred: bool = True,
+        claim: bool = False,
+        quiesce: Callable[[], contextlib.AbstractAsyncContextManager[Any]] | None = None,
     ) -> None:
         """Run a job whenever this daemon holds its lease (:class:`~.cluster.Cluster`)."""
         assert self.cluster is not None
         cluster = self.cluster
-        self._supervise(f"{job}:lease", lambda: cluster.hold(job, run, preferred=preferred))
+        self._supervise(
+            f"{job}:lease",
+            lambda: cluster.hold(job, run, preferred=preferred, claim=claim, quiesce=quiesce),
+        )
 
     async def _run_channel(self, runner: ChannelRunner) -> None:
         """Start-up check (retried while the channel is not ready), then its loops, until the

@@ -17,6 +17,7 @@ it raises :class:`~syncd.exceptions.StaleLease` and writes nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 import structlog
@@ -27,6 +28,13 @@ from syncd.ledger.sqlbase import SqlBase, Tx
 from syncd.ledger.values import from_us, to_us
 
 log = structlog.get_logger("syncd.ledger")
+
+# A daemon's presence is a lease too (job ``daemon:<its name>``), renewed like a job's: the
+# daemons holding no job are the standbys, and any daemon can show them.
+PRESENCE = "daemon:"
+# A daemon whose ``prefer`` names a job held by another says so (job ``claim:<job>``): the holder,
+# if its own ``prefer`` does not name it, hands it over at its next renewal.
+CLAIM = "claim:"
 
 
 class LeaseStore(Protocol):
@@ -39,6 +47,7 @@ class LeaseStore(Protocol):
     async def renew_lease(self, lease: Lease, ttl_seconds: float) -> Lease | None: ...
     async def release_lease(self, lease: Lease) -> None: ...
     async def leases(self) -> list[Lease]: ...
+    async def forget_daemons(self, before: datetime) -> int: ...
 
 
 class LeasesSql(SqlBase):
@@ -112,6 +121,15 @@ class LeasesSql(SqlBase):
         with unfenced():
             await self._run(body)
 
+    async def forget_daemons(self, before: datetime) -> int:
+        """Remove the presence rows of daemons gone before ``before``."""
+
+        async def body(tx: Tx) -> int:
+            return len(await tx.fetch("leases_forget_daemons", to_us(before)))
+
+        with unfenced():
+            return await self._run(body)
+
     async def leases(self) -> list[Lease]:
         async with self._read() as tx:
             rows = await tx.fetch("leases_all")
@@ -119,6 +137,45 @@ class LeasesSql(SqlBase):
             Lease(job, holder, int(epoch), from_us(since), from_us(expires))
             for job, holder, epoch, since, expires in rows
         ]
+
+
+def cluster_view(leases: Sequence[Lease], now: datetime) -> dict[str, list[dict[str, Any]]]:
+    """The cluster as every view shows it (`syncd status`, the page, /healthz, /metrics): the
+    jobs (holder, since, running), and the daemons present with the jobs they run (none: a
+    standby). Times are datetimes here; each view formats them its own way."""
+    jobs = [
+        {
+            "job": x.job,
+            "daemon": x.holder,
+            "epoch": x.epoch,
+            "since": x.since,
+            "expires_at": x.expires_at,
+            "running": x.expires_at > now,
+        }
+        for x in sorted(leases, key=lambda x: x.job)
+        if not x.job.startswith((PRESENCE, CLAIM))
+    ]
+    daemons = []
+    for x in sorted(leases, key=lambda x: x.holder):
+        if not x.job.startswith(PRESENCE) or x.expires_at <= now:
+            continue
+        held = [
+            j
+            for j in leases
+            if j.holder == x.holder
+            and not j.job.startswith((PRESENCE, CLAIM))
+            and j.expires_at > now
+        ]
+        daemons.append(
+            {
+                "daemon": x.holder,
+                "up_since": x.since,
+                "jobs": sorted(j.job for j in held),
+                "since": min((j.since for j in held), default=None),
+                "standby": not held,
+            }
+        )
+    return {"jobs": jobs, "daemons": daemons}
 
 
 def _lease(job: str, holder: str, row: Sequence[Any]) -> Lease:

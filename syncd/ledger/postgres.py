@@ -84,6 +84,14 @@ class _PgTx:
         await self.conn.executemany(self.sql[name], rows)
 
 
+# A daemon paused (SIGSTOP, a stalled VM) in the middle of a transaction keeps its session, and
+# the row locks it took, alive: a fenced write holds its lease row FOR SHARE, so the standby's
+# takeover of that lease would wait for as long as the pause lasts. PostgreSQL ends such a
+# session itself after this long idle in a transaction (its work rolled back, as after a kill);
+# a lease is 6 s by default, so the takeover is not held up beyond it.
+IDLE_IN_TRANSACTION_MS = 5000
+
+
 class PostgresStore(SqlStore):
     """The ledger in PostgreSQL; several daemons may share it (row locks, NOTIFY wake-ups)."""
 
@@ -111,6 +119,9 @@ class PostgresStore(SqlStore):
                 max_size=self.pool_size,
                 command_timeout=60,
                 reset=_reset_connection,
+                server_settings={
+                    "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS)
+                },
             )
         except (*_UNAVAILABLE, asyncpg.PostgresError) as err:
             raise LedgerUnavailable(f"cannot connect to the PostgreSQL ledger: {err}") from err

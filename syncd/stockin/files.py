@@ -209,7 +209,7 @@ async def count_file(
     with it that the file does not name is counted 0; ``full``: every SKU of the ledger."""
     try:
         zone = ZoneInfo(timezone)
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, OSError):  # OSError: "Europe", a folder, with tzdata
         zone = ZoneInfo("UTC")
     today = (at or utcnow()).astimezone(zone).date()
     parsed = read_stock_file(

@@ -258,7 +258,7 @@ def read_stock_file(
     result.columns = {role: header[i] for role, i in resolved.items()}
     try:
         zone = ZoneInfo(timezone)
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, OSError):  # OSError: "Europe", a folder, with tzdata
         zone = ZoneInfo("UTC")
     _read_rows(text, result, header_index, header, resolved, zone, today)
     return result

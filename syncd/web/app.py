@@ -30,6 +30,7 @@ from syncd.config import Settings, WebSettings
 from syncd.domain import ConflictStatus, iso_utc, utcnow
 from syncd.exceptions import ConfigError, LedgerError
 from syncd.i18n import LANGUAGES, Translator, choose_language, environment
+from syncd.ledger.leases import cluster_view
 from syncd.logs import clean, register_secret
 from syncd.tally import Tally
 from syncd.web.auth import (
@@ -127,7 +128,7 @@ def base_app(
         register_secret(web_settings.password.reveal())  # scrubbed from errors shown and logged
     try:
         zone = ZoneInfo(web_settings.timezone)
-    except (ZoneInfoNotFoundError, ValueError) as err:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as err:  # OSError: "Europe" (tzdata)
         raise ConfigError(
             f"{daemon.settings.file}: [web] timezone = {web_settings.timezone!r} is not a known "
             'time zone: write one like "Europe/Paris"'
@@ -560,22 +561,23 @@ async def health_report(daemon: DaemonView) -> tuple[bool, dict[str, Any]]:
         if lag > threshold:
             healthy = False
             reasons.append(f"channel {name} lags {lag:.0f} s (threshold {threshold:.0f} s)")
-    # Which daemon runs each job, when several share the ledger (issue 20): any of them tells.
+    # Which daemon runs each job, when several share the ledger (issue 20), and the standbys:
+    # any of them tells.
+    view = cluster_view(await daemon.store.leases(), now)
     jobs = [
-        {
-            "job": lease.job,
-            "daemon": lease.holder,
-            "epoch": lease.epoch,
-            "since": iso_utc(lease.since),
-            "running": lease.expires_at > now,
-        }
-        for lease in await daemon.store.leases()
+        {**j, "since": iso_utc(j["since"]), "expires_at": iso_utc(j["expires_at"])}
+        for j in view["jobs"]
+    ]
+    daemons = [
+        {**d, "up_since": iso_utc(d["up_since"]), "since": d["since"] and iso_utc(d["since"])}
+        for d in view["daemons"]
     ]
     body = {
         "healthy": healthy,
         "reasons": [clean(r) for r in reasons],
         "channels": channels,
         "jobs": jobs,
+        "daemons": daemons,
     }
     return healthy, body
 
@@ -617,5 +619,6 @@ async def metrics(request: web.Request) -> web.Response:
         exposure=exposure,
         states={name: r.status.state.value for name, r in daemon.runners.items()},
         open_conflicts=open_conflicts,
+        cluster=cluster_view(await daemon.store.leases(), now),
     )
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

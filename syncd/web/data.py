@@ -23,6 +23,7 @@ from syncd.domain import (
     is_transit,
 )
 from syncd.i18n import N_, Translator
+from syncd.ledger.leases import cluster_view
 from syncd.ledger.locations import LocationInfo, stock_per_location
 from syncd.logs import clean
 from syncd.web.charts import Series, bar_chart, colors_for, line_chart
@@ -376,6 +377,21 @@ async def overview(
         "open_conflicts": len(snap.open_conflicts),
         "unknown_skus": snap.unknown,
         "alerts": alerts_status(daemon, t),
+        "cluster": await cluster(daemon, now),
+    }
+
+
+async def cluster(daemon: DaemonView, now: datetime) -> dict[str, Any]:
+    """The daemons sharing the ledger (issue 20): each with the jobs it runs and since when,
+    the standbys, and the jobs no daemon runs. Shown once there is more than one daemon, or a
+    job waits for one."""
+    assert daemon.store is not None
+    view = cluster_view(await daemon.store.leases(), now)
+    waiting = [j for j in view["jobs"] if not j["running"]]
+    return {
+        "shown": len(view["daemons"]) > 1 or bool(waiting),
+        "daemons": view["daemons"],
+        "waiting": waiting,
     }
 
 

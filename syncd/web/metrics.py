@@ -75,6 +75,25 @@ class Metrics:
         self.open_conflicts = Gauge(
             "syncd_open_conflicts", "Conflicts waiting for the merchant", registry=r
         )
+        # The cluster (issue 20), the same on every daemon: read from the ledger's leases.
+        self.job_held = Gauge(
+            "syncd_job_held",
+            "1 while the daemon holds the job's lease (a channel's loops, alerts, reconcile)",
+            ["job", "daemon"],
+            registry=r,
+        )
+        self.job_epoch = Gauge(
+            "syncd_job_epoch",
+            "The job's lease epoch (raised at every takeover)",
+            ["job"],
+            registry=r,
+        )
+        self.daemon_up = Gauge(
+            "syncd_daemon_present",
+            "1 for each daemon present on the ledger; standby=1 when it runs no job",
+            ["daemon", "standby"],
+            registry=r,
+        )
         for channel in self.channels:
             # Zero series exist from the start, so rate() and alerts work before the first event.
             for metric in (self.movements, self.documents, self.pushes):
@@ -111,6 +130,7 @@ class Metrics:
         exposure: Mapping[str, int],
         states: Mapping[str, str],
         open_conflicts: int,
+        cluster: Mapping[str, list[dict[str, Any]]] | None = None,
     ) -> bytes:
         for channel in self.channels:
             s = stats.get(channel)
@@ -121,4 +141,16 @@ class Metrics:
             for state in STATES:
                 self.state.labels(channel=channel, state=state).set(1 if state == current else 0)
         self.open_conflicts.set(open_conflicts)
+        if cluster is not None:
+            # Replaced at each scrape: a job that moved leaves no series behind for its old holder.
+            self.job_held.clear()
+            self.job_epoch.clear()
+            self.daemon_up.clear()
+            for job in cluster["jobs"]:
+                if job["running"]:
+                    self.job_held.labels(job=job["job"], daemon=job["daemon"]).set(1)
+                self.job_epoch.labels(job=job["job"]).set(job["epoch"])
+            for d in cluster["daemons"]:
+                standby = "1" if d["standby"] else "0"
+                self.daemon_up.labels(daemon=d["daemon"], standby=standby).set(1)
         return generate_latest(self.registry)

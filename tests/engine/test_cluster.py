@@ -77,3 +77,73 @@ async def test_a_job_that_returns_keeps_its_lease_and_is_run_once(tmp_path: Path
     await asyncio.gather(held_a, held_b)
     await one.close()
     await two.close()
+
+
+async def test_a_daemon_preferring_a_job_gets_it_handed_over_between_two_batches(
+    tmp_path: Path,
+) -> None:
+    """Preemption: x runs the channel (its `prefer` names another), p starts later preferring it.
+    x hands it over at its next renewal, after the batch in flight, and releases the lease: p
+    runs it under the next epoch well before the lease would have expired; x does not take it
+    back. Two daemons that both prefer it: the holder keeps it."""
+    path = tmp_path / "ledger.sqlite3"
+    ttl = 1.5
+    stores = [await SqliteStore(path).open() for _ in range(3)]
+    stop = asyncio.Event()
+    x = Cluster(stores[0], ClusterSettings(lease_seconds=ttl), stop, name="x")
+    p = Cluster(stores[1], ClusterSettings(lease_seconds=ttl), stop, name="p")
+    q = Cluster(stores[2], ClusterSettings(lease_seconds=ttl), stop, name="q")
+    log: list[tuple[str, str, int]] = []  # (daemon, "start"/"end" of a batch, epoch)
+    locks = {name: asyncio.Lock() for name in "xpq"}
+
+    def job(name: str) -> object:
+        async def run() -> None:
+            (lease,) = current_leases.get()
+            while True:
+                async with locks[name]:  # one batch: the quiesce lock held throughout
+                    log.append((name, "start", lease.epoch))
+                    await asyncio.sleep(0.25)
+                    log.append((name, "end", lease.epoch))
+                await asyncio.sleep(0)
+
+        return run
+
+    def hold(c: Cluster, claim: bool) -> asyncio.Task[None]:
+        name = c.name
+        return asyncio.create_task(
+            c.hold(
+                "channel:web",
+                job(name),  # type: ignore[arg-type]
+                preferred=True,
+                claim=claim,
+                quiesce=lambda: locks[name],
+            )
+        )
+
+    held_x = hold(x, claim=False)
+    await until(lambda: any(d == "x" for d, _, _ in log))
+    started = asyncio.get_running_loop().time()
+    held_p = hold(p, claim=True)
+    await until(lambda: any(d == "p" for d, _, _ in log), timeout=ttl * 3)
+    handed = asyncio.get_running_loop().time() - started
+    # At x's next renewal (every ttl/3) plus p's poll, not after an expiry (ttl and more).
+    assert handed < ttl, handed
+    x_batches = [e for e in log if e[0] == "x"]
+    first_p = log.index(next(e for e in log if e[0] == "p"))
+    # x's last batch finished (every start has its end) before p's first began.
+    assert x_batches[-1][1] == "end" and log.index(x_batches[-1]) < first_p
+    assert [e[1] for e in x_batches].count("start") == [e[1] for e in x_batches].count("end")
+    assert {e[2] for e in log if e[0] == "p"} == {2}
+    await asyncio.sleep(ttl * 2)
+    assert p.holds("channel:web") and not x.holds("channel:web")
+    assert all(d == "p" for d, _, _ in log[first_p:])  # x never took it back
+
+    # q prefers it too, but so does its holder p: p keeps it.
+    held_q = hold(q, claim=True)
+    await asyncio.sleep(ttl * 2)
+    assert p.holds("channel:web") and not q.holds("channel:web")
+    assert not any(d == "q" for d, _, _ in log)
+    stop.set()
+    await asyncio.gather(held_x, held_p, held_q)
+    for store in stores:
+        await store.close()

@@ -111,3 +111,42 @@ async def test_a_restarted_daemon_takes_its_dead_process_lease_at_once_and_only_
     new = await store.take_over_lease(old, "pc:200:2", 60)
     assert new is not None and new.epoch == old.epoch + 1 and new.holder == "pc:200:2"
     assert await store.renew_lease(old, 60) is None  # the old process, if alive, is fenced
+
+
+async def test_a_daemon_paused_inside_a_fenced_write_does_not_hold_up_the_takeover(
+    pg_dsn: str,
+) -> None:
+    """PostgreSQL: a fenced write holds its lease row FOR SHARE until it commits; a daemon
+    paused (SIGSTOP) inside that transaction keeps its session alive. PostgreSQL ends the
+    session once idle in the transaction for IDLE_IN_TRANSACTION_MS, so the standby's takeover
+    (an UPDATE of that row) goes through then, not after the pause."""
+    from syncd.ledger.postgres import IDLE_IN_TRANSACTION_MS, PostgresStore
+
+    a, b = await PostgresStore(pg_dsn).open(), await PostgresStore(pg_dsn).open()
+    try:
+        mine = await a.acquire_lease("till", "a", TTL)
+        assert mine is not None
+        assert a._pool is not None
+        conn = await a._pool.acquire()
+        # What a fenced write does first, then "paused": no further statement, no commit.
+        await conn.execute("BEGIN")
+        await conn.execute(
+            "SELECT 1 FROM leases WHERE job = $1 AND holder = $2 AND epoch = $3 FOR SHARE",
+            "till",
+            "a",
+            mine.epoch,
+        )
+        paused = asyncio.get_running_loop().time()
+        await asyncio.sleep(TTL + 0.1)
+        theirs = await asyncio.wait_for(
+            b.acquire_lease("till", "b", TTL), IDLE_IN_TRANSACTION_MS / 1000 + 5
+        )
+        waited = asyncio.get_running_loop().time() - paused
+        assert theirs is not None and theirs.epoch == 2
+        assert waited < IDLE_IN_TRANSACTION_MS / 1000 + 2, waited
+        with pytest.raises(Exception):  # noqa: B017 - the session was ended by the server
+            await conn.execute("COMMIT")
+    finally:
+        if a._pool is not None:
+            a._pool.terminate()  # the "paused" connection is never given back
+        await b.close()

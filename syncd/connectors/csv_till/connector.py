@@ -130,7 +130,7 @@ class CsvTillConnector(Connector[TillSettings]):
             from zoneinfo import ZoneInfo
 
             ZoneInfo(timezone)
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, OSError):  # OSError: "Europe", a folder, with tzdata
             r.problem("timezone", f"unknown time zone {timezone!r}", 'timezone = "Europe/Paris"')
         parse = ParseOptions(
             preset=preset,

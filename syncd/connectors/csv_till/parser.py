@@ -83,7 +83,7 @@ def parse_bytes(
     fallback = fallback_time or datetime.now(UTC)
     try:
         zone = ZoneInfo(options.timezone)
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, OSError):  # OSError: "Europe", a folder, with tzdata
         zone = ZoneInfo("UTC")
     try:
         text, result.encoding = decode(data, options.encoding)

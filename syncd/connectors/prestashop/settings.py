@@ -50,7 +50,7 @@ def parse_settings(
     tz = r.string("timezone", "Europe/Paris")
     try:
         ZoneInfo(tz)
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, OSError):  # OSError: "Europe", a folder, with tzdata
         r.problem("timezone", f"unknown time zone {tz!r}", 'timezone = "Europe/Paris"')
     admin_url = r.string("admin_order_url", "")
     if admin_url and "{id}" not in admin_url:

@@ -60,7 +60,7 @@ def parse_settings(
     tz = r.string("timezone", "Europe/Paris")
     try:
         ZoneInfo(tz)
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, OSError):  # OSError: "Europe", a folder, with tzdata
         r.problem("timezone", f"unknown time zone {tz!r}", 'timezone = "Europe/Paris"')
     start_from = r.string("start_from", "")
     if start_from:

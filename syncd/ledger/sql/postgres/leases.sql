@@ -36,3 +36,7 @@ SELECT job, holder, epoch, since_us, expires_us FROM leases ORDER BY job;
 -- In a fenced write: FOR SHARE, so a takeover (an UPDATE of this row) waits for the write to
 -- commit, and a write after it reads the new epoch.
 SELECT 1 FROM leases WHERE job = $1 AND holder = $2 AND epoch = $3 FOR SHARE;
+
+-- name: leases_forget_daemons
+-- Presence rows (job 'daemon:…', one per daemon process) of daemons gone before $1.
+DELETE FROM leases WHERE job LIKE 'daemon:%' AND expires_us < $1 RETURNING 1;

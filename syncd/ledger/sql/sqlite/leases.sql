@@ -31,3 +31,7 @@ SELECT job, holder, epoch, since_us, expires_us FROM leases ORDER BY job;
 -- name: lease_check
 -- Write transactions run one at a time (BEGIN IMMEDIATE): a takeover is before or after.
 SELECT 1 FROM leases WHERE job = ?1 AND holder = ?2 AND epoch = ?3;
+
+-- name: leases_forget_daemons
+-- Presence rows (job 'daemon:…', one per daemon process) of daemons gone before ?1.
+DELETE FROM leases WHERE job LIKE 'daemon:%' AND expires_us < ?1 RETURNING 1;
