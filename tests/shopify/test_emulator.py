@@ -21,7 +21,7 @@ from aiohttp import web
 
 from syncd.config import parse_config
 from syncd.connectors.emulation import start_server
-from syncd.connectors.shopify.emulator.state import STALE_MESSAGE
+from syncd.connectors.shopify.emulator.state import STALE_MESSAGE, ShopState
 from syncd.exceptions import ConfigError
 from tests.shopify.conftest import GRAPHQL, LOCATION, SECRET, TOKEN, Shop
 
@@ -339,3 +339,27 @@ def test_an_api_version_without_the_2026_stock_writes_is_refused_by_the_config()
     assert "channels.web.api_version" in text
     assert "2025-10 is too old" in text and "changeFromQuantity" in text
     assert 'api_version = "2026-10"' in text
+
+
+def test_a_quantity_set_where_the_item_is_not_stocked_stocks_it_there() -> None:
+    # 2026-10: "inventory quantities can now be adjusted at any location" and
+    # ITEM_NOT_STOCKED_AT_LOCATION is gone (shopify.dev/changelog/removal-of-
+    # itemnotstockedatlocation-error).
+    state = ShopState()
+    variant = state.add_variant("CAP", 5)
+    state.add_location(2)
+    quantity = {
+        "inventoryItemId": f"gid://shopify/InventoryItem/{variant.item_id}",
+        "locationId": "gid://shopify/Location/2",
+        "quantity": 4,
+    }
+    stale = state.set_quantities(
+        {"name": "available", "quantities": [{**quantity, "changeFromQuantity": 1}]}, "a"
+    )
+    assert [e["code"] for e in stale["userErrors"]] == ["CHANGE_FROM_QUANTITY_STALE"]
+    written = state.set_quantities(
+        {"name": "available", "quantities": [{**quantity, "changeFromQuantity": 0}]}, "b"
+    )
+    assert written["userErrors"] == []
+    assert state.levels[(variant.item_id, 2)] == 4
+    assert state.levels[(variant.item_id, 1)] == 5

@@ -92,6 +92,7 @@ IDEMPOTENCY = frozenset(
         "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED",
     }
 )
+# ITEM_NOT_STOCKED_AT_LOCATION is kept for a shop pinned to a version before 2026-10.
 GONE = ("INVALID_INVENTORY_ITEM", "ITEM_NOT_STOCKED_AT_LOCATION", "NON_MUTABLE_INVENTORY_ITEM")
 
 LOCATION_ID = re.compile(r"(?:gid://shopify/Location/)?(\d+)")

@@ -88,7 +88,8 @@ def _api_2026(data: dict[str, Any]) -> dict[str, Any]:
       adjustments-and-refund-mutations);
     - ``InventorySetQuantitiesUserErrorCode`` gains ``CHANGE_FROM_QUANTITY_STALE`` and the
       ``IDEMPOTENCY_*`` codes (shopify.dev/docs/api/admin-graphql/2026-10/enums/
-      InventorySetQuantitiesUserErrorCode)."""
+      InventorySetQuantitiesUserErrorCode) and loses ``ITEM_NOT_STOCKED_AT_LOCATION`` in
+      2026-10, when a quantity can be set at any location."""
     schema = data["__schema"]
     types = {t["name"]: t for t in schema["types"]}
 
@@ -113,6 +114,8 @@ def _api_2026(data: dict[str, Any]) -> dict[str, Any]:
         f for f in setter["inputFields"] if f["name"] != "ignoreCompareQuantity"
     ]
     codes = types["InventorySetQuantitiesUserErrorCode"]["enumValues"]
+    # Removed in 2026-10 (shopify.dev/changelog/removal-of-itemnotstockedatlocation-error).
+    codes[:] = [c for c in codes if c["name"] != "ITEM_NOT_STOCKED_AT_LOCATION"]
     for code in (
         "CHANGE_FROM_QUANTITY_STALE",
         "IDEMPOTENCY_CONCURRENT_REQUEST",

@@ -328,15 +328,10 @@ class ShopState:
                 )
                 continue
             key = (variant.item_id, location_id)
-            if key not in self.levels or not variant.tracked:
-                errors.append(
-                    _user_error(
-                        "ITEM_NOT_STOCKED_AT_LOCATION",
-                        "The specified inventory item is not stocked at the location.",
-                        [*where, "locationId"],
-                    )
-                )
-                continue
+            # From 2026-10 "inventory quantities can now be adjusted at any location" and
+            # ITEM_NOT_STOCKED_AT_LOCATION is gone (shopify.dev/changelog/removal-of-
+            # itemnotstockedatlocation-error): a write at a location the item is not stocked at
+            # stocks it there (from 0).
             quantity = int(entry["quantity"])
             if quantity < 0 and name == "on_hand":
                 errors.append(
@@ -359,7 +354,7 @@ class ShopState:
                 )
                 continue
             compare = entry["changeFromQuantity"]
-            if compare is not None and int(compare) != self.levels[key]:
+            if compare is not None and int(compare) != self.levels.get(key, 0):
                 errors.append(
                     _user_error(STALE_CODE, STALE_MESSAGE, [*where, "changeFromQuantity"])
                 )
@@ -371,7 +366,7 @@ class ShopState:
             return {"inventoryAdjustmentGroup": None, "userErrors": errors}
         changes = []
         for key, quantity, variant in planned:
-            delta = quantity - self.levels[key]
+            delta = quantity - self.levels.get(key, 0)
             self.levels[key] = quantity
             changes.append({"name": name, "delta": delta, "quantityAfterChange": quantity})
             if self.on_write is not None:
