@@ -625,7 +625,7 @@ async def run_demo(seconds: float | None, as_json: bool, products: int = 40, see
             f"  till stock:    {folder / 'till' / 'stock.csv'}\n"
             f"  PrestaShop:    {demo.shop_url}/api  (key {DEMO_KEY})\n"
             f"  Magento:       {demo.magento_url}/rest/V1  (token {DEMO_MAGENTO_TOKEN})\n"
-            f"  Shopify:       {demo.shopify_url}/admin/api/2025-01/graphql.json  "
+            f"  Shopify:       {demo.shopify_url}/admin/api/2026-10/graphql.json  "
             f"(token {DEMO_SHOPIFY_TOKEN})\n"
             f"  WooCommerce:   {demo.woo_url}/wp-json/wc/v3  (key {DEMO_WOO_KEY})\n"
             f"  status page:   http://127.0.0.1:{demo.daemon.web_port}/\n"

@@ -18,7 +18,7 @@ from tests.servers import threaded_app
 TOKEN = "shpat_0123456789abcdef0123456789abcdef"
 SECRET = "app-client-secret-for-tests"
 LOCATION = "gid://shopify/Location/1"
-GRAPHQL = "/admin/api/2025-01/graphql.json"
+GRAPHQL = "/admin/api/2026-10/graphql.json"
 
 
 @dataclass

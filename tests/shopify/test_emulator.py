@@ -1,5 +1,6 @@
 """The Shopify emulator, driven by Shopify's own Python library (PyPI ShopifyAPI, its GraphQL
-client) and by raw HTTP: schema validation, compareQuantity, cost and throttle, bulk
+client) and by raw HTTP: schema validation, changeFromQuantity and @idempotent (API 2026-10),
+cost and throttle, bulk
 operations, signed webhooks that come late, twice or out of order."""
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ import pytest
 import shopify
 from aiohttp import web
 
+from syncd.config import parse_config
 from syncd.connectors.emulation import start_server
-from syncd.connectors.shopify.emulator.state import STALE_MESSAGE
+from syncd.connectors.shopify.emulator.state import STALE_MESSAGE, ShopState
+from syncd.exceptions import ConfigError
 from tests.shopify.conftest import GRAPHQL, LOCATION, SECRET, TOKEN, Shop
 
 SET = """
-mutation Set($input: InventorySetQuantitiesInput!) {
-  inventorySetQuantities(input: $input) {
+mutation Set($input: InventorySetQuantitiesInput!, $key: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $key) {
     userErrors { code field message }
     inventoryAdjustmentGroup { changes { name delta quantityAfterChange } }
   }
@@ -41,9 +44,9 @@ query Item($q: String!) {
 def client(threaded_shop: Shop) -> Iterator[Any]:
     """ShopifyAPI's GraphQL client with a session on the emulator (its own code builds
     https://<shop>.myshopify.com; the site is pointed at the emulator instead)."""
-    session = shopify.Session("syncd-emulator.myshopify.com", "2025-01", TOKEN)
+    session = shopify.Session("syncd-emulator.myshopify.com", "2026-10", TOKEN)
     shopify.ShopifyResource.activate_session(session)
-    shopify.ShopifyResource.set_site(f"{threaded_shop.url}/admin/api/2025-01")
+    shopify.ShopifyResource.set_site(f"{threaded_shop.url}/admin/api/2026-10")
     yield shopify.GraphQL()
     shopify.ShopifyResource.clear_session()
 
@@ -60,27 +63,56 @@ def test_the_official_client_reads_and_writes_with_compare_and_set(
     item = found["data"]["productVariants"]["nodes"][0]["inventoryItem"]["id"]
     assert found["extensions"]["cost"]["throttleStatus"]["restoreRate"] == 100.0
     quantity = {"inventoryItemId": item, "locationId": LOCATION, "quantity": 3}
-    stale = run(
-        client,
-        SET,
-        {
-            "input": {
-                "name": "available",
-                "reason": "correction",
-                "quantities": [{**quantity, "compareQuantity": 4}],
-            }
-        },
-    )["data"]["inventorySetQuantities"]
+
+    def set_(quantities: list[dict[str, Any]], key: str) -> dict[str, Any]:
+        return run(
+            client,
+            SET,
+            {
+                "input": {"name": "available", "reason": "correction", "quantities": quantities},
+                "key": key,
+            },
+        )["data"]["inventorySetQuantities"]
+
+    stale = set_([{**quantity, "changeFromQuantity": 4}], "k1")
     assert stale["userErrors"] == [
         {
-            "code": "COMPARE_QUANTITY_STALE",
-            "field": ["input", "quantities", "0", "compareQuantity"],
+            "code": "CHANGE_FROM_QUANTITY_STALE",
+            "field": ["input", "quantities", "0", "changeFromQuantity"],
             "message": STALE_MESSAGE,
         }
     ]
     assert stale["inventoryAdjustmentGroup"] is None
     assert threaded_shop.emulator.state.available("CAP") == 5
-    written = run(
+    written = set_([{**quantity, "changeFromQuantity": 5}], "k2")
+    assert written["userErrors"] == []
+    assert written["inventoryAdjustmentGroup"]["changes"] == [
+        {"name": "available", "delta": -2, "quantityAfterChange": 3}
+    ]
+    assert threaded_shop.emulator.state.available("CAP") == 3
+    # The same call again (its answer lost): answered as the first time, applied once.
+    assert set_([{**quantity, "changeFromQuantity": 5}], "k2") == written
+    assert threaded_shop.emulator.state.replayed == 1
+    # The same key with another input is refused, and changes nothing.
+    mismatch = set_([{**quantity, "quantity": 1, "changeFromQuantity": 3}], "k2")
+    assert [e["code"] for e in mismatch["userErrors"]] == ["IDEMPOTENCY_KEY_PARAMETER_MISMATCH"]
+    assert threaded_shop.emulator.state.available("CAP") == 3
+    # changeFromQuantity must be given (null: no comparison) from 2026-04.
+    missing = set_([quantity], "k3")["userErrors"]
+    assert missing[0]["field"] == ["input", "quantities", "0", "changeFromQuantity"]
+    unchecked = set_([{**quantity, "quantity": 7, "changeFromQuantity": None}], "k4")
+    assert unchecked["userErrors"] == []
+    assert threaded_shop.emulator.state.available("CAP") == 7
+
+
+def test_the_2026_api_refuses_the_2025_compare_fields_and_wants_idempotent(
+    client: Any,
+) -> None:
+    found = run(client, ITEM, {"q": "sku:CAP"})
+    item = found["data"]["productVariants"]["nodes"][0]["inventoryItem"]["id"]
+    quantity = {"inventoryItemId": item, "locationId": LOCATION, "quantity": 3}
+    # compareQuantity and ignoreCompareQuantity were removed in 2026-04.
+    old = run(
         client,
         SET,
         {
@@ -88,20 +120,27 @@ def test_the_official_client_reads_and_writes_with_compare_and_set(
                 "name": "available",
                 "reason": "correction",
                 "quantities": [{**quantity, "compareQuantity": 5}],
+            },
+            "key": "k",
+        },
+    )
+    assert old.get("data") is None
+    assert "unknown field 'compareQuantity'" in old["errors"][0]["message"]
+    # Without @idempotent the mutation is refused at run time (2026-04 and later).
+    bare = run(
+        client,
+        """mutation Set($input: InventorySetQuantitiesInput!) {
+          inventorySetQuantities(input: $input) { userErrors { code } } }""",
+        {
+            "input": {
+                "name": "available",
+                "reason": "correction",
+                "quantities": [{**quantity, "changeFromQuantity": None}],
             }
         },
-    )["data"]["inventorySetQuantities"]
-    assert written["userErrors"] == []
-    assert written["inventoryAdjustmentGroup"]["changes"] == [
-        {"name": "available", "delta": -2, "quantityAfterChange": 3}
-    ]
-    assert threaded_shop.emulator.state.available("CAP") == 3
-    missing = run(
-        client,
-        SET,
-        {"input": {"name": "available", "reason": "correction", "quantities": [quantity]}},
-    )["data"]["inventorySetQuantities"]["userErrors"]
-    assert missing[0]["code"] == "COMPARE_QUANTITY_REQUIRED"
+    )
+    assert "@idempotent" in bare["errors"][0]["message"]
+    assert bare["data"]["inventorySetQuantities"] is None
 
 
 def test_every_document_is_validated_against_shopifys_schema(client: Any) -> None:
@@ -114,7 +153,7 @@ def test_every_document_is_validated_against_shopifys_schema(client: Any) -> Non
     bad_input = run(
         client,
         SET,
-        {"input": {"name": "available", "quantities": [{"inventoryItemId": "x"}]}},
+        {"input": {"name": "available", "quantities": [{"inventoryItemId": "x"}]}, "key": "k"},
     )
     assert "errors" in bad_input
 
@@ -282,3 +321,45 @@ async def test_syncd_emulator_shopify_serves_the_demo_catalogue_to_the_connector
     finally:
         proc.terminate()
         await proc.wait()
+
+
+def test_an_api_version_without_the_2026_stock_writes_is_refused_by_the_config() -> None:
+    channel = {
+        "type": "shopify",
+        "url": "https://example.myshopify.com",
+        "access_token": "shpat_x",
+        "location_id": "1",
+    }
+    parse_config({"channels": {"web": channel}}, file="syncd.toml")  # the default: 2026-10
+    with pytest.raises(ConfigError) as caught:
+        parse_config(
+            {"channels": {"web": {**channel, "api_version": "2025-10"}}}, file="syncd.toml"
+        )
+    text = "\n".join(str(i) for i in caught.value.issues)
+    assert "channels.web.api_version" in text
+    assert "2025-10 is too old" in text and "changeFromQuantity" in text
+    assert 'api_version = "2026-10"' in text
+
+
+def test_a_quantity_set_where_the_item_is_not_stocked_stocks_it_there() -> None:
+    # 2026-10: "inventory quantities can now be adjusted at any location" and
+    # ITEM_NOT_STOCKED_AT_LOCATION is gone (shopify.dev/changelog/removal-of-
+    # itemnotstockedatlocation-error).
+    state = ShopState()
+    variant = state.add_variant("CAP", 5)
+    state.add_location(2)
+    quantity = {
+        "inventoryItemId": f"gid://shopify/InventoryItem/{variant.item_id}",
+        "locationId": "gid://shopify/Location/2",
+        "quantity": 4,
+    }
+    stale = state.set_quantities(
+        {"name": "available", "quantities": [{**quantity, "changeFromQuantity": 1}]}, "a"
+    )
+    assert [e["code"] for e in stale["userErrors"]] == ["CHANGE_FROM_QUANTITY_STALE"]
+    written = state.set_quantities(
+        {"name": "available", "quantities": [{**quantity, "changeFromQuantity": 0}]}, "b"
+    )
+    assert written["userErrors"] == []
+    assert state.levels[(variant.item_id, 2)] == 4
+    assert state.levels[(variant.item_id, 1)] == 5

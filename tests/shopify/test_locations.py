@@ -1,6 +1,6 @@
 """A Shopify channel selling from two ledger locations, each written to its own Shopify location
 (``shopify_locations``), on both ledgers: each location's figure reaches its Shopify location
-with compareQuantity; a transfer between them (the sum unchanged) moves both figures; an order
+with changeFromQuantity; a transfer between them (the sum unchanged) moves both figures; an order
 is booked at its fulfilment order's assigned location; a lost update at one location is refused
 by the compare-and-set and repaired. And the config's errors for a bad mapping."""
 

@@ -39,7 +39,11 @@ from syncd.settings import Secret
 
 log = structlog.get_logger("syncd.shopify")
 
-DEFAULT_API_VERSION = "2025-01"
+# The newest stable version on 2026-11-27 (Shopify supports each for 12 months; a retired one
+# is answered as the oldest supported). 2026-01 is the first with changeFromQuantity and
+# @idempotent, which the stock writes use (shopify.dev/changelog/concurrency-protection-features).
+DEFAULT_API_VERSION = "2026-10"
+OLDEST_API_VERSION = "2026-01"
 # Shopify refuses a single query over this many points (MAX_COST_EXCEEDED).
 MAX_QUERY_COST = 1000
 THROTTLE_ATTEMPTS = 20  # THROTTLED answers waited out in a row before the call is given up

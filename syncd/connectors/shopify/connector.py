@@ -2,10 +2,12 @@
 
 Shopify lowers ``available`` at the order's location when an order is placed, so we write
 ``available`` itself (``inventorySetQuantities``, name ``available``) at the channel's one
-location (``location_id``). Every write carries ``compareQuantity`` = the figure we believe
+location (``location_id``). Every write carries ``changeFromQuantity`` = the figure we believe
 Shopify shows: Shopify writes only if it still shows that figure, else the whole call fails with
-``COMPARE_QUANTITY_STALE`` and writes nothing (shopify.dev/docs/api/admin-graphql/2025-01/
-mutations/inventorySetQuantities). A sale the shop took that we have not pulled can then never be
+``CHANGE_FROM_QUANTITY_STALE`` and writes nothing (shopify.dev/docs/api/admin-graphql/2026-10/
+mutations/inventorySetQuantities; ``compareQuantity`` was removed in 2026-04). Each call carries
+``@idempotent(key:)``, mandatory from 2026-04: a call repeated after a lost answer (the client's
+retry sends the same body) is applied once. A sale the shop took that we have not pulled can then never be
 written over (no lost update, no read-back window): the SKUs whose figure moved are read, and
 those that went lower are deferred (the engine pulls the orders first, then writes again).
 
@@ -27,6 +29,7 @@ import hashlib
 import hmac
 import json
 import re
+import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -47,6 +50,7 @@ from syncd.connectors.base import (
 )
 from syncd.connectors.shopify.client import (
     DEFAULT_API_VERSION,
+    OLDEST_API_VERSION,
     ShopifyClient,
     ShopifySettings,
 )
@@ -77,7 +81,18 @@ REFUND_LINES = 10
 VARIANTS_PER_READ = 100  # variants per productVariants page (5 points each)
 WRITE_ATTEMPTS = 3  # compare failures on one SKU in one push before it is deferred
 WEBHOOK_IDS_KEPT = 10_000
-STALE = "COMPARE_QUANTITY_STALE"
+STALE = "CHANGE_FROM_QUANTITY_STALE"
+# Refusals of the @idempotent key itself (shopify.dev/docs/api/admin-graphql/2026-10/enums/
+# InventorySetQuantitiesUserErrorCode): nothing was written; the push is tried again later with
+# a new key.
+IDEMPOTENCY = frozenset(
+    {
+        "IDEMPOTENCY_CONCURRENT_REQUEST",
+        "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
+        "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED",
+    }
+)
+# ITEM_NOT_STOCKED_AT_LOCATION is kept for a shop pinned to a version before 2026-10.
 GONE = ("INVALID_INVENTORY_ITEM", "ITEM_NOT_STOCKED_AT_LOCATION", "NON_MUTABLE_INVENTORY_ITEM")
 
 LOCATION_ID = re.compile(r"(?:gid://shopify/Location/)?(\d+)")
@@ -158,6 +173,13 @@ class ShopifyConnector(Connector[ShopifySettings]):
             r.problem(
                 "api_version",
                 f"{version!r} is not a Shopify API version",
+                f'api_version = "{DEFAULT_API_VERSION}"',
+            )
+        elif version < OLDEST_API_VERSION:
+            r.problem(
+                "api_version",
+                f"{version} is too old: syncd writes stock with changeFromQuantity and "
+                f"@idempotent, which Shopify has from {OLDEST_API_VERSION}",
                 f'api_version = "{DEFAULT_API_VERSION}"',
             )
         admin_url = r.string("admin_order_url", "")
@@ -524,6 +546,13 @@ class ShopifyConnector(Connector[ShopifySettings]):
                         location=where,
                     )
                 continue
+            refused = next((e for e in errors if e[1] in IDEMPOTENCY), None)
+            if refused is not None:
+                raise RetriableError(
+                    f"Shopify refused the write's idempotency key ({refused[1]}): "
+                    f"{refused[2][:200]}",
+                    channel=self.name,
+                )
             failed: set[int] = set()
             for index, code, message in errors:
                 if index is None or not 0 <= index < len(batch):
@@ -562,11 +591,14 @@ class ShopifyConnector(Connector[ShopifySettings]):
                             "inventoryItemId": self._ids[(where, item.sku)],
                             "locationId": where,
                             "quantity": item.available,
-                            "compareQuantity": compare,
+                            "changeFromQuantity": compare,
                         }
                         for item, compare in batch
                     ],
-                }
+                },
+                # A new key per call (the client's retries of this call send the same body);
+                # a call sent again without its stale items is another call.
+                "key": str(uuid.uuid4()),
             },
             cost=13,
         )

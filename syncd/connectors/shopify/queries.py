@@ -1,5 +1,5 @@
-"""The GraphQL documents the Shopify connector sends (Admin API 2025-01; each is validated by the
-emulator against the vendored schema, emulator/admin_schema_2025-01.json.gz)."""
+"""The GraphQL documents the Shopify connector sends (Admin API 2026-10; each is validated by the
+emulator against the vendored schema with the changes documented since, see emulator/gql.py)."""
 
 ORDERS_QUERY = """
 query Orders($first: Int!, $after: String, $query: String, $lines: Int!, $refunds: Int!,
@@ -46,8 +46,8 @@ query Variants($first: Int!, $query: String, $location: ID!) {
 """
 
 SET_QUANTITIES = """
-mutation SetAvailable($input: InventorySetQuantitiesInput!) {
-  inventorySetQuantities(input: $input) {
+mutation SetAvailable($input: InventorySetQuantitiesInput!, $key: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $key) {
     userErrors { code field message }
     inventoryAdjustmentGroup { id }
   }

@@ -30,7 +30,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from graphql import execute_sync
+from graphql import GraphQLError, execute_sync
 
 from syncd.connectors.emulation import (
     Faults,
@@ -40,6 +40,7 @@ from syncd.connectors.emulation import (
     serve_forever,
 )
 from syncd.connectors.shopify.emulator.gql import (
+    API_VERSION,
     MAX_QUERY_COST,
     MUTATION_COST,
     SCHEMAS,
@@ -47,6 +48,7 @@ from syncd.connectors.shopify.emulator.gql import (
     Prepared,
     admin_schema,
     bucket_for,
+    idempotency_key,
     prepare,
 )
 from syncd.connectors.shopify.emulator.state import (
@@ -185,7 +187,7 @@ class ShopifyEmulator:
             "X-Shopify-Topic": delivery.topic,
             "X-Shopify-Hmac-Sha256": self.sign(delivery.body),
             "X-Shopify-Shop-Domain": self.domain,
-            "X-Shopify-API-Version": "2025-01",
+            "X-Shopify-API-Version": API_VERSION,
             "X-Shopify-Webhook-Id": delivery.webhook_id,
             "X-Shopify-Triggered-At": iso(self.state.now()),
         }
@@ -234,8 +236,18 @@ class ShopifyEmulator:
                 return None
             return self._bulk_node(self.bulk[max(self.bulk)], bulk_base)
 
-        def set_quantities(_info: Any, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
-            return state.set_quantities(input)
+        def set_quantities(info: Any, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+            # From 2026-04 the call must carry @idempotent(key:) (checked at run time, not by
+            # the schema: shopify.dev/changelog/making-idempotency-mandatory-for-inventory-
+            # adjustments-and-refund-mutations). How Shopify words the refusal is not
+            # documented: a GraphQL error here.
+            key = idempotency_key(info)
+            if key is None:
+                raise GraphQLError(
+                    "inventorySetQuantities requires the @idempotent(key:) directive "
+                    "(API 2026-04 and later)"
+                )
+            return state.set_quantities(input, key)
 
         def run_bulk(_info: Any, query: str) -> dict[str, Any]:
             return self._run_bulk(query, bulk_base)
@@ -360,7 +372,7 @@ class ShopifyEmulator:
                     }
                 ],
             }
-        schema = admin_schema("2025-01")
+        schema = admin_schema(API_VERSION)
         prepared = prepare(schema, query, None, None)
         if not isinstance(prepared, Prepared) or prepared.is_mutation:
             message = prepared[0]["message"] if isinstance(prepared, list) else "not a query"
@@ -382,7 +394,7 @@ class ShopifyEmulator:
 
     def _bulk_now(self, op: BulkOperation, prepared: Prepared) -> None:
         result = execute_sync(
-            admin_schema("2025-01"),
+            admin_schema(API_VERSION),
             prepared.document,
             root_value=self.root(""),
             context_value={"bulk": True},
@@ -628,7 +640,7 @@ def run_standalone(host: str, port: int, products: int) -> None:
     info = {
         "access_token": emulator.access_token,
         "client_secret": emulator.client_secret,
-        "api_version": "2025-01",
+        "api_version": API_VERSION,
         "location_id": gid("Location", emulator.state.location_id),
         "products": products,
     }

@@ -4,7 +4,10 @@ enforced, then executed against :class:`ShopState`.
 
 The schema is ``admin_schema_2025-01.json.gz`` beside this file: Shopify's own introspection of
 the Admin API 2025-01, as published in github.com/Shopify/dev-mcp (data/, ISC licence; see
-SCHEMA-NOTICE.txt).
+SCHEMA-NOTICE.txt). 2025-01 was retired in January 2026 and no newer introspection is published
+where we can read it, so the emulator serves **2026-10** (the newest stable version on 2026-11-27)
+as that schema with the documented inventory changes of 2026-01 and 2026-04 applied
+(:func:`_api_2026`). Other changes between the two versions are not modelled.
 
 Cost and throttle follow "GraphQL Admin API rate limits" (shopify.dev/docs/apps/build/apis/
 graphql-admin/rate-limits): a scalar or enum costs 0, an object 1, a connection 2 plus
@@ -23,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     FieldNode,
@@ -43,9 +46,13 @@ from graphql import (
     parse,
     validate,
 )
+from graphql.execution.values import get_directive_values
 from graphql.utilities import value_from_ast_untyped
 
-SCHEMAS = {"2025-01": Path(__file__).with_name("admin_schema_2025-01.json.gz")}
+BASE_SCHEMA = Path(__file__).with_name("admin_schema_2025-01.json.gz")
+# The versions served: each is the vendored schema with its documented changes applied.
+API_VERSION = "2026-10"
+SCHEMAS = {API_VERSION: BASE_SCHEMA}
 MAX_QUERY_COST = 1000
 MUTATION_COST = 10
 # Restore rate per plan (points/second, the page above). The bucket holds 20 seconds of restore
@@ -59,12 +66,93 @@ def admin_schema(version: str) -> GraphQLSchema:
     """The Admin API schema of ``version`` (KeyError when it is not vendored here)."""
     with gzip.open(SCHEMAS[version], "rt", encoding="utf-8") as f:
         data = json.load(f)
-    schema = build_client_schema(data["data"])
+    schema = build_client_schema(cast(Any, _api_2026(data["data"])))
     # Shopify's schema deprecates some fields of types whose interface field is not: graphql-core
     # 3.3's check of the schema itself refuses that. The schema is what Shopify serves: trusted,
     # and only the documents sent to it are validated.
     schema._validation_errors = []
     return schema
+
+
+def _api_2026(data: dict[str, Any]) -> dict[str, Any]:
+    """The 2025-01 introspection with the inventory changes Shopify made since, as its developer
+    changelog gives them (all posted 2025-12-12, under "Concurrency protection features for
+    inventory and refund mutations", shopify.dev/changelog/concurrency-protection-features):
+
+    - ``InventoryQuantityInput.changeFromQuantity: Int`` is added in 2026-01, and in 2026-04
+      ``compareQuantity`` and ``InventorySetQuantitiesInput.ignoreCompareQuantity`` are removed
+      (shopify.dev/changelog/finalizing-compare-and-swap-redesign-for-inventory-set-quantities);
+    - the ``@idempotent(key: String!)`` directive is added in 2026-01, mandatory on
+      ``inventorySetQuantities`` from 2026-04 though "it doesn't show up as mandatory at the
+      schema level" (shopify.dev/changelog/making-idempotency-mandatory-for-inventory-
+      adjustments-and-refund-mutations);
+    - ``InventorySetQuantitiesUserErrorCode`` gains ``CHANGE_FROM_QUANTITY_STALE`` and the
+      ``IDEMPOTENCY_*`` codes (shopify.dev/docs/api/admin-graphql/2026-10/enums/
+      InventorySetQuantitiesUserErrorCode) and loses ``ITEM_NOT_STOCKED_AT_LOCATION`` in
+      2026-10, when a quantity can be set at any location."""
+    schema = data["__schema"]
+    types = {t["name"]: t for t in schema["types"]}
+
+    def named(kind: str, name: str) -> dict[str, Any]:
+        return {"kind": kind, "name": name, "ofType": None}
+
+    quantity = types["InventoryQuantityInput"]
+    quantity["inputFields"] = [f for f in quantity["inputFields"] if f["name"] != "compareQuantity"]
+    quantity["inputFields"].append(
+        {
+            "name": "changeFromQuantity",
+            "description": "The current quantity to be compared against the persisted quantity "
+            "(null: no comparison). Required from 2026-04.",
+            "type": named("SCALAR", "Int"),
+            "defaultValue": None,
+            "isDeprecated": False,
+            "deprecationReason": None,
+        }
+    )
+    setter = types["InventorySetQuantitiesInput"]
+    setter["inputFields"] = [
+        f for f in setter["inputFields"] if f["name"] != "ignoreCompareQuantity"
+    ]
+    codes = types["InventorySetQuantitiesUserErrorCode"]["enumValues"]
+    # Removed in 2026-10 (shopify.dev/changelog/removal-of-itemnotstockedatlocation-error).
+    codes[:] = [c for c in codes if c["name"] != "ITEM_NOT_STOCKED_AT_LOCATION"]
+    for code in (
+        "CHANGE_FROM_QUANTITY_STALE",
+        "IDEMPOTENCY_CONCURRENT_REQUEST",
+        "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
+        "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED",
+    ):
+        codes.append(
+            {"name": code, "description": None, "isDeprecated": False, "deprecationReason": None}
+        )
+    schema["directives"].append(
+        {
+            "name": "idempotent",
+            "description": "Makes a mutation idempotent: a request repeated with the same key "
+            "returns the first one's result.",
+            "locations": ["FIELD"],
+            "args": [
+                {
+                    "name": "key",
+                    "description": None,
+                    "type": {"kind": "NON_NULL", "name": None, "ofType": named("SCALAR", "String")},
+                    "defaultValue": None,
+                    "isDeprecated": False,
+                    "deprecationReason": None,
+                }
+            ],
+        }
+    )
+    return data
+
+
+def idempotency_key(info: Any) -> str | None:
+    """The ``@idempotent(key:)`` of the field being resolved (variables substituted)."""
+    directive = info.schema.get_directive("idempotent")
+    if directive is None:
+        return None
+    values = get_directive_values(directive, info.field_nodes[0], info.variable_values)
+    return None if values is None else str(values["key"])
 
 
 @dataclass

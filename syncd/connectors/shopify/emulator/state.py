@@ -11,15 +11,21 @@ Shopify's own rules modelled here, each from its Admin API documentation (shopif
   back to ``available``: ``RETURN``, ``CANCEL`` and ``LEGACY_RESTOCK`` do, ``NO_RESTOCK`` does
   not; ``orderCancel(restock: true)`` refunds what is left with ``CANCEL``;
 - ``orderEditSetQuantity(restock:)`` gives removed units back only when asked to;
-- ``inventorySetQuantities`` with ``compareQuantity`` is a compare-and-set: a stale figure
-  fails the whole call with ``COMPARE_QUANTITY_STALE`` and writes nothing
-  (``InventorySetQuantitiesUserErrorCode``).
+- ``inventorySetQuantities`` is a compare-and-set (API 2026-04 and later, the version served):
+  each quantity must carry ``changeFromQuantity`` (explicit null: no comparison); a stale
+  figure fails the whole call with ``CHANGE_FROM_QUANTITY_STALE`` and writes nothing
+  (shopify.dev/docs/api/admin-graphql/2026-10/mutations/inventorySetQuantities and
+  ``InventorySetQuantitiesUserErrorCode``);
+- the call carries ``@idempotent(key:)``: the same key with the same input answers what the
+  first call answered and changes nothing again; with another input,
+  ``IDEMPOTENCY_KEY_PARAMETER_MISMATCH`` (shopify.dev/docs/api/usage/idempotent-requests).
 """
 
 from __future__ import annotations
 
 import base64
 import itertools
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,10 +37,12 @@ MAX_PAGE = 250  # Shopify's largest first/last on a connection
 # inventorySetQuantities takes at most this many quantities a call (Shopify's input limit on
 # list arguments, "The input array size of N is greater than the maximum allowed of 250").
 MAX_QUANTITIES = 250
-# The userError of a stale compareQuantity: the code and the text Shopify documents for it
-# (InventorySetQuantitiesUserErrorCode.COMPARE_QUANTITY_STALE, shopify.dev 2025-01).
-STALE_CODE = "COMPARE_QUANTITY_STALE"
-STALE_MESSAGE = "The compareQuantity value does not match persisted value."
+# The userError of a stale changeFromQuantity: the code and the text Shopify documents for it
+# (InventorySetQuantitiesUserErrorCode.CHANGE_FROM_QUANTITY_STALE, shopify.dev 2026-10).
+STALE_CODE = "CHANGE_FROM_QUANTITY_STALE"
+STALE_MESSAGE = "The changeFromQuantity value does not match persisted value."
+MISMATCH_CODE = "IDEMPOTENCY_KEY_PARAMETER_MISMATCH"
+MISMATCH_MESSAGE = "The same idempotency key cannot be used with different operation parameters."
 RESTOCKED = frozenset({"RETURN", "CANCEL", "LEGACY_RESTOCK"})
 
 
@@ -115,6 +123,9 @@ class ShopState:
         self.on_write: Callable[[str, int], None] | None = None  # benchmarks' write log
         self.write_log: list[tuple[float, str, int]] = []
         self.stale_refusals = 0  # inventorySetQuantities calls refused for a stale figure
+        # @idempotent keys seen: key → (the input it came with, the answer given)
+        self.idempotent: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.replayed = 0  # calls answered from an earlier call with the same key
 
     # -- catalogue and inventory ---------------------------------------------------------------
 
@@ -262,8 +273,23 @@ class ShopState:
 
     # -- inventorySetQuantities ----------------------------------------------------------------
 
-    def set_quantities(self, data: dict[str, Any]) -> dict[str, Any]:
-        """The payload of inventorySetQuantities(input: data)."""
+    def set_quantities(self, data: dict[str, Any], key: str) -> dict[str, Any]:
+        """The payload of inventorySetQuantities(input: data) @idempotent(key: key)."""
+        given = json.dumps(data, sort_keys=True)
+        seen = self.idempotent.get(key)
+        if seen is not None:
+            if seen[0] != given:
+                return {
+                    "inventoryAdjustmentGroup": None,
+                    "userErrors": [_user_error(MISMATCH_CODE, MISMATCH_MESSAGE, ["input"])],
+                }
+            self.replayed += 1
+            return seen[1]
+        answer = self._set_quantities(data)
+        self.idempotent[key] = (given, answer)
+        return answer
+
+    def _set_quantities(self, data: dict[str, Any]) -> dict[str, Any]:
         errors: list[dict[str, Any]] = []
         name = data.get("name")
         if name not in ("available", "on_hand"):
@@ -277,7 +303,6 @@ class ShopState:
         quantities = data.get("quantities") or []
         if len(quantities) > MAX_QUANTITIES:
             raise InputTooLarge(len(quantities))
-        ignore = bool(data.get("ignoreCompareQuantity"))
         planned: list[tuple[tuple[int, int], int, Variant]] = []
         for index, entry in enumerate(quantities):
             where = ["input", "quantities", str(index)]
@@ -303,15 +328,10 @@ class ShopState:
                 )
                 continue
             key = (variant.item_id, location_id)
-            if key not in self.levels or not variant.tracked:
-                errors.append(
-                    _user_error(
-                        "ITEM_NOT_STOCKED_AT_LOCATION",
-                        "The specified inventory item is not stocked at the location.",
-                        [*where, "locationId"],
-                    )
-                )
-                continue
+            # From 2026-10 "inventory quantities can now be adjusted at any location" and
+            # ITEM_NOT_STOCKED_AT_LOCATION is gone (shopify.dev/changelog/removal-of-
+            # itemnotstockedatlocation-error): a write at a location the item is not stocked at
+            # stocks it there (from 0).
             quantity = int(entry["quantity"])
             if quantity < 0 and name == "on_hand":
                 errors.append(
@@ -322,23 +342,23 @@ class ShopState:
                     )
                 )
                 continue
-            compare = entry.get("compareQuantity")
-            if not ignore:
-                if compare is None:
-                    errors.append(
-                        _user_error(
-                            "COMPARE_QUANTITY_REQUIRED",
-                            "The compareQuantity argument must be given to each quantity or "
-                            "ignored using ignoreCompareQuantity.",
-                            [*where, "compareQuantity"],
-                        )
+            if "changeFromQuantity" not in entry:
+                # "Omitting changeFromQuantity returns an error" (2026-04 and later); its code is
+                # not documented: the 2025-01 one for a missing comparison, on the new field.
+                errors.append(
+                    _user_error(
+                        "COMPARE_QUANTITY_REQUIRED",
+                        "changeFromQuantity must be given for each quantity (null: no comparison).",
+                        [*where, "changeFromQuantity"],
                     )
-                    continue
-                if int(compare) != self.levels[key]:
-                    errors.append(
-                        _user_error(STALE_CODE, STALE_MESSAGE, [*where, "compareQuantity"])
-                    )
-                    continue
+                )
+                continue
+            compare = entry["changeFromQuantity"]
+            if compare is not None and int(compare) != self.levels.get(key, 0):
+                errors.append(
+                    _user_error(STALE_CODE, STALE_MESSAGE, [*where, "changeFromQuantity"])
+                )
+                continue
             planned.append((key, quantity, variant))
         if errors:  # all or nothing
             if any(e["code"] == STALE_CODE for e in errors):
@@ -346,7 +366,7 @@ class ShopState:
             return {"inventoryAdjustmentGroup": None, "userErrors": errors}
         changes = []
         for key, quantity, variant in planned:
-            delta = quantity - self.levels[key]
+            delta = quantity - self.levels.get(key, 0)
             self.levels[key] = quantity
             changes.append({"name": name, "delta": delta, "quantityAfterChange": quantity})
             if self.on_write is not None:
