@@ -12,7 +12,7 @@ lease is surely still its (the renewal's start plus the lease, in the monotonic 
 on while the process is paused), and :func:`check_tenure` refuses such a write once less than a
 margin of it is left. A daemon woken from a pause past its lease so never sends it. What remains
 (a pause between this check and the bytes leaving, a request slower than the margin) only a shop
-with a compare-and-set closes (Shopify's ``compareQuantity``); the new holder's drift-aware
+with a compare-and-set closes (Shopify's ``changeFromQuantity``); the new holder's drift-aware
 read-back and the remembered attempts cover the rest.
 """
 
