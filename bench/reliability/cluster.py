@@ -248,8 +248,13 @@ class ClusterCampaign(Campaign):
         while left and time.monotonic() < deadline:
             # The campaign's own reads meet its faults too (a restart, a terminated backend).
             with contextlib.suppress(Exception):
-                for job, holder, epoch, current in await self.leases():
-                    if job in left and holder != f"d{victim}" and epoch > left[job] and current:
+                # Moved = held, unexpired, at a higher epoch: every takeover raises the epoch
+                # and a renewal never does, so the victim (killed or paused) cannot. By whom
+                # is not asked: a killed daemon restarted on the same machine (the same name,
+                # a new process) takes its dead predecessor's jobs at once, which is a takeover
+                # too (counting only other names missed those, and reported them as lost).
+                for job, _holder, epoch, current in await self.leases():
+                    if job in left and epoch > left[job] and current:
                         del left[job]
             if left:
                 await asyncio.sleep(0.05)

@@ -52,8 +52,8 @@ async def test_three_daemons_lose_duplicate_and_write_stale_nothing() -> None:
     # Both faults of the active daemon happened, and the standbys took over each time.
     assert result["kills"] >= 1 and result["sigstops"] >= 1, why
     assert result["takeovers"] >= 2 and not result["takeovers_missed"], why
-    # Within 10 s (the goal) unless a PostgreSQL restart of the campaign falls in the takeover:
-    # nobody can take a lease while the database is down.
-    assert result["takeover_seconds_p99"] is not None and result["takeover_seconds_p99"] < 15, why
+    # Within 10 s, the goal (a PostgreSQL restart of the campaign falling in a takeover
+    # adds its downtime: nobody can take a lease while the database is down).
+    assert result["takeover_seconds_p99"] is not None and result["takeover_seconds_p99"] < 10, why
     assert result["alert_mails"] > 0 and result["alerts_lost"] == 0, why
     assert result["final_exit_code"] == 0, why
