@@ -20,6 +20,8 @@ from syncd.ledger.sqlite import SqliteStore
 from syncd.ledger.sqlstore import SqlStore
 from syncd.testing import FakeConnector, pg, realshops, registered
 from syncd.testing.daemon import start_daemon as _start_daemon
+from syncd.testing.pg import find_binary
+from syncd.testing.pgpair import ReplicatedPair
 
 _counter = itertools.count()
 
@@ -196,3 +198,14 @@ def real_magento() -> realshops.RealShop:
 @pytest.fixture(scope="session")
 def real_woocommerce() -> realshops.RealShop:
     return realshops.real_shop("woocommerce")
+
+
+@pytest.fixture
+def pair() -> Iterator[ReplicatedPair]:
+    """A real primary PostgreSQL and its synchronous standby (issue 20's failover tests)."""
+    missing = [b for b in ("initdb", "pg_ctl", "pg_basebackup") if find_binary(b) is None]
+    if missing:
+        pytest.skip(f"PostgreSQL's {', '.join(missing)} not installed: no replicated pair")
+    replicated = ReplicatedPair().start()
+    yield replicated
+    replicated.stop()

@@ -18,7 +18,6 @@ import pytest
 from syncd.config import load_config
 from syncd.ledger import open_store
 from syncd.testing.harness import DaemonProcess, Emulator, until
-from syncd.testing.pg import find_binary
 from syncd.testing.pgpair import ReplicatedPair
 from tests.e2e.test_cluster import Cluster, _config
 from tests.e2e.test_daemon_process import onboard
@@ -26,16 +25,6 @@ from tests.e2e.test_daemon_process import onboard
 SALES = 36
 FAIL_AT = 12  # the primary dies after this many sales
 PROMOTE_AFTER = 1.0  # seconds between the primary's death and the standby's promotion
-
-
-@pytest.fixture
-def pair() -> Iterator[ReplicatedPair]:
-    missing = [b for b in ("initdb", "pg_ctl", "pg_basebackup") if find_binary(b) is None]
-    if missing:
-        pytest.skip(f"PostgreSQL's {', '.join(missing)} not installed: no replicated pair")
-    replicated = ReplicatedPair().start()
-    yield replicated
-    replicated.stop()
 
 
 @pytest.fixture

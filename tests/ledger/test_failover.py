@@ -8,31 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
-
-import pytest
 
 from syncd.domain import Document, DocumentKind
 from syncd.exceptions import LedgerError
 from syncd.ledger import ChannelInfo
 from syncd.ledger.postgres import PostgresStore
-from syncd.testing.pg import find_binary
 from syncd.testing.pgpair import ReplicatedPair
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 SALES = 120
 FAIL_AT = 40
-
-
-@pytest.fixture
-def pair() -> Iterator[ReplicatedPair]:
-    missing = [b for b in ("initdb", "pg_ctl", "pg_basebackup") if find_binary(b) is None]
-    if missing:
-        pytest.skip(f"PostgreSQL's {', '.join(missing)} not installed: no replicated pair")
-    replicated = ReplicatedPair().start()
-    yield replicated
-    replicated.stop()
 
 
 async def test_a_promoted_standby_takes_over_with_nothing_lost_or_doubled(

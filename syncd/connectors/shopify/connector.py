@@ -60,9 +60,12 @@ from syncd.connectors.shopify.queries import (
     BULK_POLL,
     BULK_RUN,
     FULFILMENT_ORDERS,
+    GONE,
+    IDEMPOTENCY,
     ORDER_LOCATIONS,
     ORDERS_QUERY,
     SET_QUANTITIES,
+    STALE,
     VARIANTS_QUERY,
 )
 from syncd.domain import Document, Rejection
@@ -81,20 +84,6 @@ REFUND_LINES = 10
 VARIANTS_PER_READ = 100  # variants per productVariants page (5 points each)
 WRITE_ATTEMPTS = 3  # compare failures on one SKU in one push before it is deferred
 WEBHOOK_IDS_KEPT = 10_000
-STALE = "CHANGE_FROM_QUANTITY_STALE"
-# Refusals of the @idempotent key itself (shopify.dev/docs/api/admin-graphql/2026-10/enums/
-# InventorySetQuantitiesUserErrorCode): nothing was written; the push is tried again later with
-# a new key.
-IDEMPOTENCY = frozenset(
-    {
-        "IDEMPOTENCY_CONCURRENT_REQUEST",
-        "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
-        "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED",
-    }
-)
-# ITEM_NOT_STOCKED_AT_LOCATION is kept for a shop pinned to a version before 2026-10.
-GONE = ("INVALID_INVENTORY_ITEM", "ITEM_NOT_STOCKED_AT_LOCATION", "NON_MUTABLE_INVENTORY_ITEM")
-
 LOCATION_ID = re.compile(r"(?:gid://shopify/Location/)?(\d+)")
 
 

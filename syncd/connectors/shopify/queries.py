@@ -74,3 +74,18 @@ BULK_LEVELS = """
     inventoryLevel(locationId: "%s") { quantities(names: ["available"]) { quantity } } }
 } } } }
 """
+
+# The userError codes of inventorySetQuantities the connector acts on.
+STALE = "CHANGE_FROM_QUANTITY_STALE"
+# Refusals of the @idempotent key itself (shopify.dev/docs/api/admin-graphql/2026-10/enums/
+# InventorySetQuantitiesUserErrorCode): nothing was written; the push is tried again later with
+# a new key.
+IDEMPOTENCY = frozenset(
+    {
+        "IDEMPOTENCY_CONCURRENT_REQUEST",
+        "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
+        "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED",
+    }
+)
+# ITEM_NOT_STOCKED_AT_LOCATION is kept for a shop pinned to a version before 2026-10.
+GONE = ("INVALID_INVENTORY_ITEM", "ITEM_NOT_STOCKED_AT_LOCATION", "NON_MUTABLE_INVENTORY_ITEM")
