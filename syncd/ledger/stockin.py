@@ -185,10 +185,16 @@ class StockInSql(SqlBase):
 
     async def settle_attempts(self, channel: str, figures: Mapping[str, int]) -> None:
         """The channel was read showing what we believe: attempts before are settled (as by an
-        acknowledged write), so that they stop widening what :meth:`written_figures` calls ours."""
+        acknowledged write), so that they stop widening what :meth:`written_figures` calls ours.
+
+        As by an acknowledgement, the attempt of the figure read keeps its mark: the read may
+        predate an own order or cancellation the pull applied since, and our write plus that
+        movement is still ours. Settled bare, a cancellation landing after the read made the
+        shop show one more than we believe, which was then adopted as a back-office edit
+        (reliability campaign with WooCommerce, seed 74: PrestaShop 207, belief 206)."""
         if figures:
             rows = [(channel, sku, figure) for sku, figure in sorted(figures.items())]
-            await self._run(lambda tx: tx.executemany("written_settled", rows))
+            await self._run(lambda tx: tx.executemany("written_acknowledged", rows))
 
     async def written_figures(self, channel: str, skus: Sequence[str]) -> dict[str, frozenset[int]]:
         """SKU → every figure ``channel`` may show because of our own writes.

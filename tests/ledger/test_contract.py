@@ -408,3 +408,24 @@ async def test_rows_changed_between_read_and_write_are_planned_again(
     finally:
         await mine.close()
         await other.close()
+
+
+async def test_a_read_that_settles_attempts_keeps_what_our_write_plus_own_sales_may_show(
+    store: SqlStore,
+) -> None:
+    """Found by the campaign with WooCommerce (seed 74): a read-back found the shop showing our
+    write (206, as believed) and settled the attempts; the shop's own cancellation, applied
+    next, put it at 207, which is still our write plus that cancellation, never a back-office
+    edit to adopt."""
+    await store.register_channels(
+        [ChannelInfo("till", "csv_till"), ChannelInfo("web", "prestashop", follows_own_sales=True)]
+    )
+    await store.apply_document(receipt("r1", {"A": 207}))
+    await store.apply_document(order("1", {"A": 1}))
+    await store.note_attempts("web", {"A": 206})  # the push of 206 starts
+    await store.ack_outbox("web", [Ack("A", 206, 206)])
+    await store.settle_attempts("web", {"A": 206})  # read back: 206, as believed
+    assert 207 not in (await store.written_figures("web", ["A"]))["A"]
+    await store.apply_document(order("1", {"A": 0}, version=2, cancelled=True))
+    assert await store.believed_figures("web", ["A"]) == {"A": 207}
+    assert 207 in (await store.written_figures("web", ["A"]))["A"]

@@ -58,10 +58,6 @@ UPDATE channel_levels SET written = COALESCE(
     json_build_array($3::int)::text)
 WHERE channel = $1 AND sku = $2;
 
--- name: written_settled
-UPDATE channel_levels SET written = json_build_array($3::int)::text
-WHERE channel = $1 AND sku = $2;
-
 -- name: last_movement
 SELECT COALESCE(max(id), 0) FROM movements;
 
