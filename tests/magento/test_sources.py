@@ -251,3 +251,12 @@ async def test_the_daemon_writes_each_location_to_its_source(
     )
     await until(lambda: emu.source_quantity("CAP", "wh") == 5)
     assert (emu.source_quantity("CAP"), emu.salable("CAP")) == (4, 9)
+
+    # Magento shows more at the warehouse than the ledger believes (what a write does when a
+    # shipment lands between its read and its write: no compare-and-set). The next pull that
+    # brings an order of that SKU reads every lane back, and the ledger's figure is written again.
+    emu.set_source_quantity("CAP", 7, "wh")
+    emu.place_order({"CAP": 1})
+    await daemon.runners["magento"].pull_once()
+    await until(lambda: emu.source_quantity("CAP", "wh") == 5)
+    assert (emu.source_quantity("CAP"), emu.salable("CAP")) == (4, 8)
