@@ -116,11 +116,17 @@ async def test_an_order_counts_at_the_first_location_until_it_ships_from_another
     first = emu.place_order({"CAP": 1})
     second = emu.place_order({"CAP": 2})
     emu.ship(second, source="wh")
+    emu.set_source_quantity("CAP", 6)
+    third = emu.place_order({"CAP": 3})
+    emu.ship(third, {"CAP": 1}, source="wh")  # in parts: 2 of its 3 units still reserved
     connector = connector_for(shop, magento_sources=SOURCES)
     async with connector:
         documents = [d async for b in connector.pull({}) for d in b.documents]
-    where = {d.doc_id: d.location for d in documents}
-    assert where == {str(first): "store", str(second): "warehouse"}
+        where = {d.doc_id: d.location for d in documents}
+        assert where == {str(first): "store", str(second): "warehouse", str(third): "store"}
+        emu.ship(third, source="wh")  # the rest: all 3 shipped from the warehouse
+        documents = [d async for b in connector.pull({}) for d in b.documents]
+        assert {d.doc_id: d.location for d in documents}[str(third)] == "warehouse"
     # without magento_sources, no location (the channel's own, as before)
     async with plain_connector(shop) as plain:
         assert {d.location async for b in plain.pull({}) for d in b.documents} == {""}

@@ -30,14 +30,17 @@ write leaves in place; a shipment landing in that window is found by the read-ba
 pull that brings it (``read_location_figures``, ChannelRunner._read_back_lanes).
 
 Orders come per channel, not per source: MSI picks the source only when the order ships. The
-ledger books an order's units at the location of the source it shipped from (most units when a
-shipment split it; ``GET shipments`` names it as ``extension_attributes.source_code``, added by
-InventoryShipping's GetListShipmentRepositoryPlugin), and, until it ships, at the reserving
-location: the location whose figure carries the reservation compensation above. When a shipment
-moves it elsewhere, the order's new version names the other location and the ledger moves its
-units there (the planner relocates a document's lines), just as Magento moved them from the
-stock's reservation to that source. This mirrors Shopify's lanes, where an order sells from the
-location Shopify assigned it (shopify/orders.py ``order_location``).
+ledger books an order's units at the location of the source it shipped from (``GET shipments``
+names it as ``extension_attributes.source_code``, added by InventoryShipping's
+GetListShipmentRepositoryPlugin), and until it ships at the reserving location, whose figure
+carries the reservation compensation above. When a shipment moves it elsewhere, the order's new
+version names the other location and the ledger moves its units there (the planner relocates a
+document's lines), just as Magento moved them from the stock's reservation to that source. This
+mirrors Shopify's lanes, where an order sells from the location Shopify assigned it
+(shopify/orders.py ``order_location``). A document has one location: an order shipped in parts
+counts where most of its units are (unshipped ones at the reserving location); the read-back
+after each pull then finds the lanes off by the rest and writes the ledger's split, which keeps
+Magento's total right.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ import structlog
 
 from syncd.connectors.base import PushItem, PushResult, PushStatus
 from syncd.connectors.magento.client import MagentoClient, MagentoSettings, qty, search_params
+from syncd.connectors.magento.orders import held_by
 from syncd.exceptions import ChannelConfigError
 from syncd.settings import TableReader
 
@@ -158,10 +162,11 @@ async def check_sources(connector: MagentoConnector, stock: int, stock_name: str
 
 
 async def shipped_locations(
-    connector: MagentoConnector, orders: Sequence[Mapping[str, Any]]
+    connector: MagentoConnector, orders: Sequence[dict[str, Any]]
 ) -> dict[str, str]:
-    """Order entity id → the ledger location it shipped from (the mapped source that shipped
-    the most of its units), for the orders of a page that shipped anything."""
+    """Order entity id → the ledger location holding most of its units, for the orders of a
+    page that shipped anything: shipped units at their source's location, units still
+    reserved (not shipped) at the first location; a tie goes to the earlier location."""
     shipped = [
         str(o.get("entity_id"))
         for o in orders
@@ -188,6 +193,13 @@ async def shipped_locations(
                 where = units.setdefault(str(shipment.get("order_id")), {})
                 where[location] = where.get(location, 0) + count
     order = list(connector.settings.sources)
+    for placed in orders:
+        oid = str(placed.get("entity_id"))
+        if oid in units:
+            held: dict[str, int] = {}
+            held_by([placed], held, count_parents=connector.settings.count_parents)
+            where = units[oid]
+            where[order[0]] = where.get(order[0], 0) + sum(held.values())
     return {
         oid: max(where, key=lambda loc: (where[loc], -order.index(loc)))
         for oid, where in units.items()
