@@ -1,11 +1,11 @@
 """``magento_sources`` against the real Magento 2.4.7-p3 (../shared/real-shops, started once per
-run by tests/realshops.py): a second MSI source is made and linked to the default stock, the
-daemon writes the ledger's two locations to the two sources, and the real shop's source
+run by tests/realshops.py): a stock of two MSI sources is made and the main website moved to it,
+the daemon writes the ledger's two locations to the two sources, and the real shop's source
 quantities and salable quantity are checked after a till sale at the first location, a web
 order, its shipment from the second source and a delivery there.
 
-The shop's state carries over between tests and runs: the source is made once and unlinked
-again at the end (its items then count nowhere), and every figure is read or set here.
+The shop's state carries over between tests and runs: the sources and the stock are made once,
+and the website goes back to the Default Stock at the end; every figure is read or set here.
 """
 
 from __future__ import annotations
@@ -32,31 +32,48 @@ from tests.realshops import RealShop
 pytestmark = [pytest.mark.realshop("magento"), pytest.mark.timeout(900)]
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-SOURCE = "syncd_wh"  # made here
+# Magento refuses any source but the Default Source on the Default Stock, and the Default
+# Source on any other stock ("Can not save link related to Default Source or Default Stock",
+# InventoryCatalog's AssignToDefaultStockDefaultSourceValidator, observed on 2.4.7-p3): several
+# sources are a stock of their own, which the website is moved to for this test and back after.
+FIRST, SECOND = "syncd_store", "syncd_wh"  # made here
+STOCK = "Syncd two sources"
 SKU = "SYNCD-MUG"
-LINK = {"stock_id": 1, "source_code": SOURCE, "priority": 2}
+WEBSITE = {"type": "website", "code": "base"}
 
 
-def link_second_source(shop: Any) -> None:
-    status, _ = shop.raw("GET", f"inventory/sources/{SOURCE}")
-    if status == 404:
-        shop.call(
-            "POST",
-            "inventory/sources",
-            {
-                "source": {
-                    "source_code": SOURCE,
-                    "name": "Syncd warehouse",
-                    "enabled": True,
-                    "country_id": "FR",
-                    "postcode": "75001",
-                }
-            },
-        )
-    shop.call("POST", "inventory/stock-source-links", {"links": [LINK]})
+def stock_of_two_sources(shop: Any) -> int:
+    """The stock of FIRST and SECOND (made once), selling on the main website now."""
+    for code in (FIRST, SECOND):
+        status, _ = shop.raw("GET", f"inventory/sources/{code}")
+        if status == 404:
+            source = {"source_code": code, "name": code, "enabled": True}
+            source.update(country_id="FR", postcode="75001")
+            shop.call("POST", "inventory/sources", {"source": source})
+    stocks = shop.call("GET", "inventory/stocks")["items"]
+    found = [s["stock_id"] for s in stocks if s["name"] == STOCK]
+    stock = {"name": STOCK, "extension_attributes": {"sales_channels": [WEBSITE]}}
+    if found:
+        stock_id = int(found[0])
+        shop.call("PUT", f"inventory/stocks/{stock_id}", {"stock": stock})
+    else:
+        stock_id = int(shop.call("POST", "inventory/stocks", {"stock": stock}))
+    links = [
+        {"stock_id": stock_id, "source_code": code, "priority": n}
+        for n, code in enumerate((FIRST, SECOND), start=1)
+    ]
+    shop.call("POST", "inventory/stock-source-links", {"links": links})
+    return stock_id
 
 
-def config(tmp: Path, real: RealShop) -> Settings:
+def website_back_to_the_default_stock(shop: Any, stock_id: int) -> None:
+    """A stock saved without a sales channel gives it back to the Default Stock (InventorySales'
+    SaveSalesChannelsLinksPlugin)."""
+    empty = {"name": STOCK, "extension_attributes": {"sales_channels": []}}
+    shop.call("PUT", f"inventory/stocks/{stock_id}", {"stock": empty})
+
+
+def config(tmp: Path, real: RealShop, stock_id: int) -> Settings:
     return settings_for(
         tmp,
         {
@@ -72,7 +89,8 @@ def config(tmp: Path, real: RealShop) -> Settings:
                     "overlap_seconds": 0,
                     "poll_seconds": 600,  # pulled by hand below
                     "locations": ["store", "warehouse"],
-                    "magento_sources": {"store": "default", "warehouse": SOURCE},
+                    "stock_id": stock_id,
+                    "magento_sources": {"store": FIRST, "warehouse": SECOND},
                 },
             },
         },
@@ -125,22 +143,27 @@ async def test_each_location_is_written_to_its_own_real_msi_source(
     shop = mgshop(real_magento).Shop(real_magento["MAGENTO_URL"])
     await asyncio.to_thread(shop.login)
 
+    stock_id = await asyncio.to_thread(stock_of_two_sources, shop)
+
     def sources() -> tuple[int, int, int]:
-        return shop.source_qty(SKU), shop.source_qty(SKU, SOURCE), shop.salable(SKU)
+        return (
+            shop.source_qty(SKU, FIRST),
+            shop.source_qty(SKU, SECOND),
+            shop.salable(SKU, stock_id),
+        )
 
     async def magento_shows(figures: tuple[int, int, int]) -> bool:
         return await asyncio.to_thread(sources) == figures
 
-    await asyncio.to_thread(link_second_source, shop)
     try:
-        await asyncio.to_thread(shop.set_source, {SKU: 10})
-        await asyncio.to_thread(shop.set_source, {SKU: 6}, SOURCE)
-        default, second, salable = await asyncio.to_thread(sources)
-        assert (default, second) == (10, 6)
-        reserved = default + second - salable  # open orders of earlier tests (seed order 1)
+        await asyncio.to_thread(shop.set_source, {SKU: 10}, FIRST)
+        await asyncio.to_thread(shop.set_source, {SKU: 6}, SECOND)
+        first, second, salable = await asyncio.to_thread(sources)
+        assert (first, second) == (10, 6)
+        reserved = first + second - salable  # open orders of earlier runs on this stock
         assert reserved >= 0
 
-        settings = config(tmp_path, real_magento)
+        settings = config(tmp_path, real_magento, stock_id)
         figures = await onboard(settings)
         assert figures == {"store": 10 - reserved, "warehouse": 6}
         fake_connector.channels["till"] = FakeChannel(figures={SKU: 10 - reserved})
@@ -156,12 +179,11 @@ async def test_each_location_is_written_to_its_own_real_msi_source(
         till.sell(Document("till", "t1", DocumentKind.TILL_RECEIPT, {SKU: 1}, T0, version=1))
         await until(lambda: magento_shows((9, 6, salable - 1)), 60)
 
-        # A web order: Magento reserves its units (no source moves); pulled, it counts at the
-        # store (not shipped yet) and nothing needs writing.
+        # A web order: Magento reserves its units on the stock (no source moves); pulled, it
+        # counts at the store (not shipped yet) and nothing needs writing.
         order = await asyncio.to_thread(shop.place_order, [(SKU, 2)])
         await magento.pull_once()
-        store_at = await daemon.store.location_stock([SKU])
-        on_hand = {r.location: r.on_hand for r in store_at}
+        on_hand = {r.location: r.on_hand for r in await daemon.store.location_stock([SKU])}
         assert on_hand == {"store": 10 - reserved - 3, "warehouse": 6}
         await magento.push_once()
         assert await asyncio.to_thread(sources) == (9, 6, salable - 3)
@@ -172,7 +194,7 @@ async def test_each_location_is_written_to_its_own_real_msi_source(
             shop.call,
             "POST",
             f"order/{order}/ship",
-            {"arguments": {"extension_attributes": {"source_code": SOURCE}}},
+            {"arguments": {"extension_attributes": {"source_code": SECOND}}},
         )
         assert await asyncio.to_thread(sources) == (9, 4, salable - 3)
         await magento.pull_once()
@@ -187,6 +209,4 @@ async def test_each_location_is_written_to_its_own_real_msi_source(
         )
         await until(lambda: magento_shows((9, 9, salable + 2)), 60)
     finally:
-        await asyncio.to_thread(
-            shop.call, "POST", "inventory/stock-source-links-delete", {"links": [LINK]}
-        )
+        await asyncio.to_thread(website_back_to_the_default_stock, shop, stock_id)
