@@ -4,8 +4,9 @@ the daemon writes the ledger's two locations to the two sources, and the real sh
 quantities and salable quantity are checked after a till sale at the first location, a web
 order, its shipment from the second source and a delivery there.
 
-The shop's state carries over between tests and runs: the sources and the stock are made once,
-and the website goes back to the Default Stock at the end; every figure is read or set here.
+The shop's state carries over between tests and runs: the sources are made once, the stock is
+deleted at the end and the website goes back to the Default Stock; every figure is read or set
+here.
 """
 
 from __future__ import annotations
@@ -68,9 +69,10 @@ def stock_of_two_sources(shop: Any) -> int:
 
 def website_back_to_the_default_stock(shop: Any, stock_id: int) -> None:
     """A stock saved without a sales channel gives it back to the Default Stock (InventorySales'
-    SaveSalesChannelsLinksPlugin)."""
+    SaveSalesChannelsLinksPlugin); then it can be deleted, as other tests expect one stock."""
     empty = {"name": STOCK, "extension_attributes": {"sales_channels": []}}
     shop.call("PUT", f"inventory/stocks/{stock_id}", {"stock": empty})
+    shop.call("DELETE", f"inventory/stocks/{stock_id}")
 
 
 def config(tmp: Path, real: RealShop, stock_id: int) -> Settings:

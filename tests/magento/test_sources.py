@@ -18,7 +18,7 @@ from syncd.config import parse_config
 from syncd.connectors.base import PushItem, PushStatus
 from syncd.connectors.magento.connector import MagentoConnector
 from syncd.domain import Document, DocumentKind
-from syncd.exceptions import ChannelConfigError, ConfigError
+from syncd.exceptions import ChannelConfigError, ConfigError, FatalError
 from syncd.ledger import Product
 from syncd.testing import FakeChannel, FakeConnector
 from syncd.testing.daemon import settings_for
@@ -70,6 +70,31 @@ def test_salable_is_the_sum_of_the_stocks_sources_less_its_reservations(shop: Sh
     assert emu.salable("CAP") == 6
     emu.source_items[("CAP", "wh")]["status"] = 0  # out of stock: counts 0 (SelectBuilder)
     assert emu.salable("CAP") == 5
+
+
+async def test_the_rest_routes_of_sources_answer_as_magento(shop: Shop) -> None:
+    async with plain_connector(shop) as connector:
+        link = {"stock_id": 1, "source_code": "wh", "priority": 2}
+        with pytest.raises(FatalError, match="Validation Failed"):  # observed on 2.4.7-p3
+            await connector.client.call(
+                "POST", "inventory/stock-source-links", body={"links": [link]}
+            )
+        await connector.client.call(
+            "POST", "inventory/sources", body={"source": {"source_code": "depot"}}
+        )
+        assert "depot" in shop.emulator.sources
+        shop.emulator.set_source_quantity("CAP", 2, "wh")
+        order = shop.emulator.place_order({"CAP": 1})
+        await connector.client.call(
+            "POST",
+            f"order/{order}/ship",
+            body={"arguments": {"extension_attributes": {"source_code": "wh"}}},
+        )
+        [shipment] = (await connector.client.call("GET", "shipments"))["items"]
+        assert shipment["order_id"] == order
+        assert shipment["extension_attributes"] == {"source_code": "wh"}
+        assert shop.emulator.source_quantity("CAP") == 5  # taken from "wh"
+        assert shop.emulator.source_quantity("CAP", "wh") == 1
 
 
 async def test_each_lane_is_written_to_its_source_the_first_carrying_the_reservations(

@@ -26,6 +26,7 @@ from syncd.connectors.emulation import (
 )
 from syncd.connectors.magento.emulator_state import (
     DEFAULT_SOURCE,
+    DEFAULT_STOCK,
     ORDER_FIELDS,
     MagentoEmulator,
     OrderHead,
@@ -368,8 +369,20 @@ async def _add_source(request: web.Request, emu: MagentoEmulator) -> web.Respons
 
 
 async def _add_stock_links(request: web.Request, emu: MagentoEmulator) -> web.Response:
-    """POST inventory/stock-source-links {"links": [{"stock_id", "source_code", "priority"}]}."""
-    for link in ((await _json_body(request)) or {}).get("links") or []:
+    """POST inventory/stock-source-links {"links": [{"stock_id", "source_code", "priority"}]}.
+    No link may name the Default Source or the Default Stock (InventoryCatalog's
+    AssignToDefaultStockDefaultSourceValidator; observed on 2.4.7-p3)."""
+    links = ((await _json_body(request)) or {}).get("links") or []
+    if any(
+        int(link["stock_id"]) == DEFAULT_STOCK or link["source_code"] == DEFAULT_SOURCE
+        for link in links
+    ):
+        refused = "Can not save link related to Default Source or Default Stock"
+        return web.json_response(
+            {"message": "Validation Failed", "errors": [{"message": refused, "parameters": []}]},
+            status=400,
+        )
+    for link in links:
         emu.add_source(str(link["source_code"]), stock=int(link["stock_id"]))
     return _msi_only(emu) or web.json_response([])
 

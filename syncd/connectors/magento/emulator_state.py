@@ -203,7 +203,12 @@ class MagentoEmulator:
             self.add_product(item.sku, item.quantity, name=item.name, parent=item.parent)
 
     def add_source(self, code: str, *, stock: int = DEFAULT_STOCK) -> None:
-        """A source (POST inventory/sources), linked to ``stock`` (stock-source-links)."""
+        """A source (POST inventory/sources), linked to ``stock`` (stock-source-links).
+
+        Magento refuses any link naming the Default Stock or the Default Source over REST (the
+        emulator's route does too): a shop with several sources sells them through a stock of
+        its own. The emulator keeps one set of reservations, the Default Stock's, so tests link
+        here to stock 1; the rules of salable are the same for any stock."""
         self.sources.add(code)
         if code not in self.stock_sources.setdefault(stock, []):
             self.stock_sources[stock].append(code)
