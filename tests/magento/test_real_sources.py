@@ -174,21 +174,22 @@ async def test_each_location_is_written_to_its_own_real_msi_source(
         assert daemon.store is not None
         magento = daemon.runners["magento"]
 
-        # A till sale at the store: its source gets the store's figure + what is reserved; the
-        # second source is left alone, and Magento sells the ledger's two locations.
-        till = daemon.runners["till"].connector
-        assert isinstance(till, FakeConnector)
-        till.sell(Document("till", "t1", DocumentKind.TILL_RECEIPT, {SKU: 1}, T0, version=1))
-        await until(lambda: magento_shows((9, 6, salable - 1)), 60)
-
         # A web order: Magento reserves its units on the stock (no source moves); pulled, it
         # counts at the store (not shipped yet) and nothing needs writing.
         order = await asyncio.to_thread(shop.place_order, [(SKU, 2)])
         await magento.pull_once()
         on_hand = {r.location: r.on_hand for r in await daemon.store.location_stock([SKU])}
-        assert on_hand == {"store": 10 - reserved - 3, "warehouse": 6}
+        assert on_hand == {"store": 10 - reserved - 2, "warehouse": 6}
         await magento.push_once()
-        assert await asyncio.to_thread(sources) == (9, 6, salable - 3)
+        assert await asyncio.to_thread(sources) == (10, 6, salable - 2)
+
+        # A till sale at the store: its source gets the store's figure + the units reserved
+        # (the order's 2 and any earlier), the second source is left alone, and Magento sells
+        # the ledger's two locations.
+        till = daemon.runners["till"].connector
+        assert isinstance(till, FakeConnector)
+        till.sell(Document("till", "t1", DocumentKind.TILL_RECEIPT, {SKU: 1}, T0, version=1))
+        await until(lambda: magento_shows((9, 6, salable - 3)), 60)
 
         # Shipped from the second source: Magento takes the units off it; pulled, the order
         # moves to the warehouse in the ledger (GET shipments names the source).

@@ -128,6 +128,12 @@ async def test_each_lane_is_written_to_its_source_the_first_carrying_the_reserva
         assert emu.source_quantity("CAP", "wh") == 2  # nothing written
         [forced] = await connector.push([PushItem("CAP", 5, 4, location="warehouse", force=True)])
         assert forced.status is PushStatus.WRITTEN and emu.source_quantity("CAP", "wh") == 5
+        # Nothing left at the store, 1 unit reserved: the store's source keeps that unit in
+        # stock (status 1), or Magento would sell 1 less than the warehouse holds.
+        emu.place_order({"CAP": 1})
+        [empty] = await connector.push([PushItem("CAP", 0, 3, location="store")])
+        assert empty.status is PushStatus.WRITTEN
+        assert (emu.source_quantity("CAP"), emu.salable("CAP")) == (1, 5)
         # no item at a source: skipped with the reason, never created
         [skipped] = await connector.push([PushItem("SHIRT-BLUE-44", 1, None, location="warehouse")])
         assert skipped.status is PushStatus.SKIPPED and "at source 'wh'" in skipped.reason
