@@ -132,7 +132,9 @@ def _check_lanes(
                     file,
                     f"{where}.{location}",
                     f"the channel sells from location {location!r}, which has no shop location",
-                    f'{location} = "gid://shopify/Location/123456789"',
+                    f'{location} = "gid://shopify/Location/123456789"'
+                    if key == "shopify_locations"
+                    else f'{location} = "<the shop\'s location for it>"',
                 )
             )
     for location in shop_map:

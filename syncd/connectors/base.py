@@ -267,6 +267,12 @@ class Connector(Generic[SettingsT]):
             figures.update({level.sku: level.quantity for level in page if level.sku in wanted})
         return figures
 
+    async def read_location_figures(self, location: str, skus: Sequence[str]) -> dict[str, int]:
+        """What a channel told each location apart shows at ``location`` for a few SKUs, read
+        back after its own orders are pulled, as read_figures is for a channel told one figure.
+        None by default: a shop whose writes compare-and-set (Shopify) never erases a sale."""
+        return {}
+
     def read_levels(self, skus: Sequence[str] | None = None) -> AsyncIterator[list[ChannelLevel]]:
         """Yield pages of every SKU's figure (or only ``skus``), comparable with `available`."""
         return _no_levels()

@@ -62,6 +62,7 @@ class ChannelRunner:
         # The same per lane, for a channel told each location apart (settings.shop_locations).
         self._lane_deferred: dict[str, dict[str, int]] = {}
         self._low: dict[str, int] = {}  # SKU → pull generation when it read lower than believed
+        self._lane_low: dict[str, dict[str, int]] = {}  # the same per lane
         # hand_edits adopt/report: SKU → (pull generation, figure, believed) when its figure
         # was first found to differ from what we believe; confirmed when found the same after
         # a complete pull since, with no push in flight.
@@ -266,6 +267,8 @@ class ChannelRunner:
             again = touched | set(self._low) | set(self._suspects)
             if again:
                 await self._read_back(sorted(again))
+        elif self.settings.push and self.connector.follows_own_sales:
+            await self._read_back_lanes(touched)  # none read for a shop with compare-and-set
         self.status.pull_generation += 1
         self._succeeded("pull")
         if applied:
@@ -295,18 +298,42 @@ class ChannelRunner:
         except ConnectorError as err:
             log.warning("read_back_failed", channel=self.name, skus=len(skus), error=str(err))
             return
-        if not figures:
-            return
-        fixed = await self.store.record_shown(self.name, figures, only_higher=True)
-        believed = await self.store.believed_figures(self.name, sorted(figures))
+        if figures:
+            self._low = await self._correct(self.name, figures, self._low)
+
+    async def _correct(
+        self, name: str, figures: dict[str, int], low: dict[str, int]
+    ) -> dict[str, int]:
+        """Record figures read back on ``name`` (the channel, or one of its lanes): a higher
+        one at once, a lower one when found lower again after a complete pull (``low``: SKU →
+        pull generation when first found lower; the new map is returned)."""
+        fixed = await self.store.record_shown(name, figures, only_higher=True)
+        believed = await self.store.believed_figures(name, sorted(figures))
         generation = self.status.pull_generation
         lower = {s: q for s, q in figures.items() if s in believed and q < believed[s]}
-        again = {s: q for s, q in lower.items() if self._low.get(s, generation) < generation}
-        self._low = {s: self._low.get(s, generation) for s in lower if s not in again}
+        again = {s: q for s, q in lower.items() if low.get(s, generation) < generation}
         if again:
-            fixed += await self.store.record_shown(self.name, again, only_lower=True)
+            fixed += await self.store.record_shown(name, again, only_lower=True)
         if fixed:
-            log.warning("channel_figure_corrected", channel=self.name, skus=fixed)
+            log.warning("channel_figure_corrected", channel=name, skus=fixed)
+        return {s: low.get(s, generation) for s in lower if s not in again}
+
+    async def _read_back_lanes(self, touched: set[str]) -> None:
+        """_read_back for a channel told each location apart whose shop has no compare-and-set
+        (Magento's sources): each lane's figures of the SKUs its orders moved, or found lower."""
+        for location in self.settings.shop_locations:
+            lane = lane_name(self.name, location)
+            low = self._lane_low.get(lane, {})
+            skus = sorted(touched | set(low))
+            if not skus:
+                continue
+            try:
+                figures = await self.connector.read_location_figures(location, skus)
+            except ConnectorError as err:
+                log.warning("read_back_failed", channel=lane, skus=len(skus), error=str(err))
+                return
+            if figures:
+                self._lane_low[lane] = await self._correct(lane, figures, low)
 
     async def _check_edits(self, skus: list[str]) -> None:
         """hand_edits adopt/report: a figure that differs from what we believe, the same way
@@ -519,7 +546,9 @@ class ChannelRunner:
                 )
                 for i in items
             ]
+            check_tenure(f"push to {lane}")
             results = await self.connector.push(push_items)
+            check_tenure(f"acknowledgement of {lane}'s push")
             acknowledged += await self._acknowledge(items, results, lane=lane)
         self._update_lag_state(depth)
         return acknowledged

@@ -7,7 +7,7 @@ import base64
 import json
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -54,6 +54,9 @@ class MagentoSettings:
     admin_order_url: str = ""
     timeout_seconds: float = 15.0
     concurrency: int = 4
+    # Ledger location → MSI source code, for a channel told each location apart
+    # ([channels.X.magento_sources], sources.py); empty: one figure, at ``source_code``.
+    sources: Mapping[str, str] = field(default_factory=dict)
 
 
 def render_message(body: Mapping[str, Any]) -> str:

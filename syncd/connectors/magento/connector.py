@@ -7,7 +7,8 @@ quantity of open orders): Magento then shows exactly ``available`` as salable, a
 order is never counted twice. Legacy stock (no MSI): ``qty = available``.
 
 The transport (token, errors, paging) is in ``client.py``; which order lines hold stock and how
-many of their units are in effect, in ``orders.py``.
+many of their units are in effect, in ``orders.py``; several sources, one per ledger location
+(``magento_sources``), in ``sources.py``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ from syncd.connectors.magento.orders import (
     is_time,
     order_document,
 )
+from syncd.connectors.magento.sources import (
+    check_sources,
+    figures_at,
+    parse_sources,
+    push_at,
+    shipped_locations,
+)
+from syncd.connectors.magento.sources import items_of as _items
 from syncd.domain import Document, Rejection
 from syncd.exceptions import ChannelConfigError, FatalError, ParseError, RetriableError
 from syncd.settings import TableReader
@@ -71,6 +80,7 @@ KNOWN_SECONDS = 300.0
 
 class MagentoConnector(Connector[MagentoSettings]):
     type: ClassVar[str] = "magento"
+    shop_locations_key: ClassVar[str] = "magento_sources"
 
     def __init__(
         self,
@@ -86,6 +96,7 @@ class MagentoConnector(Connector[MagentoSettings]):
         # SKU → (salable we left it at, its touch count then, when): see _push_msi
         self._known: dict[str, tuple[int, int, float]] = {}
         self._touches: dict[str, int] = {}  # SKU → orders seen holding it, counted by pulls
+        self._linked: list[str] | None = None  # the stock's enabled sources (magento_sources)
 
     @classmethod
     def parse_settings(
@@ -113,14 +124,18 @@ class MagentoConnector(Connector[MagentoSettings]):
         store_code = r.string("store_code", "default")
         if not re.fullmatch(r"[a-z0-9_]+", store_code or "x"):
             r.problem("store_code", f"{store_code!r} is not a store code", 'store_code = "default"')
+        mode = r.string("mode", "msi", choices=("msi", "legacy"))
+        sources = parse_sources(r, table, mode)
         settings = MagentoSettings(
             url=url,
             store_code=store_code,
             username=username,
             password=password,
             access_token=token,
-            mode=r.string("mode", "msi", choices=("msi", "legacy")),
-            source_code=r.string("source_code", "default"),
+            mode=mode,
+            source_code=r.string("source_code", "default")
+            if not sources
+            else next(iter(sources.values())),
             stock_id=r.integer("stock_id", 1, minimum=1),
             batch_size=r.integer("batch_size", 20, minimum=1, maximum=5000),
             page_size=r.integer("page_size", 100, minimum=1, maximum=300),
@@ -130,9 +145,14 @@ class MagentoConnector(Connector[MagentoSettings]):
             admin_order_url=admin_url,
             timeout_seconds=r.number("timeout_seconds", 15.0, minimum=1, maximum=300),
             concurrency=r.integer("concurrency", 4, minimum=1, maximum=32),
+            sources=sources,
         )
         r.reject_unknown()
         return (settings if url else None), issues
+
+    @classmethod
+    def shop_locations(cls, settings: Any) -> Mapping[str, str]:
+        return settings.sources if isinstance(settings, MagentoSettings) else {}
 
     async def open(self) -> None:
         await self.client.open()
@@ -150,7 +170,7 @@ class MagentoConnector(Connector[MagentoSettings]):
         )
         codes = {str(s.get("source_code")) for s in _items(data)}
         source = self.settings.source_code
-        if source not in codes:
+        if source not in codes and not self.settings.sources:
             raise ChannelConfigError(
                 f"source_code = {source!r}: Magento has no inventory source {source!r} "
                 f"(has: {', '.join(sorted(codes))})",
@@ -169,6 +189,9 @@ class MagentoConnector(Connector[MagentoSettings]):
                 f"stock_id = {stock}: Magento has no stock {stock} (has: {known})",
                 channel=self.name,
             )
+        if self.settings.sources:
+            self._linked = await check_sources(self, stock, stocks[stock])
+            return
         links = await self.client.call(
             "GET",
             "inventory/stock-source-links",
@@ -200,11 +223,16 @@ class MagentoConnector(Connector[MagentoSettings]):
             self._touch(page)  # before the ledger applies them and pushes follow
             documents: list[Document] = []
             rejections: list[Rejection] = []
+            # Told each source apart: an order sells from the location of the source it
+            # shipped from, until then from the first (sources.py).
+            shipped = await shipped_locations(self, page) if self.settings.sources else {}
+            first = next(iter(self.settings.sources), "")
             for order in page:
                 # A broken order is quarantined (a rejection, shown as a conflict), never
                 # dropped, and never stops the orders after it.
                 try:
-                    documents.append(self._document(order))
+                    where = shipped.get(str(order.get("entity_id")), first)
+                    documents.append(self._document(order, where))
                 except ParseError as err:
                     source = f"order {str(order.get('entity_id', '?'))[:40]}"
                     rejections.append(Rejection(self.name, source, None, "", "", str(err)))
@@ -221,13 +249,14 @@ class MagentoConnector(Connector[MagentoSettings]):
                 self._touches[sku] = self._touches.get(sku, 0) + 1
                 self._known.pop(sku, None)
 
-    def _document(self, order: Mapping[str, Any]) -> Document:
+    def _document(self, order: Mapping[str, Any], location: str = "") -> Document:
         return order_document(
             order,
             channel=self.name,
             count_parents=self.settings.count_parents,
             refund_returns_stock=self.settings.refund_returns_stock,
             admin_order_url=self.settings.admin_order_url,
+            location=location,
         )
 
     async def _held_by_open_orders(self) -> dict[str, int]:
@@ -355,14 +384,52 @@ class MagentoConnector(Connector[MagentoSettings]):
         found.update(zip(rest, values, strict=True))
         return {s: found[s] for s in skus}
 
+    async def salables_of(self, skus: Sequence[str]) -> dict[str, int | str]:
+        """Salable per SKU, or why Magento has none for it (sources.py)."""
+        return await self._salables(skus)
+
+    async def linked_sources(self) -> list[str]:
+        """The enabled sources linked to our stock (checked against magento_sources once)."""
+        if self._linked is None:
+            stock = self.settings.stock_id
+            self._linked = await check_sources(self, stock, f"stock {stock}")
+        return self._linked
+
+    async def read_location_figures(self, location: str, skus: Sequence[str]) -> dict[str, int]:
+        """What Magento shows for ``location``'s source (sources.figures_at), read back after
+        the channel's orders are pulled: no compare-and-set protects a write."""
+        if location not in self.settings.sources or not skus:
+            return {}
+        found = await figures_at(self, location, list(skus))
+        return {s: max(0, f[0]) for s, f in found.items() if not isinstance(f, str)}
+
     async def push(self, items: Sequence[PushItem]) -> list[PushResult]:
-        if self.settings.mode == "legacy":
+        if self.settings.sources:
+            results = await self._push_sources(items)
+        elif self.settings.mode == "legacy":
             results = await asyncio.gather(*(self._push_legacy(i) for i in items))
         else:
             results = await self._push_msi(items)
         if any(r.status is PushStatus.DEFERRED for r in results):
             self.nudge()
         return list(results)
+
+    async def _push_sources(self, items: Sequence[PushItem]) -> list[PushResult]:
+        """Each item written at its location's source (``magento_sources``)."""
+        groups: dict[str, list[PushItem]] = {}
+        for item in items:
+            if item.location not in self.settings.sources:
+                raise FatalError(
+                    f"ledger location {item.location!r} has no Magento source "
+                    f"(magento_sources of channel {self.name})",
+                    channel=self.name,
+                )
+            groups.setdefault(item.location, []).append(item)
+        done: dict[tuple[str, str], PushResult] = {}
+        for location, group in groups.items():
+            for result in await push_at(self, location, group):
+                done[(location, result.sku)] = result
+        return [done[(i.location, i.sku)] for i in items]
 
     async def _source_quantities(self, skus: Sequence[str]) -> dict[str, int]:
         sources: dict[str, int] = {}
@@ -473,7 +540,7 @@ class MagentoConnector(Connector[MagentoSettings]):
             writes[start : start + self.settings.batch_size]
             for start in range(0, len(writes), self.settings.batch_size)
         ]
-        await asyncio.gather(*(self._write_sources(batch) for batch in batches))
+        await asyncio.gather(*(self.write_sources(batch) for batch in batches))
         for item, entry, reserved in writes:
             salable = salables[item.sku]
             assert isinstance(salable, int)
@@ -498,7 +565,7 @@ class MagentoConnector(Connector[MagentoSettings]):
         else:
             self._known.pop(sku, None)
 
-    async def _write_sources(self, batch: list[tuple[PushItem, dict[str, Any], int]]) -> None:
+    async def write_sources(self, batch: list[tuple[PushItem, dict[str, Any], int]]) -> None:
         async with self._limit:
             await self.client.call(
                 "POST", "inventory/source-items", body={"sourceItems": [w[1] for w in batch]}
@@ -624,9 +691,3 @@ class MagentoConnector(Connector[MagentoSettings]):
                     )
                 )
             yield levels
-
-
-def _items(data: Any) -> list[dict[str, Any]]:
-    """The objects of a search result's ``items`` (none when it is not one)."""
-    items = data.get("items") if isinstance(data, dict) else None
-    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []

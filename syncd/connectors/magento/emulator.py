@@ -26,6 +26,7 @@ from syncd.connectors.emulation import (
 )
 from syncd.connectors.magento.emulator_state import (
     DEFAULT_SOURCE,
+    DEFAULT_STOCK,
     ORDER_FIELDS,
     MagentoEmulator,
     OrderHead,
@@ -187,9 +188,14 @@ async def _order_action(
         return web.json_response(str(emu.invoice(int(oid))))
     order = emu.orders[int(oid)]
     by_id = {i.item_id: i for i in order.items}
-    wanted = ((await _json_body(request)) or {}).get("items")  # [{order_item_id, qty}]
+    body = (await _json_body(request)) or {}
+    wanted = body.get("items")  # [{order_item_id, qty}]
     lines = {by_id[int(e["order_item_id"])].sku: int(e["qty"]) for e in wanted} if wanted else None
-    done = emu.ship(int(oid), lines)
+    extension = (body.get("arguments") or {}).get("extension_attributes") or {}
+    source = str(extension.get("source_code") or DEFAULT_SOURCE)
+    if source not in emu.sources:
+        return _error(400, "Source item not found.")
+    done = emu.ship(int(oid), lines, source)
     return web.json_response(str(done))
 
 
@@ -336,7 +342,7 @@ async def _export_salable(
         sku = product["sku"]
         if product["type_id"] != "simple":
             rows.append({"sku": sku, "qty": 0, "is_salable": True})
-        elif (sku, DEFAULT_SOURCE) in emu.source_items:
+        elif emu.assigned(sku):
             figure = emu.salable(sku)
             rows.append({"sku": sku, "qty": figure, "is_salable": figure > 0})
     return web.json_response(search(rows, dict(request.query)))
@@ -349,6 +355,42 @@ async def _stock_links(request: web.Request, emu: MagentoEmulator) -> web.Respon
         for n, source in enumerate(sources, start=1)
     ]
     return _msi_only(emu) or web.json_response(search(rows, dict(request.query)))
+
+
+async def _add_source(request: web.Request, emu: MagentoEmulator) -> web.Response:
+    """POST inventory/sources {"source": {"source_code", "name", "enabled", ...}}: [] (observed
+    answer of SourceRepository::save through REST: nothing)."""
+    source = ((await _json_body(request)) or {}).get("source") or {}
+    code = str(source.get("source_code") or "")
+    if not code:
+        return _error(400, "Validation Failed")
+    emu.sources.add(code)
+    return _msi_only(emu) or web.json_response([])
+
+
+async def _add_stock_links(request: web.Request, emu: MagentoEmulator) -> web.Response:
+    """POST inventory/stock-source-links {"links": [{"stock_id", "source_code", "priority"}]}.
+    No link may name the Default Source or the Default Stock (InventoryCatalog's
+    AssignToDefaultStockDefaultSourceValidator; observed on 2.4.7-p3)."""
+    links = ((await _json_body(request)) or {}).get("links") or []
+    if any(
+        int(link["stock_id"]) == DEFAULT_STOCK or link["source_code"] == DEFAULT_SOURCE
+        for link in links
+    ):
+        refused = "Can not save link related to Default Source or Default Stock"
+        return web.json_response(
+            {"message": "Validation Failed", "errors": [{"message": refused, "parameters": []}]},
+            status=400,
+        )
+    for link in links:
+        emu.add_source(str(link["source_code"]), stock=int(link["stock_id"]))
+    return _msi_only(emu) or web.json_response([])
+
+
+async def _shipments(request: web.Request, emu: MagentoEmulator) -> web.Response:
+    """GET shipments: each with the source it shipped from (InventoryShipping's
+    GetListShipmentRepositoryPlugin puts ``extension_attributes.source_code`` on getList)."""
+    return web.json_response(search(list(emu.shipments), dict(request.query)))
 
 
 async def _source_items(request: web.Request, emu: MagentoEmulator) -> web.Response:
@@ -431,6 +473,9 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", r"inventory/stock-source-links", _stock_links),
     ("GET", r"inventory/source-items", _source_items),
     ("POST", r"inventory/source-items", _write_source_items),
+    ("POST", r"inventory/sources", _add_source),
+    ("POST", r"inventory/stock-source-links", _add_stock_links),
+    ("GET", r"shipments", _shipments),
     ("GET", r"inventory/get-product-salable-quantity/([^/]+)/(\d+)", _salable),
     ("GET", r"inventory/export-stock-salable-qty/(website)/(base)", _export_salable),
 ]
@@ -459,7 +504,8 @@ def _admin_routes(app: web.Application) -> None:
         emulator = request.app[EMULATOR_KEY]
         oid, what = int(request.match_info["id"]), request.match_info["action"]
         if what == "ship":
-            emulator.ship(oid)
+            data = await request.json() if request.can_read_body else {}
+            emulator.ship(oid, source=str(data.get("source") or DEFAULT_SOURCE))
         elif what == "cancel":
             emulator.cancel(oid)
         elif what == "invoice":

@@ -13,6 +13,14 @@ reservation, a returned shipped one goes back on the source (InventorySales'
 ProcessRefundItems); an unshipped unit refunded without return is deducted from the source
 with its reservation (DeductSourceItemQuantityOnRefund). Legacy mode (no MSI): orders lower the
 stock item's qty directly, cancellations and returns raise it.
+
+Several sources (``add_source``): salable = Σ over the enabled sources linked to the stock of
+their quantity (0 for a source item whose status is out of stock) + the stock's reservations
+(InventoryIndexer's SelectBuilder sums ``IF(status = 0, 0, quantity)`` over the stock's enabled
+linked sources; InventorySales' GetProductSalableQty adds GetReservationsQuantity for the
+stock). Reservations are the stock's, never a source's: a shipment takes its units off the
+source it names (InventoryShipping's SourceDeductionRequestFromShipmentFactory) and compensates
+the stock's reservation; a refund puts shipped units back on the source they left.
 """
 
 from __future__ import annotations
@@ -55,6 +63,7 @@ class Order:
     created_at: str
     updated_at: str
     items: list[Item] = field(default_factory=list)
+    shipped_from: dict[str, str] = field(default_factory=dict)  # SKU → source it shipped from
 
     def parent(self, item: Item) -> Item | None:
         return next((i for i in self.items if i.item_id == item.parent_item_id), None)
@@ -92,6 +101,8 @@ class MagentoEmulator:
         self._reserved: dict[str, int] = {}  # sku → Σ its reservations (what salable reads)
         self.orders: dict[int, Order] = {}
         self.creditmemos: dict[int, CreditMemo] = {}
+        # GET shipments' rows: {entity_id, order_id, items, extension_attributes.source_code}
+        self.shipments: list[dict[str, Any]] = []
         self.sources = {DEFAULT_SOURCE}
         self.stocks = {DEFAULT_STOCK: "Default Stock"}
         self.stock_sources = {DEFAULT_STOCK: [DEFAULT_SOURCE]}
@@ -191,21 +202,36 @@ class MagentoEmulator:
         for item in items:
             self.add_product(item.sku, item.quantity, name=item.name, parent=item.parent)
 
-    def source_quantity(self, sku: str) -> int:
+    def add_source(self, code: str, *, stock: int = DEFAULT_STOCK) -> None:
+        """A source (POST inventory/sources), linked to ``stock`` (stock-source-links).
+
+        Magento refuses any link naming the Default Stock or the Default Source over REST (the
+        emulator's route does too): a shop with several sources sells them through a stock of
+        its own. The emulator keeps one set of reservations, the Default Stock's, so tests link
+        here to stock 1; the rules of salable are the same for any stock."""
+        self.sources.add(code)
+        if code not in self.stock_sources.setdefault(stock, []):
+            self.stock_sources[stock].append(code)
+
+    def source_quantity(self, sku: str, source: str = DEFAULT_SOURCE) -> int:
         if not self.msi:
             return int(self.stock_items[sku]["qty"])
-        return int(self.source_items[(sku, DEFAULT_SOURCE)]["quantity"])
+        return int(self.source_items[(sku, source)]["quantity"])
 
-    def set_source_quantity(self, sku: str, quantity: int) -> None:
-        """A hand edit in the admin."""
+    def set_source_quantity(self, sku: str, quantity: int, source: str = DEFAULT_SOURCE) -> None:
+        """A hand edit in the admin (at a source the SKU has no item at yet: one is made)."""
         if self.msi:
-            self.source_items[(sku, DEFAULT_SOURCE)]["quantity"] = quantity
+            item = self.source_items.setdefault(
+                (sku, source), {"sku": sku, "source_code": source, "quantity": 0, "status": 1}
+            )
+            item["quantity"] = quantity
+            item["status"] = int(quantity > 0)
         else:
             self.stock_items[sku]["qty"] = quantity
 
-    def _move_source(self, sku: str, delta: int) -> None:
+    def _move_source(self, sku: str, delta: int, source: str = DEFAULT_SOURCE) -> None:
         if self.msi:
-            self.source_items[(sku, DEFAULT_SOURCE)]["quantity"] += delta
+            self.source_items[(sku, source)]["quantity"] += delta
         else:
             self.stock_items[sku]["qty"] += delta
 
@@ -222,7 +248,21 @@ class MagentoEmulator:
     def salable(self, sku: str) -> int:
         if not self.msi:
             return int(self.stock_items[sku]["qty"])
-        return self.source_quantity(sku) + self.reserved(sku)
+        return self.stock_quantity(sku) + self.reserved(sku)
+
+    def stock_quantity(self, sku: str, stock: int = DEFAULT_STOCK) -> int:
+        """The stock index's quantity: Σ over the stock's sources of what each holds, 0 for an
+        item out of stock (InventoryIndexer's SelectBuilder)."""
+        total = 0
+        for source in self.stock_sources.get(stock, []):
+            item = self.source_items.get((sku, source))
+            if item is not None and int(item["status"]):
+                total += int(item["quantity"])
+        return total
+
+    def assigned(self, sku: str, stock: int = DEFAULT_STOCK) -> bool:
+        """The SKU has a source item at one of the stock's sources."""
+        return any((sku, s) in self.source_items for s in self.stock_sources.get(stock, []))
 
     # -- orders ----------------------------------------------------------------------------------
 
@@ -281,10 +321,14 @@ class MagentoEmulator:
             0, item.qty_ordered - max(item.qty_shipped, item.qty_refunded) - item.qty_canceled
         )
 
-    def ship(self, order_id: int, lines: dict[str, int] | None = None) -> int:
-        """Ship ``lines`` (SKU → units; all that is left to ship by default); the shipment's
-        id. A configurable ships on its parent line, which alone gets qty_shipped."""
+    def ship(
+        self, order_id: int, lines: dict[str, int] | None = None, source: str = DEFAULT_SOURCE
+    ) -> int:
+        """Ship ``lines`` (SKU → units; all that is left to ship by default) from ``source``;
+        the shipment's id. A configurable ships on its parent line, which alone gets
+        qty_shipped."""
         order = self.orders[order_id]
+        shipped: list[dict[str, Any]] = []
         for item in order.items:
             if not order.ships(item):
                 continue
@@ -295,11 +339,22 @@ class MagentoEmulator:
                 continue
             item.qty_shipped += qty
             sku = order.stock_line(item).sku
+            shipped.append({"sku": sku, "qty": qty, "order_item_id": item.item_id})
+            order.shipped_from.setdefault(sku, source)
             if self.msi:
-                self._move_source(sku, -qty)
+                self._move_source(sku, -qty, source)
                 self._reserve(sku, qty, "shipment_created")
         self._settle(order)
-        return next(self._ids["doc"])
+        shipment = next(self._ids["doc"])
+        self.shipments.append(
+            {
+                "entity_id": shipment,
+                "order_id": order_id,
+                "items": shipped,
+                "extension_attributes": {"source_code": source},
+            }
+        )
+        return shipment
 
     def invoice(self, order_id: int) -> int:
         order = self.orders[order_id]
@@ -373,8 +428,9 @@ class MagentoEmulator:
                 stock.qty_refunded += qty
                 memo_items.append((stock, qty))
             if stock.item_id in back:  # returned: to the salable stock
-                if self.msi:
-                    self._move_source(stock.sku, shipped)
+                if self.msi:  # back where they shipped from (ProcessRefundItems)
+                    where = order.shipped_from.get(stock.sku, DEFAULT_SOURCE)
+                    self._move_source(stock.sku, shipped, where)
                     self._reserve(stock.sku, unshipped, "creditmemo_created")
                 else:
                     self.stock_items[stock.sku]["qty"] += qty

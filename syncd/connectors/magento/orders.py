@@ -141,6 +141,7 @@ def order_document(
     count_parents: bool,
     refund_returns_stock: bool,
     admin_order_url: str,
+    location: str = "",
 ) -> Document:
     """One Magento order as the ledger's document: per SKU, the units it keeps from stock.
 
@@ -186,6 +187,7 @@ def order_document(
         cancelled=state == "canceled",
         names=names,
         url=url,
+        location=location,  # a channel told each source apart (sources.py)
     )
     problems = document.validate()  # the ledger would refuse it: say why, here
     if problems:
