@@ -350,6 +350,17 @@ class ChannelRunner:
             seen = self._suspects.get(sku)
             if seen is not None and seen[0] < generation and seen[1:] == (figure, known):
                 confirmed.append(Edit(sku, figure, known))
+                # The evidence, for whoever asks why a figure was taken for an edit.
+                log.info(
+                    "hand_edit_confirmed",
+                    channel=self.name,
+                    sku=sku,
+                    figure=figure,
+                    believed=known,
+                    ours=sorted(written.get(sku, ())),
+                    first_seen_generation=seen[0],
+                    generation=generation,
+                )
             elif seen is None or seen[1:] != (figure, known):
                 self._suspects[sku] = (generation, figure, known)
         if agreed:

@@ -198,9 +198,16 @@ class DocumentsSql(DocumentApplier):
 
         async def body(tx: Tx) -> Plan:
             skus = sorted({a.sku for a in acks})
+            # The SKUs' levels locked first, as a document's apply locks them: an apply under
+            # way is waited for, so the queued rows read next are what it left; one that comes
+            # after waits for this acknowledgement and plans with the figure it records. Read
+            # unlocked, a row an apply dropped meanwhile (planned with the figure from before
+            # this write) was taken for still queued, and nothing was pushed (PostgreSQL;
+            # tests/ledger/test_ack_race.py).
+            await tx.fetch("lock_levels", skus)
             queued = {s: int(w) for ch, s, w in await tx.fetch("outbox_for", skus) if ch == channel}
-            # Rows locked in the order a document's transaction locks them (figures shown,
-            # then the outbox; by SKU), so an ack and an apply never deadlock each other.
+            # Rows locked in the order a document's transaction locks them (levels, figures
+            # shown, then the outbox; by SKU), so an ack and an apply never deadlock each other.
             ordered = sorted(acks, key=lambda a: a.sku)
             shown = [
                 (channel, a.sku, a.shown, "pushed", now_us) for a in ordered if a.shown is not None
@@ -299,6 +306,8 @@ class DocumentsSql(DocumentApplier):
             recorded = len(chosen)
             if not chosen:
                 return Plan()
+            # Levels first, as an apply and an acknowledgement lock them (ack_outbox).
+            await tx.fetch("lock_levels", sorted(chosen))
             await tx.executemany(
                 "upsert_shown",
                 [(channel, sku, int(q), "read", now_us) for sku, q in sorted(chosen.items())],
