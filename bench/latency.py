@@ -184,7 +184,12 @@ class Run:
     def _own_overhead(self, log_path: Path) -> dict[str, Any]:
         """Till → shop latency minus the time the shop's channel spent waiting on the shop
         while pushing (its HTTP answers and its throttle: the daemon's ``shop_wait`` events,
-        logged for push calls only) within each sample's window [sale, write]."""
+        logged for push calls only) within each sample's window [sale, write].
+
+        Push calls include the edit check's reads of the shop (hand_edits adopt/report), made
+        while it holds the channel's pushes back (syncd/engine/channel.py ``_read_back``): a
+        push stalled behind a read waiting for Shopify's throttle was counted as our own time
+        (seen: ~1 s of Shopify's "own" p99 on the standard plan, no push wait logged)."""
         waits: dict[str, list[tuple[float, float]]] = defaultdict(list)
         waited: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         ingest: list[float] = []  # a till file dropped → its sales committed (till_file_applied)

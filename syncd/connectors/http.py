@@ -27,7 +27,8 @@ from syncd.ledger.fencing import check_tenure
 
 log = structlog.get_logger("syncd.http")
 
-# What the calls made in this task are for ("push" while the engine pushes a channel's figures):
+# What the calls made in this task are for ("push" while the engine pushes a channel's figures,
+# or holds its pushes back for a read of the shop, syncd/engine/channel.py's edit check):
 # each such call's time waiting on the shop (its HTTP answer, its throttle) is logged as a
 # debug event ``shop_wait``, so that a benchmark can tell syncd's own overhead from the shop's
 # (bench/latency.py --own-overhead). Nothing is logged at the usual levels.

@@ -290,8 +290,13 @@ class ChannelRunner:
         queued, so that too lasts two polls, not until the next reconciliation.
         """
         if self.settings.hand_edits != "revert":
-            async with self._push_lock:  # no push in flight: what we read is not half a write
-                await self._check_edits(skus)
+            # No push in flight: what we read is not half a write. Pushes wait meanwhile, on
+            # the shop's answers to this check (and its throttle: Shopify's bucket refills for
+            # the read while they wait): those calls are the push's waits on the shop too,
+            # tagged so (bench latency --own-overhead tells them from syncd's own time).
+            async with self._push_lock:
+                with waiting_for("push"):
+                    await self._check_edits(skus)
             return
         try:
             figures = await self.connector.read_figures(skus)

@@ -55,6 +55,10 @@ from syncd.settings import TableReader, unknown_hint
 log = structlog.get_logger("syncd.till")
 log_missed = structlog.get_logger("syncd.reconcile")  # a catch-up's findings
 INBOX_GRACE_SECONDS = 300.0  # a file waiting longer in the inbox is reported by a catch-up
+# At most this many export files, and this many bytes of them (read, then parsed one by one),
+# are applied in one commit (see CsvTillConnector.pull).
+FILES_PER_COMMIT = 200
+LOAD_BYTES = 4_000_000
 
 
 def cleaned(rejection: Rejection) -> Rejection:
@@ -407,72 +411,115 @@ class CsvTillConnector(Connector[TillSettings]):
         for path, reason in refused:
             yield self._unread(path, reason)
             self._quarantine(path, reason)
-        for path in files:
-            if not self._complete(path):
-                continue
-            try:
-                data, info = await asyncio.to_thread(
-                    safefs.read_regular, path, self.settings.max_file_bytes
+        ready = [path for path in files if self._complete(path)]
+        while ready:
+            # The files ready, read and parsed in one hop to a thread, are applied in one
+            # commit (one fsync): a till that drops a file per sale keeps up at its peak on a
+            # busy machine, and a backlog drains in a few commits, not file by file.
+            loaded = await asyncio.to_thread(self._load, ready)
+            del ready[: len(loaded)]
+            # A receipt in two of these files (a till exporting it again, changed) is applied
+            # in file order, each version in its own commit, as if the files came one by one.
+            groups: list[list[tuple[Path, ParseResult]]] = [[]]
+            receipts: set[str] = set()
+            failed: tuple[Path, OSError] | None = None
+            for path, outcome in loaded:
+                if outcome is None:
+                    continue  # gone since the listing
+                if isinstance(outcome, safefs.Refused):
+                    yield self._unread(path, outcome.reason)
+                    self._quarantine(path, outcome.reason)
+                    continue
+                if isinstance(outcome, OSError):
+                    failed = (path, outcome)  # after the files read before it are applied
+                    break
+                result = outcome
+                result.rejections[:] = [cleaned(r) for r in result.rejections]
+                result.unreadable = clean(result.unreadable)
+                cursor_key = f"file:{result.sha256}"
+                if cursors.get(cursor_key) == "done" or cursor_key in applied_now:
+                    self.counters.duplicate_files += 1
+                    log.info("till_file_already_applied", channel=self.name, file=path.name)
+                    self._move(path, self.settings.done_folder, "till done folder")
+                    continue
+                if not result.ok:
+                    self.counters.unreadable_files += 1
+                    yield Batch(
+                        cursors={cursor_key: "done"},
+                        rejections=[
+                            Rejection(self.name, path.name, None, "", "", result.unreadable)
+                        ],
+                    )
+                    self._quarantine(path, result.unreadable)
+                    continue
+                self._write_rejected(path, result)
+                applied_now.add(cursor_key)  # the same export twice in one pull: once
+                ids = {d.doc_id for d in result.documents}
+                if ids & receipts:
+                    groups.append([])
+                    receipts.clear()
+                receipts |= ids
+                groups[-1].append((path, result))
+            for group in filter(None, groups):
+                yield Batch(
+                    documents=[d for _, result in group for d in result.documents],
+                    cursors={f"file:{result.sha256}": "done" for _, result in group},
+                    rejections=[r for _, result in group for r in result.rejections],
                 )
+                # Committed: each file goes to done/, the counters move.
+                for path, result in group:
+                    self.counters.files += 1
+                    self.counters.rows += result.rows
+                    self.counters.rejected_rows += len(result.rejections)
+                    self.counters.skipped_rows += result.skipped
+                    self.counters.seen_sizes.pop(path.name, None)
+                    log.info(
+                        "till_file_applied",
+                        channel=self.name,
+                        file=path.name,
+                        preset=result.preset,
+                        receipts=len(result.documents),
+                        rejected=len(result.rejections),
+                        skipped=result.skipped,
+                    )
+                    self._move(path, self.settings.done_folder, "till done folder")
+            if failed is not None:
+                unread, error = failed
+                raise RetriableError(
+                    f"cannot read {unread}: {error.strerror or error}", channel=self.name
+                ) from error
+
+    def _load(
+        self, paths: Sequence[Path]
+    ) -> list[tuple[Path, ParseResult | safefs.Refused | OSError | None]]:
+        """The first of ``paths`` read and parsed (in a worker thread), and the next ones while
+        they add up to at most LOAD_BYTES read and FILES_PER_COMMIT files (what one commit
+        applies). Each file's outcome: its parse, why it was refused unread, the error that
+        kept it unread, or None when it is gone. Only one file's bytes are held at a time."""
+        out: list[tuple[Path, ParseResult | safefs.Refused | OSError | None]] = []
+        read = 0
+        for path in paths:
+            if out and (read >= LOAD_BYTES or len(out) >= FILES_PER_COMMIT):
+                break
+            try:
+                data, info = safefs.read_regular(path, self.settings.max_file_bytes)
             except safefs.Refused as refusal:
-                yield self._unread(path, refusal.reason)
-                self._quarantine(path, refusal.reason)
+                out.append((path, refusal))
                 continue
             except FileNotFoundError:
+                out.append((path, None))
                 continue
             except OSError as err:
-                raise RetriableError(
-                    f"cannot read {path}: {err.strerror or err}", channel=self.name
-                ) from err
+                out.append((path, err))
+                break  # the pull stops at this file: the ones after it wait for the next
+            read += len(data)
             mtime = datetime.fromtimestamp(info.st_mtime, UTC)
-            result = await asyncio.to_thread(
-                parse_bytes,
-                data,
-                path.name,
-                self.settings.parse,
-                channel=self.name,
-                fallback_time=mtime,
+            result = parse_bytes(
+                data, path.name, self.settings.parse, channel=self.name, fallback_time=mtime
             )
             del data
-            result.rejections[:] = [cleaned(r) for r in result.rejections]
-            result.unreadable = clean(result.unreadable)
-            cursor_key = f"file:{result.sha256}"
-            if cursors.get(cursor_key) == "done" or cursor_key in applied_now:
-                self.counters.duplicate_files += 1
-                log.info("till_file_already_applied", channel=self.name, file=path.name)
-                self._move(path, self.settings.done_folder, "till done folder")
-                continue
-            if not result.ok:
-                self.counters.unreadable_files += 1
-                yield Batch(
-                    cursors={cursor_key: "done"},
-                    rejections=[Rejection(self.name, path.name, None, "", "", result.unreadable)],
-                )
-                self._quarantine(path, result.unreadable)
-                continue
-            self._write_rejected(path, result)
-            applied_now.add(cursor_key)  # the same export twice in one pull: once
-            yield Batch(
-                documents=result.documents,
-                cursors={cursor_key: "done"},
-                rejections=result.rejections,
-            )
-            # Committed: the file goes to done/, the counters move.
-            self.counters.files += 1
-            self.counters.rows += result.rows
-            self.counters.rejected_rows += len(result.rejections)
-            self.counters.skipped_rows += result.skipped
-            self.counters.seen_sizes.pop(path.name, None)
-            log.info(
-                "till_file_applied",
-                channel=self.name,
-                file=path.name,
-                preset=result.preset,
-                receipts=len(result.documents),
-                rejected=len(result.rejections),
-                skipped=result.skipped,
-            )
-            self._move(path, self.settings.done_folder, "till done folder")
+            out.append((path, result))
+        return out
 
     def _unread(self, path: Path, reason: str) -> Batch:
         """The rejection of a file quarantined without being read (a link, too large)."""
