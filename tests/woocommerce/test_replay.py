@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import re
 
+import pytest
 from yarl import URL
 
 from tests.woocommerce.shop import WooShop, connector_for
@@ -24,13 +25,13 @@ REQUEST_LINE = re.compile(rb"^(GET|POST|PUT|DELETE) (\S+) HTTP/1\.1\r$", re.MULT
 
 
 class DropOneAnswer:
-    """A TCP relay to the shop that, once armed, lets the next request through, waits for the
-    first bytes of the shop's answer (the shop has taken the request) and closes the client's
-    connection instead of passing them on."""
+    """A TCP relay to the shop that, while armed, lets a request with a new nonce through, waits
+    for the first bytes of the shop's answer (the shop has taken the request) and closes the
+    client's connection instead of passing them on."""
 
     def __init__(self, url: str) -> None:
         self.target = URL(url)
-        self.armed = False
+        self.armed = 0  # answers still to drop
         self.requests: list[bytes] = []  # request targets, in the order they reached the shop
         self._server: asyncio.Server | None = None
 
@@ -46,16 +47,21 @@ class DropOneAnswer:
         host, port = self.target.host or "127.0.0.1", self.target.port or 80
         up_r, up_w = await asyncio.open_connection(host, port)
 
+        fresh = [False]  # the connection's last request carries a nonce not seen before
+
         async def upstream() -> None:
             while chunk := await client_r.read(65536):
-                self.requests += [m.group(2) for m in REQUEST_LINE.finditer(chunk)]
+                for found in REQUEST_LINE.finditer(chunk):
+                    target = found.group(2)
+                    fresh[0] = all(_nonce(t) != _nonce(target) for t in self.requests)
+                    self.requests.append(target)
                 up_w.write(chunk)
                 await up_w.drain()
 
         async def downstream() -> None:
             while chunk := await up_r.read(65536):
-                if self.armed:
-                    self.armed = False
+                if self.armed and fresh[0]:  # only our own requests' answers, never a copy's
+                    self.armed -= 1
                     return  # the answer is dropped with the connection
                 client_w.write(chunk)
                 await client_w.drain()
@@ -78,7 +84,11 @@ def _nonce(target: bytes) -> bytes:
     return found.group(1)
 
 
-async def test_a_request_sent_twice_by_the_transport_is_signed_anew(emulated: WooShop) -> None:
+@pytest.mark.parametrize("drops", [1, 2])
+async def test_a_request_sent_twice_by_the_transport_is_signed_anew(
+    emulated: WooShop, drops: int
+) -> None:
+    """``drops``: connections dropped in a row (the campaign saw two)."""
     woo = emulated
     await run(woo.product, "REPLAY", 7)
     sku = woo.sku("REPLAY")
@@ -89,12 +99,14 @@ async def test_a_request_sent_twice_by_the_transport_is_signed_anew(emulated: Wo
     try:
         assert await c.read_figures([sku]) == {sku: 7}  # a connection kept alive, used once
         relay.requests.clear()
-        relay.armed = True
+        relay.armed = drops
         assert await c.read_figures([sku]) == {sku: 7}
-        # ours, aiohttp's copy of it (refused: the same nonce), ours signed anew
-        assert len(relay.requests) == 3, relay.requests
-        first, copy, again = relay.requests
-        assert copy == first and _nonce(again) != _nonce(first)
+        # each time: ours, aiohttp's copy of it (refused: the same nonce); then ours, anew
+        assert len(relay.requests) == 2 * drops + 1, [_nonce(t) for t in relay.requests]
+        for n in range(drops):
+            first, copy = relay.requests[2 * n : 2 * n + 2]
+            assert copy == first
+        assert len({_nonce(t) for t in relay.requests[::2]}) == drops + 1
     finally:
         await c.close()
         await relay.close()

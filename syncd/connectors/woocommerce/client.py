@@ -16,8 +16,8 @@ or DELETE once more, byte for byte, when its connection drops before the answer
 (``ClientSession._request``, ``retry_persistent_connection``, aiohttp 3.14). When the shop had
 already taken the first one, the copy is refused: 401 "Invalid nonce - nonce has already been
 used." (its text translated with the site's language). So a 401 of the signature check is sent
-once more at once, signed anew; only a second refusal is an authentication error. Wrong keys
-cost one extra request; a dropped connection no longer stops the channel as if its key were
+again at once, signed anew, up to SIGNED_AGAIN times; only then is it an authentication error.
+Wrong keys cost three extra requests; a dropped connection no longer stops the channel as if its key were
 wrong (found by the reliability campaign's connection resets, issue 18).
 """
 
@@ -52,6 +52,9 @@ log = structlog.get_logger("syncd.woocommerce")
 API_PATH = "/wp-json/wc/v3"
 # The code of every refusal by the signature check (key, signature, timestamp, nonce).
 AUTH_FAILED = "woocommerce_rest_authentication_error"
+# How many times a request refused by the signature check is signed and sent again at once: a
+# connection can drop again under the copy (the reliability campaign saw two in a row).
+SIGNED_AGAIN = 3
 # WooCommerce's batch endpoints take at most 100 objects a request (WC_REST_Controller::
 # check_batch_limit, filter woocommerce_rest_batch_items_limit, default 100).
 BATCH_LIMIT = 100
@@ -162,14 +165,15 @@ class WooCommerceClient(HttpClient):
             return await super().request_once(
                 method, str(URL(url, encoded=True)), data=data, json_body=json_body, headers=sent
             )
-        try:
-            return await self._signed_once(method, url, data, json_body, sent)
-        except AuthError as err:
-            if err.code != AUTH_FAILED:
-                raise
-            # Perhaps a copy of our own request (see the module docstring): once more, anew.
-            log.info("woocommerce_signature_refused_once", channel=self.channel, error=str(err))
-            return await self._signed_once(method, url, data, json_body, sent)
+        for refused in range(SIGNED_AGAIN + 1):
+            try:
+                return await self._signed_once(method, url, data, json_body, sent)
+            except AuthError as err:
+                if err.code != AUTH_FAILED or refused == SIGNED_AGAIN:
+                    raise
+                # Perhaps a copy of our own request (see the module docstring): anew.
+                log.info("woocommerce_signature_refused", channel=self.channel, error=str(err))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _signed_once(
         self,
