@@ -13,6 +13,7 @@ import structlog
 from aiohttp import web
 
 import syncd.web.data as data
+import syncd.web.overview_charts as overview_charts
 from syncd.domain import ConflictStatus, utcnow
 from syncd.web.app import json_response, session_of, state_of, translator
 from syncd.web.auth import CSRF_HEADER
@@ -73,7 +74,7 @@ async def overview(request: web.Request) -> web.Response:
 
 async def charts(request: web.Request) -> web.Response:
     state = state_of(request)
-    found = await data.charts(state.daemon, state.history, translator(request), utcnow())
+    found = await overview_charts.charts(state.daemon, state.history, translator(request), utcnow())
     body: dict[str, Any] = {k: v for k, v in found.items() if not k.endswith("_svg")}
     return json_response(body)
 

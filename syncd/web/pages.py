@@ -10,6 +10,7 @@ import structlog
 from aiohttp import web
 
 import syncd.web.data as data
+import syncd.web.overview_charts as overview_charts
 from syncd.domain import STOCK_CHANNEL, ConflictStatus, utcnow
 from syncd.i18n import LANGUAGES
 from syncd.web.app import (
@@ -81,7 +82,7 @@ async def _overview_context(request: web.Request) -> dict[str, Any]:
     now = utcnow()
     return {
         "overview": await data.overview(state.daemon, state.history, t, now),
-        "charts": await data.charts(state.daemon, state.history, t, now),
+        "charts": await overview_charts.charts(state.daemon, state.history, t, now),
         "conflicts": await data.conflicts(
             state.daemon, t, ConflictStatus.OPEN, limit=OVERVIEW_CONFLICTS
         ),
@@ -183,7 +184,7 @@ async def partial(request: web.Request) -> web.Response:
         found = await data.conflicts(state.daemon, t, ConflictStatus.OPEN, OVERVIEW_CONFLICTS)
         context = {"conflicts": found}
     elif name == "charts":
-        context = {"charts": await data.charts(state.daemon, state.history, t, now)}
+        context = {"charts": await overview_charts.charts(state.daemon, state.history, t, now)}
     elif name == "activity":
         channel, sku = activity_filters(request)
         compact = bool(request.query.get("compact"))

@@ -10,6 +10,15 @@ signed anew, and a ``Link: rel=next`` is never followed as is: it repeats the fi
 oauth_* parameters, a used nonce. The parameters are normalised the RFC 5849 way there
 (``normalize_parameters`` + ``join_with_equals_sign``), which oauthlib produces; the JSON body of
 a write is not part of the signature (only form bodies are).
+
+A request can also be sent twice with one signature without us retrying: aiohttp sends a GET, PUT
+or DELETE once more, byte for byte, when its connection drops before the answer
+(``ClientSession._request``, ``retry_persistent_connection``, aiohttp 3.14). When the shop had
+already taken the first one, the copy is refused: 401 "Invalid nonce - nonce has already been
+used." (its text translated with the site's language). So a 401 of the signature check is sent
+once more at once, signed anew; only a second refusal is an authentication error. Wrong keys
+cost one extra request; a dropped connection no longer stops the channel as if its key were
+wrong (found by the reliability campaign's connection resets, issue 18).
 """
 
 from __future__ import annotations
@@ -41,6 +50,8 @@ from syncd.exceptions import (
 log = structlog.get_logger("syncd.woocommerce")
 
 API_PATH = "/wp-json/wc/v3"
+# The code of every refusal by the signature check (key, signature, timestamp, nonce).
+AUTH_FAILED = "woocommerce_rest_authentication_error"
 # WooCommerce's batch endpoints take at most 100 objects a request (WC_REST_Controller::
 # check_batch_limit, filter woocommerce_rest_batch_items_limit, default 100).
 BATCH_LIMIT = 100
@@ -146,13 +157,33 @@ class WooCommerceClient(HttpClient):
         if query:
             url += "?" + query
         sent = dict(headers or {})
-        if self._oauth is not None:
-            url, _, _ = self._oauth.sign(url, http_method=method)
-        else:
+        if self._oauth is None:
             sent["Authorization"] = self._basic
+            return await super().request_once(
+                method, str(URL(url, encoded=True)), data=data, json_body=json_body, headers=sent
+            )
+        try:
+            return await self._signed_once(method, url, data, json_body, sent)
+        except AuthError as err:
+            if err.code != AUTH_FAILED:
+                raise
+            # Perhaps a copy of our own request (see the module docstring): once more, anew.
+            log.info("woocommerce_signature_refused_once", channel=self.channel, error=str(err))
+            return await self._signed_once(method, url, data, json_body, sent)
+
+    async def _signed_once(
+        self,
+        method: str,
+        url: str,
+        data: bytes | str | None,
+        json_body: Any,
+        headers: Mapping[str, str],
+    ) -> HttpResponse:
+        assert self._oauth is not None
+        signed, _, _ = self._oauth.sign(url, http_method=method)
         # encoded=True: the signed query goes out byte for byte as it was signed
         return await super().request_once(
-            method, str(URL(url, encoded=True)), data=data, json_body=json_body, headers=sent
+            method, str(URL(signed, encoded=True)), data=data, json_body=json_body, headers=headers
         )
 
     async def get(

@@ -29,7 +29,9 @@ class Options:
     consumer_secret: str
     https: bool = False  # as if WordPress saw HTTPS (behind TLS): Basic auth accepted
     webhook_delay: float | None = 0.0  # seconds; None: held until /__emulator/webhooks/deliver
-    nonces: dict[str, float] = field(default_factory=dict)
+    # The nonces used, by their request's timestamp: one a second, the latest (WooCommerce keeps
+    # ``$used_nonces[ $timestamp ] = $nonce`` in the key's row, check_oauth_timestamp_and_nonce).
+    nonces: dict[int, str] = field(default_factory=dict)
     refused: int = 0  # requests answered 401
     base: str = "http://127.0.0.1"  # the shop's URL as clients reach it (webhook payloads)
 
@@ -129,17 +131,16 @@ def authenticate(request: web.Request) -> web.Response | bool:
         stamp = 0
     if abs(stamp - now) > NONCE_WINDOW:
         return error(401, "woocommerce_rest_authentication_error", "Invalid timestamp.")
-    for nonce, seen in list(options.nonces.items()):
-        if seen < now - NONCE_WINDOW:
-            del options.nonces[nonce]
     nonce = params["oauth_nonce"]
-    if nonce in options.nonces:
+    if nonce in options.nonces.values():
         return error(
             401,
             "woocommerce_rest_authentication_error",
             "Invalid nonce - nonce has already been used.",
         )
-    options.nonces[nonce] = now
+    options.nonces[stamp] = nonce
+    for seen in [t for t in options.nonces if t < now - NONCE_WINDOW]:
+        del options.nonces[seen]
     return True
 
 
