@@ -3,7 +3,7 @@ process killed at that instant): model tests prove nothing of it remains and a r
 
 Both paths a batch can take are covered: the transaction that locks and writes row by row
 (SQLite, and PostgreSQL for a batch that records a conflict) and PostgreSQL's one-statement
-``syncd_apply_plan``, run here inside a transaction that is rolled back after the statement."""
+``syncd_apply_batch``, run here inside a transaction that is rolled back after the statement."""
 
 from __future__ import annotations
 

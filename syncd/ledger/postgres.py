@@ -2,7 +2,8 @@
 
 Documents are applied through PL/pgSQL functions that only read and write rows (migration 0011):
 ``syncd_snapshot`` (every row a batch touches, as JSON), ``syncd_write_plan`` (a plan's rows) and
-``syncd_apply_plan`` (both, checked, in one statement). The planner stays in Python."""
+``syncd_apply_batch`` (both, checked, in one statement: migration 0016, which re-reads the rows
+only when some transaction committed since they were read). The planner stays in Python."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ DIALECT = "postgres"
 T = TypeVar("T")
 NOTIFY_CHANNEL = "syncd_outbox"
 _MIGRATE_LOCK = 0x5379_6E63  # pg_advisory_lock key: only one process migrates at a time
-_CHANGED = "SY001"  # syncd_apply_plan: the batch's rows changed since they were read
-_STALE = "SY002"  # syncd_apply_plan: a fenced job's lease was taken (issue 20)
+_CHANGED = "SY001"  # syncd_apply_batch: the batch's rows changed since they were read
+_STALE = "SY002"  # syncd_apply_batch: a fenced job's lease was taken (issue 20)
 
 # Errors after which the same transaction may simply be tried again.
 _TRANSIENT = (
@@ -203,8 +204,9 @@ class PostgresStore(SqlStore):
         fences: Sequence[Lease] = (),
     ) -> Plan | None:
         """Two round trips, no explicit transaction: read the batch's rows without locks, plan,
-        then ``syncd_apply_plan`` locks them, checks they are still what was planned from, and
-        writes the plan, committed with that one statement. Rows changed meanwhile (another
+        then ``syncd_apply_batch`` locks them, checks they are still what was planned from, and
+        writes the plan, committed with that one statement. The check reads the rows again only
+        when some transaction committed since they were read (one snapshot per batch otherwise). Rows changed meanwhile (another
         writer, another daemon): planned again, then left to the locking path. A plan that
         records a conflict or a rejection also takes the locking path (rare; decided in Python)."""
         keys, identifiers = batch_keys(documents)
@@ -214,10 +216,23 @@ class PostgresStore(SqlStore):
             async with self._read() as tx:
                 for attempt in range(1, self.unlocked_attempts + 1):
                     found = await tx.fetch(
-                        "snapshot", channels, ids, identifiers, self.strict_skus, False, now_us
+                        "read_snapshot", channels, ids, identifiers, self.strict_skus, now_us
                     )
-                    text: str = found[0][0]
+                    since: str = found[0][0]
+                    text: str = found[0][1]
                     snap = snapshot_from_rows(json.loads(text))
+                    # What syncd_apply_batch locks, as this snapshot named it (before the
+                    # planner changes the snapshot): its SKUs, and the identifiers it resolved.
+                    skus = sorted(snap.on_hand)
+                    idents = sorted(
+                        set(identifiers)
+                        | {
+                            key
+                            for doc_lines in snap.lines.values()
+                            for key, line in doc_lines.items()
+                            if line.sku is None
+                        }
+                    )
                     plan = plan_batch(documents, snap, now=now, settled=settled)
                     if needs_conflicts(plan) or any(
                         r.status is ApplyStatus.REJECTED for r in plan.results
@@ -244,6 +259,9 @@ class PostgresStore(SqlStore):
                             now_us,
                             seen,
                             json.dumps(rows),
+                            since,
+                            skus,
+                            idents,
                         )
                     except asyncpg.PostgresError as err:
                         if getattr(err, "sqlstate", "") == _STALE:
@@ -259,9 +277,9 @@ class PostgresStore(SqlStore):
         return None
 
     async def _apply_plan(self, tx: Tx, *args: Any) -> None:
-        """``syncd_apply_plan``: lock, check, write and commit in one statement (tests make it
+        """``syncd_apply_batch``: lock, check, write and commit in one statement (tests make it
         fail after writing, before the commit, to prove nothing of it remains)."""
-        await tx.execute("apply_plan", *args)
+        await tx.execute("apply_batch", *args)
 
     async def _notify(self, tx: Tx, channels: set[str]) -> None:
         for channel in sorted(channels):

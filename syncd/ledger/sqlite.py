@@ -53,8 +53,10 @@ _LISTS = (list, tuple, Pairs)
 
 def _rows(rows: Sequence[Sequence[Any]]) -> Sequence[Sequence[Any]]:
     """executemany's rows: most hold scalars only, passed as they are (a batch writes thousands
-    of values; converting each one was a measurable share of a transaction)."""
-    if any(isinstance(a, _LISTS) for row in rows for a in row):
+    of values; converting each one was a measurable share of a transaction). A row's values
+    come from one expression per column, so a column holds lists in every row or in none: the
+    first row tells (looking at every value was ~40 µs of a closed-loop batch of 8 sales)."""
+    if rows and any(isinstance(a, _LISTS) for a in rows[0]):
         return [[_arg(a) for a in row] for row in rows]
     return rows
 

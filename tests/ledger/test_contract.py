@@ -395,7 +395,7 @@ async def test_rows_changed_between_read_and_write_are_planned_again(
 
         async def fetch(self: _PgTx, name: str, *args: object) -> list[object]:
             rows = await original(self, name, *args)
-            if name == "snapshot" and args[4] is False and not interfered:
+            if name == "read_snapshot" and not interfered:
                 interfered.append(name)
                 await other.apply_document(till("theirs", {"HOT": 3}))
             return rows

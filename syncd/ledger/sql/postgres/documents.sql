@@ -21,8 +21,13 @@ SELECT syncd_snapshot($1::text[], $2::text[], $3::text[], $4, $5, $6);
 -- name: write_plan
 SELECT syncd_write_plan($1::jsonb, $2);
 
--- name: apply_plan
-SELECT syncd_apply_plan($1::text[], $2::text[], $3::text[], $4, $5, $6, $7::jsonb);
+-- name: read_snapshot
+-- The unlocked snapshot and the snapshot of the statement that read it (syncd_apply_batch).
+SELECT pg_current_snapshot()::text, syncd_snapshot($1::text[], $2::text[], $3::text[], $4, false, $5);
+
+-- name: apply_batch
+SELECT syncd_apply_batch($1::text[], $2::text[], $3::text[], $4, $5, $6, $7::jsonb, $8, $9::text[],
+                         $10::text[]);
 
 -- name: lock_documents
 -- (The store applies documents through syncd_snapshot; kept the same in both dialects.)
