@@ -742,6 +742,8 @@ class Campaign:
                 if not any(last.values()):
                     return time.monotonic() - started, last
                 await asyncio.sleep(0.25)
+            with contextlib.suppress(LedgerError):
+                await self._keep_evidence(store, shown)
         finally:
             await store.close()
         self._note_unconverged(shown)
@@ -762,6 +764,43 @@ class Campaign:
                 return self.o.converge_timeout + time.monotonic() - started, last
             await asyncio.sleep(0.25)
         return -1.0, last
+
+    async def _keep_evidence(self, store: Any, shown: dict[str, dict[str, int]]) -> None:
+        """Not converged: what the ledger holds about the SKUs still wrong, kept beside the
+        daemon's log as unconverged.json (a PostgreSQL campaign's database is gone after the
+        run): each SKU's level, movements, and per channel the figure shown, believed, queued,
+        and what our writes may show."""
+        want = {s: max(0, q) for s, q in self.record.model.items()}
+        skus = sorted(
+            {s for figures in shown.values() for s, q in want.items() if figures.get(s) != q}
+        )
+        if not skus:
+            return
+        channels = sorted(shown)
+        queued: dict[str, dict[str, int]] = {}
+        for channel in channels:
+            queued[channel] = {i.sku: i.wanted for i in await store.take_outbox(channel, 10_000)}
+        evidence: dict[str, Any] = {}
+        levels = await store.levels()
+        for sku in skus:
+            evidence[sku] = {
+                "model": self.record.model.get(sku),
+                "level": levels.get(sku),
+                "channels": {
+                    channel: {
+                        "shows": shown[channel].get(sku),
+                        "believed": (await store.believed_figures(channel, [sku])).get(sku),
+                        "ours": sorted((await store.written_figures(channel, [sku])).get(sku, ())),
+                        "queued": queued[channel].get(sku),
+                    }
+                    for channel in channels
+                },
+                "movements": [
+                    [m.id, m.channel, m.delta, m.doc_id, m.doc_version, str(m.recorded_at)]
+                    for m in await store.movements(sku=sku, limit=10_000)
+                ],
+            }
+        (self.folder / "unconverged.json").write_text(json.dumps(evidence, indent=1))
 
     def _note_unconverged(self, shown: dict[str, dict[str, int]]) -> None:
         want = {s: max(0, q) for s, q in self.record.model.items()}
