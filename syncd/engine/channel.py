@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -390,6 +391,11 @@ class ChannelRunner:
                 )
             elif seen is None or seen[1:] != (figure, known):
                 self._suspects[sku] = (generation, figure, known)
+        given_back = await self._given_back([e for e in confirmed if e.figure > e.believed])
+        for edit in [e for e in confirmed if e.sku in given_back]:
+            confirmed.remove(edit)
+            ours[edit.sku] = edit.figure
+            self._suspects.pop(edit.sku, None)
         if agreed:
             await self.store.settle_attempts(self.name, agreed)
         if ours:
@@ -413,6 +419,20 @@ class ChannelRunner:
             self.events.publish("hand_edit_adopted", channel=self.name, sku=sku, delta=delta)
         for sku in outcome.reported:
             self.events.publish("hand_edit_reported", channel=self.name, sku=sku)
+
+    async def _given_back(self, higher: list[Edit]) -> set[str]:
+        """The SKUs of ``higher`` (found above what we believe) that an order of this channel,
+        first seen already cancelled, holds: the shop took its units and gave them back before
+        we ever counted it. Our write landed between (written over the sale), so the shop shows
+        our write plus what the cancellation gave back: ours, written back, never adopted as a
+        back-office edit (reliability campaign with WooCommerce, seed 116). A real edit of the
+        same SKU within the window is written back too, and reported by the correction."""
+        if not higher:
+            return set()
+        since = utcnow() - timedelta(seconds=EDIT_REPULL_SECONDS)
+        return await self.store.uncounted_cancellations(
+            self.name, sorted(e.sku for e in higher), since
+        )
 
     async def _none_missed(self, edits: list[Edit]) -> list[Edit]:
         """The edits that no order the ledger missed explains: before an adoption, ask the shop

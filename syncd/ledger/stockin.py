@@ -79,6 +79,9 @@ class StockInStore(DocumentStore, ConflictStore, Protocol):
     async def written_figures(
         self, channel: str, skus: Sequence[str]
     ) -> dict[str, frozenset[int]]: ...
+    async def uncounted_cancellations(
+        self, channel: str, skus: Sequence[str], since: datetime
+    ) -> set[str]: ...
     async def kits_among(self, skus: Sequence[str]) -> set[str]: ...
     async def save_draft(self, draft: Draft) -> None: ...
     async def draft(self, draft_id: str) -> Draft | None: ...
@@ -195,6 +198,22 @@ class StockInSql(SqlBase):
         if figures:
             rows = [(channel, sku, figure) for sku, figure in sorted(figures.items())]
             await self._run(lambda tx: tx.executemany("written_acknowledged", rows))
+
+    async def uncounted_cancellations(
+        self, channel: str, skus: Sequence[str], since: datetime
+    ) -> set[str]:
+        """The SKUs among ``skus`` of ``channel``'s orders first seen, since ``since``, already
+        cancelled: orders the ledger never counted, whose units the shop took and gave back.
+        Our write may have landed between the two (written over the sale), and then the shop
+        shows what we wrote plus what the cancellation gave back: ours, not an edit (campaign
+        with WooCommerce, seed 116)."""
+        if not skus:
+            return set()
+        async with self._read() as tx:
+            rows = await tx.fetch(
+                "uncounted_cancellations", channel, sorted(set(skus)), to_us(since)
+            )
+        return {str(row[0]) for row in rows}
 
     async def written_figures(self, channel: str, skus: Sequence[str]) -> dict[str, frozenset[int]]:
         """SKU → every figure ``channel`` may show because of our own writes.

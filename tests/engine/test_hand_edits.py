@@ -198,6 +198,47 @@ async def test_a_sale_overwritten_by_our_own_push_is_not_an_edit(
     assert await edits_booked(daemon) == []
 
 
+async def test_a_sale_written_over_then_cancelled_before_we_saw_it_is_not_an_edit(
+    tmp_path: Path,
+    channels: dict[str, FakeChannel],
+    ledger_backend: tuple[str, str],  # before start_daemon: the daemon stops first
+    start_daemon: DaemonStarter,
+) -> None:
+    """Campaign with WooCommerce, seed 116: the shop sold one while our push was between its
+    read and its write (written over), then the order was cancelled and its unit given back.
+    syncd first sees the order already cancelled (nothing to count): the shop shows our write
+    plus one. That is ours to write back, not a back-office edit to adopt."""
+    daemon = await start_daemon(settings(tmp_path, ledger_backend))
+    assert daemon.store is not None
+    await opened(daemon, channels)
+    channels["shop"].push_delay = 0.5  # the shop is slow: a read, half a second, a write
+    till(daemon).sell(
+        Document("till", "t-3", DocumentKind.TILL_RECEIPT, {"CAP": 2}, datetime.now(UTC))
+    )
+    reads = channels["shop"].reads
+    await until(lambda: channels["shop"].reads > reads)  # the push has read 5 and waits
+    channels["shop"].figures["CAP"] -= 1  # a customer orders one cap: 4
+    channels["shop"].push_delay = 0.0
+    await until(lambda: channels["shop"].figures["CAP"] == 3)  # our 3 written over it
+    await asyncio.sleep(0.3)
+    channels["shop"].figures["CAP"] += 1  # the order cancelled, its cap given back: 4
+    now = datetime.now(UTC)
+    channels["shop"].documents.append(
+        Document("shop", "1061", DocumentKind.WEB_ORDER, {"CAP": 0}, now, version=2, cancelled=True)
+    )
+    shop(daemon).nudge()
+    await settle(daemon)
+    # a till sale: the push finds the shop above what we believe (4, not 3)
+    till(daemon).sell(
+        Document("till", "t-4", DocumentKind.TILL_RECEIPT, {"CAP": 1}, datetime.now(UTC))
+    )
+    await until(lambda: channels["shop"].figures["CAP"] == 2)
+    await settle(daemon)
+    assert await daemon.store.levels(["CAP"]) == {"CAP": 2}
+    assert await edits_booked(daemon) == []
+    assert channels["shop"].figures["CAP"] == 2 and channels["till"].figures["CAP"] == 2
+
+
 async def test_an_order_after_a_write_whose_answer_was_lost_is_not_an_edit(
     tmp_path: Path,
     channels: dict[str, FakeChannel],

@@ -66,3 +66,13 @@ SELECT COALESCE(max(id), 0) FROM movements;
 -- A channel's own orders and cancellations recorded after an attempt (written_figures).
 SELECT sku, id, delta FROM movements
 WHERE channel = ?1 AND sku IN (SELECT value FROM json_each(?2)) AND id > ?3 ORDER BY id;
+
+-- name: uncounted_cancellations
+-- The SKUs of a channel's orders first seen already cancelled since a time (never a movement):
+-- a shop may have given back units that our write had already written over (hand edits).
+SELECT DISTINCT l.sku FROM documents d
+JOIN document_lines l ON l.channel = d.channel AND l.doc_id = d.doc_id
+WHERE d.channel = ?1 AND d.cancelled AND d.first_us >= ?3
+  AND l.sku IN (SELECT value FROM json_each(?2))
+  AND NOT EXISTS (SELECT 1 FROM movements m
+                  WHERE m.channel = d.channel AND m.doc_id = d.doc_id AND m.sku = l.sku);
