@@ -39,6 +39,8 @@ log = structlog.get_logger("syncd.engine")
 # Before a back-office edit is adopted, the shop's orders of this many seconds are pulled again,
 # and gaps in its order ids looked for: an order the cursor passed must not be counted twice.
 EDIT_REPULL_SECONDS = 900.0
+# At most this many of a channel's latest movements name the SKUs read back at a runner's start.
+OWED_READ_BACKS = 2000
 
 
 class ChannelRunner:
@@ -68,6 +70,10 @@ class ChannelRunner:
         # was first found to differ from what we believe; confirmed when found the same after
         # a complete pull since, with no push in flight.
         self._suspects: dict[str, tuple[int, int, int]] = {}
+        # SKUs whose figure the channel's own documents moved and that were not read back since
+        # (the read failed, or a batch committed before the pull failed); None until the first
+        # pull of this runner fills it from the ledger (:meth:`_owed_read_backs`).
+        self._unread: set[str] | None = None
         self._push_lock = asyncio.Lock()  # held by a push, and by the edit check
         self._recorded_state: ChannelState | None = None
         self._cursors: dict[str, str] | None = None
@@ -218,6 +224,13 @@ class ChannelRunner:
             self._cursors = await self.store.cursors(self.name)
         cursors = dict(self._cursors)
         applied = 0
+        reads_back = (
+            self.settings.push
+            and self.connector.follows_own_sales
+            and not self.settings.shop_locations
+        )
+        if reads_back and self._unread is None:
+            self._unread = await self._owed_read_backs()
         touched: set[str] = set()
         pull = self.connector.pull(cursors)
         try:
@@ -235,6 +248,8 @@ class ChannelRunner:
                 applied += len(changed)
                 moved = {r.doc_id for r in results if r.movements}
                 touched.update(s for d in batch.documents if d.doc_id in moved for s in d.lines)
+                if self._unread is not None:
+                    self._unread |= touched  # committed: owed a read-back, even if a batch fails
                 for result in changed:
                     self.events.publish(
                         "document_applied",
@@ -260,14 +275,11 @@ class ChannelRunner:
         self.status.documents += applied
         # A channel told each location apart writes with a compare-and-set (Shopify): a sale
         # landing between a read and a write is refused by the shop, never written over.
-        if (
-            self.settings.push
-            and self.connector.follows_own_sales
-            and not self.settings.shop_locations
-        ):
-            again = touched | set(self._low) | set(self._suspects)
-            if again:
-                await self._read_back(sorted(again))
+        if reads_back:
+            assert self._unread is not None
+            again = self._unread | set(self._low) | set(self._suspects)
+            if again and await self._read_back(sorted(again)):
+                self._unread -= again
         elif self.settings.push and self.connector.follows_own_sales:
             await self._read_back_lanes(touched)  # none read for a shop with compare-and-set
         self.status.pull_generation += 1
@@ -276,8 +288,21 @@ class ChannelRunner:
             log.info("documents_applied", channel=self.name, documents=applied)
         return applied
 
-    async def _read_back(self, skus: list[str]) -> None:
-        """After the channel's own orders are applied, read what it shows for their SKUs.
+    async def _owed_read_backs(self) -> set[str]:
+        """The SKUs this runner reads back at its first pull: those of the channel's own
+        documents recorded in the last ``EDIT_REPULL_SECONDS``. A daemon stopped between a
+        pull's commit and its read-back (killed, or the job handed over) left them unread, and
+        nothing else reads them: a cancellation whose restock our write erased, pulled, makes
+        the ledger believe the shop shows one more than it does, and queues nothing (campaign,
+        PrestaShop one unit lower than the ledger until the reconciliation). Older ones were
+        read by the daemon that pulled them, or by the reconciliation after an outage."""
+        since = utcnow() - timedelta(seconds=EDIT_REPULL_SECONDS)
+        recent = await self.store.movements(channel=self.name, limit=OWED_READ_BACKS)
+        return {m.sku for m in recent if m.recorded_at >= since}
+
+    async def _read_back(self, skus: list[str]) -> bool:
+        """After the channel's own orders are applied, read what it shows for their SKUs; False
+        when the shop could not be read (the SKUs are read at the next pull).
 
         A shop has no compare-and-set: a sale that lands between a push's read and its write is
         overwritten, and the order, pulled later, makes the ledger believe the shop lowered a
@@ -297,15 +322,15 @@ class ChannelRunner:
             # tagged so (bench latency --own-overhead tells them from syncd's own time).
             async with self._push_lock:
                 with waiting_for("push"):
-                    await self._check_edits(skus)
-            return
+                    return await self._check_edits(skus)
         try:
             figures = await self.connector.read_figures(skus)
         except ConnectorError as err:
             log.warning("read_back_failed", channel=self.name, skus=len(skus), error=str(err))
-            return
+            return False
         if figures:
             self._low = await self._correct(self.name, figures, self._low)
+        return True
 
     async def _correct(
         self, name: str, figures: dict[str, int], low: dict[str, int]
@@ -341,19 +366,20 @@ class ChannelRunner:
             if figures:
                 self._lane_low[lane] = await self._correct(lane, figures, low)
 
-    async def _check_edits(self, skus: list[str]) -> None:
+    async def _check_edits(self, skus: list[str]) -> bool:
         """hand_edits adopt/report: a figure that differs from what we believe, the same way
         twice with a complete pull between (so no unpulled order or cancellation explains it)
         and no push in flight (the caller holds the push lock), was changed in the back office.
 
         Orders pulled after an adoption move the belief like any order: the adoption took only
-        the edit, never the order, so it is counted once.
+        the edit, never the order, so it is counted once. False: the shop could not be read.
+        A suspect stays one (read at every pull) until it is settled.
         """
         try:
             figures = await self.connector.read_figures(skus)
         except ConnectorError as err:
             log.warning("read_back_failed", channel=self.name, skus=len(skus), error=str(err))
-            return
+            return False
         believed = await self.store.believed_figures(self.name, sorted(figures))
         written = await self.store.written_figures(self.name, sorted(figures))
         generation = self.status.pull_generation
@@ -402,10 +428,10 @@ class ChannelRunner:
             fixed = await self.store.record_shown(self.name, ours)
             log.warning("channel_figure_corrected", channel=self.name, skus=fixed)
         if not confirmed:
-            return
+            return True
         confirmed = await self._none_missed(confirmed)
         if not confirmed:
-            return
+            return True
         outcome = await settle_edits(
             self.store,
             self.name,
@@ -419,6 +445,7 @@ class ChannelRunner:
             self.events.publish("hand_edit_adopted", channel=self.name, sku=sku, delta=delta)
         for sku in outcome.reported:
             self.events.publish("hand_edit_reported", channel=self.name, sku=sku)
+        return True
 
     async def _given_back(self, higher: list[Edit]) -> set[str]:
         """The SKUs of ``higher`` (found above what we believe) that an order of this channel,

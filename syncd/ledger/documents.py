@@ -14,6 +14,7 @@ from syncd.domain import (
     ConflictKind,
     ConflictStatus,
     Document,
+    Movement,
     Rejection,
     utcnow,
 )
@@ -67,6 +68,14 @@ class DocumentStore(Protocol):
     # levels and figures
     async def levels(self, skus: Sequence[str] | None = None) -> dict[str, int]: ...
     async def movement_totals(self) -> tuple[int, int]: ...
+    async def movements(  # newest first (StatusSql); a channel's own: what to read back
+        self,
+        *,
+        sku: str | None = None,
+        channel: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[Movement]: ...
     async def channel_figures(self, sku: str) -> list[ChannelFigure]: ...
 
     # outbox

@@ -44,6 +44,7 @@ class FakeChannel:
     answer_delay: float = 0.0  # after a push has written, before its answer arrives
     reads: int = 0  # pushes that have read the figures (then wait push_delay, then write)
     read_gate: asyncio.Event | None = None  # while set and not set(), a read of levels waits
+    fail_read: ConnectorError | None = None  # raised by every read of levels while set
 
 
 class FakeConnector(Connector[dict[str, Any]]):
@@ -131,6 +132,8 @@ class FakeConnector(Connector[dict[str, Any]]):
     ) -> AsyncIterator[list[ChannelLevel]]:
         if self.state.read_gate is not None:
             await self.state.read_gate.wait()
+        if self.state.fail_read is not None:
+            raise self.state.fail_read
         wanted = (
             self.state.figures if skus is None else {s: self.state.figures.get(s, 0) for s in skus}
         )

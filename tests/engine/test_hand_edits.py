@@ -334,3 +334,84 @@ async def test_revert_writes_the_ledger_figure_back(
     await until(lambda: channels["shop"].figures["CAP"] == 4)
     assert await edits_booked(daemon) == []
     assert await daemon.store.levels(["CAP"]) == {"CAP": 4}
+
+
+async def erase_a_restock(daemon: ServedDaemon, channels: dict[str, FakeChannel]) -> None:
+    """The mirror race (campaign, PrestaShop one unit lower than the ledger): the shop's order
+    1090 of one cap is counted (4); a till sale of one makes syncd push 3; the order is
+    cancelled in the shop while the push is between its read and its write, and the write of
+    3 erases the cap the cancellation gave back. The cancellation is not pulled yet."""
+    assert daemon.store is not None
+    shop(daemon).sell(order("1090", {"CAP": 1}))
+    await until(lambda: channels["till"].figures["CAP"] == 4)
+    channels["shop"].push_delay = 0.5  # the shop is slow: a read, half a second, a write
+    till(daemon).sell(
+        Document("till", "t-9", DocumentKind.TILL_RECEIPT, {"CAP": 1}, datetime.now(UTC))
+    )
+    reads = channels["shop"].reads
+    await until(lambda: channels["shop"].reads > reads)  # the push has read 4 and waits
+    channels["shop"].figures["CAP"] += 1  # order 1090 cancelled: its cap given back (5)
+    channels["shop"].push_delay = 0.0
+    await until(lambda: channels["shop"].figures["CAP"] == 3)  # our 3 written over it
+    await until(lambda: channels["till"].figures["CAP"] == 3)
+
+
+def cancelled_1090() -> Document:
+    now = datetime.now(UTC)
+    return Document("shop", "1090", DocumentKind.WEB_ORDER, {"CAP": 0}, now, 2, cancelled=True)
+
+
+async def test_a_read_back_that_failed_is_made_at_a_later_pull(
+    tmp_path: Path,
+    channels: dict[str, FakeChannel],
+    ledger_backend: tuple[str, str],  # before start_daemon: the daemon stops first
+    start_daemon: DaemonStarter,
+) -> None:
+    """The cancellation pulled, the ledger believes the shop shows 3 + 1 and queues nothing:
+    only the read-back after that pull can find the shop at 3. When that read fails (the shop
+    answers 500, the connection drops), the SKU is read back at a later pull, not forgotten
+    until the next reconciliation."""
+    daemon = await start_daemon(settings(tmp_path, ledger_backend))
+    assert daemon.store is not None
+    await opened(daemon, channels)
+    await erase_a_restock(daemon, channels)
+    channels["shop"].fail_read = ConnectorError("500 Internal Server Error")
+    channels["shop"].documents.append(cancelled_1090())
+    shop(daemon).nudge()
+    await until(lambda: channels["till"].figures["CAP"] == 4)  # pulled: the ledger has 4
+    await settle(daemon)
+    assert channels["shop"].figures["CAP"] == 3  # nothing could be read
+    channels["shop"].fail_read = None
+    await until(lambda: channels["shop"].figures["CAP"] == 4)
+    await settle(daemon)
+    assert await daemon.store.levels(["CAP"]) == {"CAP": 4}
+    assert await edits_booked(daemon) == []
+
+
+async def test_a_read_back_cut_short_by_a_stop_is_made_by_the_next_daemon(
+    tmp_path: Path,
+    channels: dict[str, FakeChannel],
+    ledger_backend: tuple[str, str],  # before start_daemon: the daemon stops first
+    start_daemon: DaemonStarter,
+) -> None:
+    """The same race, and the daemon stops (killed, in the campaign) after the pull of the
+    cancellation committed, before its read-back: the next daemon reads the channel's recently
+    moved SKUs back at its first pull. Nothing else would: the cursor is past the order."""
+    daemon = await start_daemon(settings(tmp_path, ledger_backend))
+    assert daemon.store is not None
+    await opened(daemon, channels)
+    await erase_a_restock(daemon, channels)
+    gate = asyncio.Event()
+    channels["shop"].read_gate = gate  # the read-back waits here until the daemon is gone
+    channels["shop"].documents.append(cancelled_1090())
+    shop(daemon).nudge()
+    await until(lambda: channels["till"].figures["CAP"] == 4)  # pulled: the ledger has 4
+    await daemon.stop()
+    channels["shop"].read_gate = None
+    assert channels["shop"].figures["CAP"] == 3
+    again = await start_daemon(settings(tmp_path, ledger_backend))
+    assert again.store is not None
+    await until(lambda: channels["shop"].figures["CAP"] == 4)
+    await settle(again)
+    assert await again.store.levels(["CAP"]) == {"CAP": 4}
+    assert await edits_booked(again) == []
