@@ -103,6 +103,9 @@ class Record:
     cancels: int = 0
     orders: list[tuple[str, int, dict[str, int]]] = field(default_factory=list)
     orders_by_shop: Counter[str] = field(default_factory=Counter)
+    # (wall-clock time, shop, order id, "order" | "cancel", lines): read beside the shops'
+    # write logs and the daemon's when a run does not converge (unconverged.json).
+    web_log: list[tuple[float, str, int, str, dict[str, int]]] = field(default_factory=list)
 
     def take(self, channel: str, lines: dict[str, int], sign: int = -1) -> None:
         for sku, qty in lines.items():
@@ -277,6 +280,7 @@ class Campaign:
             proxy = FaultProxy("127.0.0.1", port, random.Random(self.rng.random()))
             await proxy.start()
             self.proxies[kind] = proxy
+            await self.admin(kind, "POST", "writes")  # each write syncd makes, with its time
         dsn = ""
         if self.o.store == "postgres":
             self.pg = PgCluster()
@@ -521,6 +525,7 @@ class Campaign:
                 await self.admin(ckind, "POST", f"orders/{oid}/cancel")
             rec.take(cchannel, lines, sign=+1)
             rec.cancels += 1
+            rec.web_log.append((time.time(), ckind, oid, "cancel", lines))
             return
         skus = self.rng.sample(sorted(rec.model), self.rng.randint(1, 2))
         lines = dict.fromkeys(skus, 1)
@@ -529,6 +534,7 @@ class Campaign:
         rec.web_orders += 1
         rec.orders_by_shop[kind] += 1
         rec.orders.append((kind, int(answer["id"]), lines))
+        rec.web_log.append((time.time(), kind, int(answer["id"]), "order", lines))
 
     async def traffic(self) -> None:
         started = time.monotonic()
@@ -782,6 +788,7 @@ class Campaign:
             queued[channel] = {i.sku: i.wanted for i in await store.take_outbox(channel, 10_000)}
         evidence: dict[str, Any] = {}
         levels = await store.levels()
+        writes = {kind: await self.admin(kind, "GET", "writes") for kind in self.shops}
         for sku in skus:
             evidence[sku] = {
                 "model": self.record.model.get(sku),
@@ -799,8 +806,29 @@ class Campaign:
                     [m.id, m.channel, m.delta, m.doc_id, m.doc_version, str(m.recorded_at)]
                     for m in await store.movements(sku=sku, limit=10_000)
                 ],
+                "shops": self._timeline(sku, writes),
             }
         (self.folder / "unconverged.json").write_text(json.dumps(evidence, indent=1))
+
+    def _timeline(self, sku: str, writes: dict[str, list[list[Any]]]) -> list[list[Any]]:
+        """What reached the shops for a SKU, oldest first, at wall-clock times (UTC, as in the
+        daemon's log and the movements): each figure syncd wrote to a shop, each web order and
+        cancellation the generator made there (the shop moved its own figure by its lines)."""
+        events: list[tuple[float, str, str, int]] = [
+            (float(t), CHANNELS[kind], "written", int(qty))
+            for kind, rows in writes.items()
+            for t, written_sku, qty in rows
+            if written_sku == sku
+        ]
+        events += [
+            (t, CHANNELS[kind], f"{action} {oid}", lines[sku])
+            for t, kind, oid, action, lines in self.record.web_log
+            if sku in lines
+        ]
+        return [
+            [datetime.fromtimestamp(t, UTC).isoformat(), channel, what, units]
+            for t, channel, what, units in sorted(events)
+        ]
 
     def _note_unconverged(self, shown: dict[str, dict[str, int]]) -> None:
         want = {s: max(0, q) for s, q in self.record.model.items()}

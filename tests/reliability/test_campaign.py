@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bench.reliability.campaign import Options, run_campaign
+from bench.reliability.campaign import Campaign, Options, run_campaign
 
 SECONDS = float(os.environ.get("SYNCD_CAMPAIGN_SECONDS", "40"))
 
@@ -42,3 +44,26 @@ async def test_short_campaign_loses_and_duplicates_nothing(store: str) -> None:
     assert result["loop_crashes"] == 0, why("loop_crashes", "crashes")
     assert result["kills"] >= 3 and result["faults_injected"] >= 20, result
     assert result["bad_rows_rejected"] >= result["bad_rows"] > 0, result
+
+
+def test_an_unconverged_sku_s_timeline_holds_our_writes_and_the_shops_orders_in_order(
+    tmp_path: Path,
+) -> None:
+    """unconverged.json's "shops": what reached the shops for the SKU (our writes, the
+    generator's orders and cancellations), oldest first, at the daemon log's UTC times."""
+    campaign = Campaign(Options(woocommerce=True, workdir=tmp_path))
+    campaign.record.web_log = [
+        (100.0, "prestashop", 7, "order", {"SKU-A": 1, "SKU-B": 1}),
+        (103.0, "prestashop", 7, "cancel", {"SKU-A": 1, "SKU-B": 1}),
+        (104.0, "woocommerce", 9, "order", {"SKU-B": 2}),
+    ]
+    writes: dict[str, list[list[Any]]] = {
+        "prestashop": [[101.5, "SKU-A", 142], [102.0, "SKU-B", 10]],
+        "woocommerce": [[99.0, "SKU-A", 141]],
+    }
+    assert campaign._timeline("SKU-A", writes) == [
+        ["1970-01-01T00:01:39+00:00", "woo", "written", 141],
+        ["1970-01-01T00:01:40+00:00", "webshop", "order 7", 1],
+        ["1970-01-01T00:01:41.500000+00:00", "webshop", "written", 142],
+        ["1970-01-01T00:01:43+00:00", "webshop", "cancel 7", 1],
+    ]
