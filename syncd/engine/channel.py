@@ -41,6 +41,7 @@ log = structlog.get_logger("syncd.engine")
 EDIT_REPULL_SECONDS = 900.0
 # At most this many of a channel's latest movements name the SKUs read back at a runner's start.
 OWED_READ_BACKS = 2000
+LOGGED_FIGURES = 20  # SKUs named in one channel_figure_corrected event
 
 
 class ChannelRunner:
@@ -298,7 +299,10 @@ class ChannelRunner:
         read by the daemon that pulled them, or by the reconciliation after an outage."""
         since = utcnow() - timedelta(seconds=EDIT_REPULL_SECONDS)
         recent = await self.store.movements(channel=self.name, limit=OWED_READ_BACKS)
-        return {m.sku for m in recent if m.recorded_at >= since}
+        owed = {m.sku for m in recent if m.recorded_at >= since}
+        if owed:
+            log.info("read_backs_owed", channel=self.name, skus=len(owed))
+        return owed
 
     async def _read_back(self, skus: list[str]) -> bool:
         """After the channel's own orders are applied, read what it shows for their SKUs; False
@@ -426,7 +430,9 @@ class ChannelRunner:
             await self.store.settle_attempts(self.name, agreed)
         if ours:
             fixed = await self.store.record_shown(self.name, ours)
-            log.warning("channel_figure_corrected", channel=self.name, skus=fixed)
+            # The evidence: each SKU's figure read (one of ours) and what we believed.
+            found = {s: [q, believed.get(s)] for s, q in sorted(ours.items())[:LOGGED_FIGURES]}
+            log.warning("channel_figure_corrected", channel=self.name, skus=fixed, found=found)
         if not confirmed:
             return True
         confirmed = await self._none_missed(confirmed)

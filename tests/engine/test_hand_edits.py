@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from syncd.cli.run import ServedDaemon
 from syncd.domain import STOCK_CHANNEL, ConflictKind, Document, DocumentKind
@@ -409,9 +410,14 @@ async def test_a_read_back_cut_short_by_a_stop_is_made_by_the_next_daemon(
     await daemon.stop()
     channels["shop"].read_gate = None
     assert channels["shop"].figures["CAP"] == 3
-    again = await start_daemon(settings(tmp_path, ledger_backend))
-    assert again.store is not None
-    await until(lambda: channels["shop"].figures["CAP"] == 4)
-    await settle(again)
+    with capture_logs() as logs:
+        again = await start_daemon(settings(tmp_path, ledger_backend))
+        assert again.store is not None
+        await until(lambda: channels["shop"].figures["CAP"] == 4)
+        await settle(again)
+    owed = [e for e in logs if e["event"] == "read_backs_owed" and e["channel"] == "shop"]
+    assert [e["skus"] for e in owed] == [1]  # CAP, the SKU the shop's documents moved
+    corrected = [e for e in logs if e["event"] == "channel_figure_corrected"]
+    assert [e["found"] for e in corrected] == [{"CAP": [3, 4]}]  # read 3 (ours), believed 4
     assert await again.store.levels(["CAP"]) == {"CAP": 4}
     assert await edits_booked(again) == []
