@@ -336,7 +336,14 @@ class PrestaShopEmulator:
         return oid
 
     def set_order_state(self, order_id: int, state: str | int) -> None:
-        """OrderHistory::changeIdOrderState: stock back into cancelled/error, out again after."""
+        """OrderHistory::changeIdOrderState: stock back into cancelled/error, out again after.
+
+        PrestaShop (classes/order/OrderHistory.php, changeIdOrderState) gives back the row's
+        product_quantity through StockAvailable::updateQuantity, which reads the row, adds, and
+        saves the whole object (src/Core/Stock/StockManager.php, updateQuantity): not atomic, so
+        a write of ours landing between its read and its save is lost in the real shop. Here
+        the restock is atomic; a write of ours after it erases it, as in the shop (the mirror
+        race the read-back after a pull finds: tests/engine/test_hand_edits.py)."""
         order = self.orders[order_id]
         new = STATES[state] if isinstance(state, str) else int(state)
         if new not in STATE_FLAGS:
