@@ -362,17 +362,19 @@ def cancelled_1090() -> Document:
     return Document("shop", "1090", DocumentKind.WEB_ORDER, {"CAP": 0}, now, 2, cancelled=True)
 
 
+@pytest.mark.parametrize("mode", ["adopt", "revert"])
 async def test_a_read_back_that_failed_is_made_at_a_later_pull(
     tmp_path: Path,
     channels: dict[str, FakeChannel],
     ledger_backend: tuple[str, str],  # before start_daemon: the daemon stops first
     start_daemon: DaemonStarter,
+    mode: str,
 ) -> None:
     """The cancellation pulled, the ledger believes the shop shows 3 + 1 and queues nothing:
     only the read-back after that pull can find the shop at 3. When that read fails (the shop
     answers 500, the connection drops), the SKU is read back at a later pull, not forgotten
     until the next reconciliation."""
-    daemon = await start_daemon(settings(tmp_path, ledger_backend))
+    daemon = await start_daemon(settings(tmp_path, ledger_backend, mode))
     assert daemon.store is not None
     await opened(daemon, channels)
     await erase_a_restock(daemon, channels)
