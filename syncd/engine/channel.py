@@ -225,11 +225,7 @@ class ChannelRunner:
             self._cursors = await self.store.cursors(self.name)
         cursors = dict(self._cursors)
         applied = 0
-        reads_back = (
-            self.settings.push
-            and self.connector.follows_own_sales
-            and not self.settings.shop_locations
-        )
+        reads_back = self.settings.push and self.connector.follows_own_sales
         if reads_back and self._unread is None:
             self._unread = await self._owed_read_backs()
         touched: set[str] = set()
@@ -274,15 +270,18 @@ class ChannelRunner:
             if close is not None:
                 await close()
         self.status.documents += applied
-        # A channel told each location apart writes with a compare-and-set (Shopify): a sale
-        # landing between a read and a write is refused by the shop, never written over.
         if reads_back:
             assert self._unread is not None
-            again = self._unread | set(self._low) | set(self._suspects)
-            if again and await self._read_back(sorted(again)):
-                self._unread -= again
-        elif self.settings.push and self.connector.follows_own_sales:
-            await self._read_back_lanes(touched)  # none read for a shop with compare-and-set
+            owed = set(self._unread)
+            if self.settings.shop_locations:
+                # Each lane read back; none for a shop whose writes compare-and-set (Shopify:
+                # a sale landing between a read and a write is refused, never written over).
+                done = await self._read_back_lanes(owed)
+            else:
+                again = owed | set(self._low) | set(self._suspects)
+                done = not again or await self._read_back(sorted(again))
+            if done:
+                self._unread -= owed
         self.status.pull_generation += 1
         self._succeeded("pull")
         if applied:
@@ -353,9 +352,10 @@ class ChannelRunner:
             log.warning("channel_figure_corrected", channel=name, skus=fixed)
         return {s: low.get(s, generation) for s in lower if s not in again}
 
-    async def _read_back_lanes(self, touched: set[str]) -> None:
+    async def _read_back_lanes(self, touched: set[str]) -> bool:
         """_read_back for a channel told each location apart whose shop has no compare-and-set
-        (Magento's sources): each lane's figures of the SKUs its orders moved, or found lower."""
+        (Magento's sources): each lane's figures of the SKUs its orders moved, or found lower.
+        False when a lane could not be read (the SKUs are read at the next pull)."""
         for location in self.settings.shop_locations:
             lane = lane_name(self.name, location)
             low = self._lane_low.get(lane, {})
@@ -366,9 +366,10 @@ class ChannelRunner:
                 figures = await self.connector.read_location_figures(location, skus)
             except ConnectorError as err:
                 log.warning("read_back_failed", channel=lane, skus=len(skus), error=str(err))
-                return
+                return False
             if figures:
                 self._lane_low[lane] = await self._correct(lane, figures, low)
+        return True
 
     async def _check_edits(self, skus: list[str]) -> bool:
         """hand_edits adopt/report: a figure that differs from what we believe, the same way
