@@ -422,7 +422,7 @@ class ChannelRunner:
                 )
             elif seen is None or seen[1:] != (figure, known):
                 self._suspects[sku] = (generation, figure, known)
-        given_back = await self._given_back([e for e in confirmed if e.figure > e.believed])
+        given_back = await self._given_back(confirmed, written)
         for edit in [e for e in confirmed if e.sku in given_back]:
             confirmed.remove(edit)
             ours[edit.sku] = edit.figure
@@ -454,13 +454,21 @@ class ChannelRunner:
             self.events.publish("hand_edit_reported", channel=self.name, sku=sku)
         return True
 
-    async def _given_back(self, higher: list[Edit]) -> set[str]:
-        """The SKUs of ``higher`` (found above what we believe) that an order of this channel,
+    async def _given_back(self, edits: list[Edit], written: dict[str, frozenset[int]]) -> set[str]:
+        """The SKUs of ``edits`` found above a write of ours that an order of this channel,
         first seen already cancelled, holds: the shop took its units and gave them back before
         we ever counted it. Our write landed between (written over the sale), so the shop shows
         our write plus what the cancellation gave back: ours, written back, never adopted as a
-        back-office edit (reliability campaign with WooCommerce, seed 116). A real edit of the
-        same SKU within the window is written back too, and reported by the correction."""
+        back-office edit (reliability campaign with WooCommerce, seed 116). That is above what
+        we believe when the write was acknowledged, and may be below it when its answer was
+        lost (a kill): the belief is then the figure before the write (campaign seed 438: our
+        145 unanswered, belief 148, the shop 146). A real edit of the same SKU within the
+        window is written back too, and reported by the correction."""
+        higher = [
+            e
+            for e in edits
+            if e.figure > e.believed or any(w < e.figure for w in written.get(e.sku, ()))
+        ]
         if not higher:
             return set()
         since = utcnow() - timedelta(seconds=EDIT_REPULL_SECONDS)

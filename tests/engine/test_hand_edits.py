@@ -240,6 +240,43 @@ async def test_a_sale_written_over_then_cancelled_before_we_saw_it_is_not_an_edi
     assert channels["shop"].figures["CAP"] == 2 and channels["till"].figures["CAP"] == 2
 
 
+async def test_a_sale_written_over_by_a_write_whose_answer_was_lost_then_cancelled_is_not_an_edit(
+    tmp_path: Path,
+    channels: dict[str, FakeChannel],
+    ledger_backend: tuple[str, str],  # before start_daemon: the daemon stops first
+    start_daemon: DaemonStarter,
+) -> None:
+    """Campaign seed 438 (PostgreSQL): as seed 116, but our write's answer was lost (a kill):
+    the ledger still believes the figure before it (5), and the shop shows our 3 plus the cap
+    the cancellation gave back (4), below what we believe. Ours, not an edit of -1."""
+    daemon = await start_daemon(settings(tmp_path, ledger_backend))
+    assert daemon.store is not None
+    await opened(daemon, channels)
+    channels["shop"].push_delay = 0.5  # the shop is slow: a read, half a second, a write
+    channels["shop"].lose_answers = ConnectorError("connection reset after the write")
+    till(daemon).sell(
+        Document("till", "t-10", DocumentKind.TILL_RECEIPT, {"CAP": 2}, datetime.now(UTC))
+    )
+    reads = channels["shop"].reads
+    await until(lambda: channels["shop"].reads > reads)  # the push has read 5 and waits
+    channels["shop"].figures["CAP"] -= 1  # a customer orders one cap: 4
+    channels["shop"].push_delay = 0.0
+    await until(lambda: channels["shop"].figures["CAP"] == 3)  # our 3 written over it, unanswered
+    channels["shop"].figures["CAP"] += 1  # the order cancelled, its cap given back: 4
+    now = datetime.now(UTC)
+    channels["shop"].documents.append(
+        Document("shop", "1062", DocumentKind.WEB_ORDER, {"CAP": 0}, now, version=2, cancelled=True)
+    )
+    channels["shop"].lose_answers = None
+    shop(daemon).nudge()
+    await until(lambda: channels["shop"].figures["CAP"] == 3)  # written back
+    await settle(daemon)
+    await settle(daemon)
+    assert await daemon.store.levels(["CAP"]) == {"CAP": 3}
+    assert await edits_booked(daemon) == []
+    assert channels["shop"].figures["CAP"] == 3 and channels["till"].figures["CAP"] == 3
+
+
 async def test_an_order_after_a_write_whose_answer_was_lost_is_not_an_edit(
     tmp_path: Path,
     channels: dict[str, FakeChannel],
