@@ -464,11 +464,7 @@ class ChannelRunner:
         lost (a kill): the belief is then the figure before the write (campaign seed 438: our
         145 unanswered, belief 148, the shop 146). A real edit of the same SKU within the
         window is written back too, and reported by the correction."""
-        higher = [
-            e
-            for e in edits
-            if e.figure > e.believed or any(w < e.figure for w in written.get(e.sku, ()))
-        ]
+        higher = [e for e in edits if e.figure > min({e.believed, *written.get(e.sku, ())})]
         if not higher:
             return set()
         since = utcnow() - timedelta(seconds=EDIT_REPULL_SECONDS)
