@@ -365,12 +365,11 @@ class PostgresStore(SqlStore):
         except asyncpg.PostgresError as err:  # not allowed to (another role's sessions)
             log.warning("lease_holder_stalled", job=job, ended=0, error=str(err))
             return None
-        log.warning(
-            "lease_holder_stalled",
-            job=job,
-            holder=ended[0][0] if ended else None,
-            ended=sum(1 for row in ended if row[1]),
-        )
+        count = sum(1 for row in ended if row[1])
+        if count:
+            log.warning("lease_holder_stalled", job=job, holder=ended[0][0], ended=count)
+        else:  # its holder is alive and writing (the lease has not expired): wait for it
+            log.info("lease_row_busy", job=job)
         return None
 
     # -- schema ---------------------------------------------------------------------------------
