@@ -200,3 +200,25 @@ async def test_rows_kept_too_long_are_read_again(
         assert names[0] == "read_snapshot"
     finally:
         await store.close()
+
+
+async def test_a_commit_before_a_read_is_checked_for_the_rows_kept_too(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another daemon sells A (kept) before our batch on C (not kept, so read): that batch is
+    # checked from the kept rows' snapshot, not the read's, finds the commit, and keeps only
+    # its own rows; the next batch on A reads A again instead of planning from 10.
+    mine = await _store(pg_dsn, strict_skus=False)
+    other = await _store(pg_dsn, strict_skus=False)
+    try:
+        await mine.apply_document(receipt("r1", {"A": 10}))
+        await other.apply_document(receipt("r2", {"C": 10}))
+        await other.apply_document(till("theirs", {"A": 2}))
+        names = _count_reads(monkeypatch)
+        assert (await mine.apply_document(till("mine-1", {"C": 1}))).status is ApplyStatus.APPLIED
+        assert (await mine.apply_document(till("mine-2", {"A": 1}))).status is ApplyStatus.APPLIED
+        assert names == ["read_snapshot", "apply_next", "read_snapshot", "apply_next"]
+        assert await mine.levels(["A", "C"]) == {"A": 7, "C": 9}
+    finally:
+        await mine.close()
+        await other.close()
