@@ -5,7 +5,7 @@
 -- syncd_apply_batch's fences (SY002), locks and check, with these differences:
 --   p_own: the transactions of the daemon's own writes since p_since, whose rows it keeps:
 --     committed since, but not "another transaction";
---   p_since NULL: the rows are checked whatever committed (kept too long);
+--   p_since NULL: the rows are read again and checked whatever committed;
 --   p_seen NULL (a plan from kept rows): when something else committed, the rows read again
 --     under the locks must be p_assumed (the JSON of syncd_snapshot the planner was given);
 --   p_absent_channels, p_absent_ids: documents taken for new without a read (SY001 if one is
