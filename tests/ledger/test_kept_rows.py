@@ -222,3 +222,28 @@ async def test_a_commit_before_a_read_is_checked_for_the_rows_kept_too(
     finally:
         await mine.close()
         await other.close()
+
+
+async def test_rows_kept_from_another_server_are_read_again_under_the_locks(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Kept rows known as of a snapshot of another server (a promoted standby that never got our
+    # last write, this one restarted) are checked whatever committed. Here they are wrong (A at
+    # 999) and their snapshot is ahead of every transaction there will be, so only the server
+    # tells them apart: read again under the locks, refused, read and planned again.
+    from tests.ledger.test_one_snapshot import _xmax
+
+    store = await _store(pg_dsn, strict_skus=False)
+    try:
+        await store.apply_document(receipt("r1", {"A": 10}))
+        kept = store._kept
+        assert kept is not None
+        kept.skus["A"].level[1] = 999
+        ahead = await _xmax(pg_dsn) + 1_000_000
+        kept.since = f"{ahead}:{ahead}:@0"
+        names = _count_reads(monkeypatch)
+        assert (await store.apply_document(till("t1", {"A": 1}))).status is ApplyStatus.APPLIED
+        assert names == ["apply_next", "read_snapshot", "apply_next"]
+        assert await store.levels(["A"]) == {"A": 9}
+    finally:
+        await store.close()

@@ -41,7 +41,8 @@ async def test_nothing_committed_since_the_read_writes_without_reading_again(
             calls.append(1)
             changed = list(args)
             changed[5] = "0" * 32  # seen: not the md5 of what is there
-            changed[7] = f"{ahead}:{ahead}:"  # since: nothing committed after it
+            # since: nothing committed after it (on this server)
+            changed[7] = f"{ahead}:{ahead}:@" + args[7].split("@")[1]
             return await original(self, tx, *changed)
 
         monkeypatch.setattr(PostgresStore, "_apply_plan", apply_plan)

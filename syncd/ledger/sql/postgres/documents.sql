@@ -22,8 +22,10 @@ SELECT syncd_snapshot($1::text[], $2::text[], $3::text[], $4, $5, $6);
 SELECT syncd_write_plan($1::jsonb, $2);
 
 -- name: read_snapshot
--- The unlocked snapshot and the snapshot of the statement that read it (syncd_apply_next).
-SELECT pg_current_snapshot()::text, syncd_snapshot($1::text[], $2::text[], $3::text[], $4, false, $5);
+-- The unlocked snapshot and the snapshot of the statement that read it, with the server
+-- (syncd_apply_next's p_since).
+SELECT pg_current_snapshot()::text || '@' || syncd_server_id(),
+       syncd_snapshot($1::text[], $2::text[], $3::text[], $4, false, $5);
 
 -- name: apply_next
 SELECT r_since, r_own, r_clean FROM syncd_apply_next(

@@ -598,6 +598,11 @@ BEGIN
     PERFORM syncd_write_plan(p_plan, p_now);
 END $$;
 
+-- This server's life: the start of its postmaster, in microseconds (syncd_apply_next).
+CREATE FUNCTION syncd_server_id() RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT (extract(epoch FROM pg_postmaster_start_time()) * 1000000)::bigint::text
+$$;
+
 -- Applies a plan made from the rows the daemon keeps, or from a read, with no read round trip
 -- while nothing else writes (issue 17): see migrations/0017_apply_next.sql.
 CREATE FUNCTION syncd_apply_next(
@@ -608,7 +613,12 @@ CREATE FUNCTION syncd_apply_next(
 ) LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_fence record;
-    v_since pg_snapshot := p_since::pg_snapshot;
+    -- p_since is '<snapshot>@<server>': a snapshot of another server (a promoted standby,
+    -- this one restarted: transaction ids, and our last writes, may not be what they were)
+    -- is none.
+    v_server text := syncd_server_id();
+    v_since pg_snapshot := CASE WHEN split_part(p_since, '@', 2) = v_server
+                                THEN split_part(p_since, '@', 1)::pg_snapshot END;
     v_own xid8[] := COALESCE(p_own, '{}')::xid8[];
     v_now pg_snapshot;
     v_changed boolean;
@@ -685,7 +695,7 @@ BEGIN
             USING ERRCODE = 'SY001';
     END IF;
     PERFORM syncd_write_plan(p_plan, p_now);
-    r_since := v_now::text;
+    r_since := v_now::text || '@' || v_server;
     r_own := pg_current_xact_id()::text;
     r_clean := NOT v_changed;
 END $$;

@@ -5,15 +5,23 @@
 -- syncd_apply_batch's fences (SY002), locks and check, with these differences:
 --   p_own: the transactions of the daemon's own writes since p_since, whose rows it keeps:
 --     committed since, but not "another transaction";
---   p_since NULL: the rows are read again and checked whatever committed;
+--   p_since '<snapshot>@<server>' (syncd_server_id); NULL, or another server's: the rows are
+--     read again and checked whatever committed;
 --   p_seen NULL (a plan from kept rows): when something else committed, the rows read again
 --     under the locks must be p_assumed (the JSON of syncd_snapshot the planner was given);
 --   p_absent_channels, p_absent_ids: documents taken for new without a read (SY001 if one is
 --     stored).
--- Returns the snapshot checked against (v_now: every transaction it sees was either checked
--- here or seen by p_since), this transaction's id, and whether nothing else had committed since
--- p_since (r_clean): then every row the daemon kept as of p_since is the ledger's as of r_since
--- but for this write; else only the rows of this batch, which were read again.
+-- Returns the snapshot checked against, with the server (v_now: every transaction it sees was
+-- either checked here or seen by p_since), this transaction's id, and whether nothing else had
+-- committed since p_since (r_clean): then every row the daemon kept as of p_since is the
+-- ledger's as of r_since but for this write; else only the rows of this batch, which were read
+-- again.
+
+-- This server's life: the start of its postmaster, in microseconds (syncd_apply_next).
+CREATE FUNCTION syncd_server_id() RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT (extract(epoch FROM pg_postmaster_start_time()) * 1000000)::bigint::text
+$$;
+
 CREATE FUNCTION syncd_apply_next(
     p_channels text[], p_ids text[], p_identifiers text[], p_strict boolean, p_now bigint,
     p_seen text, p_plan jsonb, p_since text, p_skus text[], p_idents text[], p_own text[],
@@ -22,7 +30,12 @@ CREATE FUNCTION syncd_apply_next(
 ) LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_fence record;
-    v_since pg_snapshot := p_since::pg_snapshot;
+    -- p_since is '<snapshot>@<server>': a snapshot of another server (a promoted standby,
+    -- this one restarted: transaction ids, and our last writes, may not be what they were)
+    -- is none.
+    v_server text := syncd_server_id();
+    v_since pg_snapshot := CASE WHEN split_part(p_since, '@', 2) = v_server
+                                THEN split_part(p_since, '@', 1)::pg_snapshot END;
     v_own xid8[] := COALESCE(p_own, '{}')::xid8[];
     v_now pg_snapshot;
     v_changed boolean;
@@ -99,7 +112,7 @@ BEGIN
             USING ERRCODE = 'SY001';
     END IF;
     PERFORM syncd_write_plan(p_plan, p_now);
-    r_since := v_now::text;
+    r_since := v_now::text || '@' || v_server;
     r_own := pg_current_xact_id()::text;
     r_clean := NOT v_changed;
 END $$;
