@@ -229,8 +229,9 @@ class PostgresStore(SqlStore):
         try:
             async with self._read() as tx:
                 reads = 0
+                use_kept = True
                 while reads < self.unlocked_attempts:
-                    assembled = kept.assemble(keys, identifiers)
+                    assembled = kept.assemble(keys, identifiers) if use_kept else None
                     seen: str | None = None
                     assumed: str | None = None
                     absent: list[DocKey] = []
@@ -271,6 +272,11 @@ class PostgresStore(SqlStore):
                         return None
                     rows: dict[str, Any] = dict(plan_rows(plan))
                     if not any(rows.values()) and not cursors:
+                        if assembled is not None:
+                            # Nothing to write is decided from a read: kept rows are checked
+                            # only by a write (a write of ours a failover lost is in them).
+                            use_kept = False
+                            continue
                         self._kept = kept  # nothing written: as they were
                         return plan  # nothing to write (the same versions again)
                     extra: dict[str, object] = {

@@ -247,3 +247,33 @@ async def test_rows_kept_from_another_server_are_read_again_under_the_locks(
         assert await store.levels(["A"]) == {"A": 9}
     finally:
         await store.close()
+
+
+async def test_nothing_to_write_is_decided_from_a_read(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The kept rows say o1 is stored at this version, but only a write checks them: here our
+    # write of o1 is gone from the database (as when a failover loses it), so the same order
+    # pulled again must be read and applied, not skipped as unchanged.
+    import asyncpg
+
+    store = await _store(pg_dsn, strict_skus=False)
+    try:
+        await store.apply_document(receipt("r1", {"A": 10}))
+        assert (await store.apply_document(order("o1", {"A": 2}))).status is ApplyStatus.APPLIED
+        kept = store._kept
+        assert kept is not None and ("web", "o1") in kept.docs
+        conn = await asyncpg.connect(pg_dsn)
+        try:
+            for table in ("movements", "document_lines", "documents"):
+                await conn.execute(f"DELETE FROM {table} WHERE doc_id = 'o1'")
+            await conn.execute("UPDATE levels SET on_hand = 10 WHERE sku = 'A'")
+            await conn.execute("UPDATE location_levels SET on_hand = 10 WHERE sku = 'A'")
+        finally:
+            await conn.close()
+        names = _count_reads(monkeypatch)
+        assert (await store.apply_document(order("o1", {"A": 2}))).status is ApplyStatus.APPLIED
+        assert names[0] == "read_snapshot"
+        assert await store.levels(["A"]) == {"A": 8}
+    finally:
+        await store.close()
