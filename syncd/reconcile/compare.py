@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from syncd.domain import LANE_MARK, lane_channel
+
 
 class FindingKind(StrEnum):
     """Why a channel's figure differs from the ledger's (or why it cannot be compared)."""
@@ -232,9 +234,20 @@ def confirm(
     return confirmed, moved
 
 
+def lane_location(channel: str) -> str:
+    """The location a lane's ledger name names (syncd.domain.lane_name); '' for a channel."""
+    return channel.partition(LANE_MARK)[2]
+
+
+def where(channel: str) -> str:
+    """A channel, or a lane as a merchant names it: "webshop at warehouse"."""
+    location = lane_location(channel)
+    return f"{lane_channel(channel)} at {location}" if location else channel
+
+
 def explain(f: Finding) -> str:
     """One sentence per finding, in a merchant's words."""
-    ch = f.channel
+    ch = where(f.channel)
     if f.kind is FindingKind.IN_FLIGHT:
         return (
             f"{ch} shows {f.figure}; {f.detail.get('queued')} is queued to be written "

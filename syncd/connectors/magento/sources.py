@@ -47,12 +47,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import structlog
 
-from syncd.connectors.base import PushItem, PushResult, PushStatus
+from syncd.connectors.base import ChannelLevel, PushItem, PushResult, PushStatus
 from syncd.connectors.magento.client import MagentoClient, MagentoSettings, qty, search_params
 from syncd.connectors.magento.orders import held_by
 from syncd.exceptions import ChannelConfigError
@@ -61,6 +61,9 @@ from syncd.settings import TableReader
 log = structlog.get_logger("syncd.magento")
 # One source-items or shipments search asks this many SKUs or orders at most.
 CHUNK = 100
+# A lane read of more SKUs than this takes the reservations from the open orders instead of
+# asking Magento each SKU's salable quantity (as connector.BULK_READ_FROM for one source).
+LANE_BULK_FROM = 300
 
 
 class MagentoConnector(Protocol):
@@ -75,6 +78,8 @@ class MagentoConnector(Protocol):
     async def salables_of(self, skus: Sequence[str]) -> dict[str, int | str]: ...
 
     async def write_sources(self, batch: list[tuple[PushItem, dict[str, Any], int]]) -> None: ...
+
+    async def held_by_open_orders(self) -> dict[str, int]: ...
 
 
 def parse_sources(r: TableReader, table: Mapping[str, Any], mode: str) -> dict[str, str]:
@@ -258,6 +263,45 @@ async def figures_at(
         others = stock - mine[code]
         out[sku] = (salable - others, max(0, stock - salable))
     return out
+
+
+async def levels_at(
+    connector: MagentoConnector, location: str, skus: Sequence[str] | None = None
+) -> AsyncIterator[list[ChannelLevel]]:
+    """What ``location``'s lane shows, per SKU (reconcile and init): the figure the push
+    compares with (figures_at). A few SKUs are read as a push reads them; the whole catalogue
+    pages the source's items, and the reserving source's lane takes off the units open orders
+    still hold (salable − Σ other sources = this source's quantity − reservations, the same
+    sum with the other sources on both sides)."""
+    code = connector.settings.sources[location]
+    if skus is not None and len(skus) <= LANE_BULK_FROM:
+        found = await figures_at(connector, location, list(skus))
+        yield [
+            ChannelLevel(sku, max(0, f[0]), detail={"source": code, "reserved": f[1]})
+            for sku, f in found.items()
+            if not isinstance(f, str)
+        ]
+        return
+    reserving = location == next(iter(connector.settings.sources))
+    held = await connector.held_by_open_orders() if reserving else {}
+    wanted = set(skus) if skus is not None else None
+    async for page in connector.client.paged(
+        "inventory/source-items",
+        [[("source_code", code, "eq")]],
+        page_size=max(connector.settings.page_size, 300),
+    ):
+        levels: list[ChannelLevel] = []
+        for row in page:
+            sku = str(row.get("sku") or "").strip()
+            if wanted is not None and sku not in wanted:
+                continue
+            quantity = qty(row.get("quantity"))
+            # An item out of stock adds nothing to the stock index (source_rows).
+            counted = quantity if qty(row.get("status")) else 0
+            reserved = held.get(sku, 0)
+            detail = {"source": code, "source_quantity": quantity, "reserved": reserved}
+            levels.append(ChannelLevel(sku, max(0, counted - reserved), detail=detail))
+        yield levels
 
 
 async def push_at(
