@@ -273,6 +273,12 @@ def explain(f: Finding) -> str:
             f"{ch} has this SKU ({f.figure} in stock) but the ledger does not know it: map it "
             "([mapping] aliases) or onboard it (syncd init)"
         )
+    if f.kind is FindingKind.ONLY_IN_LEDGER and lane_location(f.channel):
+        shop, location = lane_channel(f.channel), lane_location(f.channel)
+        return (
+            f"the ledger has this SKU (should show {f.wanted}) but {shop} does not stock it at "
+            f"{location}: stock it there in {shop}, or map its reference"
+        )
     if f.kind is FindingKind.ONLY_IN_LEDGER:
         return (
             f"the ledger has this SKU (should show {f.wanted}) but {ch} does not: create it "

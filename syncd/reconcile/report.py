@@ -114,9 +114,9 @@ def report_json(report: RunReport) -> dict[str, Any]:
     }
 
 
+# "location" last: a script reading the earlier columns by position keeps working.
 CSV_COLUMNS = (
     "channel",
-    "location",
     "sku",
     "kind",
     "wanted",
@@ -124,6 +124,7 @@ CSV_COLUMNS = (
     "known",
     "fixable",
     "explanation",
+    "location",
 )
 
 

@@ -1,0 +1,174 @@
+"""`syncd init` and `syncd reconcile` on a Shopify channel told each location apart
+(``shopify_locations``), against the emulator, on both ledgers: init reads and counts each
+location apart; reconcile compares each location's figure with its lane's, and a difference at
+one location is found, named and repaired there and nowhere else (the correction queued and
+pushed through the lane, the other location never written)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syncd.cli.reconcile import init_command, reconcile_command
+from syncd.config import Settings
+from syncd.ledger import open_store
+from syncd.testing.daemon import settings_for
+from tests.shopify.conftest import Shop, channel_table, start
+
+STORE, WAREHOUSE = 1, 2  # the Shopify locations
+MUG = "3760000000017"  # a variant without a SKU: its barcode is its SKU; at the store only
+
+
+@pytest.fixture
+async def shop() -> AsyncIterator[Shop]:
+    s, runner = await start()
+    s.emulator.state.add_location(WAREHOUSE, "Warehouse")
+    s.emulator.state.set_available("CAP", 3, WAREHOUSE)
+    s.emulator.state.set_available("SHIRT-44", 2, WAREHOUSE)
+    yield s
+    await runner.cleanup()
+
+
+def lanes_settings(tmp_path: Path, shop: Shop, ledger: tuple[str, str], **channel: Any) -> Settings:
+    return settings_for(
+        tmp_path,
+        {
+            "locations": {"store": {"kind": "store"}, "warehouse": {"kind": "warehouse"}},
+            "channels": {
+                "shop": channel_table(
+                    shop,
+                    locations=["store", "warehouse"],
+                    shopify_locations={"store": str(STORE), "warehouse": str(WAREHOUSE)},
+                    **channel,
+                )
+            },
+        },
+        ledger=ledger,
+    )
+
+
+def output(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    """The command's JSON object: its last line on stdout (the test's logs print there too)."""
+    data: dict[str, Any] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    return data
+
+
+async def stock_at(settings: Settings) -> dict[tuple[str, str], int]:
+    store = await open_store(settings.ledger)
+    try:
+        return {(r.location, r.sku): r.on_hand for r in await store.location_stock()}
+    finally:
+        await store.close()
+
+
+def writes_at(shop: Shop, location: int) -> list[tuple[str, int]]:
+    """The figures written at a Shopify location: (inventory item, quantity), from every
+    inventorySetQuantities call the emulator answered (kept by idempotency key)."""
+    out = []
+    for given, _answer in shop.emulator.state.idempotent.values():
+        for entry in json.loads(given).get("quantities") or []:
+            if entry["locationId"] == f"gid://shopify/Location/{location}":
+                out.append((entry["inventoryItemId"], entry["quantity"]))
+    return out
+
+
+async def test_init_counts_each_location_and_reconcile_repairs_one_location_only(
+    tmp_path: Path,
+    ledger_backend: tuple[str, str],
+    shop: Shop,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    state = shop.emulator.state
+    settings = lanes_settings(tmp_path, shop, ledger_backend, hand_edits="revert")
+
+    # init --dry-run: each location's figures, in the table and the JSON; nothing written.
+    assert await init_command(settings, source="shop", dry_run=True, as_json=True) == 0
+    plan = output(capsys)
+    assert plan["locations"]["store"]["CAP"] == 5
+    assert plan["locations"]["warehouse"] == {"CAP": 3, "SHIRT-44": 2}
+    assert {"sku": "CAP", "location": "warehouse", "before": None, "after": 3} in plan[
+        "ledger_changes"
+    ]
+    assert plan["skus"] >= 2
+
+    assert await init_command(settings, source="shop", yes=True, as_json=True) == 0
+    done = output(capsys)
+    assert done["applied"] is True
+    at = await stock_at(settings)
+    assert (at[("store", "CAP")], at[("warehouse", "CAP")]) == (5, 3)
+    assert (at[("store", "SHIRT-44")], at[("warehouse", "SHIRT-44")]) == (1, 2)
+
+    # Nothing differs: each lane compared with its own location.
+    assert await reconcile_command(settings, as_json=True) == 0
+    clean = output(capsys)
+    lanes = {c["channel"]: c for c in clean["channels"]}
+    assert set(lanes) == {"shop@store", "shop@warehouse"}
+    assert lanes["shop@warehouse"]["location"] == "warehouse"
+    assert all(c["compared"] >= 2 and not c["error"] for c in lanes.values())
+    assert lanes["shop@store"]["differences"] == 0
+    # The mug (no SKU, its barcode for one) is stocked at the store only: said, per location.
+    [mug] = lanes["shop@warehouse"]["findings"]
+    assert (mug["sku"], mug["kind"], mug["location"]) == (MUG, "only_in_ledger", "warehouse")
+    assert "shop does not stock it at warehouse" in mug["explanation"]
+
+    # Edited by hand at the warehouse only: found there, named, nowhere else.
+    state.set_available("CAP", 9, WAREHOUSE)
+    assert await reconcile_command(settings, as_json=True) == 0
+    found = output(capsys)
+    lanes = {c["channel"]: c for c in found["channels"]}
+    assert lanes["shop@store"]["differences"] == 0
+    [finding] = [f for f in lanes["shop@warehouse"]["findings"] if f["sku"] != MUG]
+    assert (finding["sku"], finding["kind"], finding["figure"], finding["wanted"]) == (
+        "CAP",
+        "hand_edit",
+        9,
+        3,
+    )
+    assert finding["location"] == "warehouse"
+    assert finding["explanation"].startswith("shop at warehouse shows 9")
+    assert state.available("CAP", WAREHOUSE) == 9  # a dry run writes nothing
+
+    # --fix: queued on the warehouse's lane and pushed there; the store is never written.
+    store_writes = writes_at(shop, STORE)
+    assert await reconcile_command(settings, fix=True, as_json=True) == 0
+    fixed = output(capsys)
+    lanes = {c["channel"]: c for c in fixed["channels"]}
+    assert (lanes["shop@warehouse"]["fixed"], lanes["shop@store"]["fixed"]) == (1, 0)
+    assert lanes["shop@warehouse"]["pushed"] >= 1
+    assert state.available("CAP", WAREHOUSE) == 3
+    assert state.available("CAP", STORE) == 5
+    assert writes_at(shop, STORE) == store_writes
+    at = await stock_at(settings)
+    assert (at[("store", "CAP")], at[("warehouse", "CAP")]) == (5, 3)  # reverted, not adopted
+
+    assert await reconcile_command(settings, as_json=True) == 0
+    assert output(capsys)["differences"] == 1  # the mug, at the warehouse
+
+
+async def test_a_hand_edit_at_one_location_is_adopted_at_that_location(
+    tmp_path: Path,
+    ledger_backend: tuple[str, str],
+    shop: Shop,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """hand_edits = "adopt" (the default): a figure raised by hand at the store's Shopify
+    location is an adjustment at the store; the warehouse keeps its stock."""
+    state = shop.emulator.state
+    settings = lanes_settings(tmp_path, shop, ledger_backend)
+    assert await init_command(settings, source="shop", yes=True, as_json=True) == 0
+    output(capsys)
+    state.set_available("SHIRT-44", 4, STORE)  # 1 → 4
+    assert await reconcile_command(settings, fix=True, as_json=True) == 0
+    report = output(capsys)
+    lanes = {c["channel"]: c for c in report["channels"]}
+    assert lanes["shop@store"]["by_kind"] == {"hand_edit": 1}
+    assert lanes["shop@warehouse"]["by_kind"] == {"only_in_ledger": 1}
+    at = await stock_at(settings)
+    assert (at[("store", "SHIRT-44")], at[("warehouse", "SHIRT-44")]) == (4, 2)
+    assert (state.available("SHIRT-44", STORE), state.available("SHIRT-44", WAREHOUSE)) == (4, 2)
+    assert await reconcile_command(settings, as_json=True) == 0
+    assert output(capsys)["differences"] == 1  # the mug, not stocked at the warehouse
