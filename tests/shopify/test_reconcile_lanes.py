@@ -16,7 +16,10 @@ import pytest
 from syncd.cli.reconcile import init_command, reconcile_command
 from syncd.config import Settings
 from syncd.ledger import open_store
+from syncd.testing import FakeChannel, FakeConnector
 from syncd.testing.daemon import settings_for
+from syncd.testing.harness import until
+from tests.conftest import DaemonStarter
 from tests.shopify.conftest import Shop, channel_table, start
 
 STORE, WAREHOUSE = 1, 2  # the Shopify locations
@@ -172,3 +175,74 @@ async def test_a_hand_edit_at_one_location_is_adopted_at_that_location(
     assert (state.available("SHIRT-44", STORE), state.available("SHIRT-44", WAREHOUSE)) == (4, 2)
     assert await reconcile_command(settings, as_json=True) == 0
     assert output(capsys)["differences"] == 1  # the mug, not stocked at the warehouse
+
+
+async def test_an_order_not_pulled_yet_is_pulled_once_and_is_no_drift(
+    tmp_path: Path,
+    ledger_backend: tuple[str, str],
+    shop: Shop,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An order taken at the warehouse since init (no daemon pulled it): the reconcile's
+    catch-up pulls it once, for the channel, before either lane is compared; it is booked at
+    the warehouse and neither location shows a difference."""
+    state = shop.emulator.state
+    settings = lanes_settings(tmp_path, shop, ledger_backend, hand_edits="revert")
+    assert await init_command(settings, source="shop", yes=True, as_json=True) == 0
+    output(capsys)
+    state.place_order({"CAP": 2}, location_id=WAREHOUSE)
+    assert await reconcile_command(settings, fix=True, as_json=True) == 0
+    report = output(capsys)
+    lanes = {c["channel"]: c for c in report["channels"]}
+    assert lanes["shop@store"]["differences"] == 0
+    assert lanes["shop@warehouse"]["by_kind"] == {"only_in_ledger": 1}  # the mug only
+    at = await stock_at(settings)
+    assert (at[("store", "CAP")], at[("warehouse", "CAP")]) == (5, 1)
+    assert (state.available("CAP", STORE), state.available("CAP", WAREHOUSE)) == (5, 1)
+
+
+async def test_the_daemons_reconciler_compares_each_lane(
+    tmp_path: Path,
+    ledger_backend: tuple[str, str],
+    shop: Shop,
+    fake_connector: type[FakeConnector],
+    start_daemon: DaemonStarter,
+) -> None:
+    """The daemon's scheduled reconcile compares each location of a channel told each location
+    apart, and repairs a location edited by hand (hand_edits = "revert") through its lane."""
+    fake_connector.channels["till"] = FakeChannel(figures={"SHIRT-44": 1, "CAP": 5})
+    settings = settings_for(
+        tmp_path,
+        {
+            "sync": {"retry_max_seconds": 1, "outbox_poll_seconds": 1, "grace_seconds": 2},
+            "reconcile": {"fix": True},
+            "locations": {"store": {"kind": "store"}, "warehouse": {"kind": "warehouse"}},
+            "channels": {
+                "till": {"type": "fake", "poll_seconds": 0.2, "locations": ["store"]},
+                "shop": channel_table(
+                    shop,
+                    poll_seconds=30,
+                    hand_edits="revert",
+                    locations=["store", "warehouse"],
+                    shopify_locations={"store": str(STORE), "warehouse": str(WAREHOUSE)},
+                ),
+            },
+        },
+        ledger=ledger_backend,
+    )
+    daemon = await start_daemon(settings)  # opening count: CAP 5 at the store
+    assert daemon.store is not None and daemon.reconciler is not None
+    state = shop.emulator.state
+    await until(lambda: state.available("CAP", WAREHOUSE) == 0)  # the warehouse holds none
+    state.set_available("CAP", 4, WAREHOUSE)
+    report = await daemon.reconciler.run_once()
+    assert report is not None
+    lanes = {c.channel: c for c in report.channels}
+    assert {"shop@store", "shop@warehouse"} <= set(lanes)
+    assert [(f.sku, f.figure) for f in lanes["shop@warehouse"].findings if f.sku == "CAP"] == [
+        ("CAP", 4)
+    ]
+    assert lanes["shop@warehouse"].location == "warehouse"
+    assert not [f for f in lanes["shop@store"].findings if f.sku == "CAP"]
+    await until(lambda: state.available("CAP", WAREHOUSE) == 0)  # pushed by the lane's pusher
+    assert state.available("CAP", STORE) == 5
