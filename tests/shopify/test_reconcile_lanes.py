@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from syncd.cli.reconcile import init_command, reconcile_command
+from syncd.cli.reconcile import init_command, open_channels, prepare_store, reconcile_command
 from syncd.config import Settings
+from syncd.engine.reconciler import NoProgress, ReconcileOptions, Reconciler
 from syncd.ledger import open_store
 from syncd.testing import FakeChannel, FakeConnector
 from syncd.testing.daemon import settings_for
@@ -161,6 +162,7 @@ async def test_a_hand_edit_at_one_location_is_adopted_at_that_location(
     """hand_edits = "adopt" (the default): a figure raised by hand at the store's Shopify
     location is an adjustment at the store; the warehouse keeps its stock."""
     state = shop.emulator.state
+    state.set_available("CAP", 0, WAREHOUSE)
     settings = lanes_settings(tmp_path, shop, ledger_backend)
     assert await init_command(settings, source="shop", yes=True, as_json=True) == 0
     output(capsys)
@@ -173,6 +175,16 @@ async def test_a_hand_edit_at_one_location_is_adopted_at_that_location(
     at = await stock_at(settings)
     assert (at[("store", "SHIRT-44")], at[("warehouse", "SHIRT-44")]) == (4, 2)
     assert (state.available("SHIRT-44", STORE), state.available("SHIRT-44", WAREHOUSE)) == (4, 2)
+
+    # Units typed in at a location that showed none (the 5 caps are at the store): the
+    # warehouse now holds what it shows, whatever the store holds.
+    state.set_available("CAP", 4, WAREHOUSE)
+    assert await reconcile_command(settings, fix=True, as_json=True) == 0
+    lanes = {c["channel"]: c for c in output(capsys)["channels"]}
+    assert lanes["shop@warehouse"]["by_kind"] == {"hand_edit": 1, "only_in_ledger": 1}
+    at = await stock_at(settings)
+    assert (at[("store", "CAP")], at[("warehouse", "CAP")]) == (5, 4)
+    assert (state.available("CAP", STORE), state.available("CAP", WAREHOUSE)) == (5, 4)
     assert await reconcile_command(settings, as_json=True) == 0
     assert output(capsys)["differences"] == 1  # the mug, not stocked at the warehouse
 
@@ -196,6 +208,8 @@ async def test_an_order_not_pulled_yet_is_pulled_once_and_is_no_drift(
     lanes = {c["channel"]: c for c in report["channels"]}
     assert lanes["shop@store"]["differences"] == 0
     assert lanes["shop@warehouse"]["by_kind"] == {"only_in_ledger": 1}  # the mug only
+    # pulled before the lanes were read, not found moved after: never a candidate
+    assert lanes["shop@warehouse"]["moved_during_run"] == 0
     at = await stock_at(settings)
     assert (at[("store", "CAP")], at[("warehouse", "CAP")]) == (5, 1)
     assert (state.available("CAP", STORE), state.available("CAP", WAREHOUSE)) == (5, 1)
@@ -246,3 +260,45 @@ async def test_the_daemons_reconciler_compares_each_lane(
     assert not [f for f in lanes["shop@store"].findings if f.sku == "CAP"]
     await until(lambda: state.available("CAP", WAREHOUSE) == 0)  # pushed by the lane's pusher
     assert state.available("CAP", STORE) == 5
+
+
+class SellWhenRead(NoProgress):
+    """Places an order at a Shopify location when the reconcile starts reading a lane (after
+    the run's catch-up pull, before that lane's figures are read)."""
+
+    def __init__(self, shop: Shop, lane: str, location: int) -> None:
+        self.shop, self.lane, self.location = shop, lane, location
+
+    def start(self, channel: str, total: int | None) -> None:
+        if channel == self.lane:
+            self.shop.emulator.state.place_order({"CAP": 2}, location_id=self.location)
+
+
+async def test_an_order_taken_while_the_lanes_are_read_is_pulled_not_written_over(
+    tmp_path: Path,
+    ledger_backend: tuple[str, str],
+    shop: Shop,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An order at the warehouse lands after the channel was pulled, while the store's lane is
+    compared: the warehouse's lower figure is pulled before anything is fixed (the channel's
+    orders, for the lane), so the sale is booked there and never written over."""
+    state = shop.emulator.state
+    settings = lanes_settings(tmp_path, shop, ledger_backend, hand_edits="revert")
+    assert await init_command(settings, source="shop", yes=True, as_json=True) == 0
+    output(capsys)
+    store = await open_store(settings.ledger)
+    try:
+        await prepare_store(store, settings)
+        async with open_channels(settings.channels) as opened:
+            options = ReconcileOptions(fix=True, push=True, record_conflicts=True)
+            progress = SellWhenRead(shop, "shop@warehouse", WAREHOUSE)
+            reconciler = Reconciler(store, settings.sync, options, progress=progress)
+            report = await reconciler.run(opened.targets)
+    finally:
+        await store.close()
+    warehouse = next(c for c in report.channels if c.location == "warehouse")
+    assert warehouse.moved == 1 and warehouse.fixed == 0  # checked again next time
+    assert state.available("CAP", WAREHOUSE) == 1
+    at = await stock_at(settings)
+    assert (at[("store", "CAP")], at[("warehouse", "CAP")]) == (5, 1)
