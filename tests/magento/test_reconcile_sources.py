@@ -15,6 +15,7 @@ import pytest
 
 from syncd.cli.reconcile import init_command, reconcile_command
 from syncd.config import Settings
+from syncd.connectors.magento import sources
 from syncd.ledger import open_store
 from syncd.testing.daemon import settings_for
 from tests.magento.conftest import Shop, start
@@ -161,3 +162,44 @@ async def test_an_edit_at_the_first_source_is_adopted_at_its_location(
     assert emu.salable("CAP") == 9
     assert await reconcile_command(settings, as_json=True) == 0
     assert output(capsys)["differences"] == 0
+
+
+async def test_a_lane_read_of_a_few_skus_and_of_the_catalogue_agree(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole catalogue (reservations from the open orders) and a few SKUs (salable read as
+    the push reads it) give each source's lane the same figures: the first source less what
+    unshipped orders hold, the other as is; a shipment takes its units off the source it names
+    and out of the reservations; an item out of stock counts for nothing (MSI's stock index)."""
+    from tests.magento.test_sources import connector_for
+
+    emu = shop.emulator
+    emu.place_order({"CAP": 2})
+    emu.ship(emu.place_order({"CAP": 1}), source="wh")
+    emu.set_source_quantity("SHIRT-BLUE-42", 4, "wh")
+    emu.source_items[("SHIRT-BLUE-42", "wh")]["status"] = 0  # set out of stock in the admin
+    connector = connector_for(shop, SOURCES)
+    async with connector:
+        await connector.check()
+        for location, expected in (
+            ("store", {"CAP": 3, "SHIRT-BLUE-42": 3, "SHIRT-BLUE-44": 1}),
+            ("warehouse", {"CAP": 2, "SHIRT-BLUE-42": 0, "SHIRT-BLUE-44": 0}),
+        ):
+            whole = [
+                level async for page in connector.read_location_levels(location) for level in page
+            ]
+            assert {level.sku: level.quantity for level in whole} == expected
+            few = [
+                level
+                async for page in connector.read_location_levels(location, list(expected))
+                for level in page
+            ]
+            assert {level.sku: level.quantity for level in few} == expected
+        # Many SKUs are read as the catalogue is, and only those are answered.
+        monkeypatch.setattr(sources, "LANE_BULK_FROM", 1)
+        many = [
+            level
+            async for page in connector.read_location_levels("store", ["CAP", "SHIRT-BLUE-44"])
+            for level in page
+        ]
+        assert {level.sku: level.quantity for level in many} == {"CAP": 3, "SHIRT-BLUE-44": 1}

@@ -15,7 +15,9 @@ import pytest
 
 from syncd.cli.reconcile import init_command, open_channels, prepare_store, reconcile_command
 from syncd.config import Settings
+from syncd.connectors.shopify.connector import ShopifyConnector
 from syncd.engine.reconciler import NoProgress, ReconcileOptions, Reconciler
+from syncd.exceptions import FatalError
 from syncd.ledger import open_store
 from syncd.testing import FakeChannel, FakeConnector
 from syncd.testing.daemon import settings_for
@@ -302,3 +304,28 @@ async def test_an_order_taken_while_the_lanes_are_read_is_pulled_not_written_ove
     assert state.available("CAP", WAREHOUSE) == 1
     at = await stock_at(settings)
     assert (at[("store", "CAP")], at[("warehouse", "CAP")]) == (5, 1)
+
+
+async def test_a_location_is_read_in_bulk_or_for_a_few_skus_alike(shop: Shop) -> None:
+    """One bulk operation per location for the catalogue, a search for a few SKUs: the same
+    figures, each location's own; a location the channel does not map is refused by name."""
+    channel = lanes_settings(Path("/nonexistent"), shop, ("sqlite", "")).channel("shop")
+    connector = ShopifyConnector("shop", channel.options)
+    runs = len(shop.emulator.bulk)
+    async with connector:
+        for location, expected in (("store", (5, 1)), ("warehouse", (3, 2))):
+            whole = {
+                level.sku: level.quantity
+                async for page in connector.read_location_levels(location)
+                for level in page
+            }
+            few = {
+                level.sku: level.quantity
+                async for page in connector.read_location_levels(location, ["CAP", "SHIRT-44"])
+                for level in page
+            }
+            assert (whole["CAP"], whole["SHIRT-44"]) == expected
+            assert few == {"CAP": expected[0], "SHIRT-44": expected[1]}
+        assert len(shop.emulator.bulk) == runs + 2  # one bulk read per location
+        with pytest.raises(FatalError, match="'attic' has no Shopify location"):
+            connector.read_location_levels("attic")
