@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -388,6 +388,7 @@ class Reconciler:
                 mode,
                 edits,
                 buffer_of=lambda sku: target.settings.buffers.get(sku, target.settings.buffer),
+                location=target.location,
             )
             report.adopted = len(outcome.adopted)
             report.reported_edits = len(outcome.reported)
@@ -406,11 +407,16 @@ class Reconciler:
         return fixed
 
     async def push_outbox(self, target: ChannelTarget) -> int:
-        """Write what the outbox holds for the channel now (`syncd reconcile --fix`)."""
+        """Write what the outbox holds for the channel now (`syncd reconcile --fix`); for a
+        lane, what its own outbox holds (a runner told that one location pushes that lane)."""
         from syncd.engine.channel import ChannelRunner
 
+        settings = target.settings
+        if target.location:
+            only = {target.location: settings.shop_locations[target.location]}
+            settings = replace(settings, shop_locations=only)
         runner = ChannelRunner(
-            target.settings, target.connector, self.store, self.sync_settings, EventFeed()
+            settings, target.connector, self.store, self.sync_settings, EventFeed()
         )
         deadline = asyncio.get_running_loop().time() + self.options.push_seconds
         await runner.flush(deadline)

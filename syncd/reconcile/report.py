@@ -251,10 +251,10 @@ def onboard_tables(plan: OnboardPlan) -> list[Table]:
 
 def _audit_text(f: Finding) -> str:
     if f.kind is FindingKind.ONLY_IN_CHANNEL:
-        missing = ", ".join(str(m) for m in f.detail.get("missing_in", []))
-        return f"only in {f.channel}; missing in {missing}"
+        missing = ", ".join(where(str(m)) for m in f.detail.get("missing_in", []))
+        return f"only in {where(f.channel)}; missing in {missing}"
     if f.kind is FindingKind.DUPLICATE_REFERENCE and "barcode" in f.detail:
         return f"barcode {f.detail['barcode']} maps to several SKUs"
     if f.kind is FindingKind.DUPLICATE_REFERENCE:
-        return f"{f.detail.get('rows', 2)} rows share this reference in {f.channel}"
+        return f"{f.detail.get('rows', 2)} rows share this reference in {where(f.channel)}"
     return f.explain()

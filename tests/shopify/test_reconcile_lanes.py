@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from syncd.cli.reconcile import init_command, open_channels, prepare_store, reconcile_command
 from syncd.config import Settings
 from syncd.connectors.shopify.connector import ShopifyConnector
+from syncd.domain import Document, DocumentKind
 from syncd.engine.reconciler import NoProgress, ReconcileOptions, Reconciler
 from syncd.exceptions import FatalError
 from syncd.ledger import open_store
@@ -26,6 +28,7 @@ from tests.conftest import DaemonStarter
 from tests.shopify.conftest import Shop, channel_table, start
 
 STORE, WAREHOUSE = 1, 2  # the Shopify locations
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 MUG = "3760000000017"  # a variant without a SKU: its barcode is its SKU; at the store only
 
 
@@ -67,6 +70,15 @@ async def stock_at(settings: Settings) -> dict[tuple[str, str], int]:
     store = await open_store(settings.ledger)
     try:
         return {(r.location, r.sku): r.on_hand for r in await store.location_stock()}
+    finally:
+        await store.close()
+
+
+async def book(settings: Settings, document: Document) -> None:
+    """A document booked in the ledger while no daemon runs (its pushes wait in the outbox)."""
+    store = await open_store(settings.ledger)
+    try:
+        await store.apply_document(document)
     finally:
         await store.close()
 
@@ -138,18 +150,22 @@ async def test_init_counts_each_location_and_reconcile_repairs_one_location_only
     assert finding["explanation"].startswith("shop at warehouse shows 9")
     assert state.available("CAP", WAREHOUSE) == 9  # a dry run writes nothing
 
-    # --fix: queued on the warehouse's lane and pushed there; the store is never written.
+    # --fix: queued on the warehouse's lane and pushed there; the store is never written, not
+    # even the delivery queued for it meanwhile (its own lane's to push: in flight, no drift).
+    await book(settings, Document("stock", "d1", DocumentKind.GOODS_RECEIPT, {"SHIRT-44": 2}, T0))
     store_writes = writes_at(shop, STORE)
     assert await reconcile_command(settings, fix=True, as_json=True) == 0
     fixed = output(capsys)
     lanes = {c["channel"]: c for c in fixed["channels"]}
     assert (lanes["shop@warehouse"]["fixed"], lanes["shop@store"]["fixed"]) == (1, 0)
-    assert lanes["shop@warehouse"]["pushed"] >= 1
+    assert (lanes["shop@warehouse"]["pushed"], lanes["shop@store"]["pushed"]) == (1, 0)
+    assert lanes["shop@store"]["in_flight"] == 1
     assert state.available("CAP", WAREHOUSE) == 3
-    assert state.available("CAP", STORE) == 5
+    assert (state.available("CAP", STORE), state.available("SHIRT-44", STORE)) == (5, 1)
     assert writes_at(shop, STORE) == store_writes
     at = await stock_at(settings)
     assert (at[("store", "CAP")], at[("warehouse", "CAP")]) == (5, 3)  # reverted, not adopted
+    assert (at[("store", "SHIRT-44")], at[("warehouse", "SHIRT-44")]) == (3, 2)
 
     assert await reconcile_command(settings, as_json=True) == 0
     assert output(capsys)["differences"] == 1  # the mug, at the warehouse
