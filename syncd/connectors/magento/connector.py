@@ -274,10 +274,6 @@ class MagentoConnector(Connector[MagentoSettings]):
             held_by(page, held, count_parents=self.settings.count_parents)
         return held
 
-    async def held_by_open_orders(self) -> dict[str, int]:
-        """Per SKU, the units open orders still hold (sources.py reads the reserving lane)."""
-        return await self._held_by_open_orders()
-
     # -- push ----------------------------------------------------------------------------------
 
     async def _salable(self, sku: str) -> int | str:
