@@ -16,6 +16,9 @@ import pytest
 from syncd.cli.reconcile import init_command, reconcile_command
 from syncd.config import Settings
 from syncd.connectors.magento import sources
+from syncd.connectors.magento.connector import MagentoConnector
+from syncd.engine.catchup import catch_up
+from syncd.engine.reconciler import ReconcileOptions
 from syncd.ledger import open_store
 from syncd.testing.daemon import settings_for
 from tests.magento.conftest import Shop, start
@@ -72,6 +75,24 @@ async def stock_at(settings: Settings) -> dict[tuple[str, str], int]:
         await store.close()
 
 
+def orders_read(shop: Shop) -> int:
+    """Order searches the emulator answered so far."""
+    return sum(1 for method, path in shop.emulator.requests if path == "/V1/orders")
+
+
+async def one_catch_up(settings: Settings) -> None:
+    """What one reconcile catch-up reads of the channel's orders (ReconcileOptions' defaults)."""
+    channel = settings.channel("magento")
+    store = await open_store(settings.ledger)
+    try:
+        async with MagentoConnector("magento", channel.options) as connector:
+            await catch_up(
+                store, connector, "magento", repull_seconds=ReconcileOptions().repull_seconds
+            )
+    finally:
+        await store.close()
+
+
 def lanes_of(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["location"]: c for c in report["channels"]}
 
@@ -98,11 +119,16 @@ async def test_init_counts_each_source_and_reconcile_repairs_the_one_that_differ
     assert (at[("store", "CAP")], at[("warehouse", "CAP")]) == (3, 3)
     assert (emu.source_quantity("CAP"), emu.source_quantity("CAP", "wh")) == (5, 3)
 
+    before = orders_read(shop)
     assert await reconcile_command(settings, as_json=True) == 0
     clean = output(capsys)
     assert clean["differences"] == 0
     assert set(lanes_of(clean)) == {"store", "warehouse"}
     assert all(c["compared"] == 3 for c in clean["channels"])
+    # The channel's orders were read again once for its two lanes: as one catch-up reads them.
+    reconciled = orders_read(shop) - before
+    await one_catch_up(settings)
+    assert reconciled == orders_read(shop) - before - reconciled >= 1
 
     # Edited by hand at the warehouse's source: found there only.
     emu.set_source_quantity("CAP", 7, "wh")
