@@ -21,7 +21,7 @@ from syncd.connectors import connector_class
 from syncd.connectors.base import Connector
 from syncd.domain import utcnow
 from syncd.engine.channel import ChannelRunner
-from syncd.engine.cluster import Cluster
+from syncd.engine.cluster import Cluster, daemon_name
 from syncd.engine.declare import declare_channels
 from syncd.engine.notify import SystemdNotifier
 from syncd.engine.reconciler import ScheduledReconciler
@@ -119,9 +119,10 @@ class Daemon:
         settings = self.settings
         for secret in _secrets(settings):
             register_secret(secret)
-        self.store = await open_store(settings.ledger)
+        name = daemon_name(settings.cluster)
+        self.store = await open_store(settings.ledger, holder=name)
         store = self.store
-        self.cluster = Cluster(store, settings.cluster, self.stopping)
+        self.cluster = Cluster(store, settings.cluster, self.stopping, name=name)
         await declare_channels(store, settings)
         await self._apply_stock_settings(settings)
         await self._import_reorder_file(settings)

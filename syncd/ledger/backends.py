@@ -12,16 +12,26 @@ if TYPE_CHECKING:
 
 
 async def open_store(
-    settings: LedgerSettings, *, migrate: bool = True, check: bool = True, strict_skus: bool = True
+    settings: LedgerSettings,
+    *,
+    migrate: bool = True,
+    check: bool = True,
+    strict_skus: bool = True,
+    holder: str = "",
 ) -> Store:
-    """Open the configured ledger (and bring its schema up to date unless ``migrate=False``)."""
+    """Open the configured ledger (and bring its schema up to date unless ``migrate=False``).
+    ``holder``: the daemon's name among the daemons (its leases' holder): PostgreSQL's sessions
+    carry it, so that a standby can end a stalled holder's sessions (``PostgresStore``)."""
     if settings.backend == "postgres":
         from syncd.ledger.postgres import PostgresStore
 
         if settings.dsn is None:
             raise ValueError("ledger.dsn is required for the postgres backend")
         return await PostgresStore(
-            settings.dsn.reveal(), pool_size=settings.pool_size, strict_skus=strict_skus
+            settings.dsn.reveal(),
+            pool_size=settings.pool_size,
+            strict_skus=strict_skus,
+            holder=holder,
         ).open(migrate=migrate, check=check)
     from syncd.ledger.sqlite import SqliteStore
 

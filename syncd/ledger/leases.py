@@ -63,6 +63,8 @@ class LeasesSql(SqlBase):
         grace_us = int(free_for * 1_000_000)
 
         async def body(tx: Tx) -> Lease | None:
+            # How long it may wait on the lease's row (PostgreSQL: PostgresStore.acquire_lease).
+            await tx.execute("lease_lock_wait")
             rows = await tx.fetch("lease_acquire", job, holder, ttl_us, grace_us, to_us(utcnow()))
             return _lease(job, holder, rows[0]) if rows else None
 

@@ -91,6 +91,23 @@ class _PgTx:
 # session itself after this long idle in a transaction (its work rolled back, as after a kill);
 # a lease is 6 s by default, so the takeover is not held up beyond it.
 IDLE_IN_TRANSACTION_MS = 5000
+# That timeout does not end a session whose daemon stopped in the middle of an extended-protocol
+# exchange: asyncpg prepares a statement with Parse, Describe and Flush, no Sync (asyncpg
+# protocol/coreproto.pyx ``_prepare_and_describe``), and a backend waiting for the rest counts
+# as active, not idle (PostgreSQL tcop/postgres.c reports idle states only at ReadyForQuery).
+# Seen in tests/e2e/test_cluster_fencing.py: the paused daemon's till apply stopped between
+# preparing ``lock_levels`` and running it, its lease row held FOR SHARE, and the standby's
+# takeover waited for as long as the pause. So a takeover waits on the row 1 s at most
+# (``lease_lock_wait``); then the standby ends that holder's sessions whose transaction began
+# before its lease expired (``lease_end_stalled``: they roll back, as after a kill) and tries
+# again at its next poll.
+# Each session says whose it is (``application_name``), which is how the standby finds them.
+APPLICATION = "syncd"
+
+
+def session_name(holder: str) -> str:
+    """The ``application_name`` of a daemon's sessions: PostgreSQL keeps 63 bytes of it."""
+    return f"{APPLICATION} {holder}".strip().encode()[:63].decode(errors="ignore")
 
 
 class PostgresStore(SqlStore):
@@ -98,9 +115,12 @@ class PostgresStore(SqlStore):
 
     backend = "postgres"
 
-    def __init__(self, dsn: str, *, pool_size: int = 4, strict_skus: bool = True) -> None:
+    def __init__(
+        self, dsn: str, *, pool_size: int = 4, strict_skus: bool = True, holder: str = ""
+    ) -> None:
         super().__init__(strict_skus=strict_skus)
         self._dsn = dsn
+        self.application_name = session_name(holder)
         self.pool_size = pool_size
         # Row locks let transactions on different SKUs commit side by side; keep one connection
         # free for reads and acknowledgements.
@@ -121,7 +141,8 @@ class PostgresStore(SqlStore):
                 command_timeout=60,
                 reset=_reset_connection,
                 server_settings={
-                    "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS)
+                    "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS),
+                    "application_name": self.application_name,
                 },
             )
         except (*_UNAVAILABLE, asyncpg.PostgresError) as err:
@@ -325,6 +346,31 @@ class PostgresStore(SqlStore):
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         self._wake({str(payload)})
+
+    # -- leases ---------------------------------------------------------------------------------
+
+    async def acquire_lease(
+        self, job: str, holder: str, ttl_seconds: float, *, free_for: float = 0.0
+    ) -> Lease | None:
+        """As :meth:`LeasesSql.acquire_lease`; when the lease's row stays locked (a holder's
+        transaction stalled with its lease), that holder's stalled sessions are ended and None
+        is answered: the caller tries again at its next poll."""
+        try:
+            return await super().acquire_lease(job, holder, ttl_seconds, free_for=free_for)
+        except asyncpg.LockNotAvailableError:
+            pass
+        try:
+            async with self._read() as tx:
+                ended = await tx.fetch("lease_end_stalled", job, APPLICATION + " ")
+        except asyncpg.PostgresError as err:  # not allowed to (another role's sessions)
+            log.warning("lease_holder_stalled", job=job, ended=0, error=str(err))
+            return None
+        count = sum(1 for row in ended if row[1])
+        if count:
+            log.warning("lease_holder_stalled", job=job, holder=ended[0][0], ended=count)
+        else:  # its holder is alive and writing (the lease has not expired): wait for it
+            log.info("lease_row_busy", job=job)
+        return None
 
     # -- schema ---------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 from aiohttp import web
 
@@ -131,8 +132,18 @@ async def test_a_daemon_paused_mid_push_past_its_lease_sends_the_shop_nothing(
             # Seen once on a loaded machine (load 4, three other test runs): what to read then.
             tail = (tmp_path / "daemon-b.log").read_text(encoding="utf-8", errors="replace")
             leases = [(x.job, x.holder, x.expires_at.isoformat()) for x in await cluster.leases()]
+            conn = await asyncpg.connect(pg_dsn)
+            try:
+                sessions = await conn.fetch(
+                    "SELECT pid, state, wait_event_type, wait_event, xact_start,"
+                    " left(query, 160) AS query FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            finally:
+                await conn.close()
             raise AssertionError(
                 f"B did not hold every job 15 s after A paused; leases now {leases}; "
+                f"sessions {[dict(r) for r in sessions]}; "
                 f"B's log ends:\n{tail[-6000:]}"
             ) from None
         # B pushes the sale (its own read-before-write, through its own proxy).

@@ -113,16 +113,27 @@ async def test_a_restarted_daemon_takes_its_dead_process_lease_at_once_and_only_
     assert await store.renew_lease(old, 60) is None  # the old process, if alive, is fenced
 
 
+@pytest.mark.parametrize("stopped", ["idle", "mid-statement"])
 async def test_a_daemon_paused_inside_a_fenced_write_does_not_hold_up_the_takeover(
-    pg_dsn: str,
+    pg_dsn: str, stopped: str
 ) -> None:
     """PostgreSQL: a fenced write holds its lease row FOR SHARE until it commits; a daemon
-    paused (SIGSTOP) inside that transaction keeps its session alive. PostgreSQL ends the
-    session once idle in the transaction for IDLE_IN_TRANSACTION_MS, so the standby's takeover
-    (an UPDATE of that row) goes through then, not after the pause."""
-    from syncd.ledger.postgres import IDLE_IN_TRANSACTION_MS, PostgresStore
+    paused (SIGSTOP) inside that transaction keeps its session alive. Idle in the transaction,
+    PostgreSQL would end it after IDLE_IN_TRANSACTION_MS; stopped in the middle of an exchange
+    (asyncpg's prepare: Parse, Describe, Flush and no Sync) the session counts as active and
+    never would: seen in tests/e2e/test_cluster_fencing.py, the standby's takeover waited for as
+    long as the pause. Here "mid-statement" is a statement that does not end (pg_sleep): active
+    too. The standby's acquire waits 1 s at most on the row, then ends the expired holder's
+    stalled sessions, and takes the lease at its next poll; another daemon's open transaction is
+    left alone."""
+    import asyncpg
 
-    a, b = await PostgresStore(pg_dsn).open(), await PostgresStore(pg_dsn).open()
+    from syncd.ledger.postgres import PostgresStore
+
+    a = await PostgresStore(pg_dsn, holder="a").open()
+    b = await PostgresStore(pg_dsn, holder="b").open()
+    other = await asyncpg.connect(pg_dsn, server_settings={"application_name": "syncd c"})
+    sleeping: asyncio.Task[object] | None = None
     try:
         mine = await a.acquire_lease("till", "a", TTL)
         assert mine is not None
@@ -136,17 +147,30 @@ async def test_a_daemon_paused_inside_a_fenced_write_does_not_hold_up_the_takeov
             "a",
             mine.epoch,
         )
+        if stopped == "mid-statement":
+            sleeping = asyncio.create_task(conn.execute("SELECT pg_sleep(600)"))
+        await other.execute("BEGIN")
+        await other.execute("SELECT txid_current()")  # a transaction of its own, open
         paused = asyncio.get_running_loop().time()
         await asyncio.sleep(TTL + 0.1)
-        theirs = await asyncio.wait_for(
-            b.acquire_lease("till", "b", TTL), IDLE_IN_TRANSACTION_MS / 1000 + 5
-        )
+        theirs = None
+        for _ in range(10):  # the cluster's poll: at most a second apart
+            theirs = await asyncio.wait_for(b.acquire_lease("till", "b", TTL), 3)
+            if theirs is not None:
+                break
+            await asyncio.sleep(0.1)
         waited = asyncio.get_running_loop().time() - paused
         assert theirs is not None and theirs.epoch == 2
-        assert waited < IDLE_IN_TRANSACTION_MS / 1000 + 2, waited
+        assert waited < 3, waited
         with pytest.raises(Exception):  # noqa: B017 - the session was ended by the server
+            if sleeping is not None:
+                await sleeping
             await conn.execute("COMMIT")
+        assert await other.fetchval("SELECT 1") == 1  # another daemon's session: untouched
     finally:
+        if sleeping is not None:
+            sleeping.cancel()
+        await other.close()
         if a._pool is not None:
             a._pool.terminate()  # the "paused" connection is never given back
         await b.close()

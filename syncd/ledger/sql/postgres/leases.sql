@@ -40,3 +40,22 @@ SELECT 1 FROM leases WHERE job = $1 AND holder = $2 AND epoch = $3 FOR SHARE;
 -- name: leases_forget_daemons
 -- Presence rows (job 'daemon:…', one per daemon process) of daemons gone before $1.
 DELETE FROM leases WHERE job LIKE 'daemon:%' AND expires_us < $1 RETURNING 1;
+
+-- name: lease_lock_wait
+-- A takeover waits 1 s at most on the lease's row, in this transaction only (syncd/ledger/
+-- postgres.py, PostgresStore.acquire_lease: then a stalled holder's sessions are ended).
+SELECT set_config('lock_timeout', '1000ms', true);
+
+-- name: lease_end_stalled
+-- The sessions of a job's holder, its lease expired, whose transaction began before it expired
+-- (its daemon stalled mid-transaction): ended, rolled back as after a kill. A row per session:
+-- the holder, and whether it was ended. $2: the prefix of a daemon's application_name.
+SELECT l.holder, pg_terminate_backend(a.pid)
+FROM leases l
+JOIN pg_stat_activity a
+    ON a.datname = current_database() AND a.application_name = left($2 || l.holder, 63)
+WHERE l.job = $1
+    AND l.expires_us < syncd_now_us()
+    AND a.pid <> pg_backend_pid()
+    AND a.xact_start IS NOT NULL
+    AND (extract(epoch FROM a.xact_start) * 1000000)::bigint < l.expires_us;

@@ -35,3 +35,12 @@ SELECT 1 FROM leases WHERE job = ?1 AND holder = ?2 AND epoch = ?3;
 -- name: leases_forget_daemons
 -- Presence rows (job 'daemon:…', one per daemon process) of daemons gone before ?1.
 DELETE FROM leases WHERE job LIKE 'daemon:%' AND expires_us < ?1 RETURNING 1;
+
+-- name: lease_lock_wait
+-- Nothing to limit: SQLite locks the whole file, not the lease's row, and its daemons share one
+-- machine (PostgreSQL: a takeover waits 1 s at most on the row).
+SELECT 1;
+
+-- name: lease_end_stalled
+-- Not needed on SQLite (above); PostgreSQL ends a stalled holder's sessions here.
+SELECT NULL, 0 WHERE 0;
