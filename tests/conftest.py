@@ -12,6 +12,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import structlog
 
 from syncd.cli.run import ServedDaemon
 from syncd.config import Settings
@@ -24,6 +25,17 @@ from syncd.testing.pg import find_binary
 from syncd.testing.pgpair import ReplicatedPair
 
 _counter = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_found() -> Iterator[None]:
+    """A command run in-process (``syncd kits import``, ``reconcile``, ``demo``) configures
+    structlog for the whole process (syncd.logs.configure_logging, warnings only for some):
+    a later test's ``capture_logs`` then saw no info event (test_reorder, after tests/kits).
+    Each test leaves the configuration as it found it."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@ process killed at that instant): model tests prove nothing of it remains and a r
 
 Both paths a batch can take are covered: the transaction that locks and writes row by row
 (SQLite, and PostgreSQL for a batch that records a conflict) and PostgreSQL's one-statement
-``syncd_apply_batch``, run here inside a transaction that is rolled back after the statement."""
+``syncd_apply_next``, run here inside a transaction that is rolled back after the statement."""
 
 from __future__ import annotations
 
@@ -37,10 +37,9 @@ class CrashingSqlite(_Crashing, SqliteStore):
 
 
 class CrashingPostgres(_Crashing, PostgresStore):
-    async def _apply_plan(self, tx: Tx, *args: Any) -> None:
+    async def _apply_plan(self, tx: Tx, *args: Any) -> tuple[str, str, bool]:
         if not self._take_crash():
-            await super()._apply_plan(tx, *args)
-            return
+            return await super()._apply_plan(tx, *args)
         assert isinstance(tx, _PgTx)
         async with tx.conn.transaction():
             await super()._apply_plan(tx, *args)

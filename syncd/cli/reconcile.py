@@ -46,7 +46,8 @@ from syncd.engine.reconciler import (
     Progress,
     ReconcileOptions,
     Reconciler,
-    can_read,
+    channel_targets,
+    readable,
 )
 from syncd.exceptions import ConnectorError, SchemaError
 from syncd.ledger import open_store
@@ -154,11 +155,6 @@ async def open_channels(channels: Sequence[ChannelSettings]) -> AsyncIterator[Op
     async with aiohttp.ClientSession() as session:
         try:
             for channel in channels:
-                if channel.shop_locations:
-                    out.errors[channel.name] = (
-                        "told each location apart (shopify_locations): not reconciled yet"
-                    )
-                    continue
                 for secret in _secret_values(channel.options):
                     register_secret(secret)
                 connector = connector_class(channel.type)(
@@ -171,7 +167,8 @@ async def open_channels(channels: Sequence[ChannelSettings]) -> AsyncIterator[Op
                 except ConnectorError as err:
                     out.errors[channel.name] = str(err)
                     continue
-                out.targets.append(ChannelTarget(channel, connector))
+                # A channel told each location apart: one target per lane (its location).
+                out.targets.extend(channel_targets(channel, connector))
             yield out
         finally:
             for connector in opened:
@@ -229,10 +226,10 @@ async def reconcile_command(
     try:
         await prepare_store(store, settings)
         async with open_channels(chosen) as opened:
-            unreadable = [t.name for t in opened.targets if not can_read(t.connector)]
+            unreadable = {t.channel for t in opened.targets if not readable(t)}
             for name in unreadable:
                 opened.errors[name] = "this channel's figures cannot be read back"
-            targets = [t for t in opened.targets if t.name not in unreadable]
+            targets = [t for t in opened.targets if t.channel not in unreadable]
             options = ReconcileOptions(
                 fix=fix,
                 push=fix,
@@ -313,21 +310,29 @@ async def _init(
     as_json: bool,
     console: Console,
 ) -> int:
-    by_name = {t.name: t for t in opened.targets}
-    origin = by_name[source]
-    if not can_read(origin.connector):
+    # A channel told each location apart is read, and counted, location by location (its lanes).
+    origin = [t for t in opened.targets if t.channel == source]
+    if not all(readable(t) for t in origin):
         console.print(f"error: {source}'s figures cannot be read: it cannot be the source")
         return EXIT_USAGE
-    others = [t for t in opened.targets if t.name != source and can_read(t.connector)]
+    others = [t for t in opened.targets if t.channel != source and readable(t)]
     for name, error in opened.errors.items():
         console.print(f"warning: {name} left out: {error}")
     progress = _progress()
     on_hand = await store.levels() if store is not None else {}
-    plan, reads = await onboarding.plan(settings, origin, others, on_hand, progress=progress)
+    on_hand_at = (
+        {(r.location, r.sku): r.on_hand for r in await store.location_stock()}
+        if store is not None
+        else {}
+    )
+    plan, reads = await onboarding.plan(
+        settings, origin, others, on_hand, on_hand_at=on_hand_at, progress=progress
+    )
     if not plan.counts:
         console.print(f"error: {source} showed no stock figure: it cannot be the source")
         return EXIT_FAILURE
-    for name in sorted(n for n, figures in reads.items() if not figures and n != source):
+    counted = {t.name for t in origin}
+    for name in sorted(n for n, figures in reads.items() if not figures and n not in counted):
         console.print(
             f"note: {name} reports no stock (a till's figures exist only once syncd has written "
             f"its stock file): it is left out of the SKU audit, and will be told the figures below"

@@ -277,6 +277,14 @@ class Connector(Generic[SettingsT]):
         """Yield pages of every SKU's figure (or only ``skus``), comparable with `available`."""
         return _no_levels()
 
+    def read_location_levels(
+        self, location: str, skus: Sequence[str] | None = None
+    ) -> AsyncIterator[list[ChannelLevel]]:
+        """For a channel told each location apart (:meth:`shop_locations`): pages of every SKU's
+        figure the shop shows at ``location`` (a ledger location), comparable with that lane's
+        `available`, as read_levels is for a channel told one figure. None by default."""
+        return _no_levels()
+
     async def read_kits(self) -> list[ChannelKit]:
         """The kits this channel defines (read at `syncd init`); none by default."""
         return []

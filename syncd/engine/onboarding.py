@@ -17,14 +17,14 @@ from typing import Protocol
 import structlog
 
 from syncd.config import Settings
-from syncd.domain import Document, DocumentKind, utcnow
+from syncd.domain import DEFAULT_LOCATION, Document, DocumentKind, lane_name, utcnow
 from syncd.engine.catchup import pull_into
 from syncd.engine.reconciler import ChannelTarget, NoProgress, Progress, figure_of
 from syncd.exceptions import ConnectorError
 from syncd.ledger.planner import WILDCARD, buffer_for
 from syncd.ledger.store import DocumentStore, KitStore, Product
 from syncd.reconcile.compare import Figure
-from syncd.reconcile.onboard import OnboardPlan, plan_onboarding
+from syncd.reconcile.onboard import Lanes, OnboardPlan, plan_onboarding
 
 log = structlog.get_logger("syncd.reconcile")
 INIT_CHANNEL = "init"  # the channel name of onboarding stock counts
@@ -85,10 +85,11 @@ def buffers_from(settings: Settings) -> Callable[[str, str], int]:
 
 
 async def read_figures(target: ChannelTarget, progress: Progress) -> list[Figure]:
+    """What a channel shows (a lane: what its location shows)."""
     figures: list[Figure] = []
     progress.start(target.name, None)
     try:
-        async for page in target.connector.read_levels():
+        async for page in target.read_levels():
             figures.extend(figure_of(level) for level in page)
             progress.advance(len(page))
     finally:
@@ -96,27 +97,55 @@ async def read_figures(target: ChannelTarget, progress: Progress) -> list[Figure
     return figures
 
 
-def _products(figures: Sequence[Figure]) -> dict[str, Product]:
+def _products(figures: Iterable[Figure]) -> dict[str, Product]:
     """The catalogue a channel's figures name: SKU → product (name, barcode)."""
     return {f.sku: Product(f.sku, f.name, f.barcode or None) for f in figures if f.sku}
 
 
+def lanes_of(
+    settings: Settings,
+    source: str,
+    targets: Iterable[ChannelTarget],
+    on_hand_at: Mapping[tuple[str, str], int],
+) -> Lanes:
+    """Which reads are lanes (a channel told each location apart), for plan_onboarding."""
+    sells = settings.channel(source).locations
+    first = sells[0] if sells else (settings.locations[0].name if settings.locations else "")
+    return Lanes(
+        of={t.name: (t.channel, t.location) for t in targets if t.location},
+        on_hand_at=on_hand_at,
+        counted_at=first or DEFAULT_LOCATION,
+    )
+
+
+def per_channel(targets: Iterable[ChannelTarget]) -> list[ChannelTarget]:
+    """One target per channel (a channel's lanes share its orders, kits and pushes)."""
+    seen: dict[str, ChannelTarget] = {}
+    for t in targets:
+        seen.setdefault(t.channel, ChannelTarget(t.settings, t.connector))
+    return list(seen.values())
+
+
 async def plan(
     settings: Settings,
-    source: ChannelTarget,
+    source: Sequence[ChannelTarget],
     others: Sequence[ChannelTarget],
     on_hand: Mapping[str, int],
     *,
+    on_hand_at: Mapping[tuple[str, str], int] | None = None,
     progress: Progress | None = None,
 ) -> tuple[OnboardPlan, dict[str, list[Figure]]]:
-    """Read every channel and plan the ledger from ``source`` (``on_hand``: the ledger's
-    levels now); nothing is written."""
+    """Read every channel and plan the ledger from ``source`` (the source channel's target, or
+    its lanes' for a channel told each location apart; ``on_hand``: the ledger's levels now,
+    ``on_hand_at`` per location); nothing is written."""
     bar = progress or NoProgress()
-    reads = {source.name: await read_figures(source, bar)}
-    for target in others:
+    reads: dict[str, list[Figure]] = {}
+    for target in (*source, *others):
         reads[target.name] = await read_figures(target, bar)
+    name = source[0].channel
+    lanes = lanes_of(settings, name, (*source, *others), on_hand_at or {})
     return (
-        plan_onboarding(source.name, reads, on_hand, buffer=buffers_from(settings)),
+        plan_onboarding(name, reads, on_hand, buffer=buffers_from(settings), lanes=lanes),
         reads,
     )
 
@@ -124,7 +153,7 @@ async def plan(
 async def apply(
     store: OnboardLedger,
     confirmed: OnboardPlan,
-    source: ChannelTarget,
+    source: Sequence[ChannelTarget],
     others: Sequence[ChannelTarget],
     reads: Mapping[str, Sequence[Figure]],
     *,
@@ -132,13 +161,17 @@ async def apply(
     progress: Progress | None = None,
 ) -> OnboardOutcome:
     """Write the onboarding: catalogue, history, the count (from a fresh read of the source),
-    figures."""
+    figures. A source told each location apart is counted per location (its lanes)."""
     bar = progress or NoProgress()
+    name = source[0].channel
     catalogue = {
-        sku: p for sku, p in _products(reads[source.name]).items() if sku in confirmed.counts
+        sku: p
+        for sku, p in _products(f for t in source for f in reads[t.name]).items()
+        if sku in confirmed.counts
     }
+    channels = per_channel((*source, *others))
     await store.upsert_products(list(catalogue.values()))
-    await define_channel_kits(store, (source, *others))
+    await define_channel_kits(store, channels)
     # The history (every order and till file each channel has, up to now) is pulled so that
     # the cursors start at now and every document is known: a later version of one (an order
     # cancelled, refunded, edited) then applies only its difference, and the daemon's first pull
@@ -153,40 +186,40 @@ async def apply(
     # offered, never more); the other way round, it would be settled without being in the
     # count, and units already sold would be offered again.
     history = 0
-    for target in (source, *others):
+    for target in channels:
         if target.settings.pull:
             cursors = await store.cursors(target.name)
             history += await pull_into(
                 store, target.connector, target.name, cursors, store_cursors=True, settled=True
             )
-    fresh = await read_figures(source, bar)
-    fresh_reads = {**reads, source.name: fresh}
-    final = plan_onboarding(source.name, fresh_reads, await store.levels(), buffer=lambda c, s: 0)
-    products = _products(fresh)
+    fresh_reads = dict(reads)
+    for target in source:
+        fresh_reads[target.name] = await read_figures(target, bar)
+    products = _products(f for t in source for f in fresh_reads[t.name])
+    lanes = Lanes(of={t.name: (t.channel, t.location) for t in source if t.location})
+    final = plan_onboarding(
+        name, fresh_reads, await store.levels(), buffer=lambda c, s: 0, lanes=lanes
+    )
     added = [p for sku, p in products.items() if sku in final.counts and catalogue.get(sku) != p]
     if added:  # created or renamed since the plan was read
         await store.upsert_products(added)
     now = utcnow()
-    count = Document(
-        channel=INIT_CHANNEL,
-        doc_id=f"{source.name}:{now:%Y%m%dT%H%M%S%f}",
-        kind=DocumentKind.STOCK_COUNT,
-        lines=final.counts,
-        occurred_at=now,
-        reference=f"onboarding from {source.name}",
-        # The source's locations are counted (issue 17): one, or several whose sum becomes its
-        # figure, the change made at the first (planner._count_delta).
-        meta={"locations_of": source.name},
-    )
-    result = await store.apply_document(count)
+    movements = 0
+    for count in _count_documents(name, final, now):
+        movements += (await store.apply_document(count)).movements
     log.info(
         "onboarding_counted",
-        source=source.name,
+        source=name,
         skus=len(final.counts),
-        movements=result.movements,
+        locations=sorted(final.at),
+        movements=movements,
         history_documents=history,
     )
-    await store.record_shown(source.name, final.counts)
+    if final.at:  # each lane shows its location's count
+        for target in source:
+            await store.record_shown(target.name, final.at[target.location])
+    else:
+        await store.record_shown(name, final.counts)
     for target in others:
         shown = {f.sku: f.quantity for f in reads[target.name] if f.sku and not f.managed}
         known = {sku: q for sku, q in shown.items() if sku in final.counts}
@@ -195,7 +228,40 @@ async def apply(
     queued = await store.enqueue_all()
     outcome = OnboardOutcome(confirmed, True, len(final.counts), history, queued, counted_at=now)
     if push is not None:
-        for target in (source, *others):
+        for target in channels:
             if target.settings.push:
                 outcome.pushed += await push(target)
     return outcome
+
+
+def _count_documents(source: str, final: OnboardPlan, now: datetime) -> list[Document]:
+    """The stock count(s): one of the source's figures, or one per location for a source told
+    each location apart (each location's on hand becomes what the shop shows there)."""
+    stamp = f"{now:%Y%m%dT%H%M%S%f}"
+    if final.at:
+        return [
+            Document(
+                channel=INIT_CHANNEL,
+                doc_id=f"{lane_name(source, location)}:{stamp}",
+                kind=DocumentKind.STOCK_COUNT,
+                lines=lines,
+                occurred_at=now,
+                reference=f"onboarding from {source} at {location}",
+                location=location,
+            )
+            for location, lines in final.at.items()
+            if lines
+        ]
+    return [
+        Document(
+            channel=INIT_CHANNEL,
+            doc_id=f"{source}:{stamp}",
+            kind=DocumentKind.STOCK_COUNT,
+            lines=final.counts,
+            occurred_at=now,
+            reference=f"onboarding from {source}",
+            # The source's locations are counted (issue 17): one, or several whose sum becomes
+            # its figure, the change made at the first (planner._count_delta).
+            meta={"locations_of": source},
+        )
+    ]

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -22,7 +22,7 @@ import structlog
 from syncd.channelstatus import ChannelState, ChannelStatus
 from syncd.config import ChannelSettings, Settings
 from syncd.connectors.base import ChannelLevel, Connector, PushItem
-from syncd.domain import ConflictKind, utcnow
+from syncd.domain import ConflictKind, lane_name, utcnow
 from syncd.engine.catchup import catch_up
 from syncd.events import EventFeed
 from syncd.exceptions import ConnectorError, LedgerError
@@ -82,14 +82,39 @@ class ReconcileOptions:
 
 @dataclass
 class ChannelTarget:
-    """A channel to reconcile: its settings and an open connector."""
+    """A channel to reconcile: its settings and an open connector; or, for a channel told each
+    location apart (``shop_locations``), one of its lanes: ``location`` names it, and the
+    target is the lane's ledger channel (syncd.domain.lane_name)."""
 
     settings: ChannelSettings
     connector: Connector[Any]
+    location: str = ""
 
     @property
     def name(self) -> str:
+        """Its name in the ledger: the channel's, or its lane's."""
+        return lane_name(self.settings.name, self.location) if self.location else self.channel
+
+    @property
+    def channel(self) -> str:
+        """The channel's own name: its orders, cursors and pushes are the channel's."""
         return self.settings.name
+
+    def read_levels(self) -> AsyncIterator[list[ChannelLevel]]:
+        """What the channel (its location, for a lane) shows, in pages."""
+        if self.location:
+            return self.connector.read_location_levels(self.location)
+        return self.connector.read_levels()
+
+
+def channel_targets(settings: ChannelSettings, connector: Connector[Any]) -> list[ChannelTarget]:
+    """What reconcile and init compare of a channel: the channel itself, or, told each location
+    apart, each of its lanes (one per location, each with its own figures shown)."""
+    if settings.shop_locations:
+        return [
+            ChannelTarget(settings, connector, location) for location in settings.shop_locations
+        ]
+    return [ChannelTarget(settings, connector)]
 
 
 def figure_of(level: ChannelLevel) -> Figure:
@@ -123,9 +148,12 @@ class Reconciler:
     options: ReconcileOptions = field(default_factory=ReconcileOptions)
     progress: Progress = field(default_factory=NoProgress)
     events: EventFeed | None = None
+    # Channels pulled again this run: a channel's lanes share its orders, caught up once.
+    _caught_up: set[str] = field(default_factory=set, init=False, repr=False)
 
     async def run(self, targets: Sequence[ChannelTarget]) -> RunReport:
-        """Reconcile each channel in turn; resume the last run if it crashed."""
+        """Reconcile each channel (each lane) in turn; resume the last run if it crashed."""
+        self._caught_up = set()
         names = [t.name for t in targets]
         run: ReconcileRun | None = None
         if self.options.resume:
@@ -164,7 +192,9 @@ class Reconciler:
         if progress.get("done"):
             return await self._stored_report(run, target, progress)
         started = time.monotonic()
-        report = ChannelReport(target.name, target.settings.type, resumed=bool(progress))
+        report = ChannelReport(
+            target.name, target.settings.type, resumed=bool(progress), location=target.location
+        )
         try:
             await self._reconcile(run, target, report, int(str(progress.get("pages", 0))))
         except (ConnectorError, LedgerError) as err:
@@ -180,7 +210,9 @@ class Reconciler:
     ) -> ChannelReport:
         """A channel a crashed run had finished: its report, from the ledger."""
         stored = await self.store.reconcile_findings(run.id, target.name)
-        report = ChannelReport(target.name, target.settings.type, resumed=True)
+        report = ChannelReport(
+            target.name, target.settings.type, resumed=True, location=target.location
+        )
         report.findings = [
             _finding(target.name, s) for s in stored if s.state in ("confirmed", "fixed")
         ]
@@ -196,16 +228,18 @@ class Reconciler:
     ) -> None:
         name, connector = target.name, target.connector
         missed: list[Finding] = []
-        if self.options.catch_up and target.settings.pull:
+        if self.options.catch_up and target.settings.pull and target.channel not in self._caught_up:
+            # A lane's orders are its channel's: pulled again (and missed ones reported) once.
+            self._caught_up.add(target.channel)
             caught = await catch_up(
-                self.store, connector, name, repull_seconds=self.options.repull_seconds
+                self.store, connector, target.channel, repull_seconds=self.options.repull_seconds
             )
             missed = caught.findings
         views = await self._views(name)
         comparison = Comparison(name, views)
         self.progress.start(name, len(views) or None)
         pages = 0
-        async for page in connector.read_levels():
+        async for page in target.read_levels():
             figures = [figure_of(level) for level in page]
             found = comparison.feed(figures, record=pages >= skip_pages)
             pages += 1
@@ -245,7 +279,7 @@ class Reconciler:
         fixable = [f for f in candidates if f.fixable]
         if fixable and self.options.catch_up and target.settings.pull and not _is_file(target):
             # Orders the channel took during the read move its known figure: pull them first.
-            await catch_up(self.store, connector, name, repull_seconds=0, gaps=False)
+            await catch_up(self.store, connector, target.channel, repull_seconds=0, gaps=False)
         fresh = await self._views(name) if fixable else {}
         confirmed, moved = confirm(candidates, fresh, comparison.duplicates)
         in_flight = [f for f in candidates if f.kind is FindingKind.IN_FLIGHT]
@@ -354,6 +388,7 @@ class Reconciler:
                 mode,
                 edits,
                 buffer_of=lambda sku: target.settings.buffers.get(sku, target.settings.buffer),
+                location=target.location,
             )
             report.adopted = len(outcome.adopted)
             report.reported_edits = len(outcome.reported)
@@ -372,11 +407,16 @@ class Reconciler:
         return fixed
 
     async def push_outbox(self, target: ChannelTarget) -> int:
-        """Write what the outbox holds for the channel now (`syncd reconcile --fix`)."""
+        """Write what the outbox holds for the channel now (`syncd reconcile --fix`); for a
+        lane, what its own outbox holds (a runner told that one location pushes that lane)."""
         from syncd.engine.channel import ChannelRunner
 
+        settings = target.settings
+        if target.location:
+            only = {target.location: settings.shop_locations[target.location]}
+            settings = replace(settings, shop_locations=only)
         runner = ChannelRunner(
-            target.settings, target.connector, self.store, self.sync_settings, EventFeed()
+            settings, target.connector, self.store, self.sync_settings, EventFeed()
         )
         deadline = asyncio.get_running_loop().time() + self.options.push_seconds
         await runner.flush(deadline)
@@ -424,6 +464,14 @@ def _chunks(items: Sequence[tuple[str, int]], size: int) -> Iterable[Sequence[tu
 def can_read(connector: Connector[Any]) -> bool:
     """Whether the connector can tell what the channel shows (it overrides read_levels)."""
     return type(connector).read_levels is not Connector.read_levels
+
+
+def readable(target: ChannelTarget) -> bool:
+    """Whether what the target shows can be read: a channel's figures, or its location's."""
+    if target.location:
+        kind = type(target.connector)
+        return kind.read_location_levels is not Connector.read_location_levels
+    return can_read(target.connector)
 
 
 # -- in the daemon ------------------------------------------------------------------------------
@@ -504,14 +552,16 @@ class ScheduledReconciler:
         for name, runner in self.channels.items():
             if chosen and name not in chosen or only is not None and name not in only:
                 continue
-            if not runner.settings.push or not can_read(runner.connector):
+            if not runner.settings.push:
                 continue
-            if runner.settings.shop_locations:
-                continue  # told each location apart: not compared yet (issue 19, README)
+            # A channel told each location apart is compared lane by lane (one per location).
+            targets = [t for t in channel_targets(runner.settings, runner.connector) if readable(t)]
+            if not targets:
+                continue
             if runner.status.state not in self.BACK:
                 later.add(name)  # not reachable now; reconciled once it is back
                 continue
-            out.append(ChannelTarget(runner.settings, runner.connector))
+            out.extend(targets)
         return out, later
 
     async def loop(self) -> None:

@@ -6,7 +6,8 @@ others. The domain decisions come from :mod:`syncd.ledger.planner`; this module 
 planner needs and writes what it decided: movements, levels, the outbox, conflicts, rejections.
 
 On PostgreSQL a batch's rows travel as one JSON document each way (:mod:`syncd.ledger.rows`), so
-that a batch costs two round trips there (:meth:`DocumentApplier._apply_unlocked`); SQLite runs
+that a batch costs two round trips there, one when the rows kept since the previous write hold
+the batch's (:mod:`syncd.ledger.keptrows`, :meth:`DocumentApplier._apply_unlocked`); SQLite runs
 its statements in process. Conflicts and rejections: :mod:`syncd.ledger.conflictrows`.
 """
 

@@ -2,8 +2,10 @@
 
 Documents are applied through PL/pgSQL functions that only read and write rows (migration 0011):
 ``syncd_snapshot`` (every row a batch touches, as JSON), ``syncd_write_plan`` (a plan's rows) and
-``syncd_apply_batch`` (both, checked, in one statement: migration 0016, which re-reads the rows
-only when some transaction committed since they were read). The planner stays in Python."""
+``syncd_apply_next`` (both, checked, in one statement: migration 0017, which re-reads the rows
+only when some transaction committed since they were read, and writes a plan made from the rows
+kept since the previous batch, :mod:`syncd.ledger.keptrows`, only if none did). The planner stays
+in Python."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import structlog
 from syncd.domain import Document
 from syncd.exceptions import LedgerUnavailable, SchemaError, StaleLease
 from syncd.ledger.fencing import Lease
+from syncd.ledger.keptrows import KeptRows
 from syncd.ledger.planner import ApplyStatus, DocKey, Plan, Snapshot, plan_batch
 from syncd.ledger.queries import fresh_schema, migrations, queries
 from syncd.ledger.rows import batch_keys, needs_conflicts, plan_rows, snapshot_from_rows
@@ -33,8 +36,8 @@ DIALECT = "postgres"
 T = TypeVar("T")
 NOTIFY_CHANNEL = "syncd_outbox"
 _MIGRATE_LOCK = 0x5379_6E63  # pg_advisory_lock key: only one process migrates at a time
-_CHANGED = "SY001"  # syncd_apply_batch: the batch's rows changed since they were read
-_STALE = "SY002"  # syncd_apply_batch: a fenced job's lease was taken (issue 20)
+_CHANGED = "SY001"  # syncd_apply_next: the batch's rows changed since they were read
+_STALE = "SY002"  # syncd_apply_next: a fenced job's lease was taken (issue 20)
 
 # Errors after which the same transaction may simply be tried again.
 _TRANSIENT = (
@@ -127,6 +130,7 @@ class PostgresStore(SqlStore):
         self.writers = max(1, min(2, pool_size - 1))
         self.unlocked_attempts = 2  # plans from unlocked rows before taking the locking path
         self._pool: asyncpg.Pool | None = None
+        self._kept: KeptRows | None = None  # rows kept between batches (keptrows.py)
         self._listener: asyncio.Task[None] | None = None
 
     async def open(
@@ -224,25 +228,53 @@ class PostgresStore(SqlStore):
         cursors: Sequence[tuple[str, str, str]],
         fences: Sequence[Lease] = (),
     ) -> Plan | None:
-        """Two round trips, no explicit transaction: read the batch's rows without locks, plan,
-        then ``syncd_apply_batch`` locks them, checks they are still what was planned from, and
+        """One round trip when the rows kept hold the batch's, two otherwise; no explicit
+        transaction.
+
+        The batch is planned from the rows kept since the previous batches' writes when they
+        hold all it needs (:mod:`syncd.ledger.keptrows`), else from rows read without locks;
+        then ``syncd_apply_next`` locks them, checks they are still what was planned from, and
         writes the plan, committed with that one statement. The check reads the rows again only
-        when some transaction committed since they were read (one snapshot per batch otherwise). Rows changed meanwhile (another
-        writer, another daemon): planned again, then left to the locking path. A plan that
-        records a conflict or a rejection also takes the locking path (rare; decided in Python)."""
+        when some transaction committed since they were known. Rows changed meanwhile (another
+        writer, another daemon): planned again from a read, then left to the locking path. A
+        plan that records a conflict or a rejection also takes the locking path (rare; decided
+        in Python)."""
         keys, identifiers = batch_keys(documents)
         channels, ids = [k[0] for k in keys], [k[1] for k in keys]
         now_us = to_us(now)
+        # Taken while this batch is written: another writer meanwhile reads (its commit is
+        # one the check of the next batch planned from these rows sees).
+        kept, self._kept = self._kept, None
+        if kept is None or not kept.fresh():
+            kept = KeptRows()
         try:
             async with self._read() as tx:
-                for attempt in range(1, self.unlocked_attempts + 1):
-                    found = await tx.fetch(
-                        "read_snapshot", channels, ids, identifiers, self.strict_skus, now_us
-                    )
-                    since: str = found[0][0]
-                    text: str = found[0][1]
-                    snap = snapshot_from_rows(json.loads(text))
-                    # What syncd_apply_batch locks, as this snapshot named it (before the
+                reads = 0
+                use_kept = True
+                while reads < self.unlocked_attempts:
+                    assembled = kept.assemble(keys, identifiers) if use_kept else None
+                    seen: str | None = None
+                    assumed: str | None = None
+                    absent: list[DocKey] = []
+                    # Checked from the last write (kept rows are the ledger's as of it, but
+                    # for that write): a read's rows too, since every commit after the read is
+                    # one after it; nothing kept yet, from the read.
+                    since, own = kept.since, [kept.own] if kept.own else []
+                    if assembled is not None:
+                        data = assembled.rows
+                        absent = assembled.absent
+                        assumed = json.dumps(data)
+                    else:
+                        reads += 1
+                        found = await tx.fetch(
+                            "read_snapshot", channels, ids, identifiers, self.strict_skus, now_us
+                        )
+                        text: str = found[0][1]
+                        data = json.loads(text)
+                        seen = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+                        since = since or found[0][0]
+                    snap = snapshot_from_rows(data)
+                    # What syncd_apply_next locks, as this snapshot named it (before the
                     # planner changes the snapshot): its SKUs, and the identifiers it resolved.
                     skus = sorted(snap.on_hand)
                     idents = sorted(
@@ -259,19 +291,27 @@ class PostgresStore(SqlStore):
                         r.status is ApplyStatus.REJECTED for r in plan.results
                     ):
                         return None
-                    rows: dict[str, object] = dict(plan_rows(plan))
+                    rows: dict[str, Any] = dict(plan_rows(plan))
                     if not any(rows.values()) and not cursors:
+                        if assembled is not None:
+                            # Nothing to write is decided from a read: kept rows are checked
+                            # only by a write (a write of ours a failover lost is in them).
+                            use_kept = False
+                            continue
+                        self._kept = kept  # nothing written: as they were
                         return plan  # nothing to write (the same versions again)
-                    rows["cursors"] = [
-                        {"channel": ch, "key": key, "value": value} for ch, key, value in cursors
-                    ]
-                    rows["notify"] = sorted(plan.changed_channels)
-                    rows["fences"] = [
-                        {"job": f.job, "holder": f.holder, "epoch": f.epoch} for f in fences
-                    ]
-                    seen = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+                    extra: dict[str, object] = {
+                        "cursors": [
+                            {"channel": ch, "key": key, "value": value}
+                            for ch, key, value in cursors
+                        ],
+                        "notify": sorted(plan.changed_channels),
+                        "fences": [
+                            {"job": f.job, "holder": f.holder, "epoch": f.epoch} for f in fences
+                        ],
+                    }
                     try:
-                        await self._apply_plan(
+                        written = await self._apply_plan(
                             tx,
                             channels,
                             ids,
@@ -279,28 +319,39 @@ class PostgresStore(SqlStore):
                             self.strict_skus,
                             now_us,
                             seen,
-                            json.dumps(rows),
+                            json.dumps(rows | extra),
                             since,
                             skus,
                             idents,
+                            own,
+                            [k[0] for k in absent],
+                            [k[1] for k in absent],
+                            assumed,
                         )
                     except asyncpg.PostgresError as err:
+                        kept = KeptRows()  # not known any more
                         if getattr(err, "sqlstate", "") == _STALE:
                             log.warning("stale_write_refused", error=str(err))
                             raise StaleLease(str(err)) from err
                         if getattr(err, "sqlstate", "") != _CHANGED:
                             raise
-                        log.debug("ledger_batch_planned_again", attempt=attempt)
+                        log.debug("ledger_batch_planned_again", reads=reads)
                         continue
+                    if (seen is None or kept.add_read(data, identifiers)) and kept.wrote(
+                        rows, *written[:2], clean=written[2]
+                    ):
+                        self._kept = kept
                     return plan
         except _TRANSIENT as err:
             log.info("ledger_unlocked_apply_failed", error=type(err).__name__)
         return None
 
-    async def _apply_plan(self, tx: Tx, *args: Any) -> None:
-        """``syncd_apply_batch``: lock, check, write and commit in one statement (tests make it
-        fail after writing, before the commit, to prove nothing of it remains)."""
-        await tx.execute("apply_batch", *args)
+    async def _apply_plan(self, tx: Tx, *args: Any) -> tuple[str, str, bool]:
+        """``syncd_apply_next``: lock, check, write and commit in one statement (tests make it
+        fail after writing, before the commit, to prove nothing of it remains). Returns the
+        snapshot checked against, this transaction's id and whether nothing else committed."""
+        row = (await tx.fetch("apply_next", *args))[0]
+        return str(row[0]), str(row[1]), bool(row[2])
 
     async def _notify(self, tx: Tx, channels: set[str]) -> None:
         for channel in sorted(channels):

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from syncd.domain import LANE_MARK, lane_channel
+
 
 class FindingKind(StrEnum):
     """Why a channel's figure differs from the ledger's (or why it cannot be compared)."""
@@ -232,9 +234,20 @@ def confirm(
     return confirmed, moved
 
 
+def lane_location(channel: str) -> str:
+    """The location a lane's ledger name names (syncd.domain.lane_name); '' for a channel."""
+    return channel.partition(LANE_MARK)[2]
+
+
+def where(channel: str) -> str:
+    """A channel, or a lane as a merchant names it: "webshop at warehouse"."""
+    location = lane_location(channel)
+    return f"{lane_channel(channel)} at {location}" if location else channel
+
+
 def explain(f: Finding) -> str:
     """One sentence per finding, in a merchant's words."""
-    ch = f.channel
+    ch = where(f.channel)
     if f.kind is FindingKind.IN_FLIGHT:
         return (
             f"{ch} shows {f.figure}; {f.detail.get('queued')} is queued to be written "
@@ -259,6 +272,12 @@ def explain(f: Finding) -> str:
         return (
             f"{ch} has this SKU ({f.figure} in stock) but the ledger does not know it: map it "
             "([mapping] aliases) or onboard it (syncd init)"
+        )
+    if f.kind is FindingKind.ONLY_IN_LEDGER and lane_location(f.channel):
+        shop, location = lane_channel(f.channel), lane_location(f.channel)
+        return (
+            f"the ledger has this SKU (should show {f.wanted}) but {shop} does not stock it at "
+            f"{location}: stock it there in {shop}, or map its reference"
         )
     if f.kind is FindingKind.ONLY_IN_LEDGER:
         return (

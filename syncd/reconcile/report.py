@@ -15,8 +15,8 @@ from typing import Any
 from rich.table import Table
 
 from syncd.csvcells import safe_row
-from syncd.domain import iso_utc
-from syncd.reconcile.compare import Finding, FindingKind
+from syncd.domain import iso_utc, lane_channel
+from syncd.reconcile.compare import Finding, FindingKind, lane_location, where
 from syncd.reconcile.onboard import OnboardPlan
 
 TABLE_ROWS = 200  # rows shown per table on a terminal; the CSV report has them all
@@ -39,6 +39,9 @@ class ChannelReport:
     error: str = ""  # the channel could not be reconciled
     seconds: float = 0.0
     resumed: bool = False
+    # The location compared, for a lane of a channel told each location apart (``channel`` is
+    # then the lane's ledger name, syncd.domain.lane_name); '' for a channel.
+    location: str = ""
 
     @property
     def differences(self) -> list[Finding]:
@@ -68,6 +71,7 @@ class RunReport:
 def finding_json(f: Finding) -> dict[str, Any]:
     return {
         "channel": f.channel,
+        "location": lane_location(f.channel),
         "sku": f.sku,
         "kind": f.kind.value,
         "wanted": f.wanted,
@@ -89,6 +93,7 @@ def report_json(report: RunReport) -> dict[str, Any]:
         "channels": [
             {
                 "channel": c.channel,
+                "location": c.location,
                 "type": c.type,
                 "compared": c.compared,
                 "in_flight": c.in_flight,
@@ -109,7 +114,18 @@ def report_json(report: RunReport) -> dict[str, Any]:
     }
 
 
-CSV_COLUMNS = ("channel", "sku", "kind", "wanted", "figure", "known", "fixable", "explanation")
+# "location" last: a script reading the earlier columns by position keeps working.
+CSV_COLUMNS = (
+    "channel",
+    "sku",
+    "kind",
+    "wanted",
+    "figure",
+    "known",
+    "fixable",
+    "explanation",
+    "location",
+)
 
 
 def report_csv(report: RunReport) -> str:
@@ -133,13 +149,17 @@ def _num(value: int | None) -> str:
 def report_tables(report: RunReport) -> list[Table]:
     """A summary table per run, and a table of differences per channel that has some."""
     summary = Table(title=f"Reconciliation #{report.run_id} ({report.mode.replace('_', ' ')})")
-    for column in ("channel", "compared", "in flight", "differences", "fixed", "note"):
-        summary.add_column(column, justify="right" if column not in ("channel", "note") else "left")
+    lanes = any(c.location for c in report.channels)
+    columns = ("channel", *(("location",) if lanes else ()), "compared", "in flight")
+    for column in (*columns, "differences", "fixed", "note"):
+        left = column in ("channel", "location", "note")
+        summary.add_column(column, justify="left" if left else "right")
     for c in report.channels:
         kinds = ", ".join(f"{k}: {n}" for k, n in c.counts().items())
         note = c.error or kinds or "clean"
         summary.add_row(
-            c.channel,
+            lane_channel(c.channel),
+            *((c.location or "-",) if lanes else ()),
             str(c.compared),
             str(c.in_flight),
             str(len(c.differences)),
@@ -152,7 +172,7 @@ def report_tables(report: RunReport) -> list[Table]:
         if not diffs:
             continue
         shown = diffs[:TABLE_ROWS]
-        title = f"{c.channel}: {len(diffs)} difference(s)"
+        title = f"{where(c.channel)}: {len(diffs)} difference(s)"
         if len(diffs) > len(shown):
             title += f" (first {len(shown)}; --report FILE.csv has them all)"
         table = Table(title=title)
@@ -186,8 +206,11 @@ def onboard_json(plan: OnboardPlan, *, applied: bool, dry_run: bool) -> dict[str
         "applied": applied,
         "skus": len(plan.counts),
         "ledger_changes": [
-            {"sku": c.sku, "before": c.before, "after": c.after} for c in plan.ledger
+            {"sku": c.sku, "location": c.location, "before": c.before, "after": c.after}
+            for c in plan.ledger
         ],
+        # A source told each location apart: each location's count (SKU → units).
+        "locations": {location: dict(lines) for location, lines in plan.at.items()},
         "ledger_unchanged": plan.unchanged,
         "channel_changes": by_channel,
         "audit": [finding_json(f) for f in plan.audit],
@@ -200,15 +223,17 @@ def onboard_tables(plan: OnboardPlan) -> list[Table]:
         title=f"Ledger set from {plan.source}: {len(plan.ledger)} change(s), "
         f"{plan.unchanged} unchanged"
     )
-    for column in ("SKU", "on hand now", "will be"):
+    # A source told each location apart is counted per location: one row per location.
+    for column in ("SKU", *(("location",) if plan.at else ()), "on hand now", "will be"):
         ledger.add_column(column)
     for change in plan.ledger[:TABLE_ROWS]:
-        ledger.add_row(change.sku, _num(change.before), str(change.after))
+        at = (change.location,) if plan.at else ()
+        ledger.add_row(change.sku, *at, _num(change.before), str(change.after))
     tables.append(ledger)
     channels = sorted({c.channel for c in plan.channels})
     for name in channels:
         changes = plan.changes_for(name)
-        table = Table(title=f"{name}: {len(changes)} figure(s) will change")
+        table = Table(title=f"{where(name)}: {len(changes)} figure(s) will change")
         for column in ("SKU", "shows now", "will show"):
             table.add_column(column)
         for diff in changes[:TABLE_ROWS]:
@@ -226,10 +251,10 @@ def onboard_tables(plan: OnboardPlan) -> list[Table]:
 
 def _audit_text(f: Finding) -> str:
     if f.kind is FindingKind.ONLY_IN_CHANNEL:
-        missing = ", ".join(str(m) for m in f.detail.get("missing_in", []))
-        return f"only in {f.channel}; missing in {missing}"
+        missing = ", ".join(where(str(m)) for m in f.detail.get("missing_in", []))
+        return f"only in {where(f.channel)}; missing in {missing}"
     if f.kind is FindingKind.DUPLICATE_REFERENCE and "barcode" in f.detail:
         return f"barcode {f.detail['barcode']} maps to several SKUs"
     if f.kind is FindingKind.DUPLICATE_REFERENCE:
-        return f"{f.detail.get('rows', 2)} rows share this reference in {f.channel}"
+        return f"{f.detail.get('rows', 2)} rows share this reference in {where(f.channel)}"
     return f.explain()

@@ -67,14 +67,17 @@ async def settle_edits(
     edits: Collection[Edit],
     *,
     buffer_of: Callable[[str], int] = lambda _sku: 0,
+    location: str = "",
 ) -> EditOutcome:
-    """Adopt, revert or report confirmed differences on ``channel``."""
+    """Adopt, revert or report confirmed differences on ``channel`` (``location``: the
+    channel is a lane, told that location's figure; an edit is then booked there)."""
     out = EditOutcome()
     if not edits:
         return out
     revert: dict[str, int] = {}
     skus = sorted(e.sku for e in edits)
-    levels = await store.levels(skus)
+    # What the channel's figure is taken from: a lane shows its location's on hand only.
+    levels = await store.levels_at(location, skus) if location else await store.levels(skus)
     written = await store.written_figures(channel, skus)
     # A kit has no stock of its own: a figure changed on its row (a PrestaShop pack that also
     # decrements its own quantity) is never adopted nor reported; the kit's figure is written back.

@@ -401,6 +401,7 @@ async def test_rows_changed_between_read_and_write_are_planned_again(
             return rows
 
         monkeypatch.setattr(_PgTx, "fetch", fetch)
+        mine._kept = None  # rows read for this batch, not kept from the last (test_kept_rows.py)
         assert (await mine.apply_document(till("mine", {"HOT": 2}))).status is ApplyStatus.APPLIED
         assert interfered
         assert await mine.levels(["HOT"]) == {"HOT": 5}

@@ -1,4 +1,4 @@
-"""PostgreSQL reads a batch's rows once (issue 17, migration 0016): ``syncd_apply_batch`` reads
+"""PostgreSQL reads a batch's rows once (issue 17, migration 0016): ``syncd_apply_next`` reads
 them again only when some transaction committed since the read, and a change found then is
 planned again (SY001), never written over."""
 
@@ -37,14 +37,16 @@ async def test_nothing_committed_since_the_read_writes_without_reading_again(
         calls: list[int] = []
         original = PostgresStore._apply_plan
 
-        async def apply_plan(self: PostgresStore, tx: Any, *args: Any) -> None:
+        async def apply_plan(self: PostgresStore, tx: Any, *args: Any) -> tuple[str, str, bool]:
             calls.append(1)
             changed = list(args)
             changed[5] = "0" * 32  # seen: not the md5 of what is there
-            changed[7] = f"{ahead}:{ahead}:"  # since: nothing committed after it
-            await original(self, tx, *changed)
+            # since: nothing committed after it (on this server)
+            changed[7] = f"{ahead}:{ahead}:@" + args[7].split("@")[1]
+            return await original(self, tx, *changed)
 
         monkeypatch.setattr(PostgresStore, "_apply_plan", apply_plan)
+        store._kept = None  # rows read for this batch, not kept from the last (test_kept_rows.py)
         assert (await store.apply_document(till("t1", {"HOT": 2}))).status is ApplyStatus.APPLIED
         assert calls == [1]
         assert await store.levels(["HOT"]) == {"HOT": 8}
@@ -67,20 +69,20 @@ async def test_a_commit_since_the_read_has_the_rows_read_again(
         refused: list[str] = []
         original = PostgresStore._apply_plan
 
-        async def apply_plan(self: PostgresStore, tx: Any, *args: Any) -> None:
+        async def apply_plan(self: PostgresStore, tx: Any, *args: Any) -> tuple[str, str, bool]:
             if self is other or refused:
-                await original(self, tx, *args)
-                return
+                return await original(self, tx, *args)
             await other.apply_document(till("theirs", {"COLD": 1}))
             changed = list(args)
             changed[5] = "0" * 32
             try:
-                await original(self, tx, *changed)
+                return await original(self, tx, *changed)
             except asyncpg.PostgresError as err:
                 refused.append(getattr(err, "sqlstate", ""))
                 raise
 
         monkeypatch.setattr(PostgresStore, "_apply_plan", apply_plan)
+        mine._kept = None  # rows read for this batch, not kept from the last (test_kept_rows.py)
         assert (await mine.apply_document(till("mine", {"HOT": 2}))).status is ApplyStatus.APPLIED
         assert refused == ["SY001"]
         assert await mine.levels(["HOT", "COLD"]) == {"HOT": 8, "COLD": 9}
@@ -113,6 +115,7 @@ async def test_an_alias_changed_between_read_and_write_is_planned_again(
             return rows
 
         monkeypatch.setattr(_PgTx, "fetch", fetch)
+        mine._kept = None  # rows read for this batch, not kept from the last (test_kept_rows.py)
         result = await mine.apply_document(till("mine", {"EAN-1": 2}))
         assert interfered
         assert result.status is ApplyStatus.APPLIED

@@ -52,6 +52,7 @@ from syncd.connectors.magento.orders import (
 from syncd.connectors.magento.sources import (
     check_sources,
     figures_at,
+    levels_at,
     parse_sources,
     push_at,
     shipped_locations,
@@ -616,6 +617,18 @@ class MagentoConnector(Connector[MagentoSettings]):
         return await read_bundles(self, self.settings.page_size)
 
     # -- reconciliation ------------------------------------------------------------------------
+
+    def read_location_levels(
+        self, location: str, skus: Sequence[str] | None = None
+    ) -> AsyncIterator[list[ChannelLevel]]:
+        """What Magento shows for ``location``'s source (magento_sources; sources.levels_at)."""
+        if location not in self.settings.sources:
+            raise FatalError(
+                f"ledger location {location!r} has no Magento source "
+                f"(magento_sources of channel {self.name})",
+                channel=self.name,
+            )
+        return levels_at(self, location, skus)
 
     async def read_levels(
         self, skus: Sequence[str] | None = None

@@ -47,12 +47,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import structlog
 
-from syncd.connectors.base import PushItem, PushResult, PushStatus
+from syncd.connectors.base import ChannelLevel, PushItem, PushResult, PushStatus
 from syncd.connectors.magento.client import MagentoClient, MagentoSettings, qty, search_params
 from syncd.connectors.magento.orders import held_by
 from syncd.exceptions import ChannelConfigError
@@ -61,6 +61,9 @@ from syncd.settings import TableReader
 log = structlog.get_logger("syncd.magento")
 # One source-items or shipments search asks this many SKUs or orders at most.
 CHUNK = 100
+# A lane read of more SKUs than this pages the source's items (300 a page) rather than asking
+# for the SKUs by name (100 a request).
+LANE_BULK_FROM = 300
 
 
 class MagentoConnector(Protocol):
@@ -258,6 +261,63 @@ async def figures_at(
         others = stock - mine[code]
         out[sku] = (salable - others, max(0, stock - salable))
     return out
+
+
+async def levels_at(
+    connector: MagentoConnector, location: str, skus: Sequence[str] | None = None
+) -> AsyncIterator[list[ChannelLevel]]:
+    """What ``location``'s lane shows, per SKU (reconcile and init): the figure a push compares
+    with (figures_at). The whole catalogue (or many SKUs) pages the source's items: another
+    source's lane shows its item's quantity as is; the reserving source's lane is read as the
+    push reads it, from Magento's salable quantities (exported in bulk), because reservations
+    belong to the stock, not to the orders of the whole shop: an open order placed on another
+    stock's website holds nothing here (GetReservationsQuantity is keyed by SKU and stock)."""
+    code = connector.settings.sources[location]
+    if skus is not None and len(skus) <= LANE_BULK_FROM:
+        yield _lane_levels(await figures_at(connector, location, list(skus)), {}, code)
+        return
+    reserving = location == next(iter(connector.settings.sources))
+    wanted = set(skus) if skus is not None else None
+    async for page in connector.client.paged(
+        "inventory/source-items",
+        [[("source_code", code, "eq")]],
+        page_size=max(connector.settings.page_size, 300),
+    ):
+        counted: dict[str, int] = {}  # SKU → what its item adds to the stock
+        for row in page:
+            sku = str(row.get("sku") or "").strip()
+            if wanted is None or sku in wanted:
+                # An item out of stock adds nothing to the stock index (source_rows).
+                counted[sku] = qty(row.get("quantity")) if qty(row.get("status")) else 0
+        if not reserving:
+            yield [
+                ChannelLevel(sku, max(0, q), detail={"source": code, "reserved": 0})
+                for sku, q in counted.items()
+            ]
+            continue
+        read = [sku for sku in counted if sku]
+        found = await figures_at(connector, location, read) if read else {}
+        yield _lane_levels(found, counted, code)
+
+
+def _lane_levels(
+    found: Mapping[str, tuple[int, int] | str], counted: Mapping[str, int], code: str
+) -> list[ChannelLevel]:
+    """Levels from figures_at's answers; a SKU Magento has no salable figure for is shown with
+    its item's quantity and why (never dropped: reconcile and init report it), and a row
+    without a SKU with its quantity (reported as such)."""
+    levels = []
+    for sku, f in found.items():
+        if isinstance(f, str):
+            detail = {"source": code, "problem": f}
+            levels.append(ChannelLevel(sku, max(0, counted.get(sku, 0)), detail=detail))
+        else:
+            levels.append(
+                ChannelLevel(sku, max(0, f[0]), detail={"source": code, "reserved": f[1]})
+            )
+    if "" in counted:
+        levels.append(ChannelLevel("", max(0, counted[""]), detail={"source": code}))
+    return levels
 
 
 async def push_at(

@@ -12,7 +12,8 @@ written over (no lost update, no read-back window): the SKUs whose figure moved 
 those that went lower are deferred (the engine pulls the orders first, then writes again).
 
 Reconcile and init read the whole catalogue through one bulk operation
-(``bulkOperationRunQuery``, JSONL result), not page by page.
+(``bulkOperationRunQuery``, JSONL result), not page by page; a channel told each location apart
+(``shopify_locations``) is read so once per location.
 
 Webhooks (``orders/create``, ``orders/updated``, ``orders/cancelled``, ``refunds/create``,
 ``inventory_levels/update``) only trigger a pull: their HMAC (``X-Shopify-Hmac-Sha256``, base64
@@ -614,11 +615,30 @@ class ShopifyConnector(Connector[ShopifySettings]):
             s: i.figure for s, i in read.items() if isinstance(i, Item) and i.figure is not None
         }
 
-    async def read_levels(
-        self, skus: Sequence[str] | None = None
+    def read_levels(self, skus: Sequence[str] | None = None) -> AsyncIterator[list[ChannelLevel]]:
+        return self._levels_at(self.settings.location_id, skus)
+
+    def read_location_levels(
+        self, location: str, skus: Sequence[str] | None = None
     ) -> AsyncIterator[list[ChannelLevel]]:
+        """Every SKU's figure at ``location``'s Shopify location (shopify_locations): the same
+        bulk read as read_levels, at that location."""
+        where = self.settings.locations.get(location)
+        if where is None:
+            raise FatalError(
+                f"ledger location {location!r} has no Shopify location "
+                f"(shopify_locations of channel {self.name})",
+                channel=self.name,
+            )
+        return self._levels_at(where, skus)
+
+    async def _levels_at(
+        self, where: str, skus: Sequence[str] | None
+    ) -> AsyncIterator[list[ChannelLevel]]:
+        """Pages of the figures at Shopify location ``where``: a few SKUs by search, the whole
+        catalogue (or many SKUs) through one bulk operation."""
         if skus is not None and len(skus) <= self.settings.bulk_from:
-            read = await self._read_items(list(skus))
+            read = await self._read_items(list(skus), where)
             yield [
                 ChannelLevel(s, i.figure or 0, name=i.name)
                 for s, i in read.items()
@@ -627,7 +647,7 @@ class ShopifyConnector(Connector[ShopifySettings]):
             return
         wanted = set(skus) if skus is not None else None
         page: list[ChannelLevel] = []
-        async for row in self._bulk_rows(BULK_LEVELS % self.settings.location_id):
+        async for row in self._bulk_rows(BULK_LEVELS % where):
             sku = str(row.get("sku") or "").strip() or str(row.get("barcode") or "").strip()
             if wanted is not None and sku not in wanted:
                 continue
@@ -640,7 +660,7 @@ class ShopifyConnector(Connector[ShopifySettings]):
             if not isinstance(figure, int):
                 continue
             if sku:
-                self._ids[(self.settings.location_id, sku)] = str(inventory.get("id") or "")
+                self._ids[(where, sku)] = str(inventory.get("id") or "")
             page.append(ChannelLevel(sku, figure, name=str(row.get("displayName") or "")))
             if len(page) >= 1000:
                 yield page

@@ -22,12 +22,15 @@ SELECT syncd_snapshot($1::text[], $2::text[], $3::text[], $4, $5, $6);
 SELECT syncd_write_plan($1::jsonb, $2);
 
 -- name: read_snapshot
--- The unlocked snapshot and the snapshot of the statement that read it (syncd_apply_batch).
-SELECT pg_current_snapshot()::text, syncd_snapshot($1::text[], $2::text[], $3::text[], $4, false, $5);
+-- The unlocked snapshot and the snapshot of the statement that read it, with the server
+-- (syncd_apply_next's p_since).
+SELECT pg_current_snapshot()::text || '@' || syncd_server_id(),
+       syncd_snapshot($1::text[], $2::text[], $3::text[], $4, false, $5);
 
--- name: apply_batch
-SELECT syncd_apply_batch($1::text[], $2::text[], $3::text[], $4, $5, $6, $7::jsonb, $8, $9::text[],
-                         $10::text[]);
+-- name: apply_next
+SELECT r_since, r_own, r_clean FROM syncd_apply_next(
+    $1::text[], $2::text[], $3::text[], $4, $5, $6, $7::jsonb, $8, $9::text[], $10::text[],
+    $11::text[], $12::text[], $13::text[], $14);
 
 -- name: lock_documents
 -- (The store applies documents through syncd_snapshot; kept the same in both dialects.)

@@ -16,7 +16,7 @@ SELECT barcode, sku FROM products WHERE barcode IN (SELECT value FROM json_each(
 INSERT INTO products (sku, updated_us) VALUES (?1, ?2) ON CONFLICT (sku) DO NOTHING;
 
 -- name: snapshot
--- snapshot, write_plan, read_snapshot, apply_batch: PostgreSQL applies a batch through functions,
+-- snapshot, write_plan, read_snapshot, apply_next: PostgreSQL applies a batch through functions,
 -- in few round trips (issue 17); SQLite runs the statements below in process. Never run here,
 -- defined so that both dialects keep the same queries.
 SELECT NULL WHERE ?1 IS NULL;
@@ -27,7 +27,7 @@ SELECT NULL WHERE ?1 IS NULL;
 -- name: read_snapshot
 SELECT NULL WHERE ?1 IS NULL;
 
--- name: apply_batch
+-- name: apply_next
 SELECT NULL WHERE ?1 IS NULL;
 
 -- name: lock_documents
