@@ -11,7 +11,7 @@ from syncd.connectors.magento.connector import render_message
 from syncd.connectors.magento.emulator import expire_tokens
 from syncd.exceptions import AuthError, ChannelConfigError, RetriableError
 from syncd.testing import collect_documents
-from tests.magento.conftest import Shop, connector_for
+from tests.magento.conftest import Shop, connector_for, start
 
 
 async def test_orders_configurables_cancel_and_credit_memo(shop: Shop) -> None:
@@ -156,6 +156,30 @@ async def test_read_levels_shows_salable(msi_shop: Shop) -> None:
         assert set(levels) == {"SHIRT-BLUE-42", "SHIRT-BLUE-44", "CAP"}
     finally:
         await connector.close()
+
+
+async def test_read_levels_without_msi_shows_each_stock_item() -> None:
+    """Legacy stock (no MSI): a stock item per simple product, read in chunks of 50
+    (syncd/connectors/magento/legacy.py), all of them or the SKUs asked for."""
+    shop, runner = await start(False)
+    connector = connector_for(shop, page_size=2)
+    await connector.open()
+    try:
+        levels = {
+            lvl.sku: lvl for page in [p async for p in connector.read_levels()] for lvl in page
+        }
+        assert {s: (lvl.quantity, lvl.name) for s, lvl in levels.items()} == {
+            "SHIRT-BLUE-42": (3, "Blue shirt 42"),
+            "SHIRT-BLUE-44": (1, "Blue shirt 44"),
+            "CAP": (5, "Cap"),
+        }
+        few = [
+            lvl.sku for page in [p async for p in connector.read_levels(["CAP"])] for lvl in page
+        ]
+        assert few == ["CAP"]
+    finally:
+        await connector.close()
+        await runner.cleanup()
 
 
 async def test_a_whole_catalogue_read_agrees_with_magentos_own_salable_figures(

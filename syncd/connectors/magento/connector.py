@@ -41,6 +41,7 @@ from syncd.connectors.magento.client import (
     search_params,
     sku_path,
 )
+from syncd.connectors.magento.legacy import legacy_levels
 from syncd.connectors.magento.orders import (
     CLOSED_STATES,
     MAGENTO_TIME,
@@ -634,23 +635,8 @@ class MagentoConnector(Connector[MagentoSettings]):
         self, skus: Sequence[str] | None = None
     ) -> AsyncIterator[list[ChannelLevel]]:
         if self.settings.mode == "legacy":
-            names = {}
-            async for page in self.client.paged(
-                "products", [[("type_id", "simple", "eq")]], page_size=self.settings.page_size
-            ):
-                names.update({str(p.get("sku") or ""): str(p.get("name", "")) for p in page})
-            wanted = [s for s in names if skus is None or s in skus]
-            for start in range(0, len(wanted), 50):
-                chunk = wanted[start : start + 50]
-                stocks = await asyncio.gather(
-                    *(self.client.call("GET", f"stockItems/{sku_path(s)}") for s in chunk)
-                )
-                if not all(isinstance(st, dict) for st in stocks):
-                    raise ParseError("Magento stockItems: an answer is not an object")
-                yield [
-                    ChannelLevel(s, qty(st.get("qty")), name=names[s])
-                    for s, st in zip(chunk, stocks, strict=True)
-                ]
+            async for levels in legacy_levels(self.client, skus, self.settings.page_size):
+                yield levels
             return
         filters: list[list[tuple[str, str, str]]] = [
             [("source_code", self.settings.source_code, "eq")]

@@ -24,11 +24,9 @@ checked in constant time and their ``X-Shopify-Webhook-Id`` deduplicates them
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
-import json
 import re
 import uuid
 from collections import OrderedDict
@@ -49,6 +47,7 @@ from syncd.connectors.base import (
     PushStatus,
     WebhookVerdict,
 )
+from syncd.connectors.shopify.bulk import bulk_rows
 from syncd.connectors.shopify.client import (
     DEFAULT_API_VERSION,
     OLDEST_API_VERSION,
@@ -58,8 +57,6 @@ from syncd.connectors.shopify.client import (
 from syncd.connectors.shopify.orders import order_document, shopify_time, truncated
 from syncd.connectors.shopify.queries import (
     BULK_LEVELS,
-    BULK_POLL,
-    BULK_RUN,
     FULFILMENT_ORDERS,
     GONE,
     IDEMPOTENCY,
@@ -647,7 +644,10 @@ class ShopifyConnector(Connector[ShopifySettings]):
             return
         wanted = set(skus) if skus is not None else None
         page: list[ChannelLevel] = []
-        async for row in self._bulk_rows(BULK_LEVELS % where):
+        rows = bulk_rows(
+            self.client, BULK_LEVELS % where, poll_seconds=self.settings.bulk_poll_seconds
+        )
+        async for row in rows:
             sku = str(row.get("sku") or "").strip() or str(row.get("barcode") or "").strip()
             if wanted is not None and sku not in wanted:
                 continue
@@ -667,45 +667,6 @@ class ShopifyConnector(Connector[ShopifySettings]):
                 page = []
         if page:
             yield page
-
-    async def _bulk_rows(self, query: str) -> AsyncIterator[dict[str, Any]]:
-        """Run a bulk query and yield its JSONL rows (shopify.dev/docs/api/usage/bulk-operations/
-        queries: run, poll currentBulkOperation until COMPLETED, download ``url``)."""
-        data = await self.client.graphql(BULK_RUN, {"query": query}, cost=10)
-        payload = data.get("bulkOperationRunQuery") or {}
-        errors = payload.get("userErrors") or []
-        if errors:
-            message = str(errors[0].get("message", ""))
-            if "already in progress" in message:
-                raise RetriableError(f"Shopify: {message[:200]}", channel=self.name)
-            raise FatalError(f"Shopify refused the bulk read: {message[:200]}", channel=self.name)
-        started = str((payload.get("bulkOperation") or {}).get("id") or "")
-        while True:
-            await asyncio.sleep(self.settings.bulk_poll_seconds)
-            current = (await self.client.graphql(BULK_POLL, cost=1)).get("currentBulkOperation")
-            if not isinstance(current, dict) or str(current.get("id")) != started:
-                raise RetriableError("Shopify lost the bulk operation", channel=self.name)
-            status = current.get("status")
-            if status == "COMPLETED":
-                break
-            if status in ("FAILED", "CANCELED", "EXPIRED"):
-                raise RetriableError(
-                    f"Shopify's bulk read ended {status} ({current.get('errorCode')})",
-                    channel=self.name,
-                )
-        url = current.get("url")
-        if not url:  # nothing matched: Shopify gives no file
-            return
-        text = await self.client.fetch_text(str(url))
-        for line in text.splitlines():
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as err:
-                raise ParseError("Shopify's bulk result has a line that is not JSON") from err
-            if isinstance(row, dict):
-                yield row
 
 
 def _quote(value: str) -> str:
