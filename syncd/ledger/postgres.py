@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -29,7 +28,7 @@ from syncd.ledger.queries import fresh_schema, migrations, queries
 from syncd.ledger.rows import batch_keys, needs_conflicts, plan_rows, snapshot_from_rows
 from syncd.ledger.sqlbase import Pairs, Tx
 from syncd.ledger.sqlstore import SqlStore
-from syncd.ledger.values import to_us
+from syncd.ledger.values import from_json, to_json, to_us
 
 log = structlog.get_logger("syncd.ledger")
 DIALECT = "postgres"
@@ -211,14 +210,14 @@ class PostgresStore(SqlStore):
             True,
             now_us,
         )
-        return snapshot_from_rows(json.loads(rows[0][0]))
+        return snapshot_from_rows(from_json(rows[0][0]))
 
     async def _write_rows(self, tx: Tx, plan: Plan, now_us: int) -> None:
         """The plan's rows and the wake-up in one round trip (``syncd_write_plan``)."""
         rows: dict[str, object] = dict(plan_rows(plan))
         if any(rows.values()):
             rows["notify"] = sorted(plan.changed_channels)
-            await tx.execute("write_plan", json.dumps(rows), now_us)
+            await tx.execute("write_plan", to_json(rows), now_us)
 
     async def _apply_unlocked(
         self,
@@ -263,14 +262,14 @@ class PostgresStore(SqlStore):
                     if assembled is not None:
                         data = assembled.rows
                         absent = assembled.absent
-                        assumed = json.dumps(data)
+                        assumed = to_json(data)
                     else:
                         reads += 1
                         found = await tx.fetch(
                             "read_snapshot", channels, ids, identifiers, self.strict_skus, now_us
                         )
                         text: str = found[0][1]
-                        data = json.loads(text)
+                        data = from_json(text)
                         seen = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
                         since = since or found[0][0]
                     snap = snapshot_from_rows(data)
@@ -319,7 +318,7 @@ class PostgresStore(SqlStore):
                             self.strict_skus,
                             now_us,
                             seen,
-                            json.dumps(rows | extra),
+                            to_json(rows | extra),
                             since,
                             skus,
                             idents,

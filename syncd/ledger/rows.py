@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from syncd.domain import Document
@@ -35,6 +36,15 @@ def batch_keys(documents: Sequence[Document]) -> tuple[list[DocKey], list[str]]:
 def plan_rows(plan: Plan) -> dict[str, list[dict[str, object]]]:
     """The rows a plan writes, one array per table (times of recording are the writer's)."""
     latest = {(ln.channel, ln.doc_id, ln.line_key): ln for ln in plan.lines}
+    # A batch's movements share their documents' few times: each converted once.
+    times: dict[datetime, int] = {}
+
+    def us(when: datetime) -> int:
+        found = times.get(when)
+        if found is None:
+            found = times[when] = to_us(when)
+        return found
+
     return {
         "documents": [
             {
@@ -46,7 +56,7 @@ def plan_rows(plan: Plan) -> dict[str, list[dict[str, object]]]:
                 "reference": d.reference,
                 "cancelled": d.cancelled,
                 "url": d.url,
-                "occurred_us": to_us(d.occurred_at),
+                "occurred_us": us(d.occurred_at),
                 "meta": json.dumps(dict(d.meta)) if d.meta else "{}",
                 "basis": json.dumps(dict(d.basis)) if d.basis else "{}",
                 "location": d.location,
@@ -74,7 +84,7 @@ def plan_rows(plan: Plan) -> dict[str, list[dict[str, object]]]:
                 "channel": m.channel,
                 "doc_id": m.doc_id,
                 "doc_version": m.doc_version,
-                "occurred_us": to_us(m.occurred_at),
+                "occurred_us": us(m.occurred_at),
                 "kit": m.kit,
                 "location": m.location,
             }

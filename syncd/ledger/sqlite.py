@@ -15,7 +15,6 @@ I/O), see :meth:`SqliteStore._watch_commits`.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +31,7 @@ from syncd.ledger.fencing import fenced
 from syncd.ledger.queries import Migration, fresh_schema, migrations, queries
 from syncd.ledger.sqlbase import Pairs, Tx
 from syncd.ledger.sqlstore import SqlStore
-from syncd.ledger.values import to_us
+from syncd.ledger.values import to_json, to_us
 
 DIALECT = "sqlite"
 T = TypeVar("T")
@@ -42,9 +41,9 @@ log = structlog.get_logger("syncd.ledger")
 def _arg(value: Any) -> Any:
     # Lists travel as JSON arrays and are expanded in SQL with json_each().
     if isinstance(value, Pairs):
-        return json.dumps(list(zip(value.first, value.second, strict=True)))
+        return to_json(list(zip(value.first, value.second, strict=True)))
     if isinstance(value, list | tuple):
-        return json.dumps(list(value))
+        return to_json(list(value))
     return value
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -15,6 +19,24 @@ def to_us(when: datetime) -> int:
 
 def from_us(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=int(us))
+
+
+def to_json(value: object) -> str:
+    """Rows or lists as JSON text for the database, which parses it (PostgreSQL's ``jsonb``,
+    SQLite's ``json_each``), so its spelling is free: orjson, ~8x json.dumps, which took a tenth
+    of a closed-loop batch's Python time (issue 17). What orjson refuses (a lone surrogate, an
+    integer past 64 bits) goes through json.dumps, so the database refuses it as before. Never
+    for a text stored or hashed as it is (a document's ``meta``, its content hash): orjson
+    writes non-ASCII characters as they are where json.dumps escapes them."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value)
+
+
+def from_json(text: str | bytes) -> Any:
+    """JSON text read from the database (PostgreSQL's ``syncd_snapshot`` rows)."""
+    return orjson.loads(text)
 
 
 @dataclass(frozen=True, slots=True)
