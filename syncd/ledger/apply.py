@@ -120,8 +120,10 @@ class DocumentApplier(ConflictWriter):
             with unfenced():  # the writer carries each job's leases with the job, not its own
                 self._writer = asyncio.create_task(self._write_loop(), name="ledger-writer")
         self._queue.put_nowait(job)
-        # The writer finishes the job even if this caller is cancelled (shutdown mid-batch).
-        return await asyncio.shield(job.future)
+        # The writer finishes the job even if this caller is cancelled (shutdown mid-batch): a
+        # cancelled caller cancels only its job's future, which the writer then leaves alone
+        # (asyncio.shield did the same with one more future and two callbacks a document).
+        return await job.future
 
     async def _write_loop(self) -> None:
         """Group whatever is queued into one transaction; up to ``writers`` run at once."""
