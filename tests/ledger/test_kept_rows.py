@@ -492,3 +492,67 @@ async def test_a_kit_defined_elsewhere_is_seen_after_a_batch_it_did_not_touch(
     finally:
         await mine.close()
         await other.close()
+
+
+async def test_a_kit_table_too_big_to_keep_leaves_kit_batches_to_reads(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Past MAX_KIT_ROWS the table is not kept (looked at once), nor the kit SKUs of a batch:
+    # kit batches are read, batches of SKUs in no kit are still planned from kept rows.
+    import syncd.ledger.keptrows as keptrows
+
+    monkeypatch.setattr(keptrows, "MAX_KIT_ROWS", 4)  # the ledger has 6
+    store = await _store(pg_dsn, strict_skus=False)
+    try:
+        await _kit_ledger(store)
+        names = _count_reads(monkeypatch)
+        sold = 1  # t0
+
+        async def attempt(n: int) -> bool:
+            nonlocal sold
+            store._kept = None
+            names.clear()
+            for i, lines in enumerate([{"K1": 1, "E": 1}, {"K1": 1}, {"E": 1}, {"K1": 1}]):
+                doc = _sale(f"q{n}-{i}", lines)
+                assert (await store.apply_document(doc)).status is ApplyStatus.APPLIED
+            sold += 3
+            read = ["read_snapshot", "apply_next"]
+            return names == [*read, "kit_table", *read, "apply_next", *read]
+
+        await _quietly(attempt)
+        levels = await store.levels(["A", "B", "E"])
+        assert levels["A"] == STOCK - sold and levels["B"] == STOCK - 2 * sold
+    finally:
+        await store.close()
+
+
+async def test_a_kit_is_never_planned_as_in_no_kit_after_a_commit_elsewhere(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another daemon sells E (in no kit) before our sale of K1: that write finds the commit,
+    # checks K1's rows (unchanged) and drops the kit table, and with it the kit SKUs: the next
+    # sale of K1 is read (then the table again), never planned from K1's rows as in no kit.
+    mine = await _store(pg_dsn, strict_skus=False)
+    other = await _store(pg_dsn, strict_skus=False)
+    try:
+        await _kit_ledger(mine)
+        sold = 1  # t0
+        for n in range(6):
+            sold += 1
+            if await _kits_kept(mine, f"warm-{n}"):
+                break
+        else:
+            pytest.fail("the kit table was never kept")
+        await other.apply_document(_sale("theirs", {"E": 1}))
+        names = _count_reads(monkeypatch)
+        assert not await _kits_kept(mine, "after")
+        assert names == ["apply_next"]
+        assert mine._kept is not None and not {"A", "B", "C", "K1", "K2"} & set(mine._kept.skus)
+        names.clear()
+        await _kits_kept(mine, "next")  # the table is kept again if this write is quiet
+        assert names[:2] == ["read_snapshot", "apply_next"]
+        sold += 2
+        assert await mine.levels(["A", "B"]) == {"A": STOCK - sold, "B": STOCK - 2 * sold}
+    finally:
+        await mine.close()
+        await other.close()
