@@ -258,7 +258,7 @@ class KeptRows:
     def assemble(self, keys: Sequence[DocKey], identifiers: Sequence[str]) -> Assembled | None:
         """The rows ``syncd_snapshot`` would return for a batch of documents ``keys`` (sorted)
         naming ``identifiers``, from kept rows; None when one it needs is not kept."""
-        if not self.globals_read:
+        if not self.globals_read or self._kit_skus:  # kit SKUs kept, the table not yet
             return None
         used = _Used()
         doc_rows: list[Row] = []
