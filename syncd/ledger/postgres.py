@@ -336,10 +336,16 @@ class PostgresStore(SqlStore):
                             raise
                         log.debug("ledger_batch_planned_again", reads=reads)
                         continue
-                    if (seen is None or kept.add_read(data, identifiers)) and kept.wrote(
-                        rows, *written[:2], clean=written[2]
-                    ):
-                        self._kept = kept
+                    if seen is not None:
+                        kept.add_read(data, identifiers)
+                    if kept.wrote(rows, *written[:2], clean=written[2]):
+                        try:
+                            await kept.load_kits(tx)  # a kit batch kept without the kit table
+                        except (*_UNAVAILABLE, asyncpg.PostgresError) as err:
+                            # Written and committed: only its rows are not kept.
+                            log.info("ledger_kits_not_kept", error=type(err).__name__)
+                        else:
+                            self._kept = kept
                     return plan
         except _TRANSIENT as err:
             log.info("ledger_unlocked_apply_failed", error=type(err).__name__)

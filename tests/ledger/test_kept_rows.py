@@ -9,6 +9,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import pytest
 
 from syncd.domain import Document, DocumentKind
@@ -277,3 +278,281 @@ async def test_nothing_to_write_is_decided_from_a_read(
         assert await store.levels(["A"]) == {"A": 8}
     finally:
         await store.close()
+
+
+# -- kits ---------------------------------------------------------------------------------------
+
+KITS = {"K1": {"A": 1, "B": 2}, "K2": {"A": 1, "C": 1}}  # A shared; C also in K3 below
+STOCK = 200  # of each of A to E, 9 of them in the back
+
+
+def _sale(doc_id: str, lines: dict[str, int], location: str = "") -> Document:
+    return Document("till", doc_id, DocumentKind.TILL_RECEIPT, lines, T0, location=location)
+
+
+async def _read(store: Any, batch: list[Document]) -> dict[str, Any]:
+    """What ``syncd_snapshot`` returns for the batch, unlocked."""
+    keys, identifiers = batch_keys(batch)
+    async with store._read() as tx:
+        found = await tx.fetch(
+            "read_snapshot", [k[0] for k in keys], [k[1] for k in keys], identifiers, False, 0
+        )
+    data: dict[str, Any] = json.loads(found[0][1])
+    return data
+
+
+async def _kit_ledger(store: Any) -> None:
+    """Two locations; K1 and K2 share A; K3 (derived by web) holds C of K2; E is in no kit."""
+    await store.register_locations([LocationInfo("shop"), LocationInfo("back")])
+    await store.register_channels(
+        [
+            ChannelInfo("till", "csv_till", locations=("shop",)),
+            ChannelInfo("web", "prestashop", locations=("shop", "back")),
+        ]
+    )
+    await store.set_kits(KITS, source="config")
+    await store.set_kits({"K3": {"C": 1, "D": 3}}, source="magento", derived_by="web")
+    await store.set_buffer(1, channel="till", sku="B")
+    for place, units in (("shop", STOCK - 9), ("back", 9)):
+        stock = dict.fromkeys("ABCDE", units)
+        await store.apply_document(
+            Document("office", f"r-{place}", DocumentKind.GOODS_RECEIPT, stock, T0, location=place)
+        )
+    await store.apply_document(_sale("t0", {"K1": 1, "C": 2}, location="shop"))
+
+
+async def test_kept_kit_rows_are_the_rows_a_read_returns(pg_dsn: str) -> None:
+    # Rows kept from the reads of a few batches (a kit, a component, a SKU in no kit, the rest
+    # of the identifiers and a stored sale) and the kit table: every batch below, whose rows
+    # they hold, is assembled exactly as syncd_snapshot returns it (its kits array, the SKUs
+    # that adds, their levels, stock per location, buffers, figures shown, the outbox).
+    from syncd.ledger.keptrows import KeptRows
+
+    store = await _store(pg_dsn, strict_skus=False)
+    try:
+        await _kit_ledger(store)
+        kept = KeptRows()
+        no_rows: dict[str, list[Any]] = {
+            k: [] for k in ("documents", "lines", "levels", "at", "shown", "outbox_set")
+        }
+        reads = (
+            [_sale("k1", {"K1": 1})],
+            [_sale("d", {"D": 1})],
+            [_sale("e", {"E": 1})],
+            [_sale("t0", {"C": 1}), order("o", {"A": 1, "B": 1, "C": 1, "K2": 1, "K3": 1})],
+        )
+        for batch in reads:
+            kept.add_read(await _read(store, batch), batch_keys(batch)[1])
+            assert kept.wrote(no_rows | {"outbox_delete": []}, "", "", clean=True)
+            async with store._read() as tx:
+                await kept.load_kits(tx)
+        assert kept.kits is not None
+        shapes = {
+            "kit sold": [_sale("n1", {"K1": 1})],
+            "component of two kits": [_sale("n2", {"A": 2}, location="back")],
+            "component of a kit holding a component of another": [_sale("n3", {"C": 1})],
+            "kit derived by a channel": [_sale("n4", {"K3": 1}, location="shop")],
+            "component of one kit": [_sale("n5", {"D": 1})],
+            "in no kit": [_sale("n6", {"E": 1})],
+            "kit, component and other SKU": [
+                _sale("n7", {"K2": 1, "E": 1}, location="back"),
+                order("n8", {"B": 1, "K3": 2}),
+            ],
+            "stored sale again": [_sale("t0", {"K1": 2, "C": 1}, location="shop")],
+        }
+        for shape, batch in shapes.items():
+            keys, identifiers = batch_keys(batch)
+            assembled = kept.assemble(keys, identifiers)
+            assert assembled is not None, shape
+            read = await _read(store, batch)
+            assert json.loads(json.dumps(assembled.rows)) == read, shape
+            assert read["kits"] or shape == "in no kit", shape
+        # C's kits hold A and D: without A's rows kept, not assembled (D's still is).
+        del kept.skus["A"]
+        assert kept.assemble(*batch_keys([_sale("n9", {"C": 1})])) is None
+        assert kept.assemble(*batch_keys([_sale("n9", {"D": 1})])) is not None
+    finally:
+        await store.close()
+
+
+async def _kits_kept(store: Any, doc_id: str) -> bool:
+    """Sells K1; whether the rows kept after it hold the kit table (a quiet write)."""
+    assert (await store.apply_document(_sale(doc_id, {"K1": 1}))).status is ApplyStatus.APPLIED
+    return store._kept is not None and store._kept.kits is not None
+
+
+async def test_kit_batches_are_planned_from_kept_rows(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A kit sold reads its rows, then the kit table once (after the write); the next sales of
+    # kits and components are planned from kept rows (one round trip each), and the rows kept
+    # after them are exactly what a read returns.
+    store = await _store(pg_dsn, strict_skus=False)
+    try:
+        await _kit_ledger(store)
+        names = _count_reads(monkeypatch)
+        sold: list[dict[str, int]] = []
+
+        async def attempt(n: int) -> bool:
+            store._kept = None
+            names.clear()
+            sales = [{"K1": 1, "A": 1, "K2": 1, "C": 1, "E": 1}]  # read: every identifier
+            sales += [{"K2": 1}, {"C": 1, "E": 1}, {"K1": 2}]
+            for i, lines in enumerate(sales):
+                doc = _sale(f"q{n}-{i}", lines, location="shop")
+                assert (await store.apply_document(doc)).status is ApplyStatus.APPLIED
+            sold.extend(sales)
+            if names != ["read_snapshot", "apply_next", "kit_table"] + ["apply_next"] * 3:
+                return False
+            batch = [_sale("next", {"K2": 1, "E": 1}, location="back")]
+            assembled = store._kept.assemble(*batch_keys(batch))
+            assert assembled is not None
+            assert json.loads(json.dumps(assembled.rows)) == await _read(store, batch)
+            return True
+
+        await _quietly(attempt)
+        a = sum(s.get("A", 0) + s.get("K1", 0) + s.get("K2", 0) for s in sold)
+        b = sum(2 * s.get("K1", 0) for s in sold)
+        levels = await store.levels(["A", "B"])
+        assert levels == {"A": STOCK - 1 - a, "B": STOCK - 2 - b}  # t0 sold K1 once
+    finally:
+        await store.close()
+
+
+async def test_a_kit_redefined_by_another_writer_is_sold_as_defined_now(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # K1's table is kept; another daemon makes K1 two A and one C: the sale planned from the
+    # kept table is refused under the locks (its kits array is not the ledger's), read and
+    # planned again with the new definition.
+    mine = await _store(pg_dsn, strict_skus=False)
+    other = await _store(pg_dsn, strict_skus=False)
+    try:
+        await _kit_ledger(mine)
+        sold = 1  # t0
+        for n in range(6):
+            sold += 1
+            if await _kits_kept(mine, f"warm-{n}"):
+                break
+        else:
+            pytest.fail("the kit table was never kept")
+        await other.set_kits({"K1": {"A": 2, "C": 1}}, source="config")
+        names = _count_reads(monkeypatch)
+        assert (await mine.apply_document(_sale("new", {"K1": 1}))).status is ApplyStatus.APPLIED
+        assert names[:3] == ["apply_next", "read_snapshot", "apply_next"]
+        assert await mine.levels(["A", "B", "C"]) == {
+            "A": STOCK - sold - 2,
+            "B": STOCK - 2 * sold,
+            "C": STOCK - 3,  # t0 sold two
+        }
+    finally:
+        await mine.close()
+        await other.close()
+
+
+async def test_a_kit_defined_elsewhere_is_seen_after_a_batch_it_did_not_touch(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another daemon defines K4 of B. Our next batch (A: K4 is not among its kits) is written
+    # checked, found nothing else changed in its rows, but something committed: the kit table
+    # kept may be older than the rows now, so it goes, with the kit SKUs. Every sale of K1 after
+    # that moves K4's figure too (a plan from the old table would leave it as it was).
+    mine = await _store(pg_dsn, strict_skus=False)
+    other = await _store(pg_dsn, strict_skus=False)
+    try:
+        await _kit_ledger(mine)
+        for n in range(6):
+            if await _kits_kept(mine, f"warm-{n}"):
+                break
+        else:
+            pytest.fail("the kit table was never kept")
+        await other.set_kits({"K4": {"B": 1}}, source="other")
+        names = _count_reads(monkeypatch)
+        assert (await mine.apply_document(_sale("a", {"A": 1}))).status is ApplyStatus.APPLIED
+        assert names == ["apply_next"]
+        conn = await asyncpg.connect(pg_dsn)
+        try:
+
+            async def attempt(n: int) -> bool:
+                names.clear()
+                table_kept = await _kits_kept(mine, f"k1-{n}")
+                planned = list(names)
+                queued = await conn.fetchval(
+                    "SELECT wanted FROM outbox WHERE channel = 'web' AND sku = 'K4'"
+                )
+                wanted = {w.sku: w.wanted for w in await mine.wanted_levels("web")}
+                assert queued == wanted["K4"] == (await mine.levels(["B"]))["B"]
+                if n == 0:  # the kit SKUs went with the table: read
+                    assert planned[:2] == ["read_snapshot", "apply_next"]
+                return table_kept and planned == ["apply_next"]  # from the table read again
+
+            await _quietly(attempt)
+        finally:
+            await conn.close()
+    finally:
+        await mine.close()
+        await other.close()
+
+
+async def test_a_kit_table_too_big_to_keep_leaves_kit_batches_to_reads(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Past MAX_KIT_ROWS the table is not kept (looked at once), nor the kit SKUs of a batch:
+    # kit batches are read, batches of SKUs in no kit are still planned from kept rows.
+    import syncd.ledger.keptrows as keptrows
+
+    monkeypatch.setattr(keptrows, "MAX_KIT_ROWS", 4)  # the ledger has 6
+    store = await _store(pg_dsn, strict_skus=False)
+    try:
+        await _kit_ledger(store)
+        names = _count_reads(monkeypatch)
+        sold = 1  # t0
+
+        async def attempt(n: int) -> bool:
+            nonlocal sold
+            store._kept = None
+            names.clear()
+            for i, lines in enumerate([{"K1": 1, "E": 1}, {"K1": 1}, {"E": 1}, {"K1": 1}]):
+                doc = _sale(f"q{n}-{i}", lines)
+                assert (await store.apply_document(doc)).status is ApplyStatus.APPLIED
+            sold += 3
+            read = ["read_snapshot", "apply_next"]
+            return names == [*read, "kit_table", *read, "apply_next", *read]
+
+        await _quietly(attempt)
+        levels = await store.levels(["A", "B", "E"])
+        assert levels["A"] == STOCK - sold and levels["B"] == STOCK - 2 * sold
+    finally:
+        await store.close()
+
+
+async def test_a_kit_is_never_planned_as_in_no_kit_after_a_commit_elsewhere(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another daemon sells E (in no kit) before our sale of K1: that write finds the commit,
+    # checks K1's rows (unchanged) and drops the kit table, and with it the kit SKUs: the next
+    # sale of K1 is read (then the table again), never planned from K1's rows as in no kit.
+    mine = await _store(pg_dsn, strict_skus=False)
+    other = await _store(pg_dsn, strict_skus=False)
+    try:
+        await _kit_ledger(mine)
+        sold = 1  # t0
+        for n in range(6):
+            sold += 1
+            if await _kits_kept(mine, f"warm-{n}"):
+                break
+        else:
+            pytest.fail("the kit table was never kept")
+        await other.apply_document(_sale("theirs", {"E": 1}))
+        names = _count_reads(monkeypatch)
+        assert not await _kits_kept(mine, "after")
+        assert names == ["apply_next"]
+        assert mine._kept is not None and not {"A", "B", "C", "K1", "K2"} & set(mine._kept.skus)
+        names.clear()
+        await _kits_kept(mine, "next")  # the table is kept again if this write is quiet
+        assert names[:2] == ["read_snapshot", "apply_next"]
+        sold += 2
+        assert await mine.levels(["A", "B"]) == {"A": STOCK - sold, "B": STOCK - 2 * sold}
+    finally:
+        await mine.close()
+        await other.close()

@@ -23,6 +23,18 @@ JOIN kit_components c ON c.kit = w.kit
 JOIN kits k ON k.sku = c.kit
 ORDER BY c.kit, c.component;
 
+-- name: kit_table
+-- The whole kit table for the rows a writer keeps (keptrows.py): whether there is any kit (the
+-- test syncd_snapshot starts with), how many component rows, and, unless more than $1, every one
+-- as syncd_snapshot builds its kits array ([kit, component, quantity, derived_by]; derived_by
+-- null: a component row of no kit, which only links kits there).
+SELECT EXISTS (SELECT 1 FROM kits), t.n,
+       CASE WHEN t.n <= $1 THEN (
+           SELECT COALESCE(jsonb_agg(jsonb_build_array(c.kit, c.component, c.quantity,
+                                                       k.derived_by)), '[]')::text
+           FROM kit_components c LEFT JOIN kits k ON k.sku = c.kit) END
+FROM (SELECT count(*) AS n FROM kit_components) AS t;
+
 -- name: kits_all
 SELECT k.sku, k.source, k.derived_by, c.component, c.quantity
 FROM kits k

@@ -24,6 +24,11 @@ CROSS JOIN kit_components c ON c.kit = w.kit
 JOIN kits k ON k.sku = c.kit
 ORDER BY c.kit, c.component;
 
+-- name: kit_table
+-- PostgreSQL's writer keeps the kit table between batches (keptrows.py); SQLite reads in
+-- process. Never run here, defined so that both dialects keep the same queries.
+SELECT NULL WHERE ?1 IS NULL;
+
 -- name: kits_all
 SELECT k.sku, k.source, k.derived_by, c.component, c.quantity
 FROM kits k
