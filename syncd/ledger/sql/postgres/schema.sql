@@ -598,6 +598,21 @@ BEGIN
     PERFORM syncd_write_plan(p_plan, p_now);
 END $$;
 
+-- Rows compared whatever their order (issue 17). syncd_apply_next compares the rows a batch was
+-- planned from (assembled in Python's order by syncd/ledger/keptrows.py: code points, as the C
+-- collation) with syncd_snapshot's (ORDER BY in the database's collation: fr-FR sorts "mug"
+-- before "TEA", C the other way). Each array is compared as the set of its rows, except
+-- "locations", whose order is the configured one (a web order takes units from the first).
+CREATE FUNCTION syncd_rows_unordered(p_rows jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_object_agg(r.key, CASE
+        WHEN r.key = 'locations' OR jsonb_typeof(r.value) <> 'array' THEN r.value
+        ELSE (SELECT COALESCE(jsonb_agg(e ORDER BY e::text COLLATE "C"), '[]')
+              FROM jsonb_array_elements(r.value) AS e)
+        END)
+    FROM jsonb_each(p_rows) AS r
+$$;
+
 -- This server's life: the start of its postmaster, in microseconds (syncd_apply_next).
 CREATE FUNCTION syncd_server_id() RETURNS text LANGUAGE sql STABLE AS $$
     SELECT (extract(epoch FROM pg_postmaster_start_time()) * 1000000)::bigint::text
@@ -681,7 +696,8 @@ BEGIN
     IF v_changed THEN
         v_rows := syncd_snapshot(p_channels, p_ids, p_identifiers, p_strict, true, p_now);
         IF (p_seen IS NOT NULL AND md5(v_rows) <> p_seen)
-           OR (p_seen IS NULL AND (p_assumed IS NULL OR v_rows::jsonb <> p_assumed::jsonb)) THEN
+           OR (p_seen IS NULL AND (p_assumed IS NULL OR syncd_rows_unordered(v_rows::jsonb) IS DISTINCT FROM
+                                                  syncd_rows_unordered(p_assumed::jsonb))) THEN
             RAISE EXCEPTION 'the rows of this batch changed since they were read'
                 USING ERRCODE = 'SY001';
         END IF;
