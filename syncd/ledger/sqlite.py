@@ -192,8 +192,10 @@ class SqliteStore(SqlStore):
             else:
                 coro.close()  # type: ignore[attr-defined]
                 raise RuntimeError("a ledger transaction tried to wait for something")
-            conn.execute("COMMIT")
+            # Counted before the commit: the watcher (another thread) may see the commit's new
+            # data_version before this thread runs again, and must then know it may be ours.
             self._own_commits += 1
+            conn.execute("COMMIT")
             return result
         except BaseException as err:
             if conn.in_transaction:

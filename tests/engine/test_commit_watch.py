@@ -126,3 +126,46 @@ async def test_own_commits_wake_no_pusher_through_the_watcher(tmp_path: Path) ->
         await waiter
     finally:
         await store.close()
+
+
+class _SlowAfterCommit:
+    """The writer's connection, its thread held up just after each COMMIT (a loaded machine
+    does that at random): the watcher sees the commit before the writer thread runs on."""
+
+    def __init__(self, conn: Any) -> None:
+        self._inner = conn
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        out = self._inner.execute(sql, *args)
+        if sql == "COMMIT":
+            time.sleep(0.15)  # three watch rounds
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+async def test_own_commits_wake_no_pusher_even_when_the_writer_thread_lags(
+    tmp_path: Path,
+) -> None:
+    store = await SqliteStore(tmp_path / "ledger.sqlite3").open()
+    await store.upsert_products([Product("CAP", "Cap")])
+    woken = 0
+
+    def counting() -> None:
+        nonlocal woken
+        woken += 1
+
+    store.wake_all = counting  # type: ignore[method-assign]
+    store._writer_conn = _SlowAfterCommit(store._writer_conn)  # type: ignore[assignment]
+    try:
+        waiter = asyncio.create_task(store.wait_for_outbox("shop", 3))
+        await until(lambda: store._watcher is not None)
+        await asyncio.sleep(0.1)
+        for n in range(3):
+            await book_receipt(store, [Line("CAP", 1)], origin="command", doc_id=f"d-{n}")
+        await asyncio.sleep(0.2)
+        assert woken == 0
+        waiter.cancel()
+    finally:
+        await store.close()
