@@ -62,6 +62,19 @@ async def test_prestashop_answers(shops: Shops, target: str, seed: int) -> None:
     assert problems == [], (f"replay: {target} Random({seed})", sample)
 
 
+# Cases the fuzzing above once found, replayed in every run: (target, seed).
+FOUND_PRESTASHOP = [
+    # one combination id under two products: the first product's total row became a level
+    ("prestashop.read_levels", 53016),
+]
+
+
+@pytest.mark.parametrize(("target", "seed"), FOUND_PRESTASHOP)
+async def test_prestashop_answers_found_once(shops: Shops, target: str, seed: int) -> None:
+    problems, sample = await shops.prestashop.run(target, random.Random(seed))
+    assert problems == [], (f"replay: {target} Random({seed})", sample)
+
+
 @pytest.mark.parametrize("target", MagentoHarness.TARGETS)
 @FAST
 @given(seed=SEEDS)

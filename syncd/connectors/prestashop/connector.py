@@ -623,19 +623,18 @@ class PrestaShopConnector(Connector[PrestaShopSettings]):
     ) -> AsyncIterator[list[ChannelLevel]]:
         if self.language is None and not self.dead_states:
             await self.check()  # the default language, for the names
+        combinations = await self._all("combinations", "[id,id_product,reference,ean13]")
         catalogue = _Catalogue(
             {
                 _int(p.get("id"), "id"): p
                 for p in await self._all("products", "[id,reference,ean13,name]")
             },
-            {
-                _int(c.get("id"), "id"): c
-                for c in await self._all("combinations", "[id,id_product,reference,ean13]")
-            },
+            {_int(c.get("id"), "id"): c for c in combinations},
         )
-        with_combos = {
-            _int(c.get("id_product"), "id_product") for c in catalogue.combinations.values()
-        }
+        # Every row counts, not only the last of an id: an answer naming one combination id
+        # under two products (never PrestaShop's own; found by tests/reliability's fuzzing)
+        # must not turn either product's total row into a level of its own.
+        with_combos = {_int(c.get("id_product"), "id_product") for c in combinations}
         wanted = set(skus) if skus is not None else None
         offset = 0
         page = max(self.settings.page_size, 500)
