@@ -381,6 +381,15 @@ async def _kits_kept(store: Any, doc_id: str) -> bool:
     return store._kept is not None and store._kept.kits is not None
 
 
+async def _until_kits_kept(store: Any) -> int:
+    """Sells K1 until the rows kept after a sale hold the kit table (a commit elsewhere on the
+    server may spoil a few); the number of K1 sold."""
+    for n in range(6):
+        if await _kits_kept(store, f"warm-{n}"):
+            return n + 1
+    pytest.fail("the kit table was never kept")
+
+
 async def test_kit_batches_are_planned_from_kept_rows(
     pg_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -429,13 +438,7 @@ async def test_a_kit_redefined_by_another_writer_is_sold_as_defined_now(
     other = await _store(pg_dsn, strict_skus=False)
     try:
         await _kit_ledger(mine)
-        sold = 1  # t0
-        for n in range(6):
-            sold += 1
-            if await _kits_kept(mine, f"warm-{n}"):
-                break
-        else:
-            pytest.fail("the kit table was never kept")
+        sold = 1 + await _until_kits_kept(mine)  # t0, then the warm-up sales
         await other.set_kits({"K1": {"A": 2, "C": 1}}, source="config")
         names = _count_reads(monkeypatch)
         assert (await mine.apply_document(_sale("new", {"K1": 1}))).status is ApplyStatus.APPLIED
@@ -536,13 +539,7 @@ async def test_a_kit_is_never_planned_as_in_no_kit_after_a_commit_elsewhere(
     other = await _store(pg_dsn, strict_skus=False)
     try:
         await _kit_ledger(mine)
-        sold = 1  # t0
-        for n in range(6):
-            sold += 1
-            if await _kits_kept(mine, f"warm-{n}"):
-                break
-        else:
-            pytest.fail("the kit table was never kept")
+        sold = 1 + await _until_kits_kept(mine)  # t0, then the warm-up sales
         await other.apply_document(_sale("theirs", {"E": 1}))
         names = _count_reads(monkeypatch)
         assert not await _kits_kept(mine, "after")
