@@ -1,0 +1,141 @@
+"""PostgreSQL: a writer sends NOTIFY at most every ``NOTIFY_EVERY`` (issue 17); the channels of the
+writes between are notified by the next write that may, or by one transaction of their own, and
+always after the writes commit. Another process (a second store with its listener) is woken for
+every channel written, in a burst as after a quiet spell, and a burst costs it few wake-ups."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from syncd.ledger import ApplyStatus, ChannelInfo
+from tests.ledger.test_contract import receipt, till
+
+
+async def _store(dsn: str, **options: Any) -> Any:
+    from syncd.ledger.postgres import PostgresStore
+
+    return await PostgresStore(dsn, **options).open()
+
+
+async def _channels(store: Any) -> None:
+    await store.register_channels(
+        [ChannelInfo("till", "csv_till"), ChannelInfo("web", "prestashop")]
+    )
+
+
+def _heard(store: Any) -> list[str]:
+    """The channels ``store`` is woken for by notifications (it writes nothing itself), in
+    order."""
+    heard: list[str] = []
+    original = store._wake
+
+    def wake(channels: set[str]) -> None:
+        heard.extend(sorted(channels))
+        original(channels)
+
+    store._wake = wake
+    return heard
+
+
+async def _listening(store: Any) -> None:
+    """Until the listener's LISTEN is in place (it wakes every pusher once it is)."""
+    for _ in range(100):
+        if store._listener is not None and store._events:
+            await asyncio.sleep(0.2)
+            return
+        await asyncio.sleep(0.05)
+
+
+async def test_a_burst_of_writes_wakes_another_process_for_every_channel_with_few_notifies(
+    pg_dsn: str,
+) -> None:
+    from syncd.ledger.postgres import NOTIFY_EVERY
+
+    writer = await _store(pg_dsn, strict_skus=False)
+    other = await _store(pg_dsn, strict_skus=False)
+    try:
+        await _channels(writer)
+        await writer.apply_document(receipt("r1", {"A": 500, "B": 500}))
+        heard = _heard(other)
+        await _listening(other)
+        await asyncio.sleep(3 * NOTIFY_EVERY)  # quiet: the next write notifies itself
+        heard.clear()
+        started = asyncio.get_running_loop().time()
+        for n in range(60):
+            result = await writer.apply_document(till(f"t{n}", {"A" if n % 2 else "B": 1}))
+            assert result.status is ApplyStatus.APPLIED
+        elapsed = asyncio.get_running_loop().time() - started
+        # The first write of the burst notified at once ...
+        assert sorted(heard[:2]) == ["till", "web"]
+        # ... and the rest, deferred, arrive after the last write committed.
+        await asyncio.sleep(4 * NOTIFY_EVERY + 0.3)
+        assert set(heard) == {"till", "web"}
+        assert writer._deferred == set()
+        # Each channel at most once per NOTIFY_EVERY of the burst, and the one after it.
+        bound = 2 * (elapsed / NOTIFY_EVERY + 3)
+        assert len(heard) <= bound, (len(heard), elapsed)
+        assert await other.levels(["A", "B"]) == {"A": 470, "B": 470}
+    finally:
+        await writer.close()
+        await other.close()
+
+
+async def test_a_write_deferred_is_notified_after_it_commits(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two writes within NOTIFY_EVERY: the second sends no NOTIFY; when the other process is
+    # woken for its channel, the row it wrote is already there to read.
+    import syncd.ledger.postgres as postgres
+
+    monkeypatch.setattr(postgres, "NOTIFY_EVERY", 0.5)
+    writer = await _store(pg_dsn, strict_skus=False)
+    other = await _store(pg_dsn, strict_skus=False)
+    try:
+        await _channels(writer)
+        await writer.apply_document(receipt("r1", {"A": 10}))
+        await _listening(other)
+        writer._notified_at = 0.0  # quiet for long
+        await writer.apply_document(till("t1", {"A": 1}))  # notifies itself
+        for event in other._events.values():
+            event.clear()
+        waiter = asyncio.create_task(other.wait_for_outbox("web", 5))
+        await asyncio.sleep(0)
+        await writer.apply_document(till("t2", {"A": 2}))  # deferred
+        assert writer._deferred == {"till", "web"}
+        await asyncio.wait_for(waiter, 3)
+        assert await other.levels(["A"]) == {"A": 7}
+        assert [i.wanted for i in await other.take_outbox("web", 10)] == [7]
+    finally:
+        await writer.close()
+        await other.close()
+
+
+async def test_channels_deferred_at_close_are_notified_at_once(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import syncd.ledger.postgres as postgres
+
+    monkeypatch.setattr(postgres, "NOTIFY_EVERY", 30.0)
+    writer = await _store(pg_dsn, strict_skus=False)
+    other = await _store(pg_dsn, strict_skus=False)
+    try:
+        await _channels(writer)
+        await writer.apply_document(receipt("r1", {"A": 10}))
+        heard = _heard(other)
+        await _listening(other)
+        writer._notified_at = 0.0
+        await writer.apply_document(till("t1", {"A": 1}))
+        await writer.apply_document(till("t2", {"A": 1}))
+        await asyncio.sleep(0.3)
+        heard.clear()
+        assert writer._deferred == {"till", "web"}
+        started = asyncio.get_running_loop().time()
+        await writer.close()  # sends what is deferred before it goes, not 60 s later
+        assert asyncio.get_running_loop().time() - started < 5
+        await asyncio.sleep(0.3)
+        assert sorted(heard) == ["till", "web"]
+    finally:
+        await other.close()
