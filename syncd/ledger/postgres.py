@@ -344,8 +344,12 @@ class PostgresStore(SqlStore):
                             [k[1] for k in absent],
                             assumed,
                         )
-                    except asyncpg.PostgresError as err:
-                        self._notify_later(notify - plan.changed_channels)  # not sent
+                    except BaseException as err:
+                        # Not known to be sent (a lost connection may have committed it): the
+                        # channels again, a needless wake-up at worst.
+                        self._notify_later(notify)
+                        if not isinstance(err, asyncpg.PostgresError):
+                            raise
                         kept = KeptRows()  # not known any more
                         if getattr(err, "sqlstate", "") == _STALE:
                             log.warning("stale_write_refused", error=str(err))

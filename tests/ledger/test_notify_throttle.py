@@ -139,3 +139,38 @@ async def test_channels_deferred_at_close_are_notified_at_once(
         assert sorted(heard) == ["till", "web"]
     finally:
         await other.close()
+
+
+async def test_channels_taken_by_a_write_that_fails_are_notified_later(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A write takes the channels deferred by earlier ones into its own NOTIFY; its connection
+    # is lost (it may or may not have committed): they are deferred again, never dropped.
+    import syncd.ledger.postgres as postgres
+    from syncd.exceptions import LedgerError
+
+    monkeypatch.setattr(postgres, "NOTIFY_EVERY", 30.0)
+    writer = await _store(pg_dsn, strict_skus=False)
+    try:
+        await _channels(writer)
+        await writer.apply_document(receipt("r1", {"A": 10}))
+        writer._notified_at = 0.0
+        await writer.apply_document(till("t1", {"A": 1}))
+        await writer.apply_document(till("t2", {"A": 1}))
+        assert writer._deferred == {"till", "web"}
+        original = postgres.PostgresStore._apply_plan
+        calls: list[int] = []
+
+        async def lost(self: Any, tx: Any, *args: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 1:
+                raise ConnectionResetError("the connection was lost")
+            return await original(self, tx, *args)
+
+        monkeypatch.setattr(postgres.PostgresStore, "_apply_plan", lost)
+        writer._notified_at = 0.0  # the next write may notify: it takes the deferred
+        with pytest.raises((LedgerError, OSError)):
+            await writer.apply_document(till("t3", {"A": 1}))
+        assert writer._deferred >= {"till", "web"}
+    finally:
+        await writer.close()
