@@ -6,6 +6,8 @@ every channel written, in a burst as after a quiet spell, and a burst costs it f
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -14,55 +16,51 @@ from syncd.ledger import ApplyStatus, ChannelInfo
 from tests.ledger.test_contract import receipt, till
 
 
-async def _store(dsn: str, **options: Any) -> Any:
-    from syncd.ledger.postgres import PostgresStore
+@asynccontextmanager
+async def _two_stores(
+    dsn: str, monkeypatch: pytest.MonkeyPatch, every: float | None = None
+) -> AsyncIterator[tuple[Any, Any, list[str]]]:
+    """A writing store with two channels and stock of A and B, and another store listening;
+    the channels the other is woken for by notifications (it writes nothing), in order, from
+    the moment it listens. ``every``: NOTIFY_EVERY for the test."""
+    import syncd.ledger.postgres as postgres
 
-    return await PostgresStore(dsn, **options).open()
+    if every is not None:
+        monkeypatch.setattr(postgres, "NOTIFY_EVERY", every)
+    writer = await postgres.PostgresStore(dsn, strict_skus=False).open()
+    other = await postgres.PostgresStore(dsn, strict_skus=False).open()
+    try:
+        await writer.register_channels(
+            [ChannelInfo("till", "csv_till"), ChannelInfo("web", "prestashop")]
+        )
+        await writer.apply_document(receipt("r1", {"A": 500, "B": 500}))
+        heard: list[str] = []
+        original = other._wake
 
+        def wake(channels: set[str]) -> None:
+            heard.extend(sorted(channels))
+            original(channels)
 
-async def _channels(store: Any) -> None:
-    await store.register_channels(
-        [ChannelInfo("till", "csv_till"), ChannelInfo("web", "prestashop")]
-    )
-
-
-def _heard(store: Any) -> list[str]:
-    """The channels ``store`` is woken for by notifications (it writes nothing itself), in
-    order."""
-    heard: list[str] = []
-    original = store._wake
-
-    def wake(channels: set[str]) -> None:
-        heard.extend(sorted(channels))
-        original(channels)
-
-    store._wake = wake
-    return heard
-
-
-async def _listening(store: Any) -> None:
-    """Until the listener's LISTEN is in place (it wakes every pusher once it is)."""
-    for _ in range(100):
-        if store._listener is not None and store._events:
-            await asyncio.sleep(0.2)
-            return
-        await asyncio.sleep(0.05)
+        other._wake = wake
+        for _ in range(100):  # until the listener's LISTEN is in place
+            if other._listener is not None and other._events:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        heard.clear()
+        writer._notified_at = 0.0  # quiet for long: the next write notifies itself
+        yield writer, other, heard
+    finally:
+        await writer.close()
+        await other.close()
 
 
 async def test_a_burst_of_writes_wakes_another_process_for_every_channel_with_few_notifies(
-    pg_dsn: str,
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from syncd.ledger.postgres import NOTIFY_EVERY
 
-    writer = await _store(pg_dsn, strict_skus=False)
-    other = await _store(pg_dsn, strict_skus=False)
-    try:
-        await _channels(writer)
-        await writer.apply_document(receipt("r1", {"A": 500, "B": 500}))
-        heard = _heard(other)
-        await _listening(other)
-        await asyncio.sleep(3 * NOTIFY_EVERY)  # quiet: the next write notifies itself
-        heard.clear()
+    async with _two_stores(pg_dsn, monkeypatch) as (writer, other, heard):
         started = asyncio.get_running_loop().time()
         for n in range(60):
             result = await writer.apply_document(till(f"t{n}", {"A" if n % 2 else "B": 1}))
@@ -78,9 +76,6 @@ async def test_a_burst_of_writes_wakes_another_process_for_every_channel_with_fe
         bound = 2 * (elapsed / NOTIFY_EVERY + 3)
         assert len(heard) <= bound, (len(heard), elapsed)
         assert await other.levels(["A", "B"]) == {"A": 470, "B": 470}
-    finally:
-        await writer.close()
-        await other.close()
 
 
 async def test_a_write_deferred_is_notified_after_it_commits(
@@ -88,16 +83,7 @@ async def test_a_write_deferred_is_notified_after_it_commits(
 ) -> None:
     # Two writes within NOTIFY_EVERY: the second sends no NOTIFY; when the other process is
     # woken for its channel, the row it wrote is already there to read.
-    import syncd.ledger.postgres as postgres
-
-    monkeypatch.setattr(postgres, "NOTIFY_EVERY", 0.5)
-    writer = await _store(pg_dsn, strict_skus=False)
-    other = await _store(pg_dsn, strict_skus=False)
-    try:
-        await _channels(writer)
-        await writer.apply_document(receipt("r1", {"A": 10}))
-        await _listening(other)
-        writer._notified_at = 0.0  # quiet for long
+    async with _two_stores(pg_dsn, monkeypatch, every=0.5) as (writer, other, _heard):
         await writer.apply_document(till("t1", {"A": 1}))  # notifies itself
         for event in other._events.values():
             event.clear()
@@ -106,27 +92,14 @@ async def test_a_write_deferred_is_notified_after_it_commits(
         await writer.apply_document(till("t2", {"A": 2}))  # deferred
         assert writer._deferred == {"till", "web"}
         await asyncio.wait_for(waiter, 3)
-        assert await other.levels(["A"]) == {"A": 7}
-        assert [i.wanted for i in await other.take_outbox("web", 10)] == [7]
-    finally:
-        await writer.close()
-        await other.close()
+        assert await other.levels(["A"]) == {"A": 497}
+        assert {i.sku: i.wanted for i in await other.take_outbox("web", 10)}["A"] == 497
 
 
 async def test_channels_deferred_at_close_are_notified_at_once(
     pg_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import syncd.ledger.postgres as postgres
-
-    monkeypatch.setattr(postgres, "NOTIFY_EVERY", 30.0)
-    writer = await _store(pg_dsn, strict_skus=False)
-    other = await _store(pg_dsn, strict_skus=False)
-    try:
-        await _channels(writer)
-        await writer.apply_document(receipt("r1", {"A": 10}))
-        heard = _heard(other)
-        await _listening(other)
-        writer._notified_at = 0.0
+    async with _two_stores(pg_dsn, monkeypatch, every=30.0) as (writer, _other, heard):
         await writer.apply_document(till("t1", {"A": 1}))
         await writer.apply_document(till("t2", {"A": 1}))
         await asyncio.sleep(0.3)
@@ -137,8 +110,6 @@ async def test_channels_deferred_at_close_are_notified_at_once(
         assert asyncio.get_running_loop().time() - started < 5
         await asyncio.sleep(0.3)
         assert sorted(heard) == ["till", "web"]
-    finally:
-        await other.close()
 
 
 async def test_channels_taken_by_a_write_that_fails_are_notified_later(
@@ -149,12 +120,7 @@ async def test_channels_taken_by_a_write_that_fails_are_notified_later(
     import syncd.ledger.postgres as postgres
     from syncd.exceptions import LedgerError
 
-    monkeypatch.setattr(postgres, "NOTIFY_EVERY", 30.0)
-    writer = await _store(pg_dsn, strict_skus=False)
-    try:
-        await _channels(writer)
-        await writer.apply_document(receipt("r1", {"A": 10}))
-        writer._notified_at = 0.0
+    async with _two_stores(pg_dsn, monkeypatch, every=30.0) as (writer, _other, _heard):
         await writer.apply_document(till("t1", {"A": 1}))
         await writer.apply_document(till("t2", {"A": 1}))
         assert writer._deferred == {"till", "web"}
@@ -172,5 +138,3 @@ async def test_channels_taken_by_a_write_that_fails_are_notified_later(
         with pytest.raises((LedgerError, OSError)):
             await writer.apply_document(till("t3", {"A": 1}))
         assert writer._deferred >= {"till", "web"}
-    finally:
-        await writer.close()
