@@ -396,11 +396,7 @@ async def _sqlite(args: argparse.Namespace, out: dict[str, Any]) -> None:
                 loops.append(loop["documents_per_second"])
                 _log(f"sqlite: {loop}")
                 if r == 0:
-                    out["sqlite"] = loop
-                    out["sqlite_batched"] = await _producers(
-                        store, args.producers, args.per_producer, args.skus, args.batch
-                    )
-                    out["sqlite"]["levels"] = await _levels_read(store, args.levels)
+                    await _first_round(store, "sqlite", loop, args, out)
                     _log(f"sqlite levels: {out['sqlite']['levels']}")
             finally:
                 await store.close()
@@ -416,6 +412,18 @@ async def _sqlite(args: argparse.Namespace, out: dict[str, Any]) -> None:
             _log(f"sqlite_waiting: {out['sqlite_waiting']}")
         finally:
             await store.close()
+
+
+async def _first_round(
+    store: SqlStore, name: str, loop: dict[str, Any], args: argparse.Namespace, out: dict[str, Any]
+) -> None:
+    """The first round's closed loop kept as the store's figures, then, on the same ledger, the
+    batched loop and the read of the levels."""
+    out[name] = loop
+    out[f"{name}_batched"] = await _producers(
+        store, args.producers, args.per_producer, args.skus, args.batch
+    )
+    out[name]["levels"] = await _levels_read(store, args.levels)
 
 
 async def _postgres(args: argparse.Namespace, out: dict[str, Any]) -> None:
@@ -451,11 +459,7 @@ async def _postgres(args: argparse.Namespace, out: dict[str, Any]) -> None:
                 loop = await _producers(pg_store, args.producers, args.per_producer, args.skus)
                 loops.append(loop["documents_per_second"])
                 if r == 0:
-                    out["postgres"] = loop
-                    out["postgres_batched"] = await _producers(
-                        pg_store, args.producers, args.per_producer, args.skus, args.batch
-                    )
-                    out["postgres"]["levels"] = await _levels_read(pg_store, args.levels)
+                    await _first_round(pg_store, "postgres", loop, args, out)
                 _log(f"postgres: {loop}")
             finally:
                 await pg_store.close()
