@@ -70,6 +70,15 @@ async def _reset_connection(conn: asyncpg.Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
+def _alive(conn: asyncpg.Connection) -> bool:
+    """Whether a pooled connection is still open: asyncpg gives a connection that closed back to
+    its pool itself, and its proxy then refuses every call (``InterfaceError``)."""
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:
+        return False
+
+
 def _args(args: tuple[Any, ...]) -> list[Any]:
     out: list[Any] = []
     for a in args:
@@ -142,6 +151,7 @@ class PostgresStore(SqlStore):
         self._notified_at = 0.0  # monotonic time of the last NOTIFY sent
         self._deferred: set[str] = set()  # channels written since, to notify
         self._notifier: asyncio.Task[None] | None = None
+        self._held: list[asyncpg.Connection] = []  # the writers' connections, out of the pool
 
     async def open(
         self, *, migrate: bool = True, check: bool = True, listen: bool = True
@@ -187,6 +197,9 @@ class PostgresStore(SqlStore):
                 pass
             self._listener = None
         if self._pool is not None:
+            held, self._held = self._held, []
+            for conn in held:
+                await self._pool.release(conn)
             await self._pool.close()
             self._pool = None
 
@@ -211,6 +224,43 @@ class PostgresStore(SqlStore):
                 yield _PgTx(conn)
         except _UNAVAILABLE as err:
             raise LedgerUnavailable(f"PostgreSQL ledger: {type(err).__name__}: {err}") from err
+
+    @asynccontextmanager
+    async def _write_connection(self) -> AsyncIterator[Tx]:
+        """A connection for a batch's write, held between batches (up to one per writer) rather
+        than taken from the pool and given back each time: asyncpg's acquire and release (a
+        shielded task, an idle timer, the reset) took about 6 % of the closed loop's Python
+        samples (issue 17, py-spy). Back to the pool, which resets or drops it, after any error or a
+        cancellation, or when it is left in a transaction."""
+        conn: asyncpg.Connection | None = None
+        while self._held and conn is None:
+            conn = self._held.pop()
+            if not _alive(conn):  # its backend went away between batches (a restart)
+                await self._give_back(conn)
+                conn = None
+        if conn is None:
+            conn = await self._acquire()
+        try:
+            yield _PgTx(conn)
+        except BaseException as err:
+            await self._give_back(conn)
+            if isinstance(err, _UNAVAILABLE):
+                raise LedgerUnavailable(f"PostgreSQL ledger: {type(err).__name__}: {err}") from err
+            raise
+        if not _alive(conn) or conn.is_in_transaction() or len(self._held) >= self.writers:
+            await self._give_back(conn)
+        else:
+            self._held.append(conn)
+
+    async def _acquire(self) -> asyncpg.Connection:
+        try:
+            return await self.pool.acquire()
+        except _UNAVAILABLE as err:
+            raise LedgerUnavailable(f"PostgreSQL ledger: {type(err).__name__}: {err}") from err
+
+    async def _give_back(self, conn: asyncpg.Connection) -> None:
+        if self._pool is not None:
+            await self._pool.release(conn)  # shielded by asyncpg: done even if we are cancelled
 
     # -- applying documents in few round trips ---------------------------------------------------
 
@@ -263,7 +313,7 @@ class PostgresStore(SqlStore):
         if kept is None or not kept.fresh():
             kept = KeptRows()
         try:
-            async with self._read() as tx:
+            async with self._write_connection() as tx:
                 reads = 0
                 use_kept = True
                 while reads < self.unlocked_attempts:

@@ -19,7 +19,7 @@ import pytest
 from syncd.domain import Document, DocumentKind
 from syncd.exceptions import LedgerUnavailable
 from syncd.ledger import ApplyStatus
-from syncd.ledger.postgres import PostgresStore
+from syncd.ledger.postgres import PostgresStore, _alive
 from syncd.ledger.sqlbase import Tx
 from syncd.ledger.sqlite import SqliteStore
 
@@ -79,6 +79,32 @@ async def test_postgres_backend_killed_mid_transaction(pg_dsn: str, unlocked_att
         assert await store.movement_totals() == (2, -3)
     finally:
         await store.close()
+
+
+async def test_postgres_writer_connection_lost_between_batches(pg_dsn: str) -> None:
+    # A batch's write keeps its connection for the next batch (issue 17): when that connection's
+    # backend is gone meanwhile (a restart of PostgreSQL, an administrator), the next batch
+    # writes through another, and the store still closes at once (the held one given back).
+    store = await PostgresStore(pg_dsn, strict_skus=False).open(listen=False)
+    admin = await asyncpg.connect(pg_dsn)
+    try:
+        assert (await store.apply_document(DOC)).status is ApplyStatus.APPLIED
+        assert len(store._held) == 1
+        held = store._held[0]
+        await admin.execute("SELECT pg_terminate_backend($1)", held.get_server_pid())
+        for _ in range(200):
+            if not _alive(held):
+                break
+            await asyncio.sleep(0.01)
+        assert not _alive(held)
+        second = Document("till", "r-2", DocumentKind.TILL_RECEIPT, {"A": 1}, T0)
+        assert (await store.apply_document(second)).status is ApplyStatus.APPLIED
+        assert await store.levels(["A", "B"]) == {"A": -3, "B": -1}
+        assert await store.movement_totals() == (3, -4)
+        assert len(store._held) == 1 and store._held[0] is not held
+    finally:
+        await admin.close()
+        await asyncio.wait_for(store.close(), 5)
 
 
 _SQLITE_CHILD = textwrap.dedent(
