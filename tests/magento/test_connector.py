@@ -69,18 +69,54 @@ async def test_msi_push_never_counts_an_unshipped_order_twice(msi_shop: Shop) ->
 
 async def test_an_oversold_item_below_zero_salable_is_left_alone(msi_shop: Shop) -> None:
     # Found by the reliability campaign (bench soak --seed 12): the last unit sold at the till,
-    # then online. Source 0 out of stock with one unshipped order: Magento's salable is -1,
-    # which sells nothing, like the 0 we want. Writing again would change nothing, forever.
+    # then online. Source 0 out of stock with one unshipped order: Magento's salable is 0 (the
+    # stock index says not salable: GetProductSalableQty answers 0 whatever is reserved), which
+    # sells nothing, like the 0 we want. Writing again would change nothing, forever.
     emu = msi_shop.emulator
     connector = connector_for(msi_shop)
     await connector.open()
     try:
         emu.set_source_quantity("CAP", 0)
         emu.place_order({"CAP": 1})
-        assert emu.salable("CAP") == -1
+        assert emu.salable("CAP") == 0 and emu.reserved("CAP") == -1
         [result] = await connector.push([PushItem("CAP", 0, 0)])
         assert result.status is PushStatus.UNCHANGED and result.shown == 0
         assert await connector.read_figures(["CAP"]) == {"CAP": 0}
+    finally:
+        await connector.close()
+
+
+async def test_units_reserved_keep_an_item_in_stock_so_a_cancellation_is_read_right(
+    msi_shop: Shop,
+) -> None:
+    # The demo found it (SHIRT-0003-44): with none available and units of an unshipped order
+    # reserved, the item was written out of stock; Magento then counts the source as 0 and
+    # answers salable 0 whatever is reserved (GetProductSalableQty), so once that order was
+    # cancelled the next push took source − salable for reserved units that were no more, and
+    # made Magento show the cancelled units twice.
+    emu = msi_shop.emulator
+    connector = connector_for(msi_shop)
+    await connector.open()
+    try:
+        order = emu.place_order({"CAP": 2})  # unshipped: reserves 2; salable 3
+        [sold_out] = await connector.push([PushItem("CAP", 0, 3)])  # the till sold the other 3
+        assert sold_out.status is PushStatus.WRITTEN
+        assert emu.source_quantity("CAP") == 2 and emu.salable("CAP") == 0
+        emu.cancel(order)  # its 2 units back: the ledger's figure is 2
+        [back] = await connector.push([PushItem("CAP", 2, 0)])
+        assert back.status is PushStatus.UNCHANGED and back.shown == 2
+        assert emu.salable("CAP") == 2 and emu.source_quantity("CAP") == 2
+        # The merchant marks it out of stock with units on hand and 2 reserved: salable says
+        # nothing of them, the open orders do.
+        order = emu.place_order({"CAP": 2})
+        emu.source_items[("CAP", "default")].update(quantity=7, status=0)
+        assert emu.salable("CAP") == 0
+        [nothing] = await connector.push([PushItem("CAP", 0, 0)])
+        assert nothing.status is PushStatus.UNCHANGED
+        emu.cancel(order)
+        [again] = await connector.push([PushItem("CAP", 2, 0)])
+        assert again.status is PushStatus.WRITTEN
+        assert emu.source_quantity("CAP") == 2 and emu.salable("CAP") == 2
     finally:
         await connector.close()
 

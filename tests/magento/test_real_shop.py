@@ -218,6 +218,49 @@ async def test_msi_push_writes_source_as_figure_plus_reserved(
     assert again.status is PushStatus.UNCHANGED
 
 
+async def test_units_reserved_keep_the_item_in_stock_so_a_cancellation_is_read_right(
+    helper: Any, connector: MagentoConnector
+) -> None:
+    """The salable of an item out of stock is 0 whatever its source holds and its orders
+    reserve (GetProductSalableQty); so a push leaving none available but units reserved keeps
+    it in stock, and a cancellation of those orders is then read as it is."""
+    sku, call = "SYNCD-PEN", asyncio.to_thread
+    try:
+        order = await call(helper.place_order, [(sku, 2)])
+        shows = await call(helper.salable, sku)
+        reserved = await call(helper.source_qty, sku) - shows  # this order's 2 and any others
+        assert reserved >= 2
+        # Our write leaving none available: in stock, its source the units reserved.
+        [sold_out] = await connector.push([PushItem(sku, 0, shows)])
+        assert sold_out.status is PushStatus.WRITTEN
+        assert await call(helper.source_qty, sku) == reserved
+        assert await call(helper.salable, sku) == 0
+        await call(helper.cancel, order)  # its 2 units back in the ledger
+        # Magento still says 0: its index is computed when the item is saved, not when an
+        # order is cancelled. The units reserved come from the open orders, and the write
+        # (source = 2 + what is still reserved) saves the item.
+        assert await call(helper.salable, sku) == 0
+        [back] = await connector.push([PushItem(sku, 2, 0)])
+        assert back.status is PushStatus.WRITTEN and back.shown == 2
+        assert await call(helper.source_qty, sku) == reserved
+        assert await call(helper.salable, sku) == 2
+        # The merchant marks it out of stock with units on hand, 2 reserved: salable says 0,
+        # not on hand − reserved; the push takes the units reserved from the open orders.
+        order = await call(helper.place_order, [(sku, 2)])
+        out = {"sku": sku, "source_code": "default", "quantity": reserved + 3, "status": 0}
+        await call(helper.call, "POST", "inventory/source-items", {"sourceItems": [out]})
+        assert await call(helper.salable, sku) == 0
+        [nothing] = await connector.push([PushItem(sku, 0, 0)])
+        assert nothing.status is PushStatus.UNCHANGED
+        await call(helper.cancel, order)
+        [again] = await connector.push([PushItem(sku, 2, 0)])
+        assert again.status is PushStatus.WRITTEN
+        assert await call(helper.source_qty, sku) == reserved
+        assert await call(helper.salable, sku) == 2
+    finally:
+        await call(helper.set_source, {sku: 200})
+
+
 async def test_an_unknown_sku_in_a_push_batch_is_skipped_alone(
     helper: Any, connector: MagentoConnector
 ) -> None:

@@ -51,7 +51,9 @@ from syncd.connectors.magento.orders import (
     order_document,
 )
 from syncd.connectors.magento.sources import (
+    blind_salable,
     check_sources,
+    counted,
     figures_at,
     levels_at,
     parse_sources,
@@ -261,7 +263,7 @@ class MagentoConnector(Connector[MagentoSettings]):
             location=location,
         )
 
-    async def _held_by_open_orders(self) -> dict[str, int]:
+    async def held_by_open_orders(self) -> dict[str, int]:
         """Per SKU, the units open orders still hold (MSI's reservations not yet compensated):
         ordered − shipped − cancelled − refunded on each stock line of every order that is not
         complete, closed or cancelled (orders.held_by)."""
@@ -433,8 +435,10 @@ class MagentoConnector(Connector[MagentoSettings]):
                 done[(location, result.sku)] = result
         return [done[(i.location, i.sku)] for i in items]
 
-    async def _source_quantities(self, skus: Sequence[str]) -> dict[str, int]:
-        sources: dict[str, int] = {}
+    async def _source_quantities(self, skus: Sequence[str]) -> dict[str, tuple[int, bool]]:
+        """Per SKU, its source item at our source: the quantity, and whether the stock index
+        counts it (in stock, more than 0: sources.counted)."""
+        sources: dict[str, tuple[int, bool]] = {}
         for start in range(0, len(skus), 100):
             chunk = skus[start : start + 100]
             async for page in self.client.paged(
@@ -446,7 +450,8 @@ class MagentoConnector(Connector[MagentoSettings]):
                 page_size=100,
             ):
                 for row in page:
-                    sources[str(row.get("sku"))] = qty(row.get("quantity"))
+                    quantity = qty(row.get("quantity"))
+                    sources[str(row.get("sku"))] = (quantity, counted(row))
         return sources
 
     def _known_figure(self, item: PushItem) -> int | None:
@@ -477,13 +482,21 @@ class MagentoConnector(Connector[MagentoSettings]):
         unknown = [s for s in skus if s not in known]
         # The batch's source items tell which SKUs exist at our source; a SKU Magento cannot
         # answer for is skipped alone, never its batch. Both reads at once.
-        sources, salables = (
+        items_at, salables = (
             await asyncio.gather(self._source_quantities(unknown), self._salables(unknown))
             if unknown
             else ({}, {})
         )
+        sources = {sku: quantity for sku, (quantity, _) in items_at.items()}
         sources.update(known)  # nothing reserved: source = salable
         salables.update(known)
+        # Where Magento has nothing to sell, its salable is 0 whatever is reserved (and stays
+        # so after a cancellation until the item is saved again): the units reserved come from
+        # the open orders instead, one read for the batch (sources.blind_salable).
+        blind = {
+            sku for sku, (_, seen) in items_at.items() if blind_salable(seen, salables.get(sku))
+        }
+        held = await self.held_by_open_orders() if blind else {}
         results: dict[str, PushResult] = {}
         writes: list[tuple[PushItem, dict[str, Any], int]] = []
         for item in items:
@@ -498,9 +511,10 @@ class MagentoConnector(Connector[MagentoSettings]):
                 results[item.sku] = PushResult(item.sku, PushStatus.SKIPPED, reason=reason)
                 continue
             source = sources[item.sku]
-            reserved = max(0, source - salable)  # unshipped quantity of open orders
-            # Salable goes below 0 when unshipped orders outnumber the source (an oversold
-            # item): Magento sells nothing then, just as at 0, and it is what we asked for.
+            # the unshipped quantity of open orders
+            reserved = held.get(item.sku, 0) if item.sku in blind else max(0, source - salable)
+            # Salable below 0 (an index not updated since orders outnumbered the source):
+            # Magento sells nothing then, just as at 0, and it is what we asked for.
             shows = max(0, salable)
             if item.last_known is not None and shows < item.last_known and not item.force:
                 results[item.sku] = PushResult(
@@ -535,7 +549,9 @@ class MagentoConnector(Connector[MagentoSettings]):
                 "sku": item.sku,
                 "source_code": self.settings.source_code,
                 "quantity": quantity,
-                "status": int(item.available > 0),
+                # In stock while it holds units reserved, as Magento leaves an item whose last
+                # unit is ordered and not shipped (out of stock, the index would count it 0).
+                "status": int(quantity > 0),
             }
             writes.append((item, entry, reserved))
         batches = [
@@ -647,7 +663,7 @@ class MagentoConnector(Connector[MagentoSettings]):
             # The whole catalogue: one salable call per SKU would be 100,000 round trips.
             # Salable = source − what open orders still hold (reference §2.5, with the default
             # out-of-stock threshold of 0), from the open orders, paged.
-            held = await self._held_by_open_orders()
+            held = await self.held_by_open_orders()
             async for page in self.client.paged(
                 "inventory/source-items", filters, page_size=max(self.settings.page_size, 300)
             ):
@@ -655,7 +671,7 @@ class MagentoConnector(Connector[MagentoSettings]):
                 for row in page:
                     sku = str(row.get("sku") or "").strip()
                     source = qty(row.get("quantity"))
-                    salable = source - held.get(sku, 0)
+                    salable = source - held.get(sku, 0) if counted(row) else 0
                     levels.append(
                         ChannelLevel(
                             sku=sku,

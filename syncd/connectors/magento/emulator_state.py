@@ -246,9 +246,17 @@ class MagentoEmulator:
         self._reserved[sku] = self._reserved.get(sku, 0) + quantity
 
     def salable(self, sku: str) -> int:
+        """GetProductSalableQty (magento/inventory InventorySales/Model): 0 when the stock index
+        says not salable, else its quantity plus the reservations. Magento 2.4.7's index counts
+        a source item only in stock (SelectBuilder) and is salable when that quantity plus the
+        reservations is more than the min qty (MinQtyStockWithReservationsCondition), 0 here:
+        so salable is never below 0, and is 0 whatever is reserved once nothing is left to sell
+        (checked on the real shop: tests/magento/test_real_shop.py). The real index is updated
+        when a source item is saved, not when an order is cancelled: this one is always
+        current."""
         if not self.msi:
             return int(self.stock_items[sku]["qty"])
-        return self.stock_quantity(sku) + self.reserved(sku)
+        return max(0, self.stock_quantity(sku) + self.reserved(sku))
 
     def stock_quantity(self, sku: str, stock: int = DEFAULT_STOCK) -> int:
         """The stock index's quantity: Σ over the stock's sources of what each holds, 0 for an

@@ -77,6 +77,8 @@ class MagentoConnector(Protocol):
 
     async def salables_of(self, skus: Sequence[str]) -> dict[str, int | str]: ...
 
+    async def held_by_open_orders(self) -> dict[str, int]: ...
+
     async def write_sources(self, batch: list[tuple[PushItem, dict[str, Any], int]]) -> None: ...
 
 
@@ -105,6 +107,23 @@ def parse_sources(r: TableReader, table: Mapping[str, Any], mode: str) -> dict[s
             "remove source_code",
         )
     return sources
+
+
+def counted(row: Mapping[str, Any]) -> bool:
+    """Whether the stock index counts a source item: in stock, and more than 0 (SelectBuilder
+    counts an item out of stock as 0)."""
+    return bool(qty(row.get("status"))) and qty(row.get("quantity")) > 0
+
+
+def blind_salable(counted: bool, salable: object) -> bool:
+    """Whether Magento's salable quantity cannot tell the units reserved (source − salable).
+    GetProductSalableQty answers 0 whatever is reserved when the stock index says not salable:
+    on 2.4.7 when its in-stock quantity plus the reservations is not above the min qty
+    (MinQtyStockWithReservationsCondition), as computed when the item was last saved. So after
+    syncd writes a figure of 0 (source = the units reserved) and an order holding them is
+    cancelled, salable stays 0 (seen on the real shop). So any salable of 0 or less, or an item
+    the index does not count, is blind: the open orders tell the units reserved."""
+    return not counted or (isinstance(salable, int) and salable <= 0)
 
 
 def items_of(data: Any) -> list[dict[str, Any]]:
@@ -244,6 +263,15 @@ async def figures_at(
         source_rows(connector, skus, linked),
         connector.salables_of(skus) if reserving else asyncio.sleep(0, result={}),
     )
+    # Where salable cannot tell the units reserved (blind_salable), the open orders do: one
+    # read for the batch.
+    blind = {
+        sku
+        for sku in skus
+        if reserving
+        and blind_salable(sum(rows.get(sku, {}).get(s, 0) for s in linked) > 0, salables.get(sku))
+    }
+    held = await connector.held_by_open_orders() if blind else {}
     out: dict[str, tuple[int, int] | str] = {}
     for sku in skus:
         mine = rows.get(sku, {})
@@ -259,7 +287,8 @@ async def figures_at(
             continue
         stock = sum(mine.get(s, 0) for s in linked)
         others = stock - mine[code]
-        out[sku] = (salable - others, max(0, stock - salable))
+        reserved = held.get(sku, 0) if sku in blind else max(0, stock - salable)
+        out[sku] = (salable - others, reserved)
     return out
 
 
