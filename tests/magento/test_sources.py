@@ -139,6 +139,26 @@ async def test_each_lane_is_written_to_its_source_the_first_carrying_the_reserva
         assert skipped.status is PushStatus.SKIPPED and "at source 'wh'" in skipped.reason
 
 
+async def test_the_reserving_lane_reads_the_units_reserved_where_salable_says_nothing(
+    shop: Shop,
+) -> None:
+    # As with one source (test_connector.py, "units reserved"): written down to the units an
+    # order reserves, the stock is not salable and Magento's salable stays 0 after that order
+    # is cancelled; the store's lane then takes the units reserved from the open orders.
+    emu = shop.emulator
+    order = emu.place_order({"CAP": 2})  # the store's 5, 2 reserved: salable 3
+    connector = connector_for(shop, magento_sources=SOURCES)
+    async with connector:
+        [sold_out] = await connector.push([PushItem("CAP", 0, 3, location="store")])
+        assert sold_out.status is PushStatus.WRITTEN
+        assert (emu.source_quantity("CAP"), emu.salable("CAP")) == (2, 0)
+        emu.cancel(order)
+        assert emu.salable("CAP") == 0
+        [back] = await connector.push([PushItem("CAP", 2, 0, location="store")])
+        assert back.status is PushStatus.WRITTEN
+        assert (emu.source_quantity("CAP"), emu.salable("CAP")) == (2, 2)
+
+
 async def test_an_order_counts_at_the_first_location_until_it_ships_from_another(
     shop: Shop,
 ) -> None:

@@ -289,6 +289,7 @@ async def _put_stock_item(
         item["qty"] = int(item["qty"]) if float(item["qty"]).is_integer() else item["qty"]
         if emu.msi:  # with MSI the legacy API writes the default source
             emu.source_items[(sku, DEFAULT_SOURCE)]["quantity"] = item["qty"]
+            emu.reindex(sku)
     if "is_in_stock" in body:
         item["is_in_stock"] = bool(body["is_in_stock"])
     if emu.on_write is not None:
@@ -434,6 +435,7 @@ async def _write_source_items(request: web.Request, emu: MagentoEmulator) -> web
             "quantity": entry.get("quantity", 0),
             "status": int(entry.get("status", 0)),
         }
+        emu.reindex(sku)
         if emu.on_write is not None:
             emu.on_write(sku, int(entry.get("quantity", 0)))
     return web.json_response([])

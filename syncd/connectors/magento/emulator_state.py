@@ -99,6 +99,8 @@ class MagentoEmulator:
         self.stock_items: dict[str, dict[str, Any]] = {}
         self.reservations: list[tuple[str, int, str]] = []  # (sku, quantity, event)
         self._reserved: dict[str, int] = {}  # sku → Σ its reservations (what salable reads)
+        # sku → the stock index's "is salable", as of the last save of its items (salable)
+        self._indexed: dict[str, bool] = {}
         self.orders: dict[int, Order] = {}
         self.creditmemos: dict[int, CreditMemo] = {}
         # GET shipments' rows: {entity_id, order_id, items, extension_attributes.source_code}
@@ -146,6 +148,7 @@ class MagentoEmulator:
             "quantity": quantity,
             "status": int(quantity > 0),
         }
+        self.reindex(sku)
         self.stock_items[sku] = {
             "item_id": next(self._ids["stock"]),
             "product_id": self.products[sku]["id"],
@@ -218,14 +221,18 @@ class MagentoEmulator:
             return int(self.stock_items[sku]["qty"])
         return int(self.source_items[(sku, source)]["quantity"])
 
-    def set_source_quantity(self, sku: str, quantity: int, source: str = DEFAULT_SOURCE) -> None:
-        """A hand edit in the admin (at a source the SKU has no item at yet: one is made)."""
+    def set_source_quantity(
+        self, sku: str, quantity: int, source: str = DEFAULT_SOURCE, *, status: int | None = None
+    ) -> None:
+        """A hand edit in the admin (at a source the SKU has no item at yet: one is made);
+        ``status``: in stock or not, else in stock when more than 0."""
         if self.msi:
             item = self.source_items.setdefault(
                 (sku, source), {"sku": sku, "source_code": source, "quantity": 0, "status": 1}
             )
             item["quantity"] = quantity
-            item["status"] = int(quantity > 0)
+            item["status"] = int(quantity > 0) if status is None else status
+            self.reindex(sku)
         else:
             self.stock_items[sku]["qty"] = quantity
 
@@ -234,6 +241,13 @@ class MagentoEmulator:
             self.source_items[(sku, source)]["quantity"] += delta
         else:
             self.stock_items[sku]["qty"] += delta
+
+    def reindex(self, sku: str) -> None:
+        """The stock index's "is salable" of a SKU, computed when its source items are saved
+        (and only then: an order placed or cancelled appends a reservation and leaves it, seen
+        on the real 2.4.7). MinQtyStockWithReservationsCondition: the in-stock quantity plus the
+        reservations above the min qty, 0 here."""
+        self._indexed[sku] = self.stock_quantity(sku) + self.reserved(sku) > 0
 
     def reserved(self, sku: str) -> int:
         return self._reserved.get(sku, 0)
@@ -247,16 +261,12 @@ class MagentoEmulator:
 
     def salable(self, sku: str) -> int:
         """GetProductSalableQty (magento/inventory InventorySales/Model): 0 when the stock index
-        says not salable, else its quantity plus the reservations. Magento 2.4.7's index counts
-        a source item only in stock (SelectBuilder) and is salable when that quantity plus the
-        reservations is more than the min qty (MinQtyStockWithReservationsCondition), 0 here:
-        so salable is never below 0, and is 0 whatever is reserved once nothing is left to sell
-        (checked on the real shop: tests/magento/test_real_shop.py). The real index is updated
-        when a source item is saved, not when an order is cancelled: this one is always
-        current."""
+        says not salable (:meth:`reindex`, as of the last save), whatever is reserved; else its
+        quantity plus the reservations, below 0 when orders outnumber it since that save."""
         if not self.msi:
             return int(self.stock_items[sku]["qty"])
-        return max(0, self.stock_quantity(sku) + self.reserved(sku))
+        figure = self.stock_quantity(sku) + self.reserved(sku)
+        return figure if self._indexed.get(sku, figure > 0) else 0
 
     def stock_quantity(self, sku: str, stock: int = DEFAULT_STOCK) -> int:
         """The stock index's quantity: Σ over the stock's sources of what each holds, 0 for an
@@ -352,6 +362,9 @@ class MagentoEmulator:
             if self.msi:
                 self._move_source(sku, -qty, source)
                 self._reserve(sku, qty, "shipment_created")
+                # the source deduction saves the item (indexed with its reservation
+                # compensated: on the real shop salable is right at once after a shipment)
+                self.reindex(sku)
         self._settle(order)
         shipment = next(self._ids["doc"])
         self.shipments.append(
@@ -440,11 +453,13 @@ class MagentoEmulator:
                     where = order.shipped_from.get(stock.sku, DEFAULT_SOURCE)
                     self._move_source(stock.sku, shipped, where)
                     self._reserve(stock.sku, unshipped, "creditmemo_created")
+                    self.reindex(stock.sku)
                 else:
                     self.stock_items[stock.sku]["qty"] += qty
             elif self.msi:  # kept: an unshipped unit leaves the source with its reservation
                 self._move_source(stock.sku, -unshipped)
                 self._reserve(stock.sku, unshipped, "creditmemo_created")
+                self.reindex(stock.sku)
         memo = CreditMemo(next(self._ids["memo"]), order_id, self.now(), memo_items)
         self.creditmemos[memo.entity_id] = memo
         self._settle(order)
