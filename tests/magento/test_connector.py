@@ -90,10 +90,10 @@ async def test_units_reserved_keep_an_item_in_stock_so_a_cancellation_is_read_ri
     msi_shop: Shop,
 ) -> None:
     # The demo found it (SHIRT-0003-44): with none available and units of an unshipped order
-    # reserved, the item was written out of stock; Magento then counts the source as 0 and
-    # answers salable 0 whatever is reserved (GetProductSalableQty), so once that order was
-    # cancelled the next push took source − salable for reserved units that were no more, and
-    # made Magento show the cancelled units twice.
+    # reserved, Magento has nothing to sell and answers salable 0 whatever is reserved
+    # (GetProductSalableQty), still 0 after that order is cancelled (the real 2.4.7: its index
+    # is computed when the item is saved). The next push took source − salable for reserved
+    # units that were no more, and made Magento show the cancelled units twice.
     emu = msi_shop.emulator
     connector = connector_for(msi_shop)
     await connector.open()
