@@ -224,7 +224,7 @@ def render_day(report: DayReport) -> None:
             if kind == "delivery":
                 who = " ".join(p for p in (d["supplier"], d["delivery_note"]) if p)
                 lines = ", ".join(f"{ln['sku']} +{ln['quantity']}" for ln in d["lines"])
-                out.print(f"  {at}  {who or d['reference']}{voided}: {lines}")
+                out.print(f"  {at}  {who or d['reference'] or d['doc_id']}{voided}: {lines}")
             elif kind == "count":
                 diffs = ", ".join(
                     f"{ln['sku']} {ln['counted']} ({ln['difference']:+d})"
@@ -232,7 +232,8 @@ def render_day(report: DayReport) -> None:
                     if ln["difference"]
                 )
                 out.print(
-                    f"  {at}  {d['reference']}{voided}: {d['lines_counted']} line(s) counted, "
+                    f"  {at}  {d['reference'] or d['doc_id']}{voided}: "
+                    f"{d['lines_counted']} line(s) counted, "
                     f"{d['lines_with_difference']} with a difference"
                     + (f": {diffs}" if diffs else "")
                 )

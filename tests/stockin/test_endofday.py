@@ -202,6 +202,24 @@ async def test_syncd_day_json_for_a_day_of_sales_deliveries_counts_and_adjustmen
     assert code == 2
 
 
+async def test_a_count_without_a_reference_is_named_by_its_id(
+    store: SqlStore,
+    ledger_backend: tuple[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The demo's opening count (as `syncd init`'s) has no reference: the day showed ": 40 ...".
+    await _after_midnight_margin()
+    await _shop(store, utcnow() - timedelta(days=3))
+    await store.apply_document(
+        Document("init", "opening-count", DocumentKind.STOCK_COUNT, {"A": 5}, utcnow())
+    )
+    config = config_for(tmp_path, ledger_backend)
+    code, out, _ = await run_syncd(capsys, "day", "--config", str(config))
+    assert code == 0
+    assert "  opening-count: 1 line(s) counted, 1 with a difference: A 5 (" in out
+
+
 async def test_the_day_the_clocks_go_forward_has_23_hours_of_sales(store: SqlStore) -> None:
     await _shop(store, datetime(2026, 3, 1, tzinfo=UTC))
     times = {
