@@ -59,6 +59,7 @@ from syncd.connectors.magento.sources import (
     parse_sources,
     push_at,
     shipped_locations,
+    source_rows,
 )
 from syncd.connectors.magento.sources import items_of as _items
 from syncd.domain import Document, Rejection
@@ -435,25 +436,6 @@ class MagentoConnector(Connector[MagentoSettings]):
                 done[(location, result.sku)] = result
         return [done[(i.location, i.sku)] for i in items]
 
-    async def _source_quantities(self, skus: Sequence[str]) -> dict[str, tuple[int, bool]]:
-        """Per SKU, its source item at our source: the quantity, and whether the stock index
-        counts it (in stock, more than 0: sources.counted)."""
-        sources: dict[str, tuple[int, bool]] = {}
-        for start in range(0, len(skus), 100):
-            chunk = skus[start : start + 100]
-            async for page in self.client.paged(
-                "inventory/source-items",
-                [
-                    [("sku", ",".join(chunk), "in")],
-                    [("source_code", self.settings.source_code, "eq")],
-                ],
-                page_size=100,
-            ):
-                for row in page:
-                    quantity = qty(row.get("quantity"))
-                    sources[str(row.get("sku"))] = (quantity, counted(row))
-        return sources
-
     def _known_figure(self, item: PushItem) -> int | None:
         """What Magento shows for a SKU without reading it, when we know it: we left it at
         that salable figure with nothing reserved, no order holding it has been pulled since,
@@ -482,19 +464,22 @@ class MagentoConnector(Connector[MagentoSettings]):
         unknown = [s for s in skus if s not in known]
         # The batch's source items tell which SKUs exist at our source; a SKU Magento cannot
         # answer for is skipped alone, never its batch. Both reads at once.
-        items_at, salables = (
-            await asyncio.gather(self._source_quantities(unknown), self._salables(unknown))
+        code = self.settings.source_code
+        rows, salables = (
+            await asyncio.gather(source_rows(self, unknown, [code]), self._salables(unknown))
             if unknown
             else ({}, {})
         )
-        sources = {sku: quantity for sku, (quantity, _) in items_at.items()}
+        sources = {sku: mine[code + "!"] for sku, mine in rows.items() if code in mine}
         sources.update(known)  # nothing reserved: source = salable
         salables.update(known)
         # Where Magento has nothing to sell, its salable is 0 whatever is reserved (and stays
         # so after a cancellation until the item is saved again): the units reserved come from
         # the open orders instead, one read for the batch (sources.blind_salable).
         blind = {
-            sku for sku, (_, seen) in items_at.items() if blind_salable(seen, salables.get(sku))
+            sku
+            for sku, mine in rows.items()
+            if code in mine and blind_salable(mine[code] > 0, salables.get(sku))
         }
         held = await self.held_by_open_orders() if blind else {}
         results: dict[str, PushResult] = {}
